@@ -1,0 +1,100 @@
+"""Dates as a Japanese finance office reads them: fiscal years, 和暦, bank business days.
+
+The fiscal year runs April–March by default (会計年度) and is named by the calendar year in
+which it starts: FY2019 is 2019-04-01 … 2020-03-31, written 令和元年度 (never 令和1年度).
+The start month is a parameter everywhere, because a contract or book may differ.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import jpholiday
+
+# Era start dates (first day of each era), newest first.
+_ERAS: tuple[tuple[date, str, str], ...] = (
+    (date(2019, 5, 1), "令和", "Reiwa"),
+    (date(1989, 1, 8), "平成", "Heisei"),
+    (date(1926, 12, 25), "昭和", "Showa"),
+)
+
+
+def fiscal_year_of(day: date, start_month: int = 4) -> int:
+    """The fiscal year containing ``day`` (named by the year in which it starts)."""
+    return day.year if day.month >= start_month else day.year - 1
+
+
+def fiscal_year_bounds(fiscal_year: int, start_month: int = 4) -> tuple[date, date]:
+    """First and last day of a fiscal year."""
+    start = date(fiscal_year, start_month, 1)
+    end = date(fiscal_year + 1, start_month, 1) - timedelta(days=1) if start_month > 1 \
+        else date(fiscal_year, 12, 31)
+    return start, end
+
+
+def _era_of(day: date) -> tuple[str, str, int]:
+    for start, kanji, roman in _ERAS:
+        if day >= start:
+            return kanji, roman, day.year - start.year + 1
+    raise ValueError(f"{day} is before the Showa era")
+
+
+def _era_year_text(year_in_era: int) -> str:
+    return "元" if year_in_era == 1 else str(year_in_era)
+
+
+def wareki_date(day: date) -> str:
+    """``令和元年5月1日`` style date."""
+    kanji, _, year = _era_of(day)
+    return f"{kanji}{_era_year_text(year)}年{day.month}月{day.day}日"
+
+
+def wareki_fiscal_year(fiscal_year: int, start_month: int = 4) -> str:
+    """``令和元年度`` for FY2019: the era of the fiscal year's last day names the year.
+
+    FY2018 (April 2018 – March 2019) is 平成30年度; FY2019 started in Heisei (April 2019)
+    but by custom is called 令和元年度, as the era changed within it; the era in force on the
+    fiscal year's last day is used.
+    """
+    _, end = fiscal_year_bounds(fiscal_year, start_month)
+    kanji, _, _ = _era_of(end)
+    era_start = next(s for s, k, _ in _ERAS if k == kanji)
+    return f"{kanji}{_era_year_text(fiscal_year - era_start.year + 1)}年度"
+
+
+def western_date(day: date, lang: str = "ja") -> str:
+    """``2019年6月12日`` in Japanese, ``12 Jun 2019`` in English."""
+    if lang == "ja":
+        return f"{day.year}年{day.month}月{day.day}日"
+    return day.strftime("%d %b %Y").lstrip("0")
+
+
+def is_business_day(day: date) -> bool:
+    """A bank business day: not Saturday or Sunday, not a Japanese public holiday, and not
+    a bank holiday at the year end (12-31, 1-2, 1-3)."""
+    if day.weekday() >= 5 or jpholiday.is_holiday(day):
+        return False
+    return (day.month, day.day) not in {(12, 31), (1, 1), (1, 2), (1, 3)}
+
+
+def next_business_day(day: date) -> date:
+    """``day`` itself if a business day, else the next business day (翌営業日)."""
+    while not is_business_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def previous_business_day(day: date) -> date:
+    """``day`` itself if a business day, else the previous business day (前営業日)."""
+    while not is_business_day(day):
+        day -= timedelta(days=1)
+    return day
+
+
+def add_months(day: date, months: int) -> date:
+    """Same day-of-month ``months`` later, clipped to the month's last day."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    next_month = date(year + (month // 12), month % 12 + 1, 1)
+    last = (next_month - timedelta(days=1)).day
+    return date(year, month, min(day.day, last))
