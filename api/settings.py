@@ -1,0 +1,48 @@
+"""The one settings object, read from the environment (``SIB_*`` and ``DATABASE_URL``)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{PROJECT_ROOT / 'var' / 'sib.db'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime settings.
+
+    Attributes:
+        database_url: SQLAlchemy URL; a SQLite file under ``var/`` unless ``DATABASE_URL`` says
+            ``postgresql+psycopg://…``.
+        log_level: ``INFO`` unless ``SIB_LOG_LEVEL`` says otherwise.
+        out_dir: where documents and exports are written by default.
+    """
+
+    database_url: str = field(default_factory=_default_database_url)
+    log_level: str = "INFO"
+    out_dir: Path = PROJECT_ROOT / "out"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(
+            database_url=os.environ.get("DATABASE_URL") or _default_database_url(),
+            log_level=os.environ.get("SIB_LOG_LEVEL", "INFO"),
+            out_dir=Path(os.environ.get("SIB_OUT_DIR", str(PROJECT_ROOT / "out"))),
+            host=os.environ.get("SIB_HOST", "127.0.0.1"),
+            port=int(os.environ.get("SIB_PORT", "8000")),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings.from_env()

@@ -1,0 +1,208 @@
+"""Reading the ledger: balances (now and as of a date), trial balance, account statement.
+
+Balances as of a date start from the snapshot of the latest closed period ending on or before
+it and add only the postings after that period, so they stay fast on large books.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from ledger.errors import NotFound
+from ledger.schema import (CREDIT, DEBIT, POSTED, Account, AccountBalance, Book, Entry, Period,
+                           PeriodSnapshot, Posting)
+from ledger.service import get_book, posted_totals
+
+DEBIT_NORMAL = ("asset", "expense")
+
+
+def normal_sign(account_type: str) -> int:
+    """+1 where a debit increases the account (assets, expenses), -1 otherwise."""
+    return 1 if account_type in DEBIT_NORMAL else -1
+
+
+@dataclass(frozen=True)
+class BalanceRow:
+    """One account's line on a trial balance (all amounts in minor units).
+
+    Attributes:
+        debit_minor / credit_minor: the net balance shown on its side (one of them is 0).
+        debits_posted / credits_posted: gross sums of posted postings.
+        debits_pending / credits_pending: reserved by unresolved pending entries.
+        balance_minor: net balance in the account's normal sign (positive = usual side).
+    """
+
+    account_id: int
+    code: str
+    name_ja: str
+    name_en: str
+    type: str
+    currency: str
+    debits_posted: int
+    credits_posted: int
+    debits_pending: int
+    credits_pending: int
+
+    @property
+    def net_debit_minor(self) -> int:
+        return self.debits_posted - self.credits_posted
+
+    @property
+    def debit_minor(self) -> int:
+        return max(self.net_debit_minor, 0)
+
+    @property
+    def credit_minor(self) -> int:
+        return max(-self.net_debit_minor, 0)
+
+    @property
+    def balance_minor(self) -> int:
+        return normal_sign(self.type) * self.net_debit_minor
+
+
+@dataclass(frozen=True)
+class TrialBalance:
+    """A book's trial balance as of a date (``None``: everything recorded)."""
+
+    book: str
+    currency: str
+    as_of: date | None
+    rows: list[BalanceRow]
+
+    @property
+    def total_debit_minor(self) -> int:
+        return sum(r.debit_minor for r in self.rows)
+
+    @property
+    def total_credit_minor(self) -> int:
+        return sum(r.credit_minor for r in self.rows)
+
+    @property
+    def balanced(self) -> bool:
+        return self.total_debit_minor == self.total_credit_minor
+
+
+def trial_balance(session: Session, book_code: str, as_of: date | None = None) -> TrialBalance:
+    """Every account of the book with its posted (and, for ``as_of=None``, pending) balances."""
+    book = get_book(session, book_code)
+    accounts = list(session.scalars(select(Account).where(Account.book_id == book.id)
+                                    .order_by(Account.code)))
+    if as_of is None:
+        maintained = {b.account_id: b for b in session.scalars(
+            select(AccountBalance).join(Account, Account.id == AccountBalance.account_id)
+            .where(Account.book_id == book.id))}
+        rows = [_row(a, maintained[a.id].debits_posted, maintained[a.id].credits_posted,
+                     maintained[a.id].debits_pending, maintained[a.id].credits_pending)
+                for a in accounts]
+    else:
+        totals = posted_balances_as_of(session, book, as_of)
+        rows = [_row(a, *totals.get(a.id, (0, 0)), 0, 0) for a in accounts]
+    return TrialBalance(book.code, book.currency, as_of, rows)
+
+
+def _row(a: Account, d: int, c: int, dp: int, cp: int) -> BalanceRow:
+    return BalanceRow(a.id or 0, a.code, a.name_ja, a.name_en, a.type, a.currency, d, c, dp, cp)
+
+
+def posted_balances_as_of(session: Session, book: Book, as_of: date) -> dict[int, tuple[int, int]]:
+    """Posted debits and credits per account as of the end of ``as_of``."""
+    period = session.scalars(select(Period).where(
+        Period.book_id == book.id, Period.status == "closed", Period.end_on <= as_of)
+        .order_by(Period.end_on.desc())).first()
+    if period is None:
+        return posted_totals(session, book.id, through_on=as_of)
+    totals = {s.account_id: (s.debits_posted, s.credits_posted) for s in session.scalars(
+        select(PeriodSnapshot).where(PeriodSnapshot.period_id == period.id))}
+    for account_id, (d, c) in posted_totals(session, book.id, through_on=as_of,
+                                            after_on=period.end_on).items():
+        d0, c0 = totals.get(account_id, (0, 0))
+        totals[account_id] = (d0 + d, c0 + c)
+    return totals
+
+
+def balance_as_of(session: Session, book_code: str, account_code: str, as_of: date) -> int:
+    """One account's posted balance (normal sign, minor units) at the end of ``as_of``."""
+    book = get_book(session, book_code)
+    account = _account(session, book, account_code)
+    d, c = posted_balances_as_of(session, book, as_of).get(account.id or 0, (0, 0))
+    return normal_sign(account.type) * (d - c)
+
+
+def _account(session: Session, book: Book, code: str) -> Account:
+    account = session.scalars(select(Account).where(Account.book_id == book.id,
+                                                    Account.code == code)).first()
+    if account is None:
+        raise NotFound(f"no account {code!r} in book {book.code}", "ACCOUNT_NOT_FOUND",
+                       "account")
+    return account
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    """One posted posting on an account statement, with the running balance after it."""
+
+    effective_on: date
+    entry_id: int
+    sequence: int
+    kind: str
+    description: str
+    debit_minor: int
+    credit_minor: int
+    balance_minor: int
+
+
+@dataclass(frozen=True)
+class AccountStatement:
+    """Posted movements of one account between two dates, with opening and closing balances."""
+
+    book: str
+    account: str
+    name_ja: str
+    name_en: str
+    type: str
+    currency: str
+    from_on: date | None
+    to_on: date | None
+    opening_minor: int
+    lines: list[StatementLine]
+    pending_debits_minor: int
+    pending_credits_minor: int
+
+    @property
+    def closing_minor(self) -> int:
+        return self.lines[-1].balance_minor if self.lines else self.opening_minor
+
+
+def account_statement(session: Session, book_code: str, account_code: str,
+                      from_on: date | None = None, to_on: date | None = None) -> AccountStatement:
+    """Posted movements of an account in date order with a running balance (normal sign)."""
+    book = get_book(session, book_code)
+    account = _account(session, book, account_code)
+    sign = normal_sign(account.type)
+    opening = 0
+    if from_on is not None:
+        d, c = posted_balances_as_of(session, book, from_on - timedelta(days=1)).get(
+            account.id or 0, (0, 0))
+        opening = sign * (d - c)
+    query = (select(Posting, Entry).join(Entry, Entry.id == Posting.entry_id)
+             .where(Posting.account_id == account.id, Posting.status == POSTED)
+             .order_by(Posting.effective_on, Entry.sequence, Posting.id))
+    if from_on is not None:
+        query = query.where(Posting.effective_on >= from_on)
+    if to_on is not None:
+        query = query.where(Posting.effective_on <= to_on)
+    lines, running = [], opening
+    for posting, entry in session.execute(query):
+        d = posting.amount_minor if posting.side == DEBIT else 0
+        c = posting.amount_minor if posting.side == CREDIT else 0
+        running += sign * (d - c)
+        lines.append(StatementLine(posting.effective_on, entry.id or 0, entry.sequence,
+                                   entry.kind, entry.description, d, c, running))
+    bal = session.get(AccountBalance, account.id)
+    return AccountStatement(book.code, account.code, account.name_ja, account.name_en,
+                            account.type, account.currency, from_on, to_on, opening, lines,
+                            bal.debits_pending if bal else 0, bal.credits_pending if bal else 0)

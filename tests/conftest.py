@@ -1,0 +1,78 @@
+"""Shared fixtures: a migrated SQLite database per test, and a PostgreSQL one when available.
+
+PostgreSQL tests are marked ``postgres``. They run against ``SIB_TEST_POSTGRES_URL`` (CI sets
+it); each test session creates its own database there and drops it at the end. Without the URL
+they are skipped — unless ``SIB_REQUIRE_POSTGRES=1`` (CI), where a missing server fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from api.db import make_engine, upgrade
+
+PG_URL = os.environ.get("SIB_TEST_POSTGRES_URL", "")
+REQUIRE_PG = os.environ.get("SIB_REQUIRE_POSTGRES") == "1"
+
+
+@pytest.fixture
+def db_url(tmp_path) -> str:
+    """A fresh SQLite file, migrated to head."""
+    url = f"sqlite:///{tmp_path / 'sib.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def engine(db_url):
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """A new, migrated PostgreSQL database for this test session (dropped afterwards)."""
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("SIB_REQUIRE_POSTGRES=1 but SIB_TEST_POSTGRES_URL is not set")
+        pytest.skip("PostgreSQL tests need SIB_TEST_POSTGRES_URL")
+    name = f"sib_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # the server is not there
+        if REQUIRE_PG:
+            pytest.fail(f"PostgreSQL at {PG_URL} cannot be used: {exc}")
+        pytest.skip(f"PostgreSQL at {PG_URL} cannot be used: {exc}")
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        from api.db import _engines
+        for key in [k for k in _engines if name in k]:
+            _engines.pop(key).dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_server_url) -> str:
+    """The session's PostgreSQL database, migrated to head."""
+    upgrade(pg_server_url)
+    return pg_server_url
