@@ -1,0 +1,224 @@
+"""The ``sib`` command line. Commands are thin: open a unit of work, call a service, print.
+
+Every read command takes ``--json``. A refusal prints every problem with its code and exits 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+
+from api import db
+from api.output import money_json, money_text, print_json, print_table, report_error
+from ledger.errors import SibError
+
+app = typer.Typer(help="SIB settlement: ledger, contracts, settlement, investors.",
+                  no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (migrations).", no_args_is_help=True)
+ledger_app = typer.Typer(help="Read and check the ledger.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(ledger_app, name="ledger")
+
+JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+
+def refusals_exit(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a domain refusal into its problems on stderr and exit status 1."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SibError as error:
+            report_error(error)
+            raise typer.Exit(1)
+    return wrapper
+
+
+# --------------------------------------------------------------------------- db
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Create or migrate the schema (the only way the schema is created)."""
+    db.upgrade(revision=revision)
+    typer.echo(f"database migrated to {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Argument(..., help="target revision, e.g. base")) -> None:
+    """Migrate the schema down (drops data of the tables removed)."""
+    db.downgrade(revision=revision)
+    typer.echo(f"database migrated down to {revision}")
+
+
+# --------------------------------------------------------------------------- ledger
+
+@ledger_app.command("books")
+@refusals_exit
+def ledger_books(as_json: bool = JsonOpt) -> None:
+    """List the books."""
+    from sqlalchemy import select
+    from ledger.schema import Book
+    with db.unit_of_work() as session:
+        books = list(session.scalars(select(Book).order_by(Book.code)))
+        rows = [{"code": b.code, "name_ja": b.name_ja, "name_en": b.name_en,
+                 "currency": b.currency, "entries": b.entry_count,
+                 "closed_through_on": b.closed_through_on, "head_hash": b.head_hash}
+                for b in books]
+    if as_json:
+        print_json(rows)
+    else:
+        print_table("Books", ["code", "name", "currency", "entries", "closed through"],
+                    [(r["code"], r["name_en"] or r["name_ja"], r["currency"], r["entries"],
+                      r["closed_through_on"] or "") for r in rows], right=[3])
+
+
+@ledger_app.command("trial-balance")
+@refusals_exit
+def ledger_trial_balance(book: str = typer.Option(..., "--book", "-b"),
+                         as_of: Optional[str] = typer.Option(None, "--as-of",
+                                                             help="YYYY-MM-DD"),
+                         as_json: bool = JsonOpt) -> None:
+    """Trial balance of a book (posted balances; pending shown apart)."""
+    from ledger.reports import trial_balance
+    with db.unit_of_work() as session:
+        tb = trial_balance(session, book, date.fromisoformat(as_of) if as_of else None)
+    cur = tb.currency
+    if as_json:
+        print_json({"book": tb.book, "as_of": tb.as_of, "balanced": tb.balanced,
+                    "total_debit": money_json(tb.total_debit_minor, cur),
+                    "total_credit": money_json(tb.total_credit_minor, cur),
+                    "rows": [{"account": r.code, "name_ja": r.name_ja, "name_en": r.name_en,
+                              "type": r.type, "debit": money_json(r.debit_minor, cur),
+                              "credit": money_json(r.credit_minor, cur),
+                              "pending_debits": money_json(r.debits_pending, cur),
+                              "pending_credits": money_json(r.credits_pending, cur)}
+                             for r in tb.rows]})
+        return
+    rows = [(r.code, r.name_ja, r.type, money_text(r.debit_minor, cur) if r.debit_minor else "",
+             money_text(r.credit_minor, cur) if r.credit_minor else "",
+             money_text(r.debits_pending - r.credits_pending, cur)
+             if r.debits_pending or r.credits_pending else "") for r in tb.rows]
+    rows.append(("TOTAL", "合計", "", money_text(tb.total_debit_minor, cur),
+                 money_text(tb.total_credit_minor, cur), ""))
+    print_table(f"Trial balance {tb.book}" + (f" as of {tb.as_of}" if tb.as_of else ""),
+                ["account", "name", "type", f"debit ({cur})", f"credit ({cur})",
+                 f"pending, net debit ({cur})"], rows,
+                right=[3, 4, 5])
+    typer.echo("debits equal credits" if tb.balanced else "NOT BALANCED")
+
+
+@ledger_app.command("statement")
+@refusals_exit
+def ledger_statement(book: str = typer.Option(..., "--book", "-b"),
+                     account: str = typer.Option(..., "--account", "-a"),
+                     from_on: Optional[str] = typer.Option(None, "--from"),
+                     to_on: Optional[str] = typer.Option(None, "--to"),
+                     as_json: bool = JsonOpt) -> None:
+    """Posted movements of one account with a running balance."""
+    from ledger.reports import account_statement
+    with db.unit_of_work() as session:
+        st = account_statement(session, book, account,
+                               date.fromisoformat(from_on) if from_on else None,
+                               date.fromisoformat(to_on) if to_on else None)
+    cur = st.currency
+    if as_json:
+        print_json({"book": st.book, "account": st.account, "type": st.type,
+                    "opening": money_json(st.opening_minor, cur),
+                    "closing": money_json(st.closing_minor, cur),
+                    "pending_debits": money_json(st.pending_debits_minor, cur),
+                    "pending_credits": money_json(st.pending_credits_minor, cur),
+                    "lines": [{"effective_on": ln.effective_on, "entry_id": ln.entry_id,
+                               "kind": ln.kind, "description": ln.description,
+                               "debit": money_json(ln.debit_minor, cur),
+                               "credit": money_json(ln.credit_minor, cur),
+                               "balance": money_json(ln.balance_minor, cur)}
+                              for ln in st.lines]})
+        return
+    rows = [(ln.effective_on, ln.entry_id, ln.kind, ln.description[:40],
+             money_text(ln.debit_minor, cur) if ln.debit_minor else "",
+             money_text(ln.credit_minor, cur) if ln.credit_minor else "",
+             money_text(ln.balance_minor, cur)) for ln in st.lines]
+    typer.echo(f"opening balance {money_text(st.opening_minor, cur, True)}")
+    print_table(f"{st.account} {st.name_ja} ({st.type})",
+                ["date", "entry", "kind", "description", f"debit ({cur})", f"credit ({cur})",
+                 f"balance ({cur})"], rows,
+                right=[4, 5, 6])
+    typer.echo(f"closing balance {money_text(st.closing_minor, cur, True)}")
+
+
+@ledger_app.command("verify")
+def ledger_verify(book: Optional[str] = typer.Option(None, "--book", "-b"),
+                  as_json: bool = JsonOpt) -> None:
+    """Recompute hash chains, entry balances and maintained balances; exit 1 if anything is off."""
+    from ledger.verify import verify
+    with db.unit_of_work() as session:
+        report = verify(session, book)
+    if as_json:
+        print_json({"ok": report.ok, "books": report.books,
+                    "problems": [{"code": p.code, "field": p.field, "message": p.message}
+                                 for p in report.problems]})
+    else:
+        for code, info in report.books.items():
+            typer.echo(f"book {code}: {info['entries']} entries, chain head {info['head_hash']}")
+        for problem in report.problems:
+            typer.echo(f"{problem.code}: {problem.message}", err=True)
+        typer.echo("ledger verified: OK" if report.ok else "ledger verification FAILED")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@ledger_app.command("export")
+@refusals_exit
+def ledger_export(book: str = typer.Option(..., "--book", "-b"),
+                  fmt: str = typer.Option("beancount", "--format"),
+                  out: Optional[Path] = typer.Option(None, "--out", "-o")) -> None:
+    """Write a book as a beancount file (stdout unless --out)."""
+    from ledger.export import export_beancount
+    if fmt != "beancount":
+        raise SibError(f"unknown export format {fmt!r}; use beancount", "FORMAT_UNKNOWN",
+                       "format")
+    with db.unit_of_work() as session:
+        text = export_beancount(session, book)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out}")
+
+
+@ledger_app.command("entries")
+@refusals_exit
+def ledger_entries(book: str = typer.Option(..., "--book", "-b"),
+                   limit: int = typer.Option(50, "--limit"), offset: int = typer.Option(0),
+                   as_json: bool = JsonOpt) -> None:
+    """List entries of a book in sequence order, with their current state."""
+    from sqlalchemy import select
+    from ledger.schema import Entry
+    from ledger.service import entry_state, get_book
+    with db.unit_of_work() as session:
+        b = get_book(session, book)
+        entries = list(session.scalars(select(Entry).where(Entry.book_id == b.id)
+                                       .order_by(Entry.sequence).offset(offset).limit(limit)))
+        rows = [{"id": e.id, "sequence": e.sequence, "effective_on": e.effective_on,
+                 "kind": e.kind, "status": e.status, "state": entry_state(session, e),
+                 "description": e.description, "hash": e.hash} for e in entries]
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(f"Entries of {book}", ["#", "id", "date", "kind", "state", "description"],
+                    [(r["sequence"], r["id"], r["effective_on"], r["kind"], r["state"],
+                      r["description"][:50]) for r in rows])
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
