@@ -19,13 +19,20 @@ _ERAS: tuple[tuple[date, str, str], ...] = (
 )
 
 
+def _check_start_month(start_month: int) -> None:
+    if not 1 <= start_month <= 12:
+        raise ValueError(f"fiscal year start month must be 1..12, got {start_month}")
+
+
 def fiscal_year_of(day: date, start_month: int = 4) -> int:
     """The fiscal year containing ``day`` (named by the year in which it starts)."""
+    _check_start_month(start_month)
     return day.year if day.month >= start_month else day.year - 1
 
 
 def fiscal_year_bounds(fiscal_year: int, start_month: int = 4) -> tuple[date, date]:
     """First and last day of a fiscal year."""
+    _check_start_month(start_month)
     start = date(fiscal_year, start_month, 1)
     end = date(fiscal_year + 1, start_month, 1) - timedelta(days=1) if start_month > 1 \
         else date(fiscal_year, 12, 31)
@@ -50,16 +57,22 @@ def wareki_date(day: date) -> str:
 
 
 def wareki_fiscal_year(fiscal_year: int, start_month: int = 4) -> str:
-    """``令和元年度`` for FY2019: the era of the fiscal year's last day names the year.
+    """``令和元年度`` for FY2019: the fiscal year is numbered by the calendar year it starts in.
 
-    FY2018 (April 2018 – March 2019) is 平成30年度; FY2019 started in Heisei (April 2019)
-    but by custom is called 令和元年度, as the era changed within it; the era in force on the
-    fiscal year's last day is used.
+    The era is the newest one that has begun by the fiscal year's last day *and* whose first
+    calendar year is not after the year the fiscal year starts in:
+
+    - FY2018 (April 2018 – March 2019) is 平成30年度;
+    - FY2019 started in Heisei (April 2019) but, as 2019 is also 令和元年 and the era changed
+      within it, is called 令和元年度 (never 平成31年度 in current documents, never 令和1年度);
+    - FY1988 (April 1988 – March 1989) is 昭和63年度 even though it ended in Heisei: 1988 was
+      never a Heisei year, and 平成元年度 is FY1989.
     """
     _, end = fiscal_year_bounds(fiscal_year, start_month)
-    kanji, _, _ = _era_of(end)
-    era_start = next(s for s, k, _ in _ERAS if k == kanji)
-    return f"{kanji}{_era_year_text(fiscal_year - era_start.year + 1)}年度"
+    for era_start, kanji, _ in _ERAS:
+        if era_start <= end and era_start.year <= fiscal_year:
+            return f"{kanji}{_era_year_text(fiscal_year - era_start.year + 1)}年度"
+    raise ValueError(f"fiscal year {fiscal_year} is before the Showa era")
 
 
 def western_date(day: date, lang: str = "ja") -> str:

@@ -6,7 +6,9 @@ constant. Floats are refused everywhere: a float has already lost the exact amou
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from moneyed import Currency, Money, get_currency
@@ -31,15 +33,28 @@ def exponent(code: str | Currency) -> int:
     return len(str(sub)) - 1
 
 
+# A plain decimal as people and files write it: ASCII digits, an optional sign, an optional
+# "." fraction, and commas only as correct thousands grouping ("1,234,567.50"). Anything looser
+# is ambiguous: "12,50" is 12.50 in much of Europe, and must not silently become 1250.
+_AMOUNT_TEXT = re.compile(r"[+-]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?")
+_NON_FINITE_TEXT = re.compile(r"[+-]?(?:s?nan|inf|infinity)", re.IGNORECASE)
+
+
 def to_minor(money: Money) -> int:
-    """Integer minor units of ``money``; refuses amounts finer than the currency allows."""
+    """Integer minor units of ``money``; refuses amounts finer than the currency allows.
+
+    The scaling is done with exact fractions: ``Decimal`` arithmetic would round to the
+    context precision (28 digits) and could turn a too-precise amount into an accepted one.
+    """
     exp = exponent(money.currency)
-    scaled = money.amount * (Decimal(10) ** exp)
-    if scaled != scaled.to_integral_value():
+    if not money.amount.is_finite():
+        raise SibError(f"{money.amount} is not a finite amount", "AMOUNT_INVALID", "amount")
+    scaled = Fraction(money.amount) * 10**exp
+    if scaled.denominator != 1:
         raise SibError(
             f"{money.amount} has more decimals than {money.currency.code} allows ({exp})",
             "AMOUNT_PRECISION", "amount")
-    return int(scaled)
+    return scaled.numerator
 
 
 def from_minor(amount_minor: int, code: str | Currency) -> Money:
@@ -47,14 +62,17 @@ def from_minor(amount_minor: int, code: str | Currency) -> Money:
     if not isinstance(amount_minor, int) or isinstance(amount_minor, bool):
         raise SibError("amount in minor units must be an integer", "AMOUNT_NOT_INTEGER", "amount")
     cur = currency_of(code)
-    return Money(Decimal(amount_minor).scaleb(-exponent(cur)), cur)
+    # Built from text, which is exact; Decimal arithmetic would round to 28 digits.
+    return Money(Decimal(f"{amount_minor}E-{exponent(cur)}"), cur)
 
 
 def parse_amount(value: Any, code: str | Currency, field: str = "amount") -> Money:
-    """Parse a decimal string (``"1234567"``, ``"12.50"``) into ``Money``.
+    """Parse a decimal string (``"1234567"``, ``"12.50"``, ``"1,234,567"``) into ``Money``.
 
     Only strings, ints and Decimals are accepted: a JSON number arrives as float or int, and a
-    float is refused because it cannot carry an exact amount.
+    float is refused because it cannot carry an exact amount. Text must be a plain decimal
+    (ASCII digits, optional sign and ``.`` fraction, commas only as thousands grouping);
+    exponents, ``NaN`` and ``Infinity`` are refused.
     """
     if isinstance(value, bool) or isinstance(value, float):
         raise SibError("amount must be a string such as \"1234567\", not a number",
@@ -64,11 +82,13 @@ def parse_amount(value: Any, code: str | Currency, field: str = "amount") -> Mon
     if isinstance(value, Decimal):
         amount = value
     elif isinstance(value, str):
-        text = value.strip().replace(",", "").replace("_", "")
-        try:
-            amount = Decimal(text)
-        except InvalidOperation as exc:
-            raise SibError(f"{value!r} is not a decimal amount", "AMOUNT_INVALID", field) from exc
+        text = value.strip()
+        if _NON_FINITE_TEXT.fullmatch(text):
+            raise SibError(f"{value!r} is not a finite amount", "AMOUNT_INVALID", field)
+        if not _AMOUNT_TEXT.fullmatch(text):
+            raise SibError(f"{value!r} is not a decimal amount such as \"1234567\" or \"12.50\"",
+                           "AMOUNT_INVALID", field)
+        amount = Decimal(text.replace(",", ""))
     else:
         raise SibError(f"amount must be a decimal string, got {type(value).__name__}",
                        "AMOUNT_NOT_STRING", field)
@@ -83,9 +103,15 @@ def parse_amount(value: Any, code: str | Currency, field: str = "amount") -> Mon
 
 
 def format_plain(money: Money) -> str:
-    """Canonical string of the amount with exactly the currency's decimals (``"12.50"``)."""
-    exp = exponent(money.currency)
-    return f"{money.amount.quantize(Decimal(1).scaleb(-exp)):f}" if exp else f"{to_minor(money)}"
+    """Canonical string of the amount with exactly the currency's decimals (``"12.50"``).
+
+    Goes through :func:`to_minor`, so an amount finer than the currency allows is refused
+    rather than silently rounded.
+    """
+    amount_minor, exp = to_minor(money), exponent(money.currency)
+    sign = "-" if amount_minor < 0 else ""
+    units, fraction = divmod(abs(amount_minor), 10**exp)
+    return f"{sign}{units}.{fraction:0{exp}d}" if exp else f"{sign}{units}"
 
 
 def zero(code: str | Currency) -> Money:

@@ -9,7 +9,7 @@ first instalment, 端数計算法).
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from enum import Enum
 from fractions import Fraction
 from typing import Sequence
@@ -27,13 +27,6 @@ class RoundingMode(str, Enum):
     HALF_EVEN = "half_even"
 
 
-_DECIMAL_MODES = {
-    RoundingMode.TRUNCATE: ROUND_DOWN,
-    RoundingMode.HALF_UP: ROUND_HALF_UP,
-    RoundingMode.HALF_EVEN: ROUND_HALF_EVEN,
-}
-
-
 class RemainderPolicy(str, Enum):
     """Where the minor units left over by a split go."""
 
@@ -42,13 +35,27 @@ class RemainderPolicy(str, Enum):
 
 
 def round_minor(value: Decimal | int | Fraction, mode: RoundingMode | str) -> int:
-    """Round an amount expressed in minor units to an integer with ``mode``."""
+    """Round an amount expressed in minor units to an integer with ``mode``.
+
+    The rounding is exact for every input: a ``Fraction`` is not first converted to a
+    28-digit ``Decimal``, which could move a value just below ``.5`` onto ``.5``.
+    """
     mode = RoundingMode(mode)
     if isinstance(value, float):
         raise TypeError("floats are refused: pass Decimal, Fraction or int")
-    if isinstance(value, Fraction):
-        value = Decimal(value.numerator) / Decimal(value.denominator)
-    return int(Decimal(value).to_integral_value(rounding=_DECIMAL_MODES[mode]))
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise ValueError(f"{value} is not a finite amount")
+    exact = Fraction(value)
+    magnitude, sign = abs(exact), (-1 if exact < 0 else 1)
+    whole, fraction = divmod(magnitude, 1)  # whole is an int, 0 <= fraction < 1
+    half = Fraction(1, 2)
+    if mode is RoundingMode.TRUNCATE:
+        rounded = whole
+    elif mode is RoundingMode.HALF_UP:
+        rounded = whole + (1 if fraction >= half else 0)
+    else:
+        rounded = whole + (1 if fraction > half or (fraction == half and whole % 2) else 0)
+    return sign * int(rounded)
 
 
 def _exact(weight: Decimal | int | Fraction | str) -> Fraction:
@@ -64,7 +71,8 @@ def allocate(total_minor: int, weights: Sequence[Decimal | int | Fraction | str]
 
     Each part first gets the truncated exact share; the leftover units (always fewer than the
     number of parts) are then handed out by ``remainder_policy``: one each to the parts with the
-    largest fractional remainders (ties to the earlier part), or all to the first part.
+    largest fractional remainders (ties to the earlier part), or all to the first part with a
+    non-zero weight.
     Negative totals are split as the mirror of the positive total. Weights must be
     non-negative with a positive sum.
     """
@@ -85,7 +93,9 @@ def allocate(total_minor: int, weights: Sequence[Decimal | int | Fraction | str]
     parts = [int(s) for s in shares]  # floor, as shares are non-negative
     leftover = total_minor - sum(parts)
     if policy is RemainderPolicy.FIRST_PART:
-        parts[0] += leftover
+        # The first part that has a share at all: a zero weight never receives money.
+        first = next(i for i, w in enumerate(exact) if w > 0)
+        parts[first] += leftover
         return parts
     order = sorted(range(len(parts)), key=lambda i: (-(shares[i] - parts[i]), i))
     for i in order[:leftover]:
