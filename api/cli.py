@@ -216,6 +216,51 @@ def ledger_entries(book: str = typer.Option(..., "--book", "-b"),
                       r["description"][:50]) for r in rows])
 
 
+# --------------------------------------------------------------------------- users, service
+
+user_app = typer.Typer(help="Users of the service.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+
+@user_app.command("add")
+@refusals_exit
+def user_add(username: str, role: str = typer.Option(..., "--role", help=
+             "admin, intermediary, evaluator, finance_officer, lender, investor or auditor"),
+             scope: Optional[str] = typer.Option(None, "--scope", help=
+             "the party a finance officer (payer id), lender (bank id) or investor (holder id) "
+             "acts for"),
+             name: str = typer.Option("", "--name")) -> None:
+    """Add a user with a role."""
+    from api.users import add_user
+    with db.unit_of_work() as session:
+        user = add_user(session, username, role, scope, name)
+        typer.echo(f"user {user.username} ({user.role}{' for ' + user.scope if user.scope else ''})"
+                   " added")
+
+
+@token_app.command("create")
+@refusals_exit
+def token_create(username: str) -> None:
+    """Create an API token for a user; it is printed once and stored only as a hash."""
+    from api.users import create_token
+    with db.unit_of_work() as session:
+        token = create_token(session, username)
+    typer.echo(token)
+
+
+@app.command("serve")
+def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.Option(None),
+          workers: int = typer.Option(1)) -> None:
+    """Start the HTTP service (OpenAPI docs at /docs)."""
+    import uvicorn
+    from api.settings import get_settings
+    settings = get_settings()
+    uvicorn.run("api.main:app", host=host or settings.host, port=port or settings.port,
+                workers=workers, log_level=settings.log_level.lower())
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -2,3 +2,4 @@
 
 from ledger.schema import (Account, AccountBalance, Book, Entry, Period, PeriodEvent,  # noqa: F401
                            PeriodSnapshot, Posting)
+from api.tables import ApiToken, AuditRecord, IdempotentResponse, User  # noqa: F401,E402

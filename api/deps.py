@@ -1,0 +1,75 @@
+"""Request dependencies: the unit of work, the current user, role checks, pagination."""
+
+from __future__ import annotations
+
+from typing import Annotated, Iterator
+
+from fastapi import Depends, Header, Query, Request
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from api.db import get_engine
+from api.tables import SCOPED_ROLES, User
+from api.users import user_for_token
+from ledger.errors import Forbidden, SibError
+
+FULL_READ_ROLES = ("admin", "intermediary", "auditor", "evaluator")
+
+
+class Unauthorised(SibError):
+    status = "unauthorised"
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request; writes commit explicitly, anything else is rolled back."""
+    engine = get_engine(getattr(request.app.state, "database_url", None))
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+        finally:
+            session.rollback()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_current_user(session: SessionDep,
+                     authorization: Annotated[str | None, Header()] = None) -> User:
+    """The user of the bearer token, or 401."""
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Unauthorised("send 'Authorization: Bearer <token>' (create one with "
+                           "`sib token create`)", "UNAUTHENTICATED", "authorization")
+    user = user_for_token(session, authorization.split(" ", 1)[1].strip())
+    if user is None:
+        raise Unauthorised("the token is unknown or revoked", "UNAUTHENTICATED",
+                           "authorization")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require(user: User, *roles: str) -> None:
+    """Refuse (403) unless the user has one of ``roles``."""
+    if user.role not in roles:
+        raise Forbidden(f"a {user.role} may not do this (allowed: {', '.join(roles)})",
+                        "ROLE_FORBIDDEN", "role")
+
+
+def party_ref(user: User) -> str | None:
+    """The ledger party reference a scoped user may see (``lender:yamaguchi``), else None."""
+    prefix = SCOPED_ROLES.get(user.role)
+    return f"{prefix}:{user.scope}" if prefix else None
+
+
+class Page(BaseModel):
+    limit: int
+    offset: int
+
+
+def pagination(limit: Annotated[int, Query(ge=1, le=500)] = 50,
+               offset: Annotated[int, Query(ge=0)] = 0) -> Page:
+    return Page(limit=limit, offset=offset)
+
+
+PageDep = Annotated[Page, Depends(pagination)]

@@ -1,0 +1,37 @@
+"""The FastAPI application: collects the routers and maps domain errors to problem+json."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api import problems
+from api.routes import audit, ledger
+from ledger.errors import SibError
+
+
+def create_app(database_url: str | None = None) -> FastAPI:
+    """The service; ``database_url`` overrides the settings (tests)."""
+    app = FastAPI(title="SIB settlement", version="0.1.0",
+                  description="System of record for Social Impact Bond contracts: ledger, "
+                              "contracts, settlement, investors. Errors are "
+                              "application/problem+json (RFC 9457); money is "
+                              '{"amount": "1234567", "currency": "JPY"}; every write needs an '
+                              "Idempotency-Key header.")
+    app.state.database_url = database_url
+    app.add_exception_handler(SibError, problems.sib_error_handler)
+    app.add_exception_handler(RequestValidationError, problems.validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, problems.http_error_handler)
+    app.add_exception_handler(Exception, problems.unexpected_error_handler)
+    app.include_router(ledger.router)
+    app.include_router(audit.router)
+
+    @app.get("/health", tags=["service"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,86 @@
+"""Errors as ``application/problem+json`` (RFC 9457): a stable code, the field, a readable detail.
+
+Domain code raises :class:`ledger.errors.SibError`; only here does it become HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from ledger.errors import Problem, SibError
+
+STATUS = {"invalid": 422, "not_found": 404, "conflict": 409, "forbidden": 403,
+          "unauthorised": 401}
+TITLES = {400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
+          409: "Conflict", 422: "Unprocessable request", 500: "Internal error"}
+
+
+class ProblemItem(BaseModel):
+    code: str
+    field: str | None = None
+    detail: str
+
+
+class ProblemDetails(BaseModel):
+    """The body of every error response."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    code: str
+    field: str | None = None
+    errors: list[ProblemItem] = []
+    instance: str | None = None
+
+
+def problem_response(status: int, problems: list[Problem], instance: str | None = None,
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+    first = problems[0]
+    body = ProblemDetails(
+        type=f"https://sib.example/problems/{first.code.lower().replace('_', '-')}",
+        title=TITLES.get(status, "Error"), status=status, detail=first.message, code=first.code,
+        field=first.field, instance=instance,
+        errors=[ProblemItem(code=p.code, field=p.field, detail=p.message) for p in problems])
+    return JSONResponse(body.model_dump(), status_code=status,
+                        media_type="application/problem+json", headers=headers)
+
+
+def sib_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SibError)
+    status = STATUS.get(exc.status, 422)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return problem_response(status, exc.problems, str(request.url.path), headers)
+
+
+def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for error in exc.errors():
+        loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query",
+                                                                          "path", "header")]
+        ctx: dict[str, Any] = error.get("ctx") or {}
+        code = str(ctx.get("code") or error.get("type", "invalid")).upper()
+        problems.append(Problem(code, str(error.get("msg", "invalid value")),
+                                ".".join(loc) or None))
+    if not problems:
+        problems.append(Problem("INVALID", "the request is not valid"))
+    return problem_response(422, problems, str(request.url.path))
+
+
+def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    status = getattr(exc, "status_code", 500)
+    detail = str(getattr(exc, "detail", "error"))
+    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHENTICATED"}.get(
+        status, "HTTP_ERROR")
+    return problem_response(status, [Problem(code, detail)], str(request.url.path))
+
+
+def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    return problem_response(500, [Problem("INTERNAL_ERROR", "an unexpected error occurred; "
+                                          "nothing was written")], str(request.url.path))

@@ -1,0 +1,79 @@
+"""Tables of the service edge: users, hashed API tokens, the audit log, idempotent responses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+ROLES = ("admin", "intermediary", "evaluator", "finance_officer", "lender", "investor", "auditor")
+# Roles bound to one party, and the prefix of that party's ledger references.
+SCOPED_ROLES = {"finance_officer": "payer", "lender": "lender", "investor": "holder"}
+
+
+class User(SQLModel, table=True):
+    """Somebody who uses the service.
+
+    Attributes:
+        role: one of ``ROLES``.
+        scope: for scoped roles, the party they act for (a payer, bank or holder id).
+    """
+
+    __tablename__ = "api_user"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    username: str = Field(max_length=128, unique=True, index=True)
+    display_name: str = ""
+    role: str = Field(max_length=32)
+    scope: Optional[str] = Field(default=None, max_length=128)
+    created_at: datetime
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token; only its SHA-256 is stored, the token itself is shown once."""
+
+    __tablename__ = "api_token"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="api_user.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    prefix: str = Field(max_length=12)
+    created_at: datetime
+    revoked_at: Optional[datetime] = None
+
+
+class AuditRecord(SQLModel, table=True):
+    """Who did what, when: one row per write request (and per CLI write)."""
+
+    __tablename__ = "api_audit"
+    __table_args__ = (Index("ix_api_audit_at", "at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    at: datetime
+    username: str = Field(max_length=128)
+    role: str = Field(max_length=32)
+    action: str = Field(max_length=200)
+    target: str = ""
+    request_id: str = Field(default="", max_length=64)
+    idempotency_key: str = Field(default="", max_length=200)
+    status: int = 0
+    detail: str = ""
+
+
+class IdempotentResponse(SQLModel, table=True):
+    """The first response to a write, replayed for a retry with the same key and body."""
+
+    __tablename__ = "api_idempotency"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="api_user.id")
+    key: str = Field(max_length=200)
+    method: str = Field(max_length=8)
+    path: str = Field(max_length=500)
+    body_hash: str = Field(max_length=64)
+    status: int
+    body: str
+    created_at: datetime

@@ -1,0 +1,65 @@
+"""Users and tokens: created by ``sib user add`` / ``sib token create``; tokens stored hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from api.tables import ROLES, SCOPED_ROLES, ApiToken, User
+from ledger.errors import Conflict, NotFound, Problem, SibError
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 of a token: what the database keeps."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_user(session: Session, username: str, role: str, scope: str | None = None,
+             display_name: str = "") -> User:
+    """Create a user; scoped roles (finance officer, lender, investor) need their party."""
+    problems = []
+    if role not in ROLES:
+        problems.append(Problem("ROLE_UNKNOWN", f"role must be one of {', '.join(ROLES)}",
+                                "role"))
+    if role in SCOPED_ROLES and not scope:
+        problems.append(Problem("SCOPE_REQUIRED", f"a {role} acts for one "
+                                f"{SCOPED_ROLES[role]}: give --scope", "scope"))
+    if role not in SCOPED_ROLES and scope:
+        problems.append(Problem("SCOPE_NOT_ALLOWED", f"a {role} is not bound to a party",
+                                "scope"))
+    if problems:
+        raise SibError(problems)
+    if session.scalars(select(User).where(User.username == username)).first():
+        raise Conflict(f"user {username!r} already exists", "USER_EXISTS", "username")
+    user = User(username=username, role=role, scope=scope, display_name=display_name,
+                created_at=_now())
+    session.add(user)
+    session.flush()
+    return user
+
+
+def create_token(session: Session, username: str) -> str:
+    """A new token for the user; returned once, stored only as its hash."""
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound(f"no user {username!r}", "USER_NOT_FOUND", "username")
+    token = "sib_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), prefix=token[:12],
+                         created_at=_now()))
+    session.flush()
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The user a bearer token belongs to, if the token is known and not revoked."""
+    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token),
+                                                 ApiToken.revoked_at.is_(None))).first()
+    return session.get(User, row.user_id) if row else None
