@@ -1,0 +1,110 @@
+"""The chart of accounts a contract opens in the ledger, derived from its terms.
+
+Two books per contract: the SPV's (code = contract id), where the intermediary's money lives,
+and the payers' (``<id>:payers``), where each municipality's cost, grant and payments are kept
+as its finance office records them. Every party-specific account carries a party reference
+(``payer:ube``, ``lender:yamaguchi-bank``…) so that each user sees only its own.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from contracts.model import Contract
+from ledger.calendar import fiscal_year_bounds
+from ledger.service import AccountSpec
+
+
+def payers_book_code(contract_id: str) -> str:
+    """Code of the payers' book of a contract."""
+    return f"{contract_id}:payers"
+
+
+def opened_on(contract: Contract) -> date:
+    """Accounts open on the first day of the contract's first fiscal year."""
+    return fiscal_year_bounds(contract.first_fiscal_year, contract.fiscal_year_start_month)[0]
+
+
+def _party_names(contract: Contract) -> dict[str, tuple[str, str]]:
+    return {p.id: (p.name_ja or p.name_en or p.id, p.name_en or p.name_ja or p.id)
+            for p in contract.parties}
+
+
+def spv_accounts(contract: Contract) -> list[AccountSpec]:
+    """The SPV book: cash, per payer receivable and outcome income, per loan principal and
+    interest, per provider fees and payables, per investor class capital and distributions."""
+    day, names = opened_on(contract), _party_names(contract)
+    specs = [
+        AccountSpec("cash", "asset", "現金預金", "Cash at bank", opened_on=day,
+                    credits_must_not_exceed_debits=True),
+        AccountSpec("receivable", "asset", "未収金", "Receivables", opened_on=day),
+        AccountSpec("outcome-income", "income", "成果連動支払収入", "Outcome payment income",
+                    opened_on=day),
+        AccountSpec("grant-income", "income", "補助金・交付金収入", "Grant income", opened_on=day),
+        AccountSpec("contribution-income", "income", "寄附金収入", "Contributions",
+                    opened_on=day),
+        AccountSpec("write-down-gain", "income", "債務減免益", "Principal written down",
+                    opened_on=day),
+        AccountSpec("withholding-payable", "liability", "預り金（源泉所得税）",
+                    "Withholding tax payable", opened_on=day),
+        AccountSpec("tax-payable", "liability", "仮受消費税", "Consumption tax received",
+                    opened_on=day),
+    ]
+    for payer in contract.payers:
+        ja, en = names.get(payer.party, (payer.party, payer.party))
+        ref = f"payer:{payer.party}"
+        specs += [AccountSpec(f"receivable:{payer.party}", "asset", f"未収金 {ja}",
+                              f"Receivable — {en}", parent="receivable", opened_on=day,
+                              party_ref=ref),
+                  AccountSpec(f"outcome-income:{payer.party}", "income", f"成果連動支払収入 {ja}",
+                              f"Outcome income — {en}", parent="outcome-income", opened_on=day,
+                              party_ref=ref)]
+    for loan in contract.loans:
+        ja, en = names.get(loan.lender, (loan.lender, loan.lender))
+        ref = f"lender:{loan.lender}"
+        specs += [AccountSpec(f"loan:{loan.id}", "liability", f"借入金 {ja}", f"Loan — {en}",
+                              opened_on=day, party_ref=ref),
+                  AccountSpec(f"interest-expense:{loan.id}", "expense", f"支払利息 {ja}",
+                              f"Interest — {en}", opened_on=day, party_ref=ref),
+                  AccountSpec(f"interest-payable:{loan.id}", "liability", f"未払利息 {ja}",
+                              f"Interest payable — {en}", opened_on=day, party_ref=ref)]
+    for provider in contract.providers:
+        ja, en = names.get(provider.party, (provider.party, provider.party))
+        ref = f"provider:{provider.party}"
+        specs += [AccountSpec(f"fees:{provider.party}", "expense", f"業務委託費 {ja}",
+                              f"Service fees — {en}", opened_on=day, party_ref=ref),
+                  AccountSpec(f"payable:{provider.party}", "liability", f"未払金 {ja}",
+                              f"Payable — {en}", opened_on=day, party_ref=ref)]
+    for unit_class in contract.unit_classes:
+        ja, en = unit_class.name_ja or unit_class.id, unit_class.name_en or unit_class.id
+        specs += [AccountSpec(f"units:{unit_class.id}", "equity", f"匿名組合出資金 {ja}",
+                              f"Units — {en}", opened_on=day),
+                  AccountSpec(f"distributions:{unit_class.id}", "equity", f"分配金 {ja}",
+                              f"Distributions — {en}", opened_on=day),
+                  AccountSpec(f"distributions-payable:{unit_class.id}", "liability",
+                              f"未払分配金 {ja}", f"Distributions payable — {en}",
+                              opened_on=day)]
+    return specs
+
+
+def payer_accounts(contract: Contract) -> list[AccountSpec]:
+    """The payers' book: per payer, the outcome cost, what it owes the SPV, its grant, its
+    bank account (payments out)."""
+    day, names = opened_on(contract), _party_names(contract)
+    specs = []
+    for payer in contract.payers:
+        ja, en = names.get(payer.party, (payer.party, payer.party))
+        ref, p = f"payer:{payer.party}", payer.party
+        specs += [AccountSpec(f"outcome-cost:{p}", "expense", f"成果連動委託料 {ja}",
+                              f"Outcome payments — {en}", opened_on=day, party_ref=ref),
+                  AccountSpec(f"fixed-fees:{p}", "expense", f"委託料（固定） {ja}",
+                              f"Fixed fees — {en}", opened_on=day, party_ref=ref),
+                  AccountSpec(f"payable:{p}", "liability", f"未払金 {ja}", f"Payable — {en}",
+                              opened_on=day, party_ref=ref),
+                  AccountSpec(f"grant-receivable:{p}", "asset", f"交付金未収 {ja}",
+                              f"Grant receivable — {en}", opened_on=day, party_ref=ref),
+                  AccountSpec(f"grant-income:{p}", "income", f"交付金収入 {ja}",
+                              f"Grant income — {en}", opened_on=day, party_ref=ref),
+                  AccountSpec(f"bank:{p}", "asset", f"歳計現金 {ja}", f"Treasury — {en}",
+                              opened_on=day, party_ref=ref)]
+    return specs

@@ -1,0 +1,98 @@
+"""Checks of the money coming in and going to providers: grants, loans, unit classes,
+guarantees, contributions, and providers' fee terms."""
+
+from __future__ import annotations
+
+from ledger.errors import Problem
+
+from contracts.checks.base import Known, name_of, outside_term, problem, year_key
+from contracts.instruments import Contribution, Grant, Guarantee, Loan, UnitClass
+from contracts.model import Contract
+from contracts.values import format_amount
+
+
+def check_instruments(contract: Contract, known: Known) -> list[Problem]:
+    """Each instrument's own consistency (grant years, loan draws and repayment, unit sale
+    year, guarantee cover, contribution year)."""
+    problems: list[Problem] = []
+    for i, instrument in enumerate(contract.instruments):
+        at = f"instruments[{i}]"
+        if isinstance(instrument, Grant):
+            problems += _grant(contract, instrument, at)
+        elif isinstance(instrument, Loan):
+            problems += _loan(contract, instrument, at)
+        elif isinstance(instrument, UnitClass):
+            problems += outside_term(contract, instrument.first_sale_fiscal_year,
+                                     f"{at}.first_sale_fiscal_year", f"unit class '{instrument.id}'")
+        elif isinstance(instrument, Guarantee):
+            problems += _guarantee(instrument, known, at)
+        elif isinstance(instrument, Contribution):
+            problems += outside_term(contract, instrument.fiscal_year, f"{at}.fiscal_year",
+                                     f"contribution '{instrument.id}'")
+    return problems
+
+
+def _grant(contract: Contract, grant: Grant, at: str) -> list[Problem]:
+    if grant.first_fiscal_year > grant.last_fiscal_year:
+        return [problem("YEAR_RANGE_REVERSED", f"grant '{grant.id}' ends in FY"
+                        f"{grant.last_fiscal_year}, before it starts in FY"
+                        f"{grant.first_fiscal_year}", f"{at}.last_fiscal_year")]
+    return (outside_term(contract, grant.first_fiscal_year, f"{at}.first_fiscal_year",
+                         f"grant '{grant.id}'")
+            + outside_term(contract, grant.last_fiscal_year, f"{at}.last_fiscal_year",
+                           f"grant '{grant.id}'"))
+
+
+def _loan(contract: Contract, loan: Loan, at: str) -> list[Problem]:
+    problems: list[Problem] = []
+    drawn = sum(d.amount_minor for d in loan.draws)
+    if drawn > loan.commitment_minor:
+        problems.append(problem(
+            "LOAN_DRAWS_EXCEED_COMMITMENT",
+            f"the draws of loan '{loan.id}' add up to {format_amount(drawn, contract.currency)}, "
+            f"above the commitment of {format_amount(loan.commitment_minor, contract.currency)}",
+            f"{at}.draws"))
+    dates = [d.drawn_on for d in loan.draws]
+    if dates != sorted(dates):
+        problems.append(problem("LOAN_DRAWS_NOT_IN_ORDER",
+                                "list the draws in date order", f"{at}.draws"))
+    repayment = loan.repayment
+    if repayment.first_repayment_on is not None and repayment.first_repayment_on <= min(dates):
+        problems.append(problem(
+            "LOAN_REPAYMENT_BEFORE_DRAW",
+            f"the first repayment ({repayment.first_repayment_on}) is not after the first draw "
+            f"({min(dates)})", f"{at}.repayment.first_repayment_on"))
+    if repayment.profile == "bullet" and repayment.instalments != 1:
+        problems.append(problem("LOAN_BULLET_INSTALMENTS", "a bullet loan is repaid in one "
+                                "instalment", f"{at}.repayment.instalments"))
+    return problems
+
+
+def _guarantee(guarantee: Guarantee, known: Known, at: str) -> list[Problem]:
+    problems: list[Problem] = []
+    if guarantee.cover_percent is None and guarantee.cover_max_minor is None:
+        problems.append(problem("GUARANTEE_COVER_MISSING", "say how much the guarantee covers: "
+                                "cover_percent, cover_max or both", at))
+    kind = known.instrument_types.get(guarantee.covers)
+    if kind is not None and kind not in ("loan", "unit_class"):
+        problems.append(problem("GUARANTEE_COVERS_WRONG_INSTRUMENT",
+                                f"'{guarantee.covers}' is a {kind}; a guarantee covers a loan or "
+                                "a unit class", f"{at}.covers"))
+    return problems
+
+
+def check_providers(contract: Contract, known: Known) -> list[Problem]:
+    """PROVIDER_FEE_MISSING: a provider with neither fixed fees nor an outcome share;
+    YEAR_OUTSIDE_TERM for a fee year."""
+    problems: list[Problem] = []
+    for i, provider in enumerate(contract.providers):
+        at = f"providers[{i}]"
+        if not provider.fixed_by_year_minor and provider.outcome_share is None:
+            problems.append(problem(
+                "PROVIDER_FEE_MISSING",
+                f"say how {name_of(contract, provider.party)} is paid: fixed_by_year, "
+                "outcome_share or both", at))
+        for year in provider.fixed_by_year_minor:
+            problems += outside_term(contract, year, f"{at}.fixed_by_year{year_key(year)}",
+                                     "a fixed fee")
+    return problems

@@ -1,0 +1,206 @@
+"""Funding instruments of a contract: grants, loans, investor unit classes, guarantees and
+contributions, as a discriminated union on ``type``.
+
+They describe who puts money in and on what terms; settlement derives repayment schedules,
+interest and distributions from them, and the ledger opens a sub-account per instrument.
+Amount attributes are integer minor units (``*_minor``); the document keys drop the suffix.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledger.rounding import RoundingMode
+
+from contracts.values import (AmountMinor, FiscalYear, GrantRate, Percent, Slug, UnitRate)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Grant(_Frozen):
+    """A public grant paying part of one or more payers' cost, such as 地方創生推進交付金.
+
+    Attributes:
+        id: instrument id.
+        grantor: party id of the grantor (role ``grantor``).
+        subsidises: payer party ids whose cost the grant subsidises.
+        rate: exact share of the subsidised cost (``Fraction(1, 2)`` for "1/2").
+        cap_minor: most the grant pays over its years (document key ``cap``), if capped.
+        cap_per_year_minor: most it pays in one fiscal year (``cap_per_year``), if capped.
+        first_fiscal_year, last_fiscal_year: the years it covers.
+        name_ja, name_en: the programme's name.
+    """
+
+    type: Literal["grant"] = "grant"
+    id: Slug
+    name_ja: str = ""
+    name_en: str = ""
+    grantor: Slug
+    subsidises: tuple[Slug, ...] = Field(min_length=1)
+    rate: GrantRate
+    cap_minor: AmountMinor | None = Field(default=None, alias="cap")
+    cap_per_year_minor: AmountMinor | None = Field(default=None, alias="cap_per_year")
+    first_fiscal_year: FiscalYear
+    last_fiscal_year: FiscalYear
+
+
+class Draw(_Frozen):
+    """One drawdown of a loan.
+
+    Attributes:
+        drawn_on: value date of the draw.
+        amount_minor: amount drawn (document key ``amount``).
+    """
+
+    drawn_on: date
+    amount_minor: AmountMinor = Field(alias="amount")
+
+
+class Repayment(_Frozen):
+    """How a loan's principal comes back.
+
+    Attributes:
+        profile: ``bullet`` (all at the end), ``equal_principal`` (元金均等) or ``annuity``
+            (元利均等).
+        grace_period_months: months after the first draw with interest only (据置期間).
+        instalments: number of principal instalments (1 for a bullet).
+        frequency_months: months between instalments.
+        first_repayment_on: due date of the first principal instalment, if fixed.
+    """
+
+    profile: Literal["bullet", "equal_principal", "annuity"]
+    grace_period_months: int = Field(default=0, ge=0)
+    instalments: int = Field(default=1, ge=1)
+    frequency_months: int = Field(default=12, ge=1, le=12)
+    first_repayment_on: date | None = None
+
+
+class Loan(_Frozen):
+    """A bank loan to the intermediary or SPV, drawn once or several times.
+
+    Interest defaults follow Japanese bank practice: ACT/365 fixed, counting the first day and
+    not the last (片端), truncated to the minor unit; each is a per-loan setting.
+
+    Attributes:
+        id: instrument id.
+        lender: party id (role ``lender``).
+        borrower: party id of the borrower (the intermediary or SPV).
+        commitment_minor: most that may be drawn (document key ``commitment``).
+        draws: planned draws; their sum may not exceed the commitment.
+        rate_annual: annual interest rate (``"0.015"`` = 1.5 %).
+        day_count: ``ACT/365F``, ``ACT/360`` or ``30/360``.
+        count_first_day, count_last_day: which ends of an interest period count (片端: first
+            only; 両端: both).
+        interest_rounding: how a fractional interest amount becomes whole minor units.
+        repayment: the principal profile.
+        seniority: 1 is the most senior; higher numbers are repaid later and lose first.
+        repayment_from_outcomes: repaid only out of outcome payments (through the waterfall),
+            principal written down if outcomes fall short.
+    """
+
+    type: Literal["loan"] = "loan"
+    id: Slug
+    name_ja: str = ""
+    name_en: str = ""
+    lender: Slug
+    borrower: Slug
+    commitment_minor: AmountMinor = Field(alias="commitment")
+    draws: tuple[Draw, ...] = Field(min_length=1)
+    rate_annual: UnitRate
+    day_count: Literal["ACT/365F", "ACT/360", "30/360"] = "ACT/365F"
+    count_first_day: bool = True
+    count_last_day: bool = False
+    interest_rounding: RoundingMode = RoundingMode.TRUNCATE
+    repayment: Repayment
+    seniority: int = Field(default=1, ge=1)
+    repayment_from_outcomes: bool = False
+
+
+class UnitClass(_Frozen):
+    """A class of investor units, such as silent-partnership units (匿名組合出資) sold to
+    citizens.
+
+    Attributes:
+        id: instrument id.
+        issuer: party id issuing the units (the intermediary or SPV).
+        unit_price_minor: price of one unit (document key ``unit_price``).
+        units_offered: number of units offered.
+        seniority: 1 is the most senior; a shortfall falls on the highest number first.
+        principal: ``protected`` or ``at_risk``.
+        target_return_annual: target yearly return (``"0.02"`` = 2 %).
+        tax_category: what withholding applies to distributions (``tokumei_kumiai`` 20.42 %,
+            ``interest`` 20.315 %, ``dividend``, ``none``); the rates themselves are data
+            elsewhere, with effective dates.
+        first_sale_fiscal_year: the fiscal year units are first sold.
+        investors: party ids of named investors, if any (citizens are usually not parties).
+    """
+
+    type: Literal["unit_class"] = "unit_class"
+    id: Slug
+    name_ja: str = ""
+    name_en: str = ""
+    issuer: Slug
+    unit_price_minor: AmountMinor = Field(alias="unit_price")
+    units_offered: int = Field(ge=1)
+    seniority: int = Field(default=1, ge=1)
+    principal: Literal["protected", "at_risk"]
+    target_return_annual: UnitRate | None = None
+    tax_category: Literal["tokumei_kumiai", "interest", "dividend", "none"]
+    first_sale_fiscal_year: FiscalYear
+    investors: tuple[Slug, ...] = ()
+
+
+class Guarantee(_Frozen):
+    """A guarantee covering part of the loss on a loan or unit class.
+
+    Attributes:
+        id: instrument id.
+        guarantor: party id (role ``guarantor``).
+        covers: id of the loan or unit class covered.
+        cover_percent: percentage of the loss covered, if given.
+        cover_max_minor: most the guarantor pays (document key ``cover_max``), if given.
+            At least one of the two is required.
+    """
+
+    type: Literal["guarantee"] = "guarantee"
+    id: Slug
+    name_ja: str = ""
+    name_en: str = ""
+    guarantor: Slug
+    covers: Slug
+    cover_percent: Percent | None = None
+    cover_max_minor: AmountMinor | None = Field(default=None, alias="cover_max")
+
+
+class Contribution(_Frozen):
+    """Money or in-kind value put in without expecting it back: a partner's own share of a
+    programme's cost, or a donation through a municipality (ふるさと納税 etc.).
+
+    Attributes:
+        id: instrument id.
+        contributor: party id (role ``contributor``).
+        amount_minor: amount contributed (document key ``amount``).
+        fiscal_year: the year of the contribution.
+        towards: payer or cohort id the contribution is for, if specific.
+        in_kind: true when the value is services rather than cash.
+    """
+
+    type: Literal["contribution"] = "contribution"
+    id: Slug
+    name_ja: str = ""
+    name_en: str = ""
+    contributor: Slug
+    amount_minor: AmountMinor = Field(alias="amount")
+    fiscal_year: FiscalYear
+    towards: Slug | None = None
+    in_kind: bool = False
+
+
+Instrument = Annotated[Union[Grant, Loan, UnitClass, Guarantee, Contribution],
+                       Field(discriminator="type")]
+"""Any funding instrument, chosen by its ``type``."""

@@ -1,0 +1,324 @@
+"""Contracts in the database: versions kept forever, books opened, tranche commitments reserved.
+
+Loading a contract opens its two books (see :mod:`contracts.chart`) and records, for each
+tranche and payer, a **pending** ledger entry for that payer's part of the tranche maximum, so
+that the ledger shows at any time, per payer: committed maximum (pending), earned (posted),
+paid (credited). An amendment is a new version: commitments of the fiscal years it governs are
+voided and reserved again under the new terms; earlier years are never touched, and a year
+whose commitments were already settled cannot be amended. Services never commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from contracts.chart import opened_on, payer_accounts, payers_book_code, spv_accounts
+from contracts.model import Contract, to_document
+from contracts.tables import ContractVersion, TrancheCommitment
+from contracts.terms import max_outcome_by_tranche_payer
+from ledger.calendar import fiscal_year_bounds
+from ledger.entries import EntryDraft, credit, debit
+from ledger.errors import Conflict, NotFound, Problem, SibError
+from ledger.money import from_minor
+from ledger.schema import DEBIT, Posting
+from ledger.service import (create_book, open_account, post_entry, resolution_of,
+                            void_pending)
+
+COMMITMENT_KIND = "tranche_commitment"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def document_json(contract: Contract) -> str:
+    """The contract's canonical JSON (what is stored and hashed)."""
+    return json.dumps(to_document(contract), sort_keys=True, ensure_ascii=False,
+                      separators=(",", ":"))
+
+
+def contract_from_row(row: ContractVersion) -> Contract:
+    """Rebuild the typed contract from a stored version."""
+    return Contract.model_validate(json.loads(row.document))
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What loading did: the version stored and whether it was new."""
+
+    contract_id: str
+    version: int
+    created: bool
+    commitments: int
+
+
+def load_contract(session: Session, contract: Contract, source: str = "",
+                  now: datetime | None = None) -> LoadResult:
+    """Store version 1 of a contract, open its books and reserve its tranche commitments.
+
+    Loading the same terms again returns the first load (idempotent); other terms under an
+    existing id are refused — use an amendment.
+    """
+    document = document_json(contract)
+    digest = hashlib.sha256(document.encode()).hexdigest()
+    existing = latest_version(session, contract.id, required=False)
+    if existing is not None:
+        first = session.scalars(select(ContractVersion).where(
+            ContractVersion.contract_id == contract.id, ContractVersion.version == 1)).one()
+        if first.document_hash == digest:
+            return LoadResult(contract.id, 1, False, _count_commitments(session, contract.id))
+        raise Conflict(f"contract {contract.id} is already loaded with other terms; amend it "
+                       "with `sib contract amend`", "CONTRACT_EXISTS", "id")
+    session.add(ContractVersion(contract_id=contract.id, version=1, name_ja=contract.name_ja,
+                                name_en=contract.name_en, currency=contract.currency,
+                                document=document, document_hash=digest,
+                                effective_from=contract.first_fiscal_year, reason="initial",
+                                source=source, loaded_at=now or _now()))
+    _open_books(session, contract)
+    count = _reserve(session, contract, 1, contract.first_fiscal_year)
+    session.flush()
+    return LoadResult(contract.id, 1, True, count)
+
+
+def _open_books(session: Session, contract: Contract) -> None:
+    create_book(session, contract.id, contract.currency, contract.name_ja, contract.name_en,
+                contract.fiscal_year_start_month)
+    create_book(session, payers_book_code(contract.id), contract.currency,
+                f"{contract.name_ja}（支払者）", f"{contract.name_en} — payers",
+                contract.fiscal_year_start_month)
+    for spec in spv_accounts(contract):
+        open_account(session, contract.id, spec)
+    for spec in payer_accounts(contract):
+        open_account(session, payers_book_code(contract.id), spec)
+
+
+def _reserve(session: Session, contract: Contract, version: int, from_year: int) -> int:
+    """Pending entries for each (tranche, payer) part of fiscal years ≥ ``from_year``."""
+    maxima = max_outcome_by_tranche_payer(contract)
+    count = 0
+    for tranche in contract.tranches:
+        if tranche.fiscal_year < from_year:
+            continue
+        for payer in contract.payer_ids:
+            amount = maxima.get((tranche.id, payer), 0)
+            if amount <= 0:
+                continue
+            entry = post_entry(session, EntryDraft(
+                contract.id, f"{contract.id}:v{version}:commit:{tranche.id}:{payer}",
+                COMMITMENT_KIND, _year_start(contract, tranche.fiscal_year),
+                [debit(f"receivable:{payer}", from_minor(amount, contract.currency)),
+                 credit(f"outcome-income:{payer}", from_minor(amount, contract.currency))],
+                f"Maximum outcome payment FY{tranche.fiscal_year} {tranche.id} — {payer}",
+                {"contract": contract.id, "version": version, "tranche": tranche.id,
+                 "payer": payer, "fiscal_year": tranche.fiscal_year}), pending=True)
+            session.add(TrancheCommitment(contract_id=contract.id, version=version,
+                                          tranche_id=tranche.id, payer_id=payer,
+                                          fiscal_year=tranche.fiscal_year,
+                                          evaluation=tranche.evaluation, amount_minor=amount,
+                                          entry_id=entry.id or 0))
+            count += 1
+    session.flush()
+    return count
+
+
+def _year_start(contract: Contract, fiscal_year: int) -> date:
+    return fiscal_year_bounds(fiscal_year, contract.fiscal_year_start_month)[0]
+
+
+def _count_commitments(session: Session, contract_id: str) -> int:
+    return session.scalar(select(func.count()).select_from(TrancheCommitment).where(
+        TrancheCommitment.contract_id == contract_id, TrancheCommitment.active)) or 0
+
+
+def latest_version(session: Session, contract_id: str,
+                   required: bool = True) -> ContractVersion | None:
+    """The newest stored version of a contract."""
+    row = session.scalars(select(ContractVersion).where(ContractVersion.contract_id == contract_id)
+                          .order_by(ContractVersion.version.desc())).first()
+    if row is None and required:
+        raise NotFound(f"no contract {contract_id!r}", "CONTRACT_NOT_FOUND", "contract")
+    return row
+
+
+def get_contract(session: Session, contract_id: str, version: int | None = None) -> Contract:
+    """The typed terms of a contract (newest version unless one is named)."""
+    if version is None:
+        row = latest_version(session, contract_id)
+    else:
+        row = session.scalars(select(ContractVersion).where(
+            ContractVersion.contract_id == contract_id, ContractVersion.version == version)).first()
+        if row is None:
+            raise NotFound(f"contract {contract_id!r} has no version {version}",
+                           "CONTRACT_VERSION_NOT_FOUND", "version")
+    assert row is not None
+    return contract_from_row(row)
+
+
+def contract_for_year(session: Session, contract_id: str, fiscal_year: int) -> Contract:
+    """The terms that govern ``fiscal_year``: the newest version effective from it or before."""
+    row = session.scalars(select(ContractVersion).where(
+        ContractVersion.contract_id == contract_id,
+        ContractVersion.effective_from <= fiscal_year)
+        .order_by(ContractVersion.version.desc())).first()
+    if row is None:
+        row = latest_version(session, contract_id)
+    assert row is not None
+    return contract_from_row(row)
+
+
+def versions(session: Session, contract_id: str) -> list[ContractVersion]:
+    """Every version of a contract, oldest first (the history ``show`` displays)."""
+    rows = list(session.scalars(select(ContractVersion).where(
+        ContractVersion.contract_id == contract_id).order_by(ContractVersion.version)))
+    if not rows:
+        raise NotFound(f"no contract {contract_id!r}", "CONTRACT_NOT_FOUND", "contract")
+    return rows
+
+
+def list_contracts(session: Session) -> list[ContractVersion]:
+    """The newest version of every contract."""
+    newest = (select(ContractVersion.contract_id, func.max(ContractVersion.version).label("v"))
+              .group_by(ContractVersion.contract_id).subquery())
+    return list(session.scalars(select(ContractVersion).join(
+        newest, (newest.c.contract_id == ContractVersion.contract_id) &
+        (newest.c.v == ContractVersion.version)).order_by(ContractVersion.contract_id)))
+
+
+def amend_contract(session: Session, contract_id: str, amended: Contract, reason: str,
+                   effective_from: int, amended_on: date | None = None,
+                   now: datetime | None = None) -> LoadResult:
+    """Store a new version governing fiscal years ≥ ``effective_from``.
+
+    Refused when: the reason is empty; the id differs; terms of earlier years change (checked
+    by :func:`check_amendment`); a year it governs already has settled commitments. The same
+    amendment again returns the version it created.
+    """
+    current_row = latest_version(session, contract_id)
+    assert current_row is not None
+    current = contract_from_row(current_row)
+    document = document_json(amended)
+    digest = hashlib.sha256(document.encode()).hexdigest()
+    if current_row.document_hash == digest and current_row.version > 1 and \
+            current_row.reason == reason:
+        return LoadResult(contract_id, current_row.version, False,
+                          _count_commitments(session, contract_id))
+    problems = check_amendment(current, amended, reason, effective_from)
+    problems += _settled_problems(session, contract_id, effective_from)
+    if problems:
+        raise SibError(problems)
+    version = current_row.version + 1
+    session.add(ContractVersion(contract_id=contract_id, version=version,
+                                name_ja=amended.name_ja, name_en=amended.name_en,
+                                currency=amended.currency, document=document,
+                                document_hash=digest, effective_from=effective_from,
+                                reason=reason, loaded_at=now or _now()))
+    _release(session, current, contract_id, effective_from, version)
+    _open_new_accounts(session, amended)
+    count = _reserve(session, amended, version, effective_from)
+    return LoadResult(contract_id, version, True, count)
+
+
+def check_amendment(current: Contract, amended: Contract, reason: str,
+                    effective_from: int) -> list[Problem]:
+    """Problems of an amendment on its own: the terms of years before it must not change."""
+    problems: list[Problem] = []
+    if not reason.strip():
+        problems.append(Problem("REASON_REQUIRED", "an amendment needs a reason", "reason"))
+    if amended.id != current.id:
+        problems.append(Problem("CONTRACT_ID_MISMATCH", f"the amended terms are for "
+                                f"{amended.id}, not {current.id}", "id"))
+    if amended.currency != current.currency:
+        problems.append(Problem("CURRENCY_CHANGED", "an amendment cannot change the currency",
+                                "currency"))
+    if not current.first_fiscal_year <= effective_from <= current.last_fiscal_year + 1:
+        problems.append(Problem("EFFECTIVE_FROM_OUTSIDE_TERM", f"FY{effective_from} is outside "
+                                f"the contract term FY{current.first_fiscal_year}–"
+                                f"FY{current.last_fiscal_year}", "effective_from"))
+    before = _terms_before(current, effective_from)
+    after = _terms_before(amended, effective_from)
+    for key in sorted(set(before) | set(after)):
+        if before.get(key) != after.get(key):
+            problems.append(Problem("AMENDMENT_CHANGES_PAST", f"{key[0]} {key[1]} of a fiscal "
+                                    f"year before FY{effective_from} would change",
+                                    f"{key[0]}[{key[1]}]"))
+    return problems
+
+
+def _terms_before(contract: Contract, effective_from: int) -> dict[tuple[str, str], Any]:
+    """The parts of the terms that govern years before ``effective_from``."""
+    terms: dict[tuple[str, str], Any] = {}
+    for t in contract.tranches:
+        if t.fiscal_year < effective_from:
+            terms[("tranches", t.id)] = t.model_dump(mode="json")
+    for k in contract.kpis:
+        past = {y: str(v) for y, v in k.targets.items() if y < effective_from}
+        if past:
+            terms[("kpis", f"{k.id}.targets")] = past
+    return terms
+
+
+def _settled_problems(session: Session, contract_id: str, effective_from: int) -> list[Problem]:
+    rows = session.scalars(select(TrancheCommitment).where(
+        TrancheCommitment.contract_id == contract_id, TrancheCommitment.active,
+        TrancheCommitment.fiscal_year >= effective_from))
+    for row in rows:
+        if resolution_of(session, row.entry_id) is not None:
+            return [Problem("AMENDMENT_TOUCHES_SETTLED_PERIOD", f"FY{row.fiscal_year} is already "
+                            "settled; an amendment can only govern later years",
+                            "effective_from")]
+    return []
+
+
+def _release(session: Session, contract: Contract, contract_id: str, effective_from: int,
+             version: int) -> None:
+    """Void the open commitments of the years the new version governs."""
+    rows = list(session.scalars(select(TrancheCommitment).where(
+        TrancheCommitment.contract_id == contract_id, TrancheCommitment.active,
+        TrancheCommitment.fiscal_year >= effective_from)))
+    when = _year_start(contract, effective_from)
+    for row in rows:
+        void_pending(session, contract_id, row.entry_id,
+                     f"{contract_id}:v{version}:release:{row.entry_id}", when,
+                     f"Released by amendment v{version}", "commitment_released",
+                     {"contract": contract_id, "version": version, "tranche": row.tranche_id,
+                      "payer": row.payer_id})
+        row.active = False
+        session.add(row)
+    session.flush()
+
+
+def _open_new_accounts(session: Session, contract: Contract) -> None:
+    """Accounts for parties or instruments an amendment adds (existing ones are kept)."""
+    for spec in spv_accounts(contract):
+        open_account(session, contract.id, spec)
+    for spec in payer_accounts(contract):
+        open_account(session, payers_book_code(contract.id), spec)
+
+
+def active_commitments(session: Session, contract_id: str,
+                       fiscal_year: int | None = None) -> list[TrancheCommitment]:
+    """Commitments in force (not replaced by an amendment), optionally for one year."""
+    query = select(TrancheCommitment).where(TrancheCommitment.contract_id == contract_id,
+                                            TrancheCommitment.active)
+    if fiscal_year is not None:
+        query = query.where(TrancheCommitment.fiscal_year == fiscal_year)
+    return list(session.scalars(query.order_by(TrancheCommitment.id)))
+
+
+def commitment_totals(session: Session, contract_id: str) -> dict[tuple[str, int], int]:
+    """(payer, fiscal year) → the amounts reserved in the ledger by active commitments, read
+    back from the pending entries' debit postings themselves (not from our own table)."""
+    query = (select(TrancheCommitment.payer_id, TrancheCommitment.fiscal_year,
+                    func.sum(Posting.amount_minor))
+             .join(Posting, Posting.entry_id == TrancheCommitment.entry_id)
+             .where(TrancheCommitment.contract_id == contract_id, TrancheCommitment.active,
+                    Posting.side == DEBIT)
+             .group_by(TrancheCommitment.payer_id, TrancheCommitment.fiscal_year))
+    return {(payer, year): int(total) for payer, year, total in session.execute(query)}
