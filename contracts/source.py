@@ -1,10 +1,11 @@
 """Reading contract documents: the only module of the package that touches files.
 
-YAML is read with the safe loader, with two changes that matter for money:
+YAML is read with the safe loader, with changes that matter for money:
 numbers written without quotes that YAML would make floats become :class:`YamlDecimal` built
 from their exact text (so ``0.015`` is exactly 0.015, and an amount written that way can be
 refused by name), and a key written twice in one mapping is reported instead of silently
-keeping the last value.
+keeping the last value. An impossible date (``2020-13-01``) stays text, so that validation
+reports it with its field path instead of the whole file failing.
 """
 
 from __future__ import annotations
@@ -50,7 +51,15 @@ def _construct_mapping(loader: _ContractLoader, node: yaml.MappingNode) -> dict[
     return dict(loader.construct_pairs(node, deep=True))
 
 
+def _construct_date(loader: _ContractLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return str(loader.construct_scalar(node))  # 2020-13-01: refused with its field path
+
+
 _ContractLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+_ContractLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_date)
 _ContractLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 

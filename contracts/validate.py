@@ -50,7 +50,7 @@ def validate_document(data: Any, source: str) -> tuple[Contract | None, list[Pro
     try:
         contract = Contract.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
+        errors = _meaningful(exc.errors())
     else:
         problems = _checks_of(contract, data, frozenset(), {}, source)
         return (None if problems else contract), problems
@@ -76,6 +76,15 @@ def _checks_of(contract: Contract, data: dict[str, Any], pruned: frozenset[str],
     known = Known.from_document(data, pruned)
     return [replace(p, field=_remap(p.field, kept), source=source)
             for p in run_checks(contract, known)]
+
+
+def _meaningful(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Drop pydantic's "too few items" for a list whose items themselves failed: the list was
+    not too short, its entries were wrong, and those are reported."""
+    def inner_failed(loc: tuple[int | str, ...]) -> bool:
+        return any(tuple(e["loc"][:len(loc)]) == loc and len(e["loc"]) > len(loc)
+                   for e in errors)
+    return [e for e in errors if e["type"] != "too_short" or not inner_failed(tuple(e["loc"]))]
 
 
 # --- setting aside invalid items ----------------------------------------------------------------
@@ -170,7 +179,7 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "date_parsing": ("NOT_A_DATE", "expected a date written YYYY-MM-DD, got {input!r}"),
     "date_from_datetime_parsing": ("NOT_A_DATE", "expected a date written YYYY-MM-DD, got "
                                    "{input!r}"),
-    "too_short": ("TOO_FEW", "needs at least {min_length} entries"),
+    "too_short": ("TOO_FEW", "needs at least {min_length} item(s)"),
     "string_too_short": ("TEXT_EMPTY", "must not be empty"),
     "model_type": ("NOT_A_MAPPING", "expected a block of fields"),
     "model_attributes_type": ("NOT_A_MAPPING", "expected a block of fields"),

@@ -138,7 +138,7 @@ def _exact_decimal(value: Any) -> Decimal:
         try:
             result = Decimal(value.strip().replace(",", "").replace("_", ""))
         except InvalidOperation:
-            raise PydanticCustomError("NOT_A_NUMBER", "{value!r} is not a number",
+            raise PydanticCustomError("NOT_A_NUMBER", "'{value}' is not a number",
                                       {"value": value}) from None
     else:
         raise PydanticCustomError("NOT_A_NUMBER", "expected a number written as a string")
@@ -190,10 +190,10 @@ def _exact_fraction(value: Any) -> Fraction:
         try:
             top, bottom = Decimal(numerator.strip()), Decimal(denominator.strip())
         except InvalidOperation:
-            raise PydanticCustomError("NOT_A_NUMBER", "{value!r} is not a fraction such as "
+            raise PydanticCustomError("NOT_A_NUMBER", "'{value}' is not a fraction such as "
                                       "\"1/2\"", {"value": value}) from None
         if bottom == 0:
-            raise PydanticCustomError("NOT_A_NUMBER", "{value!r} divides by zero",
+            raise PydanticCustomError("NOT_A_NUMBER", "'{value}' is not a fraction: it divides by zero",
                                       {"value": value})
         return Fraction(top) / Fraction(bottom)
     return Fraction(_exact_decimal(value))
@@ -228,7 +228,7 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 def _slug(value: Any) -> str:
     if not isinstance(value, str) or not _SLUG.match(value):
         raise PydanticCustomError(
-            "ID_INVALID", "{value!r} is not a valid id: use lower-case letters, digits, "
+            "ID_INVALID", "'{value}' is not a valid id: use lower-case letters, digits, "
             "hyphens and underscores, such as \"ube\" or \"fy2019-participants\"",
             {"value": value})
     return value
@@ -245,7 +245,7 @@ def _fiscal_year(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1900 <= value <= 2200:
         raise PydanticCustomError(
             "FISCAL_YEAR_INVALID",
-            "{value!r} is not a fiscal year; write the year in which it starts, such as 2019",
+            "'{value}' is not a fiscal year; write the year in which it starts, such as 2019",
             {"value": value})
     return value
 
@@ -263,7 +263,7 @@ def _invoice_number(value: Any) -> str:
     if not isinstance(value, str) or not _INVOICE.match(value):
         raise PydanticCustomError(
             "INVOICE_NUMBER_INVALID",
-            "{value!r} is not a qualified-invoice registration number: \"T\" followed by "
+            "'{value}' is not a qualified-invoice registration number: \"T\" followed by "
             "13 digits, such as \"T7000012050002\"", {"value": value})
     return value
 
@@ -292,7 +292,7 @@ def _currency_code(value: Any) -> str:
     try:
         exponent(value)
     except SibError:
-        raise PydanticCustomError("CURRENCY_UNKNOWN", "{value!r} is not an ISO 4217 currency "
+        raise PydanticCustomError("CURRENCY_UNKNOWN", "'{value}' is not an ISO 4217 currency "
                                   "code such as \"JPY\" or \"GBP\"", {"value": value}) from None
     return value.upper()
 

@@ -27,7 +27,7 @@ def check_payer_shares(contract: Contract, known: Known) -> list[Problem]:
     if "payer_shares" in known.pruned:
         return []
     if shares is None:
-        if len(contract.payers) > 1:
+        if len(set(contract.payer_ids)) > 1:
             return [problem("SHARES_MISSING", "several payers but no payer_shares: say how "
                             "payments are split (fixed, proportional or schedule)",
                             "payer_shares")]
@@ -312,6 +312,8 @@ def check_liabilities(contract: Contract, known: Known) -> list[Problem]:
         i = index[row.payer]
         auth, at = contract.payers[i].authorisation, f"payers[{i}].authorisation"
         who, money = name_of(contract, row.payer), contract.currency
+        if auth.from_fiscal_year > auth.to_fiscal_year:
+            continue  # reported as AUTHORISATION_PERIOD_REVERSED
         if row.fiscal_year is None:
             if row.headroom_minor is not None and row.headroom_minor < 0:
                 problems.append(problem(
