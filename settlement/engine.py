@@ -1,0 +1,242 @@
+"""One contract-year evaluation settled on paper: audited results in, every figure out.
+
+Pure: takes the contract, the audited KPI inputs and what earlier runs already earned, and
+returns each tranche's earned amount per payer (never above the payer's committed part), the
+caps applied, consumption tax per payer invoice, the grant's share of each payer's cost, and a
+trace for every figure. A payer whose budget authorisation (債務負担行為) would be exceeded is
+reported as a problem with the figures; the service refuses to post such a settlement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import Mapping
+
+from contracts.model import Contract, Tranche
+from contracts.terms import max_outcome_by_tranche_payer, tax_on
+from ledger.errors import Problem
+from ledger.rounding import RemainderPolicy, allocate, round_minor
+from settlement.payouts import KpiInput, earned
+from settlement.trace import Trace
+
+
+@dataclass(frozen=True)
+class Line:
+    """One payer's part of one tranche."""
+
+    tranche_id: str
+    kpi_id: str
+    payer: str
+    maximum_minor: int
+    earned_minor: int
+
+
+@dataclass
+class PayerTotals:
+    """What one payer owes for the evaluation.
+
+    Attributes:
+        earned_minor: outcome payments earned (tax excluded where the contract says so).
+        tax_minor: consumption tax, computed once on the payer's invoice.
+        due_minor: earned + tax: what the payer pays.
+        grant_minor: the part of the payer's cost the national grant covers.
+    """
+
+    earned_minor: int = 0
+    tax_minor: int = 0
+    grant_minor: int = 0
+
+    @property
+    def due_minor(self) -> int:
+        return self.earned_minor + self.tax_minor
+
+
+@dataclass
+class YearSettlement:
+    """Everything computed for one contract, fiscal year and evaluation."""
+
+    contract_id: str
+    fiscal_year: int
+    evaluation: str
+    lines: list[Line] = field(default_factory=list)
+    payers: dict[str, PayerTotals] = field(default_factory=dict)
+    traces: list[Trace] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def earned_minor(self) -> int:
+        return sum(line.earned_minor for line in self.lines)
+
+
+def settle_year(contract: Contract, fiscal_year: int, evaluation: str,
+                inputs: Mapping[tuple[str, str], KpiInput],
+                earned_before: Mapping[str, int] | None = None,
+                due_before: Mapping[str, int] | None = None,
+                grant_before: Mapping[str, int] | None = None) -> YearSettlement:
+    """Settle one evaluation. ``inputs`` maps (KPI id, payer id or ``""``) to audited values;
+    ``earned_before`` / ``due_before`` / ``grant_before`` are per payer totals of earlier
+    years' runs (for the contract cap, the authorisations and the grant cap)."""
+    out = YearSettlement(contract.id, fiscal_year, evaluation)
+    committed = max_outcome_by_tranche_payer(contract)
+    for tranche in contract.tranches_in(fiscal_year):
+        if tranche.evaluation != evaluation:
+            continue
+        out.lines += _tranche_lines(contract, tranche, committed, inputs, out)
+    _apply_contract_cap(contract, out, sum((earned_before or {}).values()))
+    for payer in contract.payer_ids:
+        out.payers[payer] = PayerTotals(sum(ln.earned_minor for ln in out.lines
+                                            if ln.payer == payer))
+    _apply_tax(contract, out)
+    _apply_grants(contract, out, grant_before or {})
+    out.problems += authorisation_problems(contract, out, due_before or {})
+    return out
+
+
+def _tranche_lines(contract: Contract, tranche: Tranche,
+                   committed: Mapping[tuple[str, str], int],
+                   inputs: Mapping[tuple[str, str], KpiInput], out: YearSettlement) -> list[Line]:
+    parts = {p: committed.get((tranche.id, p), 0) for p in contract.payer_ids}
+    parts = {p: m for p, m in parts.items() if m > 0}
+    if not parts:
+        return []
+    kpi = contract.kpi(tranche.kpi) if tranche.kpi else None
+    mode = contract.rounding.mode
+    if kpi is not None and kpi.measured == "per_payer":
+        lines = []
+        for payer, maximum in parts.items():
+            value = _input(inputs, kpi.id, payer, tranche, out)
+            payout = earned(tranche.rule, maximum, value, mode,
+                            f"{tranche.id} FY{tranche.fiscal_year} — {payer}")
+            out.traces.append(payout.trace)
+            lines.append(Line(tranche.id, kpi.id, payer, maximum, payout.amount_minor))
+        return lines
+    value = _input(inputs, kpi.id, "", tranche, out) if kpi is not None else None
+    total_max = sum(parts.values())
+    payout = earned(tranche.rule, total_max, value, mode,
+                    f"{tranche.id} FY{tranche.fiscal_year}")
+    shares = split_within(payout.amount_minor, list(parts.values()),
+                          contract.rounding.remainder_policy)
+    payout.trace.step("split between payers", "by their committed parts " +
+                      ", ".join(f"{p} {m:,}" for p, m in parts.items()),
+                      ", ".join(f"{p} {s:,}" for p, s in zip(parts, shares)))
+    out.traces.append(payout.trace)
+    return [Line(tranche.id, kpi.id if kpi else "", p, m, s)
+            for (p, m), s in zip(parts.items(), shares)]
+
+
+def _input(inputs: Mapping[tuple[str, str], KpiInput], kpi_id: str, payer: str,
+           tranche: Tranche, out: YearSettlement) -> KpiInput | None:
+    value = inputs.get((kpi_id, payer))
+    if value is None:
+        out.problems.append(Problem("KPI_RESULT_MISSING", f"no audited {tranche.evaluation} "
+                                    f"result for {kpi_id} FY{tranche.fiscal_year}"
+                                    f"{' — ' + payer if payer else ''}", "kpi"))
+    return value
+
+
+def split_within(total_minor: int, maxima: list[int], policy: RemainderPolicy) -> list[int]:
+    """Split ``total_minor`` in proportion to ``maxima`` with no part above its maximum.
+
+    The contract's remainder policy is used unless it would lift a part above its maximum
+    (possible with "first part" on small amounts); then largest remainder is used, which never
+    does since every exact share is at most its maximum.
+    """
+    parts = allocate(total_minor, maxima, policy)
+    if any(p > m for p, m in zip(parts, maxima)):
+        parts = allocate(total_minor, maxima, RemainderPolicy.LARGEST_REMAINDER)
+    return parts
+
+
+def _apply_contract_cap(contract: Contract, out: YearSettlement, earned_before: int) -> None:
+    cap = contract.caps.contract_total_minor
+    if cap is None:
+        return
+    room = max(cap - earned_before, 0)
+    total = out.earned_minor
+    if total <= room:
+        return
+    trace = Trace(f"contract cap FY{out.fiscal_year}", f"contract total cap {cap:,}")
+    trace.inputs.update({"earned in earlier years": f"{earned_before:,}",
+                         "earned this year before cap": f"{total:,}"})
+    trace.step("room under the cap", f"{cap:,} − {earned_before:,}", room)
+    parts = split_within(room, [ln.earned_minor for ln in out.lines],
+                         contract.rounding.remainder_policy)
+    out.lines = [Line(ln.tranche_id, ln.kpi_id, ln.payer, ln.maximum_minor, p)
+                 for ln, p in zip(out.lines, parts)]
+    trace.result_minor = room
+    out.traces.append(trace)
+
+
+def _apply_tax(contract: Contract, out: YearSettlement) -> None:
+    for payer, totals in out.payers.items():
+        totals.tax_minor = tax_on(contract, totals.earned_minor, "outcome_payments")
+        if totals.tax_minor:
+            rate = contract.consumption_tax.rate if contract.consumption_tax else Decimal(0)
+            trace = Trace(f"consumption tax FY{out.fiscal_year} — {payer}",
+                          f"{rate} on the invoice total, once per invoice")
+            trace.step("tax", f"{totals.earned_minor:,} × {rate}", totals.tax_minor)
+            trace.result_minor = totals.tax_minor
+            out.traces.append(trace)
+
+
+def _apply_grants(contract: Contract, out: YearSettlement, grant_before: Mapping[str, int]) -> None:
+    for grant in contract.grants:
+        if not grant.first_fiscal_year <= out.fiscal_year <= grant.last_fiscal_year:
+            continue
+        covered = [p for p in grant.subsidises if p in out.payers]
+        exact = {p: Fraction(out.payers[p].due_minor) * grant.rate for p in covered}
+        parts = {p: round_minor(v, contract.rounding.mode) for p, v in exact.items()}
+        limit = _grant_room(grant, sum(grant_before.values()))
+        if limit is not None and sum(parts.values()) > limit:
+            weights = list(parts.values()) if any(parts.values()) else [1] * len(parts)
+            parts = dict(zip(parts, split_within(limit, weights,
+                                                 contract.rounding.remainder_policy)))
+        for payer, part in parts.items():
+            out.payers[payer].grant_minor += part
+            trace = Trace(f"grant {grant.id} FY{out.fiscal_year} — {payer}",
+                          f"rate {grant.rate.numerator}/{grant.rate.denominator} of the payer's "
+                          "cost")
+            trace.step("covered", f"{out.payers[payer].due_minor:,} × "
+                       f"{grant.rate.numerator}/{grant.rate.denominator}", exact[payer])
+            trace.result_minor = part
+            out.traces.append(trace)
+
+
+def _grant_room(grant: object, granted_before: int) -> int | None:
+    limits = []
+    cap_year = getattr(grant, "cap_per_year_minor", None)
+    cap_total = getattr(grant, "cap_minor", None)
+    if cap_year is not None:
+        limits.append(cap_year)
+    if cap_total is not None:
+        limits.append(max(cap_total - granted_before, 0))
+    return min(limits) if limits else None
+
+
+def authorisation_problems(contract: Contract, out: YearSettlement,
+                           due_before: Mapping[str, int]) -> list[Problem]:
+    """A payer may never owe more than its budget authorisation, per year and in total."""
+    problems = []
+    for payer in contract.payers:
+        totals = out.payers.get(payer.party)
+        if totals is None or not totals.due_minor:
+            continue
+        auth = payer.authorisation
+        year_limit = auth.limits_by_year_minor.get(out.fiscal_year)
+        if year_limit is not None and totals.due_minor > year_limit:
+            problems.append(Problem("AUTHORISATION_EXCEEDED", f"{payer.party} would owe "
+                                    f"{totals.due_minor:,} in FY{out.fiscal_year}, above its "
+                                    f"authorised {year_limit:,} for the year", "payers"))
+        so_far = due_before.get(payer.party, 0) + totals.due_minor
+        if so_far > auth.max_amount_minor:
+            problems.append(Problem("AUTHORISATION_EXCEEDED", f"{payer.party} would owe "
+                                    f"{so_far:,} in total ({due_before.get(payer.party, 0):,} "
+                                    f"before plus {totals.due_minor:,} now), above its "
+                                    f"債務負担行為 of {auth.max_amount_minor:,}", "payers"))
+        if not auth.from_fiscal_year <= out.fiscal_year <= auth.to_fiscal_year:
+            problems.append(Problem("AUTHORISATION_PERIOD", f"{payer.party}'s authorisation "
+                                    f"covers FY{auth.from_fiscal_year}–FY{auth.to_fiscal_year}, "
+                                    f"not FY{out.fiscal_year}", "payers"))
+    return problems

@@ -1,0 +1,600 @@
+"""Loan repayment schedules: bullet, equal principal (元金均等) and annuity (元利均等).
+
+A schedule is a pure function of the loan's terms. Each row is one due date: the interest of
+the period (with its formula and rounding in a :class:`~settlement.trace.Trace`) and the
+principal repaid. The conventions are per-loan settings because banks differ:
+
+- **Day count.** ``ACT/365F`` (actual days over 365, also in leap years; the Japanese bank
+  default), ``ACT/360``, or ``30/360`` (bond basis: every month has 30 days).
+- **Which ends count.** 片端 (``count_first_day=True, count_last_day=False``, the default)
+  counts the day a period starts and not the day it ends, so consecutive periods never count a
+  day twice; 両端 counts both ends of every period, as the loan agreement then says.
+- **Due dates.** Nominal dates are ``first_payment_on`` plus whole multiples of
+  ``frequency_months`` (computed from ``first_payment_on`` each time, so month-end dates do not
+  drift). With ``business_day_adjust`` a date that is not a bank business day moves to the next
+  one (翌営業日) and interest runs to that adjusted date; the next period starts there.
+- **Grace (据置期間).** Due dates on or before ``grace_period_months`` after the first draw pay
+  interest only. ``instalments`` counts every due date of the term, interest-only ones included.
+- **Rounding.** Interest is rounded once per row with ``interest_rounding`` (truncation by
+  default); the annuity's level payment with ``payment_rounding``. Rounding happens only in
+  :mod:`ledger.rounding`. Whatever rounding leaves over is absorbed by the last instalment, so
+  the principal column always sums exactly to the amount drawn.
+
+Interest accrues on each draw from its own draw date. All draws come before the first due date,
+so only the first period can contain more than one draw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from typing import Literal, Sequence
+
+from ledger.calendar import add_months, next_business_day
+from ledger.errors import Problem, Problems, SibError
+from ledger.rounding import RemainderPolicy, RoundingMode, round_minor, split_evenly
+from settlement.trace import Trace, show
+
+DayCount = Literal["ACT/365F", "ACT/360", "30/360"]
+RepaymentProfile = Literal["bullet", "equal_principal", "annuity"]
+RemainderTo = Literal["first", "last"]
+
+DAY_COUNTS: tuple[str, ...] = ("ACT/365F", "ACT/360", "30/360")
+PROFILES: tuple[str, ...] = ("bullet", "equal_principal", "annuity")
+_YEAR_BASIS: dict[str, int] = {"ACT/365F": 365, "ACT/360": 360, "30/360": 360}
+_PROFILE_NAMES: dict[str, str] = {"bullet": "bullet",
+                                  "equal_principal": "equal principal (元金均等)",
+                                  "annuity": "annuity (元利均等)"}
+
+
+@dataclass(frozen=True)
+class LoanTerms:
+    """What the loan agreement says about interest and repayment.
+
+    Attributes:
+        draws: ``(drawn_on, amount_minor)`` for each drawdown; one for a single-draw loan.
+            Every draw must come before ``first_payment_on``.
+        rate_annual: annual interest rate as a fraction (``Decimal("0.01")`` = 1.0 %).
+        first_payment_on: nominal date of the first due date (interest, and principal unless
+            it falls in the grace period).
+        instalments: number of due dates in the term, interest-only ones included.
+        profile: ``bullet`` (all principal on the last due date), ``equal_principal``
+            (元金均等: the same principal each time) or ``annuity`` (元利均等: the same payment
+            each time).
+        frequency_months: months between due dates (12 = annual, 6 = semi-annual, 1 = monthly).
+        day_count: ``ACT/365F``, ``ACT/360`` or ``30/360``.
+        count_first_day: count the first day of each interest period (片端 and 両端: yes).
+        count_last_day: count the last day of each interest period (片端: no; 両端: yes).
+        interest_rounding: how each row's exact interest becomes whole minor units.
+        payment_rounding: how the annuity's exact level payment becomes whole minor units.
+        grace_period_months: 据置期間, counted from the first draw: due dates on or before its
+            end pay interest only.
+        business_day_adjust: move due dates to the next bank business day (翌営業日).
+        principal_remainder_to: for equal principal, which instalment takes the minor units
+            left over by the split: ``first`` (端数計算法, the default) or ``last``.
+    """
+
+    draws: Sequence[tuple[date, int]]
+    rate_annual: Decimal
+    first_payment_on: date
+    instalments: int
+    profile: RepaymentProfile
+    frequency_months: int = 12
+    day_count: DayCount = "ACT/365F"
+    count_first_day: bool = True
+    count_last_day: bool = False
+    interest_rounding: RoundingMode = RoundingMode.TRUNCATE
+    payment_rounding: RoundingMode = RoundingMode.TRUNCATE
+    grace_period_months: int = 0
+    business_day_adjust: bool = True
+    principal_remainder_to: RemainderTo = "first"
+
+    def __post_init__(self) -> None:
+        # Stored as a tuple so that the terms stay immutable and hashable.
+        object.__setattr__(self, "draws", tuple(tuple(d) for d in self.draws))
+
+    @property
+    def total_drawn_minor(self) -> int:
+        """Sum of all draws: what the principal column must add up to."""
+        return sum(amount for _, amount in self.draws)
+
+    @property
+    def first_drawn_on(self) -> date:
+        """Date of the earliest draw: where interest and the grace period start."""
+        return min(drawn_on for drawn_on, _ in self.draws)
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    """One due date of a schedule. Amounts are integer minor units.
+
+    Attributes:
+        number: 1-based instalment number.
+        due_on: the date the payment is due (moved to a business day if the terms say so).
+        nominal_on: the due date before business-day adjustment.
+        period_start: first date of the interest period (a draw date or the previous due date).
+        period_end: end of the interest period, which is ``due_on``.
+        days: days of interest of the period for principal outstanding since ``period_start``
+            under the loan's day count (a later draw in the period accrues fewer, see trace).
+        opening_principal: principal outstanding on the due date before this repayment,
+            including any draws made during the period.
+        principal: principal repaid on this date.
+        interest: interest of the period, rounded.
+        payment: ``principal + interest``.
+        closing_principal: principal outstanding after this repayment.
+        trace: the interest formula with its figures and rounding, and how the principal was
+            set.
+    """
+
+    number: int
+    due_on: date
+    nominal_on: date
+    period_start: date
+    period_end: date
+    days: int
+    opening_principal: int
+    principal: int
+    interest: int
+    payment: int
+    closing_principal: int
+    trace: Trace = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A loan's repayment schedule.
+
+    Attributes:
+        terms: the terms it was built from.
+        rows: one row per due date, in order.
+        level_payment_minor: the annuity's rounded level payment, ``None`` for other profiles.
+    """
+
+    terms: LoanTerms
+    rows: tuple[ScheduleRow, ...]
+    level_payment_minor: int | None = None
+
+    @property
+    def total_principal_minor(self) -> int:
+        """Principal repaid over the schedule (always the total drawn)."""
+        return sum(row.principal for row in self.rows)
+
+    @property
+    def total_interest_minor(self) -> int:
+        """Interest paid over the schedule."""
+        return sum(row.interest for row in self.rows)
+
+    def lines(self) -> list[str]:
+        """The schedule as readable lines, for the CLI and statements."""
+        out = [f"{'no':>3} {'due':10} {'days':>5} {'opening':>15} {'principal':>15} "
+               f"{'interest':>12} {'payment':>15} {'closing':>15}"]
+        out += [f"{r.number:>3} {r.due_on.isoformat()} {r.days:>5} {r.opening_principal:>15,} "
+                f"{r.principal:>15,} {r.interest:>12,} {r.payment:>15,} "
+                f"{r.closing_principal:>15,}" for r in self.rows]
+        return out
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    """A scheduled row next to what was actually paid for it.
+
+    Differences are actual minus scheduled: negative means paid short, positive paid more.
+
+    Attributes:
+        number: instalment number of the schedule row.
+        due_on: scheduled due date.
+        paid_on: dates of the actual payments attributed to this row (empty if none).
+        scheduled_principal, actual_principal, principal_difference: principal figures.
+        scheduled_interest, actual_interest, interest_difference: interest figures.
+        scheduled_closing_principal: principal outstanding after the row per the schedule.
+        actual_closing_principal: total drawn less all principal actually repaid so far.
+    """
+
+    number: int
+    due_on: date
+    paid_on: tuple[date, ...]
+    scheduled_principal: int
+    actual_principal: int
+    principal_difference: int
+    scheduled_interest: int
+    actual_interest: int
+    interest_difference: int
+    scheduled_closing_principal: int
+    actual_closing_principal: int
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def _is_amount(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_draws(terms: LoanTerms, problems: Problems) -> None:
+    if not terms.draws:
+        problems.add("LOAN_NO_DRAWS", "the loan has no draws: give at least one "
+                     "(date, amount) pair", "draws")
+    for index, draw in enumerate(terms.draws):
+        if len(draw) != 2 or not isinstance(draw[0], date) or not _is_amount(draw[1]):
+            problems.add("LOAN_DRAW_INVALID", f"draw {index + 1} must be a (date, integer "
+                         f"amount in minor units) pair, got {draw!r}", f"draws[{index}]")
+            continue
+        drawn_on, amount = draw
+        if amount <= 0:
+            problems.add("LOAN_DRAW_NOT_POSITIVE", f"draw {index + 1} on {drawn_on} is "
+                         f"{amount:,}: a draw must be positive", f"draws[{index}].amount_minor")
+        if isinstance(terms.first_payment_on, date) and drawn_on >= terms.first_payment_on:
+            problems.add("LOAN_DRAW_AFTER_FIRST_PAYMENT",
+                         f"draw {index + 1} on {drawn_on} is not before the first due date "
+                         f"{terms.first_payment_on}", f"draws[{index}].drawn_on")
+
+
+def _check_rate_and_conventions(terms: LoanTerms, problems: Problems) -> None:
+    rate = terms.rate_annual
+    if not isinstance(rate, Decimal) or not rate.is_finite():
+        problems.add("LOAN_RATE_INVALID", f"the annual rate must be a finite Decimal such as "
+                     f"Decimal(\"0.01\"), got {rate!r}", "rate_annual")
+    elif rate < 0:
+        problems.add("LOAN_RATE_NEGATIVE", f"the annual rate {rate} is negative", "rate_annual")
+    if terms.day_count not in DAY_COUNTS:
+        problems.add("LOAN_DAY_COUNT_UNKNOWN", f"day count {terms.day_count!r} is not one of "
+                     f"{', '.join(DAY_COUNTS)}", "day_count")
+    if terms.profile not in PROFILES:
+        problems.add("LOAN_PROFILE_UNKNOWN", f"repayment profile {terms.profile!r} is not one "
+                     f"of {', '.join(PROFILES)}", "profile")
+    if terms.principal_remainder_to not in ("first", "last"):
+        problems.add("LOAN_REMAINDER_UNKNOWN", f"principal remainder goes to 'first' or "
+                     f"'last', not {terms.principal_remainder_to!r}", "principal_remainder_to")
+    for name in ("interest_rounding", "payment_rounding"):
+        if getattr(terms, name) not in set(RoundingMode):
+            problems.add("LOAN_ROUNDING_UNKNOWN", f"{name} {getattr(terms, name)!r} is not "
+                         f"one of {', '.join(m.value for m in RoundingMode)}", name)
+
+
+def _check_term(terms: LoanTerms, problems: Problems) -> None:
+    if not isinstance(terms.first_payment_on, date):
+        problems.add("LOAN_FIRST_PAYMENT_INVALID", "the first due date must be a date",
+                     "first_payment_on")
+    if not _is_amount(terms.instalments) or terms.instalments < 1:
+        problems.add("LOAN_INSTALMENTS_INVALID", f"the number of due dates must be at least "
+                     f"1, got {terms.instalments!r}", "instalments")
+    if not _is_amount(terms.frequency_months) or terms.frequency_months < 1:
+        problems.add("LOAN_FREQUENCY_INVALID", f"months between due dates must be at least 1, "
+                     f"got {terms.frequency_months!r}", "frequency_months")
+    if not _is_amount(terms.grace_period_months) or terms.grace_period_months < 0:
+        problems.add("LOAN_GRACE_INVALID", f"the grace period must be zero or more months, "
+                     f"got {terms.grace_period_months!r}", "grace_period_months")
+
+
+def _check_grace_fits(terms: LoanTerms, problems: Problems) -> None:
+    """The grace period must leave at least one due date that repays principal."""
+    grace_rows = _grace_row_count(terms)
+    if grace_rows >= terms.instalments:
+        grace_end = add_months(terms.first_drawn_on, terms.grace_period_months)
+        problems.add("LOAN_GRACE_TOO_LONG",
+                     f"the grace period of {terms.grace_period_months} months (to {grace_end}) "
+                     f"covers all {terms.instalments} due dates: no principal would ever be "
+                     f"repaid", "grace_period_months")
+
+
+def validate_terms(terms: LoanTerms) -> list[Problem]:
+    """Every problem with the terms, found together (an empty list when they are usable)."""
+    problems = Problems()
+    _check_term(terms, problems)
+    _check_draws(terms, problems)
+    _check_rate_and_conventions(terms, problems)
+    if not problems:
+        _check_grace_fits(terms, problems)
+    return problems.items
+
+
+# --- day counts ---------------------------------------------------------------------------
+
+
+def _thirty_360_days(start: date, end: date) -> int:
+    """30/360 bond basis: a day 31 counts as 30 (the end day only if the start day is 30/31)."""
+    start_day = min(start.day, 30)
+    end_day = 30 if end.day == 31 and start_day == 30 else end.day
+    return 360 * (end.year - start.year) + 30 * (end.month - start.month) + end_day - start_day
+
+
+def _elapsed_days(start: date, end: date, day_count: str) -> int:
+    """Days from ``start`` to ``end`` under the day count, counting one end only."""
+    if day_count == "30/360":
+        return _thirty_360_days(start, end)
+    return (end - start).days
+
+
+def accrual_days(start: date, end: date, day_count: str = "ACT/365F",
+                 count_first_day: bool = True, count_last_day: bool = False) -> int:
+    """Days of interest for a period from ``start`` to ``end``.
+
+    片端 (first day counted, last not) gives the plain difference; 両端 adds one day; counting
+    neither end takes one away.
+    """
+    return _elapsed_days(start, end, day_count) - 1 + int(count_first_day) + int(count_last_day)
+
+
+def year_basis(day_count: str) -> int:
+    """Days in the year of the day count: 365 for ACT/365F (also in leap years), else 360."""
+    return _YEAR_BASIS[day_count]
+
+
+# --- due dates and principal ----------------------------------------------------------------
+
+
+def _nominal_dates(terms: LoanTerms) -> list[date]:
+    """Due dates before adjustment, each computed from the first (no month-end drift)."""
+    return [add_months(terms.first_payment_on, k * terms.frequency_months)
+            for k in range(terms.instalments)]
+
+
+def _grace_row_count(terms: LoanTerms) -> int:
+    """How many due dates fall on or before the end of the grace period (interest only)."""
+    grace_end = add_months(terms.first_drawn_on, terms.grace_period_months)
+    if terms.grace_period_months == 0:
+        return 0
+    return sum(1 for nominal_on in _nominal_dates(terms) if nominal_on <= grace_end)
+
+
+def _due_on(nominal_on: date, terms: LoanTerms) -> date:
+    return next_business_day(nominal_on) if terms.business_day_adjust else nominal_on
+
+
+def _equal_principal_parts(terms: LoanTerms, count: int) -> list[int]:
+    """元金均等 instalments: equal parts, the split's remainder on the first (or last) one."""
+    parts = split_evenly(terms.total_drawn_minor, count, RemainderPolicy.FIRST_PART)
+    return parts if terms.principal_remainder_to == "first" else parts[::-1]
+
+
+def level_payment_exact(principal_minor: int, rate_annual: Decimal, frequency_months: int,
+                        count: int) -> Fraction:
+    """The exact 元利均等 payment repaying ``principal_minor`` in ``count`` equal payments.
+
+    Standard annuity formula with the periodic rate ``i = rate × months / 12``:
+    ``P × i × (1 + i)^n / ((1 + i)^n − 1)``, or ``P / n`` without interest. Computed with
+    fractions, so the only rounding is the one the terms name.
+    """
+    periodic = Fraction(rate_annual) * frequency_months / 12
+    if periodic == 0:
+        return Fraction(principal_minor, count)
+    growth = (1 + periodic) ** count
+    return principal_minor * periodic * growth / (growth - 1)
+
+
+# --- interest -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Accrual:
+    """Principal accruing interest from ``since`` to a period end (one draw or the balance)."""
+
+    amount_minor: int
+    since: date
+
+
+def _period_accruals(terms: LoanTerms, carried_minor: int, period_start: date,
+                     period_end: date) -> list[_Accrual]:
+    """The balance carried into the period, and each draw made during it from its date."""
+    accruals = [_Accrual(carried_minor, period_start)] if carried_minor else []
+    accruals += [_Accrual(amount, drawn_on) for drawn_on, amount in sorted(terms.draws)
+                 if period_start <= drawn_on < period_end]
+    return accruals
+
+
+def _rule_text(terms: LoanTerms) -> str:
+    ends = {(True, False): "片端 (first day counted, last not)",
+            (True, True): "両端 (both ends counted)",
+            (False, True): "last day counted, first not",
+            (False, False): "neither end counted"}[(terms.count_first_day, terms.count_last_day)]
+    return (f"{show(terms.rate_annual)} a year, {terms.day_count}, {ends}, "
+            f"{terms.interest_rounding.value}")
+
+
+def _interest(terms: LoanTerms, accruals: list[_Accrual], end: date, subject: str,
+              days_of: "_DaysFn") -> Trace:
+    """Interest on each accrual up to ``end``, summed, then rounded once; as a trace."""
+    trace = Trace(subject=subject, rule=_rule_text(terms))
+    rate, basis = Fraction(terms.rate_annual), year_basis(terms.day_count)
+    exact = Fraction(0)
+    for accrual in accruals:
+        days = days_of(accrual.since, end)
+        part = accrual.amount_minor * rate * days / basis
+        trace.step(f"interest on {accrual.amount_minor:,} from {accrual.since} to {end}",
+                   f"{accrual.amount_minor:,} × {show(terms.rate_annual)} × {days} / {basis}",
+                   part)
+        exact += part
+    if len(accruals) > 1:
+        trace.step("interest before rounding", "sum of the above", exact)
+    amount = round_minor(exact, terms.interest_rounding)
+    dropped = exact - amount
+    trace.rounding = f"{terms.interest_rounding.value}: {show(exact)} → {amount:,}" + \
+        (f" ({show(dropped)} dropped)" if dropped else " (exact)")
+    trace.result_minor = amount
+    return trace
+
+
+class _DaysFn:
+    """Days between two dates under the terms' conventions (a small callable, for tracing)."""
+
+    def __init__(self, terms: LoanTerms, inclusive_end: bool = False) -> None:
+        self.terms, self.inclusive_end = terms, inclusive_end
+
+    def __call__(self, start: date, end: date) -> int:
+        if self.inclusive_end:
+            # Accrued "to" a date counts that date itself: the year-end's last day is earned.
+            return _elapsed_days(start, end, self.terms.day_count) + int(self.terms.count_first_day)
+        return accrual_days(start, end, self.terms.day_count, self.terms.count_first_day,
+                            self.terms.count_last_day)
+
+
+# --- building the schedule ----------------------------------------------------------------
+
+
+@dataclass
+class _Builder:
+    """Walks the due dates in order, carrying the outstanding principal."""
+
+    terms: LoanTerms
+    grace_rows: int
+    principal_parts: list[int] | None
+    level_payment_minor: int | None
+    carried_minor: int = 0
+    rows: list[ScheduleRow] = field(default_factory=list)
+
+    def principal_for(self, index: int, outstanding: int, interest: int) -> tuple[int, str]:
+        """Principal repaid on due date ``index`` (0-based) and why, as trace text."""
+        last = index == self.terms.instalments - 1
+        if index < self.grace_rows:
+            return 0, "grace period (据置期間): interest only"
+        if last:
+            return outstanding, "last instalment: all principal outstanding"
+        if self.terms.profile == "bullet":
+            return 0, "bullet: principal due on the last date"
+        if self.principal_parts is not None:
+            part = self.principal_parts[index - self.grace_rows]
+            return min(part, outstanding), "equal principal (元金均等) instalment"
+        assert self.level_payment_minor is not None
+        principal = min(outstanding, max(0, self.level_payment_minor - interest))
+        return principal, (f"level payment {self.level_payment_minor:,} − interest "
+                           f"{interest:,} (元利均等)")
+
+    def add_row(self, index: int, nominal_on: date, period_start: date) -> date:
+        """Build row ``index`` and return the start of the next period."""
+        terms = self.terms
+        due_on = _due_on(nominal_on, terms)
+        accruals = _period_accruals(terms, self.carried_minor, period_start, due_on)
+        outstanding = sum(a.amount_minor for a in accruals)
+        trace = _interest(terms, accruals, due_on, f"instalment {index + 1} due {due_on}"
+                          + (f" (nominal {nominal_on})" if due_on != nominal_on else ""),
+                          _DaysFn(terms))
+        principal, why = self.principal_for(index, outstanding, trace.result_minor)
+        trace.step("principal", why, principal)
+        interest = trace.result_minor
+        self.rows.append(ScheduleRow(
+            number=index + 1, due_on=due_on, nominal_on=nominal_on, period_start=period_start,
+            period_end=due_on, days=_DaysFn(terms)(period_start, due_on),
+            opening_principal=outstanding, principal=principal, interest=interest,
+            payment=principal + interest, closing_principal=outstanding - principal,
+            trace=trace))
+        self.carried_minor = outstanding - principal
+        return due_on
+
+
+def build_schedule(terms: LoanTerms) -> Schedule:
+    """The repayment schedule of a loan, one row per due date, with a trace per row.
+
+    Raises :class:`SibError` with every problem of the terms (codes ``LOAN_…``, each naming
+    its field) if they cannot make a schedule.
+    """
+    problems = validate_terms(terms)
+    if problems:
+        raise SibError(problems)
+    grace_rows = _grace_row_count(terms)
+    amortising = terms.instalments - grace_rows
+    parts = _equal_principal_parts(terms, amortising) \
+        if terms.profile == "equal_principal" else None
+    level = round_minor(level_payment_exact(terms.total_drawn_minor, terms.rate_annual,
+                                            terms.frequency_months, amortising),
+                        terms.payment_rounding) if terms.profile == "annuity" else None
+    builder = _Builder(terms, grace_rows, parts, level)
+    period_start = terms.first_drawn_on
+    for index, nominal_on in enumerate(_nominal_dates(terms)):
+        period_start = builder.add_row(index, nominal_on, period_start)
+    return Schedule(terms, tuple(builder.rows), level)
+
+
+# --- accrual at a date (year-end close) -----------------------------------------------------
+
+
+def accrued_interest_trace(terms: LoanTerms, schedule: Schedule, as_of: date) -> Trace:
+    """Interest earned up to and including ``as_of`` but not yet due, with its trace.
+
+    The period containing ``as_of`` is the one with ``period_start ≤ as_of < due_on``; the
+    principal is what was outstanding in it (each draw from its own date, if drawn by
+    ``as_of``). ``as_of`` itself counts as a day of interest: accruing to 31 March includes
+    31 March, which belongs to the closing fiscal year. Before the first draw and after the
+    last due date nothing accrues.
+    """
+    if schedule.terms != terms:
+        raise SibError("the schedule was built from other terms", "SCHEDULE_TERMS_MISMATCH",
+                       "schedule")
+    trace_subject = f"interest accrued to {as_of}, not yet due"
+    for index, row in enumerate(schedule.rows):
+        if row.period_start <= as_of < row.period_end:
+            carried = schedule.rows[index - 1].closing_principal if index else 0
+            accruals = [a for a in _period_accruals(terms, carried, row.period_start,
+                                                    row.period_end) if a.since <= as_of]
+            trace = _interest(terms, accruals, as_of, trace_subject, _DaysFn(terms, True))
+            trace.step("next due date", f"instalment {row.number}", row.due_on.isoformat())
+            return trace
+    trace = Trace(subject=trace_subject, rule=_rule_text(terms))
+    trace.step("no open interest period", f"{as_of} is before the first draw or after the "
+               "last due date", 0)
+    return trace
+
+
+def accrued_interest(terms: LoanTerms, schedule: Schedule, as_of: date) -> int:
+    """Interest accrued but not yet due at the end of ``as_of`` (e.g. 31 March, for the close).
+
+    See :func:`accrued_interest_trace` for the rule; this returns its amount.
+    """
+    return accrued_interest_trace(terms, schedule, as_of).result_minor
+
+
+# --- schedule against actual ----------------------------------------------------------------
+
+
+def _nearest_row(schedule: Schedule, paid_on: date) -> int:
+    """Index of the row whose due date is nearest to ``paid_on`` (the earlier one on a tie)."""
+    return min(range(len(schedule.rows)),
+               key=lambda i: (abs((schedule.rows[i].due_on - paid_on).days), i))
+
+
+def _check_actual(actual_payments: Sequence[tuple[date, int, int]]) -> None:
+    problems = Problems()
+    for index, payment in enumerate(actual_payments):
+        ok = len(payment) == 3 and isinstance(payment[0], date) and \
+            all(_is_amount(v) and v >= 0 for v in payment[1:])
+        if not ok:
+            problems.add("ACTUAL_PAYMENT_INVALID", f"actual payment {index + 1} must be "
+                         f"(date, principal, interest) with non-negative integer amounts, got "
+                         f"{payment!r}", f"actual_payments[{index}]")
+    problems.raise_if_any()
+
+
+def compare(schedule: Schedule, actual_payments: Sequence[tuple[date, int, int]]
+            ) -> list[ComparisonRow]:
+    """The schedule row by row against what was actually paid.
+
+    Each actual ``(paid_on, principal, interest)`` is attributed to the row whose due date is
+    nearest (a payment a few days early or late still meets its instalment); several payments
+    to one row are added up. Rows with nothing attributed show zero actual amounts.
+    """
+    _check_actual(actual_payments)
+    paid: list[list[tuple[date, int, int]]] = [[] for _ in schedule.rows]
+    for payment in sorted(actual_payments):
+        paid[_nearest_row(schedule, payment[0])].append(payment)
+    out: list[ComparisonRow] = []
+    actual_outstanding = schedule.terms.total_drawn_minor
+    for row, payments in zip(schedule.rows, paid):
+        actual_principal = sum(p[1] for p in payments)
+        actual_interest = sum(p[2] for p in payments)
+        actual_outstanding -= actual_principal
+        out.append(ComparisonRow(
+            number=row.number, due_on=row.due_on, paid_on=tuple(p[0] for p in payments),
+            scheduled_principal=row.principal, actual_principal=actual_principal,
+            principal_difference=actual_principal - row.principal,
+            scheduled_interest=row.interest, actual_interest=actual_interest,
+            interest_difference=actual_interest - row.interest,
+            scheduled_closing_principal=row.closing_principal,
+            actual_closing_principal=actual_outstanding))
+    return out
+
+
+__all__ = ["DAY_COUNTS", "PROFILES", "ComparisonRow", "LoanTerms", "Schedule", "ScheduleRow",
+           "accrual_days", "accrued_interest", "accrued_interest_trace", "build_schedule",
+           "compare", "level_payment_exact", "validate_terms", "year_basis"]
+_ = timedelta  # reserved for callers computing period ends; keeps the import list stable

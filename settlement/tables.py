@@ -1,0 +1,99 @@
+"""Database tables of settlement: KPI results (with versions and states) and settlement runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+RESULT_STATES = ("draft", "submitted", "audited", "settled")
+
+
+class KpiResult(SQLModel, table=True):
+    """One evaluator result for a KPI, fiscal year, evaluation and (where measured so) payer.
+
+    A result moves draft → submitted → audited → settled. An audited or settled result is never
+    changed: a correction is a new version (``supersedes_id``) with a reason, audited again.
+
+    Attributes:
+        payer_id: ``""`` for a KPI measured for the whole contract.
+        value: the KPI value as exact decimal text (never a float).
+        outcomes_per_person: JSON list of outcome counts per person (rate cards), if given.
+    """
+
+    __tablename__ = "settlement_kpi_result"
+    __table_args__ = (
+        UniqueConstraint("contract_id", "fiscal_year", "kpi_id", "payer_id", "evaluation",
+                         "version"),
+        Index("ix_kpi_result_key", "contract_id", "fiscal_year", "evaluation"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    contract_id: str = Field(max_length=64)
+    fiscal_year: int
+    kpi_id: str = Field(max_length=64)
+    payer_id: str = Field(default="", max_length=64)
+    evaluation: str = Field(default="final", max_length=16)
+    version: int = 1
+    value: str = Field(max_length=64)
+    outcomes_per_person: Optional[str] = None
+    state: str = Field(default="submitted", max_length=16)
+    submitted_by: str = Field(default="", max_length=128)
+    submitted_at: datetime
+    audited_by: Optional[str] = Field(default=None, max_length=128)
+    audited_at: Optional[datetime] = None
+    settled_run_id: Optional[int] = None
+    reason: str = ""
+    supersedes_id: Optional[int] = Field(default=None, foreign_key="settlement_kpi_result.id")
+    source: str = ""
+
+
+class SettlementRun(SQLModel, table=True):
+    """One settlement of a contract-year evaluation: what was computed and posted, and why.
+
+    Attributes:
+        run_no: 1 for the first settlement; a correction creates run 2, 3… superseding it.
+        inputs_hash: SHA-256 of the audited result versions used; settling the same inputs again
+            returns this run.
+        contract_version: the version of the terms that governed the year.
+        summary: JSON totals per payer (earned, grant, tax, due).
+        trace: JSON list of the calculation traces of every figure.
+    """
+
+    __tablename__ = "settlement_run"
+    __table_args__ = (UniqueConstraint("contract_id", "fiscal_year", "evaluation", "run_no"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    contract_id: str = Field(max_length=64)
+    fiscal_year: int
+    evaluation: str = Field(default="final", max_length=16)
+    run_no: int
+    contract_version: int
+    inputs_hash: str = Field(max_length=64)
+    supersedes_run_id: Optional[int] = Field(default=None, foreign_key="settlement_run.id")
+    settled_on: datetime
+    created_by: str = Field(default="", max_length=128)
+    summary: str = "{}"
+    trace: str = "[]"
+
+
+class SettlementLine(SQLModel, table=True):
+    """One payer's part of one tranche in a run, and the ledger entry that made it real.
+
+    Attributes:
+        entry_id: the entry posting the earned amount (the resolution of the commitment, or a
+            correcting entry); None when nothing was earned (the commitment was voided).
+    """
+
+    __tablename__ = "settlement_line"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="settlement_run.id", index=True)
+    tranche_id: str = Field(max_length=64)
+    kpi_id: str = Field(default="", max_length=64)
+    payer_id: str = Field(max_length=64)
+    maximum_minor: int
+    earned_minor: int
+    entry_id: Optional[int] = Field(default=None, foreign_key="ledger_entry.id")
