@@ -24,6 +24,14 @@ ledger_app = typer.Typer(help="Read and check the ledger.", no_args_is_help=True
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
 
+
+def _register_subcommands() -> None:
+    from api.cli_contracts import contract_app
+    app.add_typer(contract_app, name="contract")
+
+
+_register_subcommands()
+
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
 
