@@ -30,7 +30,8 @@ def check_waterfall(contract: Contract, known: Known) -> list[Problem]:
 
 def check_amendments(contract: Contract, known: Known) -> list[Problem]:
     """AMENDMENT_VERSIONS_NOT_INCREASING, AMENDMENT_VERSION_MISMATCH (the contract version is
-    1 + the number of amendments, the last one's version), YEAR_OUTSIDE_TERM."""
+    1 + the number of amendments, the last one's version), YEAR_OUTSIDE_TERM (except the year
+    after the term, where an early termination takes effect)."""
     problems: list[Problem] = []
     expected = 2
     for k, amendment in enumerate(contract.amendments):
@@ -39,8 +40,9 @@ def check_amendments(contract: Contract, known: Known) -> list[Problem]:
                                     f"amendment {k + 1} should create version {expected}, "
                                     f"not {amendment.version}", f"amendments[{k}].version"))
         expected = amendment.version + 1
-        problems += outside_term(contract, amendment.effective_from,
-                                 f"amendments[{k}].effective_from", f"amendment {k + 1}")
+        if amendment.effective_from != contract.last_fiscal_year + 1:  # early termination
+            problems += outside_term(contract, amendment.effective_from,
+                                     f"amendments[{k}].effective_from", f"amendment {k + 1}")
     latest = contract.amendments[-1].version if contract.amendments else 1
     if "amendments" not in known.pruned and contract.version != latest:
         problems.append(problem("AMENDMENT_VERSION_MISMATCH",
