@@ -1,0 +1,137 @@
+"""The waterfall: outcome money distributed in the contract's order, shortfalls junior first.
+
+Pure. Claims (what each party is owed now) are grouped by step (provider fees, costs,
+interest, principal, investor returns, in the contract's order); within a step the most senior
+claims (lowest seniority number) are paid first; claims of equal seniority share what is left
+in proportion to what they are owed (exactly, through ``ledger.rounding.allocate``). At the
+end of the contract, what remains unpaid of at-risk principal is a loss: a guarantee covers its
+part, the rest is written down — the most junior instrument having been paid last, it bears
+the shortfall first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from itertools import groupby
+from typing import Sequence
+
+from ledger.rounding import RemainderPolicy, RoundingMode, allocate, round_minor
+from settlement.trace import Trace
+
+STEPS = ("provider_fees", "costs", "interest", "principal", "investor_returns")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Something owed from outcome money.
+
+    Attributes:
+        step: one of ``STEPS``.
+        instrument: what the claim is on (a loan id, a provider id, a unit class id).
+        party: who receives it.
+        amount_minor: what is owed now.
+        seniority: 1 is the most senior.
+    """
+
+    step: str
+    instrument: str
+    party: str
+    amount_minor: int
+    seniority: int = 1
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """What a claim received and what it is still owed."""
+
+    claim: Claim
+    paid_minor: int
+
+    @property
+    def unpaid_minor(self) -> int:
+        return self.claim.amount_minor - self.paid_minor
+
+
+@dataclass
+class WaterfallResult:
+    """The distribution of one amount of money."""
+
+    available_minor: int
+    allocations: list[Allocation]
+    left_minor: int
+    trace: Trace
+
+
+def run_waterfall(available_minor: int, claims: Sequence[Claim],
+                  order: Sequence[str] = STEPS) -> WaterfallResult:
+    """Pay ``claims`` out of ``available_minor`` in ``order``, senior first, pro rata within."""
+    trace = Trace("waterfall", " → ".join(order))
+    trace.inputs["available"] = f"{available_minor:,}"
+    left = available_minor
+    allocations: list[Allocation] = []
+    rank = {step: i for i, step in enumerate(order)}
+    unknown = [c for c in claims if c.step not in rank]
+    if unknown:
+        raise ValueError(f"claims for steps not in the waterfall: {unknown[0].step}")
+    ordered = sorted(claims, key=lambda c: (rank[c.step], c.seniority))
+    for (step, seniority), group in groupby(ordered, key=lambda c: (c.step, c.seniority)):
+        members = list(group)
+        owed = sum(c.amount_minor for c in members)
+        paid_total = min(owed, left)
+        if owed and paid_total < owed:
+            parts = allocate(paid_total, [c.amount_minor for c in members],
+                             RemainderPolicy.LARGEST_REMAINDER)
+        else:
+            parts = [c.amount_minor for c in members]
+        for claim, part in zip(members, parts):
+            allocations.append(Allocation(claim, part))
+        left -= paid_total
+        trace.step(f"{step} (seniority {seniority})", f"owed {owed:,}, paid "
+                   f"{'in full' if paid_total == owed else 'in part'}", paid_total)
+    trace.result_minor = available_minor - left
+    return WaterfallResult(available_minor, allocations, left, trace)
+
+
+@dataclass(frozen=True)
+class Loss:
+    """The end-of-contract loss on one instrument.
+
+    Attributes:
+        unpaid_minor: principal not repaid.
+        guaranteed_minor: the part a guarantee covers (paid by the guarantor).
+        written_down_minor: the rest, written down.
+    """
+
+    instrument: str
+    party: str
+    unpaid_minor: int
+    guaranteed_minor: int
+    written_down_minor: int
+    trace: Trace
+
+
+def losses(unpaid: Sequence[tuple[str, str, int]],
+           guarantees: Sequence[tuple[str, Fraction | None, int | None]],
+           rounding: RoundingMode = RoundingMode.TRUNCATE) -> list[Loss]:
+    """Losses on instruments ``(instrument, party, unpaid principal)``, reduced by guarantees
+    ``(covered instrument, cover share, cover maximum)``."""
+    cover = {g[0]: g for g in guarantees}
+    out = []
+    for instrument, party, amount in unpaid:
+        trace = Trace(f"loss on {instrument}", "unpaid principal at the end of the contract")
+        trace.inputs["unpaid"] = f"{amount:,}"
+        guaranteed = 0
+        if instrument in cover and amount > 0:
+            _, share, maximum = cover[instrument]
+            exact = Fraction(amount) * (share if share is not None else Fraction(1))
+            guaranteed = round_minor(exact, rounding)
+            if maximum is not None:
+                guaranteed = min(guaranteed, maximum)
+            trace.step("guarantee", f"{amount:,} × {share if share is not None else 1}"
+                       f"{f', at most {maximum:,}' if maximum is not None else ''}", guaranteed)
+        written = amount - guaranteed
+        trace.step("written down", f"{amount:,} − {guaranteed:,}", written)
+        trace.result_minor = written
+        out.append(Loss(instrument, party, amount, guaranteed, written, trace))
+    return out
