@@ -12,7 +12,7 @@ Models are frozen; mappings inside them must be treated as read-only.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, TypeVar, Union
 
 from pydantic import (BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler,
                       ValidatorFunctionWrapHandler, model_serializer, model_validator)
@@ -435,9 +435,12 @@ class Contract(_Frozen):
         return tuple(p for p in self.parties if role in p.roles)
 
 
-def _by_id(items: tuple[Any, ...], item_id: str) -> Any:
+_Item = TypeVar("_Item")
+
+
+def _by_id(items: tuple[_Item, ...], item_id: str) -> _Item:
     for item in items:
-        if item.id == item_id:
+        if getattr(item, "id") == item_id:
             return item
     raise KeyError(item_id)
 

@@ -21,7 +21,7 @@ from ledger.errors import Problem
 from contracts.values import YamlDecimal
 
 
-class _ContractLoader(yaml.SafeLoader):
+class _ContractLoader(yaml.SafeLoader):  # type: ignore[misc]
     """Safe YAML loader keeping decimal text exact and recording duplicate keys."""
 
     def __init__(self, stream: str) -> None:

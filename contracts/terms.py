@@ -254,8 +254,8 @@ def terms_of_year(contract: Contract, fiscal_year: int) -> dict[str, object]:
         terms[f"tranches.{tranche.id}"] = tranche.model_dump()
     for kpi in contract.kpis:
         terms[f"kpis.{kpi.id}.targets[{fiscal_year}]"] = kpi.targets.get(fiscal_year)
-        for payer, targets in kpi.targets_by_payer.items():
-            terms[f"kpis.{kpi.id}.targets_by_payer.{payer}[{fiscal_year}]"] = \
+        for payer_id, targets in kpi.targets_by_payer.items():
+            terms[f"kpis.{kpi.id}.targets_by_payer.{payer_id}[{fiscal_year}]"] = \
                 targets.get(fiscal_year)
     try:
         terms[f"payer_shares[{fiscal_year}]"] = payer_weights(contract, fiscal_year)

@@ -76,12 +76,11 @@ def _amount_to_minor(value: Any) -> int:
             {"value": str(value)})
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
         raise PydanticCustomError("AMOUNT_INVALID", "an amount must be a string or whole number")
-    code = _CURRENCY.get()
-    if _known_exponent() is None:
-        # The currency itself is reported as wrong; do not add a precision problem per amount.
-        code = "JPY"
+    # With an unknown currency (reported on its own), read amounts as whole units rather than
+    # adding a precision problem to every amount.
+    code = _CURRENCY.get() if _known_exponent() is not None else None
     try:
-        money = parse_amount(value, code)
+        money = parse_amount(value, code or "JPY")
     except SibError as exc:
         raise PydanticCustomError(exc.code, exc.problems[0].message) from exc
     minor = to_minor(money)
@@ -193,7 +192,8 @@ def _exact_fraction(value: Any) -> Fraction:
             raise PydanticCustomError("NOT_A_NUMBER", "'{value}' is not a fraction such as "
                                       "\"1/2\"", {"value": value}) from None
         if bottom == 0:
-            raise PydanticCustomError("NOT_A_NUMBER", "'{value}' is not a fraction: it divides by zero",
+            raise PydanticCustomError("NOT_A_NUMBER",
+                                      "'{value}' is not a fraction: it divides by zero",
                                       {"value": value})
         return Fraction(top) / Fraction(bottom)
     return Fraction(_exact_decimal(value))

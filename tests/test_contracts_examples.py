@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts.model import Contract, to_document
+from contracts.model import Contract, RateCardRule, to_document
 from contracts.terms import (authorisation_table, max_outcome_by_payer_year,
                              max_outcome_by_tranche_payer, tranche_maxima_in_year)
 from contracts.validate import load_contract_file, validate_document
@@ -176,7 +176,8 @@ def test_kashima_is_fixed_fees_only_and_uses_its_whole_budget() -> None:
 def test_gbp_rate_card_counts_in_pence_with_caps_per_year_and_per_contract() -> None:
     contract = load("gbp-rate-card-employment.yaml")
     assert contract.currency == "GBP"
-    assert contract.tranche("fy2024-job-starts").rule.price_per_outcome_minor == 125_050
+    rule = contract.tranche("fy2024-job-starts").rule
+    assert isinstance(rule, RateCardRule) and rule.price_per_outcome_minor == 125_050
     # FY2026: 640,075.00 of rate cards against a 600,000.00 cap, split by largest remainder.
     assert tranche_maxima_in_year(contract, 2026) == {
         "fy2026-job-starts": 11_722_064, "fy2026-sustained-13": 22_497_364,

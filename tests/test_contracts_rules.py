@@ -185,7 +185,7 @@ def test_authorisation_table_adds_direct_fees_and_tax_to_the_outcome_maximum() -
 # --- amendments -------------------------------------------------------------------------------
 
 def with_targets(targets: dict[int, str]) -> list[dict[str, Any]]:
-    kpis = copy.deepcopy(BASE["kpis"])
+    kpis: list[dict[str, Any]] = copy.deepcopy(BASE["kpis"])
     kpis[0]["targets"] = targets
     return kpis
 
@@ -290,7 +290,7 @@ def test_corporate_number_check_digit() -> None:
 
 def test_models_are_frozen() -> None:
     with pytest.raises(ValidationError):
-        contract().tranches[0].max_amount_minor = 1  # type: ignore[misc]
+        contract().tranches[0].max_amount_minor = 1
 
 
 def test_field_paths_read_like_the_document() -> None:

@@ -23,7 +23,8 @@ def check_instruments(contract: Contract, known: Known) -> list[Problem]:
             problems += _loan(contract, instrument, at)
         elif isinstance(instrument, UnitClass):
             problems += outside_term(contract, instrument.first_sale_fiscal_year,
-                                     f"{at}.first_sale_fiscal_year", f"unit class '{instrument.id}'")
+                                     f"{at}.first_sale_fiscal_year",
+                                     f"unit class '{instrument.id}'")
         elif isinstance(instrument, Guarantee):
             problems += _guarantee(instrument, known, at)
         elif isinstance(instrument, Contribution):

@@ -66,7 +66,8 @@ def _percent_table(contract: Contract, known: Known, table: dict[str, Decimal], 
 
 def _proportional(contract: Contract, known: Known,
                   shares: ProportionalShares) -> list[Problem]:
-    tables = [("payer_shares.quantities", shares.quantities, None)]
+    tables: list[tuple[str, dict[str, int], int | None]] = [
+        ("payer_shares.quantities", shares.quantities, None)]
     tables += [(f"payer_shares.quantities_by_year{year_key(y)}", q, y)
                for y, q in shares.quantities_by_year.items()]
     problems: list[Problem] = []
@@ -319,8 +320,9 @@ def check_liabilities(contract: Contract, known: Known) -> list[Problem]:
                 problems.append(problem(
                     "AUTHORISATION_TOTAL_EXCEEDED",
                     f"{who} could owe up to {format_amount(row.max_liability_minor, money)} over "
-                    f"the contract, above its authorised {format_amount(auth.max_amount_minor, money)}"
-                    f" by {format_amount(-row.headroom_minor, money)}", f"{at}.max_amount"))
+                    f"the contract, above its authorised "
+                    f"{format_amount(auth.max_amount_minor, money)} by "
+                    f"{format_amount(-row.headroom_minor, money)}", f"{at}.max_amount"))
             continue
         if row.max_liability_minor > 0 and not \
                 auth.from_fiscal_year <= row.fiscal_year <= auth.to_fiscal_year:
