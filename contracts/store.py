@@ -22,7 +22,7 @@ from sqlmodel import Session
 from contracts.chart import opened_on, payer_accounts, payers_book_code, spv_accounts
 from contracts.model import Contract, to_document
 from contracts.tables import ContractVersion, TrancheCommitment
-from contracts.terms import max_outcome_by_tranche_payer
+from contracts.terms import apply_amendment, max_outcome_by_tranche_payer
 from ledger.calendar import fiscal_year_bounds
 from ledger.entries import EntryDraft, credit, debit
 from ledger.errors import Conflict, NotFound, Problem, SibError
@@ -192,76 +192,46 @@ def list_contracts(session: Session) -> list[ContractVersion]:
 
 
 def amend_contract(session: Session, contract_id: str, amended: Contract, reason: str,
-                   effective_from: int, amended_on: date | None = None,
-                   now: datetime | None = None) -> LoadResult:
+                   effective_from: int, now: datetime | None = None) -> LoadResult:
     """Store a new version governing fiscal years ≥ ``effective_from``.
 
-    Refused when: the reason is empty; the id differs; terms of earlier years change (checked
-    by :func:`check_amendment`); a year it governs already has settled commitments. The same
-    amendment again returns the version it created.
+    The terms of earlier years must not change (:func:`contracts.terms.apply_amendment` says
+    what may); a year it governs must not be settled yet. The same amendment sent again
+    returns the version it created.
     """
     current_row = latest_version(session, contract_id)
     assert current_row is not None
-    current = contract_from_row(current_row)
-    document = document_json(amended)
-    digest = hashlib.sha256(document.encode()).hexdigest()
-    if current_row.document_hash == digest and current_row.version > 1 and \
-            current_row.reason == reason:
+    if amended.id != contract_id:
+        raise SibError(f"the amended terms are for {amended.id}, not {contract_id}",
+                       "CONTRACT_ID_MISMATCH", "id")
+    if current_row.version > 1 and current_row.reason == reason and \
+            current_row.effective_from == effective_from and \
+            _same_terms(contract_from_row(current_row), amended):
         return LoadResult(contract_id, current_row.version, False,
                           _count_commitments(session, contract_id))
-    problems = check_amendment(current, amended, reason, effective_from)
+    current = contract_from_row(current_row)
+    new_version, problems = apply_amendment(current, amended, reason, effective_from)
     problems += _settled_problems(session, contract_id, effective_from)
-    if problems:
+    if problems or new_version is None:
         raise SibError(problems)
-    version = current_row.version + 1
-    session.add(ContractVersion(contract_id=contract_id, version=version,
-                                name_ja=amended.name_ja, name_en=amended.name_en,
-                                currency=amended.currency, document=document,
-                                document_hash=digest, effective_from=effective_from,
-                                reason=reason, loaded_at=now or _now()))
-    _release(session, current, contract_id, effective_from, version)
-    _open_new_accounts(session, amended)
-    count = _reserve(session, amended, version, effective_from)
-    return LoadResult(contract_id, version, True, count)
+    document = document_json(new_version)
+    session.add(ContractVersion(contract_id=contract_id, version=new_version.version,
+                                name_ja=new_version.name_ja, name_en=new_version.name_en,
+                                currency=new_version.currency, document=document,
+                                document_hash=hashlib.sha256(document.encode()).hexdigest(),
+                                effective_from=effective_from, reason=reason,
+                                loaded_at=now or _now()))
+    _release(session, current, contract_id, effective_from, new_version.version)
+    _open_new_accounts(session, new_version)
+    count = _reserve(session, new_version, new_version.version, effective_from)
+    return LoadResult(contract_id, new_version.version, True, count)
 
 
-def check_amendment(current: Contract, amended: Contract, reason: str,
-                    effective_from: int) -> list[Problem]:
-    """Problems of an amendment on its own: the terms of years before it must not change."""
-    problems: list[Problem] = []
-    if not reason.strip():
-        problems.append(Problem("REASON_REQUIRED", "an amendment needs a reason", "reason"))
-    if amended.id != current.id:
-        problems.append(Problem("CONTRACT_ID_MISMATCH", f"the amended terms are for "
-                                f"{amended.id}, not {current.id}", "id"))
-    if amended.currency != current.currency:
-        problems.append(Problem("CURRENCY_CHANGED", "an amendment cannot change the currency",
-                                "currency"))
-    if not current.first_fiscal_year <= effective_from <= current.last_fiscal_year + 1:
-        problems.append(Problem("EFFECTIVE_FROM_OUTSIDE_TERM", f"FY{effective_from} is outside "
-                                f"the contract term FY{current.first_fiscal_year}–"
-                                f"FY{current.last_fiscal_year}", "effective_from"))
-    before = _terms_before(current, effective_from)
-    after = _terms_before(amended, effective_from)
-    for key in sorted(set(before) | set(after)):
-        if before.get(key) != after.get(key):
-            problems.append(Problem("AMENDMENT_CHANGES_PAST", f"{key[0]} {key[1]} of a fiscal "
-                                    f"year before FY{effective_from} would change",
-                                    f"{key[0]}[{key[1]}]"))
-    return problems
-
-
-def _terms_before(contract: Contract, effective_from: int) -> dict[tuple[str, str], Any]:
-    """The parts of the terms that govern years before ``effective_from``."""
-    terms: dict[tuple[str, str], Any] = {}
-    for t in contract.tranches:
-        if t.fiscal_year < effective_from:
-            terms[("tranches", t.id)] = t.model_dump(mode="json")
-    for k in contract.kpis:
-        past = {y: str(v) for y, v in k.targets.items() if y < effective_from}
-        if past:
-            terms[("kpis", f"{k.id}.targets")] = past
-    return terms
+def _same_terms(stored: Contract, sent: Contract) -> bool:
+    """Whether ``sent`` is the stored version's terms (ignoring version and history)."""
+    blank = {"version": 1, "amendments": ()}
+    return to_document(stored.model_copy(update=blank)) == to_document(
+        sent.model_copy(update=blank))
 
 
 def _settled_problems(session: Session, contract_id: str, effective_from: int) -> list[Problem]:

@@ -122,7 +122,8 @@ def test_an_amendment_that_changes_a_past_year_is_refused_and_writes_nothing(ses
     assert problems == []
     with pytest.raises(SibError) as err:
         amend_contract(session, contract.id, amended, "oops", 2022)
-    assert "AMENDMENT_CHANGES_PAST" in err.value.codes
+    assert "AMENDMENT_CHANGES_SETTLED_PERIOD" in err.value.codes
+    assert "kpis.participants.targets[2020]" in [p.field for p in err.value.problems]
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Entry)) == count
     assert len(versions(session, contract.id)) == 1

@@ -1,0 +1,64 @@
+"""A contract's loans as repayment schedules, and what is due on a date. Pure.
+
+What a loan owes at a date is read off its schedule: interest and principal of the due dates
+on or before it. A loan repaid only from outcome payments (``repayment_from_outcomes``) owes
+all its outstanding principal whenever outcome money arrives, and the waterfall decides how
+much of it is paid. Interest accrued at a date is the scheduled interest already due plus what
+has run since the last due date (for the year-end accrual to 31 March).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from contracts.instruments import Loan
+from settlement.schedules import LoanTerms, Schedule, accrued_interest, build_schedule
+
+
+def loan_terms(loan: Loan) -> LoanTerms:
+    """The schedule terms of a contract loan."""
+    repayment = loan.repayment
+    first = repayment.first_repayment_on
+    if first is None:
+        raise ValueError(f"loan {loan.id} has no first repayment date")
+    return LoanTerms(
+        draws=tuple((d.drawn_on, d.amount_minor) for d in loan.draws),
+        rate_annual=loan.rate_annual, first_payment_on=first,
+        instalments=repayment.instalments, profile=repayment.profile,
+        frequency_months=repayment.frequency_months, day_count=loan.day_count,
+        count_first_day=loan.count_first_day, count_last_day=loan.count_last_day,
+        interest_rounding=loan.interest_rounding,
+        grace_period_months=repayment.grace_period_months)
+
+
+def loan_schedule(loan: Loan) -> Schedule:
+    """The loan's repayment schedule."""
+    return build_schedule(loan_terms(loan))
+
+
+@dataclass(frozen=True)
+class LoanPosition:
+    """What a loan has cost and owes at a date, from its schedule (not from payments).
+
+    Attributes:
+        drawn_minor: principal drawn by the date.
+        principal_due_minor: scheduled principal of due dates on or before the date.
+        interest_due_minor: scheduled interest of due dates on or before the date.
+        interest_accrued_minor: interest due plus interest run since the last due date.
+    """
+
+    drawn_minor: int
+    principal_due_minor: int
+    interest_due_minor: int
+    interest_accrued_minor: int
+
+
+def position(loan: Loan, schedule: Schedule, on: date) -> LoanPosition:
+    """The loan's scheduled position at the end of ``on``."""
+    drawn = sum(d.amount_minor for d in loan.draws if d.drawn_on <= on)
+    rows = [r for r in schedule.rows if r.due_on <= on]
+    interest_due = sum(r.interest for r in rows)
+    principal_due = sum(r.principal for r in rows)
+    running = accrued_interest(schedule.terms, schedule, on)
+    return LoanPosition(drawn, principal_due, interest_due, interest_due + running)

@@ -1,0 +1,314 @@
+"""Money moving: loan draws, payer payments, fixed fees, and the waterfall of outcome money.
+
+Every function posts through the ledger with idempotency keys derived from what it does, so a
+retried command posts nothing twice; the cash account cannot go below zero (a balance limit),
+so nothing is ever paid out that the SPV does not hold. Services never commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from contracts.chart import payers_book_code
+from contracts.model import Contract
+from contracts.store import get_contract
+from ledger.entries import EntryDraft, credit, debit
+from ledger.errors import Problem, SibError
+from ledger.money import from_minor
+from ledger.rounding import round_minor
+from ledger.schema import CREDIT, DEBIT, POSTED, Account, Book, Entry, Posting
+from ledger.service import get_book, post_entry
+from settlement.loans import loan_schedule, position
+from settlement.trace import Trace
+from settlement.waterfall import Claim, WaterfallResult, losses, run_waterfall
+
+
+def _post(session: Session, book: str, key: str, kind: str, on: date, amount: int,
+          debit_account: str, credit_account: str, description: str,
+          links: dict[str, Any], currency: str) -> Entry:
+    money = from_minor(amount, currency)
+    return post_entry(session, EntryDraft(book, key, kind, on,
+                                          [debit(debit_account, money),
+                                           credit(credit_account, money)],
+                                          description, links))
+
+
+def account_totals(session: Session, book_code: str, account_code: str,
+                   kinds: tuple[str, ...] | None = None,
+                   through_on: date | None = None) -> tuple[int, int]:
+    """Posted (debits, credits) of one account, optionally only from entries of ``kinds``."""
+    book = get_book(session, book_code)
+    query = (select(Posting.side, func.sum(Posting.amount_minor))
+             .join(Account, Account.id == Posting.account_id)
+             .join(Entry, Entry.id == Posting.entry_id)
+             .where(Account.book_id == book.id, Account.code == account_code,
+                    Posting.status == POSTED).group_by(Posting.side))
+    if kinds is not None:
+        query = query.where(Entry.kind.in_(kinds))
+    if through_on is not None:
+        query = query.where(Posting.effective_on <= through_on)
+    sums = {side: int(total or 0) for side, total in session.execute(query)}
+    return sums.get(DEBIT, 0), sums.get(CREDIT, 0)
+
+
+# --------------------------------------------------------------------------- funding
+
+def draw_loans(session: Session, contract_id: str, through_on: date) -> list[Entry]:
+    """Post every loan draw dated on or before ``through_on`` (each once)."""
+    contract = get_contract(session, contract_id)
+    entries = []
+    for loan in contract.loans:
+        for number, draw in enumerate(loan.draws, start=1):
+            if draw.drawn_on > through_on:
+                continue
+            entries.append(_post(session, contract.id, f"{contract.id}:draw:{loan.id}:{number}",
+                                 "loan_drawdown", draw.drawn_on, draw.amount_minor, "cash",
+                                 f"loan:{loan.id}", f"Loan drawdown {number} — {loan.id}",
+                                 {"contract": contract.id, "loan": loan.id, "draw": number},
+                                 contract.currency))
+    return entries
+
+
+def receive_grant(session: Session, contract_id: str, payer: str, amount_minor: int,
+                  on: date, reference: str) -> Entry:
+    """The national grant received by a payer (payers' book): its grant receivable is paid."""
+    contract = get_contract(session, contract_id)
+    _check_payer(contract, payer)
+    book = payers_book_code(contract.id)
+    debits, credits = account_totals(session, book, f"grant-receivable:{payer}")
+    if amount_minor > debits - credits:
+        raise SibError(f"{payer} has {debits - credits:,} of grant receivable; "
+                       f"{amount_minor:,} is more", "GRANT_EXCEEDS_RECEIVABLE", "amount")
+    return _post(session, book, f"{contract.id}:grant-receipt:{payer}:{reference}",
+                 "grant_receipt", on, amount_minor, f"bank:{payer}", f"grant-receivable:{payer}",
+                 f"Grant received — {payer} ({reference})",
+                 {"contract": contract.id, "payer": payer, "reference": reference},
+                 contract.currency)
+
+
+def _check_payer(contract: Contract, payer: str) -> None:
+    if payer not in contract.payer_ids:
+        raise SibError(f"{payer!r} is not a payer of {contract.id}", "PAYER_UNKNOWN", "payer")
+
+
+def record_payment(session: Session, contract_id: str, payer: str, amount_minor: int,
+                   on: date, reference: str) -> tuple[Entry, Entry]:
+    """A payer pays the SPV: its payable (payers' book) and the SPV's receivable are settled.
+    More than the payer owes is refused."""
+    contract = get_contract(session, contract_id)
+    _check_payer(contract, payer)
+    if amount_minor <= 0:
+        raise SibError("a payment must be positive", "AMOUNT_NOT_POSITIVE", "amount")
+    debits, credits = account_totals(session, contract.id, f"receivable:{payer}")
+    if amount_minor > debits - credits:
+        raise SibError(f"{payer} owes {debits - credits:,}; a payment of {amount_minor:,} is "
+                       "more than is due", "PAYMENT_EXCEEDS_DUE", "amount")
+    links = {"contract": contract.id, "payer": payer, "reference": reference}
+    paid = _post(session, payers_book_code(contract.id),
+                 f"{contract.id}:payment:{payer}:{reference}", "outcome_payment", on,
+                 amount_minor, f"payable:{payer}", f"bank:{payer}",
+                 f"Outcome payment to the SPV — {payer} ({reference})", links, contract.currency)
+    received = _post(session, contract.id, f"{contract.id}:receipt:{payer}:{reference}",
+                     "outcome_receipt", on, amount_minor, "cash", f"receivable:{payer}",
+                     f"Outcome payment received — {payer} ({reference})", links,
+                     contract.currency)
+    return paid, received
+
+
+def pay_fixed_fees(session: Session, contract_id: str, fiscal_year: int,
+                   on: date) -> list[Entry]:
+    """The SPV pays each provider's fixed fee for the year (those it pays itself)."""
+    contract = get_contract(session, contract_id)
+    entries = []
+    for provider in contract.providers:
+        fee = provider.fixed_by_year_minor.get(fiscal_year)
+        if not fee or provider.paid_by in contract.payer_ids:
+            continue
+        entries.append(_post(session, contract.id,
+                             f"{contract.id}:fixed-fee:{provider.party}:FY{fiscal_year}",
+                             "service_fee", on, fee, f"fees:{provider.party}", "cash",
+                             f"Fixed service fee FY{fiscal_year} — {provider.party}",
+                             {"contract": contract.id, "provider": provider.party,
+                              "fiscal_year": fiscal_year}, contract.currency))
+    return entries
+
+
+# --------------------------------------------------------------------------- waterfall
+
+@dataclass
+class Distribution:
+    """A waterfall run posted: what each claim received, and any end-of-term losses."""
+
+    on: date
+    waterfall: WaterfallResult
+    entries: list[int] = field(default_factory=list)
+    losses: list[Any] = field(default_factory=list)
+
+
+def claims_at(session: Session, contract: Contract, on: date,
+              receipts: dict[str, int], final: bool) -> list[Claim]:
+    """What is owed from outcome money at ``on``: provider outcome shares of ``receipts``,
+    interest and principal due, investor returns (and, at the end, capital)."""
+    claims = _provider_claims(contract, receipts)
+    for loan in contract.loans:
+        schedule = loan_schedule(loan)
+        pos = position(loan, schedule, on)
+        paid_interest, _ = account_totals(session, contract.id, f"interest-payable:{loan.id}",
+                                          ("interest_payment",))
+        repaid, drawn = account_totals(session, contract.id, f"loan:{loan.id}")
+        interest = (pos.interest_accrued_minor if final else pos.interest_due_minor) \
+            - paid_interest
+        principal = drawn - repaid if (loan.repayment_from_outcomes or final) \
+            else min(pos.principal_due_minor - repaid, drawn - repaid)
+        if interest > 0:
+            claims.append(Claim("interest", loan.id, loan.lender, interest, loan.seniority))
+        if principal > 0:
+            claims.append(Claim("principal", loan.id, loan.lender, principal, loan.seniority))
+    claims += _investor_claims(session, contract, on, final)
+    return claims
+
+
+def _provider_claims(contract: Contract, receipts: dict[str, int]) -> list[Claim]:
+    claims = []
+    for provider in contract.providers:
+        if provider.outcome_share is None:
+            continue
+        payers = provider.outcome_share_of_payers or contract.payer_ids
+        base = sum(receipts.get(p, 0) for p in payers)
+        fee = round_minor(Fraction(base) * Fraction(provider.outcome_share),
+                          contract.rounding.mode)
+        if fee > 0:
+            claims.append(Claim("provider_fees", provider.party, provider.party, fee))
+    return claims
+
+
+def _investor_claims(session: Session, contract: Contract, on: date,
+                     final: bool) -> list[Claim]:
+    claims = []
+    for unit_class in contract.unit_classes:
+        _, capital = account_totals(session, contract.id, f"units:{unit_class.id}")
+        returned, _ = account_totals(session, contract.id, f"units:{unit_class.id}")
+        outstanding = capital - returned
+        if outstanding <= 0:
+            continue
+        since = _last_distribution_on(session, contract, unit_class.id) or \
+            _first_subscription_on(session, contract, unit_class.id)
+        rate = unit_class.target_return_annual
+        if rate is not None and since is not None and on > since:
+            days = (on - since).days
+            coupon = round_minor(Fraction(outstanding) * Fraction(rate) * days / 365,
+                                 contract.rounding.mode)
+            if coupon > 0:
+                claims.append(Claim("investor_returns", unit_class.id, unit_class.id, coupon,
+                                    unit_class.seniority + 100))
+        if final:
+            claims.append(Claim("principal", unit_class.id, unit_class.id, outstanding,
+                                unit_class.seniority))
+    return claims
+
+
+def _last_distribution_on(session: Session, contract: Contract, class_id: str) -> date | None:
+    book = get_book(session, contract.id)
+    return session.scalar(select(func.max(Entry.effective_on)).where(
+        Entry.book_id == book.id, Entry.kind == "investor_distribution",
+        Entry.links.like(f'%"unit_class":"{class_id}"%')))
+
+
+def _first_subscription_on(session: Session, contract: Contract, class_id: str) -> date | None:
+    book = get_book(session, contract.id)
+    return session.scalar(select(func.min(Entry.effective_on)).where(
+        Entry.book_id == book.id, Entry.kind == "unit_subscription",
+        Entry.links.like(f'%"unit_class":"{class_id}"%')))
+
+
+def distribute(session: Session, contract_id: str, on: date, receipts: dict[str, int],
+               final: bool = False, reference: str = "") -> Distribution:
+    """Run the waterfall on the outcome money received (``receipts`` per payer) and post it.
+
+    Interest falls due (is accrued) as the schedule says, then is paid as far as money allows;
+    at the end of the contract (``final``), unpaid principal of every instrument becomes a
+    loss: covered in part by a guarantee, the rest written down.
+    """
+    contract = get_contract(session, contract_id)
+    cash_debits, cash_credits = account_totals(session, contract.id, "cash")
+    available = min(sum(receipts.values()), cash_debits - cash_credits) if not final \
+        else cash_debits - cash_credits
+    claims = claims_at(session, contract, on, receipts, final)
+    result = run_waterfall(max(available, 0), claims, contract.waterfall)
+    tag = f"{contract.id}:waterfall:{on.isoformat()}:{reference}"
+    out = Distribution(on, result)
+    _accrue_interest(session, contract, on, final, tag, out)
+    for allocation in result.allocations:
+        if allocation.paid_minor > 0:
+            out.entries.append(_post_allocation(session, contract, allocation, on, tag).id or 0)
+    if final:
+        _write_down(session, contract, result, on, tag, out)
+    return out
+
+
+def _accrue_interest(session: Session, contract: Contract, on: date, final: bool, tag: str,
+                     out: Distribution) -> None:
+    """Bring each loan's accrued interest up to what its schedule says is due (or accrued)."""
+    for loan in contract.loans:
+        pos = position(loan, loan_schedule(loan), on)
+        _, accrued = account_totals(session, contract.id, f"interest-payable:{loan.id}")
+        target = pos.interest_accrued_minor if final else pos.interest_due_minor
+        if target > accrued:
+            out.entries.append(_post(
+                session, contract.id, f"{tag}:accrue:{loan.id}", "interest_accrual", on,
+                target - accrued, f"interest-expense:{loan.id}", f"interest-payable:{loan.id}",
+                f"Interest due to {on} — {loan.id}", {"contract": contract.id,
+                                                       "loan": loan.id}, contract.currency).id
+                or 0)
+
+
+def _post_allocation(session: Session, contract: Contract, allocation: Any, on: date,
+                     tag: str) -> Entry:
+    claim = allocation.claim
+    accounts = {"provider_fees": (f"fees:{claim.instrument}", "provider_fee"),
+                "interest": (f"interest-payable:{claim.instrument}", "interest_payment"),
+                "investor_returns": (f"distributions:{claim.instrument}",
+                                     "investor_distribution")}
+    if claim.step == "principal":
+        is_loan = any(loan.id == claim.instrument for loan in contract.loans)
+        account, kind = (f"loan:{claim.instrument}", "principal_repayment") if is_loan else \
+            (f"units:{claim.instrument}", "capital_return")
+    else:
+        account, kind = accounts[claim.step]
+    links = {"contract": contract.id, "step": claim.step, "party": claim.party,
+             ("loan" if kind in ("interest_payment", "principal_repayment") else "unit_class"
+              if kind in ("investor_distribution", "capital_return") else "provider"):
+             claim.instrument}
+    return _post(session, contract.id, f"{tag}:{claim.step}:{claim.instrument}", kind, on,
+                 allocation.paid_minor, account, "cash",
+                 f"{kind.replace('_', ' ').capitalize()} — {claim.instrument}", links,
+                 contract.currency)
+
+
+def _write_down(session: Session, contract: Contract, result: WaterfallResult, on: date,
+                tag: str, out: Distribution) -> None:
+    unpaid = [(a.claim.instrument, a.claim.party, a.unpaid_minor) for a in result.allocations
+              if a.claim.step == "principal" and a.unpaid_minor > 0]
+    guarantees = [(g.covers, Fraction(g.cover_percent) / 100 if g.cover_percent is not None
+                   else None, g.cover_max_minor) for g in contract.guarantees]
+    for loss in losses(unpaid, guarantees, contract.rounding.mode):
+        out.losses.append(loss)
+        is_loan = any(loan.id == loss.instrument for loan in contract.loans)
+        account = f"loan:{loss.instrument}" if is_loan else f"units:{loss.instrument}"
+        links = {"contract": contract.id, "instrument": loss.instrument}
+        if loss.guaranteed_minor:
+            out.entries.append(_post(session, contract.id, f"{tag}:guarantee:{loss.instrument}",
+                                     "guarantee_draw", on, loss.guaranteed_minor, account,
+                                     "write-down-gain", f"Loss covered by guarantee — "
+                                     f"{loss.instrument}", links, contract.currency).id or 0)
+        if loss.written_down_minor:
+            out.entries.append(_post(session, contract.id, f"{tag}:write-down:{loss.instrument}",
+                                     "write_down", on, loss.written_down_minor, account,
+                                     "write-down-gain", f"Principal written down — "
+                                     f"{loss.instrument}", links, contract.currency).id or 0)
