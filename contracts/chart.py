@@ -84,6 +84,11 @@ def spv_accounts(contract: Contract) -> list[AccountSpec]:
                   AccountSpec(f"distributions-payable:{unit_class.id}", "liability",
                               f"未払分配金 {ja}", f"Distributions payable — {en}",
                               opened_on=day)]
+    for guarantee in contract.guarantees:
+        ja, en = names.get(guarantee.guarantor, (guarantee.guarantor, guarantee.guarantor))
+        specs.append(AccountSpec(f"guarantor-claim:{guarantee.id}", "liability",
+                                 f"保証履行求償債務 {ja}", f"Owed to guarantor — {en}",
+                                 opened_on=day, party_ref=f"guarantor:{guarantee.guarantor}"))
     return specs
 
 

@@ -297,6 +297,7 @@ def _write_down(session: Session, contract: Contract, result: WaterfallResult, o
               if a.claim.step == "principal" and a.unpaid_minor > 0]
     guarantees = [(g.covers, Fraction(g.cover_percent) / 100 if g.cover_percent is not None
                    else None, g.cover_max_minor) for g in contract.guarantees]
+    guarantee_of = {g.covers: g.id for g in contract.guarantees}
     for loss in losses(unpaid, guarantees, contract.rounding.mode):
         out.losses.append(loss)
         is_loan = any(loan.id == loss.instrument for loan in contract.loans)
@@ -305,7 +306,8 @@ def _write_down(session: Session, contract: Contract, result: WaterfallResult, o
         if loss.guaranteed_minor:
             out.entries.append(_post(session, contract.id, f"{tag}:guarantee:{loss.instrument}",
                                      "guarantee_draw", on, loss.guaranteed_minor, account,
-                                     "write-down-gain", f"Loss covered by guarantee — "
+                                     f"guarantor-claim:{guarantee_of[loss.instrument]}",
+                                     f"Loss covered by guarantee (guarantor subrogated) — "
                                      f"{loss.instrument}", links, contract.currency).id or 0)
         if loss.written_down_minor:
             out.entries.append(_post(session, contract.id, f"{tag}:write-down:{loss.instrument}",
