@@ -27,7 +27,15 @@ app.add_typer(ledger_app, name="ledger")
 
 def _register_subcommands() -> None:
     from api.cli_contracts import contract_app
+    from api import cli_settlement as st
     app.add_typer(contract_app, name="contract")
+    app.add_typer(st.kpi_app, name="kpi")
+    app.add_typer(st.money_app, name="money")
+    app.add_typer(st.bank_app, name="bank-account")
+    app.command("settle")(st.settle_command)
+    app.command("close")(st.close_command)
+    app.command("schedule")(st.schedule_command)
+    app.command("pay")(st.pay_command)
 
 
 _register_subcommands()

@@ -4,4 +4,5 @@ from ledger.schema import (Account, AccountBalance, Book, Entry, Period, PeriodE
                            PeriodSnapshot, Posting)
 from api.tables import ApiToken, AuditRecord, IdempotentResponse, User  # noqa: F401,E402
 from contracts.tables import ContractVersion, TrancheCommitment  # noqa: F401,E402
-from settlement.tables import KpiResult, SettlementLine, SettlementRun  # noqa: F401,E402
+from settlement.tables import (KpiResult, PartyBankAccount, SettlementLine,  # noqa: F401,E402
+                               SettlementRun)

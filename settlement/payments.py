@@ -7,6 +7,7 @@ so nothing is ever paid out that the SPV does not hold. Services never commit.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
@@ -119,6 +120,21 @@ def record_payment(session: Session, contract_id: str, payer: str, amount_minor:
                      f"Outcome payment received — {payer} ({reference})", links,
                      contract.currency)
     return paid, received
+
+
+def receipts_for(session: Session, contract_id: str, reference: str) -> dict[str, int]:
+    """Outcome payments received under ``reference``, per payer."""
+    book = get_book(session, contract_id)
+    rows = session.execute(
+        select(Entry.links, Posting.amount_minor).join(Posting, Posting.entry_id == Entry.id)
+        .where(Entry.book_id == book.id, Entry.kind == "outcome_receipt",
+               Posting.side == DEBIT))
+    receipts: dict[str, int] = {}
+    for links_text, amount in rows:
+        links = json.loads(links_text)
+        if links.get("reference") == reference:
+            receipts[links["payer"]] = receipts.get(links["payer"], 0) + amount
+    return receipts
 
 
 def pay_fixed_fees(session: Session, contract_id: str, fiscal_year: int,

@@ -27,7 +27,7 @@ so only the first period can contain more than one draw.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from typing import Literal, Sequence
@@ -93,7 +93,12 @@ class LoanTerms:
 
     def __post_init__(self) -> None:
         # Stored as a tuple so that the terms stay immutable and hashable.
-        object.__setattr__(self, "draws", tuple(tuple(d) for d in self.draws))
+        object.__setattr__(self, "draws", tuple(
+            tuple(d) if isinstance(d, (list, tuple)) else d for d in self.draws))
+        for name in ("interest_rounding", "payment_rounding"):
+            value = getattr(self, name)
+            if isinstance(value, str) and value in {mode.value for mode in RoundingMode}:
+                object.__setattr__(self, name, RoundingMode(value))
 
     @property
     def total_drawn_minor(self) -> int:
@@ -217,7 +222,8 @@ def _check_draws(terms: LoanTerms, problems: Problems) -> None:
         problems.add("LOAN_NO_DRAWS", "the loan has no draws: give at least one "
                      "(date, amount) pair", "draws")
     for index, draw in enumerate(terms.draws):
-        if len(draw) != 2 or not isinstance(draw[0], date) or not _is_amount(draw[1]):
+        if not isinstance(draw, tuple) or len(draw) != 2 or not isinstance(draw[0], date) \
+                or not _is_amount(draw[1]):
             problems.add("LOAN_DRAW_INVALID", f"draw {index + 1} must be a (date, integer "
                          f"amount in minor units) pair, got {draw!r}", f"draws[{index}]")
             continue
@@ -248,7 +254,7 @@ def _check_rate_and_conventions(terms: LoanTerms, problems: Problems) -> None:
         problems.add("LOAN_REMAINDER_UNKNOWN", f"principal remainder goes to 'first' or "
                      f"'last', not {terms.principal_remainder_to!r}", "principal_remainder_to")
     for name in ("interest_rounding", "payment_rounding"):
-        if getattr(terms, name) not in set(RoundingMode):
+        if not isinstance(getattr(terms, name), RoundingMode):
             problems.add("LOAN_ROUNDING_UNKNOWN", f"{name} {getattr(terms, name)!r} is not "
                          f"one of {', '.join(m.value for m in RoundingMode)}", name)
 
@@ -384,6 +390,20 @@ def _period_accruals(terms: LoanTerms, carried_minor: int, period_start: date,
     return accruals
 
 
+class _DaysFn:
+    """Days between two dates under the terms' conventions (a small callable, for tracing)."""
+
+    def __init__(self, terms: LoanTerms, inclusive_end: bool = False) -> None:
+        self.terms, self.inclusive_end = terms, inclusive_end
+
+    def __call__(self, start: date, end: date) -> int:
+        if self.inclusive_end:
+            # Accrued "to" a date counts that date itself: the year-end's last day is earned.
+            return _elapsed_days(start, end, self.terms.day_count) + int(self.terms.count_first_day)
+        return accrual_days(start, end, self.terms.day_count, self.terms.count_first_day,
+                            self.terms.count_last_day)
+
+
 def _rule_text(terms: LoanTerms) -> str:
     ends = {(True, False): "片端 (first day counted, last not)",
             (True, True): "両端 (both ends counted)",
@@ -394,7 +414,7 @@ def _rule_text(terms: LoanTerms) -> str:
 
 
 def _interest(terms: LoanTerms, accruals: list[_Accrual], end: date, subject: str,
-              days_of: "_DaysFn") -> Trace:
+              days_of: _DaysFn) -> Trace:
     """Interest on each accrual up to ``end``, summed, then rounded once; as a trace."""
     trace = Trace(subject=subject, rule=_rule_text(terms))
     rate, basis = Fraction(terms.rate_annual), year_basis(terms.day_count)
@@ -414,20 +434,6 @@ def _interest(terms: LoanTerms, accruals: list[_Accrual], end: date, subject: st
         (f" ({show(dropped)} dropped)" if dropped else " (exact)")
     trace.result_minor = amount
     return trace
-
-
-class _DaysFn:
-    """Days between two dates under the terms' conventions (a small callable, for tracing)."""
-
-    def __init__(self, terms: LoanTerms, inclusive_end: bool = False) -> None:
-        self.terms, self.inclusive_end = terms, inclusive_end
-
-    def __call__(self, start: date, end: date) -> int:
-        if self.inclusive_end:
-            # Accrued "to" a date counts that date itself: the year-end's last day is earned.
-            return _elapsed_days(start, end, self.terms.day_count) + int(self.terms.count_first_day)
-        return accrual_days(start, end, self.terms.day_count, self.terms.count_first_day,
-                            self.terms.count_last_day)
 
 
 # --- building the schedule ----------------------------------------------------------------
@@ -471,7 +477,7 @@ class _Builder:
                           + (f" (nominal {nominal_on})" if due_on != nominal_on else ""),
                           _DaysFn(terms))
         principal, why = self.principal_for(index, outstanding, trace.result_minor)
-        trace.step("principal", why, principal)
+        trace.step("principal", why, f"{principal:,}")
         interest = trace.result_minor
         self.rows.append(ScheduleRow(
             number=index + 1, due_on=due_on, nominal_on=nominal_on, period_start=period_start,
@@ -597,4 +603,3 @@ def compare(schedule: Schedule, actual_payments: Sequence[tuple[date, int, int]]
 __all__ = ["DAY_COUNTS", "PROFILES", "ComparisonRow", "LoanTerms", "Schedule", "ScheduleRow",
            "accrual_days", "accrued_interest", "accrued_interest_trace", "build_schedule",
            "compare", "level_payment_exact", "validate_terms", "year_basis"]
-_ = timedelta  # reserved for callers computing period ends; keeps the import list stable

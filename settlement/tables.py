@@ -97,3 +97,27 @@ class SettlementLine(SQLModel, table=True):
     maximum_minor: int
     earned_minor: int
     entry_id: Optional[int] = Field(default=None, foreign_key="ledger_entry.id")
+
+
+class PartyBankAccount(SQLModel, table=True):
+    """A contract party's bank account, as its bank registered it (for Zengin files).
+
+    Attributes:
+        holder_kana: 口座名義 in kana, exactly as the bank holds it.
+        requester_code: 振込依頼人コード the party's own bank assigned it, if it sends files.
+    """
+
+    __tablename__ = "settlement_bank_account"
+    __table_args__ = (UniqueConstraint("contract_id", "party"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    contract_id: str = Field(max_length=64)
+    party: str = Field(max_length=64)
+    bank_code: str = Field(max_length=4)
+    bank_name: str = Field(default="", max_length=15)
+    branch_code: str = Field(max_length=3)
+    branch_name: str = Field(default="", max_length=15)
+    account_type: str = Field(default="1", max_length=1)
+    account_number: str = Field(max_length=7)
+    holder_kana: str = Field(max_length=40)
+    requester_code: str = Field(default="", max_length=10)

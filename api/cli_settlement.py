@@ -1,0 +1,377 @@
+"""``sib kpi …``, ``sib settle``, ``sib close``, ``sib schedule``, ``sib pay`` and the money
+movements of a contract year (draws, fees, payments received, distributions)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+
+from api import db
+from api.output import money_json, money_text, print_json, print_table, report_error
+from ledger.errors import SibError
+
+kpi_app = typer.Typer(help="KPI results: submit, import, audit, correct, list.",
+                      no_args_is_help=True)
+money_app = typer.Typer(help="Money movements: loan draws, fixed fees, payments received, "
+                        "waterfall distributions.", no_args_is_help=True)
+bank_app = typer.Typer(help="Parties' bank accounts (for Zengin files).", no_args_is_help=True)
+JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
+ContractOpt = typer.Option(..., "--contract", "-c")
+YearOpt = typer.Option(..., "--year", "-y", help="fiscal year, e.g. 2019 for 令和元年度")
+
+
+def _run(work: Callable[[Any], Any]) -> Any:
+    """One unit of work; a refusal prints every problem and exits 1."""
+    try:
+        with db.unit_of_work() as session:
+            return work(session)
+    except SibError as error:
+        report_error(error)
+        raise typer.Exit(1)
+
+
+def _result_row(r: Any) -> dict[str, Any]:
+    return {"id": r.id, "contract": r.contract_id, "fiscal_year": r.fiscal_year,
+            "kpi": r.kpi_id, "payer": r.payer_id, "evaluation": r.evaluation,
+            "version": r.version, "value": r.value, "state": r.state,
+            "submitted_by": r.submitted_by, "audited_by": r.audited_by,
+            "audited_at": r.audited_at, "reason": r.reason}
+
+
+def _print_results(rows: list[dict[str, Any]], as_json: bool, title: str) -> None:
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(title, ["id", "FY", "kpi", "payer", "evaluation", "v", "value", "state",
+                            "audited by"],
+                    [(r["id"], r["fiscal_year"], r["kpi"], r["payer"] or "—", r["evaluation"],
+                      r["version"], r["value"], r["state"], r["audited_by"] or "")
+                     for r in rows], right=[6])
+
+
+# --------------------------------------------------------------------------- KPI results
+
+@kpi_app.command("submit")
+def kpi_submit(contract: str = ContractOpt, year: int = YearOpt,
+               kpi: str = typer.Option(..., "--kpi"), value: str = typer.Option(..., "--value"),
+               payer: str = typer.Option("", "--payer"),
+               evaluation: str = typer.Option("final", "--evaluation"),
+               draft: bool = typer.Option(False, "--draft"),
+               by: str = typer.Option(..., "--by", help="who submits (the evaluator)"),
+               as_json: bool = JsonOpt) -> None:
+    """Submit one audited-to-be KPI result (state submitted, or draft)."""
+    from settlement.kpi import ResultInput
+    from settlement.results import submit_results
+    rows = _run(lambda s: [_result_row(r) for r in submit_results(
+        s, [ResultInput(contract, year, kpi, value, payer, evaluation)], by, draft, "cli")])
+    _print_results(rows, as_json, "Submitted")
+
+
+@kpi_app.command("import")
+def kpi_import(file: Path, by: str = typer.Option(..., "--by"),
+               as_json: bool = JsonOpt) -> None:
+    """Import results from a CSV/XLSX file; any bad row refuses the whole file."""
+    from settlement.imports import read_results_file
+    from settlement.results import submit_results
+
+    def work(session: Any) -> list[dict[str, Any]]:
+        results, sources = read_results_file(file)
+        return [_result_row(r) for r in submit_results(session, results, by, source=file.name,
+                                                       sources=sources)]
+    _print_results(_run(work), as_json, f"Imported from {file.name}")
+
+
+@kpi_app.command("audit")
+def kpi_audit(result_ids: list[int] = typer.Argument(None),
+              contract: Optional[str] = typer.Option(None, "--contract", "-c"),
+              year: Optional[int] = typer.Option(None, "--year", "-y"),
+              by: str = typer.Option(..., "--by", help="who signs off"),
+              as_json: bool = JsonOpt) -> None:
+    """Sign off submitted results: by id, or every submitted result of a contract year."""
+    from settlement.results import audit_result, pending_audit
+
+    def work(session: Any) -> list[dict[str, Any]]:
+        ids = list(result_ids or [])
+        if not ids and contract and year:
+            for evaluation in ("interim", "final"):
+                ids += [r.id for r in pending_audit(session, contract, year, evaluation)
+                        if r.state == "submitted"]
+        if not ids:
+            raise SibError("name result ids, or --contract and --year", "NOTHING_TO_AUDIT",
+                           "result_ids")
+        return [_result_row(audit_result(session, i, by)) for i in ids]
+    _print_results(_run(work), as_json, "Audited")
+
+
+@kpi_app.command("correct")
+def kpi_correct(result_id: int, value: str = typer.Option(..., "--value"),
+                reason: str = typer.Option(..., "--reason"), by: str = typer.Option(..., "--by"),
+                as_json: bool = JsonOpt) -> None:
+    """Correct an audited or settled result: a new version, to be audited again."""
+    from settlement.results import correct_result
+    rows = _run(lambda s: [_result_row(correct_result(s, result_id, value, reason, by))])
+    _print_results(rows, as_json, "Correction submitted")
+
+
+@kpi_app.command("list")
+def kpi_list(contract: str = ContractOpt, year: Optional[int] = typer.Option(None, "--year"),
+             as_json: bool = JsonOpt) -> None:
+    """Every version of every result of a contract."""
+    from settlement.results import results_for
+    rows = _run(lambda s: [_result_row(r) for r in results_for(s, contract, year)])
+    _print_results(rows, as_json, f"KPI results of {contract}")
+
+
+# --------------------------------------------------------------------------- settle, close
+
+def _summary_rows(summary: dict[str, Any], currency: str) -> list[tuple[Any, ...]]:
+    return [(payer, money_text(f["earned"], currency), money_text(f["tax"], currency),
+             money_text(f["due"], currency), money_text(f["grant"], currency))
+            for payer, f in summary["payers"].items()]
+
+
+def settle_command(contract: str = ContractOpt, year: int = YearOpt,
+                   evaluation: str = typer.Option("final", "--evaluation"),
+                   preview: bool = typer.Option(False, "--preview",
+                                                help="compute and show traces; post nothing"),
+                   on: Optional[str] = typer.Option(None, "--on", help="posting date "
+                                                    "(default: the fiscal year's last day)"),
+                   by: str = typer.Option("", "--by"), as_json: bool = JsonOpt) -> None:
+    """Settle a contract year from its audited KPI results (idempotent)."""
+    from contracts.store import get_contract
+    from settlement.runs import preview as preview_run
+    from settlement.runs import settle
+
+    def work(session: Any) -> dict[str, Any]:
+        currency = get_contract(session, contract).currency
+        if preview:
+            result = preview_run(session, contract, year, evaluation)
+            return {"preview": True, "currency": currency,
+                    "payers": {p: {"earned": t.earned_minor, "tax": t.tax_minor,
+                                   "due": t.due_minor, "grant": t.grant_minor}
+                               for p, t in result.payers.items()},
+                    "problems": [str(p) for p in result.problems],
+                    "traces": [t.as_dict() for t in result.traces],
+                    "trace_lines": [ln for t in result.traces for ln in t.lines()]}
+        outcome = settle(session, contract, year, evaluation,
+                         date.fromisoformat(on) if on else None, by)
+        run = outcome.run
+        return {"preview": False, "currency": currency, "run": run.id, "run_no": run.run_no,
+                "created": outcome.created, "contract_version": run.contract_version,
+                **json.loads(run.summary), "traces": json.loads(run.trace)}
+    data = _run(work)
+    cur = data["currency"]
+    if as_json:
+        data["payers"] = {p: {k: (money_json(v, cur) if isinstance(v, int) else v)
+                              for k, v in f.items()} for p, f in data["payers"].items()}
+        data.pop("trace_lines", None)
+        print_json(data)
+        return
+    if data["preview"]:
+        for line in data["trace_lines"]:
+            typer.echo(line)
+        for problem in data["problems"]:
+            typer.echo(f"PROBLEM {problem}", err=True)
+    else:
+        typer.echo(f"settlement run {data['run']} (run {data['run_no']}) "
+                   f"{'posted' if data['created'] else 'already posted — nothing changed'}")
+    print_table(f"{contract} FY{year} {evaluation} ({cur})",
+                ["payer", "earned", "tax", "due", "grant covers"], _summary_rows(data, cur),
+                right=[1, 2, 3, 4])
+
+
+def close_command(contract: str = ContractOpt, year: int = YearOpt,
+                  by: str = typer.Option("", "--by"), as_json: bool = JsonOpt) -> None:
+    """Year-end close: accrue interest to 31 March, settle what is audited, build the
+    settlement pack, close the period and carry balances forward."""
+    from settlement.close import close_year
+    pack = _run(lambda s: close_year(s, contract, year, by).as_dict())
+    if as_json:
+        print_json(pack)
+        return
+    cur = pack["currency"]
+    typer.echo(f"{contract} FY{year} closed; ledger hash {pack['ledger_hash']}")
+    print_table("Payers", ["payer", "authorised", "earned", "due", "grant", "paid",
+                           "outstanding"],
+                [(p["payer"], money_text(p["authorised_total"], cur),
+                  money_text(p["earned"], cur), money_text(p["due"], cur),
+                  money_text(p["grant"], cur), money_text(p["paid"], cur),
+                  money_text(p["outstanding"], cur)) for p in pack["payers"]],
+                right=[1, 2, 3, 4, 5, 6])
+    print_table("Lenders", ["loan", "drawn", "repaid", "outstanding", "interest accrued",
+                            "interest paid"],
+                [(ln["loan"], money_text(ln["drawn"], cur), money_text(ln["repaid"], cur),
+                  money_text(ln["outstanding"], cur),
+                  money_text(ln["interest_accrued_year"], cur),
+                  money_text(ln["interest_paid_year"], cur)) for ln in pack["lenders"]],
+                right=[1, 2, 3, 4, 5])
+
+
+def schedule_command(contract: str = ContractOpt,
+                     loan: Optional[str] = typer.Option(None, "--loan"),
+                     as_json: bool = JsonOpt) -> None:
+    """Repayment schedule of each loan against what was actually paid."""
+    from contracts.store import get_contract
+    from settlement.close import _actual_payments
+    from settlement.loans import loan_schedule
+    from settlement.schedules import compare
+
+    def work(session: Any) -> list[dict[str, Any]]:
+        terms = get_contract(session, contract)
+        out = []
+        for item in terms.loans:
+            if loan and item.id != loan:
+                continue
+            schedule = loan_schedule(item)
+            rows = compare(schedule, _actual_payments(session, terms, item.id, date.max))
+            out.append({"loan": item.id, "lender": item.lender, "currency": terms.currency,
+                        "profile": item.repayment.profile,
+                        "rows": [dict(number=r.number, due_on=r.due_on,
+                                      scheduled_principal=r.scheduled_principal,
+                                      actual_principal=r.actual_principal,
+                                      scheduled_interest=r.scheduled_interest,
+                                      actual_interest=r.actual_interest,
+                                      scheduled_closing=r.scheduled_closing_principal,
+                                      actual_closing=r.actual_closing_principal)
+                                 for r in rows]})
+        if loan and not out:
+            raise SibError(f"{contract} has no loan {loan!r}", "LOAN_NOT_FOUND", "loan")
+        return out
+    data = _run(work)
+    if as_json:
+        print_json(data)
+        return
+    for item in data:
+        cur = item["currency"]
+        print_table(f"{item['loan']} ({item['lender']}, {item['profile']}) — schedule against "
+                    f"actual, {cur}", ["#", "due", "principal", "paid", "interest", "paid",
+                                       "closing", "actual closing"],
+                    [(r["number"], r["due_on"], money_text(r["scheduled_principal"], cur),
+                      money_text(r["actual_principal"], cur),
+                      money_text(r["scheduled_interest"], cur),
+                      money_text(r["actual_interest"], cur),
+                      money_text(r["scheduled_closing"], cur),
+                      money_text(r["actual_closing"], cur)) for r in item["rows"]],
+                    right=[2, 3, 4, 5, 6, 7])
+
+
+def pay_command(contract: str = ContractOpt,
+                payer: Optional[str] = typer.Option(None, "--payer", help="write the payer's "
+                                                    "transfer of what it owes to the SPV"),
+                distribution_on: Optional[str] = typer.Option(
+                    None, "--distribution", help="write the SPV's transfers of the waterfall "
+                    "run of this date (YYYY-MM-DD)"),
+                on: str = typer.Option(..., "--on", help="transfer date (a business day)"),
+                out: Path = typer.Option(..., "--out", "-o"),
+                line_ending: str = typer.Option("CRLF", "--line-ending"),
+                eof_mark: bool = typer.Option(False, "--eof-mark"),
+                as_json: bool = JsonOpt) -> None:
+    """Write a Zengin (全銀協) 総合振込 file for a payment run."""
+    from settlement.transfers import distribution_transfers, payer_transfer
+    from settlement.zengin import BankProfile
+    profile = BankProfile(record_separator=line_ending, eof_mark=eof_mark)  # type: ignore[arg-type]
+    when = date.fromisoformat(on)
+
+    def work(session: Any) -> tuple[bytes, int]:
+        if payer:
+            return payer_transfer(session, contract, payer, when, profile=profile)
+        if distribution_on:
+            return distribution_transfers(session, contract, date.fromisoformat(distribution_on),
+                                          profile)
+        raise SibError("give --payer or --distribution", "PAYMENT_RUN_UNKNOWN", "payer")
+    data, total = _run(work)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    records = len(data) // 120
+    if as_json:
+        print_json({"file": str(out), "bytes": len(data), "total": total})
+    else:
+        typer.echo(f"wrote {out}: {len(data)} bytes, about {records} records, total "
+                   f"{total:,} yen")
+
+
+# --------------------------------------------------------------------------- money movements
+
+@money_app.command("draw")
+def draw(contract: str = ContractOpt, through: str = typer.Option(..., "--through")) -> None:
+    """Post every loan draw dated on or before --through."""
+    from settlement.payments import draw_loans
+    entries = _run(lambda s: [e.id for e in draw_loans(s, contract, date.fromisoformat(through))])
+    typer.echo(f"{len(entries)} loan draws posted (or already posted)")
+
+
+@money_app.command("fees")
+def fees(contract: str = ContractOpt, year: int = YearOpt, on: str = typer.Option(..., "--on")) \
+        -> None:
+    """Pay the providers' fixed fees of a year."""
+    from settlement.payments import pay_fixed_fees
+    entries = _run(lambda s: [e.id for e in pay_fixed_fees(s, contract, year,
+                                                            date.fromisoformat(on))])
+    typer.echo(f"{len(entries)} fixed fees posted (or already posted)")
+
+
+@money_app.command("receive")
+def receive(contract: str = ContractOpt, payer: str = typer.Option(..., "--payer"),
+            amount: int = typer.Option(..., "--amount", help="in minor units (yen)"),
+            on: str = typer.Option(..., "--on"),
+            reference: str = typer.Option(..., "--reference")) -> None:
+    """Record a payer's payment received by the SPV (value date --on)."""
+    from settlement.payments import record_payment
+    _run(lambda s: record_payment(s, contract, payer, amount, date.fromisoformat(on), reference))
+    typer.echo(f"payment of {amount:,} from {payer} recorded")
+
+
+@money_app.command("distribute")
+def distribute_command(contract: str = ContractOpt, on: str = typer.Option(..., "--on"),
+                       reference: str = typer.Option(..., "--reference"),
+                       final: bool = typer.Option(False, "--final"),
+                       as_json: bool = JsonOpt) -> None:
+    """Run the waterfall on the outcome payments received under --reference."""
+    from contracts.store import get_contract
+    from settlement.payments import distribute, receipts_for
+
+    def work(session: Any) -> dict[str, Any]:
+        terms = get_contract(session, contract)
+        receipts = receipts_for(session, contract, reference)
+        result = distribute(session, contract, date.fromisoformat(on), receipts, final,
+                            reference)
+        return {"currency": terms.currency, "available": result.waterfall.available_minor,
+                "left": result.waterfall.left_minor,
+                "allocations": [{"step": a.claim.step, "instrument": a.claim.instrument,
+                                 "party": a.claim.party, "owed": a.claim.amount_minor,
+                                 "paid": a.paid_minor} for a in result.waterfall.allocations],
+                "losses": [{"instrument": x.instrument, "unpaid": x.unpaid_minor,
+                            "guaranteed": x.guaranteed_minor,
+                            "written_down": x.written_down_minor} for x in result.losses]}
+    data = _run(work)
+    if as_json:
+        print_json(data)
+        return
+    cur = data["currency"]
+    print_table(f"Waterfall on {on} ({cur}): {data['available']:,} available",
+                ["step", "instrument", "owed", "paid"],
+                [(a["step"], a["instrument"], money_text(a["owed"], cur),
+                  money_text(a["paid"], cur)) for a in data["allocations"]], right=[2, 3])
+
+
+@bank_app.command("set")
+def bank_set(contract: str = ContractOpt, party: str = typer.Option(..., "--party"),
+             bank: str = typer.Option(..., "--bank", help="4-digit bank code"),
+             bank_name: str = typer.Option("", "--bank-name", help="kana"),
+             branch: str = typer.Option(..., "--branch", help="3-digit branch code"),
+             branch_name: str = typer.Option("", "--branch-name", help="kana"),
+             account_type: str = typer.Option("1", "--type", help="1 普通, 2 当座"),
+             number: str = typer.Option(..., "--number"),
+             holder: str = typer.Option(..., "--holder", help="口座名義 in kana"),
+             requester_code: str = typer.Option("", "--requester-code")) -> None:
+    """Register a party's bank account for a contract."""
+    from settlement.transfers import set_bank_account
+    _run(lambda s: set_bank_account(s, contract, party, bank_code=bank, bank_name=bank_name,
+                                    branch_code=branch, branch_name=branch_name,
+                                    account_type=account_type, account_number=number,
+                                    holder_kana=holder, requester_code=requester_code))
+    typer.echo(f"bank account of {party} registered")

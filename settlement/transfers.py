@@ -1,0 +1,118 @@
+"""Zengin transfer files for payment runs, from the parties' registered bank accounts.
+
+``payer_transfer``: a municipality's finance office pays the SPV what it owes for a year (one
+data record, the payer's bank as 仕向銀行). ``distribution_transfers``: the SPV pays providers
+and lenders what a waterfall run allocated on a date. Every name must already be kana as the
+bank holds it; a party without a registered account is refused by name.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from contracts.store import get_contract
+from ledger.errors import NotFound, SibError
+from ledger.schema import Account, Entry, Posting
+from ledger.service import get_book
+from settlement.payments import account_totals
+from settlement.tables import PartyBankAccount
+from settlement.zengin import BankProfile, Transfer, TransferHeader, build_transfer_file
+
+
+def set_bank_account(session: Session, contract_id: str, party: str, **fields: str) -> \
+        PartyBankAccount:
+    """Register (or replace) a party's bank account for a contract."""
+    contract = get_contract(session, contract_id)
+    contract.party(party)  # refuses an unknown party
+    row = session.scalars(select(PartyBankAccount).where(
+        PartyBankAccount.contract_id == contract_id, PartyBankAccount.party == party)).first()
+    row = row or PartyBankAccount(contract_id=contract_id, party=party, bank_code="",
+                                  branch_code="", account_number="", holder_kana="")
+    for key, value in fields.items():
+        setattr(row, key, value)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def bank_account(session: Session, contract_id: str, party: str) -> PartyBankAccount:
+    row = session.scalars(select(PartyBankAccount).where(
+        PartyBankAccount.contract_id == contract_id, PartyBankAccount.party == party)).first()
+    if row is None:
+        raise NotFound(f"{party} has no bank account registered for {contract_id} "
+                       "(`sib bank-account set`)", "BANK_ACCOUNT_MISSING", "party")
+    return row
+
+
+def _header(account: PartyBankAccount, on: date) -> TransferHeader:
+    if not account.requester_code:
+        raise SibError(f"{account.party}'s bank account has no requester code "
+                       "(振込依頼人コード)", "REQUESTER_CODE_MISSING", "requester_code")
+    return TransferHeader(requester_code=account.requester_code,
+                          requester_name=account.holder_kana, transfer_on=on,
+                          bank_code=account.bank_code, bank_name=account.bank_name,
+                          branch_code=account.branch_code, branch_name=account.branch_name,
+                          account_type=account.account_type,
+                          account_number=account.account_number)
+
+
+def _transfer(account: PartyBankAccount, label: str, amount: int) -> Transfer:
+    return Transfer(party=label, bank_code=account.bank_code, bank_name=account.bank_name,
+                    branch_code=account.branch_code, branch_name=account.branch_name,
+                    account_type=account.account_type, account_number=account.account_number,
+                    payee_name=account.holder_kana, amount_minor=amount)
+
+
+def _intermediary(contract) -> str:  # noqa: ANN001
+    parties = contract.parties_with_role("intermediary")
+    if not parties:
+        raise SibError(f"{contract.id} has no intermediary to pay", "INTERMEDIARY_MISSING",
+                       "parties")
+    return parties[0].id
+
+
+def payer_transfer(session: Session, contract_id: str, payer: str, on: date,
+                   amount_minor: int | None = None,
+                   profile: BankProfile = BankProfile()) -> tuple[bytes, int]:
+    """The file a payer uploads to pay the SPV (default: everything it owes now)."""
+    contract = get_contract(session, contract_id)
+    if payer not in contract.payer_ids:
+        raise SibError(f"{payer!r} is not a payer of {contract_id}", "PAYER_UNKNOWN", "payer")
+    debits, credits = account_totals(session, contract_id, f"receivable:{payer}")
+    owed = debits - credits
+    amount = owed if amount_minor is None else amount_minor
+    if amount <= 0 or amount > owed:
+        raise SibError(f"{payer} owes {owed:,}; cannot pay {amount:,}", "PAYMENT_EXCEEDS_DUE",
+                       "amount")
+    spv = _intermediary(contract)
+    header = _header(bank_account(session, contract_id, payer), on)
+    payee = _transfer(bank_account(session, contract_id, spv), contract.party(spv).name_en,
+                      amount)
+    return build_transfer_file(header, [payee], profile), amount
+
+
+def distribution_transfers(session: Session, contract_id: str, on: date,
+                           profile: BankProfile = BankProfile()) -> tuple[bytes, int]:
+    """The SPV's file paying providers and lenders what the waterfall allocated on ``on``."""
+    contract = get_contract(session, contract_id)
+    book = get_book(session, contract_id)
+    rows = session.execute(
+        select(Account.party_ref, Posting.amount_minor)
+        .join(Posting, Posting.account_id == Account.id)
+        .join(Entry, Entry.id == Posting.entry_id)
+        .where(Entry.book_id == book.id, Entry.effective_on == on, Posting.side == "D",
+               Entry.kind.in_(("provider_fee", "interest_payment", "principal_repayment"))))
+    per_party: dict[str, int] = {}
+    for ref, amount in rows:
+        party = (ref or "").split(":", 1)[-1]
+        per_party[party] = per_party.get(party, 0) + amount
+    if not per_party:
+        raise SibError(f"nothing was distributed on {on}", "NOTHING_TO_PAY", "on")
+    header = _header(bank_account(session, contract_id, _intermediary(contract)), on)
+    transfers = [_transfer(bank_account(session, contract_id, party),
+                           contract.party(party).name_en, amount)
+                 for party, amount in sorted(per_party.items())]
+    return build_transfer_file(header, transfers, profile), sum(per_party.values())
