@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ORDER = ["ledger", "contracts", "settlement", "investors", "api"]
 FRAMEWORKS = ("sqlalchemy", "sqlmodel", "fastapi", "reportlab", "pandas", "typer", "alembic")
 # Modules that are the edges of their package (persistence, files, rendering).
-EDGES = {"schema", "service", "store", "tables", "results", "runs", "close", "payments", "reports", "verify", "export", "render", "documents",
+EDGES = {"schema", "service", "store", "tables", "results", "runs", "close", "payments", "transfers", "reports", "verify", "export", "render", "documents",
          "exports", "files", "imports", "pdf", "xlsx", "batch", "loader", "fonts", "charts"}
 
 
