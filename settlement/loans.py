@@ -13,23 +13,54 @@ from dataclasses import dataclass
 from datetime import date
 
 from contracts.instruments import Loan
+from ledger.calendar import add_months
 from settlement.schedules import LoanTerms, Schedule, accrued_interest, build_schedule
 
 
 def loan_terms(loan: Loan) -> LoanTerms:
-    """The schedule terms of a contract loan."""
+    """The schedule terms of a contract loan.
+
+    The contract counts *principal* instalments from the first principal date; interest is
+    also due, at the same frequency, on the dates before it back to the first draw (the grace
+    period, 据置期間, pays interest only). The schedule counts every due date, so those
+    interest-only dates are added in front.
+    """
     repayment = loan.repayment
-    first = repayment.first_repayment_on
-    if first is None:
+    first_principal_on = repayment.first_repayment_on
+    if first_principal_on is None:
         raise ValueError(f"loan {loan.id} has no first repayment date")
+    first_drawn_on = min(d.drawn_on for d in loan.draws)
+    interest_only = _interest_only_dates(first_drawn_on, first_principal_on,
+                                         repayment.frequency_months)
+    first_due_on = interest_only[0] if interest_only else first_principal_on
+    grace_months = _months_between(first_drawn_on, first_principal_on) - 1 \
+        if interest_only else 0
     return LoanTerms(
         draws=tuple((d.drawn_on, d.amount_minor) for d in loan.draws),
-        rate_annual=loan.rate_annual, first_payment_on=first,
-        instalments=repayment.instalments, profile=repayment.profile,
+        rate_annual=loan.rate_annual, first_payment_on=first_due_on,
+        instalments=repayment.instalments + len(interest_only), profile=repayment.profile,
         frequency_months=repayment.frequency_months, day_count=loan.day_count,
         count_first_day=loan.count_first_day, count_last_day=loan.count_last_day,
-        interest_rounding=loan.interest_rounding,
-        grace_period_months=repayment.grace_period_months)
+        interest_rounding=loan.interest_rounding, grace_period_months=max(grace_months, 0))
+
+
+def _interest_only_dates(first_drawn_on: date, first_principal_on: date,
+                         frequency_months: int) -> list[date]:
+    """Nominal due dates before the first principal date, back to (after) the first draw."""
+    dates = []
+    step = 1
+    while True:
+        candidate = add_months(first_principal_on, -step * frequency_months)
+        if candidate <= first_drawn_on:
+            return sorted(dates)
+        dates.append(candidate)
+        step += 1
+
+
+def _months_between(start: date, end: date) -> int:
+    """Whole months from ``start`` to ``end`` (``end`` on or after the same day-of-month)."""
+    months = (end.year - start.year) * 12 + end.month - start.month
+    return months if end.day >= start.day else months - 1
 
 
 def loan_schedule(loan: Loan) -> Schedule:

@@ -231,10 +231,27 @@ def _check_draws(terms: LoanTerms, problems: Problems) -> None:
         if amount <= 0:
             problems.add("LOAN_DRAW_NOT_POSITIVE", f"draw {index + 1} on {drawn_on} is "
                          f"{amount:,}: a draw must be positive", f"draws[{index}].amount_minor")
-        if isinstance(terms.first_payment_on, date) and drawn_on >= terms.first_payment_on:
+        first_principal_on = _first_principal_on(terms)
+        if first_principal_on is not None and drawn_on >= first_principal_on:
             problems.add("LOAN_DRAW_AFTER_FIRST_PAYMENT",
-                         f"draw {index + 1} on {drawn_on} is not before the first due date "
-                         f"{terms.first_payment_on}", f"draws[{index}].drawn_on")
+                         f"draw {index + 1} on {drawn_on} is not before the first principal "
+                         f"due date {first_principal_on}", f"draws[{index}].drawn_on")
+
+
+def _first_principal_on(terms: LoanTerms) -> date | None:
+    """The first due date that repays principal; a multiple-draw loan may draw until then
+    (interest-only dates of the grace period may come before a later draw)."""
+    if not isinstance(terms.first_payment_on, date) or not terms.draws or \
+            not isinstance(terms.instalments, int) or terms.instalments < 1:
+        return None
+    try:
+        dates = _nominal_dates(terms)
+        grace_rows = _grace_row_count(terms)
+    except (TypeError, ValueError, AttributeError):
+        return terms.first_payment_on
+    if terms.profile == "bullet":
+        return dates[-1]
+    return dates[min(grace_rows, len(dates) - 1)]
 
 
 def _check_rate_and_conventions(terms: LoanTerms, problems: Problems) -> None:

@@ -368,7 +368,7 @@ def test_actual_payments_must_be_non_negative_integers():
     ({"grace_period_months": 60}, "LOAN_GRACE_TOO_LONG", "grace_period_months"),
     ({"grace_period_months": -1}, "LOAN_GRACE_INVALID", "grace_period_months"),
     ({"frequency_months": 0}, "LOAN_FREQUENCY_INVALID", "frequency_months"),
-    ({"draws": [(date(2020, 4, 1), 50_000_000), (date(2021, 4, 1), 50_000_000)]},
+    ({"draws": [(date(2020, 4, 1), 50_000_000), (date(2022, 4, 1), 50_000_000)]},
      "LOAN_DRAW_AFTER_FIRST_PAYMENT", "draws[1].drawn_on"),
     ({"draws": [(date(2020, 4, 1), 0)]}, "LOAN_DRAW_NOT_POSITIVE", "draws[0].amount_minor"),
     ({"draws": [(date(2020, 4, 1), 1.5)]}, "LOAN_DRAW_INVALID", "draws[0]"),
@@ -448,3 +448,16 @@ def test_principal_sums_to_the_drawn_total_and_amounts_are_non_negative_ints(ter
         assert row.opening_principal >= previous_closing
         assert row.due_on >= row.nominal_on and row.period_end == row.due_on
         previous_closing = row.closing_principal
+
+
+def test_a_second_draw_after_an_interest_only_date_of_the_grace_period_is_allowed():
+    # Grace ends 2021-04-01: the first due date pays interest only; the second draw comes
+    # after it and before the first principal date (2022-04-01), accruing from its own date.
+    terms = replace(EQUAL_PRINCIPAL, draws=[(date(2020, 4, 1), 50_000_000),
+                                            (date(2021, 10, 1), 50_000_000)])
+    rows = build_schedule(terms).rows
+    assert (rows[0].principal, rows[0].interest) == (0, 500_000)  # 50,000,000 × 1 % × 365/365
+    # 2021-04-01 → 2022-04-01: 50,000,000 for 365 days + 50,000,000 from 2021-10-01 (182 days)
+    assert rows[1].opening_principal == 100_000_000
+    assert rows[1].interest == 500_000 + 249_315
+    assert sum(r.principal for r in rows) == 100_000_000
