@@ -301,8 +301,12 @@ def _post_allocation(session: Session, contract: Contract, allocation: Any, on: 
              ("loan" if kind in ("interest_payment", "principal_repayment") else "unit_class"
               if kind in ("investor_distribution", "capital_return") else "provider"):
              claim.instrument}
+    # Money for unit holders waits in a payable until it is paid to each holder, net of the
+    # tax withheld (investors package); everything else leaves the cash account now.
+    paid_from = f"distributions-payable:{claim.instrument}" \
+        if kind in ("investor_distribution", "capital_return") else "cash"
     return _post(session, contract.id, f"{tag}:{claim.step}:{claim.instrument}", kind, on,
-                 allocation.paid_minor, account, "cash",
+                 allocation.paid_minor, account, paid_from,
                  f"{kind.replace('_', ' ').capitalize()} — {claim.instrument}", links,
                  contract.currency)
 
