@@ -6,3 +6,4 @@ from api.tables import ApiToken, AuditRecord, IdempotentResponse, User  # noqa: 
 from contracts.tables import ContractVersion, TrancheCommitment  # noqa: F401,E402
 from settlement.tables import (KpiResult, PartyBankAccount, SettlementLine,  # noqa: F401,E402
                                SettlementRun)
+from investors.tables import Holder, HolderPayment, Subscription  # noqa: F401,E402

@@ -1,0 +1,304 @@
+"""Holders and their money in the database: registry, subscriptions, per-holder payments.
+
+Class-level money comes from the settlement waterfall (``investor_distribution`` and
+``capital_return`` entries credit ``distributions-payable:<class>``); :func:`pay_holders` splits
+each such entry among the holders by units held (exactly, largest remainder), withholds tax per
+holder category and income type, and pays the net from cash in one balanced entry. Write-downs
+are shared the same way (no cash moves). Services never commit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, fields
+from datetime import date, datetime, timezone
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from contracts.store import get_contract
+from investors.capital import CapitalAccount, CapitalMovement, MovementKind, roll_forward
+from investors.returns import CashFlow, ReturnSummary, summarise
+from investors.withholding import (PaymentRecord, Recipient, WithholdingPayment,
+                                   payment_record, rate_for, withhold)
+from investors.tables import Holder, HolderPayment, Subscription
+from ledger.calendar import fiscal_year_of
+from ledger.entries import EntryDraft, PostingDraft, credit, debit
+from ledger.errors import Conflict, NotFound, Problem, SibError
+from ledger.money import from_minor
+from ledger.rounding import RemainderPolicy, allocate
+from ledger.schema import Account, Entry, Posting
+from ledger.service import get_book, post_entry
+
+HOLDER_KINDS = ("bank", "individual", "company")
+TAX_CATEGORIES = ("individual", "corporate", "tax_exempt")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class HolderSpec:
+    """A holder to register (see :class:`investors.tables.Holder`)."""
+
+    code: str
+    kind: str
+    name_kanji: str
+    name_kana: str = ""
+    name_en: str = ""
+    tax_category: str = "individual"
+    email: str = ""
+    address: str = ""
+    bank_code: str = ""
+    bank_name: str = ""
+    branch_code: str = ""
+    branch_name: str = ""
+    account_type: str = "1"
+    account_number: str = ""
+    account_holder_kana: str = ""
+
+
+def add_holder(session: Session, spec: HolderSpec) -> Holder:
+    """Register a holder (idempotent: the same details again return the holder)."""
+    problems = []
+    if spec.kind not in HOLDER_KINDS:
+        problems.append(Problem("HOLDER_KIND_UNKNOWN", f"kind must be one of "
+                                f"{', '.join(HOLDER_KINDS)}", "kind"))
+    if spec.tax_category not in TAX_CATEGORIES:
+        problems.append(Problem("TAX_CATEGORY_UNKNOWN", f"tax category must be one of "
+                                f"{', '.join(TAX_CATEGORIES)}", "tax_category"))
+    if not spec.code or not spec.name_kanji:
+        problems.append(Problem("HOLDER_NAME_REQUIRED", "a holder needs a code and a name",
+                                "name_kanji"))
+    if problems:
+        raise SibError(problems)
+    existing = session.scalars(select(Holder).where(Holder.code == spec.code)).first()
+    values = {f.name: getattr(spec, f.name) for f in fields(spec)}
+    if existing is not None:
+        if any(getattr(existing, k) != v for k, v in values.items()):
+            raise Conflict(f"holder {spec.code} is already registered with other details",
+                           "HOLDER_EXISTS", "code")
+        return existing
+    holder = Holder(**values, created_at=_now())
+    session.add(holder)
+    session.flush()
+    return holder
+
+
+def get_holder(session: Session, code: str) -> Holder:
+    holder = session.scalars(select(Holder).where(Holder.code == code)).first()
+    if holder is None:
+        raise NotFound(f"no holder {code!r}", "HOLDER_NOT_FOUND", "holder")
+    return holder
+
+
+def list_holders(session: Session, offset: int = 0, limit: int | None = None) -> list[Holder]:
+    query = select(Holder).order_by(Holder.code).offset(offset)
+    return list(session.scalars(query.limit(limit) if limit else query))
+
+
+def subscribe(session: Session, contract_id: str, class_id: str, holder_code: str, units: int,
+              on: date) -> Subscription:
+    """A holder buys units: cash received, units issued (once per holder, class and date)."""
+    contract = get_contract(session, contract_id)
+    unit_class = next((u for u in contract.unit_classes if u.id == class_id), None)
+    if unit_class is None:
+        raise NotFound(f"{contract_id} has no unit class {class_id!r}", "UNIT_CLASS_NOT_FOUND",
+                       "unit_class")
+    holder = get_holder(session, holder_code)
+    key = f"{contract_id}:subscribe:{class_id}:{holder_code}:{on.isoformat()}"
+    amount = units * unit_class.unit_price_minor
+    problems = []
+    if units <= 0:
+        problems.append(Problem("UNITS_NOT_POSITIVE", "units must be positive", "units"))
+    sold = session.scalar(select(func.coalesce(func.sum(Subscription.units), 0)).where(
+        Subscription.contract_id == contract_id, Subscription.unit_class == class_id)) or 0
+    book = get_book(session, contract_id)
+    done = session.scalars(select(Entry).where(Entry.book_id == book.id,
+                                               Entry.idempotency_key == key)).first()
+    if done is not None:
+        row = session.scalars(select(Subscription).where(Subscription.entry_id == done.id)).one()
+        if row.units != units:
+            raise Conflict(f"{holder_code} already subscribed on {on} for {row.units} units",
+                           "SUBSCRIPTION_EXISTS", "units")
+        return row
+    if sold + units > unit_class.units_offered:
+        problems.append(Problem("UNITS_EXCEED_OFFER", f"{class_id} offers "
+                                f"{unit_class.units_offered} units; {sold} are sold, {units} "
+                                "more would exceed it", "units"))
+    if fiscal_year_of(on, contract.fiscal_year_start_month) < unit_class.first_sale_fiscal_year:
+        problems.append(Problem("UNITS_NOT_ON_SALE", f"{class_id} is sold from "
+                                f"FY{unit_class.first_sale_fiscal_year}", "subscribed_on"))
+    if problems:
+        raise SibError(problems)
+    money = from_minor(amount, contract.currency)
+    entry = post_entry(session, EntryDraft(
+        contract_id, key, "unit_subscription", on,
+        [debit("cash", money), credit(f"units:{class_id}", money)],
+        f"{units} units of {class_id} — {holder.name_kanji}",
+        {"contract": contract_id, "unit_class": class_id, "holder": holder_code}))
+    row = Subscription(contract_id=contract_id, unit_class=class_id, holder_id=holder.id or 0,
+                       units=units, amount_minor=amount, subscribed_on=on, entry_id=entry.id or 0)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def units_held(session: Session, contract_id: str, class_id: str,
+               as_of: date) -> dict[int, int]:
+    """Holder id → units held at the end of ``as_of``, in holder id order."""
+    rows = session.execute(select(Subscription.holder_id, func.sum(Subscription.units))
+                           .where(Subscription.contract_id == contract_id,
+                                  Subscription.unit_class == class_id,
+                                  Subscription.subscribed_on <= as_of)
+                           .group_by(Subscription.holder_id).order_by(Subscription.holder_id))
+    return {holder_id: int(units) for holder_id, units in rows}
+
+
+def pay_holders(session: Session, contract_id: str, on: date) -> list[HolderPayment]:
+    """Pay holders every class distribution, capital return and write-down of ``on``."""
+    contract = get_contract(session, contract_id)
+    book = get_book(session, contract_id)
+    sources = session.execute(
+        select(Entry, Posting.amount_minor).join(Posting, Posting.entry_id == Entry.id)
+        .join(Account, Account.id == Posting.account_id)
+        .where(Entry.book_id == book.id, Entry.effective_on == on, Posting.side == "D",
+               Entry.kind.in_(("investor_distribution", "capital_return", "write_down",
+                               "guarantee_draw")),
+               Account.code.like("%:%"))).all()
+    out: list[HolderPayment] = []
+    for entry, gross in sources:
+        class_id = json.loads(entry.links).get("unit_class") or \
+            json.loads(entry.links).get("instrument")
+        unit_class = next((u for u in contract.unit_classes if u.id == class_id), None)
+        if unit_class is None:
+            continue  # a loan's write-down, not a unit class's
+        already = session.scalars(select(HolderPayment).where(
+            HolderPayment.source_entry_id == entry.id)).all()
+        if already:
+            out.extend(already)
+            continue
+        out.extend(_pay_one(session, contract, unit_class, entry, gross, on))
+    return out
+
+
+def _pay_one(session: Session, contract, unit_class, entry: Entry, gross: int,  # noqa: ANN001
+             on: date) -> list[HolderPayment]:
+    held = units_held(session, contract.id, unit_class.id, on)
+    if not held:
+        raise SibError(f"{unit_class.id} has no holders on {on} to pay", "NO_HOLDERS",
+                       "unit_class")
+    parts = allocate(gross, list(held.values()), RemainderPolicy.LARGEST_REMAINDER)
+    kind = {"investor_distribution": "distribution", "capital_return": "capital_return"}.get(
+        entry.kind, "write_down")
+    rows, tax_total = [], 0
+    for (holder_id, _), part in zip(held.items(), parts):
+        holder = session.get(Holder, holder_id)
+        assert holder is not None
+        withheld = 0
+        if kind == "distribution" and part:
+            rate = rate_for(holder.tax_category, unit_class.tax_category, on)
+            withheld, _ = withhold(part, rate)
+        tax_total += withheld
+        rows.append(HolderPayment(contract_id=contract.id, unit_class=unit_class.id,
+                                  holder_id=holder_id, paid_on=on, kind=kind,
+                                  income_type=unit_class.tax_category if kind == "distribution"
+                                  else "", gross_minor=part, withheld_minor=withheld,
+                                  net_minor=part - withheld, source_entry_id=entry.id or 0))
+    paying = None
+    if kind != "write_down":
+        cur = contract.currency
+        postings = [debit(f"distributions-payable:{unit_class.id}", from_minor(gross, cur)),
+                    credit("cash", from_minor(gross - tax_total, cur))]
+        if tax_total:
+            postings.append(credit("withholding-payable", from_minor(tax_total, cur)))
+        paying = post_entry(session, EntryDraft(
+            contract.id, f"{contract.id}:holders:{entry.id}", "holder_payment", on, postings,
+            f"Paid to {len(rows)} holders of {unit_class.id} (withheld {tax_total:,})",
+            {"contract": contract.id, "unit_class": unit_class.id, "source_entry": entry.id}))
+    for row in rows:
+        row.entry_id = paying.id if paying else None
+        session.add(row)
+    session.flush()
+    return rows
+
+
+def holder_payments(session: Session, contract_id: str, holder_id: int | None = None,
+                    class_id: str | None = None) -> list[HolderPayment]:
+    query = select(HolderPayment).where(HolderPayment.contract_id == contract_id)
+    if holder_id is not None:
+        query = query.where(HolderPayment.holder_id == holder_id)
+    if class_id is not None:
+        query = query.where(HolderPayment.unit_class == class_id)
+    return list(session.scalars(query.order_by(HolderPayment.paid_on, HolderPayment.id)))
+
+
+def movements(session: Session, contract_id: str, holder: Holder, class_id: str,
+              currency: str) -> list[CapitalMovement]:
+    """A holder's capital movements in a class, from subscriptions and payments."""
+    out = [CapitalMovement(holder.code, class_id, s.subscribed_on, MovementKind.CONTRIBUTION,
+                           s.amount_minor, currency=currency, memo=f"entry {s.entry_id}")
+           for s in session.scalars(select(Subscription).where(
+               Subscription.contract_id == contract_id, Subscription.unit_class == class_id,
+               Subscription.holder_id == holder.id))]
+    for p in holder_payments(session, contract_id, holder.id, class_id):
+        memo = f"entry {p.entry_id or p.source_entry_id}"
+        if p.kind == "distribution":
+            out.append(CapitalMovement(holder.code, class_id, p.paid_on, MovementKind.INCOME,
+                                       p.gross_minor, currency=currency, memo=memo))
+            out.append(CapitalMovement(holder.code, class_id, p.paid_on,
+                                       MovementKind.DISTRIBUTION, p.gross_minor,
+                                       p.withheld_minor, currency, memo))
+        elif p.kind == "capital_return":
+            out.append(CapitalMovement(holder.code, class_id, p.paid_on,
+                                       MovementKind.DISTRIBUTION, p.gross_minor,
+                                       currency=currency, memo=memo))
+        else:
+            out.append(CapitalMovement(holder.code, class_id, p.paid_on,
+                                       MovementKind.WRITE_DOWN, p.gross_minor,
+                                       currency=currency, memo=memo))
+    return sorted(out, key=lambda m: (m.on, m.kind.value))
+
+
+def capital_account(session: Session, contract_id: str, holder: Holder, class_id: str,
+                    start_on: date, end_on: date) -> CapitalAccount:
+    """The holder's capital account in a class rolled forward over a period."""
+    currency = get_contract(session, contract_id).currency
+    return roll_forward(holder.code, class_id, movements(session, contract_id, holder,
+                                                           class_id, currency),
+                        start_on, end_on, currency)
+
+
+def returns_of(session: Session, contract_id: str, holder: Holder, class_id: str,
+               as_of: date) -> ReturnSummary:
+    """IRR (XIRR on dated cash flows) and MOIC of a holder's units up to ``as_of``."""
+    flows = [CashFlow(s.subscribed_on, -s.amount_minor) for s in session.scalars(
+        select(Subscription).where(Subscription.contract_id == contract_id,
+                                   Subscription.unit_class == class_id,
+                                   Subscription.holder_id == holder.id))]
+    flows += [CashFlow(p.paid_on, p.net_minor + p.withheld_minor)
+              for p in holder_payments(session, contract_id, holder.id, class_id)
+              if p.kind != "write_down"]
+    account = capital_account(session, contract_id, holder, class_id, date(1900, 1, 1), as_of)
+    return summarise(flows, account.closing_minor, as_of)
+
+
+def payment_records(session: Session, contract_id: str, year: int) -> list[PaymentRecord]:
+    """支払調書 data per recipient for a calendar year: totals paid and withheld."""
+    currency = get_contract(session, contract_id).currency
+    by_holder: dict[int, list[WithholdingPayment]] = defaultdict(list)
+    for p in holder_payments(session, contract_id):
+        if p.kind == "distribution" and p.paid_on.year == year:
+            by_holder[p.holder_id].append(WithholdingPayment(p.paid_on, p.income_type,
+                                                             p.gross_minor, p.withheld_minor,
+                                                             currency))
+    records = []
+    for holder_id, payments in sorted(by_holder.items()):
+        holder = session.get(Holder, holder_id)
+        assert holder is not None
+        records.append(payment_record(Recipient(holder.code, holder.name_kanji,
+                                                holder.name_kana, holder.address), year,
+                                      payments, currency))
+    return records
