@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import problems
-from api.routes import audit, ledger
+from api.routes import audit, contracts, ledger, settlement
 from ledger.errors import SibError
 
 
@@ -25,6 +25,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, problems.http_error_handler)
     app.add_exception_handler(Exception, problems.unexpected_error_handler)
     app.include_router(ledger.router)
+    app.include_router(contracts.router)
+    app.include_router(settlement.router)
     app.include_router(audit.router)
 
     @app.get("/health", tags=["service"])

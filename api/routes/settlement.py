@@ -1,0 +1,337 @@
+"""KPI results, settlement, year-end close, loan schedules and Zengin files over HTTP.
+
+The evaluator submits and audits results but cannot settle; only the intermediary (and admin)
+settles and closes; a finance officer downloads and approves only its own municipality's
+share; a bank reads only its own loans.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Header, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import FULL_READ_ROLES, CurrentUser, PageDep, SessionDep, require
+from api.schemas import PageOf
+from api.writes import run_write
+from contracts.store import get_contract
+from ledger.errors import NotFound, SibError
+from ledger.money_json import MoneyJSON
+from settlement import close as closing
+from settlement import results, runs
+from settlement.close import _actual_payments
+from settlement.imports import read_results_file
+from settlement.kpi import ResultInput
+from settlement.loans import loan_schedule
+from settlement.schedules import compare
+from settlement.transfers import distribution_transfers, payer_transfer
+
+router = APIRouter(tags=["settlement"])
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+EVALUATOR = ("admin", "evaluator")
+SETTLER = ("admin", "intermediary")
+
+
+class ResultCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    fiscal_year: int
+    kpi: str = Field(min_length=1)
+    value: str = Field(min_length=1, description="exact decimal text, e.g. \"83.5\"")
+    payer: str = ""
+    evaluation: str = "final"
+    draft: bool = False
+
+
+class ResultCorrection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    value: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+
+
+class ResultPublic(BaseModel):
+    id: int
+    contract: str
+    fiscal_year: int
+    kpi: str
+    payer: str
+    evaluation: str
+    version: int
+    value: str
+    state: str
+    submitted_by: str
+    audited_by: str | None
+    reason: str
+
+
+class PayerFigures(BaseModel):
+    earned: MoneyJSON
+    tax: MoneyJSON
+    due: MoneyJSON
+    grant: MoneyJSON
+
+
+class SettlementPublic(BaseModel):
+    contract: str
+    fiscal_year: int
+    evaluation: str
+    run: int | None
+    run_no: int | None
+    created: bool
+    payers: dict[str, PayerFigures]
+    problems: list[str] = []
+    traces: list[dict[str, Any]]
+
+
+class SettleRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    evaluation: str = "final"
+    on: date | None = None
+
+
+class ScheduleRowPublic(BaseModel):
+    number: int
+    due_on: date
+    scheduled_principal: MoneyJSON
+    actual_principal: MoneyJSON
+    scheduled_interest: MoneyJSON
+    actual_interest: MoneyJSON
+
+
+class SchedulePublic(BaseModel):
+    loan: str
+    lender: str
+    rows: list[ScheduleRowPublic]
+
+
+def _public(r: Any) -> ResultPublic:
+    return ResultPublic(id=r.id, contract=r.contract_id, fiscal_year=r.fiscal_year,
+                        kpi=r.kpi_id, payer=r.payer_id, evaluation=r.evaluation,
+                        version=r.version, value=r.value, state=r.state,
+                        submitted_by=r.submitted_by, audited_by=r.audited_by, reason=r.reason)
+
+
+def _figures(payers: dict[str, dict[str, int]], cur: str) -> dict[str, PayerFigures]:
+    return {p: PayerFigures(**{k: MoneyJSON.from_minor(f[k], cur)
+                               for k in ("earned", "tax", "due", "grant")})
+            for p, f in payers.items()}
+
+
+# --------------------------------------------------------------------------- KPI results
+
+@router.post("/contracts/{contract_id}/kpi-results", status_code=201,
+             response_model=list[ResultPublic])
+def submit(contract_id: str, body: ResultCreate, request: Request, session: SessionDep,
+           user: CurrentUser, idempotency_key: IdemKey = None):
+    """Submit a result (evaluator)."""
+    require(user, *EVALUATOR)
+
+    def work():
+        rows = results.submit_results(session, [ResultInput(
+            contract_id, body.fiscal_year, body.kpi, body.value, body.payer, body.evaluation)],
+            user.username, body.draft, "api")
+        return 201, [_public(r) for r in rows]
+    return run_write(request, session, user, idempotency_key, body, "kpi.submit", work)
+
+
+@router.post("/kpi-results/upload", status_code=201, response_model=list[ResultPublic])
+async def upload(request: Request, session: SessionDep, user: CurrentUser,
+                 file: UploadFile = File(...), idempotency_key: IdemKey = None):
+    """Import a CSV/XLSX of results; any bad row refuses the whole file (row and column
+    named)."""
+    require(user, *EVALUATOR)
+    data = await file.read()
+    name = Path(file.filename or "results.csv").name
+
+    def work():
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            inputs, sources = read_results_file(path)
+        rows = results.submit_results(session, inputs, user.username, source=name,
+                                      sources=sources)
+        return 201, [_public(r) for r in rows]
+    import hashlib
+    return run_write(request, session, user, idempotency_key,
+                     {"file": name, "sha256": hashlib.sha256(data).hexdigest()}, "kpi.upload",
+                     work)
+
+
+@router.post("/kpi-results/{result_id}/audit", status_code=200, response_model=ResultPublic)
+def audit_result(result_id: int, request: Request, session: SessionDep, user: CurrentUser,
+                 idempotency_key: IdemKey = None):
+    """Sign off a submitted result (evaluator); records who and when."""
+    require(user, *EVALUATOR)
+    return run_write(request, session, user, idempotency_key, {"id": result_id}, "kpi.audit",
+                     lambda: (200, _public(results.audit_result(session, result_id,
+                                                                user.username))))
+
+
+@router.post("/kpi-results/{result_id}/corrections", status_code=201,
+             response_model=ResultPublic)
+def correct(result_id: int, body: ResultCorrection, request: Request, session: SessionDep,
+            user: CurrentUser, idempotency_key: IdemKey = None):
+    """Correct an audited or settled result: a new version with a reason."""
+    require(user, *EVALUATOR)
+    return run_write(request, session, user, idempotency_key, body, "kpi.correct",
+                     lambda: (201, _public(results.correct_result(
+                         session, result_id, body.value, body.reason, user.username))))
+
+
+@router.get("/contracts/{contract_id}/kpi-results", response_model=PageOf[ResultPublic])
+def list_results(contract_id: str, session: SessionDep, user: CurrentUser, page: PageDep,
+                 fiscal_year: int | None = None) -> PageOf[ResultPublic]:
+    """Every version of every result."""
+    require(user, *FULL_READ_ROLES)
+    rows = results.results_for(session, contract_id, fiscal_year)
+    return PageOf[ResultPublic](items=[_public(r) for r in rows[page.offset:page.offset +
+                                                                 page.limit]],
+                                total=len(rows), limit=page.limit, offset=page.offset)
+
+
+# --------------------------------------------------------------------------- settlement
+
+@router.get("/contracts/{contract_id}/years/{fiscal_year}/settlement/preview",
+            response_model=SettlementPublic)
+def preview(contract_id: str, fiscal_year: int, session: SessionDep, user: CurrentUser,
+            evaluation: str = "final") -> SettlementPublic:
+    """What settling would post now, with every trace; writes nothing."""
+    require(user, "admin", "intermediary", "auditor")
+    result = runs.preview(session, contract_id, fiscal_year, evaluation)
+    cur = get_contract(session, contract_id).currency
+    return SettlementPublic(
+        contract=contract_id, fiscal_year=fiscal_year, evaluation=evaluation, run=None,
+        run_no=None, created=False,
+        payers=_figures({p: {"earned": t.earned_minor, "tax": t.tax_minor, "due": t.due_minor,
+                             "grant": t.grant_minor} for p, t in result.payers.items()}, cur),
+        problems=[str(p) for p in result.problems],
+        traces=[t.as_dict() for t in result.traces])
+
+
+@router.post("/contracts/{contract_id}/years/{fiscal_year}/settlement", status_code=201,
+             response_model=SettlementPublic)
+def settle(contract_id: str, fiscal_year: int, body: SettleRequest, request: Request,
+           session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None):
+    """Settle from the audited results (intermediary); the same inputs return the first run."""
+    require(user, *SETTLER)
+
+    def work():
+        outcome = runs.settle(session, contract_id, fiscal_year, body.evaluation, body.on,
+                              user.username)
+        run = outcome.run
+        cur = get_contract(session, contract_id).currency
+        return 201, SettlementPublic(
+            contract=contract_id, fiscal_year=fiscal_year, evaluation=run.evaluation,
+            run=run.id, run_no=run.run_no, created=outcome.created,
+            payers=_figures(json.loads(run.summary)["payers"], cur),
+            traces=json.loads(run.trace))
+    return run_write(request, session, user, idempotency_key, body, "settlement.run", work)
+
+
+@router.post("/contracts/{contract_id}/years/{fiscal_year}/close", status_code=201)
+def close(contract_id: str, fiscal_year: int, request: Request, session: SessionDep,
+          user: CurrentUser, idempotency_key: IdemKey = None):
+    """Year-end close (intermediary): returns the settlement pack data."""
+    require(user, *SETTLER)
+    return run_write(request, session, user, idempotency_key, {"fy": fiscal_year},
+                     "settlement.close",
+                     lambda: (201, closing.close_year(session, contract_id, fiscal_year,
+                                                      user.username).as_dict()))
+
+
+@router.get("/contracts/{contract_id}/years/{fiscal_year}/pack")
+def pack(contract_id: str, fiscal_year: int, session: SessionDep,
+         user: CurrentUser) -> dict[str, Any]:
+    """The settlement pack data of a year (intermediary, auditor, admin)."""
+    require(user, "admin", "intermediary", "auditor")
+    contract = get_contract(session, contract_id)
+    return closing.build_pack(session, contract, fiscal_year).as_dict()
+
+
+@router.post("/contracts/{contract_id}/years/{fiscal_year}/payers/{payer}/approval",
+             status_code=201)
+def approve(contract_id: str, fiscal_year: int, payer: str, request: Request,
+            session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None):
+    """A finance officer approves its own municipality's share of a settled year."""
+    if user.role == "finance_officer" and user.scope != payer:
+        raise NotFound(f"no payer {payer!r} in {contract_id} that you may see",
+                       "PAYER_NOT_FOUND", "payer")
+    require(user, "finance_officer", "admin")
+
+    def work():
+        current = runs.current_runs(session, contract_id)
+        figures = {ev: json.loads(run.summary)["payers"].get(payer)
+                   for (year, ev), run in current.items() if year == fiscal_year}
+        if not any(figures.values()):
+            raise SibError(f"FY{fiscal_year} of {contract_id} is not settled for {payer}",
+                           "NOT_SETTLED", "fiscal_year")
+        return 201, {"contract": contract_id, "fiscal_year": fiscal_year, "payer": payer,
+                     "approved_by": user.username,
+                     "due": sum(f["due"] for f in figures.values() if f)}
+    return run_write(request, session, user, idempotency_key,
+                     {"fy": fiscal_year, "payer": payer}, "settlement.payer.approve", work)
+
+
+# --------------------------------------------------------------------------- schedules, Zengin
+
+@router.get("/contracts/{contract_id}/loans", response_model=list[SchedulePublic])
+def schedules(contract_id: str, session: SessionDep, user: CurrentUser) -> list[SchedulePublic]:
+    """Each loan's schedule against actual; a bank sees only its own loans."""
+    contract = get_contract(session, contract_id)
+    if user.role == "lender":
+        loans = [loan for loan in contract.loans if loan.lender == user.scope]
+    else:
+        require(user, *FULL_READ_ROLES)
+        loans = list(contract.loans)
+    cur = contract.currency
+    out = []
+    for loan in loans:
+        rows = compare(loan_schedule(loan), _actual_payments(session, contract, loan.id,
+                                                             date.max))
+        out.append(SchedulePublic(loan=loan.id, lender=loan.lender, rows=[ScheduleRowPublic(
+            number=r.number, due_on=r.due_on,
+            scheduled_principal=MoneyJSON.from_minor(r.scheduled_principal, cur),
+            actual_principal=MoneyJSON.from_minor(r.actual_principal, cur),
+            scheduled_interest=MoneyJSON.from_minor(r.scheduled_interest, cur),
+            actual_interest=MoneyJSON.from_minor(r.actual_interest, cur)) for r in rows]))
+    return out
+
+
+@router.get("/contracts/{contract_id}/loans/{loan_id}", response_model=SchedulePublic)
+def schedule(contract_id: str, loan_id: str, session: SessionDep,
+             user: CurrentUser) -> SchedulePublic:
+    """One loan; another bank's loan answers 404 exactly like a loan that does not exist."""
+    for item in schedules(contract_id, session, user):
+        if item.loan == loan_id:
+            return item
+    raise NotFound(f"no loan {loan_id!r} in {contract_id} that you may see", "LOAN_NOT_FOUND",
+                   "loan_id")
+
+
+@router.get("/contracts/{contract_id}/payers/{payer}/zengin")
+def payer_zengin(contract_id: str, payer: str, on: date, session: SessionDep,
+                 user: CurrentUser) -> Response:
+    """The payer's 総合振込 file paying the SPV what it owes (its finance officer, or the
+    intermediary)."""
+    if user.role == "finance_officer" and user.scope != payer:
+        raise NotFound(f"no payer {payer!r} in {contract_id} that you may see",
+                       "PAYER_NOT_FOUND", "payer")
+    require(user, "finance_officer", "intermediary", "admin")
+    data, _ = payer_transfer(session, contract_id, payer, on)
+    return Response(data, media_type="application/octet-stream", headers={
+        "Content-Disposition": f'attachment; filename="{contract_id}-{payer}-{on}.txt"'})
+
+
+@router.get("/contracts/{contract_id}/distributions/{on}/zengin")
+def distribution_zengin(contract_id: str, on: date, session: SessionDep,
+                        user: CurrentUser) -> Response:
+    """The SPV's 総合振込 file for the waterfall run of a date (intermediary)."""
+    require(user, "intermediary", "admin")
+    data, _ = distribution_transfers(session, contract_id, on)
+    return Response(data, media_type="application/octet-stream", headers={
+        "Content-Disposition": f'attachment; filename="{contract_id}-distribution-{on}.txt"'})
