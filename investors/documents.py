@@ -1,0 +1,396 @@
+"""Document data from the database: the four documents' records, built from the ledger, the
+settlement runs and the holder registry (rendering is :mod:`investors.pdf`'s business).
+
+Every document cites the ledger state it was built from (the head hash of the contract's book)
+and is stamped with that state's time — the moment of the last entry — so that rebuilding from
+the same ledger gives byte-identical files. Queries are per contract, not per holder: building
+twenty thousand investor statements is a handful of queries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Iterable
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from contracts.chart import payers_book_code
+from contracts.model import Contract
+from contracts.store import contract_for_year
+from contracts.terms import authorisation_table
+from investors import statement_data as sd
+from investors.capital import (CapitalAccount, CapitalMovement, MovementKind, class_totals,
+                               roll_forward)
+from investors.returns import CashFlow, summarise
+from investors.tables import Holder, HolderPayment, Subscription
+from ledger.calendar import fiscal_year_bounds, previous_business_day
+from ledger.errors import NotFound
+from ledger.reports import trial_balance
+from ledger.schema import Account, Entry, Posting
+from ledger.service import get_book
+from settlement.close import _actual_payments, build_pack
+from settlement.loans import loan_schedule
+from settlement.payments import account_totals
+from settlement.results import results_for
+from settlement.runs import current_runs
+from settlement.schedules import compare
+from settlement.tables import SettlementLine
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every document of one contract-year shares."""
+
+    contract: Contract
+    fiscal_year: int
+    start_on: date
+    end_on: date
+    generated_at: datetime
+    ledger_hash: str
+
+
+def context(session: Session, contract_id: str, fiscal_year: int,
+            generated_at: datetime | None = None) -> Context:
+    """The contract's terms for the year and the ledger state documents will cite."""
+    contract = contract_for_year(session, contract_id, fiscal_year)
+    start, end = fiscal_year_bounds(fiscal_year, contract.fiscal_year_start_month)
+    book = get_book(session, contract_id)
+    last = session.scalar(select(func.max(Entry.recorded_at)).where(Entry.book_id == book.id))
+    return Context(contract, fiscal_year, start, end, generated_at or last or book.created_at,
+                   book.head_hash)
+
+
+def _header(ctx: Context, kind: str, party: str) -> sd.DocumentHeader:
+    c = ctx.contract
+    return sd.DocumentHeader(
+        document_id=f"{kind}/{c.id}/FY{ctx.fiscal_year}/{party}", contract_id=c.id,
+        contract_name=sd.Text(c.name_ja, c.name_en), fiscal_year=ctx.fiscal_year,
+        generated_at=ctx.generated_at, ledger_state_hash=ctx.ledger_hash, currency=c.currency,
+        fiscal_year_start_month=c.fiscal_year_start_month)
+
+
+def _party(contract: Contract, party_id: str) -> sd.Party:
+    p = contract.party(party_id)
+    return sd.Party(p.id, sd.Text(p.name_ja or p.name_en, p.name_en or p.name_ja))
+
+
+def _intermediary(contract: Contract) -> sd.Party:
+    parties = contract.parties_with_role("intermediary")
+    return _party(contract, parties[0].id) if parties else sd.Party("spv", sd.Text("SPV", "SPV"))
+
+
+def kpi_results(session: Session, ctx: Context, payer: str | None = None) -> tuple[sd.KpiResult,
+                                                                                    ...]:
+    """The year's audited results (newest version per KPI, payer and evaluation), with what
+    each earned in the current settlement runs."""
+    c = ctx.contract
+    latest: dict[tuple[str, str, str], Any] = {}
+    for row in results_for(session, c.id, ctx.fiscal_year):
+        if row.state in ("audited", "settled"):
+            latest[(row.kpi_id, row.payer_id, row.evaluation)] = row
+    earned: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for (year, evaluation), run in current_runs(session, c.id).items():
+        if year != ctx.fiscal_year:
+            continue
+        for line in session.scalars(select(SettlementLine).where(SettlementLine.run_id == run.id)):
+            if payer and line.payer_id != payer:
+                continue
+            kpi = c.kpi(line.kpi_id) if line.kpi_id else None
+            key = (line.kpi_id, line.payer_id if kpi and kpi.measured == "per_payer" else "",
+                   evaluation)
+            earned[key][0] += line.maximum_minor
+            earned[key][1] += line.earned_minor
+    out = []
+    for (kpi_id, payer_id, evaluation), row in sorted(latest.items()):
+        if payer and payer_id and payer_id != payer:
+            continue
+        kpi = c.kpi(kpi_id)
+        target = kpi.targets_by_payer.get(payer_id, {}).get(ctx.fiscal_year) if payer_id \
+            else None
+        figures = earned.get((kpi_id, payer_id, evaluation))
+        out.append(sd.KpiResult(
+            kpi_id=kpi_id, name=sd.Text(kpi.name_ja or kpi.id, kpi.name_en or kpi.id),
+            unit=kpi.unit, value=Decimal(row.value),
+            target=target if target is not None else kpi.targets.get(ctx.fiscal_year),
+            direction=kpi.direction,
+            payer=sd.Text(*_names(c, payer_id)) if payer_id else None, evaluation=evaluation,
+            audited_on=row.audited_at.date() if row.audited_at else None,
+            maximum_minor=figures[0] if figures else None,
+            earned_minor=figures[1] if figures else None))
+    return tuple(out)
+
+
+def _names(contract: Contract, party_id: str) -> tuple[str, str]:
+    p = contract.party(party_id)
+    return p.name_ja or p.name_en, p.name_en or p.name_ja
+
+
+# --------------------------------------------------------------------------- lender statement
+
+def lender_statement(session: Session, ctx: Context, lender: str) -> sd.LenderStatement:
+    """A bank's statement: each of its loans over the fiscal year."""
+    c = ctx.contract
+    loans = [loan for loan in c.loans if loan.lender == lender]
+    if not loans:
+        raise NotFound(f"{c.id} has no loan from {lender!r}", "LENDER_NOT_FOUND", "lender")
+    borrower = loans[0].borrower
+    return sd.LenderStatement(
+        header=_header(ctx, "lender", lender), lender=_party(c, lender),
+        borrower=_party(c, borrower), period_start_on=ctx.start_on,
+        period_end_on=ctx.end_on, loans=tuple(_loan_section(session, ctx, loan)
+                                              for loan in loans),
+        kpi_results=kpi_results(session, ctx))
+
+
+def _between(session: Session, ctx: Context, account: str, kinds: tuple[str, ...] | None,
+             side: int) -> int:
+    before = account_totals(session, ctx.contract.id, account, kinds,
+                            ctx.start_on - timedelta(days=1))
+    after = account_totals(session, ctx.contract.id, account, kinds, ctx.end_on)
+    return after[side] - before[side]
+
+
+def _loan_section(session: Session, ctx: Context, loan: Any) -> sd.LoanSection:
+    c = ctx.contract
+    account = f"loan:{loan.id}"
+    d0, c0 = account_totals(session, c.id, account, None, ctx.start_on - timedelta(days=1))
+    d1, c1 = account_totals(session, c.id, account, None, ctx.end_on)
+    draws = tuple(sd.LoanDraw(d.drawn_on, d.amount_minor) for d in loan.draws
+                  if ctx.start_on <= d.drawn_on <= ctx.end_on)
+    written = _between(session, ctx, account, ("write_down", "guarantee_draw"), 0)
+    repaid = (d1 - d0) - written
+    schedule = loan_schedule(loan)
+    rows = compare(schedule, _actual_payments(session, c, loan.id, ctx.end_on))
+    name = f"{loan.name_ja or loan.id}"
+    return sd.LoanSection(
+        loan_id=loan.id, name=sd.Text(name, loan.name_en or loan.id),
+        commitment_minor=loan.commitment_minor,
+        interest_rate_percent=loan.rate_annual * 100,
+        day_count=f"{loan.day_count}, {'片端' if not loan.count_last_day else '両端'}",
+        opening_balance_minor=c0 - d0, draws=draws, principal_repaid_minor=repaid,
+        written_down_minor=written, closing_balance_minor=c1 - d1,
+        interest_accrued_minor=_between(session, ctx, f"interest-expense:{loan.id}", None, 0),
+        interest_paid_minor=_between(session, ctx, f"interest-payable:{loan.id}",
+                                     ("interest_payment",), 0),
+        schedule=tuple(sd.ScheduleRow(r.due_on, r.scheduled_principal, r.scheduled_interest,
+                                      r.actual_principal, r.actual_interest,
+                                      r.paid_on[-1] if r.paid_on else None)
+                       for r in rows if ctx.start_on <= r.due_on <= ctx.end_on),
+        balance_series=_balance_series(session, ctx, account))
+
+
+def _balance_series(session: Session, ctx: Context, account: str) -> tuple[sd.BalancePoint, ...]:
+    book = get_book(session, ctx.contract.id)
+    rows = session.execute(
+        select(Posting.effective_on, Posting.side, func.sum(Posting.amount_minor))
+        .join(Account, Account.id == Posting.account_id)
+        .where(Account.book_id == book.id, Account.code == account, Posting.status == "posted",
+               Posting.effective_on <= ctx.end_on)
+        .group_by(Posting.effective_on, Posting.side).order_by(Posting.effective_on))
+    by_day: dict[date, int] = defaultdict(int)
+    for on, side, amount in rows:
+        by_day[on] += int(amount) if side == "C" else -int(amount)
+    points, balance = [], 0
+    for on in sorted(by_day):
+        balance += by_day[on]
+        points.append(sd.BalancePoint(on, balance))
+    if not points or points[-1].on < ctx.end_on:
+        points.append(sd.BalancePoint(ctx.end_on, balance))
+    return tuple(points)
+
+
+# --------------------------------------------------------------------------- payment notice
+
+def payment_notice(session: Session, ctx: Context, payer: str) -> sd.PaymentNotice:
+    """A municipality's notice: audited results, each earned amount with its trace, the grant's
+    part, the due date, and paid to date against its budget authorisation."""
+    c = ctx.contract
+    authorisation = next((p.authorisation for p in c.payers if p.party == payer), None)
+    if authorisation is None:
+        raise NotFound(f"{c.id} has no payer {payer!r}", "PAYER_NOT_FOUND", "payer")
+    lines, tax, grant = [], 0, 0
+    for (year, evaluation), run in sorted(current_runs(session, c.id).items()):
+        if year != ctx.fiscal_year:
+            continue
+        traces = json.loads(run.trace)
+        figures = json.loads(run.summary)["payers"].get(payer, {})
+        tax += figures.get("tax", 0)
+        grant += figures.get("grant", 0)
+        for line in session.scalars(select(SettlementLine).where(
+                SettlementLine.run_id == run.id, SettlementLine.payer_id == payer)):
+            tranche = c.tranche(line.tranche_id)
+            lines.append(sd.EarnedLine(
+                line.tranche_id, sd.Text(tranche.name_ja or tranche.id,
+                                         tranche.name_en or tranche.id),
+                line.maximum_minor, line.earned_minor,
+                tuple(_trace_lines(traces, line.tranche_id, payer))))
+    earned = sum(x.earned_minor for x in lines)
+    paid_before = _paid_through(session, c, payer, ctx.end_on)
+    return sd.PaymentNotice(
+        header=_header(ctx, "notice", payer), payer=_party(c, payer),
+        payee=_intermediary(c), kpi_results=kpi_results(session, ctx, payer),
+        earned_lines=tuple(lines), earned_total_minor=earned, consumption_tax_minor=tax,
+        amount_due_minor=earned + tax, grant_covered_minor=grant,
+        due_on=previous_business_day(date(ctx.end_on.year, 5, 31)),
+        paid_to_date_minor=paid_before,
+        authorisation=sd.BudgetAuthorisation(
+            sd.Text(f"債務負担行為 {c.name_ja}", f"Budget authorisation — {c.name_en}"),
+            authorisation.from_fiscal_year, authorisation.to_fiscal_year,
+            authorisation.max_amount_minor, _authorisation_years(session, c, payer)))
+
+
+def _trace_lines(traces: list[dict[str, Any]], tranche_id: str, payer: str) -> list[str]:
+    out = []
+    for t in traces:
+        subject = t["subject"]
+        if not subject.startswith(tranche_id + " "):
+            continue
+        if " — " in subject and not subject.endswith(f"— {payer}"):
+            continue
+        out.append(f"{t['rule']}")
+        out += [f"{k} = {v}" for k, v in t["inputs"].items()]
+        out += [f"{s['label']}: {s['formula']} = {s['value']}" for s in t["steps"]]
+        out.append(f"rounding: {t['rounding']}")
+    return out
+
+
+def _paid_through(session: Session, contract: Contract, payer: str, through: date) -> int:
+    debits, _ = account_totals(session, payers_book_code(contract.id), f"payable:{payer}",
+                               ("outcome_payment",), through)
+    return debits
+
+
+def _authorisation_years(session: Session, contract: Contract,
+                         payer: str) -> tuple[sd.AuthorisationYear, ...]:
+    planned = {r.fiscal_year: r.max_liability_minor for r in authorisation_table(contract)
+               if r.payer == payer and r.fiscal_year is not None}
+    out = []
+    for year in sorted(planned):
+        start, end = fiscal_year_bounds(year, contract.fiscal_year_start_month)
+        paid = _paid_through(session, contract, payer, end) - \
+            _paid_through(session, contract, payer, start - timedelta(days=1))
+        out.append(sd.AuthorisationYear(year, planned[year], paid))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- investors
+
+def investor_statements(session: Session, ctx: Context,
+                        holder_codes: Iterable[str] | None = None) -> list[sd.InvestorStatement]:
+    """Every holder's statement per class for the year, from three queries in all."""
+    c = ctx.contract
+    wanted = set(holder_codes) if holder_codes is not None else None
+    holders = {h.id: h for h in session.scalars(select(Holder).where(Holder.id.in_(
+        select(Subscription.holder_id).where(Subscription.contract_id == c.id))))}
+    subs: dict[tuple[int, str], list[Subscription]] = defaultdict(list)
+    for s in session.scalars(select(Subscription).where(Subscription.contract_id == c.id,
+                                                        Subscription.subscribed_on <= ctx.end_on)):
+        subs[(s.holder_id, s.unit_class)].append(s)
+    pays: dict[tuple[int, str], list[HolderPayment]] = defaultdict(list)
+    for p in session.scalars(select(HolderPayment).where(HolderPayment.contract_id == c.id,
+                                                         HolderPayment.paid_on <= ctx.end_on)
+                             .order_by(HolderPayment.paid_on, HolderPayment.id)):
+        pays[(p.holder_id, p.unit_class)].append(p)
+    classes = {u.id: u for u in c.unit_classes}
+    issuer = _intermediary(c)
+    out = []
+    for (holder_id, class_id), rows in sorted(subs.items(), key=lambda kv: (
+            holders[kv[0][0]].code, kv[0][1])):
+        holder = holders[holder_id]
+        if wanted is not None and holder.code not in wanted:
+            continue
+        out.append(_investor_statement(ctx, issuer, holder, classes[class_id], rows,
+                                       pays.get((holder_id, class_id), [])))
+    return out
+
+
+def _investor_statement(ctx: Context, issuer: sd.Party, holder: Holder, unit_class: Any,
+                        subs: list[Subscription],
+                        pays: list[HolderPayment]) -> sd.InvestorStatement:
+    cur = ctx.contract.currency
+    moves = [CapitalMovement(holder.code, unit_class.id, s.subscribed_on,
+                             MovementKind.CONTRIBUTION, s.amount_minor, currency=cur)
+             for s in subs]
+    flows = [CashFlow(s.subscribed_on, -s.amount_minor) for s in subs]
+    for p in pays:
+        if p.kind == "distribution":
+            moves += [CapitalMovement(holder.code, unit_class.id, p.paid_on, MovementKind.INCOME,
+                                      p.gross_minor, currency=cur),
+                      CapitalMovement(holder.code, unit_class.id, p.paid_on,
+                                      MovementKind.DISTRIBUTION, p.gross_minor,
+                                      p.withheld_minor, cur)]
+        elif p.kind == "capital_return":
+            moves.append(CapitalMovement(holder.code, unit_class.id, p.paid_on,
+                                         MovementKind.DISTRIBUTION, p.gross_minor,
+                                         currency=cur))
+        else:
+            moves.append(CapitalMovement(holder.code, unit_class.id, p.paid_on,
+                                         MovementKind.WRITE_DOWN, p.gross_minor, currency=cur))
+        if p.kind != "write_down":
+            flows.append(CashFlow(p.paid_on, p.gross_minor))
+    account = roll_forward(holder.code, unit_class.id, moves, ctx.start_on, ctx.end_on, cur)
+    to_date = roll_forward(holder.code, unit_class.id, moves, date(1900, 1, 1), ctx.end_on, cur)
+    in_year = [p for p in pays if p.kind == "distribution" and p.paid_on >= ctx.start_on]
+    return sd.InvestorStatement(
+        header=_header(ctx, "investor", f"{holder.code}/{unit_class.id}"), issuer=issuer,
+        holder=sd.Holder(holder.code, sd.Text(holder.name_kanji, holder.name_en or
+                                              holder.name_kanji), holder.name_kana,
+                         holder.tax_category, holder.address),
+        class_id=unit_class.id, class_name=sd.Text(unit_class.name_ja or unit_class.id,
+                                                   unit_class.name_en or unit_class.id),
+        units=sum(s.units for s in subs), unit_price_minor=unit_class.unit_price_minor,
+        capital_account=account,
+        distributions=tuple(sd.DistributionRow(p.paid_on, p.income_type, p.gross_minor,
+                                               p.withheld_minor) for p in in_year),
+        returns=summarise(flows, to_date.closing_minor, ctx.end_on))
+
+
+# --------------------------------------------------------------------------- year-end report
+
+def year_end_report(session: Session, ctx: Context) -> sd.YearEndReport:
+    """The intermediary's year-end settlement report."""
+    c = ctx.contract
+    pack = build_pack(session, c, ctx.fiscal_year)
+    payers = tuple(sd.PayerRow(_party(c, p["payer"]), p["authorised_total"], p["earned"],
+                               p["paid"], p["grant"]) for p in pack.payers)
+    lenders = tuple(sd.LenderRow(_party(c, ln["lender"]), _opening(session, ctx, ln["loan"]),
+                                 sum(d.amount_minor for d in c.loans[i].draws
+                                     if ctx.start_on <= d.drawn_on <= ctx.end_on),
+                                 _between(session, ctx, f"loan:{ln['loan']}",
+                                          ("principal_repayment",), 0),
+                                 _between(session, ctx, f"loan:{ln['loan']}",
+                                          ("write_down", "guarantee_draw"), 0),
+                                 ln["interest_accrued_year"], ln["interest_paid_year"])
+                    for i, ln in enumerate(pack.lenders))
+    providers = tuple(sd.ProviderRow(_party(c, p["provider"]), p["fixed_fees"],
+                                     p["outcome_fees"], p["fixed_fees"] + p["outcome_fees"])
+                      for p in pack.providers)
+    statements = investor_statements(session, ctx)
+    classes = []
+    for unit_class in c.unit_classes:
+        mine = [s for s in statements if s.class_id == unit_class.id]
+        accounts = [s.capital_account for s in mine]
+        total = class_totals(accounts).get(unit_class.id) or CapitalAccount(
+            "*", unit_class.id, c.currency, ctx.start_on, ctx.end_on, 0, 0, 0, 0, 0, 0, 0)
+        classes.append(sd.InvestorClassRow(sd.Text(unit_class.name_ja or unit_class.id,
+                                                   unit_class.name_en or unit_class.id),
+                                           len(mine), sum(s.units for s in mine), total))
+    tb = trial_balance(session, c.id, ctx.end_on)
+    return sd.YearEndReport(
+        header=_header(ctx, "year-end", "intermediary"), intermediary=_intermediary(c),
+        payers=payers, lenders=lenders, providers=providers, investor_classes=tuple(classes),
+        kpi_results=kpi_results(session, ctx),
+        trial_balance=tuple(sd.TrialBalanceRow(r.code, sd.Text(r.name_ja, r.name_en),
+                                               r.debit_minor, r.credit_minor)
+                            for r in tb.rows if r.debit_minor or r.credit_minor))
+
+
+def _opening(session: Session, ctx: Context, loan_id: str) -> int:
+    d, c = account_totals(session, ctx.contract.id, f"loan:{loan_id}", None,
+                          ctx.start_on - timedelta(days=1))
+    return c - d
