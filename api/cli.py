@@ -36,6 +36,10 @@ def _register_subcommands() -> None:
     app.command("close")(st.close_command)
     app.command("schedule")(st.schedule_command)
     app.command("pay")(st.pay_command)
+    from api import cli_investors as inv
+    app.add_typer(inv.holder_app, name="holder")
+    app.command("statements")(inv.statements_command)
+    app.command("export")(inv.export_command)
 
 
 _register_subcommands()

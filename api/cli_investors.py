@@ -1,0 +1,137 @@
+"""``sib holder …``, ``sib subscribe``, ``sib holders pay``, ``sib statements``, ``sib export``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from api import db
+from api.output import money_text, print_json, print_table, report_error
+from ledger.errors import SibError
+
+holder_app = typer.Typer(help="Holders (banks, citizens, companies) and their units.",
+                         no_args_is_help=True)
+JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+
+def _run(work: Callable[[Any], Any]) -> Any:
+    try:
+        with db.unit_of_work() as session:
+            return work(session)
+    except SibError as error:
+        report_error(error)
+        raise typer.Exit(1)
+
+
+@holder_app.command("add")
+def holder_add(code: str, kind: str = typer.Option(..., "--kind", help="bank, individual, "
+                                                   "company"),
+               name: str = typer.Option(..., "--name", help="name in kanji"),
+               kana: str = typer.Option("", "--kana"), name_en: str = typer.Option("", "--en"),
+               tax_category: str = typer.Option("individual", "--tax-category"),
+               address: str = typer.Option("", "--address")) -> None:
+    """Register a holder (no national identification number is stored)."""
+    from investors.store import HolderSpec, add_holder
+    _run(lambda s: add_holder(s, HolderSpec(code, kind, name, kana, name_en, tax_category,
+                                            address=address)))
+    typer.echo(f"holder {code} registered")
+
+
+@holder_app.command("list")
+def holder_list(as_json: bool = JsonOpt) -> None:
+    """Every registered holder."""
+    from investors.store import list_holders
+    rows = _run(lambda s: [{"code": h.code, "kind": h.kind, "name": h.name_kanji,
+                            "kana": h.name_kana, "tax_category": h.tax_category}
+                           for h in list_holders(s)])
+    if as_json:
+        print_json(rows)
+    else:
+        print_table("Holders", ["code", "kind", "name", "kana", "tax"],
+                    [tuple(r.values()) for r in rows])
+
+
+@holder_app.command("subscribe")
+def holder_subscribe(contract: str = typer.Option(..., "--contract", "-c"),
+                     unit_class: str = typer.Option(..., "--class"),
+                     holder: str = typer.Option(..., "--holder"),
+                     units: int = typer.Option(..., "--units"),
+                     on: str = typer.Option(..., "--on")) -> None:
+    """A holder buys units: cash received, units issued."""
+    from investors.store import subscribe
+    row = _run(lambda s: subscribe(s, contract, unit_class, holder, units,
+                                   date.fromisoformat(on)))
+    typer.echo(f"{holder}: {row.units} units of {unit_class} ({row.amount_minor:,})")
+
+
+@holder_app.command("pay")
+def holder_pay(contract: str = typer.Option(..., "--contract", "-c"),
+               on: str = typer.Option(..., "--on"), as_json: bool = JsonOpt) -> None:
+    """Pay holders the class distributions of a date, withholding tax per holder."""
+    from investors.store import pay_holders
+    rows = _run(lambda s: [{"holder_id": p.holder_id, "class": p.unit_class, "kind": p.kind,
+                            "gross": p.gross_minor, "withheld": p.withheld_minor,
+                            "net": p.net_minor} for p in pay_holders(s, contract,
+                                                                     date.fromisoformat(on))])
+    if as_json:
+        print_json(rows)
+    else:
+        typer.echo(f"{len(rows)} holder payments; gross {sum(r['gross'] for r in rows):,}, "
+                   f"withheld {sum(r['withheld'] for r in rows):,}")
+
+
+@holder_app.command("records")
+def holder_records(contract: str = typer.Option(..., "--contract", "-c"),
+                   year: int = typer.Option(..., "--calendar-year"),
+                   as_json: bool = JsonOpt) -> None:
+    """支払調書 data per recipient for a calendar year."""
+    from investors.store import payment_records
+    records = _run(lambda s: payment_records(s, contract, year))
+    if as_json:
+        print_json([asdict(r) for r in records])
+    else:
+        print_table(f"Payment records {year}", ["holder", "name", "paid", "withheld", "count"],
+                    [(r.recipient.holder_id, r.recipient.name, money_text(r.paid_minor, "JPY"),
+                      money_text(r.withheld_minor, "JPY"), r.count) for r in records],
+                    right=[2, 3, 4])
+
+
+def statements_command(contract: str = typer.Option(..., "--contract", "-c"),
+                       year: int = typer.Option(..., "--year", "-y"),
+                       out: Path = typer.Option(Path("out"), "--out", "-o"),
+                       lang: str = typer.Option("both", "--lang", help="ja, en or both"),
+                       processes: Optional[int] = typer.Option(None, "--processes"),
+                       generated_at: Optional[str] = typer.Option(
+                           None, "--generated-at", help="timestamp to print (default: the "
+                           "time of the ledger state, so reruns are byte-identical)")) -> None:
+    """Write every document of a contract year (PDF), on all cores, with a progress bar."""
+    from investors.batch import jobs_for_year, write_documents
+    langs = ("ja", "en") if lang == "both" else (lang,)
+    if any(x not in ("ja", "en") for x in langs):
+        report_error(SibError("--lang must be ja, en or both", "LANG_UNKNOWN", "lang"))
+        raise typer.Exit(1)
+    when = datetime.fromisoformat(generated_at) if generated_at else None
+    jobs = _run(lambda s: jobs_for_year(s, contract, year, langs, when))
+    started = datetime.now()
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn()) as progress:
+        task = progress.add_task(f"{contract} FY{year}", total=len(jobs))
+        write_documents(jobs, out, processes, lambda n: progress.advance(task, n))
+    seconds = (datetime.now() - started).total_seconds()
+    typer.echo(f"wrote {len(jobs)} documents to {out} in {seconds:.1f} s")
+
+
+def export_command(contract: str = typer.Option(..., "--contract", "-c"),
+                   year: int = typer.Option(..., "--year", "-y"),
+                   out: Path = typer.Option(Path("out"), "--out", "-o"),
+                   fmt: str = typer.Option("xlsx", "--format", help="xlsx or csv")) -> None:
+    """The settlement pack as .xlsx (one sheet per table) or CSV files."""
+    from investors.pack_export import write_pack
+    paths = _run(lambda s: write_pack(s, contract, year, out, fmt))
+    for path in paths:
+        typer.echo(f"wrote {path}")

@@ -1,0 +1,92 @@
+"""Writing every document of a contract-year, on all cores.
+
+Document data is built in the calling process (a few queries per contract), then rendering —
+pure CPU, no database — is spread over worker processes, each writing its files directly so
+that only the small data records cross process boundaries. The output is deterministic: the
+same ledger state gives the same files, whatever the number of processes.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from sqlmodel import Session
+
+from investors import documents
+from investors.pdf import render
+from investors.statement_data import Document
+
+KIND_DIRS = {"lender_statement": "lenders", "investor_statement": "investors",
+             "payment_notice": "notices", "year_end_report": "year-end"}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One document to render: where it goes (relative to the output folder) and its data."""
+
+    path: str
+    document: Document
+    lang: str
+
+
+def _name(document: Document) -> str:
+    return document.header.document_id.split("/", 3)[-1].replace("/", "_")
+
+
+def jobs_for_year(session: Session, contract_id: str, fiscal_year: int,
+                  langs: Sequence[str] = ("ja", "en"),
+                  generated_at: datetime | None = None) -> list[Job]:
+    """Every document of the year: a statement per lender and per holder and class, a notice
+    per payer, the year-end report — in each language."""
+    ctx = documents.context(session, contract_id, fiscal_year, generated_at)
+    docs: list[Document] = [documents.year_end_report(session, ctx)]
+    docs += [documents.payment_notice(session, ctx, p.party) for p in ctx.contract.payers]
+    docs += [documents.lender_statement(session, ctx, lender)
+             for lender in dict.fromkeys(loan.lender for loan in ctx.contract.loans)]
+    docs += documents.investor_statements(session, ctx)
+    return [Job(f"{KIND_DIRS[d.kind]}/{_name(d)}.{lang}.pdf", d, lang)
+            for d in docs for lang in langs]
+
+
+def _render_chunk(out_dir: str, chunk: Sequence[Job]) -> int:
+    for job in chunk:
+        target = Path(out_dir) / job.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(render(job.document, job.lang))
+    return len(chunk)
+
+
+def _chunks(jobs: Sequence[Job], size: int) -> Iterable[Sequence[Job]]:
+    for start in range(0, len(jobs), size):
+        yield jobs[start:start + size]
+
+
+def write_documents(jobs: Sequence[Job], out_dir: Path, processes: int | None = None,
+                    on_progress: Callable[[int], None] | None = None) -> int:
+    """Render and write ``jobs`` into ``out_dir`` with ``processes`` workers (default: all
+    cores); ``on_progress`` is called with the number of documents finished by each chunk."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    processes = processes or os.cpu_count() or 1
+    if processes == 1 or len(jobs) < 8:
+        done = 0
+        for chunk in _chunks(jobs, 16):
+            done += _render_chunk(str(out_dir), chunk)
+            if on_progress:
+                on_progress(len(chunk))
+        return done
+    size = max(1, min(64, len(jobs) // (processes * 4) or 1))
+    done = 0
+    with ProcessPoolExecutor(max_workers=processes) as pool:
+        futures = [pool.submit(_render_chunk, str(out_dir), chunk)
+                   for chunk in _chunks(jobs, size)]
+        for future in futures:
+            finished = future.result()
+            done += finished
+            if on_progress:
+                on_progress(finished)
+    return done
