@@ -128,10 +128,9 @@ def statements_command(contract: str = typer.Option(..., "--contract", "-c"),
 
 def export_command(contract: str = typer.Option(..., "--contract", "-c"),
                    year: int = typer.Option(..., "--year", "-y"),
-                   out: Path = typer.Option(Path("out"), "--out", "-o"),
-                   fmt: str = typer.Option("xlsx", "--format", help="xlsx or csv")) -> None:
-    """The settlement pack as .xlsx (one sheet per table) or CSV files."""
+                   out: Path = typer.Option(Path("out"), "--out", "-o")) -> None:
+    """The settlement pack as .xlsx (one sheet per table, frozen headers) and CSV files."""
     from investors.pack_export import write_pack
-    paths = _run(lambda s: write_pack(s, contract, year, out, fmt))
+    paths = _run(lambda s: write_pack(s, contract, year, out))
     for path in paths:
         typer.echo(f"wrote {path}")

@@ -1,36 +1,74 @@
-"""``make demo``: the founding five-municipality SIB, told through the ledger.
+"""``make demo``: five years of the founding five-municipality SIB, end to end.
 
-Creates the database through the migrations (a fresh SQLite file under ``var/`` unless
-``DATABASE_URL`` points elsewhere), opens the project book, draws the five bank loans, receives
-the national grant, prints the trial balance and ends with ``sib ledger verify``.
+On a fresh SQLite database (created through the migrations), the intermediary loads the
+contract, the banks lend, the providers are paid, citizens buy units from year 3, the
+evaluator submits and audits five years of KPI results (met, partly met and missed), each year
+is settled and closed, the municipalities pay (with the Zengin file a finance office uploads),
+the waterfall repays the banks and pays the holders net of withholding, and every document and
+the settlement pack are written to ``out/``. It ends with ``sib ledger verify``.
+
+The KPI results, bank details and citizens are illustrative.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
-from moneyed import Money
+from rich.console import Console
+from rich.table import Table
 
 from api import db
-from api.settings import get_settings
-from ledger.entries import EntryDraft, credit, debit
-from ledger.service import AccountSpec, create_book, open_account, post_entry
+from api.settings import PROJECT_ROOT, get_settings
+from contracts.store import load_contract
+from contracts.validate import load_contract_file
+from investors.batch import jobs_for_year, write_documents
+from investors.store import HolderSpec, add_holder, pay_holders, subscribe
+from ledger.calendar import next_business_day
+from ledger.reports import trial_balance
+from settlement.close import close_year
+from settlement.kpi import ResultInput
+from settlement.payments import distribute, draw_loans, pay_fixed_fees, record_payment
+from settlement.results import audit_result, submit_results
+from settlement.transfers import payer_transfer, set_bank_account
 
-BOOK = "sib-2019-spv"
+CONTRACT_FILE = PROJECT_ROOT / "contracts" / "examples" / "sib-2019-five-municipalities.yaml"
+C = "sib-2019-five-municipalities"
+PAYERS = ("ube", "tono", "yawata", "ibusuki", "misato")
+console = Console(width=None if sys.stdout.isatty() else 150)
 
-# Illustrative figures: the real loan amounts and grant are not public.
-BANKS = [("yamaguchi", "山口銀行", "The Yamaguchi Bank", 30_000_000),
-         ("tohoku", "東北銀行", "The Tohoku Bank", 10_000_000),
-         ("kyoto", "京都銀行", "The Bank of Kyoto", 15_000_000),
-         ("kagoshima", "鹿児島銀行", "The Kagoshima Bank", 12_000_000),
-         ("saitama-resona", "埼玉りそな銀行", "Saitama Resona Bank", 8_000_000)]
-PAYERS = [("ube", "宇部市", "Ube City"), ("tono", "遠野市", "Tono City"),
-          ("yawata", "八幡市", "Yawata City"), ("ibusuki", "指宿市", "Ibusuki City"),
-          ("misato", "美里町", "Misato Town")]
+# The evaluator's audited results per fiscal year: contract-wide KPIs, then the continuation
+# rate per municipality. Chosen so that targets are met, partly met and missed.
+RESULTS = {
+    2019: ({"participants": "7000", "inactive-share": "52.5", "guideline-share": "37"},
+           {"ube": "68", "tono": "71", "yawata": "59", "ibusuki": "65", "misato": "70"}),
+    2020: ({"participants": "10400", "inactive-share": "48.0", "guideline-share": "43"},
+           {"ube": "72", "tono": "66", "yawata": "61", "ibusuki": "70", "misato": "73"}),
+    2021: ({"participants": "12100", "inactive-share": "55.2", "guideline-share": "40.5"},
+           {"ube": "70", "tono": "74", "yawata": "63", "ibusuki": "69", "misato": "75"}),
+    2022: ({"participants": "13900", "inactive-share": "53.0", "guideline-share": "35"},
+           {"ube": "71", "tono": "69", "yawata": "64", "ibusuki": "72", "misato": "66"}),
+    2023: ({"participants": "20400", "inactive-share": "61.0", "guideline-share": "48.5"},
+           {"ube": "78", "tono": "77", "yawata": "70", "ibusuki": "75", "misato": "79"}),
+}
+INTERIM = {2019: "3700"}
+
+# Illustrative bank details (kana as the banks would hold them).
+BANK_ACCOUNTS = {
+    "twr": ("0170", "ﾔﾏｸﾞﾁｷﾞﾝｺｳ", "001", "ﾎﾝﾃﾝ", "1234567", "ｶ)ﾂｸﾊﾞｳｴﾙﾈｽﾘｻｰﾁ", "1000000001"),
+    "ube": ("0170", "ﾔﾏｸﾞﾁｷﾞﾝｺｳ", "101", "ｳﾍﾞ", "0001001", "ｳﾍﾞｼｶｲｹｲｶﾝﾘｼｬ", "2000000001"),
+    "tono": ("0125", "ﾄｳﾎｸｷﾞﾝｺｳ", "210", "ﾄｵﾉ", "0001002", "ﾄｵﾉｼｶｲｹｲｶﾝﾘｼｬ", "2000000002"),
+    "yawata": ("0158", "ｷｮｳﾄｷﾞﾝｺｳ", "310", "ﾔﾜﾀ", "0001003", "ﾔﾜﾀｼｶｲｹｲｶﾝﾘｼｬ", "2000000003"),
+    "ibusuki": ("0185", "ｶｺﾞｼﾏｷﾞﾝｺｳ", "410", "ｲﾌﾞｽｷ", "0001004", "ｲﾌﾞｽｷｼｶｲｹｲｶﾝﾘｼｬ",
+                "2000000004"),
+    "misato": ("0017", "ｻｲﾀﾏﾘｿﾅｷﾞﾝｺｳ", "510", "ﾐｻﾄ", "0001005", "ﾐｻﾄﾏﾁｶｲｹｲｶﾝﾘｼｬ",
+               "2000000005"),
+}
 
 
 def fresh_database() -> str:
@@ -44,54 +82,132 @@ def fresh_database() -> str:
     return url
 
 
-def open_project_book() -> None:
-    """The SPV's book with cash, a payable per bank, a receivable per payer, the grant."""
-    with db.unit_of_work() as session:
-        create_book(session, BOOK, "JPY", "5市町連携SIB 特別目的会社", "Five-municipality SIB 2019 SPV")
-        opened = date(2019, 4, 1)
-        specs = [AccountSpec("cash", "asset", "現金預金", "Cash at bank", opened_on=opened,
-                             credits_must_not_exceed_debits=True),
-                 AccountSpec("loans", "liability", "借入金", "Bank loans", opened_on=opened),
-                 AccountSpec("receivable", "asset", "未収金", "Receivables", opened_on=opened),
-                 AccountSpec("grant-income", "income", "交付金収入",
-                             "Regional revitalisation grant income", opened_on=opened)]
-        specs += [AccountSpec(f"loans:{code}", "liability", f"借入金 {ja}", f"Loan — {en}",
-                              parent="loans", opened_on=opened, party_ref=f"lender:{code}")
-                  for code, ja, en, _ in BANKS]
-        specs += [AccountSpec(f"receivable:{code}", "asset", f"未収金 {ja}", f"Receivable — {en}",
-                              parent="receivable", opened_on=opened, party_ref=f"payer:{code}")
-                  for code, ja, en in PAYERS]
-        for spec in specs:
-            open_account(session, BOOK, spec)
+def set_up() -> None:
+    """Load the contract, register bank accounts, draw the loans."""
+    contract, problems = load_contract_file(CONTRACT_FILE)
+    assert contract is not None and not problems, problems
+    with db.unit_of_work() as s:
+        result = load_contract(s, contract, str(CONTRACT_FILE.name))
+        for party, (bank, bank_name, branch, branch_name, number, holder, code) in \
+                BANK_ACCOUNTS.items():
+            set_bank_account(s, C, party, bank_code=bank, bank_name=bank_name,
+                             branch_code=branch, branch_name=branch_name, account_number=number,
+                             holder_kana=holder, requester_code=code)
+        draws = draw_loans(s, C, date(2024, 3, 31))
+    console.print(f"contract {C} loaded: {result.commitments} tranche commitments pending; "
+                  f"{len(draws)} loan draws posted")
 
 
-def post_funding() -> None:
-    """The loan drawdowns on 1 July 2019 and the grant received on 31 July 2019."""
-    with db.unit_of_work() as session:
-        for code, ja, en, amount in BANKS:
-            post_entry(session, EntryDraft(
-                BOOK, f"demo:drawdown:{code}", "loan_drawdown", date(2019, 7, 1),
-                [debit("cash", Money(amount, "JPY")), credit(f"loans:{code}", Money(amount, "JPY"))],
-                f"Loan drawdown — {en} / {ja} 借入実行", {"lender": code}))
-        post_entry(session, EntryDraft(
-            BOOK, "demo:grant:fy2019", "grant_receipt", date(2019, 7, 31),
-            [debit("cash", Money(20_000_000, "JPY")), credit("grant-income", Money(20_000_000, "JPY"))],
-            "地方創生推進交付金 FY2019 / Regional revitalisation grant", {"grant": "chihou-sousei"}))
+def sell_units() -> int:
+    """Citizens and local companies buy units in June 2021 (year 3)."""
+    with db.unit_of_work() as s:
+        units = 0
+        for i in range(1, 121):
+            company = i % 20 == 0
+            add_holder(s, HolderSpec(
+                f"citizen-{i:03d}", "company" if company else "individual",
+                f"宇部地域企業{i}号株式会社" if company else f"市民 {i}",
+                f"ｼﾐﾝ {i}", f"Investor {i}",
+                tax_category="corporate" if company else "individual",
+                address="山口県宇部市"))
+            units += subscribe(s, C, "citizen-units", f"citizen-{i:03d}", i % 5 + 1,
+                               date(2021, 6, 1)).units
+    return units
+
+
+def evaluate(year: int) -> None:
+    """The evaluator submits and audits the year's results."""
+    contract_wide, per_payer = RESULTS[year]
+    inputs = [ResultInput(C, year, kpi, value) for kpi, value in contract_wide.items()]
+    inputs += [ResultInput(C, year, "continuation-rate", v, p) for p, v in per_payer.items()]
+    if year in INTERIM:
+        inputs.append(ResultInput(C, year, "participants", INTERIM[year],
+                                  evaluation="interim"))
+    with db.unit_of_work() as s:
+        for row in submit_results(s, inputs, "tsukuba-kuno-lab", source="demo"):
+            audit_result(s, row.id or 0, "tsukuba-kuno-lab (audit)")
+
+
+def run_year(year: int, out: Path, summary: list[tuple]) -> None:  # type: ignore[type-arg]
+    """Fees, evaluation, settlement and close of FY ``year``; payments and the waterfall in
+    May of the next year; documents of the year."""
+    with db.unit_of_work() as s:
+        pay_fixed_fees(s, C, year, date(year, 9, 30))
+    evaluate(year)
+    with db.unit_of_work() as s:
+        pack = close_year(s, C, year, "twr")
+    paid_on = next_business_day(date(year + 1, 5, 20))
+    waterfall_on = next_business_day(date(year + 1, 5, 29))
+    zengin = out / "zengin"
+    zengin.mkdir(parents=True, exist_ok=True)
+    with db.unit_of_work() as s:
+        data, _ = payer_transfer(s, C, "ube", paid_on)
+        (zengin / f"ube-FY{year}.txt").write_bytes(data)
+        received = {}
+        for p in pack.payers:
+            if p["outstanding"]:
+                record_payment(s, C, p["payer"], p["outstanding"], paid_on, f"FY{year}")
+                received[p["payer"]] = p["outstanding"]
+        final = year == 2023
+        result = distribute(s, C, waterfall_on, received, final=final, reference=f"FY{year}")
+        holders = pay_holders(s, C, waterfall_on)
+    paid_banks = sum(a.paid_minor for a in result.waterfall.allocations
+                     if a.claim.step in ("interest", "principal")
+                     and a.claim.instrument.startswith("loan"))
+    summary.append((f"FY{year}", sum(p["earned"] for p in pack.payers),
+                    sum(p["grant"] for p in pack.payers), sum(received.values()), paid_banks,
+                    sum(h.gross_minor for h in holders if h.kind != "write_down"),
+                    sum(h.withheld_minor for h in holders),
+                    sum(ln["outstanding"] for ln in pack.lenders)))
+
+
+def write_year_documents(year: int, out: Path) -> int:
+    """Every document of the year (Japanese and English) and the settlement pack."""
+    from investors.pack_export import write_pack
+    with db.unit_of_work() as s:
+        jobs = jobs_for_year(s, C, year)
+        write_pack(s, C, year, out / f"FY{year}")
+    return write_documents(jobs, out / f"FY{year}")
+
+
+def print_summary(rows: list[tuple]) -> None:  # type: ignore[type-arg]
+    table = Table(title="Five years of the five-municipality SIB (JPY)")
+    for name in ("year", "earned", "grant covers", "paid by payers", "paid to banks",
+                 "to holders (gross)", "withheld", "loans outstanding"):
+        table.add_column(name, justify="right" if name != "year" else "left")
+    for row in rows:
+        table.add_row(row[0], *[f"{v:,}" for v in row[1:]])
+    console.print(table)
 
 
 def run_cli(*args: str) -> int:
     """Run the ``sib`` command line as a user would, echoing it."""
-    print(f"\n$ sib {' '.join(args)}", flush=True)
+    console.print(f"\n$ sib {' '.join(args)}", highlight=False)
     return subprocess.call([sys.executable, "-m", "api.cli", *args])
 
 
 def main() -> int:
+    started = time.monotonic()
     url = fresh_database()
-    print(f"database: {url} (migrated to head)")
-    open_project_book()
-    post_funding()
-    status = run_cli("ledger", "trial-balance", "--book", BOOK)
-    status |= run_cli("ledger", "verify")
+    out = get_settings().out_dir
+    shutil.rmtree(out, ignore_errors=True)
+    console.print(f"database: {url} (migrated to head); documents to {out}")
+    set_up()
+    summary: list[tuple] = []  # type: ignore[type-arg]
+    documents = 0
+    for year in range(2019, 2024):
+        if year == 2021:
+            console.print(f"citizen units sold: {sell_units()} units")
+        run_year(year, out, summary)
+        documents += write_year_documents(year, out)
+    print_summary(summary)
+    with db.unit_of_work() as s:
+        tb = trial_balance(s, C)
+    console.print(f"{documents} documents written under {out}; SPV trial balance "
+                  f"{'balances' if tb.balanced else 'DOES NOT BALANCE'} "
+                  f"({tb.total_debit_minor:,} JPY each side)")
+    status = run_cli("ledger", "verify")
+    console.print(f"demo finished in {time.monotonic() - started:.1f} s")
     return status
 
 
