@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import problems
-from api.routes import audit, contracts, ledger, settlement
+from api.routes import audit, contracts, investors, ledger, settlement
 from ledger.errors import SibError
 
 
@@ -27,6 +27,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(ledger.router)
     app.include_router(contracts.router)
     app.include_router(settlement.router)
+    app.include_router(investors.router)
     app.include_router(audit.router)
 
     @app.get("/health", tags=["service"])
