@@ -1,0 +1,313 @@
+"""How each document language writes amounts, dates, rates and labels.
+
+Japanese: ``1,234,567円`` (or ``￥1,234,567``), dates in 和暦 and Western forms
+(``令和2年3月31日`` / ``2020年3月31日``), fiscal years ``令和元年度``. English: ``JPY 1,234,567``,
+``£12.50``, ``31 Mar 2020``, ``FY2019``. English month names come from a table here, not from
+``strftime``, so the output never depends on the machine's locale.
+
+Every label a document prints is in :data:`LABELS` in both languages; a Japanese document takes
+only the Japanese forms. Display rounding of rates goes through ``ledger.rounding`` like every
+other rounding.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from fractions import Fraction
+
+from ledger.calendar import wareki_date, wareki_fiscal_year
+from ledger.errors import SibError
+from ledger.money import exponent
+from ledger.rounding import RoundingMode, round_minor
+
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+              "Dec")
+# Symbols English readers expect before an amount; other currencies are written with the code.
+_SYMBOLS_EN = {"GBP": "£", "EUR": "€", "USD": "US$", "JPY": "¥"}
+
+
+def check_lang(lang: str) -> str:
+    """``lang`` if it is a document language, else a named refusal."""
+    if lang not in ("ja", "en"):
+        raise SibError(f"documents are written in 'ja' or 'en', not {lang!r}", "LANG_UNKNOWN",
+                       "lang")
+    return lang
+
+
+def format_number(value: int) -> str:
+    """An integer with thousands separators: ``1,234,567``."""
+    return f"{value:,}"
+
+
+def _plain(amount_minor: int, currency: str) -> str:
+    """The unsigned amount with thousands separators and the currency's decimals."""
+    places = exponent(currency)
+    units, fraction = divmod(abs(amount_minor), 10**places)
+    return f"{units:,}.{fraction:0{places}d}" if places else f"{units:,}"
+
+
+def format_amount(amount_minor: int, currency: str, lang: str, style: str = "default") -> str:
+    """An amount as the language writes it.
+
+    ``style="default"``: ``1,234,567円`` (ja, yen), ``JPY 1,234,567`` (en, yen), ``£12.50``
+    (en, pounds), ``GBP 12.50`` (ja, other currencies). ``style="symbol"``: ``￥1,234,567``
+    (ja) / ``¥1,234,567`` (en). A negative amount carries a leading minus sign.
+    """
+    check_lang(lang)
+    sign = "-" if amount_minor < 0 else ""
+    body = _plain(amount_minor, currency)
+    if currency == "JPY" and lang == "ja":
+        return f"{sign}￥{body}" if style == "symbol" else f"{sign}{body}円"
+    symbol = _SYMBOLS_EN.get(currency) if lang == "en" else None
+    if symbol and (currency != "JPY" or style == "symbol"):
+        return f"{sign}{symbol}{body}"
+    return f"{currency} {sign}{body}"
+
+
+def _decimal_text(value: Decimal | Fraction | int, places: int) -> str:
+    """``value`` with exactly ``places`` decimals, rounded half up through ledger.rounding."""
+    if isinstance(value, float):
+        raise TypeError("floats are refused: pass Decimal, Fraction or int")
+    scaled = round_minor(Fraction(value) * 10**places, RoundingMode.HALF_UP)
+    sign = "-" if scaled < 0 else ""
+    units, fraction = divmod(abs(scaled), 10**places)
+    return f"{sign}{units:,}.{fraction:0{places}d}" if places else f"{sign}{units:,}"
+
+
+def format_percent(percent: Decimal | Fraction | int, places: int = 2) -> str:
+    """A value already in percent: ``20.42%``."""
+    return f"{_decimal_text(percent, places)}%"
+
+
+def format_rate(rate: Decimal | Fraction | None, lang: str, places: int = 2) -> str:
+    """A rate held as a fraction (``0.0425``) in percent (``4.25%``); a dash when undefined."""
+    if rate is None:
+        return "—" if lang == "en" else "－"
+    return format_percent(Fraction(rate) * 100, places)
+
+
+def format_decimal(value: Decimal | int, places: int = 2) -> str:
+    """A plain figure (a multiple, a KPI value) with thousands separators: ``1.05``."""
+    return _decimal_text(value, places)
+
+
+def format_multiple(value: Decimal | None, lang: str) -> str:
+    """A multiple on invested capital: ``1.05x`` (en) / ``1.05倍`` (ja)."""
+    if value is None:
+        return "—" if lang == "en" else "－"
+    return f"{_decimal_text(value, 2)}{'倍' if lang == 'ja' else 'x'}"
+
+
+def format_units(units: int, lang: str) -> str:
+    """Units of a class: ``1,000口`` / ``1,000 units``."""
+    return f"{units:,}口" if lang == "ja" else f"{units:,} units"
+
+
+def english_date(day: date) -> str:
+    """``31 Mar 2020``, independent of the machine's locale."""
+    return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
+
+
+def format_date(day: date, lang: str, calendar: str = "wareki") -> str:
+    """A date as the language writes it.
+
+    Japanese: ``calendar="wareki"`` → ``令和2年3月31日``; ``"western"`` → ``2020年3月31日``;
+    ``"both"`` → ``令和2年3月31日（2020年3月31日）``. English: always ``31 Mar 2020``.
+    """
+    check_lang(lang)
+    if lang == "en":
+        return english_date(day)
+    western = f"{day.year}年{day.month}月{day.day}日"
+    if calendar == "western":
+        return western
+    if calendar == "both":
+        return f"{wareki_date(day)}（{western}）"
+    return wareki_date(day)
+
+
+def format_fiscal_year(fiscal_year: int, lang: str, start_month: int = 4,
+                       with_western: bool = False) -> str:
+    """``令和元年度`` (ja; with ``with_western`` ``令和元年度（2019年度）``) or ``FY2019`` (en)."""
+    check_lang(lang)
+    if lang == "en":
+        return f"FY{fiscal_year}"
+    wareki = wareki_fiscal_year(fiscal_year, start_month)
+    return f"{wareki}（{fiscal_year}年度）" if with_western else wareki
+
+
+def format_period(start_on: date, end_on: date, lang: str) -> str:
+    """A date range: ``令和元年7月1日～令和2年3月31日`` / ``1 Jul 2019 – 31 Mar 2020``."""
+    if lang == "ja":
+        return f"{format_date(start_on, lang)}～{format_date(end_on, lang)}"
+    return f"{format_date(start_on, lang)} – {format_date(end_on, lang)}"
+
+
+def _offset_text(moment: datetime) -> str:
+    offset = moment.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    sign = "+" if minutes >= 0 else "-"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours:02d}:{rest:02d}"
+
+
+def format_timestamp(moment: datetime, lang: str) -> str:
+    """``令和2年4月30日 10:00（UTC+09:00）`` / ``30 Apr 2020 10:00 UTC+09:00``."""
+    clock = f"{moment.hour:02d}:{moment.minute:02d}"
+    if lang == "ja":
+        return f"{format_date(moment.date(), lang)} {clock}（{_offset_text(moment)}）"
+    return f"{format_date(moment.date(), lang)} {clock} {_offset_text(moment)}"
+
+
+def format_kpi_value(value: Decimal, unit: str, lang: str) -> str:
+    """A KPI value with its unit: ``83.50%``, ``7,200人`` / ``7,200 people``, ``8,000歩``."""
+    if unit == "percent":
+        return format_percent(value)
+    places = 0 if value == value.to_integral_value() else 2
+    number = _decimal_text(value, places)
+    suffix = {"people": ("人", " people"), "steps": ("歩", " steps")}.get(unit)
+    if suffix is None:
+        return number
+    return f"{number}{suffix[0]}" if lang == "ja" else f"{number}{suffix[1]}"
+
+
+def page_number(page: int, pages: int) -> str:
+    """``1 / 3``: the same in both languages."""
+    return f"{page} / {pages}"
+
+
+# Every label the documents print. Keys are stable; add both languages or neither.
+LABELS: dict[str, dict[str, str]] = {
+    # Document titles
+    "lender_statement": {"ja": "融資残高報告書", "en": "Lender statement"},
+    "investor_statement": {"ja": "出資者取引報告書", "en": "Investor statement"},
+    "payment_notice": {"ja": "成果連動支払額通知書", "en": "Outcome payment notice"},
+    "year_end_report": {"ja": "年度末精算報告書", "en": "Year-end settlement report"},
+    # Header and footer
+    "contract": {"ja": "契約", "en": "Contract"},
+    "fiscal_year": {"ja": "会計年度", "en": "Fiscal year"},
+    "period": {"ja": "対象期間", "en": "Period"},
+    "document_id": {"ja": "文書番号", "en": "Document"},
+    "generated_at": {"ja": "作成日時", "en": "Generated"},
+    "ledger_state": {"ja": "台帳状態ハッシュ", "en": "Ledger state hash"},
+    "verify_hint": {"ja": "`sib ledger verify` で台帳と照合できます",
+                    "en": "check it against the ledger with `sib ledger verify`"},
+    # Parties
+    "lender": {"ja": "貸付人", "en": "Lender"},
+    "borrower": {"ja": "借入人", "en": "Borrower"},
+    "issuer": {"ja": "営業者", "en": "Operator"},
+    "holder": {"ja": "出資者", "en": "Holder"},
+    "holder_id": {"ja": "出資者番号", "en": "Holder number"},
+    "payer": {"ja": "支払者", "en": "Payer"},
+    "payee": {"ja": "受領者", "en": "Payee"},
+    "intermediary": {"ja": "中間支援組織", "en": "Intermediary"},
+    # Loans
+    "loan": {"ja": "貸付", "en": "Loan"},
+    "commitment": {"ja": "融資枠", "en": "Commitment"},
+    "interest_rate": {"ja": "年利率", "en": "Interest rate (annual)"},
+    "day_count": {"ja": "利息計算方法", "en": "Day count"},
+    "opening_balance": {"ja": "期首残高", "en": "Opening balance"},
+    "drawn": {"ja": "実行額", "en": "Drawn"},
+    "draw_date": {"ja": "実行日", "en": "Drawn on"},
+    "principal_repaid": {"ja": "元金返済額", "en": "Principal repaid"},
+    "written_down": {"ja": "元本減額", "en": "Written down"},
+    "closing_balance": {"ja": "期末残高", "en": "Closing balance"},
+    "interest_accrued": {"ja": "発生利息", "en": "Interest accrued"},
+    "interest_paid": {"ja": "支払利息", "en": "Interest paid"},
+    "schedule_vs_actual": {"ja": "返済予定と実績", "en": "Schedule against actual"},
+    "due_date": {"ja": "約定日", "en": "Due"},
+    "principal_scheduled": {"ja": "元金（予定）", "en": "Principal due"},
+    "interest_scheduled": {"ja": "利息（予定）", "en": "Interest due"},
+    "principal_paid": {"ja": "元金（実績）", "en": "Principal paid"},
+    "paid_on": {"ja": "支払日", "en": "Paid on"},
+    "difference": {"ja": "差異", "en": "Difference"},
+    "not_paid": {"ja": "未払", "en": "unpaid"},
+    "balance_chart": {"ja": "貸付残高の推移", "en": "Loan balance over time"},
+    "amount": {"ja": "金額", "en": "Amount"},
+    # KPIs
+    "kpi_results": {"ja": "評価済み成果指標（KPI）", "en": "Audited KPI results"},
+    "kpi": {"ja": "成果指標", "en": "KPI"},
+    "target": {"ja": "目標値", "en": "Target"},
+    "result": {"ja": "実績値", "en": "Result"},
+    "achievement": {"ja": "達成率", "en": "Achievement"},
+    "maximum": {"ja": "上限額", "en": "Maximum"},
+    "earned": {"ja": "成果額", "en": "Earned"},
+    "evaluation_interim": {"ja": "中間評価", "en": "interim"},
+    "kpi_chart": {"ja": "成果指標の達成率", "en": "KPI achievement"},
+    # Investor statement
+    "class": {"ja": "出資区分", "en": "Class"},
+    "units": {"ja": "保有口数", "en": "Units held"},
+    "unit_price": {"ja": "1口当たり出資額", "en": "Price per unit"},
+    "tax_category": {"ja": "課税区分", "en": "Tax category"},
+    "tax_individual": {"ja": "個人", "en": "individual"},
+    "tax_corporate": {"ja": "法人", "en": "corporate"},
+    "tax_tax_exempt": {"ja": "非課税", "en": "tax-exempt"},
+    "capital_account": {"ja": "出資金勘定の推移", "en": "Capital account"},
+    "opening": {"ja": "期首残高", "en": "Opening balance"},
+    "contributions": {"ja": "出資払込", "en": "Contributions"},
+    "income": {"ja": "利益分配（損益配分）", "en": "Income allocated"},
+    "distributions": {"ja": "分配金", "en": "Distributions"},
+    "distributions_gross": {"ja": "分配金（税引前）", "en": "Distributions (gross)"},
+    "withheld": {"ja": "源泉徴収税額", "en": "Tax withheld"},
+    "net_paid": {"ja": "差引支払額", "en": "Net paid"},
+    "write_downs": {"ja": "損失負担（元本毀損）", "en": "Write-downs"},
+    "closing": {"ja": "期末残高", "en": "Closing balance"},
+    "income_type": {"ja": "所得区分", "en": "Income type"},
+    "income_tokumei_kumiai": {"ja": "匿名組合契約の利益の分配", "en": "Silent-partnership distribution"},
+    "income_interest": {"ja": "利子", "en": "Interest"},
+    "returns": {"ja": "投資成果（累計）", "en": "Returns since inception"},
+    "contributed_total": {"ja": "払込累計額", "en": "Contributed to date"},
+    "distributed_total": {"ja": "分配累計額（税引前）", "en": "Distributed to date (gross)"},
+    "residual_value": {"ja": "評価額（出資金残高）", "en": "Residual value"},
+    "irr": {"ja": "内部収益率（年率・XIRR）", "en": "IRR to date (XIRR, annual)"},
+    "moic": {"ja": "投下資本倍率", "en": "Multiple on invested capital"},
+    "as_of": {"ja": "基準日", "en": "As of"},
+    "no_distributions": {"ja": "当期の分配はありません", "en": "No distributions in the period"},
+    "tax_note": {"ja": "源泉徴収税額は支払調書に記載されます",
+                 "en": "Tax withheld is reported on the payment record"},
+    # Payment notice
+    "earned_lines": {"ja": "成果連動支払額の内訳", "en": "Earned amounts"},
+    "trace": {"ja": "算定根拠", "en": "Calculation"},
+    "earned_total": {"ja": "成果額合計", "en": "Total earned"},
+    "consumption_tax": {"ja": "消費税額（10%）", "en": "Consumption tax (10%)"},
+    "amount_due": {"ja": "請求額", "en": "Amount due"},
+    "grant_covered": {"ja": "うち交付金対象額", "en": "of which grant-covered"},
+    "due_on": {"ja": "支払期日", "en": "Due date"},
+    "remit_to": {"ja": "振込先", "en": "Pay to"},
+    "authorisation": {"ja": "債務負担行為の状況", "en": "Budget authorisation (債務負担行為)"},
+    "authorisation_period": {"ja": "期間", "en": "Period"},
+    "limit": {"ja": "限度額", "en": "Limit"},
+    "paid_to_date": {"ja": "支払済額", "en": "Paid to date"},
+    "this_notice": {"ja": "本通知額", "en": "This notice"},
+    "paid_after": {"ja": "本通知支払後累計", "en": "Paid after this notice"},
+    "remaining": {"ja": "残額", "en": "Remaining"},
+    "planned": {"ja": "支出予定額", "en": "Planned"},
+    "paid": {"ja": "支出済額", "en": "Paid"},
+    # Year-end report
+    "payers": {"ja": "支払自治体", "en": "Outcome payers"},
+    "authorised": {"ja": "予算額", "en": "Authorised"},
+    "outstanding": {"ja": "未収額", "en": "Outstanding"},
+    "lenders": {"ja": "金融機関", "en": "Lenders"},
+    "providers": {"ja": "サービス提供者", "en": "Service providers"},
+    "provider": {"ja": "事業者", "en": "Provider"},
+    "fixed_fees": {"ja": "固定報酬", "en": "Fixed fees"},
+    "outcome_fees": {"ja": "成果報酬", "en": "Outcome fees"},
+    "investor_classes": {"ja": "出資区分別", "en": "Investor classes"},
+    "holders_count": {"ja": "出資者数", "en": "Holders"},
+    "trial_balance": {"ja": "試算表", "en": "Trial balance"},
+    "account_code": {"ja": "科目コード", "en": "Code"},
+    "account": {"ja": "勘定科目", "en": "Account"},
+    "debit": {"ja": "借方", "en": "Debit"},
+    "credit": {"ja": "貸方", "en": "Credit"},
+    "total": {"ja": "合計", "en": "Total"},
+    "name": {"ja": "名称", "en": "Name"},
+}
+
+
+def label(key: str, lang: str) -> str:
+    """The label ``key`` in ``lang``; an unknown key is a programming error, named as such."""
+    check_lang(lang)
+    try:
+        return LABELS[key][lang]
+    except KeyError as exc:
+        raise SibError(f"no label {key!r} in {lang!r}", "LABEL_UNKNOWN", "key") from exc
