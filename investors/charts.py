@@ -45,8 +45,8 @@ class ChartStyle:
 
 
 def _nice_ceiling(value: int) -> int:
-    """The smallest 1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 × 10ⁿ at or above ``value`` (a readable
-    axis maximum whose quarters are round figures)."""
+    """The smallest 1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 × 10ⁿ at or above ``value``: a readable
+    axis maximum that leaves little empty space above the line."""
     if value <= 1:
         return 1
     magnitude = int(10 ** (len(str(value)) - 1))

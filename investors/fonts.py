@@ -81,6 +81,21 @@ class CachedTTFont(TTFont):  # type: ignore[misc]  # reportlab ships no type hin
     def __init__(self, name: str, filename: str) -> None:
         super().__init__(name, filename, asciiReadable=False)
         self._parts: OrderedDict[tuple[int, tuple[int, ...]], _SubsetParts] = OrderedDict()
+        self._keep_tables()
+
+    def _keep_tables(self) -> None:
+        """Keep each font table once read: building a subset reads ten tables, the glyph table
+        alone megabytes long, and reportlab copies them out of the file for every subset. The
+        tables are immutable bytes, so keeping them changes nothing but the time."""
+        read = self.face.get_table
+        tables: dict[str, bytes] = {}
+
+        def get_table(tag: str) -> bytes:
+            if tag not in tables:
+                tables[tag] = read(tag)
+            return tables[tag]
+
+        self.face.get_table = get_table
 
     def _subset_parts(self, number: int, subset: tuple[int, ...]) -> _SubsetParts:
         key = (number, subset)
@@ -116,6 +131,28 @@ class CachedTTFont(TTFont):  # type: ignore[misc]  # reportlab ships no type hin
             "StemV": face.stemV, "FontFile2": font_file_ref, "MissingWidth": face.defaultWidth})
         return doc.Reference(descriptor, "fontDescriptor:" + parts.base_name)
 
+    def seed(self, doc: Any, alphabet: str) -> None:
+        """Give ``doc`` the first subset of ``alphabet`` before anything is drawn: the same
+        codes as ``splitString(alphabet, doc)`` would assign, copied from a template."""
+        template = self._seeded_state(alphabet)
+        state = self._assignState(doc)
+        state.assignments = dict(template.assignments)
+        state.subsets = [list(subset) for subset in template.subsets]
+        state.nextCode = template.nextCode
+
+    @lru_cache(maxsize=16)  # noqa: B019 (one font object per process)
+    def seeded_codes(self, alphabet: str) -> dict[str, int]:
+        """Each character of ``alphabet`` and its code in the seeded first subset."""
+        assignments = self._seeded_state(alphabet).assignments
+        return {char: assignments[ord(char)] for char in alphabet
+                if assignments.get(ord(char), 256) < 256}
+
+    @lru_cache(maxsize=16)  # noqa: B019 (one font object per process)
+    def _seeded_state(self, alphabet: str) -> Any:
+        scratch = _Scratch()
+        self.splitString(alphabet, scratch)
+        return self.state.pop(scratch)
+
     def addObjects(self, doc: Any) -> None:  # noqa: N802 (reportlab's name)
         """Write every subset the document used, from the cache where possible."""
         if not doc.compression:
@@ -138,6 +175,10 @@ class CachedTTFont(TTFont):  # type: ignore[misc]  # reportlab ships no type hin
             doc.Reference(font, internal_name)
             doc.idToObject["BasicFonts"].dict[internal_name] = font
         del self.state[doc]
+
+
+class _Scratch:
+    """A stand-in document: the font keeps per-document state in a weak-keyed mapping."""
 
 
 @lru_cache(maxsize=None)

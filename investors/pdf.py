@@ -517,26 +517,11 @@ def _shared_texts(header: DocumentHeader, *names: Text) -> tuple[str, ...]:
     return tuple(t for name in (header.contract_name, *names) for t in (name.ja, name.en))
 
 
-@lru_cache(maxsize=4)
-def _seeded_codes(alphabet: str) -> dict[str, int]:
-    """Each seeded character's code in the first subset, as the font assigns them when a
-    document is seeded with ``alphabet`` (read from a scratch document, so it is exactly
-    reportlab's assignment)."""
-    font, scratch = japanese_font(), Canvas(io.BytesIO())
-    font.splitString(alphabet, scratch._doc)
-    codes = {char: code for char, (subset, code) in
-             ((c, divmod(n, 256)) for c, n in ((chr(u), n) for u, n in
-                                               font.state[scratch._doc].assignments.items()))
-             if subset == 0 and char in alphabet}
-    del font.state[scratch._doc]
-    return codes
-
-
 @lru_cache(maxsize=8192)
 def _seeded_operand(alphabet: str, text: str) -> str | None:
     """``(…)`` operand of ``text`` in the seeded subset, or None if a character is not seeded.
     Labels, dates and most figures repeat across a batch, so their encoding is cached."""
-    codes = _seeded_codes(alphabet)
+    codes = japanese_font().seeded_codes(alphabet)
     try:
         return f"({escapePDF(bytes(codes[char] for char in text))})"
     except KeyError:
@@ -555,7 +540,7 @@ def _render(blocks: Sequence[_Block], header: DocumentHeader, kind: str, lang: s
     canvas.setTitle(f"{title} {header.document_id}")
     canvas.setSubject(header.contract_name.get(lang))
     canvas.setCreator("sib-settlement")
-    japanese_font().splitString(alphabet, canvas._doc)
+    japanese_font().seed(canvas._doc, alphabet)
     pages = _paginate(blocks)
     furniture = _furniture(header, title, lang)
     for number, page in enumerate(pages, start=1):
