@@ -18,7 +18,17 @@ from moneyed import Money
 
 from ledger.errors import Problem
 from ledger.money import from_minor, to_minor
-from ledger.schema import CREDIT, DEBIT
+
+# Values of Entry.status.
+POSTED = "posted"
+PENDING = "pending"
+VOIDED = "voided"  # the status of the entry that voids a pending entry (it has no postings)
+
+# Values of Posting.side.
+DEBIT = "D"
+CREDIT = "C"
+
+ACCOUNT_TYPES = ("asset", "liability", "equity", "income", "expense")
 
 
 @dataclass(frozen=True)

@@ -14,16 +14,8 @@ from typing import Optional
 from sqlalchemy import BigInteger, CheckConstraint, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-# Values of Entry.status.
-POSTED = "posted"
-PENDING = "pending"
-VOIDED = "voided"  # the status of the entry that voids a pending entry (it has no postings)
-
-# Values of Posting.side.
-DEBIT = "D"
-CREDIT = "C"
-
-ACCOUNT_TYPES = ("asset", "liability", "equity", "income", "expense")
+from ledger.entries import (ACCOUNT_TYPES, CREDIT, DEBIT, PENDING, POSTED,  # noqa: F401
+                            VOIDED)
 
 
 class Book(SQLModel, table=True):
