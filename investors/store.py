@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
 from contracts.store import get_contract
@@ -146,6 +146,53 @@ def subscribe(session: Session, contract_id: str, class_id: str, holder_code: st
     return row
 
 
+def subscribe_round(session: Session, contract_id: str, class_id: str,
+                    orders: list[tuple[str, int]], on: date, reference: str) -> int:
+    """A subscription round closing on ``on``: many holders' ``(code, units)`` orders, the cash
+    received in one entry, a subscription row per holder. Returns the units issued. The same
+    round again (same reference) issues nothing more."""
+    contract = get_contract(session, contract_id)
+    unit_class = next((u for u in contract.unit_classes if u.id == class_id), None)
+    if unit_class is None:
+        raise NotFound(f"{contract_id} has no unit class {class_id!r}", "UNIT_CLASS_NOT_FOUND",
+                       "unit_class")
+    key = f"{contract_id}:round:{class_id}:{reference}"
+    book = get_book(session, contract_id)
+    if session.scalars(select(Entry.id).where(Entry.book_id == book.id,
+                                              Entry.idempotency_key == key)).first():
+        return 0
+    ids = dict(session.execute(select(Holder.code, Holder.id).where(
+        Holder.code.in_([code for code, _ in orders]))).all())
+    problems = [Problem("HOLDER_NOT_FOUND", f"no holder {code!r}", f"orders[{i}].holder")
+                for i, (code, _) in enumerate(orders) if code not in ids]
+    problems += [Problem("UNITS_NOT_POSITIVE", "units must be positive", f"orders[{i}].units")
+                 for i, (_, units) in enumerate(orders) if units <= 0]
+    sold = session.scalar(select(func.coalesce(func.sum(Subscription.units), 0)).where(
+        Subscription.contract_id == contract_id, Subscription.unit_class == class_id)) or 0
+    total_units = sum(units for _, units in orders)
+    if sold + total_units > unit_class.units_offered:
+        problems.append(Problem("UNITS_EXCEED_OFFER", f"{class_id} offers "
+                                f"{unit_class.units_offered} units; {sold} are sold, "
+                                f"{total_units} more would exceed it", "orders"))
+    if fiscal_year_of(on, contract.fiscal_year_start_month) < unit_class.first_sale_fiscal_year:
+        problems.append(Problem("UNITS_NOT_ON_SALE", f"{class_id} is sold from "
+                                f"FY{unit_class.first_sale_fiscal_year}", "subscribed_on"))
+    if problems:
+        raise SibError(problems)
+    money = from_minor(total_units * unit_class.unit_price_minor, contract.currency)
+    entry = post_entry(session, EntryDraft(
+        contract_id, key, "unit_subscription", on,
+        [debit("cash", money), credit(f"units:{class_id}", money)],
+        f"Subscription round {reference}: {total_units} units of {class_id}, "
+        f"{len(orders)} holders", {"contract": contract_id, "unit_class": class_id,
+                                   "round": reference}))
+    session.execute(insert(Subscription), [dict(
+        contract_id=contract_id, unit_class=class_id, holder_id=ids[code], units=units,
+        amount_minor=units * unit_class.unit_price_minor, subscribed_on=on,
+        entry_id=entry.id) for code, units in orders])
+    return total_units
+
+
 def units_held(session: Session, contract_id: str, class_id: str,
                as_of: date) -> dict[int, int]:
     """Holder id → units held at the end of ``as_of``, in holder id order."""
@@ -186,6 +233,7 @@ def pay_holders(session: Session, contract_id: str, on: date) -> list[HolderPaym
 
 def _pay_one(session: Session, contract, unit_class, entry: Entry, gross: int,  # noqa: ANN001
              on: date) -> list[HolderPayment]:
+    """Split one class payment among its holders by units; one ledger entry pays them all."""
     held = units_held(session, contract.id, unit_class.id, on)
     if not held:
         raise SibError(f"{unit_class.id} has no holders on {on} to pay", "NO_HOLDERS",
@@ -193,21 +241,21 @@ def _pay_one(session: Session, contract, unit_class, entry: Entry, gross: int,  
     parts = allocate(gross, list(held.values()), RemainderPolicy.LARGEST_REMAINDER)
     kind = {"investor_distribution": "distribution", "capital_return": "capital_return"}.get(
         entry.kind, "write_down")
+    categories = dict(session.execute(select(Holder.id, Holder.tax_category).where(
+        Holder.id.in_(select(Subscription.holder_id).where(
+            Subscription.contract_id == contract.id,
+            Subscription.unit_class == unit_class.id)))).all())
+    rates = {category: rate_for(category, unit_class.tax_category, on)
+             for category in set(categories.values())} if kind == "distribution" else {}
     rows, tax_total = [], 0
     for (holder_id, _), part in zip(held.items(), parts):
-        holder = session.get(Holder, holder_id)
-        assert holder is not None
-        withheld = 0
-        if kind == "distribution" and part:
-            rate = rate_for(holder.tax_category, unit_class.tax_category, on)
-            withheld, _ = withhold(part, rate)
+        withheld = withhold(part, rates[categories[holder_id]])[0] if rates and part else 0
         tax_total += withheld
-        rows.append(HolderPayment(contract_id=contract.id, unit_class=unit_class.id,
-                                  holder_id=holder_id, paid_on=on, kind=kind,
-                                  income_type=unit_class.tax_category if kind == "distribution"
-                                  else "", gross_minor=part, withheld_minor=withheld,
-                                  net_minor=part - withheld, source_entry_id=entry.id or 0))
-    paying = None
+        rows.append(dict(contract_id=contract.id, unit_class=unit_class.id,
+                         holder_id=holder_id, paid_on=on, kind=kind,
+                         income_type=unit_class.tax_category if kind == "distribution" else "",
+                         gross_minor=part, withheld_minor=withheld, net_minor=part - withheld,
+                         source_entry_id=entry.id or 0, entry_id=None))
     if kind != "write_down":
         cur = contract.currency
         postings = [debit(f"distributions-payable:{unit_class.id}", from_minor(gross, cur)),
@@ -218,11 +266,11 @@ def _pay_one(session: Session, contract, unit_class, entry: Entry, gross: int,  
             contract.id, f"{contract.id}:holders:{entry.id}", "holder_payment", on, postings,
             f"Paid to {len(rows)} holders of {unit_class.id} (withheld {tax_total:,})",
             {"contract": contract.id, "unit_class": unit_class.id, "source_entry": entry.id}))
-    for row in rows:
-        row.entry_id = paying.id if paying else None
-        session.add(row)
-    session.flush()
-    return rows
+        for row in rows:
+            row["entry_id"] = paying.id
+    session.execute(insert(HolderPayment), rows)
+    return list(session.scalars(select(HolderPayment).where(
+        HolderPayment.source_entry_id == entry.id).order_by(HolderPayment.holder_id)))
 
 
 def holder_payments(session: Session, contract_id: str, holder_id: int | None = None,

@@ -44,10 +44,12 @@ class Holder(SQLModel, table=True):
 
 
 class Subscription(SQLModel, table=True):
-    """Units of a class bought by a holder, and the ledger entry of the money received."""
+    """Units of a class bought by a holder, and the ledger entry of the money received (one
+    entry may carry a whole subscription round)."""
 
     __tablename__ = "investor_subscription"
-    __table_args__ = (UniqueConstraint("entry_id"),)
+    __table_args__ = (UniqueConstraint("contract_id", "unit_class", "holder_id",
+                                       "subscribed_on"),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
     contract_id: str = Field(max_length=64, index=True)

@@ -108,3 +108,19 @@ def test_payment_records_capital_accounts_and_returns(book):
     pyxirr = pytest.importorskip("pyxirr")
     expected = pyxirr.xirr([date(2021, 6, 1), date(2022, 6, 30)], [-500_000, 510_000])
     assert abs(float(summary.irr) - expected) < 1e-6  # float-ok: comparing with pyxirr
+
+
+def test_a_subscription_round_issues_units_in_one_entry_and_is_idempotent(session):
+    from investors.store import subscribe_round
+    contract, _ = load_contract_file(FIVE)
+    load_contract(session, contract)
+    for i in range(5):
+        add_holder(session, HolderSpec(f"r{i}", "individual", f"市民 {i}"))
+    orders = [(f"r{i}", i + 1) for i in range(5)]  # 15 units
+    assert subscribe_round(session, C, UNITS, orders, date(2021, 7, 1), "round-1") == 15
+    assert subscribe_round(session, C, UNITS, orders, date(2021, 7, 1), "round-1") == 0
+    tb = {r.code: r for r in trial_balance(session, C).rows}
+    assert tb[f"units:{UNITS}"].credit_minor == 15 * 50_000
+    with pytest.raises(SibError) as err:
+        subscribe_round(session, C, UNITS, [("r0", 390), ("nobody", 1)], date(2021, 7, 2), "r2")
+    assert set(err.value.codes) == {"HOLDER_NOT_FOUND", "UNITS_EXCEED_OFFER"}

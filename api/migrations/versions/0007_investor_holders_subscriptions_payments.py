@@ -78,7 +78,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['entry_id'], ['ledger_entry.id'], ),
     sa.ForeignKeyConstraint(['holder_id'], ['investor_holder.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('entry_id')
+    sa.UniqueConstraint('contract_id', 'unit_class', 'holder_id', 'subscribed_on')
     )
     with op.batch_alter_table('investor_subscription', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_investor_subscription_contract_id'), ['contract_id'], unique=False)
