@@ -204,7 +204,22 @@ def units_held(session: Session, contract_id: str, class_id: str,
     return {holder_id: int(units) for holder_id, units in rows}
 
 
-def pay_holders(session: Session, contract_id: str, on: date) -> list[HolderPayment]:
+@dataclass(frozen=True)
+class PaidShare:
+    """One holder's part of a class payment, as :func:`pay_holders` reports it."""
+
+    holder_id: int
+    unit_class: str
+    paid_on: date
+    kind: str
+    gross_minor: int
+    withheld_minor: int
+    net_minor: int
+    source_entry_id: int
+    entry_id: int | None
+
+
+def pay_holders(session: Session, contract_id: str, on: date) -> list[PaidShare]:
     """Pay holders every class distribution, capital return and write-down of ``on``."""
     contract = get_contract(session, contract_id)
     book = get_book(session, contract_id)
@@ -215,24 +230,25 @@ def pay_holders(session: Session, contract_id: str, on: date) -> list[HolderPaym
                Entry.kind.in_(("investor_distribution", "capital_return", "write_down",
                                "guarantee_draw")),
                Account.code.like("%:%"))).all()
-    out: list[HolderPayment] = []
+    out: list[PaidShare] = []
     for entry, gross in sources:
         class_id = json.loads(entry.links).get("unit_class") or \
             json.loads(entry.links).get("instrument")
         unit_class = next((u for u in contract.unit_classes if u.id == class_id), None)
         if unit_class is None:
             continue  # a loan's write-down, not a unit class's
-        already = session.scalars(select(HolderPayment).where(
-            HolderPayment.source_entry_id == entry.id)).all()
+        already = session.execute(select(*[getattr(HolderPayment, f) for f in
+                                             PaidShare.__dataclass_fields__]).where(
+            HolderPayment.source_entry_id == entry.id).order_by(HolderPayment.holder_id)).all()
         if already:
-            out.extend(already)
+            out.extend(PaidShare(*row) for row in already)
             continue
         out.extend(_pay_one(session, contract, unit_class, entry, gross, on))
     return out
 
 
 def _pay_one(session: Session, contract, unit_class, entry: Entry, gross: int,  # noqa: ANN001
-             on: date) -> list[HolderPayment]:
+             on: date) -> list[PaidShare]:
     """Split one class payment among its holders by units; one ledger entry pays them all."""
     held = units_held(session, contract.id, unit_class.id, on)
     if not held:
@@ -248,8 +264,12 @@ def _pay_one(session: Session, contract, unit_class, entry: Entry, gross: int,  
     rates = {category: rate_for(category, unit_class.tax_category, on)
              for category in set(categories.values())} if kind == "distribution" else {}
     rows, tax_total = [], 0
+    taxes: dict[tuple[int, str], int] = {}  # many holders get the same part: compute it once
     for (holder_id, _), part in zip(held.items(), parts):
-        withheld = withhold(part, rates[categories[holder_id]])[0] if rates and part else 0
+        category = categories[holder_id]
+        if rates and part and (part, category) not in taxes:
+            taxes[(part, category)] = withhold(part, rates[category])[0]
+        withheld = taxes.get((part, category), 0)
         tax_total += withheld
         rows.append(dict(contract_id=contract.id, unit_class=unit_class.id,
                          holder_id=holder_id, paid_on=on, kind=kind,
@@ -268,9 +288,8 @@ def _pay_one(session: Session, contract, unit_class, entry: Entry, gross: int,  
             {"contract": contract.id, "unit_class": unit_class.id, "source_entry": entry.id}))
         for row in rows:
             row["entry_id"] = paying.id
-    session.execute(insert(HolderPayment), rows)
-    return list(session.scalars(select(HolderPayment).where(
-        HolderPayment.source_entry_id == entry.id).order_by(HolderPayment.holder_id)))
+    session.execute(insert(HolderPayment.__table__), rows)  # type: ignore[arg-type]
+    return [PaidShare(**{k: row[k] for k in PaidShare.__dataclass_fields__}) for row in rows]
 
 
 def holder_payments(session: Session, contract_id: str, holder_id: int | None = None,
