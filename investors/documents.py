@@ -160,8 +160,7 @@ def _loan_section(session: Session, ctx: Context, loan: Any) -> sd.LoanSection:
     account = f"loan:{loan.id}"
     d0, c0 = account_totals(session, c.id, account, None, ctx.start_on - timedelta(days=1))
     d1, c1 = account_totals(session, c.id, account, None, ctx.end_on)
-    draws = tuple(sd.LoanDraw(d.drawn_on, d.amount_minor) for d in loan.draws
-                  if ctx.start_on <= d.drawn_on <= ctx.end_on)
+    draws = _draws(session, ctx, account)
     written = _between(session, ctx, account, ("write_down", "guarantee_draw"), 0)
     repaid = (d1 - d0) - written
     schedule = loan_schedule(loan)
@@ -182,6 +181,20 @@ def _loan_section(session: Session, ctx: Context, loan: Any) -> sd.LoanSection:
                                       r.paid_on[-1] if r.paid_on else None)
                        for r in rows if ctx.start_on <= r.due_on <= ctx.end_on),
         balance_series=_balance_series(session, ctx, account))
+
+
+def _draws(session: Session, ctx: Context, account: str) -> tuple[sd.LoanDraw, ...]:
+    """Draws posted to the loan account in the period (the ledger, not the contract's plan)."""
+    book = get_book(session, ctx.contract.id)
+    rows = session.execute(
+        select(Posting.effective_on, Posting.amount_minor)
+        .join(Account, Account.id == Posting.account_id)
+        .join(Entry, Entry.id == Posting.entry_id)
+        .where(Account.book_id == book.id, Account.code == account, Posting.side == "C",
+               Entry.kind == "loan_drawdown", Posting.status == "posted",
+               Posting.effective_on >= ctx.start_on, Posting.effective_on <= ctx.end_on)
+        .order_by(Posting.effective_on, Posting.id))
+    return tuple(sd.LoanDraw(on, amount) for on, amount in rows)
 
 
 def _balance_series(session: Session, ctx: Context, account: str) -> tuple[sd.BalancePoint, ...]:
@@ -359,14 +372,14 @@ def year_end_report(session: Session, ctx: Context) -> sd.YearEndReport:
     payers = tuple(sd.PayerRow(_party(c, p["payer"]), p["authorised_total"], p["earned"],
                                p["paid"], p["grant"]) for p in pack.payers)
     lenders = tuple(sd.LenderRow(_party(c, ln["lender"]), _opening(session, ctx, ln["loan"]),
-                                 sum(d.amount_minor for d in c.loans[i].draws
-                                     if ctx.start_on <= d.drawn_on <= ctx.end_on),
+                                 sum(d.amount_minor for d in
+                                     _draws(session, ctx, f"loan:{ln['loan']}")),
                                  _between(session, ctx, f"loan:{ln['loan']}",
                                           ("principal_repayment",), 0),
                                  _between(session, ctx, f"loan:{ln['loan']}",
                                           ("write_down", "guarantee_draw"), 0),
                                  ln["interest_accrued_year"], ln["interest_paid_year"])
-                    for i, ln in enumerate(pack.lenders))
+                    for ln in pack.lenders)
     providers = tuple(sd.ProviderRow(_party(c, p["provider"]), p["fixed_fees"],
                                      p["outcome_fees"], p["fixed_fees"] + p["outcome_fees"])
                       for p in pack.providers)
