@@ -348,7 +348,8 @@ def _investor_statement(ctx: Context, issuer: sd.Party, holder: Holder, unit_cla
             flows.append(CashFlow(p.paid_on, p.gross_minor))
     account = roll_forward(holder.code, unit_class.id, moves, ctx.start_on, ctx.end_on, cur)
     to_date = roll_forward(holder.code, unit_class.id, moves, date(1900, 1, 1), ctx.end_on, cur)
-    in_year = [p for p in pays if p.kind == "distribution" and p.paid_on >= ctx.start_on]
+    in_year = [p for p in pays if p.kind in ("distribution", "capital_return")
+               and p.paid_on >= ctx.start_on]
     return sd.InvestorStatement(
         header=_header(ctx, "investor", f"{holder.code}/{unit_class.id}"), issuer=issuer,
         holder=sd.Holder(holder.code, sd.Text(holder.name_kanji, holder.name_en or
@@ -358,8 +359,9 @@ def _investor_statement(ctx: Context, issuer: sd.Party, holder: Holder, unit_cla
                                                    unit_class.name_en or unit_class.id),
         units=sum(s.units for s in subs), unit_price_minor=unit_class.unit_price_minor,
         capital_account=account,
-        distributions=tuple(sd.DistributionRow(p.paid_on, p.income_type, p.gross_minor,
-                                               p.withheld_minor) for p in in_year),
+        distributions=tuple(sd.DistributionRow(p.paid_on, p.income_type or "capital_return",
+                                               p.gross_minor, p.withheld_minor)
+                            for p in in_year),
         returns=summarise(flows, to_date.closing_minor, ctx.end_on))
 
 

@@ -255,6 +255,7 @@ LABELS: dict[str, dict[str, str]] = {
     "income_type": {"ja": "所得区分", "en": "Income type"},
     "income_tokumei_kumiai": {"ja": "匿名組合契約の利益の分配", "en": "Silent-partnership distribution"},
     "income_interest": {"ja": "利子", "en": "Interest"},
+    "income_capital_return": {"ja": "出資金の返還", "en": "Return of capital"},
     "returns": {"ja": "投資成果（累計）", "en": "Returns since inception"},
     "contributed_total": {"ja": "払込累計額", "en": "Contributed to date"},
     "distributed_total": {"ja": "分配累計額（税引前）", "en": "Distributed to date (gross)"},
