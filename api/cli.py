@@ -254,7 +254,8 @@ def user_add(username: str, role: str = typer.Option(..., "--role", help=
              name: str = typer.Option("", "--name")) -> None:
     """Add a user with a role."""
     from api.users import add_user
-    with db.unit_of_work() as session:
+    from api import cli_audit
+    with cli_audit.unit_of_work() as session:
         user = add_user(session, username, role, scope, name)
         typer.echo(f"user {user.username} ({user.role}{' for ' + user.scope if user.scope else ''})"
                    " added")
@@ -265,7 +266,8 @@ def user_add(username: str, role: str = typer.Option(..., "--role", help=
 def token_create(username: str) -> None:
     """Create an API token for a user; it is printed once and stored only as a hash."""
     from api.users import create_token
-    with db.unit_of_work() as session:
+    from api import cli_audit
+    with cli_audit.unit_of_work() as session:
         token = create_token(session, username)
     typer.echo(token)
 

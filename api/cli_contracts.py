@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from api import db
+from api import cli_audit, db
 from api.output import money_json, money_text, print_json, print_table, report_error
 from ledger.errors import SibError, Problem
 
@@ -52,7 +52,7 @@ def load(file: Path, as_json: bool = JsonOpt) -> None:
     from contracts.store import load_contract
     try:
         contract = _validated(file)
-        with db.unit_of_work() as session:
+        with cli_audit.unit_of_work() as session:
             result = load_contract(session, contract, str(file))
     except SibError as error:
         report_error(error)
@@ -83,7 +83,7 @@ def amend(contract_id: str, file: Path, reason: str = typer.Option(..., "--reaso
         if year is None:
             raise SibError("give --effective-from or list the amendment in the file",
                            "EFFECTIVE_FROM_REQUIRED", "effective_from")
-        with db.unit_of_work() as session:
+        with cli_audit.unit_of_work() as session:
             result = amend_contract(session, contract_id, contract, reason, year)
     except SibError as error:
         report_error(error)

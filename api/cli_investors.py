@@ -10,7 +10,7 @@ from typing import Any, Callable, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from api import db
+from api import cli_audit
 from api.output import money_text, print_json, print_table, report_error
 from ledger.errors import SibError
 
@@ -21,7 +21,7 @@ JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
 def _run(work: Callable[[Any], Any]) -> Any:
     try:
-        with db.unit_of_work() as session:
+        with cli_audit.unit_of_work() as session:
             return work(session)
     except SibError as error:
         report_error(error)

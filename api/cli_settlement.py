@@ -10,7 +10,7 @@ from typing import Any, Callable, Optional
 
 import typer
 
-from api import db
+from api import cli_audit
 from api.output import money_json, money_text, print_json, print_table, report_error
 from ledger.errors import SibError
 
@@ -27,7 +27,7 @@ YearOpt = typer.Option(..., "--year", "-y", help="fiscal year, e.g. 2019 for 令
 def _run(work: Callable[[Any], Any]) -> Any:
     """One unit of work; a refusal prints every problem and exits 1."""
     try:
-        with db.unit_of_work() as session:
+        with cli_audit.unit_of_work() as session:
             return work(session)
     except SibError as error:
         report_error(error)
