@@ -174,3 +174,28 @@ def test_an_invalid_file_loads_nothing(tmp_path, monkeypatch):
             assert conn.execute(text("SELECT count(*) FROM ledger_book")).scalar() == 0
     finally:
         get_settings.cache_clear()
+
+
+INVALID = Path(__file__).resolve().parent / "contracts_invalid"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in INVALID.glob("*.yaml")
+                                        if not p.name.startswith("_")))
+def test_each_invalid_file_is_refused_with_field_paths_and_loads_nothing(name, tmp_path,
+                                                                          monkeypatch):
+    url = f"sqlite:///{tmp_path / 'invalid.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+        result = runner.invoke(app, ["contract", "load", str(INVALID / name)])
+        assert result.exit_code == 1, result.output
+        assert f"{name}:" in result.output  # each problem names the file and its field path
+        from api import db
+        with db.get_engine(url).connect() as conn:
+            for table in ("contract_version", "contract_commitment", "ledger_book",
+                          "ledger_entry", "api_audit"):
+                assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0
+    finally:
+        get_settings.cache_clear()
