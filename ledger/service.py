@@ -16,7 +16,8 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
 from moneyed import Money
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session
 
 from ledger.calendar import fiscal_year_bounds
@@ -184,12 +185,72 @@ def accounts_of(session: Session, book_code: str) -> list[Account]:
 
 
 # --------------------------------------------------------------------------- posting
+#
+# The posting path runs Core statements built once (below) on the session's connection: the
+# ORM's per-statement machinery costs more than the database work on a two-posting entry.
+# Whatever ORM instances the session holds for rows this path changes are expired afterwards.
+
+_BOOK = Book.__table__
+_ACCOUNT = Account.__table__
+_ENTRY = Entry.__table__
+_POSTING = Posting.__table__
+_BALANCE = AccountBalance.__table__
+
+_LOCK_BOOK = (select(_BOOK.c.id, _BOOK.c.code, _BOOK.c.head_hash, _BOOK.c.entry_count,
+                     _BOOK.c.closed_through_on)
+              .where(_BOOK.c.code == bindparam("code")).with_for_update())
+_FIND_KEY = select(_ENTRY.c.id, _ENTRY.c.content_hash).where(
+    _ENTRY.c.book_id == bindparam("book_id"), _ENTRY.c.idempotency_key == bindparam("key"))
+_ACCOUNTS = select(_ACCOUNT).where(_ACCOUNT.c.book_id == bindparam("book_id"),
+                                   _ACCOUNT.c.code.in_(bindparam("codes", expanding=True)))
+_BALANCES = select(_BALANCE).where(_BALANCE.c.account_id.in_(bindparam("ids", expanding=True)))
+_INSERT_ENTRY = insert(_ENTRY).returning(_ENTRY.c.id)
+_INSERT_POSTING = insert(_POSTING)
+_MOVE_BALANCE = (update(_BALANCE).where(_BALANCE.c.account_id == bindparam("aid"))
+                 .values(debits_posted=_BALANCE.c.debits_posted + bindparam("dp"),
+                         credits_posted=_BALANCE.c.credits_posted + bindparam("cp"),
+                         debits_pending=_BALANCE.c.debits_pending + bindparam("dq"),
+                         credits_pending=_BALANCE.c.credits_pending + bindparam("cq")))
+_EXTEND_CHAIN = (update(_BOOK).where(_BOOK.c.id == bindparam("bid"))
+                 .values(entry_count=bindparam("count"), head_hash=bindparam("head")))
+
+
+@dataclass(frozen=True)
+class BookState:
+    """The locked book row a write works from: where the chain ends, what is closed."""
+
+    id: int
+    code: str
+    head_hash: str
+    entry_count: int
+    closed_through_on: date | None
+
+    @classmethod
+    def of(cls, book: Book) -> "BookState":
+        return cls(book.id or 0, book.code, book.head_hash, book.entry_count,
+                   book.closed_through_on)
+
+
+def _lock_book(session: Session, code: str) -> BookState:
+    """Row-lock the book (PostgreSQL: FOR UPDATE; SQLite: the write transaction)."""
+    row = session.connection().execute(_LOCK_BOOK, {"code": code}).first()
+    if row is None:
+        raise NotFound(f"no book with code {code!r}", "BOOK_NOT_FOUND", "book")
+    return BookState(row.id, row.code, row.head_hash, row.entry_count, row.closed_through_on)
+
+
+def _expire(session: Session, model: type, ids: Iterable[int]) -> None:
+    """Expire session-held instances of rows changed with Core statements."""
+    for key in ids:
+        instance = session.identity_map.get(identity_key(model, key))
+        if instance is not None:
+            session.expire(instance)
 
 @dataclass
 class _Write:
     """What one entry will write: the entry's fields, its posting rows, the balance deltas."""
 
-    book: Book
+    book: BookState
     key: str
     content: str
     kind: str
@@ -197,7 +258,7 @@ class _Write:
     effective_on: date
     description: str
     links: Mapping[str, Any]
-    postings: list[tuple[Account, str, int]]
+    postings: list[tuple[Any, str, int]]  # (account row or Account, side, amount)
     deltas: dict[int, list[int]]  # account id → [d_posted, c_posted, d_pending, c_pending]
     resolves_entry_id: int | None = None
     reverses_entry_id: int | None = None
@@ -217,7 +278,7 @@ def post_entry(session: Session, draft: EntryDraft, pending: bool = False,
         raise SibError(problems)
     status = PENDING if pending else POSTED
     content = content_hash(draft, status)
-    book = get_book(session, draft.book, lock=True)
+    book = _lock_book(session, draft.book)
     existing = _replay(session, book, draft.idempotency_key, content)
     if existing is not None:
         return existing
@@ -233,26 +294,25 @@ def post_entry(session: Session, draft: EntryDraft, pending: bool = False,
     return _write(session, write, now)
 
 
-def _replay(session: Session, book: Book, key: str, content: str) -> Entry | None:
+def _replay(session: Session, book: BookState | Book, key: str, content: str) -> Entry | None:
     """The entry already posted under ``key`` if the content matches; a conflict if not."""
-    existing = session.scalars(select(Entry).where(Entry.book_id == book.id,
-                                                   Entry.idempotency_key == key)).first()
-    if existing is None:
+    found = session.connection().execute(_FIND_KEY, {"book_id": book.id, "key": key}).first()
+    if found is None:
         return None
-    if existing.content_hash != content:
+    if found.content_hash != content:
         raise Conflict(f"idempotency key {key!r} was already used for a different entry "
-                       f"(entry {existing.id})", "IDEMPOTENCY_CONFLICT", "idempotency_key")
-    return existing
+                       f"(entry {found.id})", "IDEMPOTENCY_CONFLICT", "idempotency_key")
+    return session.get_one(Entry, found.id)
 
 
-def _accounts_for(session: Session, book: Book, codes: Iterable[str]) -> dict[str, Account]:
-    wanted = sorted(set(codes))
-    found = session.scalars(select(Account).where(Account.book_id == book.id,
-                                                  Account.code.in_(wanted)))
-    return {a.code: a for a in found}
+def _accounts_for(session: Session, book: BookState, codes: Iterable[str]) -> dict[str, Any]:
+    """Account rows by code (Core rows: the same attribute names as :class:`Account`)."""
+    rows = session.connection().execute(_ACCOUNTS, {"book_id": book.id,
+                                                    "codes": sorted(set(codes))})
+    return {row.code: row for row in rows}
 
 
-def _account_problems(book: Book, accounts: Mapping[str, Account],
+def _account_problems(book: BookState, accounts: Mapping[str, Any],
                       postings: Sequence[PostingDraft], effective_on: date) -> list[Problem]:
     problems: list[Problem] = []
     for i, posting in enumerate(postings):
@@ -276,7 +336,7 @@ def _account_problems(book: Book, accounts: Mapping[str, Account],
     return problems
 
 
-def _period_problems(book: Book, effective_on: date) -> list[Problem]:
+def _period_problems(book: BookState | Book, effective_on: date) -> list[Problem]:
     if book.closed_through_on is not None and effective_on <= book.closed_through_on:
         return [Problem("PERIOD_CLOSED", f"the books of {book.code} are closed through "
                         f"{book.closed_through_on}; date the entry in an open period",
@@ -307,8 +367,8 @@ def _limit_problems(session: Session, write: _Write) -> list[Problem]:
                if a.debits_must_not_exceed_credits or a.credits_must_not_exceed_debits}
     if not limited:
         return []
-    balances = {b.account_id: b for b in session.scalars(
-        select(AccountBalance).where(AccountBalance.account_id.in_(sorted(limited))))}
+    balances = {b.account_id: b for b in session.connection().execute(
+        _BALANCES, {"ids": sorted(limited)})}
     problems = []
     for account_id, account in sorted(limited.items()):
         bal = balances[account_id]
@@ -345,36 +405,33 @@ def _write(session: Session, write: _Write, now: datetime | None) -> Entry:
     digest = chain_hash(book.head_hash, book.code, sequence, write.key, write.kind, write.status,
                         write.effective_on, recorded_at, write.description, links,
                         write.resolves_entry_id, write.reverses_entry_id, posting_tuples)
-    entry_id = session.execute(insert(Entry).returning(Entry.id), [dict(
-        book_id=book.id, sequence=sequence, idempotency_key=write.key,
-        content_hash=write.content, kind=write.kind, status=write.status,
-        effective_on=write.effective_on, recorded_at=recorded_at,
-        description=write.description, links=links,
-        resolves_entry_id=write.resolves_entry_id, reverses_entry_id=write.reverses_entry_id,
-        prev_hash=book.head_hash, hash=digest)]).scalar_one()
+    values = dict(book_id=book.id, sequence=sequence, idempotency_key=write.key,
+                  content_hash=write.content, kind=write.kind, status=write.status,
+                  effective_on=write.effective_on, recorded_at=recorded_at,
+                  description=write.description, links=links,
+                  resolves_entry_id=write.resolves_entry_id,
+                  reverses_entry_id=write.reverses_entry_id, prev_hash=book.head_hash,
+                  hash=digest)
+    connection = session.connection()
+    entry_id = connection.execute(_INSERT_ENTRY, values).scalar_one()
     if posting_tuples:
-        session.execute(insert(Posting), [dict(
+        connection.execute(_INSERT_POSTING, [dict(
             entry_id=entry_id, account_id=account_id, side=side, amount_minor=amount,
-            currency=currency, effective_on=write.effective_on,
-            status=POSTED if write.status == VOIDED else write.status)
+            currency=currency, effective_on=write.effective_on, status=write.status)
             for account_id, side, amount, currency in posting_tuples])
     _apply_deltas(session, write.deltas)
-    session.execute(update(Book).where(Book.id == book.id)
-                    .values(entry_count=sequence, head_hash=digest))
-    session.expire(book)
-    return session.get_one(Entry, entry_id)
+    connection.execute(_EXTEND_CHAIN, {"bid": book.id, "count": sequence, "head": digest})
+    _expire(session, Book, [book.id])
+    # The entry as written, without reading it back: entries never change.
+    return Entry(id=entry_id, **values)
 
 
 def _apply_deltas(session: Session, deltas: Mapping[int, list[int]]) -> None:
-    for account_id in sorted(deltas):
-        d_post, c_post, d_pend, c_pend = deltas[account_id]
-        if not (d_post or c_post or d_pend or c_pend):
-            continue
-        session.execute(update(AccountBalance).where(AccountBalance.account_id == account_id)
-                        .values(debits_posted=AccountBalance.debits_posted + d_post,
-                                credits_posted=AccountBalance.credits_posted + c_post,
-                                debits_pending=AccountBalance.debits_pending + d_pend,
-                                credits_pending=AccountBalance.credits_pending + c_pend))
+    moves = [{"aid": account_id, "dp": d[0], "cp": d[1], "dq": d[2], "cq": d[3]}
+             for account_id, d in sorted(deltas.items()) if any(d)]
+    if moves:
+        session.connection().execute(_MOVE_BALANCE, moves)
+        _expire(session, AccountBalance, [m["aid"] for m in moves])
 
 
 # --------------------------------------------------------------------------- two-phase
@@ -435,8 +492,8 @@ def _resolve(session: Session, book_code: str, pending_entry_id: int, key: str,
     by_code = {a.code: a for a, _, _ in reserved}
     rows = [(by_code[p.account], p.side, p.amount_minor) for p in draft_postings]
     deltas = _merge(_deltas(reserved, pending=True, sign=-1), _deltas(rows, pending=False))
-    write = _Write(book, key, content, kind, status, effective_on, description, links, rows,
-                   deltas, resolves_entry_id=original.id)
+    write = _Write(BookState.of(book), key, content, kind, status, effective_on, description,
+                   links, rows, deltas, resolves_entry_id=original.id)
     return _write(session, write, now)
 
 
@@ -524,7 +581,8 @@ def reverse_entry(session: Session, book_code: str, entry_id: int, idempotency_k
     problems += _period_problems(book, effective_on)
     if problems:
         raise SibError(problems)
-    write = _Write(book, idempotency_key, content, kind, POSTED, effective_on, draft.description,
+    write = _Write(BookState.of(book), idempotency_key, content, kind, POSTED, effective_on,
+                   draft.description,
                    draft.links, mirrored, _deltas(mirrored, pending=False),
                    reverses_entry_id=original.id)
     return _write(session, write, now)
