@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -45,11 +46,11 @@ class PostingDraft:
     side: str
     amount: Money
 
-    @property
+    @cached_property
     def amount_minor(self) -> int:
         return to_minor(self.amount)
 
-    @property
+    @cached_property
     def currency(self) -> str:
         return str(self.amount.currency.code)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from ledger.errors import NotFound
@@ -110,9 +110,7 @@ def _row(a: Account, d: int, c: int, dp: int, cp: int) -> BalanceRow:
 
 def posted_balances_as_of(session: Session, book: Book, as_of: date) -> dict[int, tuple[int, int]]:
     """Posted debits and credits per account as of the end of ``as_of``."""
-    period = session.scalars(select(Period).where(
-        Period.book_id == book.id, Period.status == "closed", Period.end_on <= as_of)
-        .order_by(Period.end_on.desc())).first()
+    period = _latest_closed(session, book, as_of)
     if period is None:
         return posted_totals(session, book.id, through_on=as_of)
     totals = {s.account_id: (s.debits_posted, s.credits_posted) for s in session.scalars(
@@ -128,8 +126,32 @@ def balance_as_of(session: Session, book_code: str, account_code: str, as_of: da
     """One account's posted balance (normal sign, minor units) at the end of ``as_of``."""
     book = get_book(session, book_code)
     account = _account(session, book, account_code)
-    d, c = posted_balances_as_of(session, book, as_of).get(account.id or 0, (0, 0))
+    period = _latest_closed(session, book, as_of)
+    d = c = 0
+    after = None
+    if period is not None:
+        snapshot = session.get(PeriodSnapshot, (period.id, account.id))
+        if snapshot is not None:
+            d, c = snapshot.debits_posted, snapshot.credits_posted
+        after = period.end_on
+    query = (select(Posting.side, func.sum(Posting.amount_minor))
+             .where(Posting.account_id == account.id, Posting.status == POSTED,
+                    Posting.effective_on <= as_of).group_by(Posting.side))
+    if after is not None:
+        query = query.where(Posting.effective_on > after)
+    for side, total in session.execute(query):
+        if side == DEBIT:
+            d += int(total)
+        else:
+            c += int(total)
     return normal_sign(account.type) * (d - c)
+
+
+def _latest_closed(session: Session, book: Book, as_of: date) -> Period | None:
+    """The latest closed period ending on or before ``as_of`` (its snapshot is exact)."""
+    return session.scalars(select(Period).where(
+        Period.book_id == book.id, Period.status == "closed", Period.end_on <= as_of)
+        .order_by(Period.end_on.desc())).first()
 
 
 def _account(session: Session, book: Book, code: str) -> Account:

@@ -142,6 +142,7 @@ def open_account(session: Session, book_code: str, spec: AccountSpec) -> Account
             raise Conflict(f"account {spec.code} already exists with other terms",
                            "ACCOUNT_EXISTS", "code")
         return existing
+    session.info.pop("ledger_accounts", None)
     account = Account(book_id=book.id, code=spec.code, name_ja=spec.name_ja,
                       name_en=spec.name_en, type=spec.type, parent_id=parent_id,
                       currency=book.currency, opened_on=spec.opened_on, closed_on=spec.closed_on,
@@ -167,6 +168,7 @@ def close_account(session: Session, book_code: str, code: str, closed_on: date) 
         raise SibError(f"account {code} still has a balance or pending amounts",
                        "ACCOUNT_NOT_EMPTY", "account")
     account.closed_on = closed_on
+    session.info.pop("ledger_accounts", None)
     session.add(account)
     session.flush()
     return account
@@ -306,10 +308,23 @@ def _replay(session: Session, book: BookState | Book, key: str, content: str) ->
 
 
 def _accounts_for(session: Session, book: BookState, codes: Iterable[str]) -> dict[str, Any]:
-    """Account rows by code (Core rows: the same attribute names as :class:`Account`)."""
-    rows = session.connection().execute(_ACCOUNTS, {"book_id": book.id,
-                                                    "codes": sorted(set(codes))})
-    return {row.code: row for row in rows}
+    """Account rows by code (Core rows: the same attribute names as :class:`Account`).
+
+    Rows are kept for the rest of the database transaction (``session.info``, keyed by the
+    transaction): opening or closing an account in this session drops them, and other writers
+    cannot change an account of a book while this transaction holds the book's lock.
+    """
+    transaction = session.get_transaction()
+    held = session.info.get("ledger_accounts")
+    if held is None or held[0] is not transaction:
+        held = session.info["ledger_accounts"] = (transaction, {})
+    cache: dict[str, Any] = held[1].setdefault(book.id, {})
+    missing = sorted(set(codes) - cache.keys())
+    if missing:
+        for row in session.connection().execute(_ACCOUNTS, {"book_id": book.id,
+                                                            "codes": missing}):
+            cache[row.code] = row
+    return cache
 
 
 def _account_problems(book: BookState, accounts: Mapping[str, Any],

@@ -76,3 +76,17 @@ def pg_url(pg_server_url) -> str:
     """The session's PostgreSQL database, migrated to head."""
     upgrade(pg_server_url)
     return pg_server_url
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ANN001, ARG001
+    """Say how many PostgreSQL-marked tests ran, so CI output shows they did not skip."""
+    counts: dict[str, int] = {}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            keywords = getattr(report, "keywords", {})
+            if "postgres" in keywords and getattr(report, "when", "call") in ("call", "setup"):
+                if outcome == "passed" and report.when != "call":
+                    continue
+                counts[outcome] = counts.get(outcome, 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none collected"
+    terminalreporter.write_line(f"PostgreSQL-marked tests: {summary}")
