@@ -107,12 +107,16 @@ def _tranche_lines(contract: Contract, tranche: Tranche,
         lines = []
         for payer, maximum in parts.items():
             value = _input(inputs, kpi.id, payer, tranche, out)
+            if value is None:
+                continue  # reported as a problem: the settlement will be refused
             payout = earned(tranche.rule, maximum, value, mode,
                             f"{tranche.id} FY{tranche.fiscal_year} — {payer}")
             out.traces.append(payout.trace)
             lines.append(Line(tranche.id, kpi.id, payer, maximum, payout.amount_minor))
         return lines
     value = _input(inputs, kpi.id, "", tranche, out) if kpi is not None else None
+    if kpi is not None and value is None:
+        return []  # reported as a problem: the settlement will be refused
     total_max = sum(parts.values())
     payout = earned(tranche.rule, total_max, value, mode,
                     f"{tranche.id} FY{tranche.fiscal_year}")
