@@ -75,13 +75,10 @@ def kpi_submit(contract: str = ContractOpt, year: int = YearOpt,
 def kpi_import(file: Path, by: str = typer.Option(..., "--by"),
                as_json: bool = JsonOpt) -> None:
     """Import results from a CSV/XLSX file; any bad row refuses the whole file."""
-    from settlement.imports import read_results_file
-    from settlement.results import submit_results
+    from settlement.results import import_results_file
 
     def work(session: Any) -> list[dict[str, Any]]:
-        results, sources = read_results_file(file)
-        return [_result_row(r) for r in submit_results(session, results, by, source=file.name,
-                                                       sources=sources)]
+        return [_result_row(r) for r in import_results_file(session, file, by)]
     _print_results(_run(work), as_json, f"Imported from {file.name}")
 
 

@@ -24,8 +24,8 @@ from ledger.reports import trial_balance
 from ledger.schema import Book
 from ledger.service import close_period, get_book
 from ledger.verify import ledger_state_hash
-from settlement.loans import loan_schedule, position
-from settlement.payments import account_totals, _post
+from settlement.loans import loan_schedule
+from settlement.payments import _post, account_totals, loan_position
 from settlement.results import current_audited, results_for
 from settlement.runs import current_runs, settle
 from settlement.schedules import compare
@@ -97,7 +97,7 @@ def _settle_audited(session: Session, contract: Contract, fiscal_year: int, by: 
 def _accrue_to_year_end(session: Session, contract: Contract, fiscal_year: int,
                         end: date) -> None:
     for loan in contract.loans:
-        target = position(loan, loan_schedule(loan), end).interest_accrued_minor
+        target = loan_position(session, contract, loan, end).interest_accrued_minor
         _, accrued = account_totals(session, contract.id, f"interest-payable:{loan.id}")
         if target > accrued:
             _post(session, contract.id, f"{contract.id}:close:FY{fiscal_year}:accrue:{loan.id}",

@@ -17,8 +17,14 @@ from settlement.kpi import ResultInput
 REQUIRED = ("contract", "fiscal_year", "kpi", "value")
 
 
-def read_results_file(path: Path) -> tuple[list[ResultInput], list[str]]:
-    """The file's rows as results with their ``file:row N`` sources; format problems raise."""
+def read_results_file(path: Path, problems_out: list[Problem] | None = None
+                      ) -> tuple[list[ResultInput], list[str]]:
+    """The file's rows as results with their ``file:row N`` sources.
+
+    Rows that cannot even be read (a fiscal year that is not a number) are problems: raised at
+    once, or — with ``problems_out`` — collected there so that the caller can report them
+    together with the checks of the other rows.
+    """
     if path.suffix.lower() in (".xlsx", ".xls"):
         frame = pd.read_excel(path, dtype=str, keep_default_na=False)
     elif path.suffix.lower() == ".csv":
@@ -44,8 +50,10 @@ def read_results_file(path: Path) -> tuple[list[ResultInput], list[str]]:
                                    payer=str(row.get("payer", "")).strip(),
                                    evaluation=str(row.get("evaluation", "") or "final").strip()))
         sources.append(where)
-    if problems:
+    if problems and problems_out is None:
         raise SibError(problems)
-    if not results:
+    if problems_out is not None:
+        problems_out.extend(problems)
+    if not results and not problems:
         raise SibError(f"{path.name} has no rows", "FILE_EMPTY", "file")
     return results, sources

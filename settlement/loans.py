@@ -5,16 +5,25 @@ on or before it. A loan repaid only from outcome payments (``repayment_from_outc
 all its outstanding principal whenever outcome money arrives, and the waterfall decides how
 much of it is paid. Interest accrued at a date is the scheduled interest already due plus what
 has run since the last due date (for the year-end accrual to 31 March).
+
+The schedule assumes principal comes back on its dates. A loan repaid from outcome payments
+comes back whenever the waterfall pays it, so its interest is computed on the principal
+actually outstanding: give :func:`position` the repayments made (``repaid``) and each period's
+interest runs on the draws less those repayments, each from its own date.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from fractions import Fraction
+from typing import Sequence
 
 from contracts.instruments import Loan
 from ledger.calendar import add_months
-from settlement.schedules import LoanTerms, Schedule, accrued_interest, build_schedule
+from ledger.rounding import round_minor
+from settlement.schedules import (LoanTerms, Schedule, accrual_days, accrued_interest,
+                                  build_schedule, year_basis)
 
 
 def loan_terms(loan: Loan) -> LoanTerms:
@@ -85,11 +94,44 @@ class LoanPosition:
     interest_accrued_minor: int
 
 
-def position(loan: Loan, schedule: Schedule, on: date) -> LoanPosition:
-    """The loan's scheduled position at the end of ``on``."""
+def position(loan: Loan, schedule: Schedule, on: date,
+             repaid: Sequence[tuple[date, int]] | None = None) -> LoanPosition:
+    """The loan's position at the end of ``on``: from its schedule, or, when the principal
+    ``repaid`` so far is given as ``(repaid on, amount)``, with interest on the principal
+    actually outstanding (loans repaid from outcome payments)."""
     drawn = sum(d.amount_minor for d in loan.draws if d.drawn_on <= on)
     rows = [r for r in schedule.rows if r.due_on <= on]
-    interest_due = sum(r.interest for r in rows)
     principal_due = sum(r.principal for r in rows)
-    running = accrued_interest(schedule.terms, schedule, on)
+    if repaid is None:
+        interest_due = sum(r.interest for r in rows)
+        running = accrued_interest(schedule.terms, schedule, on)
+    else:
+        interest_due = sum(_actual_interest(schedule.terms, repaid, r.period_start, r.due_on,
+                                            False) for r in rows)
+        running = next((_actual_interest(schedule.terms, repaid, r.period_start, on, True)
+                        for r in schedule.rows if r.period_start <= on < r.due_on), 0)
     return LoanPosition(drawn, principal_due, interest_due, interest_due + running)
+
+
+def _actual_interest(terms: LoanTerms, repaid: Sequence[tuple[date, int]], start: date,
+                     end: date, through_end: bool) -> int:
+    """Interest of one period on the principal actually outstanding, rounded once.
+
+    The balance carried in at ``start`` accrues from ``start``; a draw in the period adds from
+    its date, a repayment in it stops accruing from its date (the day of repayment is not
+    counted, as 片端 does not count a period's last day). ``through_end`` counts ``end`` itself
+    (interest accrued *to* a date, as at the year end).
+    """
+    carried = sum(a for on, a in terms.draws if on < start) - sum(a for on, a in repaid
+                                                                   if on < start)
+    moves = [(start, carried)]
+    moves += [(on, a) for on, a in terms.draws if start <= on and (on <= end if through_end
+                                                                    else on < end)]
+    moves += [(on, -a) for on, a in repaid if start <= on and (on <= end if through_end
+                                                                else on < end)]
+    rate, basis = Fraction(terms.rate_annual), year_basis(terms.day_count)
+    exact = sum((amount * rate * accrual_days(since, end, terms.day_count,
+                                              terms.count_first_day,
+                                              through_end or terms.count_last_day) / basis
+                 for since, amount in moves if amount), Fraction(0))
+    return round_minor(max(exact, Fraction(0)), terms.interest_rounding)

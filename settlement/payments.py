@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -25,7 +25,7 @@ from ledger.money import from_minor
 from ledger.rounding import round_minor
 from ledger.schema import CREDIT, DEBIT, POSTED, Account, Book, Entry, Posting
 from ledger.service import get_book, post_entry
-from settlement.loans import loan_schedule, position
+from settlement.loans import LoanPosition, loan_schedule, position
 from settlement.trace import Trace
 from settlement.waterfall import Claim, WaterfallResult, losses, run_waterfall
 
@@ -173,13 +173,11 @@ def claims_at(session: Session, contract: Contract, on: date,
     interest and principal due, investor returns (and, at the end, capital)."""
     claims = _provider_claims(contract, receipts)
     for loan in contract.loans:
-        schedule = loan_schedule(loan)
-        pos = position(loan, schedule, on)
+        pos = loan_position(session, contract, loan, on)
         paid_interest, _ = account_totals(session, contract.id, f"interest-payable:{loan.id}",
                                           ("interest_payment",))
         repaid, drawn = account_totals(session, contract.id, f"loan:{loan.id}")
-        interest = (pos.interest_accrued_minor if final else pos.interest_due_minor) \
-            - paid_interest
+        interest = interest_owed(session, contract, loan, on, final) - paid_interest
         principal = drawn - repaid if (loan.repayment_from_outcomes or final) \
             else min(pos.principal_due_minor - repaid, drawn - repaid)
         if interest > 0:
@@ -188,6 +186,58 @@ def claims_at(session: Session, contract: Contract, on: date,
             claims.append(Claim("principal", loan.id, loan.lender, principal, loan.seniority))
     claims += _investor_claims(session, contract, on, final)
     return claims
+
+
+def loan_position(session: Session, contract: Contract, loan: Any, on: date) -> LoanPosition:
+    """The loan's position at the end of ``on``. A loan repaid from outcome payments pays
+    interest on the principal actually outstanding, not on its nominal schedule: the
+    repayments (and any write-down) posted so far are taken into account."""
+    schedule = loan_schedule(loan)
+    if not loan.repayment_from_outcomes:
+        return position(loan, schedule, on)
+    return position(loan, schedule, on, _principal_reductions(session, contract, loan.id))
+
+
+def interest_owed(session: Session, contract: Contract, loan: Any, on: date,
+                  final: bool) -> int:
+    """Interest the loan has earned in total by a distribution on ``on``.
+
+    A scheduled loan: the interest of its due dates up to ``on`` (at the end of the contract,
+    also what has run since the last one). A loan repaid from outcome payments is repaid
+    whenever outcome money arrives, so it is paid its interest up to that day: what has run to
+    the end of the day before (片端: the day of repayment is not counted).
+    """
+    if loan.repayment_from_outcomes:
+        return loan_position(session, contract, loan,
+                             on - timedelta(days=1)).interest_accrued_minor
+    pos = loan_position(session, contract, loan, on)
+    return pos.interest_accrued_minor if final else pos.interest_due_minor
+
+
+def _principal_reductions(session: Session, contract: Contract,
+                          loan_id: str) -> list[tuple[date, int]]:
+    """(effective on, amount) of every debit to the loan account: repayments, guarantee
+    draws and write-downs, each reducing the principal outstanding from its date."""
+    book = get_book(session, contract.id)
+    rows = session.execute(
+        select(Posting.effective_on, Posting.amount_minor)
+        .join(Account, Account.id == Posting.account_id)
+        .where(Account.book_id == book.id, Account.code == f"loan:{loan_id}",
+               Posting.side == DEBIT, Posting.status == POSTED)
+        .order_by(Posting.effective_on))
+    return [(on, int(amount)) for on, amount in rows]
+
+
+def free_cash(session: Session, contract: Contract) -> int:
+    """Cash the waterfall may use: the cash balance less what is already owed out of it to
+    unit holders (distributions payable) and to the tax office (withholding payable)."""
+    cash_debits, cash_credits = account_totals(session, contract.id, "cash")
+    reserved = 0
+    for code in [f"distributions-payable:{u.id}" for u in contract.unit_classes] + \
+            ["withholding-payable"]:
+        debits, credits = account_totals(session, contract.id, code)
+        reserved += credits - debits
+    return cash_debits - cash_credits - reserved
 
 
 def _provider_claims(contract: Contract, receipts: dict[str, int]) -> list[Claim]:
@@ -252,9 +302,8 @@ def distribute(session: Session, contract_id: str, on: date, receipts: dict[str,
     loss: covered in part by a guarantee, the rest written down.
     """
     contract = get_contract(session, contract_id)
-    cash_debits, cash_credits = account_totals(session, contract.id, "cash")
-    available = min(sum(receipts.values()), cash_debits - cash_credits) if not final \
-        else cash_debits - cash_credits
+    cash = free_cash(session, contract)
+    available = min(sum(receipts.values()), cash) if not final else cash
     claims = claims_at(session, contract, on, receipts, final)
     result = run_waterfall(max(available, 0), claims, contract.waterfall)
     tag = f"{contract.id}:waterfall:{on.isoformat()}:{reference}"
@@ -270,11 +319,10 @@ def distribute(session: Session, contract_id: str, on: date, receipts: dict[str,
 
 def _accrue_interest(session: Session, contract: Contract, on: date, final: bool, tag: str,
                      out: Distribution) -> None:
-    """Bring each loan's accrued interest up to what its schedule says is due (or accrued)."""
+    """Bring each loan's accrued interest up to what it has earned (see :func:`interest_owed`)."""
     for loan in contract.loans:
-        pos = position(loan, loan_schedule(loan), on)
         _, accrued = account_totals(session, contract.id, f"interest-payable:{loan.id}")
-        target = pos.interest_accrued_minor if final else pos.interest_due_minor
+        target = interest_owed(session, contract, loan, on, final)
         if target > accrued:
             out.entries.append(_post(
                 session, contract.id, f"{tag}:accrue:{loan.id}", "interest_accrual", on,

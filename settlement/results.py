@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Iterable
 
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from sqlmodel import Session
 
 from contracts.store import contract_for_year
 from ledger.errors import Conflict, NotFound, Problem, SibError
+from settlement.imports import read_results_file
 from settlement.kpi import ResultInput, check_result, parse_value
 from settlement.tables import KpiResult
 
@@ -37,13 +39,24 @@ def _latest(session: Session, r: ResultInput) -> KpiResult | None:
         KpiResult.evaluation == r.evaluation).order_by(KpiResult.version.desc())).first()
 
 
+def import_results_file(session: Session, path: Path, submitted_by: str) -> list[KpiResult]:
+    """Submit every row of a CSV/XLSX file, or none: every bad row is reported (row and
+    column), those that cannot be read together with those that break the contract's rules."""
+    unreadable: list[Problem] = []
+    inputs, sources = read_results_file(path, unreadable)
+    return submit_results(session, inputs, submitted_by, source=path.name, sources=sources,
+                          problems=unreadable)
+
+
 def submit_results(session: Session, results: Iterable[ResultInput], submitted_by: str,
                    draft: bool = False, source: str = "",
-                   sources: list[str] | None = None) -> list[KpiResult]:
+                   sources: list[str] | None = None,
+                   problems: list[Problem] | None = None) -> list[KpiResult]:
     """Record results (state ``submitted``, or ``draft``); all are checked before any is
-    written, and every problem is reported with its row/field."""
+    written, and every problem is reported with its row/field (``problems`` may bring those
+    found while reading a file)."""
     results = list(results)
-    problems: list[Problem] = []
+    problems = list(problems or [])
     seen: set[tuple[str, int, str, str, str]] = set()
     for i, r in enumerate(results):
         where = sources[i] if sources else source

@@ -26,7 +26,6 @@ from ledger.money_json import MoneyJSON
 from settlement import close as closing
 from settlement import results, runs
 from settlement.close import _actual_payments
-from settlement.imports import read_results_file
 from settlement.kpi import ResultInput
 from settlement.loans import loan_schedule
 from settlement.schedules import compare
@@ -152,9 +151,7 @@ async def upload(request: Request, session: SessionDep, user: CurrentUser,
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / name
             path.write_bytes(data)
-            inputs, sources = read_results_file(path)
-        rows = results.submit_results(session, inputs, user.username, source=name,
-                                      sources=sources)
+            rows = results.import_results_file(session, path, user.username)
         return 201, [_public(r) for r in rows]
     import hashlib
     return run_write(request, session, user, idempotency_key,
