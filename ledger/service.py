@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
 from moneyed import Money
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session
 
@@ -198,9 +198,17 @@ _ENTRY = Entry.__table__
 _POSTING = Posting.__table__
 _BALANCE = AccountBalance.__table__
 
+_KEY_HOLDER = (select(_ENTRY.c.id).where(_ENTRY.c.book_id == _BOOK.c.id,
+                                         _ENTRY.c.idempotency_key == bindparam("key"))
+               .scalar_subquery())
+_KEY_CONTENT = (select(_ENTRY.c.content_hash)
+                .where(_ENTRY.c.book_id == _BOOK.c.id,
+                       _ENTRY.c.idempotency_key == bindparam("key")).scalar_subquery())
+# One round trip: lock the book and look up the idempotency key.
 _LOCK_BOOK = (select(_BOOK.c.id, _BOOK.c.code, _BOOK.c.head_hash, _BOOK.c.entry_count,
-                     _BOOK.c.closed_through_on)
-              .where(_BOOK.c.code == bindparam("code")).with_for_update())
+                     _BOOK.c.closed_through_on, _KEY_HOLDER.label("key_entry_id"),
+                     _KEY_CONTENT.label("key_content_hash"))
+              .where(_BOOK.c.code == bindparam("code")).with_for_update(of=_BOOK))
 _FIND_KEY = select(_ENTRY.c.id, _ENTRY.c.content_hash).where(
     _ENTRY.c.book_id == bindparam("book_id"), _ENTRY.c.idempotency_key == bindparam("key"))
 _ACCOUNTS = select(_ACCOUNT).where(_ACCOUNT.c.book_id == bindparam("book_id"),
@@ -208,11 +216,6 @@ _ACCOUNTS = select(_ACCOUNT).where(_ACCOUNT.c.book_id == bindparam("book_id"),
 _BALANCES = select(_BALANCE).where(_BALANCE.c.account_id.in_(bindparam("ids", expanding=True)))
 _INSERT_ENTRY = insert(_ENTRY).returning(_ENTRY.c.id)
 _INSERT_POSTING = insert(_POSTING)
-_MOVE_BALANCE = (update(_BALANCE).where(_BALANCE.c.account_id == bindparam("aid"))
-                 .values(debits_posted=_BALANCE.c.debits_posted + bindparam("dp"),
-                         credits_posted=_BALANCE.c.credits_posted + bindparam("cp"),
-                         debits_pending=_BALANCE.c.debits_pending + bindparam("dq"),
-                         credits_pending=_BALANCE.c.credits_pending + bindparam("cq")))
 _EXTEND_CHAIN = (update(_BOOK).where(_BOOK.c.id == bindparam("bid"))
                  .values(entry_count=bindparam("count"), head_hash=bindparam("head")))
 
@@ -233,12 +236,15 @@ class BookState:
                    book.closed_through_on)
 
 
-def _lock_book(session: Session, code: str) -> BookState:
-    """Row-lock the book (PostgreSQL: FOR UPDATE; SQLite: the write transaction)."""
-    row = session.connection().execute(_LOCK_BOOK, {"code": code}).first()
+def _lock_book(session: Session, code: str, key: str = "") -> tuple[BookState, Any]:
+    """Row-lock the book (PostgreSQL: FOR UPDATE; SQLite: the write transaction) and find
+    whether ``key`` was used in it already: ``(book, (entry id, content hash) or None)``."""
+    row = session.connection().execute(_LOCK_BOOK, {"code": code, "key": key}).first()
     if row is None:
         raise NotFound(f"no book with code {code!r}", "BOOK_NOT_FOUND", "book")
-    return BookState(row.id, row.code, row.head_hash, row.entry_count, row.closed_through_on)
+    used = (row.key_entry_id, row.key_content_hash) if row.key_entry_id is not None else None
+    return BookState(row.id, row.code, row.head_hash, row.entry_count,
+                     row.closed_through_on), used
 
 
 def _expire(session: Session, model: type, ids: Iterable[int]) -> None:
@@ -280,10 +286,13 @@ def post_entry(session: Session, draft: EntryDraft, pending: bool = False,
         raise SibError(problems)
     status = PENDING if pending else POSTED
     content = content_hash(draft, status)
-    book = _lock_book(session, draft.book)
-    existing = _replay(session, book, draft.idempotency_key, content)
-    if existing is not None:
-        return existing
+    book, used = _lock_book(session, draft.book, draft.idempotency_key)
+    if used is not None:
+        if used[1] != content:
+            raise Conflict(f"idempotency key {draft.idempotency_key!r} was already used for a "
+                           f"different entry (entry {used[0]})", "IDEMPOTENCY_CONFLICT",
+                           "idempotency_key")
+        return session.get_one(Entry, used[0])
     accounts = _accounts_for(session, book, [p.account for p in draft.postings])
     problems += _account_problems(book, accounts, draft.postings, draft.effective_on)
     problems += _period_problems(book, draft.effective_on)
@@ -441,12 +450,33 @@ def _write(session: Session, write: _Write, now: datetime | None) -> Entry:
     return Entry(id=entry_id, **values)
 
 
+_MOVES: dict[int, Any] = {}
+
+
+def _move_statement(count: int) -> Any:
+    """One UPDATE moving ``count`` balances (a CASE per column): one round trip per entry."""
+    if count not in _MOVES:
+        ids = [bindparam(f"a{i}") for i in range(count)]
+        columns = {}
+        for column, slot in (("debits_posted", "dp"), ("credits_posted", "cp"),
+                             ("debits_pending", "dq"), ("credits_pending", "cq")):
+            delta = case(*[(_BALANCE.c.account_id == ids[i], bindparam(f"{slot}{i}"))
+                           for i in range(count)], else_=0)
+            columns[column] = _BALANCE.c[column] + delta
+        _MOVES[count] = update(_BALANCE).where(_BALANCE.c.account_id.in_(ids)).values(**columns)
+    return _MOVES[count]
+
+
 def _apply_deltas(session: Session, deltas: Mapping[int, list[int]]) -> None:
-    moves = [{"aid": account_id, "dp": d[0], "cp": d[1], "dq": d[2], "cq": d[3]}
-             for account_id, d in sorted(deltas.items()) if any(d)]
-    if moves:
-        session.connection().execute(_MOVE_BALANCE, moves)
-        _expire(session, AccountBalance, [m["aid"] for m in moves])
+    moves = [(account_id, d) for account_id, d in sorted(deltas.items()) if any(d)]
+    if not moves:
+        return
+    params: dict[str, int] = {}
+    for i, (account_id, d) in enumerate(moves):
+        params.update({f"a{i}": account_id, f"dp{i}": d[0], f"cp{i}": d[1], f"dq{i}": d[2],
+                       f"cq{i}": d[3]})
+    session.connection().execute(_move_statement(len(moves)), params)
+    _expire(session, AccountBalance, [account_id for account_id, _ in moves])
 
 
 # --------------------------------------------------------------------------- two-phase
