@@ -74,10 +74,13 @@ def settle_year(contract: Contract, fiscal_year: int, evaluation: str,
                 inputs: Mapping[tuple[str, str], KpiInput],
                 earned_before: Mapping[str, int] | None = None,
                 due_before: Mapping[str, int] | None = None,
-                grant_before: Mapping[str, int] | None = None) -> YearSettlement:
+                grant_before: Mapping[str, int] | None = None,
+                due_in_year_before: Mapping[str, int] | None = None) -> YearSettlement:
     """Settle one evaluation. ``inputs`` maps (KPI id, payer id or ``""``) to audited values;
-    ``earned_before`` / ``due_before`` / ``grant_before`` are per payer totals of earlier
-    years' runs (for the contract cap, the authorisations and the grant cap)."""
+    ``earned_before`` / ``due_before`` / ``grant_before`` are per payer totals of the other
+    runs in force (for the contract cap, the authorisations and the grant cap);
+    ``due_in_year_before`` is the part of ``due_before`` owed for the same fiscal year (its
+    other evaluation), which counts against the year's authorised limit too."""
     out = YearSettlement(contract.id, fiscal_year, evaluation)
     committed = max_outcome_by_tranche_payer(contract)
     for tranche in contract.tranches_in(fiscal_year):
@@ -90,7 +93,8 @@ def settle_year(contract: Contract, fiscal_year: int, evaluation: str,
                                             if ln.payer == payer))
     _apply_tax(contract, out)
     _apply_grants(contract, out, grant_before or {})
-    out.problems += authorisation_problems(contract, out, due_before or {})
+    out.problems += authorisation_problems(contract, out, due_before or {},
+                                           due_in_year_before or {})
     return out
 
 
@@ -220,8 +224,10 @@ def _grant_room(grant: object, granted_before: int) -> int | None:
 
 
 def authorisation_problems(contract: Contract, out: YearSettlement,
-                           due_before: Mapping[str, int]) -> list[Problem]:
-    """A payer may never owe more than its budget authorisation, per year and in total."""
+                           due_before: Mapping[str, int],
+                           due_in_year_before: Mapping[str, int] | None = None) -> list[Problem]:
+    """A payer may never owe more than its budget authorisation, per year (the interim and
+    final evaluations of a year together) and in total."""
     problems = []
     for payer in contract.payers:
         totals = out.payers.get(payer.party)
@@ -229,10 +235,14 @@ def authorisation_problems(contract: Contract, out: YearSettlement,
             continue
         auth = payer.authorisation
         year_limit = auth.limits_by_year_minor.get(out.fiscal_year)
-        if year_limit is not None and totals.due_minor > year_limit:
+        in_year = (due_in_year_before or {}).get(payer.party, 0)
+        if year_limit is not None and in_year + totals.due_minor > year_limit:
+            before = f" ({in_year:,} already settled plus {totals.due_minor:,} now)" \
+                if in_year else ""
             problems.append(Problem("AUTHORISATION_EXCEEDED", f"{payer.party} would owe "
-                                    f"{totals.due_minor:,} in FY{out.fiscal_year}, above its "
-                                    f"authorised {year_limit:,} for the year", "payers"))
+                                    f"{in_year + totals.due_minor:,} in FY{out.fiscal_year}"
+                                    f"{before}, above its authorised {year_limit:,} for the "
+                                    "year", "payers"))
         so_far = due_before.get(payer.party, 0) + totals.due_minor
         if so_far > auth.max_amount_minor:
             problems.append(Problem("AUTHORISATION_EXCEEDED", f"{payer.party} would owe "

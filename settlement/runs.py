@@ -82,10 +82,14 @@ def current_runs(session: Session, contract_id: str) -> dict[tuple[int, str], Se
 
 
 def _totals_before(session: Session, contract_id: str, fiscal_year: int,
-                   evaluation: str) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+                   evaluation: str) -> tuple[dict[str, int], dict[str, int], dict[str, int],
+                                             dict[str, int]]:
+    """Per payer: earned, due and grant of the other runs in force, and the part of the due
+    owed for ``fiscal_year`` itself (its other evaluation)."""
     earned: dict[str, int] = {}
     due: dict[str, int] = {}
     grant: dict[str, int] = {}
+    due_in_year: dict[str, int] = {}
     for (year, ev), run in current_runs(session, contract_id).items():
         if (year, ev) == (fiscal_year, evaluation):
             continue
@@ -93,7 +97,9 @@ def _totals_before(session: Session, contract_id: str, fiscal_year: int,
             earned[payer] = earned.get(payer, 0) + figures["earned"]
             due[payer] = due.get(payer, 0) + figures["due"]
             grant[payer] = grant.get(payer, 0) + figures["grant"]
-    return earned, due, grant
+            if year == fiscal_year:
+                due_in_year[payer] = due_in_year.get(payer, 0) + figures["due"]
+    return earned, due, grant, due_in_year
 
 
 def inputs_hash(rows: dict[tuple[str, str], KpiResult]) -> str:
@@ -107,9 +113,9 @@ def preview(session: Session, contract_id: str, fiscal_year: int,
     """What settling would post now, with every trace; writes nothing."""
     contract = contract_for_year(session, contract_id, fiscal_year)
     rows = current_audited(session, contract_id, fiscal_year, evaluation)
-    earned, due, grant = _totals_before(session, contract_id, fiscal_year, evaluation)
+    earned, due, grant, in_year = _totals_before(session, contract_id, fiscal_year, evaluation)
     return settle_year(contract, fiscal_year, evaluation, kpi_inputs(contract, rows), earned,
-                       due, grant)
+                       due, grant, in_year)
 
 
 def settle(session: Session, contract_id: str, fiscal_year: int, evaluation: str = "final",
@@ -127,9 +133,9 @@ def settle(session: Session, contract_id: str, fiscal_year: int, evaluation: str
     previous = runs_of(session, contract_id, fiscal_year, evaluation)
     if previous and previous[-1].inputs_hash == digest:
         return RunResult(previous[-1], False)
-    earned, due, grant = _totals_before(session, contract_id, fiscal_year, evaluation)
+    earned, due, grant, in_year = _totals_before(session, contract_id, fiscal_year, evaluation)
     result = settle_year(contract, fiscal_year, evaluation, kpi_inputs(contract, rows), earned,
-                         due, grant)
+                         due, grant, in_year)
     if result.problems:
         raise SibError(result.problems)
     on = on or fiscal_year_bounds(fiscal_year, contract.fiscal_year_start_month)[1]
@@ -216,7 +222,8 @@ class _Poster:
                     reverse_entry(self.session, self.contract.id, entry_id, f"{key}:reverse",
                                   self.on, f"Correction of FY{self.run.fiscal_year} "
                                   f"{line.tranche_id} — {line.payer}", "outcome_correction",
-                                  dict(self.links, corrects_entry=entry_id))
+                                  dict(self.links, corrects_entry=entry_id,
+                                       tranche=line.tranche_id, payer=line.payer))
                     entry_id = None
                 if line.earned_minor > 0:
                     entry_id = self._post(key, "outcome_earned", [
@@ -261,7 +268,7 @@ class _Poster:
                 if entries.get(name):
                     reverse_entry(self.session, book, entries.pop(name), f"{key}:reverse",
                                   self.on, f"Correction of {kind} FY{self.run.fiscal_year} — "
-                                  f"{payer}", f"{kind}_correction", self.links)
+                                  f"{payer}", f"{kind}_correction", dict(self.links, payer=payer))
                 if amount > 0:
                     entries[name] = self._post(key, kind, [debit(dr, self._money(amount)),
                                                            credit(cr, self._money(amount))],
