@@ -60,7 +60,12 @@ def submit_results(session: Session, results: Iterable[ResultInput], submitted_b
     seen: set[tuple[str, int, str, str, str]] = set()
     for i, r in enumerate(results):
         where = sources[i] if sources else source
-        contract = contract_for_year(session, r.contract, r.fiscal_year)
+        try:
+            contract = contract_for_year(session, r.contract, r.fiscal_year)
+        except SibError as error:  # an unknown contract: report it on its row, go on
+            problems += [Problem(p.code, p.message, "contract", where or None)
+                         for p in error.problems]
+            continue
         problems += check_result(contract, r, where)
         key = (r.contract, r.fiscal_year, r.kpi, r.payer, r.evaluation)
         if key in seen:
