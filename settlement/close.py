@@ -125,9 +125,8 @@ def build_pack(session: Session, contract: Contract, fiscal_year: int) -> Settle
     for payer in contract.payers:
         p = payer.party
         figures = [r["payers"].get(p, {}) for r in runs.values()]
-        paid, _ = _movement(session, payers_book_code(contract.id), f"payable:{p}", start,
-                            date(end.year, 5, 31) if contract.fiscal_year_start_month == 4
-                            else end, ("outcome_payment",))
+        paid, _ = _movement(session, payers_book_code(contract.id), f"payable:{p}",
+                            *_payment_window(contract, start, end), ("outcome_payment",))
         receivable_d, receivable_c = account_totals(session, contract.id, f"receivable:{p}",
                                                     None, end)
         pack.payers.append({
@@ -176,6 +175,15 @@ def build_pack(session: Session, contract: Contract, fiscal_year: int) -> Settle
                                        "debit": r.debit_minor, "credit": r.credit_minor})
     pack.ledger_hash = ledger_state_hash(session, contract.id)
     return pack
+
+
+def _payment_window(contract: Contract, start: date, end: date) -> tuple[date, date]:
+    """The dates of the payments that count for a fiscal year. With an April year, a payment
+    made in the closing period (出納整理期間, to 31 May) belongs to the year just ended: the
+    year's window runs from 1 June to 31 May after it, and April–May go to the year before."""
+    if contract.fiscal_year_start_month != 4:
+        return start, end
+    return date(start.year, 6, 1), date(end.year, 5, 31)
 
 
 def _lender_row(session: Session, contract: Contract, loan: Any, start: date,
