@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Iterator
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
 from pydantic import BaseModel
 from sqlmodel import Session
 
@@ -14,6 +14,11 @@ from api.users import user_for_token
 from ledger.errors import Forbidden, SibError
 
 FULL_READ_ROLES = ("admin", "intermediary", "auditor", "evaluator")
+MAX_ID = 2**63 - 1
+
+# Path parameters the database can hold: a bigger number is a 422, not a crash.
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+FiscalYearPath = Annotated[int, Path(ge=1900, le=2200)]
 
 
 class Unauthorised(SibError):
@@ -68,7 +73,7 @@ class Page(BaseModel):
 
 
 def pagination(limit: Annotated[int, Query(ge=1, le=500)] = 50,
-               offset: Annotated[int, Query(ge=0)] = 0) -> Page:
+               offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> Page:
     return Page(limit=limit, offset=offset)
 
 

@@ -24,11 +24,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, problems.validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, problems.http_error_handler)
     app.add_exception_handler(Exception, problems.unexpected_error_handler)
-    app.include_router(ledger.router)
-    app.include_router(contracts.router)
-    app.include_router(settlement.router)
-    app.include_router(investors.router)
-    app.include_router(audit.router)
+    for router in (ledger.router, contracts.router, settlement.router, investors.router,
+                   audit.router):
+        app.include_router(router, responses=problems.ERROR_RESPONSES)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, str]:

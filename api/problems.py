@@ -17,7 +17,8 @@ from ledger.errors import Problem, SibError
 STATUS = {"invalid": 422, "not_found": 404, "conflict": 409, "forbidden": 403,
           "unauthorised": 401}
 TITLES = {400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
-          409: "Conflict", 422: "Unprocessable request", 500: "Internal error"}
+          405: "Method not allowed", 409: "Conflict", 422: "Unprocessable request",
+          500: "Internal error"}
 
 
 class ProblemItem(BaseModel):
@@ -37,6 +38,24 @@ class ProblemDetails(BaseModel):
     field: str | None = None
     errors: list[ProblemItem] = []
     instance: str | None = None
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"description": description, "model": ProblemDetails,
+            "content": {"application/problem+json": {
+                "schema": {"$ref": "#/components/schemas/ProblemDetails"}}}}
+
+
+# Every route documents the errors it can answer with, all as problem+json.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("The body is not readable (malformed JSON)"),
+    401: _documented("No or unknown bearer token"),
+    403: _documented("The caller's role may not do this"),
+    404: _documented("Not found, or not visible to the caller"),
+    409: _documented("Conflicts with the recorded state (idempotency key reused, already "
+                     "resolved…)"),
+    422: _documented("The request is not valid; every problem with its field"),
+}
 
 
 def problem_response(status: int, problems: list[Problem], instance: str | None = None,
@@ -76,9 +95,12 @@ def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
 def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     status = getattr(exc, "status_code", 500)
     detail = str(getattr(exc, "detail", "error"))
-    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHENTICATED"}.get(
+    code = {400: "BODY_UNREADABLE", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
+            401: "UNAUTHENTICATED"}.get(
         status, "HTTP_ERROR")
-    return problem_response(status, [Problem(code, detail)], str(request.url.path))
+    headers = dict(getattr(exc, "headers", None) or {})  # e.g. Allow on 405 (RFC 9110)
+    return problem_response(status, [Problem(code, detail)], str(request.url.path),
+                            headers or None)
 
 
 def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import tempfile
 import zipfile
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +18,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import CurrentUser, PageDep, SessionDep, require
+from api.deps import FiscalYearPath, Id, CurrentUser, PageDep, SessionDep, require
 from api.schemas import PageOf
 from api.tables import User
 from api.writes import run_write
@@ -62,7 +63,7 @@ class SubscriptionCreate(BaseModel):
     unit_class: str
     holder: str
     units: int = Field(gt=0)
-    subscribed_on: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    subscribed_on: date
 
 
 class PaymentPublic(BaseModel):
@@ -122,11 +123,10 @@ def create_subscription(contract_id: str, body: SubscriptionCreate, request: Req
                         session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None):
     """A holder buys units (intermediary)."""
     require(user, "admin", "intermediary")
-    from datetime import date
 
     def work():
         row = subscribe(session, contract_id, body.unit_class, body.holder, body.units,
-                        date.fromisoformat(body.subscribed_on))
+                        body.subscribed_on)
         return 201, {"holder": body.holder, "unit_class": row.unit_class, "units": row.units,
                      "entry_id": row.entry_id}
     return run_write(request, session, user, idempotency_key, body, "holder.subscribe", work)
@@ -154,7 +154,7 @@ def _pdf(data: bytes, name: str) -> Response:
 
 
 @router.get("/contracts/{contract_id}/years/{fiscal_year}/documents/lenders/{lender}")
-def lender_document(contract_id: str, fiscal_year: int, lender: str, session: SessionDep,
+def lender_document(contract_id: str, fiscal_year: FiscalYearPath, lender: str, session: SessionDep,
                     user: CurrentUser, lang: Lang = "ja") -> Response:
     """A bank's statement (PDF)."""
     if user.role == "lender":
@@ -169,7 +169,7 @@ def lender_document(contract_id: str, fiscal_year: int, lender: str, session: Se
 
 
 @router.get("/contracts/{contract_id}/years/{fiscal_year}/documents/payers/{payer}")
-def payment_notice_document(contract_id: str, fiscal_year: int, payer: str,
+def payment_notice_document(contract_id: str, fiscal_year: FiscalYearPath, payer: str,
                             session: SessionDep, user: CurrentUser,
                             lang: Lang = "ja") -> Response:
     """A municipality's payment notice (PDF)."""
@@ -185,7 +185,7 @@ def payment_notice_document(contract_id: str, fiscal_year: int, payer: str,
 
 
 @router.get("/contracts/{contract_id}/years/{fiscal_year}/documents/holders/{code}")
-def investor_document(contract_id: str, fiscal_year: int, code: str, session: SessionDep,
+def investor_document(contract_id: str, fiscal_year: FiscalYearPath, code: str, session: SessionDep,
                       user: CurrentUser, lang: Lang = "ja") -> Response:
     """A holder's statement(s) (PDF; one per class, the first if several)."""
     _own_holder(user, code)
@@ -198,7 +198,7 @@ def investor_document(contract_id: str, fiscal_year: int, code: str, session: Se
 
 
 @router.get("/contracts/{contract_id}/years/{fiscal_year}/documents/year-end")
-def year_end_document(contract_id: str, fiscal_year: int, session: SessionDep,
+def year_end_document(contract_id: str, fiscal_year: FiscalYearPath, session: SessionDep,
                       user: CurrentUser, lang: Lang = "ja") -> Response:
     """The intermediary's year-end settlement report (PDF)."""
     require(user, *ALL)
@@ -208,7 +208,7 @@ def year_end_document(contract_id: str, fiscal_year: int, session: SessionDep,
 
 
 @router.get("/contracts/{contract_id}/years/{fiscal_year}/pack.xlsx")
-def pack_xlsx(contract_id: str, fiscal_year: int, session: SessionDep,
+def pack_xlsx(contract_id: str, fiscal_year: FiscalYearPath, session: SessionDep,
               user: CurrentUser) -> Response:
     """The settlement pack workbook (one sheet per table)."""
     require(user, *ALL)
@@ -222,7 +222,7 @@ def pack_xlsx(contract_id: str, fiscal_year: int, session: SessionDep,
 
 
 @router.get("/contracts/{contract_id}/years/{fiscal_year}/pack.csv.zip")
-def pack_csv(contract_id: str, fiscal_year: int, session: SessionDep,
+def pack_csv(contract_id: str, fiscal_year: FiscalYearPath, session: SessionDep,
              user: CurrentUser) -> Response:
     """The settlement pack as CSV files (UTF-8 with BOM), zipped."""
     require(user, *ALL)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Header, Request
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from api.deps import FULL_READ_ROLES, CurrentUser, PageDep, SessionDep, party_ref, require
+from api.deps import FiscalYearPath, Id, FULL_READ_ROLES, CurrentUser, PageDep, SessionDep, party_ref, require
 from api.schemas import (AccountCreate, AccountPublic, BookCreate, BookPublic, EntryCreate,
                          EntryPublic, PageOf, PostingPublic, ResolveRequest, ReverseRequest,
                          StatementLinePublic, StatementPublic, TrialBalancePublic,
@@ -189,7 +189,7 @@ def list_entries(book: str, session: SessionDep, user: CurrentUser,
 
 
 @router.get("/books/{book}/entries/{entry_id}", response_model=EntryPublic)
-def get_entry(book: str, entry_id: int, session: SessionDep, user: CurrentUser) -> EntryPublic:
+def get_entry(book: str, entry_id: Id, session: SessionDep, user: CurrentUser) -> EntryPublic:
     """One entry; a scoped user only if it touches one of its accounts."""
     entry = session.get(Entry, entry_id)
     found = session.scalars(select(Book).where(Book.code == book)).first()
@@ -224,7 +224,7 @@ def post_entry(book: str, body: EntryCreate, request: Request, session: SessionD
 
 
 @router.post("/books/{book}/entries/{entry_id}/post", status_code=201, response_model=EntryPublic)
-def post_pending(book: str, entry_id: int, body: ResolveRequest, request: Request,
+def post_pending(book: str, entry_id: Id, body: ResolveRequest, request: Request,
                  session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None):
     """Post a pending entry, in full or for a smaller amount (the rest is released)."""
     require(user, *WRITERS)
@@ -241,7 +241,7 @@ def post_pending(book: str, entry_id: int, body: ResolveRequest, request: Reques
 
 
 @router.post("/books/{book}/entries/{entry_id}/void", status_code=201, response_model=EntryPublic)
-def void_pending(book: str, entry_id: int, body: ReverseRequest, request: Request,
+def void_pending(book: str, entry_id: Id, body: ReverseRequest, request: Request,
                  session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None):
     """Void a pending entry: release everything it reserved."""
     require(user, *WRITERS)
@@ -255,7 +255,7 @@ def void_pending(book: str, entry_id: int, body: ReverseRequest, request: Reques
 
 @router.post("/books/{book}/entries/{entry_id}/reverse", status_code=201,
              response_model=EntryPublic)
-def reverse_entry(book: str, entry_id: int, body: ReverseRequest, request: Request,
+def reverse_entry(book: str, entry_id: Id, body: ReverseRequest, request: Request,
                   session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None):
     """Correct a posted entry with a mirror entry (once)."""
     require(user, *WRITERS)

@@ -13,11 +13,11 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Header, Request, UploadFile
+from fastapi import APIRouter, File, Header, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import FULL_READ_ROLES, CurrentUser, PageDep, SessionDep, require
+from api.deps import FiscalYearPath, Id, FULL_READ_ROLES, CurrentUser, PageDep, SessionDep, require
 from api.schemas import PageOf
 from api.writes import run_write
 from contracts.store import get_contract
@@ -39,7 +39,7 @@ SETTLER = ("admin", "intermediary")
 
 class ResultCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    fiscal_year: int
+    fiscal_year: int = Field(ge=1900, le=2200)
     kpi: str = Field(min_length=1)
     value: str = Field(min_length=1, description="exact decimal text, e.g. \"83.5\"")
     payer: str = ""
@@ -160,7 +160,7 @@ async def upload(request: Request, session: SessionDep, user: CurrentUser,
 
 
 @router.post("/kpi-results/{result_id}/audit", status_code=200, response_model=ResultPublic)
-def audit_result(result_id: int, request: Request, session: SessionDep, user: CurrentUser,
+def audit_result(result_id: Id, request: Request, session: SessionDep, user: CurrentUser,
                  idempotency_key: IdemKey = None):
     """Sign off a submitted result (evaluator); records who and when."""
     require(user, *EVALUATOR)
@@ -171,7 +171,7 @@ def audit_result(result_id: int, request: Request, session: SessionDep, user: Cu
 
 @router.post("/kpi-results/{result_id}/corrections", status_code=201,
              response_model=ResultPublic)
-def correct(result_id: int, body: ResultCorrection, request: Request, session: SessionDep,
+def correct(result_id: Id, body: ResultCorrection, request: Request, session: SessionDep,
             user: CurrentUser, idempotency_key: IdemKey = None):
     """Correct an audited or settled result: a new version with a reason."""
     require(user, *EVALUATOR)
@@ -182,7 +182,8 @@ def correct(result_id: int, body: ResultCorrection, request: Request, session: S
 
 @router.get("/contracts/{contract_id}/kpi-results", response_model=PageOf[ResultPublic])
 def list_results(contract_id: str, session: SessionDep, user: CurrentUser, page: PageDep,
-                 fiscal_year: int | None = None) -> PageOf[ResultPublic]:
+                 fiscal_year: Annotated[int | None, Query(ge=1900, le=2200)] = None
+                 ) -> PageOf[ResultPublic]:
     """Every version of every result."""
     require(user, *FULL_READ_ROLES)
     rows = results.results_for(session, contract_id, fiscal_year)
@@ -195,7 +196,7 @@ def list_results(contract_id: str, session: SessionDep, user: CurrentUser, page:
 
 @router.get("/contracts/{contract_id}/years/{fiscal_year}/settlement/preview",
             response_model=SettlementPublic)
-def preview(contract_id: str, fiscal_year: int, session: SessionDep, user: CurrentUser,
+def preview(contract_id: str, fiscal_year: FiscalYearPath, session: SessionDep, user: CurrentUser,
             evaluation: str = "final") -> SettlementPublic:
     """What settling would post now, with every trace; writes nothing."""
     require(user, "admin", "intermediary", "auditor")
@@ -212,7 +213,7 @@ def preview(contract_id: str, fiscal_year: int, session: SessionDep, user: Curre
 
 @router.post("/contracts/{contract_id}/years/{fiscal_year}/settlement", status_code=201,
              response_model=SettlementPublic)
-def settle(contract_id: str, fiscal_year: int, body: SettleRequest, request: Request,
+def settle(contract_id: str, fiscal_year: FiscalYearPath, body: SettleRequest, request: Request,
            session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None):
     """Settle from the audited results (intermediary); the same inputs return the first run."""
     require(user, *SETTLER)
@@ -231,7 +232,7 @@ def settle(contract_id: str, fiscal_year: int, body: SettleRequest, request: Req
 
 
 @router.post("/contracts/{contract_id}/years/{fiscal_year}/close", status_code=201)
-def close(contract_id: str, fiscal_year: int, request: Request, session: SessionDep,
+def close(contract_id: str, fiscal_year: FiscalYearPath, request: Request, session: SessionDep,
           user: CurrentUser, idempotency_key: IdemKey = None):
     """Year-end close (intermediary): returns the settlement pack data."""
     require(user, *SETTLER)
@@ -242,7 +243,7 @@ def close(contract_id: str, fiscal_year: int, request: Request, session: Session
 
 
 @router.get("/contracts/{contract_id}/years/{fiscal_year}/pack")
-def pack(contract_id: str, fiscal_year: int, session: SessionDep,
+def pack(contract_id: str, fiscal_year: FiscalYearPath, session: SessionDep,
          user: CurrentUser) -> dict[str, Any]:
     """The settlement pack data of a year (intermediary, auditor, admin)."""
     require(user, "admin", "intermediary", "auditor")
@@ -252,7 +253,7 @@ def pack(contract_id: str, fiscal_year: int, session: SessionDep,
 
 @router.post("/contracts/{contract_id}/years/{fiscal_year}/payers/{payer}/approval",
              status_code=201)
-def approve(contract_id: str, fiscal_year: int, payer: str, request: Request,
+def approve(contract_id: str, fiscal_year: FiscalYearPath, payer: str, request: Request,
             session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None):
     """A finance officer approves its own municipality's share of a settled year."""
     if user.role == "finance_officer" and user.scope != payer:
