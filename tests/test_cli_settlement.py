@@ -1,0 +1,200 @@
+"""The settlement commands as a finance team runs them, with ``--json``: results submitted,
+imported, audited, corrected and listed; a year previewed, settled, closed; a loan's schedule;
+Ube's payment written as a Zengin file and read back field by field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from api import db
+from api.cli import app
+from api.settings import get_settings
+from settlement.zengin import parse_transfer_file
+
+runner = CliRunner()
+FIVE = Path(__file__).resolve().parent.parent / "contracts/examples/sib-2019-five-municipalities.yaml"
+C = "sib-2019-five-municipalities"
+POPULATION = {"ube": 165_000, "tono": 28_000, "yawata": 73_000, "ibusuki": 42_000,
+              "misato": 11_000}
+JPY = lambda n: {"amount": str(n), "currency": "JPY"}  # noqa: E731
+
+
+def split(total: int) -> dict[str, int]:
+    """By population, fractions dropped, the remainder to Ube."""
+    weight = sum(POPULATION.values())
+    parts = {p: total * n // weight for p, n in POPULATION.items()}
+    parts["ube"] += total - sum(parts.values())
+    return parts
+
+
+@pytest.fixture
+def cli_db(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    assert sib("db", "upgrade").exit_code == 0
+    assert sib("contract", "load", str(FIVE)).exit_code == 0
+    yield url
+    get_settings.cache_clear()
+    db._engines.pop(url).dispose() if url in db._engines else None
+
+
+def sib(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def ok(*args: str):
+    """Run a command that must succeed and return its JSON."""
+    result = sib(*args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def refused(*args: str) -> str:
+    result = sib(*args)
+    assert result.exit_code == 1, result.output
+    return result.output
+
+
+def results_file(tmp_path: Path, rows: list[tuple], name: str) -> Path:
+    frame = pd.DataFrame(rows, columns=["contract", "fiscal_year", "kpi", "payer", "value"])
+    path = tmp_path / name
+    frame.to_csv(path, index=False) if name.endswith(".csv") else frame.to_excel(path, index=False)
+    return path
+
+
+FY2019 = [(C, 2019, "participants", "", 7200), (C, 2019, "inactive-share", "", 50),
+          (C, 2019, "guideline-share", "", 40)] + \
+         [(C, 2019, "continuation-rate", p, 70) for p in POPULATION]
+
+
+def test_a_year_from_results_to_a_zengin_file(cli_db, tmp_path):
+    assert sib("money", "draw", "-c", C, "--through", "2020-03-31").exit_code == 0
+    # Results: the interim count typed in, the year's results imported from a spreadsheet.
+    [interim] = ok("kpi", "submit", "-c", C, "-y", "2019", "--kpi", "participants",
+                   "--value", "3800", "--evaluation", "interim", "--by", "kuno-lab")
+    assert (interim["evaluation"], interim["value"], interim["state"]) == (
+        "interim", "3800", "submitted")
+    imported = ok("kpi", "import", str(results_file(tmp_path, FY2019, "fy2019.xlsx")),
+                  "--by", "kuno-lab")
+    assert [(r["kpi"], r["payer"], r["value"], r["state"]) for r in imported] == [
+        (kpi, payer, str(value), "submitted") for _, _, kpi, payer, value in FY2019]
+    audited = ok("kpi", "audit", "-c", C, "-y", "2019", "--by", "committee")
+    assert len(audited) == 9 and {(r["state"], r["audited_by"]) for r in audited} == {
+        ("audited", "committee")}
+
+    # Every target met: each payer earns its committed part of the four tranches.
+    maxima = (9_000_000, 6_000_000, 6_000_000, 6_000_000)
+    full = {p: sum(split(m)[p] for m in maxima) for p in POPULATION}
+    preview = ok("settle", "-c", C, "-y", "2019", "--preview")
+    assert preview["preview"] is True and preview["problems"] == []
+    assert preview["payers"]["ube"] == {"earned": JPY(full["ube"]), "tax": JPY(0),
+                                        "due": JPY(full["ube"]), "grant": JPY(full["ube"] // 2)}
+    assert any(t["subject"] == "fy2019-participants FY2019" for t in preview["traces"])
+    assert {r["state"] for r in ok("kpi", "list", "-c", C)} == {"audited"}  # nothing posted
+
+    first = ok("settle", "-c", C, "-y", "2019")
+    assert (first["run_no"], first["created"]) == (1, True)
+    assert {p: f["earned"] for p, f in first["payers"].items()} == {
+        p: JPY(v) for p, v in full.items()}
+    again = ok("settle", "-c", C, "-y", "2019")
+    assert (again["run"], again["created"]) == (first["run"], False)
+    interim_run = ok("settle", "-c", C, "-y", "2019", "--evaluation", "interim")
+    assert interim_run["payers"]["ube"]["due"] == JPY(split(3_000_000)["ube"])
+
+    # Ube's continuation rate is recounted: 70 % → 65 %, half of its part of 6,000,000.
+    ube_rate = next(r for r in imported if r["payer"] == "ube")
+    [v2] = ok("kpi", "correct", str(ube_rate["id"]), "--value", "65", "--reason",
+              "duplicate enrolments removed", "--by", "kuno-lab")
+    assert (v2["version"], v2["state"], v2["reason"]) == (2, "submitted",
+                                                          "duplicate enrolments removed")
+    ok("kpi", "audit", str(v2["id"]), "--by", "committee")
+    second = ok("settle", "-c", C, "-y", "2019")
+    ube_cont = split(6_000_000)["ube"]
+    ube_final = full["ube"] - ube_cont + ube_cont // 2
+    assert (second["run_no"], second["payers"]["ube"]["earned"]) == (2, JPY(ube_final))
+    listed = ok("kpi", "list", "-c", C, "--year", "2019")
+    assert [(r["version"], r["value"], r["state"]) for r in listed
+            if r["payer"] == "ube"] == [(1, "70", "settled"), (2, "65", "settled")]
+
+    # The close: the pack of the year, with both evaluations and every loan.
+    pack = ok("close", "-c", C, "-y", "2019", "--by", "twr")
+    ube_owed = ube_final + split(3_000_000)["ube"]
+    ube = next(p for p in pack["payers"] if p["payer"] == "ube")
+    assert (ube["earned"], ube["due"], ube["paid"], ube["outstanding"]) == (
+        ube_owed, ube_owed, 0, ube_owed)
+    assert pack["closed"] is True and len(pack["lenders"]) == 5
+    assert "PERIOD_ALREADY_CLOSED" in refused("close", "-c", C, "-y", "2019")
+
+    # The Kyoto loan: 12,000,000 at 0.9 %, interest only to 30 June 2020, then four annual
+    # level payments (元利均等); 30 June 2024 is a Sunday, so the last is due 1 July.
+    [kyoto] = ok("schedule", "-c", C, "--loan", "loan-kyoto")
+    rows = kyoto["rows"]
+    assert [r["due_on"] for r in rows] == ["2020-06-30", "2021-06-30", "2022-06-30",
+                                           "2023-06-30", "2024-07-01"]
+    assert rows[0]["scheduled_interest"] == 108_000 and rows[0]["scheduled_principal"] == 0
+    assert sum(r["scheduled_principal"] for r in rows) == 12_000_000
+    assert rows[-1]["scheduled_closing"] == 0
+    assert {r["actual_principal"] for r in rows} == {0}
+
+    # Ube pays what it owes by a Zengin transfer from its own account to TWR's.
+    assert "BANK_ACCOUNT_MISSING" in refused("pay", "-c", C, "--payer", "ube", "--on",
+                                             "2020-05-29", "--out", str(tmp_path / "x"))
+    assert sib("bank-account", "set", "-c", C, "--party", "ube", "--bank", "0170",
+               "--bank-name", "ﾔﾏｸﾞﾁ", "--branch", "101", "--branch-name", "ｳﾍﾞ",
+               "--number", "1234567", "--holder", "ｳﾍﾞｼｶｲｹｲｶﾝﾘｼｬ",
+               "--requester-code", "3500000001").exit_code == 0
+    assert sib("bank-account", "set", "-c", C, "--party", "twr", "--bank", "0150",
+               "--bank-name", "ｼﾞﾖｳﾖｳ", "--branch", "201", "--branch-name", "ﾂｸﾊﾞ",
+               "--type", "1", "--number", "7654321",
+               "--holder", "ｶ)ﾂｸﾊﾞｳｴﾙﾈｽﾘｻ-ﾁ").exit_code == 0
+    out = tmp_path / "ube-fy2019.txt"
+    paid = ok("pay", "-c", C, "--payer", "ube", "--on", "2020-05-29", "--out", str(out))
+    data = out.read_bytes()
+    assert paid == {"file": str(out), "bytes": len(data), "total": ube_owed}
+    assert len(data) == 4 * 122  # header, one data record, trailer, end; CRLF after each
+    parsed = parse_transfer_file(data)
+    h = parsed.header
+    # (the Zengin set has no small kana: the registered ｬ is written as ﾔ, as banks hold it)
+    assert (h.kind_code, h.code_section, h.requester_code, h.requester_name) == (
+        "21", "0", "3500000001", "ｳﾍﾞｼｶｲｹｲｶﾝﾘｼﾔ")
+    assert (h.transfer_mmdd, h.bank_code, h.bank_name, h.branch_code, h.branch_name,
+            h.account_type, h.account_number) == ("0529", "0170", "ﾔﾏｸﾞﾁ", "101", "ｳﾍﾞ", "1",
+                                                  "1234567")
+    [record] = parsed.records
+    assert (record.bank_code, record.bank_name, record.branch_code, record.branch_name,
+            record.account_type, record.account_number, record.payee_name,
+            record.amount_minor, record.new_code) == (
+        "0150", "ｼﾞﾖｳﾖｳ", "201", "ﾂｸﾊﾞ", "1", "7654321", "ｶ)ﾂｸﾊﾞｳｴﾙﾈｽﾘｻ-ﾁ", ube_owed, "0")
+    assert (parsed.trailer.count, parsed.trailer.total_minor) == (1, ube_owed)
+    assert data[:1] == b"1" and data[-122:-120] == b"9 " and data.endswith(b"\r\n")
+    # A name that is not kana as the bank holds it is refused with the party named.
+    assert sib("bank-account", "set", "-c", C, "--party", "twr", "--bank", "0150",
+               "--branch", "201", "--number", "7654321", "--holder",
+               "つくばウエルネスリサーチ株式会社").exit_code == 0
+    refusal = refused("pay", "-c", C, "--payer", "ube", "--on", "2020-05-29", "--out",
+                      str(tmp_path / "bad.txt"))
+    assert "ZENGIN" in refusal and "株式会社" in refusal
+
+
+def test_refusals_name_the_field_or_row_and_write_nothing(cli_db, tmp_path):
+    assert "VALUE_OUT_OF_RANGE" in refused("kpi", "submit", "-c", C, "-y", "2019", "--kpi",
+                                           "inactive-share", "--value", "101", "--by", "kuno")
+    bad = FY2019[:2] + [(C, 2019, "guideline-share", "ube", 40),
+                        (C, "2019年", "participants", "", 7200)]
+    output = refused("kpi", "import", str(results_file(tmp_path, bad, "bad.csv")),
+                     "--by", "kuno")
+    assert "PAYER_NOT_ALLOWED bad.csv:row 4: payer:" in output
+    assert "FISCAL_YEAR_INVALID bad.csv:row 5: fiscal_year:" in output
+    assert ok("kpi", "list", "-c", C) == []
+    ok("kpi", "submit", "-c", C, "-y", "2019", "--kpi", "participants", "--value", "7000",
+       "--by", "kuno")
+    assert "KPI_RESULT_NOT_AUDITED" in refused("settle", "-c", C, "-y", "2019")
+    assert "PAYMENT_EXCEEDS_DUE" in refused("pay", "-c", C, "--payer", "ube", "--on",
+                                            "2020-05-29", "--out", str(tmp_path / "x.txt"))
+    assert not (tmp_path / "x.txt").exists()
