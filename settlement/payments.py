@@ -20,7 +20,7 @@ from contracts.chart import payers_book_code
 from contracts.model import Contract
 from contracts.store import get_contract
 from ledger.entries import EntryDraft, credit, debit
-from ledger.errors import Problem, SibError
+from ledger.errors import Conflict, Problem, SibError
 from ledger.money import from_minor
 from ledger.rounding import round_minor
 from ledger.schema import CREDIT, DEBIT, POSTED, Account, Book, Entry, Posting
@@ -299,14 +299,17 @@ def distribute(session: Session, contract_id: str, on: date, receipts: dict[str,
 
     Interest falls due (is accrued) as the schedule says, then is paid as far as money allows;
     at the end of the contract (``final``), unpaid principal of every instrument becomes a
-    loss: covered in part by a guarantee, the rest written down.
+    loss: covered in part by a guarantee, the rest written down. The same receipts are
+    distributed once: a second run on the same date and reference is refused
+    (``ALREADY_DISTRIBUTED``), since it would count the money received a second time.
     """
     contract = get_contract(session, contract_id)
+    tag = f"{contract.id}:waterfall:{on.isoformat()}:{reference}"
+    _refuse_if_distributed(session, contract, tag, on, reference)
     cash = free_cash(session, contract)
     available = min(sum(receipts.values()), cash) if not final else cash
     claims = claims_at(session, contract, on, receipts, final)
     result = run_waterfall(max(available, 0), claims, contract.waterfall)
-    tag = f"{contract.id}:waterfall:{on.isoformat()}:{reference}"
     out = Distribution(on, result)
     _accrue_interest(session, contract, on, final, tag, out)
     for allocation in result.allocations:
@@ -315,6 +318,17 @@ def distribute(session: Session, contract_id: str, on: date, receipts: dict[str,
     if final:
         _write_down(session, contract, result, on, tag, out)
     return out
+
+
+def _refuse_if_distributed(session: Session, contract: Contract, tag: str, on: date,
+                           reference: str) -> None:
+    book = get_book(session, contract.id)
+    done = session.scalar(select(func.count()).select_from(Entry).where(
+        Entry.book_id == book.id, Entry.idempotency_key.startswith(f"{tag}:", autoescape=True)))
+    if done:
+        raise Conflict(f"the waterfall of {on} on the receipts {reference!r} was already "
+                       f"posted ({done} entries); it is not run twice", "ALREADY_DISTRIBUTED",
+                       "reference")
 
 
 def _accrue_interest(session: Session, contract: Contract, on: date, final: bool, tag: str,

@@ -14,11 +14,12 @@ from datetime import date
 from fractions import Fraction
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from contracts.store import load_contract
 from contracts.validate import validate_document
 from ledger.entries import EntryDraft, credit, debit
+from ledger.errors import SibError
 from ledger.money import from_minor
 from ledger.reports import trial_balance
 from ledger.schema import Entry
@@ -109,6 +110,13 @@ def test_the_junior_units_lose_principal_and_the_guarantee_covers_part(
     record_payment(session, C, "city", 4_000_000, date(2022, 5, 31), "FY2021")
     june = distribute(session, C, date(2022, 6, 30), receipts_for(session, C, "FY2021"),
                       reference="FY2021")
+    # Run again (a retried command), the same receipts would be spent twice: refused.
+    entries = session.scalar(select(func.count()).select_from(Entry))
+    with pytest.raises(SibError) as again:
+        distribute(session, C, date(2022, 6, 30), receipts_for(session, C, "FY2021"),
+                   reference="FY2021")
+    assert again.value.code == "ALREADY_DISTRIBUTED"
+    assert session.scalar(select(func.count()).select_from(Entry)) == entries
     year(session, 2022, "300")                       # 30 %: 3,000,000 earned
     record_payment(session, C, "city", 3_000_000, date(2023, 5, 31), "FY2022")
     final = distribute(session, C, date(2023, 6, 30), receipts_for(session, C, "FY2022"),
