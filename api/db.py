@@ -23,19 +23,25 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _engines: dict[str, Engine] = {}
 
 
-def make_engine(url: str) -> Engine:
-    """A new engine for ``url`` with the project's SQLite pragmas and transaction mode."""
+def make_engine(url: str, read_only: bool = False) -> Engine:
+    """A new engine for ``url`` with the project's SQLite pragmas and transaction mode.
+
+    On SQLite, a writing engine starts every transaction with ``BEGIN IMMEDIATE`` (writers wait
+    for each other up front instead of failing half-way); a ``read_only`` engine starts plain
+    deferred transactions, so that reads never queue behind writers (WAL lets them run
+    side by side).
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        _sqlite_immediate(engine)
+        _sqlite_immediate(engine, "BEGIN" if read_only else "BEGIN IMMEDIATE")
         return engine
     return create_engine(url, pool_pre_ping=True)
 
 
-def _sqlite_immediate(engine: Engine) -> None:
+def _sqlite_immediate(engine: Engine, begin: str = "BEGIN IMMEDIATE") -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
@@ -47,15 +53,17 @@ def _sqlite_immediate(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(begin)
 
 
-def get_engine(url: str | None = None) -> Engine:
-    """The process-wide engine for ``url`` (default: the settings' database)."""
+def get_engine(url: str | None = None, read_only: bool = False) -> Engine:
+    """The process-wide engine for ``url`` (default: the settings' database); ``read_only``
+    gives the engine for requests that write nothing."""
     url = url or get_settings().database_url
-    if url not in _engines:
-        _engines[url] = make_engine(url)
-    return _engines[url]
+    key = f"{url}#read" if read_only else url
+    if key not in _engines:
+        _engines[key] = make_engine(url, read_only)
+    return _engines[key]
 
 
 @contextmanager

@@ -76,12 +76,20 @@ def entry_public(session: Session, entry: Entry) -> EntryPublic:
     rows = session.execute(select(Posting, Account.code).join(Account,
                                                               Account.id == Posting.account_id)
                            .where(Posting.entry_id == entry.id).order_by(Posting.id))
-    reversal = service.reversal_of(session, entry.id)
-    resolution = service.resolution_of(session, entry.id)
+    # Who points back at this entry: its reversal, or the entry that posted or voided it.
+    pointing = session.execute(select(Entry.id, Entry.status, Entry.reverses_entry_id).where(
+        (Entry.reverses_entry_id == entry.id) | (Entry.resolves_entry_id == entry.id))).all()
+    reversal = next((r for r in pointing if r.reverses_entry_id == entry.id), None)
+    resolution = next((r for r in pointing if r.reverses_entry_id != entry.id), None)
+    if entry.status == "pending":
+        state = "pending" if resolution is None else \
+            ("voided" if resolution.status == "voided" else "posted")
+    else:
+        state = "reversed" if reversal is not None else entry.status
     return EntryPublic(
         id=entry.id or 0, book=book.code if book else "", sequence=entry.sequence,
         idempotency_key=entry.idempotency_key, kind=entry.kind, status=entry.status,
-        state=service.entry_state(session, entry), effective_on=entry.effective_on,
+        state=state, effective_on=entry.effective_on,
         recorded_at=entry.recorded_at.isoformat(), description=entry.description,
         links=service.links_of(entry), resolves_entry_id=entry.resolves_entry_id,
         reverses_entry_id=entry.reverses_entry_id,
