@@ -33,7 +33,8 @@ def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
         for index, item in enumerate(value):
             _flatten(f"{prefix}[{index}]", item, out)
     else:
-        out.append((prefix, f"{value:,}" if isinstance(value, int) else str(value)))
+        is_count = isinstance(value, int) and not isinstance(value, bool)
+        out.append((prefix, f"{value:,}" if is_count else str(value)))
 
 
 def main() -> int:
