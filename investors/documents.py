@@ -300,17 +300,19 @@ def investor_statements(session: Session, ctx: Context,
     wanted = set(holder_codes) if holder_codes is not None else None
     holders = {h.id: h for h in session.scalars(select(Holder).where(Holder.id.in_(
         select(Subscription.holder_id).where(Subscription.contract_id == c.id))))}
-    subs: dict[tuple[int, str], list[Subscription]] = defaultdict(list)
-    for s in session.scalars(select(Subscription).where(Subscription.contract_id == c.id,
-                                                        Subscription.subscribed_on <= ctx.end_on)):
+    # Plain rows, not ORM objects: twenty thousand holders' worth of them.
+    subs: dict[tuple[int, str], list[Any]] = defaultdict(list)
+    for s in session.execute(select(Subscription.__table__).where(
+            Subscription.contract_id == c.id, Subscription.subscribed_on <= ctx.end_on)):
         subs[(s.holder_id, s.unit_class)].append(s)
-    pays: dict[tuple[int, str], list[HolderPayment]] = defaultdict(list)
-    for p in session.scalars(select(HolderPayment).where(HolderPayment.contract_id == c.id,
-                                                         HolderPayment.paid_on <= ctx.end_on)
-                             .order_by(HolderPayment.paid_on, HolderPayment.id)):
+    pays: dict[tuple[int, str], list[Any]] = defaultdict(list)
+    for p in session.execute(select(HolderPayment.__table__).where(
+            HolderPayment.contract_id == c.id, HolderPayment.paid_on <= ctx.end_on)
+            .order_by(HolderPayment.paid_on, HolderPayment.id)):
         pays[(p.holder_id, p.unit_class)].append(p)
     classes = {u.id: u for u in c.unit_classes}
     issuer = _intermediary(c)
+    returns_memo: dict[Any, Any] = {}  # holders with the same flows have the same returns
     out = []
     for (holder_id, class_id), rows in sorted(subs.items(), key=lambda kv: (
             holders[kv[0][0]].code, kv[0][1])):
@@ -318,13 +320,13 @@ def investor_statements(session: Session, ctx: Context,
         if wanted is not None and holder.code not in wanted:
             continue
         out.append(_investor_statement(ctx, issuer, holder, classes[class_id], rows,
-                                       pays.get((holder_id, class_id), [])))
+                                       pays.get((holder_id, class_id), []), returns_memo))
     return out
 
 
 def _investor_statement(ctx: Context, issuer: sd.Party, holder: Holder, unit_class: Any,
-                        subs: list[Subscription],
-                        pays: list[HolderPayment]) -> sd.InvestorStatement:
+                        subs: list[Any], pays: list[Any],
+                        returns_memo: dict[Any, Any]) -> sd.InvestorStatement:
     cur = ctx.contract.currency
     moves = [CapitalMovement(holder.code, unit_class.id, s.subscribed_on,
                              MovementKind.CONTRIBUTION, s.amount_minor, currency=cur)
@@ -362,7 +364,14 @@ def _investor_statement(ctx: Context, issuer: sd.Party, holder: Holder, unit_cla
         distributions=tuple(sd.DistributionRow(p.paid_on, p.income_type or "capital_return",
                                                p.gross_minor, p.withheld_minor)
                             for p in in_year),
-        returns=summarise(flows, to_date.closing_minor, ctx.end_on))
+        returns=_summary(returns_memo, flows, to_date.closing_minor, ctx.end_on))
+
+
+def _summary(memo: dict[Any, Any], flows: list[CashFlow], residual: int, as_of: date) -> Any:
+    key = (tuple((f.on, f.amount_minor) for f in flows), residual, as_of)
+    if key not in memo:
+        memo[key] = summarise(flows, residual, as_of)
+    return memo[key]
 
 
 # --------------------------------------------------------------------------- year-end report
