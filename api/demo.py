@@ -206,7 +206,8 @@ def main() -> int:
     console.print(f"{documents} documents written under {out}; SPV trial balance "
                   f"{'balances' if tb.balanced else 'DOES NOT BALANCE'} "
                   f"({tb.total_debit_minor:,} JPY each side)")
-    status = run_cli("ledger", "verify")
+    status = run_cli("ledger", "trial-balance", "--book", C)
+    status |= run_cli("ledger", "verify")
     console.print(f"demo finished in {time.monotonic() - started:.1f} s")
     return status
 
