@@ -58,7 +58,7 @@ def _construct_date(loader: _ContractLoader, node: yaml.ScalarNode) -> Any:
         return str(loader.construct_scalar(node))  # 2020-13-01: refused with its field path
 
 
-_ContractLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+_ContractLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)  # float-ok
 _ContractLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_date)
 _ContractLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 

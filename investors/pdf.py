@@ -65,12 +65,12 @@ class _Cell:
     """One piece of text in a row: ``x`` is the left edge, or the right edge when right-aligned;
     ``dy`` raises it above the row's baseline (the first line of a two-line header)."""
 
-    x: float
+    x: float  # float-ok: page geometry
     text: str
-    size: float
+    size: float  # float-ok: page geometry
     align: str = "left"
     grey: bool = False
-    dy: float = 0.0
+    dy: float = 0.0  # float-ok: page geometry
 
 
 @dataclass(frozen=True)
@@ -78,9 +78,9 @@ class _Row:
     """A horizontal band of fixed height: text cells, an optional rule under it, shading, or a
     drawing. ``keep`` rows after it must stay on the same page (a heading and its first row)."""
 
-    height: float
+    height: float  # float-ok: page geometry
     cells: tuple[_Cell, ...] = ()
-    rule: float = 0.0
+    rule: float = 0.0  # float-ok: page geometry
     shade: bool = False
     drawing: Drawing | None = None
     keep: int = 0
@@ -100,12 +100,12 @@ _CellText = str | tuple[str, ...]
 
 
 @lru_cache(maxsize=65536)
-def _width(text: str, size: float) -> float:
+def _width(text: str, size: float) -> float:  # float-ok: page geometry
     """Width of ``text`` in the document font; cached, as labels repeat on every document."""
-    return float(stringWidth(printable(text), register_japanese_font(), size))
+    return float(stringWidth(printable(text), register_japanese_font(), size))  # float-ok
 
 
-def _fit(text: str, size: float, room: float) -> float:
+def _fit(text: str, size: float, room: float) -> float:  # float-ok: page geometry
     """The largest size up to ``size`` at which ``text`` fits in ``room`` points."""
     needed = _width(text, size)
     if needed <= room:
@@ -113,7 +113,7 @@ def _fit(text: str, size: float, room: float) -> float:
     return max(_MIN_SIZE, size * room / needed)
 
 
-def _wrap(text: str, size: float, room: float) -> list[str]:
+def _wrap(text: str, size: float, room: float) -> list[str]:  # float-ok: page geometry
     """``text`` broken into lines that fit ``room``: at the last space where there is one
     (English), else between any two characters (Japanese has no spaces to break at)."""
     lines, current = [], ""
@@ -141,7 +141,7 @@ class _Column:
     """A table column: title, share of the table width, alignment."""
 
     title: str
-    weight: float
+    weight: float  # float-ok: page geometry
     align: str = "left"
 
 
@@ -155,20 +155,20 @@ def _heading(text: str) -> _Row:
     return _Row(20, (_Cell(MARGIN, text, 10.5),), rule=0.5, keep=1)
 
 
-def _gap(height: float = 8.0) -> _Row:
+def _gap(height: float = 8.0) -> _Row:  # float-ok: page geometry
     return _Row(height)
 
 
-def _field_cells(x: float, width: float, name: str, value: str, size: float,
-                 label_width: float) -> list[_Cell]:
+def _field_cells(x: float, width: float, name: str, value: str, size: float,  # float-ok
+                 label_width: float) -> list[_Cell]:  # float-ok: page geometry
     room = width - label_width - _PAD
     return [_Cell(x, name, _fit(name, size - 0.5, label_width - _PAD), grey=True),
             _Cell(x + label_width, _clip(value, _fit(value, size, room), room),
                   _fit(value, size, room))]
 
 
-def _fields(pairs: Sequence[tuple[str, str]], columns: int = 2, size: float = 8.5,
-            label_width: float = 92.0) -> list[_Row]:
+def _fields(pairs: Sequence[tuple[str, str]], columns: int = 2, size: float = 8.5,  # float-ok
+            label_width: float = 92.0) -> list[_Row]:  # float-ok: page geometry
     """Label–value pairs in ``columns`` columns. A value too long for its column at a readable
     size (a party's name in two scripts) takes a whole line instead of shrinking."""
     column_width = CONTENT_WIDTH / columns
@@ -195,7 +195,7 @@ def _fields(pairs: Sequence[tuple[str, str]], columns: int = 2, size: float = 8.
     return rows
 
 
-def _clip(text: str, size: float, room: float) -> str:
+def _clip(text: str, size: float, room: float) -> str:  # float-ok: page geometry
     """``text`` cut with an ellipsis if it still does not fit at ``size``: a last resort that
     keeps a column from running into the next one."""
     if _width(text, size) <= room:
@@ -205,7 +205,7 @@ def _clip(text: str, size: float, room: float) -> str:
     return text + "…"
 
 
-def _column_edges(columns: Sequence[_Column], share: float) -> list[tuple[float, float]]:
+def _column_edges(columns: Sequence[_Column], share: float) -> list[tuple[float, float]]:  # float-ok
     total = sum(c.weight for c in columns)
     edges, x = [], MARGIN
     for column in columns:
@@ -215,8 +215,8 @@ def _column_edges(columns: Sequence[_Column], share: float) -> list[tuple[float,
     return edges
 
 
-def _figure_size(rows: Sequence[Sequence[_CellText]], columns: Sequence[_Column], size: float,
-                 edges: Sequence[tuple[float, float]]) -> float:
+def _figure_size(rows: Sequence[Sequence[_CellText]], columns: Sequence[_Column], size: float,  # float-ok
+                 edges: Sequence[tuple[float, float]]) -> float:  # float-ok: page geometry
     """One size for every figure of the table (right-aligned columns), so that they line up:
     the largest up to ``size`` at which the widest figure fits its column."""
     fitted = size
@@ -227,7 +227,7 @@ def _figure_size(rows: Sequence[Sequence[_CellText]], columns: Sequence[_Column]
     return fitted
 
 
-def _choose(text: _CellText, size: float, room: float) -> str:
+def _choose(text: _CellText, size: float, room: float) -> str:  # float-ok: page geometry
     """The first of a cell's alternatives (``Ube City (宇部市)``, ``Ube City``) that fits at a
     readable size, else the shortest."""
     if isinstance(text, str):
@@ -239,7 +239,7 @@ def _choose(text: _CellText, size: float, room: float) -> str:
 
 
 def _table_row(texts: Sequence[_CellText], columns: Sequence[_Column],
-               edges: Sequence[tuple[float, float]], size: float, height: float,
+               edges: Sequence[tuple[float, float]], size: float, height: float,  # float-ok
                **row_args: object) -> _Row:
     """A row of cells: figures at ``size``; text shrunk (then clipped) where it is too long."""
     cells = []
@@ -255,7 +255,7 @@ def _table_row(texts: Sequence[_CellText], columns: Sequence[_Column],
 
 
 def _header_row(columns: Sequence[_Column], edges: Sequence[tuple[float, float]],
-                size: float, height: float) -> _Row:
+                size: float, height: float) -> _Row:  # float-ok: page geometry
     """The shaded header; a title too long for its column breaks onto a second line."""
     lines = [[c.title] if _fit(c.title, size, width - 2 * _PAD) >= size * 0.8
              else _wrap(c.title, size, width - 2 * _PAD)[:2]
@@ -275,7 +275,7 @@ def _header_row(columns: Sequence[_Column], edges: Sequence[tuple[float, float]]
 
 
 def _table(columns: Sequence[_Column], rows: Sequence[Sequence[_CellText]],
-           total: Sequence[_CellText] | None = None, size: float = 8.0, share: float = 1.0,
+           total: Sequence[_CellText] | None = None, size: float = 8.0, share: float = 1.0,  # float-ok
            trailing: Sequence[Sequence[_CellText]] = ()) -> _Table:
     """A table with a shaded header, right-aligned figure columns and an optional total row.
 
@@ -292,7 +292,7 @@ def _table(columns: Sequence[_Column], rows: Sequence[Sequence[_CellText]],
     return _Table(_header_row(columns, edges, fitted, height), tuple(body))
 
 
-def _lines(texts: Sequence[str], size: float = 7.0, indent: float = 12.0) -> list[_Row]:
+def _lines(texts: Sequence[str], size: float = 7.0, indent: float = 12.0) -> list[_Row]:  # float-ok
     rows = []
     for text in texts:
         for line in _wrap(text, size, CONTENT_WIDTH - indent):
@@ -313,14 +313,14 @@ class _Page:
     rows: list[tuple[float, _Row]] = field(default_factory=list)
 
 
-def _first_height(block: _Block) -> float:
+def _first_height(block: _Block) -> float:  # float-ok: page geometry
     """Height of a block's first unbreakable part: a row, or a table's header and first row."""
     if isinstance(block, _Table):
         return block.header.height + (block.rows[0].height if block.rows else 0.0)
     return block.height
 
 
-def _keep_height(blocks: Sequence[_Block], index: int) -> float:
+def _keep_height(blocks: Sequence[_Block], index: int) -> float:  # float-ok: page geometry
     """Height that must fit for block ``index`` to start here: itself and what it keeps."""
     block = blocks[index]
     height = _first_height(block)
@@ -380,7 +380,7 @@ class _Pen:
             self.canvas.addLiteral(_GREY_OPERATOR if grey else "0 0 0 rg")
             self.grey = grey
 
-    def text(self, cell: _Cell, baseline: float) -> None:
+    def text(self, cell: _Cell, baseline: float) -> None:  # float-ok: page geometry
         if not cell.text:
             return
         self._colour(cell.grey)
@@ -398,12 +398,12 @@ class _Pen:
         operators.append("ET")
         self.canvas.addLiteral(" ".join(operators))
 
-    def rule(self, y: float, width: float) -> None:
+    def rule(self, y: float, width: float) -> None:  # float-ok: page geometry
         """A horizontal line across the text width."""
         self.canvas.addLiteral(f"{width:.2f} w {MARGIN:.2f} {y:.2f} m "
                                f"{MARGIN + CONTENT_WIDTH:.2f} {y:.2f} l S")
 
-    def row(self, top: float, row: _Row) -> None:
+    def row(self, top: float, row: _Row) -> None:  # float-ok: page geometry
         bottom = top - row.height
         if row.shade:
             self.canvas.addLiteral(f"{_SHADE_OPERATOR} {MARGIN:.2f} {bottom:.2f} "
