@@ -314,12 +314,12 @@ def schedule(contract_id: str, loan_id: str, session: SessionDep,
 @router.get("/contracts/{contract_id}/payers/{payer}/zengin")
 def payer_zengin(contract_id: str, payer: str, on: date, session: SessionDep,
                  user: CurrentUser) -> Response:
-    """The payer's 総合振込 file paying the SPV what it owes (its finance officer, or the
-    intermediary)."""
+    """The payer's 総合振込 file paying the SPV what it owes (its finance officer, the
+    intermediary; the auditor reads it)."""
     if user.role == "finance_officer" and user.scope != payer:
         raise NotFound(f"no payer {payer!r} in {contract_id} that you may see",
                        "PAYER_NOT_FOUND", "payer")
-    require(user, "finance_officer", "intermediary", "admin")
+    require(user, "finance_officer", "intermediary", "admin", "auditor")
     data, _ = payer_transfer(session, contract_id, payer, on)
     return Response(data, media_type="application/octet-stream", headers={
         "Content-Disposition": f'attachment; filename="{contract_id}-{payer}-{on}.txt"'})
@@ -328,8 +328,9 @@ def payer_zengin(contract_id: str, payer: str, on: date, session: SessionDep,
 @router.get("/contracts/{contract_id}/distributions/{on}/zengin")
 def distribution_zengin(contract_id: str, on: date, session: SessionDep,
                         user: CurrentUser) -> Response:
-    """The SPV's 総合振込 file for the waterfall run of a date (intermediary)."""
-    require(user, "intermediary", "admin")
+    """The SPV's 総合振込 file for the waterfall run of a date (intermediary; the auditor
+    reads it)."""
+    require(user, "intermediary", "admin", "auditor")
     data, _ = distribution_transfers(session, contract_id, on)
     return Response(data, media_type="application/octet-stream", headers={
         "Content-Disposition": f'attachment; filename="{contract_id}-distribution-{on}.txt"'})
