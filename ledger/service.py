@@ -221,6 +221,35 @@ _EXTEND_CHAIN = (update(_BOOK).where(_BOOK.c.id == bindparam("bid"))
 
 
 @dataclass(frozen=True)
+class EntryRecord:
+    """An entry as written: the same fields as the :class:`~ledger.schema.Entry` row.
+
+    Entries never change once written, so the posting functions return this plain record
+    instead of reading the row back through the ORM.
+    """
+
+    id: int
+    book_id: int
+    sequence: int
+    idempotency_key: str
+    content_hash: str
+    kind: str
+    status: str
+    effective_on: date
+    recorded_at: datetime
+    description: str
+    links: str
+    resolves_entry_id: int | None
+    reverses_entry_id: int | None
+    prev_hash: str
+    hash: str
+
+    @classmethod
+    def of(cls, entry: Entry) -> "EntryRecord":
+        return cls(**{name: getattr(entry, name) for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
 class BookState:
     """The locked book row a write works from: where the chain ends, what is closed."""
 
@@ -273,7 +302,7 @@ class _Write:
 
 
 def post_entry(session: Session, draft: EntryDraft, pending: bool = False,
-               now: datetime | None = None) -> Entry:
+               now: datetime | None = None) -> EntryRecord:
     """Post an entry (or reserve it, if ``pending``), exactly once per idempotency key.
 
     Refused with every problem at once, and nothing written, when: fewer than two postings,
@@ -292,7 +321,7 @@ def post_entry(session: Session, draft: EntryDraft, pending: bool = False,
             raise Conflict(f"idempotency key {draft.idempotency_key!r} was already used for a "
                            f"different entry (entry {used[0]})", "IDEMPOTENCY_CONFLICT",
                            "idempotency_key")
-        return session.get_one(Entry, used[0])
+        return EntryRecord.of(session.get_one(Entry, used[0]))
     accounts = _accounts_for(session, book, [p.account for p in draft.postings])
     problems += _account_problems(book, accounts, draft.postings, draft.effective_on)
     problems += _period_problems(book, draft.effective_on)
@@ -305,7 +334,8 @@ def post_entry(session: Session, draft: EntryDraft, pending: bool = False,
     return _write(session, write, now)
 
 
-def _replay(session: Session, book: BookState | Book, key: str, content: str) -> Entry | None:
+def _replay(session: Session, book: BookState | Book, key: str,
+            content: str) -> EntryRecord | None:
     """The entry already posted under ``key`` if the content matches; a conflict if not."""
     found = session.connection().execute(_FIND_KEY, {"book_id": book.id, "key": key}).first()
     if found is None:
@@ -313,7 +343,7 @@ def _replay(session: Session, book: BookState | Book, key: str, content: str) ->
     if found.content_hash != content:
         raise Conflict(f"idempotency key {key!r} was already used for a different entry "
                        f"(entry {found.id})", "IDEMPOTENCY_CONFLICT", "idempotency_key")
-    return session.get_one(Entry, found.id)
+    return EntryRecord.of(session.get_one(Entry, found.id))
 
 
 def _accounts_for(session: Session, book: BookState, codes: Iterable[str]) -> dict[str, Any]:
@@ -416,7 +446,7 @@ def _limit_problems(session: Session, write: _Write) -> list[Problem]:
     return problems
 
 
-def _write(session: Session, write: _Write, now: datetime | None) -> Entry:
+def _write(session: Session, write: _Write, now: datetime | None) -> EntryRecord:
     """Check the limits, then insert the entry and postings, move balances, extend the chain."""
     problems = _limit_problems(session, write)
     if problems:
@@ -447,7 +477,7 @@ def _write(session: Session, write: _Write, now: datetime | None) -> Entry:
     connection.execute(_EXTEND_CHAIN, {"bid": book.id, "count": sequence, "head": digest})
     _expire(session, Book, [book.id])
     # The entry as written, without reading it back: entries never change.
-    return Entry(id=entry_id, **values)
+    return EntryRecord(id=entry_id, **values)
 
 
 _MOVES: dict[int, Any] = {}
@@ -485,7 +515,7 @@ def post_pending(session: Session, book_code: str, pending_entry_id: int, idempo
                  effective_on: date, amount: Money | None = None,
                  postings: Sequence[PostingDraft] | None = None, description: str = "",
                  kind: str = "post_pending", links: Mapping[str, Any] | None = None,
-                 now: datetime | None = None) -> Entry:
+                 now: datetime | None = None) -> EntryRecord:
     """Resolve a pending entry by posting it: in full, or for less (the rest is released).
 
     ``amount`` is a shorthand for entries whose postings all carry one amount (the usual
@@ -498,7 +528,8 @@ def post_pending(session: Session, book_code: str, pending_entry_id: int, idempo
 
 def void_pending(session: Session, book_code: str, pending_entry_id: int, idempotency_key: str,
                  effective_on: date, description: str = "", kind: str = "void_pending",
-                 links: Mapping[str, Any] | None = None, now: datetime | None = None) -> Entry:
+                 links: Mapping[str, Any] | None = None,
+                 now: datetime | None = None) -> EntryRecord:
     """Resolve a pending entry by releasing all of it; the voiding entry has no postings."""
     return _resolve(session, book_code, pending_entry_id, idempotency_key, effective_on, VOIDED,
                     None, None, description, kind, links or {}, now)
@@ -507,7 +538,7 @@ def void_pending(session: Session, book_code: str, pending_entry_id: int, idempo
 def _resolve(session: Session, book_code: str, pending_entry_id: int, key: str,
              effective_on: date, status: str, amount: Money | None,
              postings: Sequence[PostingDraft] | None, description: str, kind: str,
-             links: Mapping[str, Any], now: datetime | None) -> Entry:
+             links: Mapping[str, Any], now: datetime | None) -> EntryRecord:
     book = get_book(session, book_code, lock=True)
     original = session.get(Entry, pending_entry_id)
     if original is None or original.book_id != book.id:
@@ -591,7 +622,8 @@ def _within_reservation(reserved: Sequence[tuple[Account, str, int]],
 
 def reverse_entry(session: Session, book_code: str, entry_id: int, idempotency_key: str,
                   effective_on: date, description: str = "", kind: str = "reversal",
-                  links: Mapping[str, Any] | None = None, now: datetime | None = None) -> Entry:
+                  links: Mapping[str, Any] | None = None,
+                 now: datetime | None = None) -> EntryRecord:
     """Correct a posted entry by a new entry that mirrors it (debits become credits).
 
     At most one reversal per original; the reversal is dated in an open period and points at
@@ -643,7 +675,7 @@ def resolution_of(session: Session, entry_id: int | None) -> Entry | None:
     return session.scalars(select(Entry).where(Entry.resolves_entry_id == entry_id)).first()
 
 
-def entry_state(session: Session, entry: Entry) -> str:
+def entry_state(session: Session, entry: Entry | EntryRecord) -> str:
     """What an entry amounts to now: pending, posted, voided, reversed, or resolved-by-post."""
     if entry.status == PENDING:
         resolution = resolution_of(session, entry.id)

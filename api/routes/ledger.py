@@ -70,7 +70,7 @@ def _account_public(account: Account, balance: AccountBalance) -> AccountPublic:
                          pending_credits=_m(balance.credits_pending, account.currency))
 
 
-def entry_public(session: Session, entry: Entry) -> EntryPublic:
+def entry_public(session: Session, entry: Entry | service.EntryRecord) -> EntryPublic:
     """An entry with its postings and both directions of its links."""
     book = session.get(Book, entry.book_id)
     rows = session.execute(select(Posting, Account.code).join(Account,
