@@ -181,3 +181,10 @@ class AuditPublic(BaseModel):
     idempotency_key: str
     status: int
     detail: str
+
+
+def file_responses(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """The documented 200 of a route that answers with a file (PDF, workbook, Zengin text)
+    rather than JSON: its media type and a binary body."""
+    return {200: {"description": description, "content": {
+        media_type: {"schema": {"type": "string", "format": "binary"}}}}}

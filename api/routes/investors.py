@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import FiscalYearPath, Id, CurrentUser, PageDep, SessionDep, require
-from api.schemas import PageOf
+from api.schemas import PageOf, file_responses
 from api.tables import User
 from api.writes import run_write
 from contracts.store import get_contract
@@ -35,6 +35,8 @@ router = APIRouter(tags=["investors"])
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 Lang = Annotated[str, Query(pattern="^(ja|en)$")]
 ALL = ("admin", "intermediary", "auditor")
+PDF = file_responses("application/pdf", "The document (PDF)")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class HolderCreate(BaseModel):
@@ -153,7 +155,8 @@ def _pdf(data: bytes, name: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@router.get("/contracts/{contract_id}/years/{fiscal_year}/documents/lenders/{lender}")
+@router.get("/contracts/{contract_id}/years/{fiscal_year}/documents/lenders/{lender}",
+            response_class=Response, responses=PDF)
 def lender_document(contract_id: str, fiscal_year: FiscalYearPath, lender: str, session: SessionDep,
                     user: CurrentUser, lang: Lang = "ja") -> Response:
     """A bank's statement (PDF)."""
@@ -168,7 +171,8 @@ def lender_document(contract_id: str, fiscal_year: FiscalYearPath, lender: str, 
                 f"{lender}-FY{fiscal_year}.{lang}.pdf")
 
 
-@router.get("/contracts/{contract_id}/years/{fiscal_year}/documents/payers/{payer}")
+@router.get("/contracts/{contract_id}/years/{fiscal_year}/documents/payers/{payer}",
+            response_class=Response, responses=PDF)
 def payment_notice_document(contract_id: str, fiscal_year: FiscalYearPath, payer: str,
                             session: SessionDep, user: CurrentUser,
                             lang: Lang = "ja") -> Response:
@@ -184,7 +188,8 @@ def payment_notice_document(contract_id: str, fiscal_year: FiscalYearPath, payer
                 f"{payer}-FY{fiscal_year}.{lang}.pdf")
 
 
-@router.get("/contracts/{contract_id}/years/{fiscal_year}/documents/holders/{code}")
+@router.get("/contracts/{contract_id}/years/{fiscal_year}/documents/holders/{code}",
+            response_class=Response, responses=PDF)
 def investor_document(contract_id: str, fiscal_year: FiscalYearPath, code: str, session: SessionDep,
                       user: CurrentUser, lang: Lang = "ja") -> Response:
     """A holder's statement(s) (PDF; one per class, the first if several)."""
@@ -197,7 +202,8 @@ def investor_document(contract_id: str, fiscal_year: FiscalYearPath, code: str, 
     return _pdf(render(statements[0], lang), f"{code}-FY{fiscal_year}.{lang}.pdf")
 
 
-@router.get("/contracts/{contract_id}/years/{fiscal_year}/documents/year-end")
+@router.get("/contracts/{contract_id}/years/{fiscal_year}/documents/year-end",
+            response_class=Response, responses=PDF)
 def year_end_document(contract_id: str, fiscal_year: FiscalYearPath, session: SessionDep,
                       user: CurrentUser, lang: Lang = "ja") -> Response:
     """The intermediary's year-end settlement report (PDF)."""
@@ -207,7 +213,8 @@ def year_end_document(contract_id: str, fiscal_year: FiscalYearPath, session: Se
                 f"year-end-FY{fiscal_year}.{lang}.pdf")
 
 
-@router.get("/contracts/{contract_id}/years/{fiscal_year}/pack.xlsx")
+@router.get("/contracts/{contract_id}/years/{fiscal_year}/pack.xlsx", response_class=Response,
+            responses=file_responses(XLSX, "The settlement pack workbook"))
 def pack_xlsx(contract_id: str, fiscal_year: FiscalYearPath, session: SessionDep,
               user: CurrentUser) -> Response:
     """The settlement pack workbook (one sheet per table)."""
@@ -215,13 +222,13 @@ def pack_xlsx(contract_id: str, fiscal_year: FiscalYearPath, session: SessionDep
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_pack(session, contract_id, fiscal_year, Path(tmp))
         data = paths[0].read_bytes()
-    return Response(data, media_type="application/vnd.openxmlformats-officedocument."
-                    "spreadsheetml.sheet", headers={
+    return Response(data, media_type=XLSX, headers={
                         "Content-Disposition":
                         f'attachment; filename="settlement-pack-FY{fiscal_year}.xlsx"'})
 
 
-@router.get("/contracts/{contract_id}/years/{fiscal_year}/pack.csv.zip")
+@router.get("/contracts/{contract_id}/years/{fiscal_year}/pack.csv.zip", response_class=Response,
+            responses=file_responses("application/zip", "The settlement pack as zipped CSV"))
 def pack_csv(contract_id: str, fiscal_year: FiscalYearPath, session: SessionDep,
              user: CurrentUser) -> Response:
     """The settlement pack as CSV files (UTF-8 with BOM), zipped."""

@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import FiscalYearPath, Id, FULL_READ_ROLES, CurrentUser, PageDep, SessionDep, require
-from api.schemas import PageOf
+from api.schemas import PageOf, file_responses
 from api.writes import run_write
 from contracts.store import get_contract
 from ledger.errors import NotFound, SibError
@@ -35,6 +35,7 @@ router = APIRouter(tags=["settlement"])
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 EVALUATOR = ("admin", "evaluator")
 SETTLER = ("admin", "intermediary")
+ZENGIN = file_responses("application/octet-stream", "The 総合振込 (Zengin) transfer file")
 
 
 class ResultCreate(BaseModel):
@@ -311,7 +312,8 @@ def schedule(contract_id: str, loan_id: str, session: SessionDep,
                    "loan_id")
 
 
-@router.get("/contracts/{contract_id}/payers/{payer}/zengin")
+@router.get("/contracts/{contract_id}/payers/{payer}/zengin", response_class=Response,
+            responses=ZENGIN)
 def payer_zengin(contract_id: str, payer: str, on: date, session: SessionDep,
                  user: CurrentUser) -> Response:
     """The payer's 総合振込 file paying the SPV what it owes (its finance officer, the
@@ -325,7 +327,8 @@ def payer_zengin(contract_id: str, payer: str, on: date, session: SessionDep,
         "Content-Disposition": f'attachment; filename="{contract_id}-{payer}-{on}.txt"'})
 
 
-@router.get("/contracts/{contract_id}/distributions/{on}/zengin")
+@router.get("/contracts/{contract_id}/distributions/{on}/zengin", response_class=Response,
+            responses=ZENGIN)
 def distribution_zengin(contract_id: str, on: date, session: SessionDep,
                         user: CurrentUser) -> Response:
     """The SPV's 総合振込 file for the waterfall run of a date (intermediary; the auditor
