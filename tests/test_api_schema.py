@@ -1,9 +1,24 @@
-"""Schemathesis against our own OpenAPI schema, in process: generated requests to every
-operation (a bounded number each) never get a 5xx, and every response matches the schema —
-status code, content type and body."""
+"""Schemathesis against our own OpenAPI schema, in process (ASGI, no network).
+
+Generated requests — a bounded number per operation, sent as the admin so that every operation
+is reachable — never get a 5xx, and every response is as documented: status code, content type,
+headers and body (errors as ``application/problem+json``).
+
+The database holds a small story: the five-municipality contract loaded, the loans drawn, FY2019
+evaluated, settled and closed, one holder. Three generated requests in four are aimed at it (the
+contract id, the book and, one in two, the fiscal year replaced by the story's), so that the
+generated payer, lender, holder, date and body values reach the code behind the lookups instead
+of stopping at "no such contract".
+
+Every operation is exercised, the file upload too: a generated multipart body is a file the
+import cannot read, which must be a documented 422, not a crash.
+"""
 
 from __future__ import annotations
 
+import tempfile
+import uuid
+import zlib
 from datetime import date
 from pathlib import Path
 
@@ -12,46 +27,71 @@ from hypothesis import HealthCheck, settings
 
 schemathesis = pytest.importorskip("schemathesis")
 
-from api import db  # noqa: E402
+from api import db, demo  # noqa: E402
 from api.main import create_app  # noqa: E402
 from api.users import add_user, create_token  # noqa: E402
 from contracts.store import load_contract  # noqa: E402
 from contracts.validate import load_contract_file  # noqa: E402
+from investors.store import HolderSpec, add_holder  # noqa: E402
+from settlement.close import close_year  # noqa: E402
+from settlement.kpi import ResultInput  # noqa: E402
 from settlement.payments import draw_loans  # noqa: E402
+from settlement.results import audit_result, submit_results  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-DB = Path(__import__("tempfile").mkdtemp(prefix="sib-schema-")) / "schema.db"
-URL = f"sqlite:///{DB}"
-
-
-def _prepare() -> str:
-    db.upgrade(URL)
-    contract, _ = load_contract_file(ROOT / "contracts/examples/sib-2019-five-municipalities.yaml")
-    with db.unit_of_work(URL) as s:
-        load_contract(s, contract)
-        draw_loans(s, contract.id, date(2020, 3, 31))
-        add_user(s, "schema-admin", "admin")
-        return create_token(s, "schema-admin")
-
-
-TOKEN = _prepare()
+C = demo.C
+# The app is created at import (schemathesis reads its schema to make one test per operation);
+# the database behind it is only made by the ``admin_token`` fixture, when the tests run.
+URL = f"sqlite:///{Path(tempfile.gettempdir()) / f'sib-schema-{uuid.uuid4().hex}.db'}"
 APP = create_app(URL)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
-
-# What the service promises: no 5xx, and every response as documented. (Whether a
-# schema-valid body is accepted depends on the ledger's state — a domain refusal is a
-# documented 4xx, not a schema violation — so "positive data acceptance" is not asked.)
+# What the service promises: no 5xx, and every response as documented. Whether a schema-valid
+# body is accepted depends on the recorded state (a domain refusal is a documented 4xx, not a
+# schema violation), so "positive data acceptance" is not asked.
 CHECKS = [schemathesis.checks.not_a_server_error, schemathesis.checks.status_code_conformance,
           schemathesis.checks.content_type_conformance,
           schemathesis.checks.response_schema_conformance,
           schemathesis.checks.response_headers_conformance]
 
 
+@pytest.fixture(scope="module")
+def admin_token() -> str:
+    """Migrate the database, tell the small story, return an admin's token."""
+    db.upgrade(URL)
+    contract, problems = load_contract_file(demo.CONTRACT_FILE)
+    assert contract is not None and not problems, problems
+    contract_wide, per_payer = demo.RESULTS[2019]
+    results = [ResultInput(C, 2019, kpi, value) for kpi, value in contract_wide.items()]
+    results += [ResultInput(C, 2019, "continuation-rate", v, p) for p, v in per_payer.items()]
+    with db.unit_of_work(URL) as s:
+        load_contract(s, contract)
+        draw_loans(s, C, date(2020, 3, 31))
+        for row in submit_results(s, results, "schema-evaluator"):
+            audit_result(s, row.id or 0, "schema-evaluator")
+        close_year(s, C, 2019, "schema-intermediary")
+        add_holder(s, HolderSpec("citizen-001", "individual", "市民 一", "ｼﾐﾝ ｲﾁ"))
+        add_user(s, "schema-admin", "admin")
+        return create_token(s, "schema-admin")
+
+
+def _aim_at_the_story(case) -> None:  # noqa: ANN001
+    """Three cases in four ask for the story's contract and book; half of those, FY2019."""
+    params = case.path_parameters or {}
+    draw = zlib.crc32(repr(sorted(params.items())).encode())
+    if draw % 4 == 0:
+        return
+    for name in ("contract_id", "book"):
+        if name in params:
+            params[name] = C
+    if "fiscal_year" in params and draw % 8 < 4:
+        params["fiscal_year"] = 2019
+
+
 @schema.parametrize()
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_server_error_and_every_response_matches_the_schema(case):
-    headers = {"Authorization": f"Bearer {TOKEN}"}
+def test_no_server_error_and_every_response_matches_the_schema(case, admin_token):
+    _aim_at_the_story(case)
+    headers = {"Authorization": f"Bearer {admin_token}"}
     if case.method.upper() != "GET":
-        headers["Idempotency-Key"] = __import__("uuid").uuid4().hex
+        headers["Idempotency-Key"] = uuid.uuid4().hex
     case.call_and_validate(headers=headers, checks=CHECKS)
