@@ -11,12 +11,16 @@ import sys
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import Any, Callable, Iterator
+
+import typer
 
 from sqlmodel import Session
 
 from api import db
+from api.output import report_error
 from api.tables import AuditRecord
+from ledger.errors import SibError
 
 WRITE_COMMANDS = {
     ("contract", "load"), ("contract", "amend"), ("kpi", "submit"), ("kpi", "import"),
@@ -46,3 +50,13 @@ def unit_of_work() -> Iterator[Session]:
                 action=" ".join(part for part in command if part),
                 target=" ".join(sys.argv[1:])[:2000], request_id=uuid.uuid4().hex,
                 idempotency_key="", status=0, detail="sib command line"))
+
+
+def run(work: Callable[[Session], Any]) -> Any:
+    """Run ``work`` as one unit of work; a refusal prints every problem and exits 1."""
+    try:
+        with unit_of_work() as session:
+            return work(session)
+    except SibError as error:
+        report_error(error)
+        raise typer.Exit(1)

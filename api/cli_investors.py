@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -19,13 +19,7 @@ holder_app = typer.Typer(help="Holders (banks, citizens, companies) and their un
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
 
-def _run(work: Callable[[Any], Any]) -> Any:
-    try:
-        with cli_audit.unit_of_work() as session:
-            return work(session)
-    except SibError as error:
-        report_error(error)
-        raise typer.Exit(1)
+_run = cli_audit.run
 
 
 @holder_app.command("add")

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import typer
 
 from api import cli_audit
-from api.output import money_json, money_text, print_json, print_table, report_error
+from api.output import money_json, money_text, print_json, print_table
 from ledger.errors import SibError
 
 kpi_app = typer.Typer(help="KPI results: submit, import, audit, correct, list.",
@@ -24,14 +24,7 @@ ContractOpt = typer.Option(..., "--contract", "-c")
 YearOpt = typer.Option(..., "--year", "-y", help="fiscal year, e.g. 2019 for 令和元年度")
 
 
-def _run(work: Callable[[Any], Any]) -> Any:
-    """One unit of work; a refusal prints every problem and exits 1."""
-    try:
-        with cli_audit.unit_of_work() as session:
-            return work(session)
-    except SibError as error:
-        report_error(error)
-        raise typer.Exit(1)
+_run = cli_audit.run
 
 
 def _result_row(r: Any) -> dict[str, Any]:
