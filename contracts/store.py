@@ -14,12 +14,11 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from contracts.chart import opened_on, payer_accounts, payers_book_code, spv_accounts
+from contracts.chart import payer_accounts, payers_book_code, spv_accounts
 from contracts.model import Contract, to_document
 from contracts.tables import ContractVersion, TrancheCommitment
 from contracts.terms import apply_amendment, max_outcome_by_tranche_payer

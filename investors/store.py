@@ -24,7 +24,7 @@ from investors.withholding import (PaymentRecord, Recipient, WithholdingPayment,
                                    payment_record, rate_for, withhold)
 from investors.tables import Holder, HolderPayment, Subscription
 from ledger.calendar import fiscal_year_of
-from ledger.entries import EntryDraft, PostingDraft, credit, debit
+from ledger.entries import EntryDraft, credit, debit
 from ledger.errors import Conflict, NotFound, Problem, SibError
 from ledger.money import from_minor
 from ledger.rounding import RemainderPolicy, allocate

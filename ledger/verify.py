@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from ledger.entries import chain_hash
 from ledger.errors import Problem
-from ledger.schema import (CREDIT, DEBIT, PENDING, POSTED, Account, AccountBalance, Book, Entry,
+from ledger.schema import (DEBIT, PENDING, POSTED, Account, AccountBalance, Book, Entry,
                            Posting)
 
 

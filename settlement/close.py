@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -21,7 +21,6 @@ from contracts.store import contract_for_year
 from ledger.calendar import fiscal_year_bounds
 from ledger.errors import SibError
 from ledger.reports import trial_balance
-from ledger.schema import Book
 from ledger.service import close_period, get_book
 from ledger.verify import ledger_state_hash
 from settlement.loans import loan_schedule

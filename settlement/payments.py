@@ -20,13 +20,12 @@ from contracts.chart import payers_book_code
 from contracts.model import Contract
 from contracts.store import get_contract
 from ledger.entries import EntryDraft, credit, debit
-from ledger.errors import Conflict, Problem, SibError
+from ledger.errors import Conflict, SibError
 from ledger.money import from_minor
 from ledger.rounding import round_minor
-from ledger.schema import CREDIT, DEBIT, POSTED, Account, Book, Entry, Posting
+from ledger.schema import CREDIT, DEBIT, POSTED, Account, Entry, Posting
 from ledger.service import get_book, post_entry
 from settlement.loans import LoanPosition, loan_schedule, position
-from settlement.trace import Trace
 from settlement.waterfall import Claim, WaterfallResult, losses, run_waterfall
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Sequence
 
 from contracts.rules import (BinaryThresholdRule, FixedRule, LinearRule, ProRataRule,
                              RateCardRule, SavingsShareRule, SteppedRule)

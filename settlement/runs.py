@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from contracts.chart import payers_book_code
 from contracts.model import Contract
-from contracts.store import active_commitments, contract_for_year, latest_version
+from contracts.store import active_commitments, contract_for_year
 from ledger.calendar import fiscal_year_bounds
 from ledger.entries import EntryDraft, credit, debit
 from ledger.errors import Problem, SibError
