@@ -12,7 +12,8 @@ from sqlmodel import Session
 from api.db import get_engine
 from api.tables import SCOPED_ROLES, User
 from api.users import user_for_token
-from ledger.errors import Forbidden, SibError
+from contracts.store import get_contract
+from ledger.errors import Forbidden, NotFound, SibError
 
 FULL_READ_ROLES = ("admin", "intermediary", "auditor", "evaluator")
 MAX_ID = 2**63 - 1
@@ -66,6 +67,24 @@ def get_current_user(session: SessionDep,
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def contract_year(contract_id: str, fiscal_year: FiscalYearPath, session: SessionDep,
+                  user: CurrentUser) -> int:
+    """The ``fiscal_year`` of a ``/contracts/{contract_id}/years/{fiscal_year}`` path, if the
+    contract's term covers it; 404 otherwise, as for any other object that does not exist.
+
+    Depends on the current user so that a request without a token is still a 401.
+    """
+    contract = get_contract(session, contract_id)
+    if not contract.first_fiscal_year <= fiscal_year <= contract.last_fiscal_year:
+        raise NotFound(f"{contract_id} runs from FY{contract.first_fiscal_year} to "
+                       f"FY{contract.last_fiscal_year}; it has no FY{fiscal_year}",
+                       "FISCAL_YEAR_OUTSIDE_TERM", "fiscal_year")
+    return fiscal_year
+
+
+ContractYear = Annotated[int, Depends(contract_year)]
 
 
 def require(user: User, *roles: str) -> None:

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import FiscalYearPath, Id, CurrentUser, PageDep, SessionDep, require
+from api.deps import ContractYear, Id, CurrentUser, PageDep, SessionDep, require
 from api.schemas import PageOf, file_responses
 from api.tables import User
 from api.writes import run_write
@@ -157,7 +157,7 @@ def _pdf(data: bytes, name: str) -> Response:
 
 @router.get("/contracts/{contract_id}/years/{fiscal_year}/documents/lenders/{lender}",
             response_class=Response, responses=PDF)
-def lender_document(contract_id: str, fiscal_year: FiscalYearPath, lender: str, session: SessionDep,
+def lender_document(contract_id: str, fiscal_year: ContractYear, lender: str, session: SessionDep,
                     user: CurrentUser, lang: Lang = "ja") -> Response:
     """A bank's statement (PDF)."""
     if user.role == "lender":
@@ -173,7 +173,7 @@ def lender_document(contract_id: str, fiscal_year: FiscalYearPath, lender: str, 
 
 @router.get("/contracts/{contract_id}/years/{fiscal_year}/documents/payers/{payer}",
             response_class=Response, responses=PDF)
-def payment_notice_document(contract_id: str, fiscal_year: FiscalYearPath, payer: str,
+def payment_notice_document(contract_id: str, fiscal_year: ContractYear, payer: str,
                             session: SessionDep, user: CurrentUser,
                             lang: Lang = "ja") -> Response:
     """A municipality's payment notice (PDF)."""
@@ -190,7 +190,7 @@ def payment_notice_document(contract_id: str, fiscal_year: FiscalYearPath, payer
 
 @router.get("/contracts/{contract_id}/years/{fiscal_year}/documents/holders/{code}",
             response_class=Response, responses=PDF)
-def investor_document(contract_id: str, fiscal_year: FiscalYearPath, code: str, session: SessionDep,
+def investor_document(contract_id: str, fiscal_year: ContractYear, code: str, session: SessionDep,
                       user: CurrentUser, lang: Lang = "ja") -> Response:
     """A holder's statement(s) (PDF; one per class, the first if several)."""
     _own_holder(user, code)
@@ -204,7 +204,7 @@ def investor_document(contract_id: str, fiscal_year: FiscalYearPath, code: str, 
 
 @router.get("/contracts/{contract_id}/years/{fiscal_year}/documents/year-end",
             response_class=Response, responses=PDF)
-def year_end_document(contract_id: str, fiscal_year: FiscalYearPath, session: SessionDep,
+def year_end_document(contract_id: str, fiscal_year: ContractYear, session: SessionDep,
                       user: CurrentUser, lang: Lang = "ja") -> Response:
     """The intermediary's year-end settlement report (PDF)."""
     require(user, *ALL)
@@ -215,7 +215,7 @@ def year_end_document(contract_id: str, fiscal_year: FiscalYearPath, session: Se
 
 @router.get("/contracts/{contract_id}/years/{fiscal_year}/pack.xlsx", response_class=Response,
             responses=file_responses(XLSX, "The settlement pack workbook"))
-def pack_xlsx(contract_id: str, fiscal_year: FiscalYearPath, session: SessionDep,
+def pack_xlsx(contract_id: str, fiscal_year: ContractYear, session: SessionDep,
               user: CurrentUser) -> Response:
     """The settlement pack workbook (one sheet per table)."""
     require(user, *ALL)
@@ -229,7 +229,7 @@ def pack_xlsx(contract_id: str, fiscal_year: FiscalYearPath, session: SessionDep
 
 @router.get("/contracts/{contract_id}/years/{fiscal_year}/pack.csv.zip", response_class=Response,
             responses=file_responses("application/zip", "The settlement pack as zipped CSV"))
-def pack_csv(contract_id: str, fiscal_year: FiscalYearPath, session: SessionDep,
+def pack_csv(contract_id: str, fiscal_year: ContractYear, session: SessionDep,
              user: CurrentUser) -> Response:
     """The settlement pack as CSV files (UTF-8 with BOM), zipped."""
     require(user, *ALL)

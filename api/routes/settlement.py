@@ -17,7 +17,7 @@ from fastapi import APIRouter, File, Header, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import FiscalYearPath, Id, FULL_READ_ROLES, CurrentUser, PageDep, SessionDep, require
+from api.deps import ContractYear, Id, FULL_READ_ROLES, CurrentUser, PageDep, SessionDep, require
 from api.schemas import PageOf, file_responses
 from api.writes import run_write
 from contracts.store import get_contract
@@ -197,7 +197,7 @@ def list_results(contract_id: str, session: SessionDep, user: CurrentUser, page:
 
 @router.get("/contracts/{contract_id}/years/{fiscal_year}/settlement/preview",
             response_model=SettlementPublic)
-def preview(contract_id: str, fiscal_year: FiscalYearPath, session: SessionDep, user: CurrentUser,
+def preview(contract_id: str, fiscal_year: ContractYear, session: SessionDep, user: CurrentUser,
             evaluation: str = "final") -> SettlementPublic:
     """What settling would post now, with every trace; writes nothing."""
     require(user, "admin", "intermediary", "auditor")
@@ -214,7 +214,7 @@ def preview(contract_id: str, fiscal_year: FiscalYearPath, session: SessionDep, 
 
 @router.post("/contracts/{contract_id}/years/{fiscal_year}/settlement", status_code=201,
              response_model=SettlementPublic)
-def settle(contract_id: str, fiscal_year: FiscalYearPath, body: SettleRequest, request: Request,
+def settle(contract_id: str, fiscal_year: ContractYear, body: SettleRequest, request: Request,
            session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None):
     """Settle from the audited results (intermediary); the same inputs return the first run."""
     require(user, *SETTLER)
@@ -233,7 +233,7 @@ def settle(contract_id: str, fiscal_year: FiscalYearPath, body: SettleRequest, r
 
 
 @router.post("/contracts/{contract_id}/years/{fiscal_year}/close", status_code=201)
-def close(contract_id: str, fiscal_year: FiscalYearPath, request: Request, session: SessionDep,
+def close(contract_id: str, fiscal_year: ContractYear, request: Request, session: SessionDep,
           user: CurrentUser, idempotency_key: IdemKey = None):
     """Year-end close (intermediary): returns the settlement pack data."""
     require(user, *SETTLER)
@@ -244,7 +244,7 @@ def close(contract_id: str, fiscal_year: FiscalYearPath, request: Request, sessi
 
 
 @router.get("/contracts/{contract_id}/years/{fiscal_year}/pack")
-def pack(contract_id: str, fiscal_year: FiscalYearPath, session: SessionDep,
+def pack(contract_id: str, fiscal_year: ContractYear, session: SessionDep,
          user: CurrentUser) -> dict[str, Any]:
     """The settlement pack data of a year (intermediary, auditor, admin)."""
     require(user, "admin", "intermediary", "auditor")
@@ -254,7 +254,7 @@ def pack(contract_id: str, fiscal_year: FiscalYearPath, session: SessionDep,
 
 @router.post("/contracts/{contract_id}/years/{fiscal_year}/payers/{payer}/approval",
              status_code=201)
-def approve(contract_id: str, fiscal_year: FiscalYearPath, payer: str, request: Request,
+def approve(contract_id: str, fiscal_year: ContractYear, payer: str, request: Request,
             session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None):
     """A finance officer approves its own municipality's share of a settled year."""
     if user.role == "finance_officer" and user.scope != payer:
