@@ -543,3 +543,21 @@ def test_lists_show_a_scoped_user_only_its_own_rows(world):
     assert as_("investor", f"{B}/accounts")["items"] == []
     assert [h["code"] for h in as_("investor", "/holders")["items"]] == ["citizen-001"]
     assert as_("investor", f"/contracts/{C}/holders/citizen-001/payments")["total"] > 0
+
+
+@pytest.mark.parametrize("method, path", [
+    ("GET", "/contracts/{C}/years/{year}/documents/year-end"),
+    ("GET", "/contracts/{C}/years/{year}/documents/payers/ube"),
+    ("GET", "/contracts/{C}/years/{year}/pack.xlsx"),
+    ("GET", "/contracts/{C}/years/{year}/settlement/preview"),
+    ("POST", "/contracts/{C}/years/{year}/settlement"),
+    ("POST", "/contracts/{C}/years/{year}/payers/ube/approval"),
+])
+@pytest.mark.parametrize("year", [1900, 2018, 2030])
+def test_a_year_outside_the_contract_term_does_not_exist(world, method, path, year):
+    # FY1900 once crashed the era formatting of the documents; FY2030 could be settled.
+    url = path.format(C=C, year=year)
+    response = world.client.request(method, url, headers=world.headers("admin", method != "GET"),
+                                    json={} if method == "POST" else None)
+    assert response.status_code == 404, response.text
+    assert _is_problem(response, "FISCAL_YEAR_OUTSIDE_TERM")
