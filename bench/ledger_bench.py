@@ -32,8 +32,8 @@ from sqlmodel import Session
 from api.db import make_engine, upgrade
 from ledger.entries import EntryDraft, credit, debit
 from ledger.reports import balance_as_of, trial_balance
-from ledger.service import AccountSpec, close_period, create_book, get_book, open_account, \
-    post_entry
+from ledger.periods import close_period
+from ledger.service import AccountSpec, create_book, get_book, open_account, post_entry
 
 ENTRIES = int(5000 * float(os.environ.get("SIB_BENCH_SCALE", "1")))
 POSTINGS = int(os.environ.get("SIB_BENCH_POSTINGS", "1000000"))

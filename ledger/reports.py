@@ -15,7 +15,8 @@ from sqlmodel import Session
 from ledger.errors import NotFound
 from ledger.schema import (CREDIT, DEBIT, POSTED, Account, AccountBalance, Book, Entry, Period,
                            PeriodSnapshot, Posting)
-from ledger.service import get_book, posted_totals
+from ledger.periods import posted_totals
+from ledger.service import get_book
 
 DEBIT_NORMAL = ("asset", "expense")
 

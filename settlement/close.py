@@ -21,7 +21,8 @@ from contracts.store import contract_for_year
 from ledger.calendar import fiscal_year_bounds
 from ledger.errors import SibError
 from ledger.reports import trial_balance
-from ledger.service import close_period, get_book
+from ledger.periods import close_period
+from ledger.service import get_book
 from ledger.verify import ledger_state_hash
 from settlement.loans import loan_schedule
 from settlement.payments import _post, account_totals, loan_position

@@ -13,8 +13,8 @@ from ledger.entries import EntryDraft, credit, debit
 from ledger.errors import SibError
 from ledger.reports import balance_as_of, posted_balances_as_of, trial_balance
 from ledger.schema import PeriodEvent
-from ledger.service import (AccountSpec, close_period, create_book, get_book, open_account,
-                            post_entry, posted_totals, reopen_period)
+from ledger.periods import close_period, posted_totals, reopen_period
+from ledger.service import AccountSpec, create_book, get_book, open_account, post_entry
 from ledger.verify import verify
 
 Y = lambda n: Money(n, "JPY")  # noqa: E731

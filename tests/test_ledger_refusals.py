@@ -12,8 +12,9 @@ from sqlalchemy.exc import DatabaseError
 from ledger.entries import EntryDraft, PostingDraft, credit, debit
 from ledger.errors import SibError
 from ledger.schema import AccountBalance, Entry, Posting
-from ledger.service import (AccountSpec, close_account, close_period, create_book, open_account,
-                            post_entry, post_pending, reverse_entry, void_pending)
+from ledger.periods import close_period
+from ledger.service import (AccountSpec, close_account, create_book, open_account, post_entry,
+                            post_pending, reverse_entry, void_pending)
 
 Y = lambda n: Money(n, "JPY")  # noqa: E731
 D = date(2019, 7, 1)

@@ -11,8 +11,9 @@ from moneyed import Money
 from ledger.entries import EntryDraft, credit, debit
 from ledger.reports import account_statement, balance_as_of, trial_balance
 from ledger.schema import Entry
-from ledger.service import (AccountSpec, close_period, create_book, entry_state, open_account,
-                            post_entry, post_pending, reversal_of, reverse_entry)
+from ledger.periods import close_period
+from ledger.service import (AccountSpec, create_book, entry_state, open_account, post_entry,
+                            post_pending, reversal_of, reverse_entry)
 from ledger.verify import verify
 
 Y = lambda n: Money(n, "JPY")  # noqa: E731

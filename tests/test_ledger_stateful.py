@@ -25,8 +25,9 @@ from api.db import make_engine, upgrade
 from ledger.entries import EntryDraft, PostingDraft
 from ledger.errors import SibError
 from ledger.schema import Account, AccountBalance, Entry, Posting
-from ledger.service import (AccountSpec, close_period, create_book, open_account, post_entry,
-                            post_pending, reverse_entry, void_pending)
+from ledger.periods import close_period
+from ledger.service import (AccountSpec, create_book, open_account, post_entry, post_pending,
+                            reverse_entry, void_pending)
 from ledger.verify import verify
 
 STEPS = int(os.environ.get("SIB_STATEFUL_STEPS", "2000"))
