@@ -21,6 +21,7 @@ import uuid
 import zlib
 from datetime import date
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -41,7 +42,8 @@ from settlement.results import audit_result, submit_results  # noqa: E402
 C = demo.C
 # The app is created at import (schemathesis reads its schema to make one test per operation);
 # the database behind it is only made by the ``admin_token`` fixture, when the tests run.
-URL = f"sqlite:///{Path(tempfile.gettempdir()) / f'sib-schema-{uuid.uuid4().hex}.db'}"
+DB_FILE = Path(tempfile.gettempdir()) / f"sib-schema-{uuid.uuid4().hex}.db"
+URL = f"sqlite:///{DB_FILE}"
 APP = create_app(URL)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
@@ -55,8 +57,8 @@ CHECKS = [schemathesis.checks.not_a_server_error, schemathesis.checks.status_cod
 
 
 @pytest.fixture(scope="module")
-def admin_token() -> str:
-    """Migrate the database, tell the small story, return an admin's token."""
+def admin_token() -> Iterator[str]:
+    """Migrate the database, tell the small story, yield an admin's token; remove it all."""
     db.upgrade(URL)
     contract, problems = load_contract_file(demo.CONTRACT_FILE)
     assert contract is not None and not problems, problems
@@ -71,7 +73,12 @@ def admin_token() -> str:
         close_year(s, C, 2019, "schema-intermediary")
         add_holder(s, HolderSpec("citizen-001", "individual", "市民 一", "ｼﾐﾝ ｲﾁ"))
         add_user(s, "schema-admin", "admin")
-        return create_token(s, "schema-admin")
+        token = create_token(s, "schema-admin")
+    yield token
+    for key in [k for k in db._engines if k.startswith(URL)]:
+        db._engines.pop(key).dispose()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{DB_FILE}{suffix}").unlink(missing_ok=True)
 
 
 def _aim_at_the_story(case) -> None:  # noqa: ANN001
