@@ -75,7 +75,7 @@ FULL_READ = frozenset({"admin", "intermediary", "evaluator", "auditor"})
 OVERSIGHT = frozenset({"admin", "intermediary", "auditor"})
 WRITERS = frozenset({"admin", "intermediary"})
 EVALUATORS = frozenset({"admin", "evaluator"})
-NOBODY = frozenset()
+NOBODY: frozenset[str] = frozenset()
 
 # The object each caller asks for in the matrix: a scoped role asks for its own.
 OWN_ACCOUNT = {"finance_officer": "receivable:ube", "lender": "loan:loan-yamaguchi"}
@@ -153,11 +153,12 @@ def _tell_the_story(url: str, out: Path) -> dict[str, Any]:
         demo.evaluate(2022)
         with db.unit_of_work() as s:
             settle(s, C, 2022)
-            ids = {"yamaguchi_draw": _entry_touching(s, "lender:yamaguchi-bank", "loan_drawdown"),
-                   "kyoto_draw": _entry_touching(s, "lender:kyoto-bank", "loan_drawdown"),
-                   "ube_entry": _entry_touching(s, "payer:ube"),
-                   "tono_entry": _entry_touching(s, "payer:tono")}
-            ids["tokens"] = {}
+            ids: dict[str, Any] = {
+                "yamaguchi_draw": _entry_touching(s, "lender:yamaguchi-bank", "loan_drawdown"),
+                "kyoto_draw": _entry_touching(s, "lender:kyoto-bank", "loan_drawdown"),
+                "ube_entry": _entry_touching(s, "payer:ube"),
+                "tono_entry": _entry_touching(s, "payer:tono"),
+                "tokens": {}}
             for name, (role, scope) in ROLES.items():
                 add_user(s, f"u-{name}", role, scope)
                 ids["tokens"][name] = create_token(s, f"u-{name}")
@@ -296,7 +297,7 @@ def _upload(w: World, role: str | None, allowed: bool) -> httpx.Response:
 
 
 def _close(w: World) -> dict[str, Any]:
-    return {"year": next(w.closes)}  # FY2022, then FY2023: years close in order
+    return {"year": next(w.closes)}  # FY2021, then FY2022: years close in order
 
 
 # --------------------------------------------------------------------------- the table
