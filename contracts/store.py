@@ -156,7 +156,8 @@ def get_contract(session: Session, contract_id: str, version: int | None = None)
         if row is None:
             raise NotFound(f"contract {contract_id!r} has no version {version}",
                            "CONTRACT_VERSION_NOT_FOUND", "version")
-    assert row is not None
+    if row is None:
+        raise NotFound(f"no contract {contract_id!r}", "CONTRACT_NOT_FOUND", "contract")
     return contract_from_row(row)
 
 
@@ -167,8 +168,9 @@ def contract_for_year(session: Session, contract_id: str, fiscal_year: int) -> C
         ContractVersion.effective_from <= fiscal_year)
         .order_by(ContractVersion.version.desc())).first()
     if row is None:
-        row = latest_version(session, contract_id)
-    assert row is not None
+        row = latest_version(session, contract_id)  # raises CONTRACT_NOT_FOUND
+    if row is None:
+        raise NotFound(f"no contract {contract_id!r}", "CONTRACT_NOT_FOUND", "contract")
     return contract_from_row(row)
 
 

@@ -11,6 +11,13 @@ from datetime import date, timedelta
 
 import jpholiday
 
+from ledger.errors import SibError
+
+
+class OutsideEras(SibError, ValueError):
+    """A date before the first era the documents know (昭和): refused with a code, so that the
+    HTTP layer answers 422 instead of failing."""
+
 # Era start dates (first day of each era), newest first.
 _ERAS: tuple[tuple[date, str, str], ...] = (
     (date(2019, 5, 1), "令和", "Reiwa"),
@@ -43,7 +50,7 @@ def _era_of(day: date) -> tuple[str, str, int]:
     for start, kanji, roman in _ERAS:
         if day >= start:
             return kanji, roman, day.year - start.year + 1
-    raise ValueError(f"{day} is before the Showa era")
+    raise OutsideEras(f"{day} is before the Showa era", "DATE_BEFORE_ERAS", "date")
 
 
 def _era_year_text(year_in_era: int) -> str:
@@ -72,7 +79,8 @@ def wareki_fiscal_year(fiscal_year: int, start_month: int = 4) -> str:
     for era_start, kanji, _ in _ERAS:
         if era_start <= end and era_start.year <= fiscal_year:
             return f"{kanji}{_era_year_text(fiscal_year - era_start.year + 1)}年度"
-    raise ValueError(f"fiscal year {fiscal_year} is before the Showa era")
+    raise OutsideEras(f"fiscal year {fiscal_year} is before the Showa era", "DATE_BEFORE_ERAS",
+                      "fiscal_year")
 
 
 def western_date(day: date, lang: str = "ja") -> str:

@@ -199,8 +199,18 @@ class MoneyJSON(BaseModel):
 
     @classmethod
     def from_minor(cls, amount_minor: int, currency: str) -> Self:
-        """The wire form of an integer amount of minor units (``1250, "GBP"`` → ``"12.50"``)."""
-        return cls.from_money(from_minor(amount_minor, currency))
+        """The wire form of an integer amount of minor units (``1250, "GBP"`` → ``"12.50"``).
+
+        Built without re-validation: an integer of minor units in a known currency is exact by
+        construction (responses carry hundreds of amounts; validating each costs more than
+        the query that produced them).
+        """
+        places = exponent(currency)
+        sign, digits = ("-" if amount_minor < 0 else ""), str(abs(int(amount_minor)))
+        if places:
+            digits = digits.rjust(places + 1, "0")
+            digits = f"{digits[:-places]}.{digits[-places:]}"
+        return cls.model_construct(amount=sign + digits, currency=str(currency).upper())
 
     def to_money(self) -> Money:
         """The exact ``Money`` this carries."""

@@ -314,6 +314,12 @@ def post_entry(session: Session, draft: EntryDraft, pending: bool = False,
     status = PENDING if pending else POSTED
     content = content_hash(draft, status)
     book, used = _lock_book(session, draft.book, draft.idempotency_key)
+    if used is None and session.connection().dialect.name == "postgresql":
+        # PostgreSQL evaluated the key look-up with the snapshot taken before it waited for the
+        # lock; a writer that held the lock may have committed this very key meanwhile.
+        found = session.connection().execute(
+            _FIND_KEY, {"book_id": book.id, "key": draft.idempotency_key}).first()
+        used = (found.id, found.content_hash) if found is not None else None
     if used is not None:
         if used[1] != content:
             raise Conflict(f"idempotency key {draft.idempotency_key!r} was already used for a "

@@ -122,6 +122,10 @@ def settle(session: Session, contract_id: str, fiscal_year: int, evaluation: str
            on: date | None = None, by: str = "") -> RunResult:
     """Settle a contract-year evaluation from its audited results (idempotent)."""
     contract = contract_for_year(session, contract_id, fiscal_year)
+    if not contract.first_fiscal_year <= fiscal_year <= contract.last_fiscal_year:
+        raise SibError(f"FY{fiscal_year} is outside the term of {contract_id} "
+                       f"(FY{contract.first_fiscal_year}–FY{contract.last_fiscal_year})",
+                       "FISCAL_YEAR_OUTSIDE_TERM", "fiscal_year")
     waiting = [r for r in pending_audit(session, contract_id, fiscal_year, evaluation)]
     if waiting:
         raise SibError([Problem("KPI_RESULT_NOT_AUDITED", f"{r.kpi_id} FY{r.fiscal_year} "
