@@ -23,6 +23,14 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _engines: dict[str, Engine] = {}
 
 
+def ensure_sqlite_folder(url: str) -> None:
+    """Create the folder of a SQLite file (``var/`` on a fresh clone) so it can be opened."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
 def make_engine(url: str, read_only: bool = False) -> Engine:
     """A new engine for ``url`` with the project's SQLite pragmas and transaction mode.
 
@@ -32,9 +40,7 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
     side by side).
     """
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        ensure_sqlite_folder(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _sqlite_immediate(engine, "BEGIN" if read_only else "BEGIN IMMEDIATE")
         return engine
@@ -80,6 +86,7 @@ def unit_of_work(url: str | None = None) -> Iterator[Session]:
 
 def alembic_config(url: str | None = None) -> Config:
     """Alembic configuration pointing at our migrations and ``url``."""
+    ensure_sqlite_folder(url or get_settings().database_url)
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", (url or get_settings().database_url).replace("%", "%%"))
