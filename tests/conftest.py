@@ -8,7 +8,10 @@ they are skipped — unless ``SIB_REQUIRE_POSTGRES=1`` (CI), where a missing ser
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
+from contextlib import closing
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -22,12 +25,22 @@ PG_URL = os.environ.get("SIB_TEST_POSTGRES_URL", "")
 REQUIRE_PG = os.environ.get("SIB_REQUIRE_POSTGRES") == "1"
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """One SQLite database migrated to head per test session (migrating is the slow part)."""
+    path = tmp_path_factory.mktemp("migrated") / "sib.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def db_url(tmp_path) -> str:
-    """A fresh SQLite file, migrated to head."""
-    url = f"sqlite:///{tmp_path / 'sib.db'}"
-    upgrade(url)
-    return url
+def db_url(migrated_sqlite, tmp_path) -> str:
+    """A fresh SQLite file at head: a copy of the session's migrated database."""
+    path = tmp_path / "sib.db"
+    with closing(sqlite3.connect(migrated_sqlite)) as source, \
+            closing(sqlite3.connect(path)) as copy:
+        source.backup(copy)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture

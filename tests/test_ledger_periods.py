@@ -7,15 +7,12 @@ The book runs April–March. It holds three loan drawdowns into cash — ¥100 o
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from datetime import date, timedelta
 
 import pytest
 from moneyed import Money
 from sqlalchemy import func, select, text
 
-from api.db import upgrade
 from ledger.entries import EntryDraft, credit, debit
 from ledger.errors import SibError
 from ledger.periods import close_period, periods_of, posted_totals, reopen_period
@@ -30,23 +27,6 @@ OPENED = date(2019, 4, 1)
 
 def yen(amount: int) -> Money:
     return Money(amount, "JPY")
-
-
-@pytest.fixture(scope="module")
-def migrated(tmp_path_factory):
-    """One database migrated to head for this module; each test gets a copy."""
-    path = tmp_path_factory.mktemp("migrated") / "sib.db"
-    upgrade(f"sqlite:///{path}")
-    return path
-
-
-@pytest.fixture
-def db_url(migrated, tmp_path):
-    """A fresh migrated SQLite database: a copy of the module's (migrating once is faster)."""
-    path = tmp_path / "sib.db"
-    with closing(sqlite3.connect(migrated)) as source, closing(sqlite3.connect(path)) as copy:
-        source.backup(copy)
-    return f"sqlite:///{path}"
 
 
 @pytest.fixture

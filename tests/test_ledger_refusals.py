@@ -10,8 +10,6 @@ the hash chain), and that even a caller who commits after the refusal writes not
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from datetime import date
 
 import pytest
@@ -19,7 +17,6 @@ from moneyed import Money
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from api.db import upgrade
 from ledger.entries import EntryDraft, credit, debit
 from ledger.errors import Conflict, NotFound, SibError
 from ledger.periods import close_period
@@ -34,23 +31,6 @@ ON = date(2019, 7, 1)
 
 def yen(amount: int) -> Money:
     return Money(amount, "JPY")
-
-
-@pytest.fixture(scope="module")
-def migrated(tmp_path_factory):
-    """One database migrated to head for this module; each test gets a copy."""
-    path = tmp_path_factory.mktemp("migrated") / "sib.db"
-    upgrade(f"sqlite:///{path}")
-    return path
-
-
-@pytest.fixture
-def db_url(migrated, tmp_path):
-    """A fresh migrated SQLite database: a copy of the module's (migrating once is faster)."""
-    path = tmp_path / "sib.db"
-    with closing(sqlite3.connect(migrated)) as source, closing(sqlite3.connect(path)) as copy:
-        source.backup(copy)
-    return f"sqlite:///{path}"
 
 
 @pytest.fixture

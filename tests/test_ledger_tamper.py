@@ -10,8 +10,6 @@ longer matches) or from the middle (a gap in the sequence).
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from datetime import date
 
 import pytest
@@ -19,7 +17,6 @@ from moneyed import Money
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from api.db import upgrade
 from ledger.entries import EntryDraft, credit, debit
 from ledger.service import AccountSpec, create_book, open_account, post_entry
 from ledger.verify import verify
@@ -29,23 +26,6 @@ OPENED = date(2019, 4, 1)
 
 def yen(amount: int) -> Money:
     return Money(amount, "JPY")
-
-
-@pytest.fixture(scope="module")
-def migrated(tmp_path_factory):
-    """One database migrated to head for this module; each test gets a copy."""
-    path = tmp_path_factory.mktemp("migrated") / "sib.db"
-    upgrade(f"sqlite:///{path}")
-    return path
-
-
-@pytest.fixture
-def db_url(migrated, tmp_path):
-    """A fresh migrated SQLite database: a copy of the module's (migrating once is faster)."""
-    path = tmp_path / "sib.db"
-    with closing(sqlite3.connect(migrated)) as source, closing(sqlite3.connect(path)) as copy:
-        source.backup(copy)
-    return f"sqlite:///{path}"
 
 
 @pytest.fixture
