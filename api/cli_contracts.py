@@ -50,13 +50,7 @@ def validate(file: Path, as_json: bool = JsonOpt) -> None:
 def load(file: Path, as_json: bool = JsonOpt) -> None:
     """Validate and load a contract: store it, open its books, reserve its tranches."""
     from contracts.store import load_contract
-    try:
-        contract = _validated(file)
-        with cli_audit.unit_of_work() as session:
-            result = load_contract(session, contract, str(file))
-    except SibError as error:
-        report_error(error)
-        raise typer.Exit(1)
+    result = cli_audit.run(lambda session: load_contract(session, _validated(file), str(file)))
     if as_json:
         print_json({"contract": result.contract_id, "version": result.version,
                     "created": result.created, "commitments": result.commitments})
@@ -77,17 +71,18 @@ def amend(contract_id: str, file: Path, reason: str = typer.Option(..., "--reaso
     from contracts.store import amend_contract
     try:
         contract = _validated(file)
-        year = effective_from
-        if year is None and contract.amendments:
-            year = contract.amendments[-1].effective_from
-        if year is None:
-            raise SibError("give --effective-from or list the amendment in the file",
-                           "EFFECTIVE_FROM_REQUIRED", "effective_from")
-        with cli_audit.unit_of_work() as session:
-            result = amend_contract(session, contract_id, contract, reason, year)
     except SibError as error:
         report_error(error)
         raise typer.Exit(1)
+    year = effective_from
+    if year is None and contract.amendments:
+        year = contract.amendments[-1].effective_from
+    if year is None:
+        report_error(SibError("give --effective-from or list the amendment in the file",
+                              "EFFECTIVE_FROM_REQUIRED", "effective_from"))
+        raise typer.Exit(1)
+    result = cli_audit.run(lambda session: amend_contract(session, contract_id, contract,
+                                                          reason, year))
     if as_json:
         print_json({"contract": result.contract_id, "version": result.version,
                     "created": result.created, "commitments": result.commitments})
