@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import threading
-from typing import Annotated, Iterator
+import asyncio
+import contextlib
+import weakref
+from typing import Annotated, AsyncIterator
 
 from fastapi import Depends, Header, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlmodel import Session
 
 from api.db import get_engine
-from api.tables import SCOPED_ROLES, User
-from api.users import user_for_token
+from api.tables import SCOPED_ROLES
+from api.users import Caller, user_for_token
 from contracts.store import get_contract
 from ledger.errors import Forbidden, NotFound, SibError
 
@@ -27,46 +30,77 @@ class Unauthorised(SibError):
     status = "unauthorised"
 
 
+# Dependencies are async and do their short database calls on the event loop when the database
+# is SQLite: it runs in this process, a call takes microseconds, and handing each dependency to
+# the thread pool (and back) costs more than the call itself. On PostgreSQL a call is a network
+# round trip, so it goes to the thread pool and the loop keeps serving other requests. The
+# endpoint itself (sync) runs in the thread pool either way: that is where the real work is.
+
 # SQLite has one writer at a time. Queuing this process's writers on a lock, rather than on
-# SQLite's busy handler (which sleeps up to 100 ms between tries), keeps writes flowing.
-_SQLITE_WRITERS = threading.Lock()
+# SQLite's busy handler (which sleeps up to 100 ms between tries), keeps writes flowing. An
+# asyncio lock (one per event loop): a waiting request holds no thread and can be cancelled.
+_SQLITE_WRITERS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = \
+    weakref.WeakKeyDictionary()
 
 
-def get_session(request: Request) -> Iterator[Session]:
+def _writers_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _SQLITE_WRITERS.get(loop)
+    if lock is None:
+        lock = _SQLITE_WRITERS[loop] = asyncio.Lock()
+    return lock
+
+
+def _database_url(request: Request) -> str | None:
+    return getattr(request.app.state, "database_url", None)
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One session per request; writes commit explicitly, anything else is rolled back."""
     read_only = request.method in ("GET", "HEAD")
-    engine = get_engine(getattr(request.app.state, "database_url", None), read_only=read_only)
-    queue = _SQLITE_WRITERS if engine.dialect.name == "sqlite" and not read_only else None
-    if queue is not None:
-        queue.acquire()
-    try:
-        with Session(engine, expire_on_commit=False) as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
-    finally:
-        if queue is not None:
-            queue.release()
+    engine = get_engine(_database_url(request), read_only=read_only)
+    in_process = engine.dialect.name == "sqlite"
+    queue = _writers_lock() if in_process and not read_only else None
+    async with queue if queue is not None else contextlib.nullcontext():
+        session = Session(engine, expire_on_commit=False)
+        try:
+            yield session
+        finally:  # closing rolls back whatever was not committed
+            if in_process:
+                session.close()
+            else:
+                await run_in_threadpool(session.close)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_current_user(session: SessionDep,
-                     authorization: Annotated[str | None, Header()] = None) -> User:
+def _caller(url: str | None, token: str) -> Caller | None:
+    # Its own short read, apart from the request's unit of work: on SQLite a write's session
+    # begins with BEGIN IMMEDIATE, which may wait for another writer, and that wait belongs
+    # in the thread pool with the write, not on the event loop.
+    with Session(get_engine(url, read_only=True)) as session:
+        return user_for_token(session, token)
+
+
+async def get_current_user(request: Request,
+                           authorization: Annotated[str | None, Header()] = None) -> Caller:
     """The user of the bearer token, or 401."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthorised("send 'Authorization: Bearer <token>' (create one with "
                            "`sib token create`)", "UNAUTHENTICATED", "authorization")
-    user = user_for_token(session, authorization.split(" ", 1)[1].strip())
+    url, token = _database_url(request), authorization.split(" ", 1)[1].strip()
+    if get_engine(url, read_only=True).dialect.name == "sqlite":
+        user = _caller(url, token)
+    else:
+        user = await run_in_threadpool(_caller, url, token)
     if user is None:
         raise Unauthorised("the token is unknown or revoked", "UNAUTHENTICATED",
                            "authorization")
     return user
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+CurrentUser = Annotated[Caller, Depends(get_current_user)]
 
 
 def contract_year(contract_id: str, fiscal_year: FiscalYearPath, session: SessionDep,
@@ -87,14 +121,14 @@ def contract_year(contract_id: str, fiscal_year: FiscalYearPath, session: Sessio
 ContractYear = Annotated[int, Depends(contract_year)]
 
 
-def require(user: User, *roles: str) -> None:
+def require(user: Caller, *roles: str) -> None:
     """Refuse (403) unless the user has one of ``roles``."""
     if user.role not in roles:
         raise Forbidden(f"a {user.role} may not do this (allowed: {', '.join(roles)})",
                         "ROLE_FORBIDDEN", "role")
 
 
-def party_ref(user: User) -> str | None:
+def party_ref(user: Caller) -> str | None:
     """The ledger party reference a scoped user may see (``lender:yamaguchi``), else None."""
     prefix = SCOPED_ROLES.get(user.role)
     return f"{prefix}:{user.scope}" if prefix else None
@@ -105,7 +139,7 @@ class Page(BaseModel):
     offset: int
 
 
-def pagination(limit: Annotated[int, Query(ge=1, le=500)] = 50,
+async def pagination(limit: Annotated[int, Query(ge=1, le=500)] = 50,
                offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> Page:
     return Page(limit=limit, offset=offset)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from api.tables import ROLES, SCOPED_ROLES, ApiToken, User
@@ -58,8 +59,23 @@ def create_token(session: Session, username: str) -> str:
     return token
 
 
-def user_for_token(session: Session, token: str) -> User | None:
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is making a request: the user behind a bearer token (read in one query)."""
+
+    id: int
+    username: str
+    role: str
+    scope: str | None
+
+
+_USER, _TOKEN = User.__table__, ApiToken.__table__
+_CALLER = (select(_USER.c.id, _USER.c.username, _USER.c.role, _USER.c.scope)
+           .select_from(_TOKEN.join(_USER, _USER.c.id == _TOKEN.c.user_id))
+           .where(_TOKEN.c.token_hash == bindparam("digest"), _TOKEN.c.revoked_at.is_(None)))
+
+
+def user_for_token(session: Session, token: str) -> Caller | None:
     """The user a bearer token belongs to, if the token is known and not revoked."""
-    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token),
-                                                 ApiToken.revoked_at.is_(None))).first()
-    return session.get(User, row.user_id) if row else None
+    row = session.connection().execute(_CALLER, {"digest": hash_token(token)}).first()
+    return Caller(row.id, row.username, row.role, row.scope) if row is not None else None

@@ -23,12 +23,14 @@ from typing import Any, Callable
 
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
-from sqlalchemy import select, text
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from api.tables import AuditRecord, IdempotentResponse, User
+from api.tables import AuditRecord, IdempotentResponse
+from api.users import Caller
 from ledger.errors import Conflict, SibError
 
 
@@ -36,20 +38,33 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _plain(value: Any) -> Any:
+    """``value`` as plain JSON data (a pydantic model dumped by pydantic itself: much faster
+    than walking it with ``jsonable_encoder``, and the same result)."""
+    return value.model_dump(mode="json", by_alias=True) if isinstance(value, BaseModel) else \
+        jsonable_encoder(value)
+
+
 def body_hash(method: str, path: str, body: Any) -> str:
-    text = json.dumps(jsonable_encoder(body), sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False)
+    text = json.dumps(_plain(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{method} {path}\n{text}".encode()).hexdigest()
 
 
-def audit(session: Session, user: User, action: str, target: str, key: str, status: int,
+_AUDIT, _IDEMPOTENCY = AuditRecord.__table__, IdempotentResponse.__table__
+_INSERT_AUDIT = insert(_AUDIT)
+_INSERT_RESPONSE = insert(_IDEMPOTENCY)
+_STORED = select(_IDEMPOTENCY.c.body_hash, _IDEMPOTENCY.c.status, _IDEMPOTENCY.c.body).where(
+    _IDEMPOTENCY.c.user_id == bindparam("user_id"), _IDEMPOTENCY.c.key == bindparam("key"))
+
+
+def audit(session: Session, user: Caller, action: str, target: str, key: str, status: int,
           request_id: str, detail: str = "") -> None:
-    session.add(AuditRecord(at=_now(), username=user.username, role=user.role, action=action,
-                            target=target, request_id=request_id, idempotency_key=key,
-                            status=status, detail=detail[:2000]))
+    session.connection().execute(_INSERT_AUDIT, dict(
+        at=_now(), username=user.username, role=user.role, action=action, target=target,
+        request_id=request_id, idempotency_key=key, status=status, detail=detail[:2000]))
 
 
-def _queue_same_key(session: Session, user: User, key: str) -> None:
+def _queue_same_key(session: Session, user: Caller, key: str) -> None:
     """PostgreSQL: wait for any transaction of this user holding this key (released at its
     commit or rollback), so that a concurrent retry sees the first request's response."""
     if session.get_bind().dialect.name != "postgresql":
@@ -59,22 +74,22 @@ def _queue_same_key(session: Session, user: User, key: str) -> None:
                     {"lock": int.from_bytes(digest[:8], "big", signed=True)})
 
 
-def _stored(session: Session, user: User, key: str) -> IdempotentResponse | None:
-    return session.scalars(select(IdempotentResponse).where(
-        IdempotentResponse.user_id == user.id, IdempotentResponse.key == key)).first()
+def _stored(session: Session, user: Caller, key: str) -> Any:
+    """The stored first response to this user's ``key`` (body_hash, status, body), if any."""
+    return session.connection().execute(_STORED, {"user_id": user.id, "key": key}).first()
 
 
-def _replay(stored: IdempotentResponse, digest: str, key: str,
-            request_id: str) -> JSONResponse:
+def _replay(stored: Any, digest: str, key: str, request_id: str) -> Response:
     if stored.body_hash != digest:
         raise Conflict(f"Idempotency-Key {key!r} was already used for a different request",
                        "IDEMPOTENCY_CONFLICT", "Idempotency-Key")
-    return JSONResponse(json.loads(stored.body), status_code=stored.status,
-                        headers={"Idempotent-Replayed": "true", "X-Request-Id": request_id})
+    return Response(stored.body.encode(), status_code=stored.status,
+                    media_type="application/json",
+                    headers={"Idempotent-Replayed": "true", "X-Request-Id": request_id})
 
 
-def run_write(request: Request, session: Session, user: User, key: str | None, body: Any,
-              action: str, work: Callable[[], tuple[int, Any]]) -> JSONResponse:
+def run_write(request: Request, session: Session, user: Caller, key: str | None, body: Any,
+              action: str, work: Callable[[], tuple[int, Any]]) -> Response:
     """Run ``work`` once per (user, idempotency key); commit; return its JSON response."""
     if not key or len(key) > 200:
         raise SibError("every write needs an Idempotency-Key header (1 to 200 characters)",
@@ -89,11 +104,10 @@ def run_write(request: Request, session: Session, user: User, key: str | None, b
     try:
         try:
             status, payload = work()
-            encoded = jsonable_encoder(payload)
-            session.add(IdempotentResponse(user_id=user.id, key=key, method=request.method,
-                                           path=path, body_hash=digest, status=status,
-                                           body=json.dumps(encoded, ensure_ascii=False),
-                                           created_at=_now()))
+            content = json.dumps(_plain(payload), ensure_ascii=False, separators=(",", ":"))
+            session.connection().execute(_INSERT_RESPONSE, dict(
+                user_id=user.id, key=key, method=request.method, path=path, body_hash=digest,
+                status=status, body=content, created_at=_now()))
             audit(session, user, action, path, key, status, request_id)
             session.commit()
         except IntegrityError:
@@ -109,4 +123,5 @@ def run_write(request: Request, session: Session, user: User, key: str | None, b
               "; ".join(str(p) for p in error.problems))
         session.commit()
         raise
-    return JSONResponse(encoded, status_code=status, headers={"X-Request-Id": request_id})
+    return Response(content.encode(), status_code=status, media_type="application/json",
+                    headers={"X-Request-Id": request_id})

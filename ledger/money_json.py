@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any, Callable, Self
 
 from moneyed import Money
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -205,12 +205,26 @@ class MoneyJSON(BaseModel):
         construction (responses carry hundreds of amounts; validating each costs more than
         the query that produced them).
         """
-        places = exponent(currency)
-        sign, digits = ("-" if amount_minor < 0 else ""), str(abs(int(amount_minor)))
-        if places:
-            digits = digits.rjust(places + 1, "0")
-            digits = f"{digits[:-places]}.{digits[-places:]}"
-        return cls.model_construct(amount=sign + digits, currency=str(currency).upper())
+        return cls.model_construct(**cls.wire(amount_minor, currency))
+
+    @staticmethod
+    def wire(amount_minor: int, currency: str) -> dict[str, str]:
+        """The JSON object of an integer amount of minor units, for responses written
+        straight to JSON: ``{"amount": "12.50", "currency": "GBP"}`` for ``1250, "GBP"``."""
+        return MoneyJSON.writer(currency)(amount_minor)
+
+    @staticmethod
+    def writer(currency: str) -> Callable[[int], dict[str, str]]:
+        """:meth:`wire` for many amounts of one currency: the currency is looked up once."""
+        places, code = exponent(currency), str(currency).upper()
+        if not places:
+            return lambda amount_minor: {"amount": str(int(amount_minor)), "currency": code}
+
+        def write(amount_minor: int) -> dict[str, str]:
+            sign = "-" if amount_minor < 0 else ""
+            digits = str(abs(int(amount_minor))).rjust(places + 1, "0")
+            return {"amount": f"{sign}{digits[:-places]}.{digits[-places:]}", "currency": code}
+        return write
 
     def to_money(self) -> Money:
         """The exact ``Money`` this carries."""

@@ -68,6 +68,29 @@ def test_posting_is_exactly_once_per_idempotency_key(client):
     assert tb["balanced"] and tb["total_debit"] == {"amount": "30000000", "currency": "JPY"}
 
 
+def test_the_trial_balance_has_the_shape_of_its_schema(client):
+    """The trial balance is written straight to JSON: it must still read as its model."""
+    from api.schemas import TrialBalancePublic
+    empty = client.post("/ledger/books", json={"code": "empty", "currency": "GBP"},
+                        headers=h(client, "ana", "b-empty"))
+    assert empty.status_code == 201, empty.text
+    tb = client.get("/ledger/books/empty/trial-balance", headers=h(client, "aud"))
+    assert tb.status_code == 200 and tb.json() == {
+        "book": "empty", "as_of": None, "balanced": True, "rows": [],
+        "total_debit": {"amount": "0.00", "currency": "GBP"},
+        "total_credit": {"amount": "0.00", "currency": "GBP"}}
+    setup_book(client)
+    client.post("/ledger/books/spv/entries", json=entry(), headers=h(client, "ana", "e1"))
+    for query in ("", "?as_of=2019-06-30", "?as_of=2019-01-01"):
+        r = client.get(f"/ledger/books/spv/trial-balance{query}", headers=h(client, "aud"))
+        assert r.status_code == 200, r.text
+        model = TrialBalancePublic.model_validate_json(r.content)
+        assert model.model_dump(mode="json") == r.json()
+        assert model.balanced and len(model.rows) >= 2
+    missing = client.get("/ledger/books/nope/trial-balance", headers=h(client, "aud"))
+    assert missing.status_code == 404 and missing.json()["code"] == "BOOK_NOT_FOUND"
+
+
 def test_a_write_without_idempotency_key_is_refused(client):
     r = client.post("/ledger/books", json={"code": "x", "currency": "JPY"}, headers=h(client, "ana"))
     assert r.status_code == 422 and r.json()["code"] == "IDEMPOTENCY_KEY_REQUIRED"

@@ -87,6 +87,22 @@ def test_round_trip_through_json(amount_minor: int, code: str) -> None:
     assert again.to_minor() == amount_minor
 
 
+@given(amount_minor=st.integers(min_value=-10**18, max_value=10**18),
+       code=st.sampled_from(["JPY", "GBP", "USD", "KWD", "gbp"]))
+def test_the_wire_dict_is_the_validated_wire_form(amount_minor: int, code: str) -> None:
+    """Responses written straight to JSON carry what MoneyJSON itself would accept and mean."""
+    wire = MoneyJSON.wire(amount_minor, code)
+    assert wire == MoneyJSON.writer(code)(amount_minor)
+    assert wire == MoneyJSON.from_minor(amount_minor, code).model_dump()
+    assert MoneyJSON.model_validate(wire).to_minor() == amount_minor
+
+
+def test_the_wire_dict_small_amounts() -> None:
+    assert MoneyJSON.wire(-5, "GBP") == {"amount": "-0.05", "currency": "GBP"}
+    assert MoneyJSON.wire(0, "KWD") == {"amount": "0.000", "currency": "KWD"}
+    assert MoneyJSON.wire(-1, "JPY") == {"amount": "-1", "currency": "JPY"}
+
+
 # --- refused: numbers -------------------------------------------------------------------------
 
 def test_refuses_a_json_int_amount_asking_for_a_string() -> None:

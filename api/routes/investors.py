@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ContractYear, Id, CurrentUser, PageDep, SessionDep, require
 from api.schemas import PageOf, file_responses
-from api.tables import User
+from api.users import Caller
 from api.writes import run_write
 from contracts.store import get_contract
 from investors import documents as docs
@@ -82,7 +82,7 @@ def _holder_public(h) -> HolderPublic:  # noqa: ANN001
                         name_kana=h.name_kana, name_en=h.name_en, tax_category=h.tax_category)
 
 
-def _own_holder(user: User, code: str) -> None:
+def _own_holder(user: Caller, code: str) -> None:
     if user.role == "investor":
         if user.scope != code:
             raise NotFound(f"no holder {code!r} that you may see", "HOLDER_NOT_FOUND", "holder")
