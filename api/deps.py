@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from typing import Annotated, AsyncIterator
+from typing import Annotated, Any, AsyncIterator, Callable, TypeVar
 
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -73,6 +73,16 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+T = TypeVar("T")
+
+
+async def in_database(session: Session, call: Callable[..., T], *args: Any) -> T:
+    """``call(*args)``, a short piece of database work for an async endpoint: on the event loop
+    when the database is SQLite, in the thread pool on PostgreSQL (see above)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return call(*args)
+    return await run_in_threadpool(call, *args)
 
 
 def _caller(url: str | None, token: str) -> Caller | None:

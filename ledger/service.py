@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -241,10 +241,16 @@ class EntryRecord:
     reverses_entry_id: int | None
     prev_hash: str
     hash: str
+    # Set only by the call that wrote the entry (not on a replay): the book's code and the
+    # postings as written, in order, as (account code, side, amount in minor units, currency).
+    # A reply can be built from them without reading the entry back; nothing can point at an
+    # entry written in this very transaction yet.
+    written_in: str | None = field(default=None, compare=False)
+    postings: tuple[tuple[str, str, int, str], ...] | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, entry: Entry) -> "EntryRecord":
-        return cls(**{name: getattr(entry, name) for name in cls.__dataclass_fields__})
+        return cls(**{f.name: getattr(entry, f.name) for f in fields(cls) if f.compare})
 
 
 @dataclass(frozen=True)
@@ -481,7 +487,9 @@ def _write(session: Session, write: _Write, now: datetime | None) -> EntryRecord
     connection.execute(_EXTEND_CHAIN, {"bid": book.id, "count": sequence, "head": digest})
     _expire(session, Book, [book.id])
     # The entry as written, without reading it back: entries never change.
-    return EntryRecord(id=entry_id, **values)
+    return EntryRecord(id=entry_id, **values, written_in=book.code,
+                       postings=tuple((a.code, side, amount, a.currency)
+                                      for a, side, amount in write.postings))
 
 
 _MOVES: dict[int, Any] = {}

@@ -172,3 +172,44 @@ def test_two_phase_and_reversal_over_http(client):
     rev = client.post(f"/ledger/books/spv/entries/{r.json()['id']}/reverse",
                       json={"effective_on": "2020-03-31"}, headers=h(client, "ana", "p3"))
     assert rev.status_code == 201 and rev.json()["reverses_entry_id"] == r.json()["id"]
+
+
+def test_a_written_entry_reads_back_as_it_was_answered(client):
+    """Writes answer from the entry as written (no read-back): the same JSON as a later GET,
+    for a posting, a reservation, its resolution, a void and a reversal; and once something
+    points at an entry, the GET shows it."""
+    setup_book(client)
+    answers = [client.post("/ledger/books/spv/entries", json=entry(), headers=h(client, "ana",
+                                                                              "w1"))]
+    answers.append(client.post("/ledger/books/spv/entries", json=dict(entry("900"), pending=True),
+                               headers=h(client, "ana", "w2")))
+    answers.append(client.post("/ledger/books/spv/entries", json=dict(entry("700"), pending=True),
+                               headers=h(client, "ana", "w3")))
+    answers.append(client.post(f"/ledger/books/spv/entries/{answers[1].json()['id']}/post",
+                               json={"effective_on": "2019-08-01",
+                                     "amount": {"amount": "400", "currency": "JPY"}},
+                               headers=h(client, "ana", "w4")))
+    answers.append(client.post(f"/ledger/books/spv/entries/{answers[2].json()['id']}/void",
+                               json={"effective_on": "2019-08-01"}, headers=h(client, "ana", "w5")))
+    answers.append(client.post(f"/ledger/books/spv/entries/{answers[0].json()['id']}/reverse",
+                               json={"effective_on": "2019-09-01", "description": "wrong bank"},
+                               headers=h(client, "ana", "w6")))
+    for answer in answers:
+        assert answer.status_code == 201, answer.text
+    pointed_at = {0: ("reversed_by_entry_id", answers[5]), 1: ("resolved_by_entry_id", answers[3]),
+                  2: ("resolved_by_entry_id", answers[4])}
+    for i, answer in enumerate(answers):
+        written = answer.json()
+        read = client.get(f"/ledger/books/spv/entries/{written['id']}", headers=h(client, "aud"))
+        assert read.status_code == 200
+        expected = dict(written)
+        if i in pointed_at:
+            field, by = pointed_at[i]
+            expected[field] = by.json()["id"]
+            expected["state"] = {0: "reversed", 1: "posted", 2: "voided"}[i]
+        assert read.json() == expected
+    assert [p["amount"]["amount"] for p in answers[3].json()["postings"]] == ["400", "400"]
+    flipped = [(p["account"], {"D": "C", "C": "D"}[p["side"]], p["amount"])
+               for p in answers[0].json()["postings"]]
+    assert [(p["account"], p["side"], p["amount"]) for p in answers[5].json()["postings"]] \
+        == flipped

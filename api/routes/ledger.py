@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
-from api.deps import FiscalYearPath, Id, FULL_READ_ROLES, CurrentUser, PageDep, SessionDep, party_ref, require
+from api.deps import in_database, FiscalYearPath, Id, FULL_READ_ROLES, CurrentUser, PageDep, SessionDep, party_ref, require
 from api.schemas import (AccountCreate, AccountPublic, BookCreate, BookPublic, EntryCreate,
                          EntryPublic, PageOf, PostingPublic, ResolveRequest, ReverseRequest,
                          StatementLinePublic, StatementPublic, TrialBalancePublic,
@@ -84,6 +84,8 @@ _BOOK_CODE = select(_B.c.code).where(_B.c.id == bindparam("book_id"))
 
 def entry_public(session: Session, entry: Entry | service.EntryRecord) -> EntryPublic:
     """An entry with its postings and both directions of its links."""
+    if isinstance(entry, service.EntryRecord) and entry.postings is not None:
+        return _written_entry_public(entry)
     connection = session.connection()
     book = connection.execute(_BOOK_CODE, {"book_id": entry.book_id}).scalar()
     rows = connection.execute(_ENTRY_POSTINGS, {"entry_id": entry.id}).all()
@@ -106,6 +108,20 @@ def entry_public(session: Session, entry: Entry | service.EntryRecord) -> EntryP
         resolved_by_entry_id=resolution.id if resolution else None, hash=entry.hash,
         postings=[PostingPublic(account=r.code, side=r.side,
                                 amount=_m(r.amount_minor, r.currency)) for r in rows])
+
+
+def _written_entry_public(entry: service.EntryRecord) -> EntryPublic:
+    """An entry this request has just written: as recorded, with nothing pointing at it yet."""
+    return EntryPublic(
+        id=entry.id, book=entry.written_in or "", sequence=entry.sequence,
+        idempotency_key=entry.idempotency_key, kind=entry.kind, status=entry.status,
+        state=entry.status, effective_on=entry.effective_on,
+        recorded_at=entry.recorded_at.isoformat(), description=entry.description,
+        links=service.links_of(entry), resolves_entry_id=entry.resolves_entry_id,
+        reverses_entry_id=entry.reverses_entry_id, reversed_by_entry_id=None,
+        resolved_by_entry_id=None, hash=entry.hash,
+        postings=[PostingPublic(account=code, side=side, amount=_m(amount, currency))
+                  for code, side, amount, currency in entry.postings or ()])
 
 
 # --------------------------------------------------------------------------- books
@@ -287,10 +303,14 @@ def reverse_entry(book: str, entry_id: Id, body: ReverseRequest, request: Reques
 # --------------------------------------------------------------------------- reports
 
 @router.get("/books/{book}/trial-balance", response_model=TrialBalancePublic)
-def trial_balance(book: str, session: SessionDep, user: CurrentUser,
-                  as_of: date | None = None) -> JSONResponse:
+async def trial_balance(book: str, session: SessionDep, user: CurrentUser,
+                        as_of: date | None = None) -> JSONResponse:
     """Trial balance of a book, now or as of a date (full-read roles)."""
     require(user, *FULL_READ_ROLES)
+    return await in_database(session, _trial_balance, session, book, as_of)
+
+
+def _trial_balance(session: Session, book: str, as_of: date | None) -> JSONResponse:
     tb = reports.trial_balance(session, book, as_of)
     money = MoneyJSON.writer(tb.currency)
     # Written straight to JSON (the shape of TrialBalancePublic, checked in the tests): the
