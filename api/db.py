@@ -41,7 +41,10 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
     """
     if url.startswith("sqlite"):
         ensure_sqlite_folder(url)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # LIFO: the connection used last is handed out next, so its page cache is warm (a
+        # rotating pool re-reads pages on every connection another one has written behind).
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               pool_use_lifo=True)
         _sqlite_immediate(engine, "BEGIN" if read_only else "BEGIN IMMEDIATE")
         return engine
     return create_engine(url, pool_pre_ping=True)

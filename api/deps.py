@@ -86,24 +86,28 @@ async def in_database(session: Session, call: Callable[..., T], *args: Any) -> T
 
 
 def _caller(url: str | None, token: str) -> Caller | None:
-    # Its own short read, apart from the request's unit of work: on SQLite a write's session
-    # begins with BEGIN IMMEDIATE, which may wait for another writer, and that wait belongs
-    # in the thread pool with the write, not on the event loop.
-    with Session(get_engine(url, read_only=True)) as session:
-        return user_for_token(session, token)
+    # A write's own short read of the token, apart from its unit of work: on SQLite a write's
+    # session begins with BEGIN IMMEDIATE, which may wait for another writer, and that wait
+    # belongs in the thread pool with the write, not on the event loop.
+    with get_engine(url, read_only=True).connect() as connection:
+        return user_for_token(connection, token)
 
 
-async def get_current_user(request: Request,
+async def get_current_user(request: Request, session: SessionDep,
                            authorization: Annotated[str | None, Header()] = None) -> Caller:
     """The user of the bearer token, or 401."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthorised("send 'Authorization: Bearer <token>' (create one with "
                            "`sib token create`)", "UNAUTHENTICATED", "authorization")
-    url, token = _database_url(request), authorization.split(" ", 1)[1].strip()
-    if get_engine(url, read_only=True).dialect.name == "sqlite":
-        user = _caller(url, token)
+    token = authorization.split(" ", 1)[1].strip()
+    if request.method in ("GET", "HEAD"):  # a read: its own session reads the token too
+        user = await in_database(session, user_for_token, session, token)
     else:
-        user = await run_in_threadpool(_caller, url, token)
+        url = _database_url(request)
+        if get_engine(url, read_only=True).dialect.name == "sqlite":
+            user = _caller(url, token)
+        else:
+            user = await run_in_threadpool(_caller, url, token)
     if user is None:
         raise Unauthorised("the token is unknown or revoked", "UNAUTHENTICATED",
                            "authorization")

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlmodel import Session
 
 from api.tables import ROLES, SCOPED_ROLES, ApiToken, User
@@ -75,7 +75,8 @@ _CALLER = (select(_USER.c.id, _USER.c.username, _USER.c.role, _USER.c.scope)
            .where(_TOKEN.c.token_hash == bindparam("digest"), _TOKEN.c.revoked_at.is_(None)))
 
 
-def user_for_token(session: Session, token: str) -> Caller | None:
+def user_for_token(db: Session | Connection, token: str) -> Caller | None:
     """The user a bearer token belongs to, if the token is known and not revoked."""
-    row = session.connection().execute(_CALLER, {"digest": hash_token(token)}).first()
+    connection = db.connection() if isinstance(db, Session) else db
+    row = connection.execute(_CALLER, {"digest": hash_token(token)}).first()
     return Caller(row.id, row.username, row.role, row.scope) if row is not None else None
