@@ -22,6 +22,11 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 _engines: dict[str, Engine] = {}
 
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option: begin this SQLite transaction only if the database is free right now
+# (BEGIN IMMEDIATE with no busy wait): "database is locked" at once instead of waiting.
+SQLITE_NO_WAIT = "sib_sqlite_no_wait"
+
 
 def ensure_sqlite_folder(url: str) -> None:
     """Create the folder of a SQLite file (``var/`` on a fresh clone) so it can be opened."""
@@ -43,7 +48,8 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
         ensure_sqlite_folder(url)
         # LIFO: the connection used last is handed out next, so its page cache is warm (a
         # rotating pool re-reads pages on every connection another one has written behind).
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+        engine = create_engine(url, connect_args={"check_same_thread": False,
+                                                  "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
                                pool_use_lifo=True)
         _sqlite_immediate(engine, "BEGIN" if read_only else "BEGIN IMMEDIATE")
         return engine
@@ -62,7 +68,14 @@ def _sqlite_immediate(engine: Engine, begin: str = "BEGIN IMMEDIATE") -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql(begin)
+        if not conn.get_execution_options().get(SQLITE_NO_WAIT):
+            conn.exec_driver_sql(begin)
+            return
+        conn.exec_driver_sql("PRAGMA busy_timeout=0")
+        try:
+            conn.exec_driver_sql(begin)
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def get_engine(url: str | None = None, read_only: bool = False) -> Engine:

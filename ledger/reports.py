@@ -7,6 +7,7 @@ it and add only the postings after that period, so they stay fast on large books
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 from datetime import date, timedelta
 
@@ -75,11 +76,11 @@ class TrialBalance:
     as_of: date | None
     rows: list[BalanceRow]
 
-    @property
+    @cached_property
     def total_debit_minor(self) -> int:
         return sum(r.debit_minor for r in self.rows)
 
-    @property
+    @cached_property
     def total_credit_minor(self) -> int:
         return sum(r.credit_minor for r in self.rows)
 

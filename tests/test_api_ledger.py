@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -213,3 +217,29 @@ def test_a_written_entry_reads_back_as_it_was_answered(client):
                for p in answers[0].json()["postings"]]
     assert [(p["account"], p["side"], p["amount"]) for p in answers[5].json()["postings"]] \
         == flipped
+
+
+def test_a_write_waits_for_another_process_without_holding_up_reads(client, db_url):
+    """Posting runs on the event loop only when SQLite's write lock is free at once; while
+    another process holds it, the write waits in the thread pool and reads are still served."""
+    setup_book(client)
+    blocker = sqlite3.connect(db_url.split("///", 1)[1], isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another process writing
+    answer: dict[str, object] = {}
+    writer = threading.Thread(target=lambda: answer.update(r=client.post(
+        "/ledger/books/spv/entries", json=entry(), headers=h(client, "ana", "while-locked"))))
+    writer.start()
+    try:
+        time.sleep(0.5)
+        started = time.monotonic()
+        tb = client.get("/ledger/books/spv/trial-balance", headers=h(client, "aud"))
+        assert tb.status_code == 200 and tb.json()["total_debit"]["amount"] == "0"
+        assert time.monotonic() - started < 2
+        assert writer.is_alive()  # still waiting for the lock
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        writer.join(30)
+    assert answer["r"].status_code == 201, answer["r"].text
+    tb = client.get("/ledger/books/spv/trial-balance", headers=h(client, "aud")).json()
+    assert tb["total_debit"] == {"amount": "30000000", "currency": "JPY"}

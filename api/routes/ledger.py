@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
-from api.deps import in_database, FiscalYearPath, Id, FULL_READ_ROLES, CurrentUser, PageDep, SessionDep, party_ref, require
+from api.responses import FastJSONResponse
+from api.deps import in_database, write_in_database, FiscalYearPath, Id, FULL_READ_ROLES, CurrentUser, PageDep, SessionDep, party_ref, require
 from api.schemas import (AccountCreate, AccountPublic, BookCreate, BookPublic, EntryCreate,
                          EntryPublic, PageOf, PostingPublic, ResolveRequest, ReverseRequest,
                          StatementLinePublic, StatementPublic, TrialBalancePublic,
@@ -243,8 +244,8 @@ def _drafts(postings) -> list[PostingDraft]:
 
 
 @router.post("/books/{book}/entries", status_code=201, response_model=EntryPublic)
-def post_entry(book: str, body: EntryCreate, request: Request, session: SessionDep,
-               user: CurrentUser, idempotency_key: IdemKey = None):
+async def post_entry(book: str, body: EntryCreate, request: Request, session: SessionDep,
+                     user: CurrentUser, idempotency_key: IdemKey = None):
     """Post (or reserve, with ``pending``) an entry; the Idempotency-Key is the ledger's key."""
     require(user, *WRITERS)
 
@@ -253,7 +254,8 @@ def post_entry(book: str, body: EntryCreate, request: Request, session: SessionD
                            _drafts(body.postings), body.description, body.links)
         entry = service.post_entry(session, draft, pending=body.pending)
         return 201, entry_public(session, entry)
-    return run_write(request, session, user, idempotency_key, body, "ledger.entry.post", work)
+    return await write_in_database(session, run_write, request, session, user, idempotency_key,
+                                   body, "ledger.entry.post", work)
 
 
 @router.post("/books/{book}/entries/{entry_id}/post", status_code=201, response_model=EntryPublic)
@@ -304,19 +306,19 @@ def reverse_entry(book: str, entry_id: Id, body: ReverseRequest, request: Reques
 
 @router.get("/books/{book}/trial-balance", response_model=TrialBalancePublic)
 async def trial_balance(book: str, session: SessionDep, user: CurrentUser,
-                        as_of: date | None = None) -> JSONResponse:
+                        as_of: date | None = None) -> FastJSONResponse:
     """Trial balance of a book, now or as of a date (full-read roles)."""
     require(user, *FULL_READ_ROLES)
     return await in_database(session, _trial_balance, session, book, as_of)
 
 
-def _trial_balance(session: Session, book: str, as_of: date | None) -> JSONResponse:
+def _trial_balance(session: Session, book: str, as_of: date | None) -> FastJSONResponse:
     tb = reports.trial_balance(session, book, as_of)
     money = MoneyJSON.writer(tb.currency)
     # Written straight to JSON (the shape of TrialBalancePublic, checked in the tests): the
     # amounts are integers of minor units, exact by construction, and re-validating a
     # response model of a few hundred amounts costs more than the query behind it.
-    return JSONResponse({
+    return FastJSONResponse({
         "book": tb.book, "as_of": tb.as_of.isoformat() if tb.as_of else None,
         "balanced": tb.balanced, "total_debit": money(tb.total_debit_minor),
         "total_credit": money(tb.total_credit_minor),
