@@ -127,6 +127,7 @@ async def get_current_user(request: Request, session: SessionDep,
     if user is None:
         raise Unauthorised("the token is unknown or revoked", "UNAUTHENTICATED",
                            "authorization")
+    request.state.caller = user  # for the audit record of a write refused later on
     return user
 
 

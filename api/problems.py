@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from api.writes import audit_refusal
 from ledger.errors import Problem, SibError
 
 STATUS = {"invalid": 422, "not_found": 404, "conflict": 409, "forbidden": 403,
@@ -74,6 +75,7 @@ def sib_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SibError)
     status = STATUS.get(exc.status, 422)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    audit_refusal(request, status, exc.problems)
     return problem_response(status, exc.problems, str(request.url.path), headers)
 
 
@@ -89,6 +91,7 @@ def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
                                 ".".join(loc) or None))
     if not problems:
         problems.append(Problem("INVALID", "the request is not valid"))
+    audit_refusal(request, 422, problems)
     return problem_response(422, problems, str(request.url.path))
 
 
@@ -99,6 +102,8 @@ def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
             401: "UNAUTHENTICATED"}.get(
         status, "HTTP_ERROR")
     headers = dict(getattr(exc, "headers", None) or {})  # e.g. Allow on 405 (RFC 9110)
+    if status != 401:
+        audit_refusal(request, status, [Problem(code, detail)])
     return problem_response(status, [Problem(code, detail)], str(request.url.path),
                             headers or None)
 

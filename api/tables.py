@@ -45,7 +45,12 @@ class ApiToken(SQLModel, table=True):
 
 
 class AuditRecord(SQLModel, table=True):
-    """Who did what, when: one row per write request (and per CLI write)."""
+    """Who did what, when: one row per write request (and per CLI write).
+
+    Attributes:
+        status: the HTTP status answered (201, or 403, 404, 409, 422 for a refused write);
+            0 for a command-line write.
+    """
 
     __tablename__ = "api_audit"
     __table_args__ = (Index("ix_api_audit_at", "at"),)

@@ -31,7 +31,8 @@ from sqlmodel import Session
 
 from api.tables import AuditRecord, IdempotentResponse
 from api.users import Caller
-from ledger.errors import Conflict, SibError
+from api.db import unit_of_work
+from ledger.errors import Conflict, Problem, SibError
 
 
 def _now() -> datetime:
@@ -62,6 +63,36 @@ def audit(session: Session, user: Caller, action: str, target: str, key: str, st
     session.connection().execute(_INSERT_AUDIT, dict(
         at=_now(), username=user.username, role=user.role, action=action, target=target,
         request_id=request_id, idempotency_key=key, status=status, detail=detail[:2000]))
+
+
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def refusal_status(error: SibError) -> int:
+    """The HTTP status a refusal is answered with (403, 404, 409, 422...)."""
+    from api.problems import STATUS
+    return STATUS.get(error.status, 422)
+
+
+def audit_refusal(request: Request, status: int, problems: list[Problem]) -> None:
+    """Record a write refused before it reached :func:`run_write` (a role that may not do it,
+    another party's object, an invalid body, a reused key), in a transaction of its own.
+
+    Only for a caller whose token was accepted: a request without a valid token names nobody,
+    and recording each would let anyone fill the log.
+    """
+    caller = getattr(request.state, "caller", None)
+    if (request.method not in WRITE_METHODS or caller is None
+            or getattr(request.state, "audited", False)):
+        return
+    route = request.scope.get("route")
+    action = f"{request.method} {getattr(route, 'path', request.url.path)}"
+    with unit_of_work(getattr(request.app.state, "database_url", None)) as session:
+        audit(session, caller, action, request.url.path,
+              request.headers.get("Idempotency-Key", "")[:200], status,
+              request.headers.get("X-Request-Id") or uuid.uuid4().hex,
+              "; ".join(str(p) for p in problems))
+    request.state.audited = True
 
 
 def _queue_same_key(session: Session, user: Caller, key: str) -> None:
@@ -110,6 +141,7 @@ def run_write(request: Request, session: Session, user: Caller, key: str | None,
                 status=status, body=content, created_at=_now()))
             audit(session, user, action, path, key, status, request_id)
             session.commit()
+            request.state.audited = True
         except IntegrityError:
             session.rollback()
             stored = _stored(session, user, key)
@@ -119,9 +151,10 @@ def run_write(request: Request, session: Session, user: Caller, key: str | None,
                            "send it again", "CONCURRENT_WRITE", "Idempotency-Key") from None
     except SibError as error:
         session.rollback()
-        audit(session, user, action, path, key, 0, request_id,
+        audit(session, user, action, path, key, refusal_status(error), request_id,
               "; ".join(str(p) for p in error.problems))
         session.commit()
+        request.state.audited = True
         raise
     return Response(content.encode(), status_code=status, media_type="application/json",
                     headers={"X-Request-Id": request_id})

@@ -131,3 +131,34 @@ def test_a_percentage_above_100_is_refused_with_its_field(client):
         headers=h(client, "eva", "bad"))
     assert r.status_code == 422 and r.json()["code"] == "VALUE_OUT_OF_RANGE"
     assert r.json()["field"] == "value"
+
+
+def test_refused_writes_are_in_the_audit_log_too(client):
+    """A write refused before it ran (a role that may not, a body that is not valid, a key
+    reused for another body) is recorded with who tried, the HTTP status and the reason; a
+    request without a valid token names nobody and is not."""
+    load(client)
+    attempts = [
+        ("eva", f"/contracts/{C}/years/2019/close", None, "x1", 403, "ROLE_FORBIDDEN"),
+        ("ube", f"/contracts/{C}/years/2019/settlement", {}, "x2", 403, "ROLE_FORBIDDEN"),
+        ("ana", f"/contracts/{C}/years/2019/settlement", {"preview": "sometimes"}, "x3", 422,
+         None),
+        ("ana", "/contracts", {"contract_id": "other"}, "load-1", 409, "IDEMPOTENCY_CONFLICT"),
+    ]
+    for who, path, body, key, status, code in attempts:
+        r = client.post(path, json=body, headers=h(client, who, key))
+        assert r.status_code == status, (path, r.text)
+        if code:
+            assert r.json()["code"] == code
+    assert client.post(f"/contracts/{C}/years/2019/close",
+                       headers={"Authorization": "Bearer nobody", "Idempotency-Key": "x5"}
+                       ).status_code == 401
+    log = client.get("/audit", headers=h(client, "aud"), params={"limit": 20}).json()
+    refused = [r for r in log["items"] if r["status"] >= 400]
+    assert [(r["username"], r["idempotency_key"], r["status"]) for r in reversed(refused)] == [
+        ("eva", "x1", 403), ("ube", "x2", 403), ("ana", "x3", 422), ("ana", "load-1", 409)]
+    first = refused[-1]
+    assert first["role"] == "evaluator" and first["target"] == f"/contracts/{C}/years/2019/close"
+    assert first["action"] == "POST /contracts/{contract_id}/years/{fiscal_year}/close"
+    assert "ROLE_FORBIDDEN" in first["detail"]
+    assert all(r["idempotency_key"] != "x5" for r in log["items"])
