@@ -87,43 +87,39 @@ async def in_database(session: Session, call: Callable[..., T], *args: Any) -> T
 
 
 async def write_in_database(session: Session, call: Callable[..., T], *args: Any) -> T:
-    """``call(*args)``, a short write for an async endpoint. On SQLite, on the event loop if
-    the database's write lock can be had at once (this process's writers are already queued on
-    the lock above, so it usually can); if another process is writing, in the thread pool,
-    where waiting for it holds up nobody else. On PostgreSQL, in the thread pool."""
-    if session.get_bind().dialect.name == "sqlite":
-        try:
-            session.connection(execution_options={SQLITE_NO_WAIT: True})
-        except OperationalError:  # "database is locked": another process is writing
-            session.close()
-        else:
-            return call(*args)
+    """``call(*args)``, short work of a write request. On SQLite, on the event loop once the
+    write transaction is open, and it is opened there only if the database's write lock can be
+    had at once (this process's writers are already queued on the lock above, so it usually
+    can); while another process is writing, in the thread pool, where waiting for it holds up
+    nobody else. On PostgreSQL, in the thread pool."""
+    if session.get_bind().dialect.name == "sqlite" and (session.in_transaction()
+                                                         or _begin_at_once(session)):
+        return call(*args)
     return await run_in_threadpool(call, *args)
 
 
-def _caller(url: str | None, token: str) -> Caller | None:
-    # A write's own short read of the token, apart from its unit of work: on SQLite a write's
-    # session begins with BEGIN IMMEDIATE, which may wait for another writer, and that wait
-    # belongs in the thread pool with the write, not on the event loop.
-    with get_engine(url, read_only=True).connect() as connection:
-        return user_for_token(connection, token)
+def _begin_at_once(session: Session) -> bool:
+    """Open the session's SQLite write transaction if nobody else holds the write lock."""
+    try:
+        session.connection(execution_options={SQLITE_NO_WAIT: True})
+    except OperationalError:  # "database is locked": another process is writing
+        session.close()
+        return False
+    return True
 
 
 async def get_current_user(request: Request, session: SessionDep,
                            authorization: Annotated[str | None, Header()] = None) -> Caller:
-    """The user of the bearer token, or 401."""
+    """The user of the bearer token, or 401. Read in the request's own transaction: for a
+    write, the token is checked in the same transaction that writes."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthorised("send 'Authorization: Bearer <token>' (create one with "
                            "`sib token create`)", "UNAUTHENTICATED", "authorization")
     token = authorization.split(" ", 1)[1].strip()
-    if request.method in ("GET", "HEAD"):  # a read: its own session reads the token too
+    if request.method in ("GET", "HEAD"):
         user = await in_database(session, user_for_token, session, token)
     else:
-        url = _database_url(request)
-        if get_engine(url, read_only=True).dialect.name == "sqlite":
-            user = _caller(url, token)
-        else:
-            user = await run_in_threadpool(_caller, url, token)
+        user = await write_in_database(session, user_for_token, session, token)
     if user is None:
         raise Unauthorised("the token is unknown or revoked", "UNAUTHENTICATED",
                            "authorization")

@@ -108,9 +108,11 @@ def trial_balance(session: Session, book_code: str, as_of: date | None = None) -
         found = session.connection().execute(_MAINTAINED, {"code": book_code}).all()
         if not found:
             get_book(session, book_code)  # BOOK_NOT_FOUND
-        rows = [BalanceRow(r.id, r.code, r.name_ja, r.name_en, r.type, r.currency,
-                           r.debits_posted or 0, r.credits_posted or 0, r.debits_pending or 0,
-                           r.credits_pending or 0) for r in found if r.id is not None]
+        # Rows unpacked by position (the select's column order): a book has hundreds.
+        rows = [BalanceRow(account_id, code, name_ja, name_en, kind, currency, dp or 0, cp or 0,
+                           dq or 0, cq or 0)
+                for (_, _, account_id, code, name_ja, name_en, kind, currency, dp, cp, dq, cq)
+                in found if account_id is not None]
         return TrialBalance(found[0].book_code, found[0].book_currency, None, rows)
     book = get_book(session, book_code)
     accounts = list(session.scalars(select(Account).where(Account.book_id == book.id)
