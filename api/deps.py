@@ -34,8 +34,9 @@ class Unauthorised(SibError):
 # Dependencies are async and do their short database calls on the event loop when the database
 # is SQLite: it runs in this process, a call takes microseconds, and handing each dependency to
 # the thread pool (and back) costs more than the call itself. On PostgreSQL a call is a network
-# round trip, so it goes to the thread pool and the loop keeps serving other requests. The
-# endpoint itself (sync) runs in the thread pool either way: that is where the real work is.
+# round trip, so it goes to the thread pool and the loop keeps serving other requests. Most
+# endpoints are plain functions and run in the thread pool; the busiest (the trial balance,
+# posting an entry) are async and use in_database / write_in_database below.
 
 # SQLite has one writer at a time. Queuing this process's writers on a lock, rather than on
 # SQLite's busy handler (which sleeps up to 100 ms between tries), keeps writes flowing. An

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from api.writes import audit_refusal
+from api.audit_log import audit_refusal
 from ledger.errors import Problem, SibError
 
 STATUS = {"invalid": 422, "not_found": 404, "conflict": 409, "forbidden": 403,
@@ -59,6 +59,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def status_of(error: SibError) -> int:
+    """The HTTP status a refusal is answered with (403, 404, 409, 422...)."""
+    return STATUS.get(error.status, 422)
+
+
 def problem_response(status: int, problems: list[Problem], instance: str | None = None,
                      headers: dict[str, str] | None = None) -> JSONResponse:
     first = problems[0]
@@ -73,7 +78,7 @@ def problem_response(status: int, problems: list[Problem], instance: str | None 
 
 def sib_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SibError)
-    status = STATUS.get(exc.status, 422)
+    status = status_of(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     audit_refusal(request, status, exc.problems)
     return problem_response(status, exc.problems, str(request.url.path), headers)

@@ -29,10 +29,11 @@ from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from api.tables import AuditRecord, IdempotentResponse
+from api.audit_log import audit
+from api.problems import status_of
+from api.tables import IdempotentResponse
 from api.users import Caller
-from api.db import unit_of_work
-from ledger.errors import Conflict, Problem, SibError
+from ledger.errors import Conflict, SibError
 
 
 def _now() -> datetime:
@@ -51,48 +52,10 @@ def body_hash(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(f"{method} {path}\n{text}".encode()).hexdigest()
 
 
-_AUDIT, _IDEMPOTENCY = AuditRecord.__table__, IdempotentResponse.__table__
-_INSERT_AUDIT = insert(_AUDIT)
+_IDEMPOTENCY = IdempotentResponse.__table__
 _INSERT_RESPONSE = insert(_IDEMPOTENCY)
 _STORED = select(_IDEMPOTENCY.c.body_hash, _IDEMPOTENCY.c.status, _IDEMPOTENCY.c.body).where(
     _IDEMPOTENCY.c.user_id == bindparam("user_id"), _IDEMPOTENCY.c.key == bindparam("key"))
-
-
-def audit(session: Session, user: Caller, action: str, target: str, key: str, status: int,
-          request_id: str, detail: str = "") -> None:
-    session.connection().execute(_INSERT_AUDIT, dict(
-        at=_now(), username=user.username, role=user.role, action=action, target=target,
-        request_id=request_id, idempotency_key=key, status=status, detail=detail[:2000]))
-
-
-WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
-
-
-def refusal_status(error: SibError) -> int:
-    """The HTTP status a refusal is answered with (403, 404, 409, 422...)."""
-    from api.problems import STATUS
-    return STATUS.get(error.status, 422)
-
-
-def audit_refusal(request: Request, status: int, problems: list[Problem]) -> None:
-    """Record a write refused before it reached :func:`run_write` (a role that may not do it,
-    another party's object, an invalid body, a reused key), in a transaction of its own.
-
-    Only for a caller whose token was accepted: a request without a valid token names nobody,
-    and recording each would let anyone fill the log.
-    """
-    caller = getattr(request.state, "caller", None)
-    if (request.method not in WRITE_METHODS or caller is None
-            or getattr(request.state, "audited", False)):
-        return
-    route = request.scope.get("route")
-    action = f"{request.method} {getattr(route, 'path', request.url.path)}"
-    with unit_of_work(getattr(request.app.state, "database_url", None)) as session:
-        audit(session, caller, action, request.url.path,
-              request.headers.get("Idempotency-Key", "")[:200], status,
-              request.headers.get("X-Request-Id") or uuid.uuid4().hex,
-              "; ".join(str(p) for p in problems))
-    request.state.audited = True
 
 
 def _queue_same_key(session: Session, user: Caller, key: str) -> None:
@@ -151,7 +114,7 @@ def run_write(request: Request, session: Session, user: Caller, key: str | None,
                            "send it again", "CONCURRENT_WRITE", "Idempotency-Key") from None
     except SibError as error:
         session.rollback()
-        audit(session, user, action, path, key, refusal_status(error), request_id,
+        audit(session, user, action, path, key, status_of(error), request_id,
               "; ".join(str(p) for p in error.problems))
         session.commit()
         request.state.audited = True

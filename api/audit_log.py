@@ -1,0 +1,50 @@
+"""The audit log: who did what, when — one row per write request, refused ones too."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from fastapi import Request
+from sqlalchemy import insert
+from sqlmodel import Session
+
+from api.db import unit_of_work
+from api.tables import AuditRecord
+from api.users import Caller
+from ledger.errors import Problem
+
+_INSERT_AUDIT = insert(AuditRecord.__table__)
+
+
+def audit(session: Session, user: Caller, action: str, target: str, key: str, status: int,
+          request_id: str, detail: str = "") -> None:
+    """One row of the log, in the session's transaction (with the write it records)."""
+    session.connection().execute(_INSERT_AUDIT, dict(
+        at=datetime.now(timezone.utc), username=user.username, role=user.role, action=action,
+        target=target, request_id=request_id, idempotency_key=key, status=status,
+        detail=detail[:2000]))
+
+
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def audit_refusal(request: Request, status: int, problems: list[Problem]) -> None:
+    """Record a write refused before it reached :func:`run_write` (a role that may not do it,
+    another party's object, an invalid body, a reused key), in a transaction of its own.
+
+    Only for a caller whose token was accepted: a request without a valid token names nobody,
+    and recording each would let anyone fill the log.
+    """
+    caller = getattr(request.state, "caller", None)
+    if (request.method not in WRITE_METHODS or caller is None
+            or getattr(request.state, "audited", False)):
+        return
+    route = request.scope.get("route")
+    action = f"{request.method} {getattr(route, 'path', request.url.path)}"
+    with unit_of_work(getattr(request.app.state, "database_url", None)) as session:
+        audit(session, caller, action, request.url.path,
+              request.headers.get("Idempotency-Key", "")[:200], status,
+              request.headers.get("X-Request-Id") or uuid.uuid4().hex,
+              "; ".join(str(p) for p in problems))
+    request.state.audited = True
