@@ -28,6 +28,7 @@ from investors.capital import (CapitalAccount, CapitalMovement, MovementKind, cl
                                roll_forward)
 from investors.returns import CashFlow, summarise
 from investors.tables import Holder, HolderPayment, Subscription
+from investors.trace_text import TraceStyle, trace_text
 from ledger.calendar import fiscal_year_bounds, previous_business_day
 from ledger.errors import NotFound
 from ledger.reports import trial_balance
@@ -241,7 +242,7 @@ def payment_notice(session: Session, ctx: Context, payer: str) -> sd.PaymentNoti
                 line.tranche_id, sd.Text(tranche.name_ja or tranche.id,
                                          tranche.name_en or tranche.id),
                 line.maximum_minor, line.earned_minor,
-                tuple(_trace_lines(traces, line.tranche_id, payer))))
+                _trace_lines(traces, line.tranche_id, payer, _trace_style(c, tranche.kpi))))
     earned = sum(x.earned_minor for x in lines)
     paid_before = _paid_through(session, c, payer, ctx.end_on)
     return sd.PaymentNotice(
@@ -257,19 +258,27 @@ def payment_notice(session: Session, ctx: Context, payer: str) -> sd.PaymentNoti
             authorisation.max_amount_minor, _authorisation_years(session, c, payer)))
 
 
-def _trace_lines(traces: list[dict[str, Any]], tranche_id: str, payer: str) -> list[str]:
-    out = []
+def _trace_style(contract: Contract, kpi_id: str | None) -> TraceStyle:
+    """How a tranche's trace is written in Japanese: the contract's currency, the KPI's unit and
+    the payers' Japanese names (a split between payers names them all)."""
+    names = {p: contract.party(p).name_ja or contract.party(p).name_en or p
+             for p in contract.payer_ids}
+    return TraceStyle(contract.currency, contract.kpi(kpi_id).unit if kpi_id else "", names)
+
+
+def _trace_lines(traces: list[dict[str, Any]], tranche_id: str, payer: str,
+                 style: TraceStyle) -> tuple[sd.Text, ...]:
+    """The traces of one tranche that concern ``payer`` (its own, or the contract-wide one
+    split between the payers), line by line in both languages."""
+    out: list[sd.Text] = []
     for t in traces:
         subject = t["subject"]
         if not subject.startswith(tranche_id + " "):
             continue
         if " — " in subject and not subject.endswith(f"— {payer}"):
             continue
-        out.append(f"{t['rule']}")
-        out += [f"{k} = {v}" for k, v in t["inputs"].items()]
-        out += [f"{s['label']}: {s['formula']} = {s['value']}" for s in t["steps"]]
-        out.append(f"rounding: {t['rounding']}")
-    return out
+        out += trace_text(t, style)
+    return tuple(out)
 
 
 def _paid_through(session: Session, contract: Contract, payer: str, through: date) -> int:

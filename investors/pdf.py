@@ -795,7 +795,8 @@ def _earned_table(data: PaymentNotice, fmt: _Fmt) -> _Table:
         rows += _table(columns, [[fmt.name(line.name), fmt.amount(line.maximum_minor),
                                   fmt.amount(line.earned_minor)]], size=8.0).rows
         if line.trace_lines:
-            rows += _lines([f"{fmt.label('trace')}:", *line.trace_lines], 6.5)
+            rows += _lines([f"{fmt.label('trace')}:",
+                            *(text.get(fmt.lang) for text in line.trace_lines)], 6.5)
             rows.append(_gap(3))
     return _Table(_table(columns, [], size=8.0).header, tuple(rows))
 

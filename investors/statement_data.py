@@ -374,14 +374,15 @@ class EarnedLine:
         name: what was earned (the KPI and period).
         maximum_minor: the most this line could earn.
         earned_minor: what it earned (the payer's share).
-        trace_lines: the calculation trace, line by line, as settlement recorded it.
+        trace_lines: the calculation trace, line by line, in both languages (the English
+            line as settlement recorded it; see ``investors.trace_text``).
     """
 
     line_id: str
     name: Text
     maximum_minor: int
     earned_minor: int
-    trace_lines: tuple[str, ...] = ()
+    trace_lines: tuple[Text, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from investors.statement_data import (AuthorisationYear, BalancePoint, BudgetAut
                                       LenderRow, LenderStatement, LoanDraw, LoanSection, Party,
                                       PayerRow, PaymentNotice, ProviderRow, ScheduleRow, Text,
                                       TrialBalanceRow, YearEndReport)
+from investors.trace_text import TraceStyle, trace_text
 from investors.withholding import INDIVIDUAL, TOKUMEI_KUMIAI, rate_for, withhold
 from ledger.errors import SibError
 
@@ -126,21 +127,21 @@ def investor_statement() -> InvestorStatement:
         account, (DistributionRow(date(2022, 3, 25), TOKUMEI_KUMIAI, 30_000, 6_126),), returns)
 
 
-UBE_TRACE = (
-    "participants-fy2019 × Ube: binary threshold at 2400",
-    "  value = 2512",
-    "  threshold met: 2512 ≥ 2400 = yes",
-    "  rounding: truncate: 3000000 → 3,000,000 (exact)",
-    "  result: 3,000,000",
-)
-CONTINUATION_TRACE = (
-    "continuation-fy2019 × Ube: linear from 79 (0) to 87 (full)",
-    "  value = 83.5",
-    "  share earned: (83.5 − 79) / (87 − 79) = 0.5625",
-    "  earned: 0.5625 × 2,000,000 = 1125000",
-    "  rounding: truncate: 1125000 → 1,125,000 (exact)",
-    "  result: 1,125,000",
-)
+# Traces as settlement stores them with the run, written out in both languages.
+UBE_TRACE = trace_text({
+    "subject": "participants-fy2019 FY2019 — ube", "rule": "binary threshold at 2400",
+    "inputs": {"maximum": "3,000,000", "audited value": "2512", "direction": "higher is better"},
+    "steps": [{"label": "threshold met", "formula": "2512 ≥ 2400", "value": "yes"}],
+    "rounding": "truncate: 3000000 → 3,000,000 (exact)", "result_minor": 3_000_000},
+    TraceStyle("JPY", "people"))
+CONTINUATION_TRACE = trace_text({
+    "subject": "continuation-fy2019 FY2019 — ube", "rule": "linear from 79 (0) to 87 (full)",
+    "inputs": {"maximum": "2,000,000", "audited value": "83.5", "direction": "higher is better"},
+    "steps": [{"label": "share earned", "formula": "(83.5 − 79) ÷ (87 − 79), within 0..1",
+               "value": "0.5625"},
+              {"label": "amount", "formula": "0.5625 × 2,000,000", "value": "1125000"}],
+    "rounding": "truncate: 1125000 → 1,125,000 (exact)", "result_minor": 1_125_000},
+    TraceStyle("JPY", "percent"))
 
 
 def payment_notice() -> PaymentNotice:

@@ -109,14 +109,17 @@ def test_payment_notice_in_japanese(documents):
     for expected in ("成果連動支払額通知書", "宇部市 御中", "令和元年度（2019年度）",
                      "請求額 6,187,500円", "支払期日 令和2年6月30日",
                      "参加者数 3,000,000円 3,000,000円", "継続率 2,000,000円 1,125,000円",
-                     "算定根拠", "share earned: (83.5 − 79) / (87 − 79) = 0.5625",
-                     # ≥ is not in IPAexGothic: the notice prints the Japanese form ≧.
-                     "threshold met: 2512 ≧ 2400 = yes",
+                     "算定根拠", "基準値の達成：2,512人 ≧ 2,400人 → 達成",
+                     "支払割合：(83.5 − 79) ÷ (87 − 79)（0～1の範囲に限る） = 0.5625（56.25%）",
+                     "算定額：0.5625 × 2,000,000円 = 1,125,000円",
+                     "端数処理（切り捨て）：1,125,000円 → 1,125,000円（端数なし）",
                      "成果額合計 5,625,000円", "消費税額（10%） 562,500円",
                      "うち交付金対象額 3,093,750円", "限度額 40,000,000円",
                      "支払済額 2,000,000円", "残額 31,812,500円",
                      "令和5年度（2023年度） 8,000,000円 0円", "合計 40,000,000円 2,000,000円"):
         assert expected in text, expected
+    for english in ("threshold met", "share earned", "rounding", "truncate", "maximum", "yes"):
+        assert english not in text, english
 
 
 def test_payment_notice_in_english(documents):
@@ -125,7 +128,11 @@ def test_payment_notice_in_english(documents):
     for expected in ("Outcome payment notice", "To: Ube City (宇部市)", "FY2019",
                      "Amount due JPY 6,187,500", "Due date 30 Jun 2020",
                      "of which grant-covered JPY 3,093,750", "Limit JPY 40,000,000",
-                     "Budget authorisation (債務負担行為)", "FY2019 – FY2023"):
+                     "Budget authorisation (債務負担行為)", "FY2019 – FY2023",
+                     # ≥ is not in IPAexGothic: the notice prints the Japanese form ≧.
+                     "threshold met: 2512 ≧ 2400 = yes",
+                     "share earned: (83.5 − 79) ÷ (87 − 79), within 0..1 = 0.5625",
+                     "rounding: truncate: 1125000 → 1,125,000 (exact)"):
         assert expected in text, expected
 
 

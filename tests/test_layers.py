@@ -19,8 +19,9 @@ PURE = ["ledger.money", "ledger.rounding", "ledger.calendar", "ledger.errors", "
         "contracts.values", "contracts.instruments", "contracts.checks", "contracts.validate",
         "settlement.trace", "settlement.payouts", "settlement.engine", "settlement.waterfall",
         "settlement.schedules", "settlement.loans", "settlement.kpi", "settlement.zengin",
+        "settlement.unit_returns",
         "investors.withholding", "investors.returns", "investors.capital",
-        "investors.statement_data", "investors.formatting"]
+        "investors.statement_data", "investors.formatting", "investors.trace_text"]
 def _imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names: set[str] = set()
