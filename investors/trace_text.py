@@ -54,7 +54,7 @@ STEP_LABELS_JA: dict[str, str] = {
     "amount": "算定額",
     "achievement": "達成率",
     "tier": "該当する段階",
-    "earned per person": "一人当たり成果額の合計",
+    "earned per person": "成果額（一人ごとに上限適用）",
     "earned": "成果額",
     "total cap": "総額上限の適用",
     "share below hurdle": "基準額までの部分",
@@ -69,7 +69,8 @@ STEP_LABELS_JA: dict[str, str] = {
 YES_NO_JA: dict[str, str] = {"yes": "達成", "no": "未達成"}
 
 # The unit a KPI value is written with in Japanese (``contracts.model.Kpi.unit``).
-KPI_UNITS_JA: dict[str, str] = {"percent": "%", "people": "人", "steps": "歩", "yen": "円"}
+KPI_UNITS_JA: dict[str, str] = {"percent": "%", "people": "人", "steps": "歩", "yen": "円",
+                                 "count": "件"}
 
 _NUMBER = re.compile(r"(-?)(\d[\d,]*)(\.\d+)?")
 _FRACTION = re.compile(r"(-?\d+)/(\d+) \(≈(-?[\d.]+)\)")
@@ -152,6 +153,7 @@ class _Japanese:
         return f"{text}（{self.percent(text)}）"
 
     def name(self, party_id: str) -> str:
+        """A payer by its Japanese name (its id if the contract gives none)."""
         return self.style.names.get(party_id, party_id)
 
     def note(self, phrase: str) -> str:
@@ -162,6 +164,7 @@ class _Japanese:
     # ------------------------------------------------------------------ rule texts
 
     def rule(self, text: str) -> str:
+        """The rule's name and parameters."""
         for pattern, write in _RULES:
             match = pattern.fullmatch(text)
             if match:
@@ -169,6 +172,7 @@ class _Japanese:
         return self.note(text)
 
     def tier(self, text: str) -> str:
+        """One tier of a stepped rule: ``[50, 70) → 12.5 %`` → ``50%以上70%未満 → 上限額の12.5%``."""
         match = _TIER.fullmatch(text)
         if match is None:
             return self.note(text)
@@ -181,6 +185,7 @@ class _Japanese:
     # ------------------------------------------------------------------ inputs and steps
 
     def input(self, key: str, value: str) -> str:
+        """One input figure and its name."""
         name = INPUT_NAMES_JA.get(key)
         if name is None:
             return f"{self.note(key)}：{value}"
@@ -195,6 +200,7 @@ class _Japanese:
         return f"{name}：{shown}"
 
     def step(self, label: str, formula: str, value: str) -> str:
+        """One step: its label, its formula in the label's known shapes, its value."""
         name = STEP_LABELS_JA.get(label)
         if name is None:
             return f"{self.note(label)}：{formula} = {value}"
@@ -210,6 +216,7 @@ class _Japanese:
         return f"{name}：{written}{joint}{self.value(label, value)}"
 
     def value(self, label: str, value: str) -> str:
+        """A step's value: a verdict, a share, the payers' parts or an amount."""
         if label == "threshold met":
             return YES_NO_JA.get(value) or self.note(value)
         if label in ("share earned", "achievement"):
@@ -228,6 +235,7 @@ class _Japanese:
         return "、".join(out)
 
     def rounding(self, text: str) -> str:
+        """The rounding: mode, exact amount → rounded amount, and the fraction it dropped."""
         match = _ROUNDING.fullmatch(text)
         if match is None or match["mode"] not in ROUNDING_MODES_JA:
             return f"端数処理：{self.note(text)}"
@@ -247,12 +255,12 @@ _Writer = Callable[[_Japanese, "re.Match[str]"], str]
 def _binary(ja: _Japanese, m: re.Match[str]) -> str:
     side = "以下" if ja.lower_is_better else "以上"
     return (f"基準値達成型：実績値が{ja.kpi(m['t'])}{side}で上限額の全額、"
-            "達成しない場合は0円")
+            f"達成しない場合は{ja.amount('0')}")
 
 
 def _linear(ja: _Japanese, m: re.Match[str]) -> str:
-    return (f"線形按分型：実績値{ja.kpi(m['floor'])}で0円、{ja.kpi(m['cap'])}で上限額の全額、"
-            "その間は直線で按分")
+    return (f"線形按分型：実績値{ja.kpi(m['floor'])}で{ja.amount('0')}、{ja.kpi(m['cap'])}で"
+            "上限額の全額、その間は直線で按分")
 
 
 def _pro_rata(ja: _Japanese, m: re.Match[str]) -> str:
@@ -316,9 +324,10 @@ def _amount_times(ja: _Japanese, m: re.Match[str]) -> str:
 
 
 def _per_person(ja: _Japanese, m: re.Match[str]) -> str:
-    cap = "一人当たり上限なし" if m["cap"] == "—" else f"一人当たり上限{ja.amount(m['cap'])}"
-    return (f"Σ（成果件数 × {ja.amount(m['price'])} と {cap} の小さい方）"
-            f"（{m['n']}人分）")
+    each = f"「成果件数 × {ja.amount(m['price'])}」"
+    if m["cap"] != "—":
+        each += f"と一人当たり上限{ja.amount(m['cap'])}のいずれか小さい額"
+    return f"各人の{each}の合計（{m['n']}人分）"
 
 
 def _split(ja: _Japanese, m: re.Match[str]) -> str:
@@ -357,8 +366,7 @@ _FORMULAS: dict[str, tuple[tuple[re.Pattern[str], _Writer], ...]] = {
     "share below hurdle": ((re.compile(r"(?P<a>.+) × (?P<b>\S+)"), _amount_times),),
     "share above hurdle": ((re.compile(r"(?P<a>.+) × (?P<b>\S+)"), _amount_times),),
     "capped": ((re.compile(rf"between 0 and the maximum (?P<m>{_AMOUNT})"),
-                lambda ja, m: f"0円以上、上限額{ja.amount(m['m'])}以下"
-                if ja.style.currency == "JPY" else f"0以上、上限額{ja.amount(m['m'])}以下"),),
+                lambda ja, m: f"{ja.amount('0')}以上、上限額{ja.amount(m['m'])}以下"),),
     "split between payers": ((re.compile(r"by their committed parts (?P<parts>.+)"), _split),),
     "room under the cap": ((re.compile(rf"(?P<a>{_AMOUNT}) − (?P<b>{_AMOUNT})"),
                             lambda ja, m: f"{ja.amount(m['a'])} − {ja.amount(m['b'])}"),),
