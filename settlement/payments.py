@@ -26,6 +26,8 @@ from ledger.rounding import round_minor
 from ledger.schema import CREDIT, DEBIT, POSTED, Account, Entry, Posting
 from ledger.service import get_book, post_entry
 from settlement.loans import LoanPosition, loan_schedule, position
+from settlement.trace import Trace
+from settlement.unit_returns import CapitalChange, ReturnOwed, return_owed
 from settlement.waterfall import Claim, WaterfallResult, losses, run_waterfall
 
 
@@ -158,12 +160,22 @@ def pay_fixed_fees(session: Session, contract_id: str, fiscal_year: int,
 
 @dataclass
 class Distribution:
-    """A waterfall run posted: what each claim received, and any end-of-term losses."""
+    """A waterfall run posted: what each claim received, and any end-of-term losses.
+
+    ``traces`` are the computed claims' traces (each investor return: its capital timeline,
+    the return accrued, what was already paid, what was owed) followed by the waterfall's.
+    """
 
     on: date
     waterfall: WaterfallResult
     entries: list[int] = field(default_factory=list)
     losses: list[Any] = field(default_factory=list)
+
+    @property
+    def traces(self) -> list[Trace]:
+        claims = [a.claim.trace for a in self.waterfall.allocations
+                  if a.claim.trace is not None]
+        return claims + [self.waterfall.trace] + [loss.trace for loss in self.losses]
 
 
 def claims_at(session: Session, contract: Contract, on: date,
@@ -255,41 +267,63 @@ def _provider_claims(contract: Contract, receipts: dict[str, int]) -> list[Claim
 
 def _investor_claims(session: Session, contract: Contract, on: date,
                      final: bool) -> list[Claim]:
+    """Per unit class with capital outstanding: its return owed at ``on`` (see
+    :func:`investor_return_owed`) and, at the end, its capital."""
     claims = []
     for unit_class in contract.unit_classes:
-        _, capital = account_totals(session, contract.id, f"units:{unit_class.id}")
-        returned, _ = account_totals(session, contract.id, f"units:{unit_class.id}")
+        returned, capital = account_totals(session, contract.id, f"units:{unit_class.id}")
         outstanding = capital - returned
         if outstanding <= 0:
             continue
-        since = _last_distribution_on(session, contract, unit_class.id) or \
-            _first_subscription_on(session, contract, unit_class.id)
-        rate = unit_class.target_return_annual
-        if rate is not None and since is not None and on > since:
-            days = (on - since).days
-            coupon = round_minor(Fraction(outstanding) * Fraction(rate) * days / 365,
-                                 contract.rounding.mode)
-            if coupon > 0:
-                claims.append(Claim("investor_returns", unit_class.id, unit_class.id, coupon,
-                                    unit_class.seniority + 100))
+        owed = investor_return_owed(session, contract, unit_class.id, on)
+        if owed is not None and owed.owed_minor > 0:
+            claims.append(Claim("investor_returns", unit_class.id, unit_class.id,
+                                owed.owed_minor, unit_class.seniority + 100, owed.trace))
         if final:
             claims.append(Claim("principal", unit_class.id, unit_class.id, outstanding,
                                 unit_class.seniority))
     return claims
 
 
-def _last_distribution_on(session: Session, contract: Contract, class_id: str) -> date | None:
-    book = get_book(session, contract.id)
-    return session.scalar(select(func.max(Entry.effective_on)).where(
-        Entry.book_id == book.id, Entry.kind == "investor_distribution",
-        Entry.links.like(f'%"unit_class":"{class_id}"%')))
+def investor_return_owed(session: Session, contract: Contract, class_id: str,
+                         on: date) -> ReturnOwed | None:
+    """The return a unit class is owed at ``on``, from the ledger alone: the target return
+    accrued on its capital timeline (``units:<class>``) to ``on``, rounded once, less the
+    returns already distributed to it (``distributions:<class>``) by ``on``. None when the
+    class has no target return. Computed again after it is paid, it is zero; paid in part, the
+    rest is owed again at the next distribution."""
+    unit_class = next(u for u in contract.unit_classes if u.id == class_id)
+    if unit_class.target_return_annual is None:
+        return None
+    paid_debits, paid_credits = account_totals(session, contract.id, f"distributions:{class_id}",
+                                               through_on=on)
+    return return_owed(f"return owed to {class_id} on {on.isoformat()}",
+                       capital_changes(session, contract.id, class_id, on),
+                       unit_class.target_return_annual, on, paid_debits - paid_credits,
+                       contract.rounding.mode)
 
 
-def _first_subscription_on(session: Session, contract: Contract, class_id: str) -> date | None:
-    book = get_book(session, contract.id)
-    return session.scalar(select(func.min(Entry.effective_on)).where(
-        Entry.book_id == book.id, Entry.kind == "unit_subscription",
-        Entry.links.like(f'%"unit_class":"{class_id}"%')))
+def capital_changes(session: Session, contract_id: str, class_id: str,
+                    through_on: date) -> list[CapitalChange]:
+    """The capital timeline of a unit class from its ledger account ``units:<class>``: each
+    credit (a subscription) starts earning on its date, each debit (capital returned, a
+    guarantee draw, a write-down) stops earning on its date. A reversal cancels the entry it
+    reverses from that entry's own date, as if it had never been posted."""
+    book = get_book(session, contract_id)
+    rows = session.execute(
+        select(Posting.effective_on, Posting.side, Posting.amount_minor, Entry.id, Entry.kind,
+               Entry.reverses_entry_id)
+        .join(Account, Account.id == Posting.account_id)
+        .join(Entry, Entry.id == Posting.entry_id)
+        .where(Account.book_id == book.id, Account.code == f"units:{class_id}",
+               Posting.status == POSTED, Posting.effective_on <= through_on)
+        .order_by(Posting.effective_on, Entry.id)).all()
+    reversed_ids = {row[5] for row in rows if row[5] is not None}
+    original_on = dict(session.execute(select(Entry.id, Entry.effective_on).where(
+        Entry.id.in_(reversed_ids))).all()) if reversed_ids else {}
+    return [CapitalChange(original_on[reverses] if reverses is not None else effective_on,
+                          amount if side == CREDIT else -amount, f"{kind} (entry {entry_id})")
+            for effective_on, side, amount, entry_id, kind, reverses in rows]
 
 
 def distribute(session: Session, contract_id: str, on: date, receipts: dict[str, int],

@@ -11,7 +11,7 @@ the shortfall first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import groupby
 from typing import Sequence
@@ -32,6 +32,8 @@ class Claim:
         party: who receives it.
         amount_minor: what is owed now.
         seniority: 1 is the most senior.
+        trace: how ``amount_minor`` was obtained, when it is computed (an investor return:
+            accrued, already paid, owed); not part of the claim's identity.
     """
 
     step: str
@@ -39,6 +41,7 @@ class Claim:
     party: str
     amount_minor: int
     seniority: int = 1
+    trace: Trace | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,128 @@
+"""Investor unit returns: what capital has earned at the target rate, and what is still owed.
+
+Pure. A class's (or a holder's) capital is a timeline of dated changes: money paid in starts
+earning on the day it is paid in; money returned or written down stops earning on the day it
+leaves. The return accrued by a date is, for every change, ``amount × rate × days from its date
+to that date / 365`` (ACT/365: the first day counts, the last does not), summed exactly as a
+Fraction and rounded once with the contract's rounding mode. What is owed is that accrued
+total less every return already paid, so:
+
+- a return paid only in part carries its unpaid part (arrears) to the next distribution;
+- capital subscribed later earns only from its own date;
+- rounding happens once on the cumulative figure, so yearly payments add up exactly to the
+  return on the whole period (no yen drifts over the years);
+- computing the figure again after it is paid gives zero (the ledger is the memory).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from typing import Sequence
+
+from ledger.rounding import RoundingMode, round_minor
+from settlement.trace import Trace, show
+
+DAYS_IN_YEAR = 365
+
+
+@dataclass(frozen=True)
+class CapitalChange:
+    """One dated change of the capital that earns a return.
+
+    Attributes:
+        on: the day the capital starts earning (paid in) or stops earning (returned).
+        amount_minor: signed minor units: positive paid in, negative returned or written down.
+        source: what caused it (entry kind and id), for the trace.
+    """
+
+    on: date
+    amount_minor: int
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ReturnOwed:
+    """The return owed at a date and how it was obtained.
+
+    Attributes:
+        on: the date of the figure (a distribution date).
+        accrued_exact: the return accrued on the capital timeline to ``on``, unrounded.
+        accrued_minor: ``accrued_exact`` rounded once with the contract's mode.
+        paid_minor: returns already paid by ``on``.
+        owed_minor: ``accrued_minor − paid_minor``, never below zero.
+        trace: every capital change, the sum, the rounding and the subtraction.
+    """
+
+    on: date
+    accrued_exact: Fraction
+    accrued_minor: int
+    paid_minor: int
+    owed_minor: int
+    trace: Trace
+
+
+def _rate(rate_annual: Decimal | Fraction | int | str) -> Fraction:
+    if isinstance(rate_annual, float):
+        raise TypeError("a rate is never a float: pass Decimal, Fraction, int or str")
+    return Fraction(Decimal(rate_annual)) if isinstance(rate_annual, str) else Fraction(rate_annual)
+
+
+def days_earning(change_on: date, on: date) -> int:
+    """Days a change dated ``change_on`` counts by ``on`` (first day in, last day out)."""
+    return max((on - change_on).days, 0)
+
+
+def accrued_exact(changes: Sequence[CapitalChange], rate_annual: Decimal | Fraction | int | str,
+                  on: date) -> Fraction:
+    """The exact return accrued to ``on`` on the capital timeline ``changes`` (changes dated
+    after ``on`` do not count)."""
+    rate = _rate(rate_annual)
+    return sum((Fraction(c.amount_minor) * rate * days_earning(c.on, on) / DAYS_IN_YEAR
+                for c in changes if c.on <= on), Fraction(0))
+
+
+def _by_day(changes: Sequence[CapitalChange], on: date) -> list[tuple[date, int, int]]:
+    """(date, net amount, number of changes) per day, in date order, up to ``on``."""
+    days: dict[date, list[int]] = {}
+    for change in changes:
+        if change.on <= on:
+            slot = days.setdefault(change.on, [0, 0])
+            slot[0] += change.amount_minor
+            slot[1] += 1
+    return [(day, net, count) for day, (net, count) in sorted(days.items())]
+
+
+def return_owed(subject: str, changes: Sequence[CapitalChange],
+                rate_annual: Decimal | Fraction | int | str, on: date, paid_minor: int,
+                mode: RoundingMode | str = RoundingMode.TRUNCATE) -> ReturnOwed:
+    """The return owed at ``on``: accrued on ``changes`` at ``rate_annual`` to ``on``, rounded
+    once with ``mode``, less ``paid_minor`` already paid (never below zero)."""
+    rate = _rate(rate_annual)
+    mode = RoundingMode(mode)
+    trace = Trace(subject, f"{show(rate)} a year, ACT/{DAYS_IN_YEAR}, on each amount of "
+                           "capital from the day it is paid in to the day it is returned; "
+                           "owed = accrued (rounded once) − returns already paid")
+    trace.inputs["rate_annual"] = show(rate)
+    trace.inputs["on"] = on.isoformat()
+    for day, net, count in _by_day(changes, on):
+        days = days_earning(day, on)
+        what = "paid in" if net >= 0 else "returned"
+        trace.step(f"capital {what} on {day.isoformat()}"
+                   f"{f' ({count} entries)' if count > 1 else ''}",
+                   f"{net:,} × {show(rate)} × {days} / {DAYS_IN_YEAR}",
+                   Fraction(net) * rate * days / DAYS_IN_YEAR)
+    exact = accrued_exact(changes, rate, on)
+    accrued = round_minor(exact, mode)
+    trace.step("accrued", f"the return on the capital timeline to {on.isoformat()}", exact)
+    trace.rounding = f"{mode.value}: {show(exact)} → {accrued:,} (once, on the total)"
+    trace.step("accrued, rounded", mode.value, accrued)
+    trace.step("already paid", f"returns distributed by {on.isoformat()}", paid_minor)
+    owed = max(accrued - paid_minor, 0)
+    trace.step("owed", f"{accrued:,} − {paid_minor:,}"
+               f"{' (paid exceeds accrued: nothing owed)' if accrued < paid_minor else ''}",
+               owed)
+    trace.result_minor = owed
+    return ReturnOwed(on, exact, accrued, paid_minor, owed, trace)
