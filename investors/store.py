@@ -2,9 +2,12 @@
 
 Class-level money comes from the settlement waterfall (``investor_distribution`` and
 ``capital_return`` entries credit ``distributions-payable:<class>``); :func:`pay_holders` splits
-each such entry among the holders by units held (exactly, largest remainder), withholds tax per
-holder category and income type, and pays the net from cash in one balanced entry. Write-downs
-are shared the same way (no cash moves). Services never commit.
+each such entry among the holders (exactly, largest remainder), withholds tax per holder
+category and income type, and pays the net from cash in one balanced entry. A return
+(distribution) is split by each holder's own return not yet paid — its capital from the day it
+subscribed, less what it was already paid — so a later subscriber is not paid for time before it
+held units; capital returned and write-downs are split by units held (no cash moves for a
+write-down). Services never commit.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timezone
+from fractions import Fraction
 
 from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
+from contracts.instruments import UnitClass
 from contracts.store import get_contract
 from investors.capital import CapitalAccount, CapitalMovement, MovementKind, roll_forward
 from investors.returns import CashFlow, ReturnSummary, summarise
@@ -30,6 +35,7 @@ from ledger.money import from_minor
 from ledger.rounding import RemainderPolicy, allocate
 from ledger.schema import Account, Entry, Posting
 from ledger.service import get_book, post_entry
+from settlement.unit_returns import CapitalChange, accrued_exact
 
 HOLDER_KINDS = ("bank", "individual", "company")
 TAX_CATEGORIES = ("individual", "corporate", "tax_exempt")
@@ -254,9 +260,11 @@ def _pay_one(session: Session, contract, unit_class, entry: Entry, gross: int,  
     if not held:
         raise SibError(f"{unit_class.id} has no holders on {on} to pay", "NO_HOLDERS",
                        "unit_class")
-    parts = allocate(gross, list(held.values()), RemainderPolicy.LARGEST_REMAINDER)
     kind = {"investor_distribution": "distribution", "capital_return": "capital_return"}.get(
         entry.kind, "write_down")
+    weights = (_returns_unpaid(session, contract.id, unit_class, on, list(held))
+               if kind == "distribution" else None) or list(held.values())
+    parts = allocate(gross, weights, RemainderPolicy.LARGEST_REMAINDER)
     categories = dict(session.execute(select(Holder.id, Holder.tax_category).where(
         Holder.id.in_(select(Subscription.holder_id).where(
             Subscription.contract_id == contract.id,
@@ -290,6 +298,38 @@ def _pay_one(session: Session, contract, unit_class, entry: Entry, gross: int,  
             row["entry_id"] = paying.id
     session.execute(insert(HolderPayment.__table__), rows)  # type: ignore[arg-type]
     return [PaidShare(**{k: row[k] for k in PaidShare.__dataclass_fields__}) for row in rows]
+
+
+def _returns_unpaid(session: Session, contract_id: str, unit_class: UnitClass, on: date,
+                    holder_ids: list[int]) -> list[Fraction] | None:
+    """Each holder's return not yet paid at ``on``, in ``holder_ids`` order: the target
+    return on the holder's own capital, from the day each subscription was paid to ``on``
+    (less capital returned or written down, from its day), exactly, less the distributions
+    already paid to the holder. A holder who subscribed later is thus not paid for time
+    before its subscription, and one paid less than its due before gets proportionally more.
+    None when the class has no target return or nothing is unpaid (the class payment is then
+    split by units)."""
+    if unit_class.target_return_annual is None:
+        return None
+    changes: dict[int, list[CapitalChange]] = defaultdict(list)
+    paid: dict[int, int] = defaultdict(int)
+    for holder_id, subscribed_on, amount in session.execute(
+            select(Subscription.holder_id, Subscription.subscribed_on, Subscription.amount_minor)
+            .where(Subscription.contract_id == contract_id,
+                   Subscription.unit_class == unit_class.id, Subscription.subscribed_on <= on)):
+        changes[holder_id].append(CapitalChange(subscribed_on, amount))
+    for holder_id, kind, paid_on, gross in session.execute(
+            select(HolderPayment.holder_id, HolderPayment.kind, HolderPayment.paid_on,
+                   HolderPayment.gross_minor)
+            .where(HolderPayment.contract_id == contract_id,
+                   HolderPayment.unit_class == unit_class.id, HolderPayment.paid_on <= on)):
+        if kind == "distribution":
+            paid[holder_id] += gross
+        else:  # capital returned or written down stops earning from its day
+            changes[holder_id].append(CapitalChange(paid_on, -gross))
+    unpaid = [max(accrued_exact(changes[h], unit_class.target_return_annual, on) - paid[h],
+                  Fraction(0)) for h in holder_ids]
+    return unpaid if sum(unpaid) > 0 else None
 
 
 def holder_payments(session: Session, contract_id: str, holder_id: int | None = None,
