@@ -437,6 +437,7 @@ def test_the_japanese_notice_shows_the_calculation_in_japanese(ube_notice):
     for english in ("threshold met", "rounding", "truncate", "maximum", "audited value",
                     "share earned", "split between payers", "higher is better"):
         assert english not in text, english
+    assert "〓" not in text  # every character of the Japanese forms is in the font
 
 
 def test_the_english_notice_keeps_the_calculation_in_english(ube_notice):
