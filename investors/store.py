@@ -16,7 +16,6 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timezone
-from fractions import Fraction
 
 from sqlalchemy import func, insert, select
 from sqlmodel import Session
@@ -35,7 +34,7 @@ from ledger.money import from_minor
 from ledger.rounding import RemainderPolicy, allocate
 from ledger.schema import Account, Entry, Posting
 from ledger.service import get_book, post_entry
-from settlement.unit_returns import CapitalChange, accrued_exact
+from settlement.unit_returns import days_earning, unpaid_weights
 
 HOLDER_KINDS = ("bank", "individual", "company")
 TAX_CATEGORIES = ("individual", "corporate", "tax_exempt")
@@ -301,8 +300,9 @@ def _pay_one(session: Session, contract, unit_class, entry: Entry, gross: int,  
 
 
 def _returns_unpaid(session: Session, contract_id: str, unit_class: UnitClass, on: date,
-                    holder_ids: list[int]) -> list[Fraction] | None:
-    """Each holder's return not yet paid at ``on``, in ``holder_ids`` order: the target
+                    holder_ids: list[int]) -> list[int] | None:
+    """Weights proportional to each holder's return not yet paid at ``on``, in ``holder_ids``
+    order (integers, see :func:`settlement.unit_returns.unpaid_weights`): the target
     return on the holder's own capital, from the day each subscription was paid to ``on``
     (less capital returned or written down, from its day), exactly, less the distributions
     already paid to the holder. A holder who subscribed later is thus not paid for time
@@ -311,13 +311,13 @@ def _returns_unpaid(session: Session, contract_id: str, unit_class: UnitClass, o
     split by units)."""
     if unit_class.target_return_annual is None:
         return None
-    changes: dict[int, list[CapitalChange]] = defaultdict(list)
+    yen_days: dict[int, int] = defaultdict(int)
     paid: dict[int, int] = defaultdict(int)
     for holder_id, subscribed_on, amount in session.execute(
             select(Subscription.holder_id, Subscription.subscribed_on, Subscription.amount_minor)
             .where(Subscription.contract_id == contract_id,
                    Subscription.unit_class == unit_class.id, Subscription.subscribed_on <= on)):
-        changes[holder_id].append(CapitalChange(subscribed_on, amount))
+        yen_days[holder_id] += amount * days_earning(subscribed_on, on)
     for holder_id, kind, paid_on, gross in session.execute(
             select(HolderPayment.holder_id, HolderPayment.kind, HolderPayment.paid_on,
                    HolderPayment.gross_minor)
@@ -326,9 +326,9 @@ def _returns_unpaid(session: Session, contract_id: str, unit_class: UnitClass, o
         if kind == "distribution":
             paid[holder_id] += gross
         else:  # capital returned or written down stops earning from its day
-            changes[holder_id].append(CapitalChange(paid_on, -gross))
-    unpaid = [max(accrued_exact(changes[h], unit_class.target_return_annual, on) - paid[h],
-                  Fraction(0)) for h in holder_ids]
+            yen_days[holder_id] -= gross * days_earning(paid_on, on)
+    unpaid = unpaid_weights([(yen_days[h], paid[h]) for h in holder_ids],
+                            unit_class.target_return_annual)
     return unpaid if sum(unpaid) > 0 else None
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from math import gcd
 from typing import Sequence
 
 from ledger.rounding import RoundingMode, round_minor
@@ -82,6 +83,30 @@ def accrued_exact(changes: Sequence[CapitalChange], rate_annual: Decimal | Fract
     rate = _rate(rate_annual)
     return sum((Fraction(c.amount_minor) * rate * days_earning(c.on, on) / DAYS_IN_YEAR
                 for c in changes if c.on <= on), Fraction(0))
+
+
+def capital_days(changes: Sequence[CapitalChange], on: date) -> int:
+    """Σ amount × days earning by ``on``: the capital timeline's yen-days (an integer)."""
+    return sum(c.amount_minor * days_earning(c.on, on) for c in changes if c.on <= on)
+
+
+def unpaid_weights(holdings: Sequence[tuple[int, int]],
+                   rate_annual: Decimal | Fraction | int | str) -> list[int]:
+    """For each ``(yen-days of capital, return already paid)``, an integer proportional to the
+    return accrued on that capital less what was paid (zero if paid in full or more), for
+    splitting one payment between holders exactly.
+
+    With the rate ``p/q``, the unpaid return is ``yen-days × p / (q × 365) − paid``; times the
+    positive constant ``q × 365`` it is ``yen-days × p − paid × q × 365``: the same proportions,
+    in integers, then divided by their greatest common divisor (holders who subscribed on the
+    same day and were paid alike get weights in the ratio of their capital).
+    """
+    rate = _rate(rate_annual)
+    scale = rate.denominator * DAYS_IN_YEAR
+    weights = [max(yen_days * rate.numerator - paid_minor * scale, 0)
+               for yen_days, paid_minor in holdings]
+    common = gcd(*weights)
+    return [w // common for w in weights] if common > 1 else weights
 
 
 def _by_day(changes: Sequence[CapitalChange], on: date) -> list[tuple[date, int, int]]:

@@ -34,7 +34,7 @@ from settlement.payments import (capital_changes, claims_at, distribute, investo
                                  receipts_for, record_payment)
 from settlement.results import audit_result, submit_results
 from settlement.runs import settle
-from settlement.unit_returns import CapitalChange, return_owed
+from settlement.unit_returns import CapitalChange, return_owed, unpaid_weights
 
 C = "returns-sib"
 UNITS = "units"
@@ -310,3 +310,16 @@ def test_the_return_on_a_capital_timeline_without_a_database():
         "owed": "18000"}
     # Paid more than accrued (a correction pending, say): nothing owed, never negative.
     assert return_owed("units", changes, "0.03", date(2023, 4, 1), 50_000).owed_minor == 0
+
+
+def test_holders_weights_are_their_unpaid_returns_in_integers():
+    # (b)'s holders in June 2022: 1,000,000 × 455 days and 1,000,000 × 272 days, nothing paid.
+    # At 3 % = 3/100 the unpaid return × 100 × 365 is yen-days × 3: 1,365,000,000 and
+    # 816,000,000, whose greatest common divisor is 3,000,000 → 455 : 272.
+    assert unpaid_weights([(455_000_000, 0), (272_000_000, 0)], "0.03") == [455, 272]
+    # June 2023: 820 and 637 days, 37,397 and 22,356 paid:
+    #   820,000,000 × 3 − 37,397 × 36,500 = 2,460,000,000 − 1,364,990,500 = 1,095,009,500
+    #   637,000,000 × 3 − 22,356 × 36,500 = 1,911,000,000 − 815,994,000 = 1,095,006,000
+    # (gcd 500 → 2,190,019 and 2,190,012); a holder paid more than its due weighs nothing.
+    assert unpaid_weights([(820_000_000, 37_397), (637_000_000, 22_356), (1_000, 5)],
+                          "0.03") == [1_095_009_500 // 500, 1_095_006_000 // 500, 0]
