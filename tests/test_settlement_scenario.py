@@ -327,7 +327,7 @@ def expected_story() -> Expected:
     """Run the story on paper: the same events, in the same order, as the test posts them."""
     story = Expected(loan_models())
     loans = story.loans
-    units_since: date | None = None
+    units_since: date | None = None  # the day the citizen units were paid in
     units_outstanding = 0
     story.cash = sum(a for m in loans.values() for _, a in m.draws)
     for year in YEARS:
@@ -350,8 +350,10 @@ def expected_story() -> Expected:
         interest = [(("interest", m.id), m.interest_claim(on, final)) for m in loans.values()]
         principal = [(("principal", m.id), m.principal_claim(on, final))
                      for m in loans.values()]
+        # The units' return: 2 % a year on their capital from the day it was paid in, to the
+        # waterfall's day, truncated once on the whole period, less what was paid before.
         coupon = int(units_outstanding * Fraction("0.02") * (on - units_since).days / 365) \
-            if units_since else 0
+            - sum(story.coupons_in.values()) if units_since else 0
         groups = [fees, interest, principal]
         if final:
             groups.append([(("principal", UNITS), units_outstanding)])
@@ -373,7 +375,6 @@ def expected_story() -> Expected:
             else:  # the unit holders' money waits in a payable until paid to each holder
                 story.units_payable += amount
         if coupon:
-            units_since = on
             story.coupons_in[year + 1] = paid[("investor_returns", UNITS)][1]
     return story
 
@@ -583,7 +584,14 @@ def test_every_distribution_step_by_step(story):
     assert short == {("principal", "loan-tohoku"): (6_000_000, 4_793_102),
                      ("principal", "loan-saitama-resona"): (4_000_000, 3_195_401)}
     # Citizen units: 29 days in the first year (from 1 June 2021), then full years, and their
-    # 15 M back at the end with 364 days' return (2023-06-30 to 2024-06-28).
+    # 15 M back at the end with 364 days' return (2023-06-30 to 2024-06-28). Accrued on the
+    # whole period and truncated once (300,000 a year = 15,000,000 × 2 %):
+    #   29 days:    300,000 × 29 / 365 = 23,835.6  → 23,835
+    #   394 days:   300,000 × 394 / 365 = 323,835.6 → 323,835, less 23,835 paid = 300,000
+    #   759 days:   623,835.6 → 623,835, less 323,835 = 300,000
+    #   1,123 days: 300,000 × 1,123 / 365 = 923,013.7 → 923,013, less 623,835 = 299,178
+    assert [300_000 * n // 365 for n in (29, 394, 759, 1_123)] == [
+        23_835, 323_835, 623_835, 923_013]
     assert expected.coupons_in == {2021: 23_835, 2022: 300_000, 2023: 300_000, 2024: 299_178}
     assert expected.distributions[2023][("investor_returns", UNITS)] == (299_178, 299_178)
     assert expected.distributions[2023][("principal", UNITS)] == (15_000_000, 15_000_000)
