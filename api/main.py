@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import problems
-from api.routes import audit, contracts, investors, ledger, settlement
+from api.routes import audit, contracts, investors, ledger, money, settlement
 from ledger.errors import SibError
 
 
@@ -24,8 +24,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, problems.validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, problems.http_error_handler)
     app.add_exception_handler(Exception, problems.unexpected_error_handler)
-    for router in (ledger.router, contracts.router, settlement.router, investors.router,
-                   audit.router):
+    for router in (ledger.router, contracts.router, settlement.router, money.router,
+                   investors.router, audit.router):
         app.include_router(router, responses=problems.ERROR_RESPONSES)
 
     @app.get("/health", tags=["service"])

@@ -26,7 +26,8 @@ def set_bank_account(session: Session, contract_id: str, party: str, **fields: s
         PartyBankAccount:
     """Register (or replace) a party's bank account for a contract."""
     contract = get_contract(session, contract_id)
-    contract.party(party)  # refuses an unknown party
+    if party not in {p.id for p in contract.parties}:
+        raise NotFound(f"{contract_id} has no party {party!r}", "PARTY_NOT_FOUND", "party")
     row = session.scalars(select(PartyBankAccount).where(
         PartyBankAccount.contract_id == contract_id, PartyBankAccount.party == party)).first()
     row = row or PartyBankAccount(contract_id=contract_id, party=party, bank_code="",

@@ -58,6 +58,10 @@ HOLDERS = ("citizen-001", "citizen-002", "citizen-003")
 WATERFALL_ON = "2020-05-29"  # the FY2019 waterfall paid the providers and the banks
 PAYER_PAYS_ON = "2023-05-22"  # Ube pays what it owes for FY2022 (settled, not yet paid)
 OPEN_ON = "2024-06-01"  # after FY2022, the last year the matrix closes
+FY2021_WATERFALL_ON = "2022-05-30"  # the FY2021 waterfall (paid to the holders in the story)
+BANK_ACCOUNT = {"bank_code": "0170", "bank_name": "ﾔﾏｸﾞﾁｷﾞﾝｺｳ", "branch_code": "001",
+                "branch_name": "ﾎﾝﾃﾝ", "account_number": "7654321", "holder_kana": "ｶ)ﾃｽﾄ",
+                "requester_code": "1000000009"}
 
 # --------------------------------------------------------------------------- roles
 
@@ -138,9 +142,7 @@ def _tell_the_story(url: str, out: Path) -> dict[str, Any]:
                                 "tohoku-bank", "kyoto-bank", "kagoshima-bank",
                                 "saitama-resona-bank")
             for party in contract_parties:  # the demo pays these without Zengin files
-                set_bank_account(s, C, party, bank_code="0170", bank_name="ﾔﾏｸﾞﾁｷﾞﾝｺｳ",
-                                 branch_code="001", branch_name="ﾎﾝﾃﾝ", account_number="7654321",
-                                 holder_kana="ｶ)ﾃｽﾄ", requester_code="1000000009")
+                set_bank_account(s, C, party, **BANK_ACCOUNT)
         for year in (2019, 2020):
             demo.run_year(year, out, [])
         with db.unit_of_work() as s:
@@ -227,7 +229,7 @@ def get(template: str, **params: Any) -> Send:
 
 def post(template: str, body: Any = None, make_body: Callable[[World], Any] | None = None,
          prepare: Callable[[World], dict[str, Any]] | None = None,
-         default: dict[str, Any] | None = None) -> Send:
+         default: dict[str, Any] | None = None, method: str = "POST") -> Send:
     """A write. ``prepare`` (run, as admin, only for the roles allowed to write) makes what the
     request acts on; the others get ``default`` (an existing object), as they are refused
     before it is looked at. ``make_body`` makes a fresh body — for every caller, unless a
@@ -236,7 +238,8 @@ def post(template: str, body: Any = None, make_body: Callable[[World], Any] | No
         extra = prepare(w) if prepare and allowed else dict(default or {})
         payload = make_body(w) if make_body and (allowed or body is None) else body
         headers = w.headers(role, write=True)
-        response = w.client.post(_fill(template, w, role, extra), headers=headers, json=payload)
+        response = w.client.request(method, _fill(template, w, role, extra), headers=headers,
+                                    json=payload)
         if response.status_code < 300:
             w.written[headers["Idempotency-Key"]] = response.request.url.path
         return response
@@ -418,6 +421,29 @@ EXPECTED: dict[tuple[str, str], Row] = {
         OVERSIGHT, get("{Y}/pack.xlsx")),
     ("GET", "/contracts/{contract_id}/years/{fiscal_year}/pack.csv.zip"): Row(
         OVERSIGHT, get("{Y}/pack.csv.zip")),
+    # money movements: only the intermediary (and admin) moves money
+    ("POST", "/contracts/{contract_id}/loan-draws"): Row(WRITERS, post(
+        "/contracts/{C}/loan-draws", {"through_on": "2019-12-31"})),  # posted: the same again
+    ("POST", "/contracts/{contract_id}/years/{fiscal_year}/fixed-fees"): Row(WRITERS, post(
+        "{Y}/fixed-fees", {"paid_on": "2019-09-30"})),
+    ("POST", "/contracts/{contract_id}/receipts"): Row(WRITERS, post(
+        "/contracts/{C}/receipts", {"payer": "tono", "amount": {"amount": "1", "currency": "JPY"},
+                                    "received_on": PAYER_PAYS_ON, "reference": "refused"},
+        make_body=lambda w: {"payer": "tono", "amount": {"amount": "1", "currency": "JPY"},
+                             "received_on": PAYER_PAYS_ON,
+                             "reference": f"matrix-{uuid.uuid4().hex[:8]}"})),
+    ("POST", "/contracts/{contract_id}/distributions"): Row(WRITERS, post(
+        "/contracts/{C}/distributions", {"on": "2024-07-31", "reference": "refused"},
+        make_body=lambda w: {"on": f"2024-08-{next(w.days):02d}",
+                             "reference": f"matrix-{uuid.uuid4().hex[:8]}"})),
+    ("POST", "/contracts/{contract_id}/holder-payments"): Row(WRITERS, post(
+        "/contracts/{C}/holder-payments", {"on": FY2021_WATERFALL_ON})),  # paid: paid once
+    ("GET", "/contracts/{contract_id}/payment-records"): Row(
+        OVERSIGHT, get("/contracts/{C}/payment-records", calendar_year=2022)),
+    ("PUT", "/contracts/{contract_id}/parties/{party}/bank-account"): Row(WRITERS, post(
+        "/contracts/{C}/parties/thl/bank-account", BANK_ACCOUNT, method="PUT")),
+    ("GET", "/contract-schema"): Row(EVERYONE, get("/contract-schema")),
+    ("GET", "/ledger/books/{book}/export"): Row(OVERSIGHT, get("{B}/export")),
     # the audit log
     ("GET", "/audit"): Row(frozenset({"admin", "auditor"}), get("/audit")),
 }

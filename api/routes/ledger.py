@@ -12,19 +12,20 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
 from api.responses import FastJSONResponse
 from api.deps import in_database, write_in_database, FiscalYearPath, Id, FULL_READ_ROLES, CurrentUser, PageDep, SessionDep, party_ref, require
-from api.schemas import (AccountCreate, AccountPublic, BookCreate, BookPublic, EntryCreate,
+from api.schemas import (file_responses, AccountCreate, AccountPublic, BookCreate, BookPublic, EntryCreate,
                          EntryPublic, PageOf, PostingPublic, ResolveRequest, ReverseRequest,
                          StatementLinePublic, StatementPublic, TrialBalancePublic,
                          VerifyPublic)
 from api.users import Caller
 from api.writes import run_write
 from ledger import reports, service
+from ledger.export import export_beancount
 from ledger.entries import EntryDraft, PostingDraft
 from ledger.errors import NotFound
 from ledger.money_json import MoneyJSON
@@ -326,6 +327,17 @@ def _trial_balance(session: Session, book: str, as_of: date | None) -> FastJSONR
                   "debit": money(r.debit_minor), "credit": money(r.credit_minor),
                   "pending_debits": money(r.debits_pending),
                   "pending_credits": money(r.credits_pending)} for r in tb.rows]})
+
+
+@router.get("/books/{book}/export", response_class=Response,
+            responses=file_responses("text/plain", "The book in beancount syntax"))
+def export_book(book: str, session: SessionDep, user: CurrentUser) -> Response:
+    """The whole book in beancount syntax, for an auditor's own tools (intermediary,
+    auditor)."""
+    require(user, "admin", "intermediary", "auditor")
+    service.get_book(session, book)
+    return Response(export_beancount(session, book), media_type="text/plain; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{book}.beancount"'})
 
 
 @router.get("/verify", response_model=VerifyPublic)

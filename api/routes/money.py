@@ -1,0 +1,298 @@
+"""Money movements over HTTP: loan draws, fixed fees, payments received, the waterfall, paying
+holders, bank accounts; and the 支払調書 data and the contract schema.
+
+The same services as ``sib money …``, ``sib holder pay|records``, ``sib bank-account set`` and
+``sib contract schema``. Only the intermediary (and admin) moves
+money or registers bank accounts; the auditor reads everything here that is read.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from api.deps import ContractYear, CurrentUser, SessionDep, require
+from api.writes import run_write
+from contracts.schema import contract_json_schema
+from contracts.store import get_contract
+from investors.store import pay_holders, payment_records
+from investors.tables import Holder
+from ledger.errors import SibError
+from ledger.money_json import MoneyJSON
+from settlement.payments import (distribute, draw_loans, pay_fixed_fees, receipts_for,
+                                 record_payment)
+from settlement.transfers import set_bank_account
+
+router = APIRouter(tags=["money"])
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+MOVERS = ("admin", "intermediary")
+READERS = ("admin", "intermediary", "auditor")
+
+
+class PostedPublic(BaseModel):
+    """Ledger entries a movement posted (or had already posted: each is posted once)."""
+
+    entries: list[int]
+
+
+class DrawRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    through_on: date = Field(description="every loan draw dated on or before this day")
+
+
+class FeesRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    paid_on: date
+
+
+class ReceiptCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    payer: str = Field(min_length=1)
+    amount: MoneyJSON
+    received_on: date
+    reference: str = Field(min_length=1, max_length=100,
+                           description="groups the receipts one waterfall distributes")
+
+
+class ReceiptPublic(BaseModel):
+    payer: str
+    amount: MoneyJSON
+    received_on: date
+    reference: str
+    entries: list[int]
+
+
+class DistributionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    on: date
+    reference: str = Field(min_length=1, max_length=100,
+                           description="the receipts to distribute (see POST …/receipts)")
+    final: bool = Field(False, description="the end of the contract: unpaid principal "
+                                           "becomes a loss (guaranteed or written down)")
+
+
+class AllocationPublic(BaseModel):
+    step: str
+    instrument: str
+    party: str
+    owed: MoneyJSON
+    paid: MoneyJSON
+
+
+class LossPublic(BaseModel):
+    instrument: str
+    party: str
+    unpaid: MoneyJSON
+    guaranteed: MoneyJSON
+    written_down: MoneyJSON
+
+
+class DistributionPublic(BaseModel):
+    on: date
+    reference: str
+    receipts: dict[str, MoneyJSON]
+    available: MoneyJSON
+    left: MoneyJSON
+    allocations: list[AllocationPublic]
+    losses: list[LossPublic]
+    entries: list[int]
+    traces: list[dict[str, Any]] = Field(description="how each owed figure was obtained: "
+                                                    "investor returns, the waterfall, losses")
+
+
+class HolderPaymentsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    on: date = Field(description="the waterfall date whose class payments are paid out")
+
+
+class HolderPaymentPublic(BaseModel):
+    holder: str
+    unit_class: str
+    kind: str
+    gross: MoneyJSON
+    withheld: MoneyJSON
+    net: MoneyJSON
+    entry_id: int | None
+
+
+class PaymentRecordPublic(BaseModel):
+    holder: str
+    name: str
+    name_kana: str
+    year: int
+    paid: MoneyJSON
+    withheld: MoneyJSON
+    count: int
+
+
+class BankAccountSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bank_code: str = Field(pattern=r"^[0-9]{4}$")
+    bank_name: str = Field("", max_length=15, description="in half-width kana, as on a "
+                                                           "Zengin file")
+    branch_code: str = Field(pattern=r"^[0-9]{3}$")
+    branch_name: str = Field("", max_length=15)
+    account_type: str = Field("1", pattern=r"^[124]$", description="1 普通, 2 当座, 4 貯蓄")
+    account_number: str = Field(pattern=r"^[0-9]{1,7}$")
+    holder_kana: str = Field(min_length=1, max_length=40,
+                             description="口座名義 in half-width kana")
+    requester_code: str = Field("", pattern=r"^([0-9]{10})?$")
+
+
+class BankAccountPublic(BaseModel):
+    party: str
+    bank_code: str
+    branch_code: str
+    account_type: str
+    account_number: str
+    holder_kana: str
+
+
+def _m(amount_minor: int, currency: str) -> MoneyJSON:
+    return MoneyJSON.from_minor(amount_minor, currency)
+
+
+def _ids(entries: list[Any]) -> list[int]:
+    return [int(e.id) for e in entries]
+
+
+@router.post("/contracts/{contract_id}/loan-draws", status_code=201,
+             response_model=PostedPublic)
+def post_loan_draws(contract_id: str, body: DrawRequest, request: Request, session: SessionDep,
+                    user: CurrentUser, idempotency_key: IdemKey = None):
+    """Post every loan draw of the contract dated on or before ``through_on`` (intermediary)."""
+    require(user, *MOVERS)
+    return run_write(request, session, user, idempotency_key, body, "money.draw", lambda: (
+        201, PostedPublic(entries=_ids(draw_loans(session, contract_id, body.through_on)))))
+
+
+@router.post("/contracts/{contract_id}/years/{fiscal_year}/fixed-fees", status_code=201,
+             response_model=PostedPublic)
+def post_fixed_fees(contract_id: str, fiscal_year: ContractYear, body: FeesRequest,
+                    request: Request, session: SessionDep, user: CurrentUser,
+                    idempotency_key: IdemKey = None):
+    """The SPV pays the providers' fixed fees of a year (intermediary)."""
+    require(user, *MOVERS)
+    return run_write(request, session, user, idempotency_key, body, "money.fees", lambda: (
+        201, PostedPublic(entries=_ids(pay_fixed_fees(session, contract_id, fiscal_year,
+                                                      body.paid_on)))))
+
+
+@router.post("/contracts/{contract_id}/receipts", status_code=201, response_model=ReceiptPublic)
+def post_receipt(contract_id: str, body: ReceiptCreate, request: Request, session: SessionDep,
+                 user: CurrentUser, idempotency_key: IdemKey = None):
+    """Record a municipality's outcome payment received by the SPV (intermediary): its
+    payable in the payers' book and the SPV's receivable are settled. More than it owes is
+    refused."""
+    require(user, *MOVERS)
+
+    def work():
+        currency = get_contract(session, contract_id).currency
+        if body.amount.currency != currency:
+            raise SibError(f"{contract_id} is in {currency}, not {body.amount.currency}",
+                           "CURRENCY_MISMATCH", "amount.currency")
+        entries = record_payment(session, contract_id, body.payer, body.amount.to_minor(),
+                                 body.received_on, body.reference)
+        return 201, ReceiptPublic(payer=body.payer, amount=body.amount,
+                                  received_on=body.received_on, reference=body.reference,
+                                  entries=_ids(list(entries)))
+    return run_write(request, session, user, idempotency_key, body, "money.receive", work)
+
+
+@router.post("/contracts/{contract_id}/distributions", status_code=201,
+             response_model=DistributionPublic)
+def post_distribution(contract_id: str, body: DistributionRequest, request: Request,
+                      session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None):
+    """Run the waterfall on the payments received under ``reference`` (intermediary): each
+    claim owed and paid, end-of-term losses, and the trace of every computed claim. The same
+    receipts are distributed once (``ALREADY_DISTRIBUTED``)."""
+    require(user, *MOVERS)
+
+    def work():
+        cur = get_contract(session, contract_id).currency
+        receipts = receipts_for(session, contract_id, body.reference)
+        result = distribute(session, contract_id, body.on, receipts, body.final, body.reference)
+        waterfall = result.waterfall
+        return 201, DistributionPublic(
+            on=body.on, reference=body.reference,
+            receipts={payer: _m(amount, cur) for payer, amount in sorted(receipts.items())},
+            available=_m(waterfall.available_minor, cur), left=_m(waterfall.left_minor, cur),
+            allocations=[AllocationPublic(step=a.claim.step, instrument=a.claim.instrument,
+                                          party=a.claim.party, owed=_m(a.claim.amount_minor, cur),
+                                          paid=_m(a.paid_minor, cur))
+                         for a in waterfall.allocations],
+            losses=[LossPublic(instrument=x.instrument, party=x.party,
+                               unpaid=_m(x.unpaid_minor, cur),
+                               guaranteed=_m(x.guaranteed_minor, cur),
+                               written_down=_m(x.written_down_minor, cur))
+                    for x in result.losses],
+            entries=list(result.entries), traces=[t.as_dict() for t in result.traces])
+    return run_write(request, session, user, idempotency_key, body, "money.distribute", work)
+
+
+def _holder_codes(session: Any, ids: set[int]) -> dict[int, str]:
+    return dict(session.execute(select(Holder.id, Holder.code).where(Holder.id.in_(ids))).all())
+
+
+@router.post("/contracts/{contract_id}/holder-payments", status_code=201,
+             response_model=list[HolderPaymentPublic])
+def post_holder_payments(contract_id: str, body: HolderPaymentsRequest, request: Request,
+                         session: SessionDep, user: CurrentUser,
+                         idempotency_key: IdemKey = None):
+    """Pay the holders every class distribution, capital return and write-down of a waterfall
+    date, withholding tax per holder (intermediary). Paid once: a second call pays nothing
+    more and lists the same payments."""
+    require(user, *MOVERS)
+
+    def work():
+        cur = get_contract(session, contract_id).currency
+        paid = pay_holders(session, contract_id, body.on)
+        codes = _holder_codes(session, {p.holder_id for p in paid})
+        return 201, [HolderPaymentPublic(
+            holder=codes.get(p.holder_id, str(p.holder_id)), unit_class=p.unit_class,
+            kind=p.kind, gross=_m(p.gross_minor, cur), withheld=_m(p.withheld_minor, cur),
+            net=_m(p.net_minor, cur), entry_id=p.entry_id) for p in paid]
+    return run_write(request, session, user, idempotency_key, body, "holder.pay", work)
+
+
+@router.get("/contracts/{contract_id}/payment-records",
+            response_model=list[PaymentRecordPublic])
+def get_payment_records(contract_id: str, session: SessionDep, user: CurrentUser,
+                        calendar_year: Annotated[int, Query(ge=1900, le=2200)]
+                        ) -> list[PaymentRecordPublic]:
+    """支払調書 data of a calendar year, per recipient: paid and withheld (intermediary,
+    auditor). No national identification number is kept."""
+    require(user, *READERS)
+    return [PaymentRecordPublic(
+        holder=r.recipient.holder_id, name=r.recipient.name, name_kana=r.recipient.name_kana,
+        year=r.year, paid=_m(r.paid_minor, r.currency), withheld=_m(r.withheld_minor, r.currency),
+        count=r.count) for r in payment_records(session, contract_id, calendar_year)]
+
+
+@router.put("/contracts/{contract_id}/parties/{party}/bank-account",
+            response_model=BankAccountPublic)
+def put_bank_account(contract_id: str, party: str, body: BankAccountSet, request: Request,
+                     session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None):
+    """Register or replace a party's bank account for the contract's Zengin files
+    (intermediary)."""
+    require(user, *MOVERS)
+
+    def work():
+        row = set_bank_account(session, contract_id, party, **body.model_dump())
+        return 200, BankAccountPublic(party=party, bank_code=row.bank_code,
+                                      branch_code=row.branch_code,
+                                      account_type=row.account_type,
+                                      account_number=row.account_number,
+                                      holder_kana=row.holder_kana)
+    return run_write(request, session, user, idempotency_key, body, "bank_account.set", work)
+
+
+@router.get("/contract-schema")
+def contract_schema(user: CurrentUser) -> dict[str, Any]:
+    """The JSON Schema of a contract document (what ``POST /contracts`` accepts)."""
+    return contract_json_schema()
