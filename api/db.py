@@ -7,6 +7,7 @@ row locks itself.
 
 from __future__ import annotations
 
+import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -14,6 +15,7 @@ from typing import Iterator
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from api.settings import get_settings
@@ -68,14 +70,19 @@ def _sqlite_immediate(engine: Engine, begin: str = "BEGIN IMMEDIATE") -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):  # type: ignore[no-untyped-def]
+        # Straight on the driver's connection: these run before every transaction, and
+        # SQLAlchemy's statement machinery costs more than SQLite does here.
+        driver = conn.connection.driver_connection
         if not conn.get_execution_options().get(SQLITE_NO_WAIT):
-            conn.exec_driver_sql(begin)
+            driver.execute(begin)
             return
-        conn.exec_driver_sql("PRAGMA busy_timeout=0")
+        driver.execute("PRAGMA busy_timeout=0")
         try:
-            conn.exec_driver_sql(begin)
+            driver.execute(begin)
+        except sqlite3.OperationalError as error:  # "database is locked"
+            raise OperationalError(begin, None, error) from error
         finally:
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def get_engine(url: str | None = None, read_only: bool = False) -> Engine:
