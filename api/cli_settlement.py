@@ -319,6 +319,9 @@ def receive(contract: str = ContractOpt, payer: str = typer.Option(..., "--payer
 def distribute_command(contract: str = ContractOpt, on: str = typer.Option(..., "--on"),
                        reference: str = typer.Option(..., "--reference"),
                        final: bool = typer.Option(False, "--final"),
+                       trace: bool = typer.Option(False, "--trace",
+                                                  help="print how each owed figure was "
+                                                       "obtained"),
                        as_json: bool = JsonOpt) -> None:
     """Run the waterfall on the outcome payments received under --reference."""
     from contracts.store import get_contract
@@ -336,9 +339,12 @@ def distribute_command(contract: str = ContractOpt, on: str = typer.Option(..., 
                                  "paid": a.paid_minor} for a in result.waterfall.allocations],
                 "losses": [{"instrument": x.instrument, "unpaid": x.unpaid_minor,
                             "guaranteed": x.guaranteed_minor,
-                            "written_down": x.written_down_minor} for x in result.losses]}
+                            "written_down": x.written_down_minor} for x in result.losses],
+                "traces": [t.as_dict() for t in result.traces],
+                "trace_lines": [line for t in result.traces for line in t.lines()]}
     data = _run(work)
     if as_json:
+        data.pop("trace_lines")
         print_json(data)
         return
     cur = data["currency"]
@@ -346,6 +352,9 @@ def distribute_command(contract: str = ContractOpt, on: str = typer.Option(..., 
                 ["step", "instrument", "owed", "paid"],
                 [(a["step"], a["instrument"], money_text(a["owed"], cur),
                   money_text(a["paid"], cur)) for a in data["allocations"]], right=[2, 3])
+    if trace:
+        for line in data["trace_lines"]:
+            typer.echo(line)
 
 
 @bank_app.command("set")

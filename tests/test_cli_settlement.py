@@ -181,6 +181,21 @@ def test_a_year_from_results_to_a_zengin_file(cli_db, tmp_path):
                       str(tmp_path / "bad.txt"))
     assert "ZENGIN" in refusal and "株式会社" in refusal
 
+    # Ube's payment reaches the SPV and the waterfall distributes it, each owed figure traced.
+    assert sib("money", "receive", "-c", C, "--payer", "ube", "--amount", str(ube_owed),
+               "--on", "2020-05-29", "--reference", "FY2019").exit_code == 0
+    waterfall = ok("money", "distribute", "-c", C, "--on", "2020-06-01", "--reference",
+                   "FY2019")
+    assert waterfall["available"] == ube_owed
+    assert sum(a["paid"] for a in waterfall["allocations"]) + waterfall["left"] == ube_owed
+    assert any(t["subject"] == "waterfall" for t in waterfall["traces"])
+    assert "trace_lines" not in waterfall
+    assert "ALREADY_DISTRIBUTED" in refused("money", "distribute", "-c", C, "--on",
+                                            "2020-06-01", "--reference", "FY2019")
+    shown = sib("money", "distribute", "-c", C, "--on", "2020-06-02", "--reference", "none",
+                "--trace")
+    assert shown.exit_code == 0 and "waterfall: " in shown.output
+
 
 def test_refusals_name_the_field_or_row_and_write_nothing(cli_db, tmp_path):
     assert "VALUE_OUT_OF_RANGE" in refused("kpi", "submit", "-c", C, "-y", "2019", "--kpi",
