@@ -34,7 +34,8 @@ from ledger.money import from_minor
 from ledger.rounding import RemainderPolicy, allocate
 from ledger.schema import Account, Entry, Posting
 from ledger.service import get_book, post_entry
-from settlement.unit_returns import days_earning, unpaid_weights
+from settlement.payments import return_rates
+from settlement.unit_returns import unpaid_weights_scheduled
 
 HOLDER_KINDS = ("bank", "individual", "company")
 TAX_CATEGORIES = ("individual", "corporate", "tax_exempt")
@@ -309,15 +310,16 @@ def _returns_unpaid(session: Session, contract_id: str, unit_class: UnitClass, o
     before its subscription, and one paid less than its due before gets proportionally more.
     None when the class has no target return or nothing is unpaid (the class payment is then
     split by units)."""
-    if unit_class.target_return_annual is None:
+    rates = return_rates(session, get_contract(session, contract_id), unit_class.id)
+    if rates is None:
         return None
-    yen_days: dict[int, int] = defaultdict(int)
+    yen_days: dict[int, int] = defaultdict(int)  # yen × rate-days (see RateSchedule)
     paid: dict[int, int] = defaultdict(int)
     for holder_id, subscribed_on, amount in session.execute(
             select(Subscription.holder_id, Subscription.subscribed_on, Subscription.amount_minor)
             .where(Subscription.contract_id == contract_id,
                    Subscription.unit_class == unit_class.id, Subscription.subscribed_on <= on)):
-        yen_days[holder_id] += amount * days_earning(subscribed_on, on)
+        yen_days[holder_id] += amount * rates.rate_days(subscribed_on, on)
     for holder_id, kind, paid_on, gross in session.execute(
             select(HolderPayment.holder_id, HolderPayment.kind, HolderPayment.paid_on,
                    HolderPayment.gross_minor)
@@ -326,9 +328,8 @@ def _returns_unpaid(session: Session, contract_id: str, unit_class: UnitClass, o
         if kind == "distribution":
             paid[holder_id] += gross
         else:  # capital returned or written down stops earning from its day
-            yen_days[holder_id] -= gross * days_earning(paid_on, on)
-    unpaid = unpaid_weights([(yen_days[h], paid[h]) for h in holder_ids],
-                            unit_class.target_return_annual)
+            yen_days[holder_id] -= gross * rates.rate_days(paid_on, on)
+    unpaid = unpaid_weights_scheduled([(yen_days[h], paid[h]) for h in holder_ids], rates)
     return unpaid if sum(unpaid) > 0 else None
 
 

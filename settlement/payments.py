@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -18,7 +19,8 @@ from sqlmodel import Session
 
 from contracts.chart import payers_book_code
 from contracts.model import Contract
-from contracts.store import get_contract
+from contracts.store import contract_from_row, get_contract, versions
+from ledger.calendar import fiscal_year_bounds
 from ledger.entries import EntryDraft, credit, debit
 from ledger.errors import Conflict, SibError
 from ledger.money import from_minor
@@ -27,7 +29,7 @@ from ledger.schema import CREDIT, DEBIT, POSTED, Account, Entry, Posting
 from ledger.service import get_book, post_entry
 from settlement.loans import LoanPosition, loan_schedule, position
 from settlement.trace import Trace
-from settlement.unit_returns import CapitalChange, ReturnOwed, return_owed
+from settlement.unit_returns import CapitalChange, RateSchedule, ReturnOwed, return_owed
 from settlement.waterfall import Claim, WaterfallResult, losses, run_waterfall
 
 
@@ -292,15 +294,38 @@ def investor_return_owed(session: Session, contract: Contract, class_id: str,
     returns already distributed to it (``distributions:<class>``) by ``on``. None when the
     class has no target return. Computed again after it is paid, it is zero; paid in part, the
     rest is owed again at the next distribution."""
-    unit_class = next(u for u in contract.unit_classes if u.id == class_id)
-    if unit_class.target_return_annual is None:
+    rates = return_rates(session, contract, class_id)
+    if rates is None:
         return None
     paid_debits, paid_credits = account_totals(session, contract.id, f"distributions:{class_id}",
                                                through_on=on)
     return return_owed(f"return owed to {class_id} on {on.isoformat()}",
                        capital_changes(session, contract.id, class_id, on),
-                       unit_class.target_return_annual, on, paid_debits - paid_credits,
-                       contract.rounding.mode)
+                       rates, on, paid_debits - paid_credits, contract.rounding.mode)
+
+
+def return_rates(session: Session, contract: Contract, class_id: str) -> RateSchedule | None:
+    """The target return of a unit class as each fiscal year's terms set it: an amendment
+    effective from FY n changes the rate from the first day of FY n, never before (earlier
+    years keep the rate they were settled under). The last year's rate runs on after the term.
+    None when no version gives the class a target return."""
+    parsed = [(row.effective_from, row.version, contract_from_row(row))
+              for row in versions(session, contract.id)]
+    periods: list[tuple[date, Fraction]] = []
+    for year in range(contract.first_fiscal_year, contract.last_fiscal_year + 1):
+        governing = [v for v in parsed if v[0] <= year]
+        terms = max(governing or parsed, key=lambda v: v[1])[2]
+        unit_class = next((u for u in terms.unit_classes if u.id == class_id), None)
+        rate = Fraction(Decimal(str(unit_class.target_return_annual))) \
+            if unit_class is not None and unit_class.target_return_annual is not None else None
+        starts = date.min if not periods else \
+            fiscal_year_bounds(year, contract.fiscal_year_start_month)[0]
+        if not periods or periods[-1][1] != rate:
+            periods.append((starts, rate))  # type: ignore[arg-type]
+    if all(rate is None for _, rate in periods):
+        return None
+    return RateSchedule(tuple((on, rate if rate is not None else Fraction(0))
+                              for on, rate in periods))
 
 
 def capital_changes(session: Session, contract_id: str, class_id: str,

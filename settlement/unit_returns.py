@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
-from math import gcd
+from math import gcd, lcm
 from typing import Sequence
 
 from ledger.rounding import RoundingMode, round_minor
@@ -71,17 +71,75 @@ def _rate(rate_annual: Decimal | Fraction | int | str) -> Fraction:
     return Fraction(Decimal(rate_annual)) if isinstance(rate_annual, str) else Fraction(rate_annual)
 
 
+Rate = Decimal | Fraction | int | str
+
+
+@dataclass(frozen=True)
+class RateSchedule:
+    """The target return in force over time: ``(from_on, annual rate)`` pairs in date order,
+    each rate applying from its day until the next one's (an amendment effective from a fiscal
+    year changes the rate from that year's first day, never before).
+
+    Amounts are counted in *rate-days*: days × rate × ``denominator`` (an integer, the least
+    common multiple of the rates' denominators), so sums over thousands of holders stay
+    integers."""
+
+    periods: tuple[tuple[date, Fraction], ...]
+
+    @classmethod
+    def of(cls, rate: "Rate | RateSchedule | Sequence[tuple[date, Rate]]") -> "RateSchedule":
+        if isinstance(rate, RateSchedule):
+            return rate
+        if isinstance(rate, (list, tuple)):
+            periods = sorted((on, _rate(r)) for on, r in rate)
+            if not periods or periods[0][0] != date.min:
+                periods.insert(0, (date.min, Fraction(0)))
+            return cls(tuple(periods))
+        return cls(((date.min, _rate(rate)),))
+
+    @property
+    def single(self) -> Fraction | None:
+        """The one rate, when it never changes."""
+        rates = {r for _, r in self.periods}
+        return next(iter(rates)) if len(rates) == 1 else None
+
+    @property
+    def denominator(self) -> int:
+        return lcm(*(r.denominator for _, r in self.periods))
+
+    def rate_days(self, start: date, end: date) -> int:
+        """Σ days × rate × ``denominator`` over ``[start, end)`` (first day in, last out)."""
+        total, scale = 0, self.denominator
+        bounds = [on for on, _ in self.periods[1:]] + [date.max]
+        for (since, rate), until in zip(self.periods, bounds):
+            days = (min(end, until) - max(start, since)).days
+            if days > 0:
+                total += days * rate.numerator * (scale // rate.denominator)
+        return total
+
+    def exact(self, start: date, end: date) -> Fraction:
+        """The return of one unit of capital over ``[start, end)``, as a fraction of it."""
+        return Fraction(self.rate_days(start, end), self.denominator * DAYS_IN_YEAR)
+
+    def text(self) -> str:
+        single = self.single
+        if single is not None:
+            return show(single)
+        return "; ".join(f"{show(r)} from {on.isoformat()}" if on != date.min else show(r)
+                         for on, r in self.periods)
+
+
 def days_earning(change_on: date, on: date) -> int:
     """Days a change dated ``change_on`` counts by ``on`` (first day in, last day out)."""
     return max((on - change_on).days, 0)
 
 
-def accrued_exact(changes: Sequence[CapitalChange], rate_annual: Decimal | Fraction | int | str,
-                  on: date) -> Fraction:
+def accrued_exact(changes: Sequence[CapitalChange],
+                  rate_annual: "Rate | RateSchedule", on: date) -> Fraction:
     """The exact return accrued to ``on`` on the capital timeline ``changes`` (changes dated
-    after ``on`` do not count)."""
-    rate = _rate(rate_annual)
-    return sum((Fraction(c.amount_minor) * rate * days_earning(c.on, on) / DAYS_IN_YEAR
+    after ``on`` do not count), at a rate or a :class:`RateSchedule`."""
+    schedule = RateSchedule.of(rate_annual)
+    return sum((Fraction(c.amount_minor) * schedule.exact(c.on, on)
                 for c in changes if c.on <= on), Fraction(0))
 
 
@@ -91,7 +149,7 @@ def capital_days(changes: Sequence[CapitalChange], on: date) -> int:
 
 
 def unpaid_weights(holdings: Sequence[tuple[int, int]],
-                   rate_annual: Decimal | Fraction | int | str) -> list[int]:
+                   rate_annual: "Rate | RateSchedule") -> list[int]:
     """For each ``(yen-days of capital, return already paid)``, an integer proportional to the
     return accrued on that capital less what was paid (zero if paid in full or more), for
     splitting one payment between holders exactly.
@@ -99,12 +157,30 @@ def unpaid_weights(holdings: Sequence[tuple[int, int]],
     With the rate ``p/q``, the unpaid return is ``yen-days × p / (q × 365) − paid``; times the
     positive constant ``q × 365`` it is ``yen-days × p − paid × q × 365``: the same proportions,
     in integers, then divided by their greatest common divisor (holders who subscribed on the
-    same day and were paid alike get weights in the ratio of their capital).
+    same day and were paid alike get weights in the ratio of their capital). With a
+    :class:`RateSchedule` whose rate changed, pass yen-rate-days instead
+    (Σ amount × :meth:`RateSchedule.rate_days`; see :func:`unpaid_weights_scheduled`).
     """
-    rate = _rate(rate_annual)
+    rate = _rate(rate_annual) if not isinstance(rate_annual, RateSchedule) else None
+    if rate is None:
+        raise TypeError("a changing rate: use unpaid_weights_scheduled")
     scale = rate.denominator * DAYS_IN_YEAR
     weights = [max(yen_days * rate.numerator - paid_minor * scale, 0)
                for yen_days, paid_minor in holdings]
+    return _reduced(weights)
+
+
+def unpaid_weights_scheduled(holdings: Sequence[tuple[int, int]],
+                             schedule: RateSchedule) -> list[int]:
+    """:func:`unpaid_weights` for ``(yen-rate-days, paid)`` pairs under ``schedule``: the
+    unpaid return is ``yen-rate-days / (denominator × 365) − paid``, so the integers
+    ``yen-rate-days − paid × denominator × 365`` are in the same proportions."""
+    scale = schedule.denominator * DAYS_IN_YEAR
+    return _reduced([max(yen_rate_days - paid_minor * scale, 0)
+                     for yen_rate_days, paid_minor in holdings])
+
+
+def _reduced(weights: list[int]) -> list[int]:
     common = gcd(*weights)
     return [w // common for w in weights] if common > 1 else weights
 
@@ -121,25 +197,31 @@ def _by_day(changes: Sequence[CapitalChange], on: date) -> list[tuple[date, int,
 
 
 def return_owed(subject: str, changes: Sequence[CapitalChange],
-                rate_annual: Decimal | Fraction | int | str, on: date, paid_minor: int,
+                rate_annual: "Rate | RateSchedule", on: date, paid_minor: int,
                 mode: RoundingMode | str = RoundingMode.TRUNCATE) -> ReturnOwed:
-    """The return owed at ``on``: accrued on ``changes`` at ``rate_annual`` to ``on``, rounded
-    once with ``mode``, less ``paid_minor`` already paid (never below zero)."""
-    rate = _rate(rate_annual)
+    """The return owed at ``on``: accrued on ``changes`` at ``rate_annual`` (a rate, or a
+    :class:`RateSchedule` when an amendment changed it) to ``on``, rounded once with ``mode``,
+    less ``paid_minor`` already paid (never below zero)."""
+    schedule = RateSchedule.of(rate_annual)
+    rate = schedule.single
     mode = RoundingMode(mode)
-    trace = Trace(subject, f"{show(rate)} a year, ACT/{DAYS_IN_YEAR}, on each amount of "
+    trace = Trace(subject, f"{schedule.text()} a year, ACT/{DAYS_IN_YEAR}, on each amount of "
                            "capital from the day it is paid in to the day it is returned; "
                            "owed = accrued (rounded once) − returns already paid")
-    trace.inputs["rate_annual"] = show(rate)
+    trace.inputs["rate_annual"] = schedule.text()
     trace.inputs["on"] = on.isoformat()
     for day, net, count in _by_day(changes, on):
         days = days_earning(day, on)
         what = "paid in" if net >= 0 else "returned"
-        trace.step(f"capital {what} on {day.isoformat()}"
-                   f"{f' ({count} entries)' if count > 1 else ''}",
-                   f"{net:,} × {show(rate)} × {days} / {DAYS_IN_YEAR}",
-                   Fraction(net) * rate * days / DAYS_IN_YEAR)
-    exact = accrued_exact(changes, rate, on)
+        label = f"capital {what} on {day.isoformat()}{f' ({count} entries)' if count > 1 else ''}"
+        if rate is not None:
+            trace.step(label, f"{net:,} × {show(rate)} × {days} / {DAYS_IN_YEAR}",
+                       Fraction(net) * rate * days / DAYS_IN_YEAR)
+        else:
+            trace.step(label, f"{net:,} × Σ rate × days ({schedule.rate_days(day, on):,} / "
+                              f"{schedule.denominator:,}) / {DAYS_IN_YEAR}",
+                       Fraction(net) * schedule.exact(day, on))
+    exact = accrued_exact(changes, schedule, on)
     accrued = round_minor(exact, mode)
     trace.step("accrued", f"the return on the capital timeline to {on.isoformat()}", exact)
     trace.rounding = f"{mode.value}: {show(exact)} → {accrued:,} (once, on the total)"

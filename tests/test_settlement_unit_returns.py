@@ -34,6 +34,7 @@ from settlement.payments import (capital_changes, claims_at, distribute, investo
                                  receipts_for, record_payment)
 from settlement.results import audit_result, submit_results
 from settlement.runs import settle
+from settlement.trace import show
 from settlement.unit_returns import CapitalChange, return_owed, unpaid_weights
 
 C = "returns-sib"
@@ -323,3 +324,53 @@ def test_holders_weights_are_their_unpaid_returns_in_integers():
     # (gcd 500 → 2,190,019 and 2,190,012); a holder paid more than its due weighs nothing.
     assert unpaid_weights([(820_000_000, 37_397), (637_000_000, 22_356), (1_000, 5)],
                           "0.03") == [1_095_009_500 // 500, 1_095_006_000 // 500, 0]
+
+
+# --------------------------------------------------------------------------- (e) rate amended
+
+def test_an_amended_rate_applies_from_its_fiscal_year_only(session):
+    """An amendment effective from FY2022 lowers the target return from 3 % to 2 %: FY2021
+    keeps 3 % (it may already have been paid under it), FY2022 on earns 2 %."""
+    from contracts.store import amend_contract
+    open_contract(session)
+    amended, problems = validate_document(
+        document() | {"instruments": [document()["instruments"][0]
+                                      | {"target_return_annual": "0.02"}]}, "amended.yaml")
+    assert problems == []
+    amend_contract(session, C, amended, "fund terms renegotiated", effective_from=2022)
+    subscribe(session, C, UNITS, "h-early", 10, date(2021, 4, 1))   # 1,000,000
+    subscribe(session, C, UNITS, "h-late", 10, date(2022, 10, 1))   # 1,000,000
+
+    # To 2023-06-30: h-early's capital 365 days at 3 % (FY2021) then 455 days at 2 %
+    # (2022-04-01 … 2023-06-29); h-late's 272 days at 2 % (2022-10-01 … 2023-06-29).
+    #   30,000 × 365 / 365 + 20,000 × 455 / 365 = (10,950,000 + 9,100,000) / 365
+    #   20,000 × 272 / 365 = 5,440,000 / 365
+    #   together 25,490,000 / 365 = 69,835.6… → 69,835 (2 % throughout would give 59,835).
+    assert (10_950_000 + 9_100_000 + 5_440_000) // 365 == 69_835
+    outcome_money(session, 2022, 10, date(2023, 5, 31))
+    june_2023 = run_waterfall(session, 2022, date(2023, 6, 30))
+    assert returns_of(june_2023) == (69_835, 69_835)
+    [trace] = [a.claim.trace for a in june_2023.waterfall.allocations
+               if a.claim.step == "investor_returns"]
+    assert trace.inputs["rate_annual"] == "0.03; 0.02 from 2022-04-01"
+    assert steps(trace)["accrued"] == show(Fraction(25_490_000, 365))
+    # Holders by their own returns, in rate-days of 1/100 a year: h-early 365 × 3 + 455 × 2
+    # = 2,005; h-late 272 × 2 = 544 (both on 1,000,000). 69,835 × 2,005 / 2,549 = 54,931.02…
+    # and 69,835 × 544 / 2,549 = 14,903.97…: floors 54,931 + 14,903 = 69,834, the last yen to
+    # the larger remainder (0.97…, h-late).
+    assert 69_835 * 2_005 // 2_549 == 54_931 and 69_835 * 544 // 2_549 == 14_903
+    assert paid_to(session, pay_holders(session, C, date(2023, 6, 30))) == {
+        "h-early": 54_931, "h-late": 14_904}
+    assert verify(session).ok
+
+
+def test_a_rate_schedule_counts_each_day_at_the_rate_in_force():
+    from settlement.unit_returns import RateSchedule
+    schedule = RateSchedule.of([(date.min, "0.03"), (date(2022, 4, 1), "0.025")])
+    assert schedule.denominator == 200  # 3/100 and 1/40
+    # 2022-03-30 and 2022-03-31 at 3 % (6/200), 2022-04-01 … 2022-04-02 at 2.5 % (5/200).
+    assert schedule.rate_days(date(2022, 3, 30), date(2022, 4, 3)) == 2 * 6 + 2 * 5
+    assert schedule.exact(date(2022, 3, 30), date(2022, 4, 3)) == Fraction(22, 200 * 365)
+    assert schedule.rate_days(date(2022, 4, 3), date(2022, 4, 1)) == 0  # nothing backwards
+    assert RateSchedule.of("0.03").single == Fraction(3, 100)
+    assert schedule.single is None and schedule.text() == "0.03; 0.025 from 2022-04-01"
