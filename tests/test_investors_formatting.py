@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from investors import pdf
+from investors import pdf, pdf_pages, pdf_parts
 from investors.formatting import (LABELS, format_amount, format_date, format_fiscal_year,
                                   format_kpi_value, format_multiple, format_percent,
                                   format_period, format_rate, format_timestamp, format_units,
@@ -122,7 +122,9 @@ def test_each_document_uses_only_labels_listed_for_its_kind(monkeypatch):
         used.add(key)
         return label(key, lang)
 
-    monkeypatch.setattr(pdf, "label", recording)
+    # Labels are looked up by the page furniture and by each document's formatting.
+    for module in (pdf_pages, pdf_parts):
+        monkeypatch.setattr(module, "label", recording)
     for build in (lender_statement, investor_statement, payment_notice, year_end_report):
         document = build()
         for lang in ("ja", "en"):
