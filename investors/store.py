@@ -314,12 +314,15 @@ def _returns_unpaid(session: Session, contract_id: str, unit_class: UnitClass, o
     if rates is None:
         return None
     yen_days: dict[int, int] = defaultdict(int)  # yen × rate-days (see RateSchedule)
+    rate_days: dict[date, int] = {}
     paid: dict[int, int] = defaultdict(int)
     for holder_id, subscribed_on, amount in session.execute(
             select(Subscription.holder_id, Subscription.subscribed_on, Subscription.amount_minor)
             .where(Subscription.contract_id == contract_id,
                    Subscription.unit_class == unit_class.id, Subscription.subscribed_on <= on)):
-        yen_days[holder_id] += amount * rates.rate_days(subscribed_on, on)
+        if subscribed_on not in rate_days:  # a subscription round: one date, many holders
+            rate_days[subscribed_on] = rates.rate_days(subscribed_on, on)
+        yen_days[holder_id] += amount * rate_days[subscribed_on]
     for holder_id, kind, paid_on, gross in session.execute(
             select(HolderPayment.holder_id, HolderPayment.kind, HolderPayment.paid_on,
                    HolderPayment.gross_minor)

@@ -17,6 +17,7 @@ total less every return already paid, so:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -103,18 +104,24 @@ class RateSchedule:
         rates = {r for _, r in self.periods}
         return next(iter(rates)) if len(rates) == 1 else None
 
-    @property
+    @cached_property
     def denominator(self) -> int:
         return lcm(*(r.denominator for _, r in self.periods))
 
+    @cached_property
+    def _spans(self) -> tuple[tuple[date, date, int], ...]:
+        """(from, until, rate × denominator) of each period."""
+        bounds = [on for on, _ in self.periods[1:]] + [date.max]
+        return tuple((since, until, rate.numerator * (self.denominator // rate.denominator))
+                     for (since, rate), until in zip(self.periods, bounds))
+
     def rate_days(self, start: date, end: date) -> int:
         """Σ days × rate × ``denominator`` over ``[start, end)`` (first day in, last out)."""
-        total, scale = 0, self.denominator
-        bounds = [on for on, _ in self.periods[1:]] + [date.max]
-        for (since, rate), until in zip(self.periods, bounds):
+        total = 0
+        for since, until, scaled in self._spans:
             days = (min(end, until) - max(start, since)).days
             if days > 0:
-                total += days * rate.numerator * (scale // rate.denominator)
+                total += days * scaled
         return total
 
     def exact(self, start: date, end: date) -> Fraction:
