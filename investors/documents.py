@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from contracts.chart import payers_book_code
-from contracts.model import Contract
+from contracts.model import Contract, Tranche
 from contracts.store import contract_for_year
 from contracts.terms import authorisation_table
 from investors import statement_data as sd
@@ -239,8 +239,7 @@ def payment_notice(session: Session, ctx: Context, payer: str) -> sd.PaymentNoti
                 SettlementLine.run_id == run.id, SettlementLine.payer_id == payer)):
             tranche = c.tranche(line.tranche_id)
             lines.append(sd.EarnedLine(
-                line.tranche_id, sd.Text(tranche.name_ja or tranche.id,
-                                         tranche.name_en or tranche.id),
+                line.tranche_id, tranche_name(c, tranche),
                 line.maximum_minor, line.earned_minor,
                 _trace_lines(traces, line.tranche_id, payer, _trace_style(c, tranche.kpi))))
     earned = sum(x.earned_minor for x in lines)
@@ -264,6 +263,23 @@ def _trace_style(contract: Contract, kpi_id: str | None) -> TraceStyle:
     names = {p: contract.party(p).name_ja or contract.party(p).name_en or p
              for p in contract.payer_ids}
     return TraceStyle(contract.currency, contract.kpi(kpi_id).unit if kpi_id else "", names)
+
+
+def tranche_name(contract: Contract, tranche: Tranche) -> sd.Text:
+    """What a payment line is called: the tranche's own names, or else its KPI's names (a
+    fixed payment's kind) with the evaluation and cohort — never a bare id on a notice."""
+    if tranche.name_ja and tranche.name_en:
+        return sd.Text(tranche.name_ja, tranche.name_en)
+    if tranche.kpi is not None:
+        kpi = contract.kpi(tranche.kpi)
+        ja, en = kpi.name_ja or kpi.name_en or kpi.id, kpi.name_en or kpi.name_ja or kpi.id
+    else:
+        ja, en = "固定払", "Fixed payment"
+    if tranche.evaluation == "interim":
+        ja, en = f"{ja}（中間評価）", f"{en} (interim evaluation)"
+    if tranche.cohort:
+        ja, en = f"{ja}　{tranche.cohort}", f"{en} — {tranche.cohort}"
+    return sd.Text(tranche.name_ja or ja, tranche.name_en or en)
 
 
 def _trace_lines(traces: list[dict[str, Any]], tranche_id: str, payer: str,

@@ -283,3 +283,25 @@ def test_achievement_follows_the_kpi_direction():
 def test_english_names_carry_the_legal_japanese_name():
     assert UBE.name.with_original("en") == "Ube City (宇部市)"
     assert UBE.name.with_original("ja") == "宇部市"
+
+
+def test_a_payment_line_is_named_by_its_kpi_when_the_tranche_has_no_name():
+    """A notice never shows a bare tranche id: the example contract names its KPIs, not its
+    tranches, so each line reads as the KPI (and its evaluation) in each language."""
+    from api import demo
+    from contracts.validate import load_contract_file
+    from investors.documents import tranche_name
+    contract, problems = load_contract_file(demo.CONTRACT_FILE)
+    assert contract is not None and not problems
+    interim = contract.tranche("fy2019-participants-interim")
+    kpi = contract.kpi(interim.kpi)
+    name = tranche_name(contract, interim)
+    assert (name.ja, name.en) == (f"{kpi.name_ja}（中間評価）",
+                                  f"{kpi.name_en} (interim evaluation)")
+    final = contract.tranche("fy2019-participants")
+    assert tranche_name(contract, final).ja == kpi.name_ja
+    named = final.model_copy(update={"name_ja": "参加者数の成果", "name_en": "Participants"})
+    assert (tranche_name(contract, named).ja, tranche_name(contract, named).en) == (
+        "参加者数の成果", "Participants")
+    fixed = final.model_copy(update={"kpi": None})
+    assert tranche_name(contract, fixed).ja == "固定払"
