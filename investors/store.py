@@ -303,7 +303,7 @@ def _pay_one(session: Session, contract, unit_class, entry: Entry, gross: int,  
 def _returns_unpaid(session: Session, contract_id: str, unit_class: UnitClass, on: date,
                     holder_ids: list[int]) -> list[int] | None:
     """Weights proportional to each holder's return not yet paid at ``on``, in ``holder_ids``
-    order (integers, see :func:`settlement.unit_returns.unpaid_weights`): the target
+    order (integers, see :func:`settlement.unit_returns.unpaid_weights_scheduled`): the target
     return on the holder's own capital, from the day each subscription was paid to ``on``
     (less capital returned or written down, from its day), exactly, less the distributions
     already paid to the holder. A holder who subscribed later is thus not paid for time

@@ -150,13 +150,7 @@ def accrued_exact(changes: Sequence[CapitalChange],
                 for c in changes if c.on <= on), Fraction(0))
 
 
-def capital_days(changes: Sequence[CapitalChange], on: date) -> int:
-    """Σ amount × days earning by ``on``: the capital timeline's yen-days (an integer)."""
-    return sum(c.amount_minor * days_earning(c.on, on) for c in changes if c.on <= on)
-
-
-def unpaid_weights(holdings: Sequence[tuple[int, int]],
-                   rate_annual: "Rate | RateSchedule") -> list[int]:
+def unpaid_weights(holdings: Sequence[tuple[int, int]], rate_annual: Rate) -> list[int]:
     """For each ``(yen-days of capital, return already paid)``, an integer proportional to the
     return accrued on that capital less what was paid (zero if paid in full or more), for
     splitting one payment between holders exactly.
@@ -164,17 +158,14 @@ def unpaid_weights(holdings: Sequence[tuple[int, int]],
     With the rate ``p/q``, the unpaid return is ``yen-days × p / (q × 365) − paid``; times the
     positive constant ``q × 365`` it is ``yen-days × p − paid × q × 365``: the same proportions,
     in integers, then divided by their greatest common divisor (holders who subscribed on the
-    same day and were paid alike get weights in the ratio of their capital). With a
-    :class:`RateSchedule` whose rate changed, pass yen-rate-days instead
-    (Σ amount × :meth:`RateSchedule.rate_days`; see :func:`unpaid_weights_scheduled`).
+    same day and were paid alike get weights in the ratio of their capital). At one rate
+    ``p/q`` a day is ``p`` rate-days (the schedule's denominator is ``q``), so this is
+    :func:`unpaid_weights_scheduled` on ``yen-days × p``.
     """
-    rate = _rate(rate_annual) if not isinstance(rate_annual, RateSchedule) else None
-    if rate is None:
-        raise TypeError("a changing rate: use unpaid_weights_scheduled")
-    scale = rate.denominator * DAYS_IN_YEAR
-    weights = [max(yen_days * rate.numerator - paid_minor * scale, 0)
-               for yen_days, paid_minor in holdings]
-    return _reduced(weights)
+    rate = _rate(rate_annual)
+    return unpaid_weights_scheduled([(yen_days * rate.numerator, paid_minor)
+                                     for yen_days, paid_minor in holdings],
+                                    RateSchedule.of(rate))
 
 
 def unpaid_weights_scheduled(holdings: Sequence[tuple[int, int]],

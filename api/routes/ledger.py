@@ -85,45 +85,36 @@ _BOOK_CODE = select(_B.c.code).where(_B.c.id == bindparam("book_id"))
 
 
 def entry_public(session: Session, entry: Entry | service.EntryRecord) -> EntryPublic:
-    """An entry with its postings and both directions of its links."""
+    """An entry with its postings and both directions of its links. An entry this request has
+    just written is answered as recorded (nothing can point at it yet); any other is read."""
+    reversed_by = resolved_by = None
+    state = entry.status
     if isinstance(entry, service.EntryRecord) and entry.postings is not None:
-        return _written_entry_public(entry)
-    connection = session.connection()
-    book = connection.execute(_BOOK_CODE, {"book_id": entry.book_id}).scalar()
-    rows = connection.execute(_ENTRY_POSTINGS, {"entry_id": entry.id}).all()
-    pointing = connection.execute(_POINTING, {"entry_id": entry.id}).all()
-    reversal = next((r for r in pointing if r.reverses_entry_id == entry.id), None)
-    resolution = next((r for r in pointing if r.reverses_entry_id != entry.id), None)
-    if entry.status == "pending":
-        state = "pending" if resolution is None else \
-            ("voided" if resolution.status == "voided" else "posted")
+        book, postings = entry.written_in, entry.postings
     else:
-        state = "reversed" if reversal is not None else entry.status
+        connection = session.connection()
+        book = connection.execute(_BOOK_CODE, {"book_id": entry.book_id}).scalar()
+        postings = tuple((r.code, r.side, r.amount_minor, r.currency) for r in
+                         connection.execute(_ENTRY_POSTINGS, {"entry_id": entry.id}))
+        pointing = connection.execute(_POINTING, {"entry_id": entry.id}).all()
+        reversal = next((r for r in pointing if r.reverses_entry_id == entry.id), None)
+        resolution = next((r for r in pointing if r.reverses_entry_id != entry.id), None)
+        reversed_by = reversal.id if reversal else None
+        resolved_by = resolution.id if resolution else None
+        if entry.status == "pending" and resolution is not None:
+            state = "voided" if resolution.status == "voided" else "posted"
+        elif entry.status != "pending" and reversal is not None:
+            state = "reversed"
     return EntryPublic(
         id=entry.id or 0, book=book or "", sequence=entry.sequence,
         idempotency_key=entry.idempotency_key, kind=entry.kind, status=entry.status,
         state=state, effective_on=entry.effective_on,
         recorded_at=entry.recorded_at.isoformat(), description=entry.description,
         links=service.links_of(entry), resolves_entry_id=entry.resolves_entry_id,
-        reverses_entry_id=entry.reverses_entry_id,
-        reversed_by_entry_id=reversal.id if reversal else None,
-        resolved_by_entry_id=resolution.id if resolution else None, hash=entry.hash,
-        postings=[PostingPublic(account=r.code, side=r.side,
-                                amount=_m(r.amount_minor, r.currency)) for r in rows])
-
-
-def _written_entry_public(entry: service.EntryRecord) -> EntryPublic:
-    """An entry this request has just written: as recorded, with nothing pointing at it yet."""
-    return EntryPublic(
-        id=entry.id, book=entry.written_in or "", sequence=entry.sequence,
-        idempotency_key=entry.idempotency_key, kind=entry.kind, status=entry.status,
-        state=entry.status, effective_on=entry.effective_on,
-        recorded_at=entry.recorded_at.isoformat(), description=entry.description,
-        links=service.links_of(entry), resolves_entry_id=entry.resolves_entry_id,
-        reverses_entry_id=entry.reverses_entry_id, reversed_by_entry_id=None,
-        resolved_by_entry_id=None, hash=entry.hash,
+        reverses_entry_id=entry.reverses_entry_id, reversed_by_entry_id=reversed_by,
+        resolved_by_entry_id=resolved_by, hash=entry.hash,
         postings=[PostingPublic(account=code, side=side, amount=_m(amount, currency))
-                  for code, side, amount, currency in entry.postings or ()])
+                  for code, side, amount, currency in postings])
 
 
 # --------------------------------------------------------------------------- books
