@@ -21,6 +21,7 @@ from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
 from contracts.instruments import UnitClass
+from contracts.model import Contract
 from contracts.store import get_contract
 from investors.capital import CapitalAccount, CapitalMovement, MovementKind, roll_forward
 from investors.returns import CashFlow, ReturnSummary, summarise
@@ -262,7 +263,7 @@ def _pay_one(session: Session, contract, unit_class, entry: Entry, gross: int,  
                        "unit_class")
     kind = {"investor_distribution": "distribution", "capital_return": "capital_return"}.get(
         entry.kind, "write_down")
-    weights = (_returns_unpaid(session, contract.id, unit_class, on, list(held))
+    weights = (_returns_unpaid(session, contract, unit_class, on, list(held))
                if kind == "distribution" else None) or list(held.values())
     parts = allocate(gross, weights, RemainderPolicy.LARGEST_REMAINDER)
     categories = dict(session.execute(select(Holder.id, Holder.tax_category).where(
@@ -300,7 +301,7 @@ def _pay_one(session: Session, contract, unit_class, entry: Entry, gross: int,  
     return [PaidShare(**{k: row[k] for k in PaidShare.__dataclass_fields__}) for row in rows]
 
 
-def _returns_unpaid(session: Session, contract_id: str, unit_class: UnitClass, on: date,
+def _returns_unpaid(session: Session, contract: Contract, unit_class: UnitClass, on: date,
                     holder_ids: list[int]) -> list[int] | None:
     """Weights proportional to each holder's return not yet paid at ``on``, in ``holder_ids``
     order (integers, see :func:`settlement.unit_returns.unpaid_weights_scheduled`): the target
@@ -310,7 +311,8 @@ def _returns_unpaid(session: Session, contract_id: str, unit_class: UnitClass, o
     before its subscription, and one paid less than its due before gets proportionally more.
     None when the class has no target return or nothing is unpaid (the class payment is then
     split by units)."""
-    rates = return_rates(session, get_contract(session, contract_id), unit_class.id)
+    rates = return_rates(session, contract, unit_class.id)
+    contract_id = contract.id
     if rates is None:
         return None
     yen_days: dict[int, int] = defaultdict(int)  # yen × rate-days (see RateSchedule)
