@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi import Request
 from sqlalchemy import insert
@@ -21,7 +21,7 @@ def audit(session: Session, user: Caller, action: str, target: str, key: str, st
           request_id: str, detail: str = "") -> None:
     """One row of the log, in the session's transaction (with the write it records)."""
     session.connection().execute(_INSERT_AUDIT, dict(
-        at=datetime.now(timezone.utc), username=user.username, role=user.role, action=action,
+        at=datetime.now(UTC), username=user.username, role=user.role, action=action,
         target=target, request_id=request_id, idempotency_key=key, status=status,
         detail=detail[:2000]))
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import typer
 
@@ -26,8 +27,8 @@ app.add_typer(ledger_app, name="ledger")
 
 
 def _register_subcommands() -> None:
-    from api.cli_contracts import contract_app
     from api import cli_settlement as st
+    from api.cli_contracts import contract_app
     app.add_typer(contract_app, name="contract")
     app.add_typer(st.kpi_app, name="kpi")
     app.add_typer(st.money_app, name="money")
@@ -82,6 +83,7 @@ def db_downgrade(revision: str = typer.Argument(..., help="target revision, e.g.
 def ledger_books(as_json: bool = JsonOpt) -> None:
     """List the books."""
     from sqlalchemy import select
+
     from ledger.schema import Book
     with db.unit_of_work() as session:
         books = list(session.scalars(select(Book).order_by(Book.code)))
@@ -100,7 +102,7 @@ def ledger_books(as_json: bool = JsonOpt) -> None:
 @ledger_app.command("trial-balance")
 @refusals_exit
 def ledger_trial_balance(book: str = typer.Option(..., "--book", "-b"),
-                         as_of: Optional[str] = typer.Option(None, "--as-of",
+                         as_of: str | None = typer.Option(None, "--as-of",
                                                              help="YYYY-MM-DD"),
                          as_json: bool = JsonOpt) -> None:
     """Trial balance of a book (posted balances; pending shown apart)."""
@@ -136,8 +138,8 @@ def ledger_trial_balance(book: str = typer.Option(..., "--book", "-b"),
 @refusals_exit
 def ledger_statement(book: str = typer.Option(..., "--book", "-b"),
                      account: str = typer.Option(..., "--account", "-a"),
-                     from_on: Optional[str] = typer.Option(None, "--from"),
-                     to_on: Optional[str] = typer.Option(None, "--to"),
+                     from_on: str | None = typer.Option(None, "--from"),
+                     to_on: str | None = typer.Option(None, "--to"),
                      as_json: bool = JsonOpt) -> None:
     """Posted movements of one account with a running balance."""
     from ledger.reports import account_statement
@@ -172,7 +174,7 @@ def ledger_statement(book: str = typer.Option(..., "--book", "-b"),
 
 
 @ledger_app.command("verify")
-def ledger_verify(book: Optional[str] = typer.Option(None, "--book", "-b"),
+def ledger_verify(book: str | None = typer.Option(None, "--book", "-b"),
                   as_json: bool = JsonOpt) -> None:
     """Recompute hash chains, entry balances and maintained balances; exit 1 if anything is off."""
     from ledger.verify import verify
@@ -196,7 +198,7 @@ def ledger_verify(book: Optional[str] = typer.Option(None, "--book", "-b"),
 @refusals_exit
 def ledger_export(book: str = typer.Option(..., "--book", "-b"),
                   fmt: str = typer.Option("beancount", "--format"),
-                  out: Optional[Path] = typer.Option(None, "--out", "-o")) -> None:
+                  out: Path | None = typer.Option(None, "--out", "-o")) -> None:
     """Write a book as a beancount file (stdout unless --out)."""
     from ledger.export import export_beancount
     if fmt != "beancount":
@@ -219,6 +221,7 @@ def ledger_entries(book: str = typer.Option(..., "--book", "-b"),
                    as_json: bool = JsonOpt) -> None:
     """List entries of a book in sequence order, with their current state."""
     from sqlalchemy import select
+
     from ledger.schema import Entry
     from ledger.service import entry_state, get_book
     with db.unit_of_work() as session:
@@ -248,13 +251,13 @@ app.add_typer(token_app, name="token")
 @refusals_exit
 def user_add(username: str, role: str = typer.Option(..., "--role", help=
              "admin, intermediary, evaluator, finance_officer, lender, investor or auditor"),
-             scope: Optional[str] = typer.Option(None, "--scope", help=
+             scope: str | None = typer.Option(None, "--scope", help=
              "the party a finance officer (payer id), lender (bank id) or investor (holder id) "
              "acts for"),
              name: str = typer.Option("", "--name")) -> None:
     """Add a user with a role."""
-    from api.users import add_user
     from api import cli_audit
+    from api.users import add_user
     with cli_audit.unit_of_work() as session:
         user = add_user(session, username, role, scope, name)
         typer.echo(f"user {user.username} ({user.role}{' for ' + user.scope if user.scope else ''})"
@@ -265,18 +268,19 @@ def user_add(username: str, role: str = typer.Option(..., "--role", help=
 @refusals_exit
 def token_create(username: str) -> None:
     """Create an API token for a user; it is printed once and stored only as a hash."""
-    from api.users import create_token
     from api import cli_audit
+    from api.users import create_token
     with cli_audit.unit_of_work() as session:
         token = create_token(session, username)
     typer.echo(token)
 
 
 @app.command("serve")
-def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.Option(None),
+def serve(host: str | None = typer.Option(None), port: int | None = typer.Option(None),
           workers: int = typer.Option(1)) -> None:
     """Start the HTTP service (OpenAPI docs at /docs)."""
     import uvicorn
+
     from api.settings import get_settings
     settings = get_settings()
     uvicorn.run("api.main:app", host=host or settings.host, port=port or settings.port,

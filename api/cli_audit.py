@@ -9,12 +9,12 @@ from __future__ import annotations
 import getpass
 import sys
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import typer
-
 from sqlmodel import Session
 
 from api import db
@@ -46,7 +46,7 @@ def unit_of_work() -> Iterator[Session]:
         yield session
         if command in WRITE_COMMANDS and "--preview" not in sys.argv:
             session.add(AuditRecord(
-                at=datetime.now(timezone.utc), username=f"cli:{getpass.getuser()}", role="cli",
+                at=datetime.now(UTC), username=f"cli:{getpass.getuser()}", role="cli",
                 action=" ".join(part for part in command if part),
                 target=" ".join(sys.argv[1:])[:2000], request_id=uuid.uuid4().hex,
                 idempotency_key="", status=0, detail="sib command line"))

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from api import cli_audit, db
 from api.output import money_json, money_text, print_json, print_table, report_error
-from ledger.errors import SibError, Problem
+from ledger.errors import Problem, SibError
 
 contract_app = typer.Typer(help="Contract terms as data (YAML).", no_args_is_help=True)
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
@@ -63,7 +62,7 @@ def load(file: Path, as_json: bool = JsonOpt) -> None:
 
 @contract_app.command("amend")
 def amend(contract_id: str, file: Path, reason: str = typer.Option(..., "--reason"),
-          effective_from: Optional[int] = typer.Option(
+          effective_from: int | None = typer.Option(
               None, "--effective-from", help="first fiscal year the new terms govern "
               "(default: the last amendment listed in the file)"),
           as_json: bool = JsonOpt) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -99,8 +98,8 @@ def statements_command(contract: str = typer.Option(..., "--contract", "-c"),
                        year: int = typer.Option(..., "--year", "-y"),
                        out: Path = typer.Option(Path("out"), "--out", "-o"),
                        lang: str = typer.Option("both", "--lang", help="ja, en or both"),
-                       processes: Optional[int] = typer.Option(None, "--processes"),
-                       generated_at: Optional[str] = typer.Option(
+                       processes: int | None = typer.Option(None, "--processes"),
+                       generated_at: str | None = typer.Option(
                            None, "--generated-at", help="timestamp to print (default: the "
                            "time of the ledger state, so reruns are byte-identical)")) -> None:
     """Write every document of a contract year (PDF), on all cores, with a progress bar."""

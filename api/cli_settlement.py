@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -77,8 +77,8 @@ def kpi_import(file: Path, by: str = typer.Option(..., "--by"),
 
 @kpi_app.command("audit")
 def kpi_audit(result_ids: list[int] = typer.Argument(None),
-              contract: Optional[str] = typer.Option(None, "--contract", "-c"),
-              year: Optional[int] = typer.Option(None, "--year", "-y"),
+              contract: str | None = typer.Option(None, "--contract", "-c"),
+              year: int | None = typer.Option(None, "--year", "-y"),
               by: str = typer.Option(..., "--by", help="who signs off"),
               as_json: bool = JsonOpt) -> None:
     """Sign off submitted results: by id, or every submitted result of a contract year."""
@@ -108,7 +108,7 @@ def kpi_correct(result_id: int, value: str = typer.Option(..., "--value"),
 
 
 @kpi_app.command("list")
-def kpi_list(contract: str = ContractOpt, year: Optional[int] = typer.Option(None, "--year"),
+def kpi_list(contract: str = ContractOpt, year: int | None = typer.Option(None, "--year"),
              as_json: bool = JsonOpt) -> None:
     """Every version of every result of a contract."""
     from settlement.results import results_for
@@ -128,7 +128,7 @@ def settle_command(contract: str = ContractOpt, year: int = YearOpt,
                    evaluation: str = typer.Option("final", "--evaluation"),
                    preview: bool = typer.Option(False, "--preview",
                                                 help="compute and show traces; post nothing"),
-                   on: Optional[str] = typer.Option(None, "--on", help="posting date "
+                   on: str | None = typer.Option(None, "--on", help="posting date "
                                                     "(default: the fiscal year's last day)"),
                    by: str = typer.Option("", "--by"), as_json: bool = JsonOpt) -> None:
     """Settle a contract year from its audited KPI results (idempotent)."""
@@ -202,7 +202,7 @@ def close_command(contract: str = ContractOpt, year: int = YearOpt,
 
 
 def schedule_command(contract: str = ContractOpt,
-                     loan: Optional[str] = typer.Option(None, "--loan"),
+                     loan: str | None = typer.Option(None, "--loan"),
                      as_json: bool = JsonOpt) -> None:
     """Repayment schedule of each loan against what was actually paid."""
     from contracts.store import get_contract
@@ -250,9 +250,9 @@ def schedule_command(contract: str = ContractOpt,
 
 
 def pay_command(contract: str = ContractOpt,
-                payer: Optional[str] = typer.Option(None, "--payer", help="write the payer's "
+                payer: str | None = typer.Option(None, "--payer", help="write the payer's "
                                                     "transfer of what it owes to the SPV"),
-                distribution_on: Optional[str] = typer.Option(
+                distribution_on: str | None = typer.Option(
                     None, "--distribution", help="write the SPV's transfers of the waterfall "
                     "run of this date (YYYY-MM-DD)"),
                 on: str = typer.Option(..., "--on", help="transfer date (a business day)"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from typing import Annotated, Any, AsyncIterator, Callable, TypeVar
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -41,7 +42,7 @@ class Unauthorised(SibError):
 # SQLite has one writer at a time. Queuing this process's writers on a lock, rather than on
 # SQLite's busy handler (which sleeps up to 100 ms between tries), keeps writes flowing. An
 # asyncio lock (one per event loop): a waiting request holds no thread and can be cancelled.
-_SQLITE_WRITERS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = \
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = \
     weakref.WeakKeyDictionary()
 
 

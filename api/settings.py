@@ -32,7 +32,7 @@ class Settings:
     port: int = 8000
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         return cls(
             database_url=os.environ.get("DATABASE_URL") or _default_database_url(),
             log_level=os.environ.get("SIB_LOG_LEVEL", "INFO"),

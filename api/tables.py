@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -23,11 +22,11 @@ class User(SQLModel, table=True):
 
     __tablename__ = "api_user"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=128, unique=True, index=True)
     display_name: str = ""
     role: str = Field(max_length=32)
-    scope: Optional[str] = Field(default=None, max_length=128)
+    scope: str | None = Field(default=None, max_length=128)
     created_at: datetime
 
 
@@ -36,12 +35,12 @@ class ApiToken(SQLModel, table=True):
 
     __tablename__ = "api_token"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="api_user.id", index=True)
     token_hash: str = Field(max_length=64, unique=True, index=True)
     prefix: str = Field(max_length=12)
     created_at: datetime
-    revoked_at: Optional[datetime] = None
+    revoked_at: datetime | None = None
 
 
 class AuditRecord(SQLModel, table=True):
@@ -55,7 +54,7 @@ class AuditRecord(SQLModel, table=True):
     __tablename__ = "api_audit"
     __table_args__ = (Index("ix_api_audit_at", "at"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     at: datetime
     username: str = Field(max_length=128)
     role: str = Field(max_length=32)
@@ -73,7 +72,7 @@ class IdempotentResponse(SQLModel, table=True):
     __tablename__ = "api_idempotency"
     __table_args__ = (UniqueConstraint("user_id", "key"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="api_user.id")
     key: str = Field(max_length=200)
     method: str = Field(max_length=8)

@@ -30,11 +30,12 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from moneyed import Money
 from sqlalchemy import create_engine, event, text
@@ -191,7 +192,7 @@ class _Raw:
             m = _amount(i)
             entry_id = conn.execute(_RAW_ENTRY, {
                 "b": self.book_id, "n": self.sequence, "k": f"r{i}", "h": HASH,
-                "d": POSTING_DAY, "t": datetime.now(timezone.utc)}).scalar_one()
+                "d": POSTING_DAY, "t": datetime.now(UTC)}).scalar_one()
             conn.execute(_RAW_POSTINGS, {"e": entry_id, "a": ids["fees"], "c": ids["cash"],
                                          "m": m, "d": POSTING_DAY})
             conn.execute(_RAW_DEBIT, {"m": m, "a": ids["fees"]})
@@ -335,7 +336,7 @@ def _load_big_book(engine: Engine, postings: int) -> _BigBook:
     entries = postings // 2
     totals = {a: [0, 0] for a in ids}
     as_of_totals = {a: [0, 0] for a in ids}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with engine.connect() as conn:
         first = int(conn.execute(text("SELECT coalesce(max(id), 0) FROM ledger_entry"))
                     .scalar_one())

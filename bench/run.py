@@ -19,7 +19,7 @@ import os
 import platform
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +92,7 @@ def main() -> int:
         results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     except ValueError:
         results = {}
-    results["_run"] = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    results["_run"] = {"at": datetime.now(UTC).isoformat(timespec="seconds"),
                        "machine": f"{platform.machine()} {os.cpu_count()} cores",
                        "python": platform.python_version(), "ran": wanted}
     failed: list[str] = []

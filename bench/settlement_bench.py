@@ -13,7 +13,7 @@ import copy
 import os
 import tempfile
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,7 @@ def _setup(url: str, holders: int) -> None:
         load_contract(s, contract)
         draw_loans(s, C, date(2020, 3, 31))
         pay_fixed_fees(s, C, 2019, date(2019, 9, 30))
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         s.execute(insert(Holder), [dict(code=f"h{i:06d}", kind="individual",
                                         name_kanji=f"市民 {i}", name_kana="ｼﾐﾝ",
                                         name_en="", email="", address="",

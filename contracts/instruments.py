@@ -9,13 +9,12 @@ Amount attributes are integer minor units (``*_minor``); the document keys drop 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.values import AmountMinor, FiscalYear, GrantRate, Percent, Slug, UnitRate
 from ledger.rounding import RoundingMode
-
-from contracts.values import (AmountMinor, FiscalYear, GrantRate, Percent, Slug, UnitRate)
 
 
 class _Frozen(BaseModel):
@@ -201,6 +200,6 @@ class Contribution(_Frozen):
     in_kind: bool = False
 
 
-Instrument = Annotated[Union[Grant, Loan, UnitClass, Guarantee, Contribution],
+Instrument = Annotated[Grant | Loan | UnitClass | Guarantee | Contribution,
                        Field(discriminator="type")]
 """Any funding instrument, chosen by its ``type``."""

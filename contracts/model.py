@@ -12,19 +12,51 @@ Models are frozen; mappings inside them must be treated as read-only.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal, TypeVar, Union
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import (BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler,
-                      ValidatorFunctionWrapHandler, model_serializer, model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidatorFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
+from contracts.instruments import (
+    Contribution,
+    Draw,
+    Grant,
+    Guarantee,
+    Instrument,
+    Loan,
+    Repayment,
+    UnitClass,
+)
+from contracts.rules import (
+    BinaryThresholdRule,
+    FixedRule,
+    LinearRule,
+    PaymentRule,
+    ProRataRule,
+    RateCardRule,
+    SavingsShareRule,
+    SteppedRule,
+    Tier,
+)
+from contracts.values import (
+    AmountMinor,
+    CurrencyCode,
+    ExactDecimal,
+    FiscalYear,
+    InvoiceNumber,
+    Percent,
+    Slug,
+    UnitRate,
+    currency_scope,
+)
 from ledger.rounding import RemainderPolicy, RoundingMode
-
-from contracts.instruments import (Contribution, Draw, Grant, Guarantee, Instrument, Loan,
-                                   Repayment, UnitClass)
-from contracts.rules import (BinaryThresholdRule, FixedRule, LinearRule, PaymentRule,
-                             ProRataRule, RateCardRule, SavingsShareRule, SteppedRule, Tier)
-from contracts.values import (AmountMinor, CurrencyCode, ExactDecimal, FiscalYear,
-                              InvoiceNumber, Percent, Slug, UnitRate, currency_scope)
 
 __all__ = [
     "Amendment", "Authorisation", "BinaryThresholdRule", "Caps", "Cohort", "ConsumptionTax",
@@ -153,7 +185,7 @@ class ScheduledShares(_Frozen):
     percent_by_year: dict[FiscalYear, dict[Slug, Percent]]
 
 
-PayerShares = Annotated[Union[FixedShares, ProportionalShares, ScheduledShares],
+PayerShares = Annotated[FixedShares | ProportionalShares | ScheduledShares,
                         Field(discriminator="basis")]
 """How outcome payments are split between payers, chosen by ``basis``."""
 
@@ -440,7 +472,7 @@ _Item = TypeVar("_Item")
 
 def _by_id(items: tuple[_Item, ...], item_id: str) -> _Item:
     for item in items:
-        if getattr(item, "id") == item_id:
+        if item.id == item_id:
             return item
     raise KeyError(item_id)
 

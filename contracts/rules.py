@@ -9,7 +9,7 @@ better, a value meets a threshold when it is at or below it.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -126,8 +126,7 @@ class FixedRule(_Rule):
 
 
 PaymentRule = Annotated[
-    Union[BinaryThresholdRule, LinearRule, ProRataRule, SteppedRule, RateCardRule,
-          SavingsShareRule, FixedRule],
+    BinaryThresholdRule | LinearRule | ProRataRule | SteppedRule | RateCardRule | SavingsShareRule | FixedRule,
     Field(discriminator="type"),
 ]
 """Any payment rule, chosen by its ``type``."""

@@ -16,9 +16,8 @@ from typing import Any
 
 import yaml
 
-from ledger.errors import Problem
-
 from contracts.values import YamlDecimal
+from ledger.errors import Problem
 
 
 class _ContractLoader(yaml.SafeLoader):  # type: ignore[misc]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -27,14 +27,13 @@ from ledger.entries import EntryDraft, credit, debit
 from ledger.errors import Conflict, NotFound, Problem, SibError
 from ledger.money import from_minor
 from ledger.schema import DEBIT, Posting
-from ledger.service import (create_book, open_account, post_entry, resolution_of,
-                            void_pending)
+from ledger.service import create_book, open_account, post_entry, resolution_of, void_pending
 
 COMMITMENT_KIND = "tranche_commitment"
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def document_json(contract: Contract) -> str:

@@ -4,7 +4,6 @@ entry holds each tranche's commitment for each payer."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -23,7 +22,7 @@ class ContractVersion(SQLModel, table=True):
     __tablename__ = "contract_version"
     __table_args__ = (UniqueConstraint("contract_id", "version"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     contract_id: str = Field(max_length=64, index=True)
     version: int
     name_ja: str = ""
@@ -47,7 +46,7 @@ class TrancheCommitment(SQLModel, table=True):
     __tablename__ = "contract_commitment"
     __table_args__ = (UniqueConstraint("entry_id"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     contract_id: str = Field(max_length=64, index=True)
     version: int
     tranche_id: str = Field(max_length=64)

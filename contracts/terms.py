@@ -11,11 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from contracts.model import (
+    Amendment,
+    Contract,
+    FixedShares,
+    ProportionalShares,
+    ScheduledShares,
+    Tranche,
+)
 from ledger.errors import Problem, SibError
 from ledger.rounding import RemainderPolicy, allocate, round_minor
-
-from contracts.model import (Amendment, Contract, FixedShares, ProportionalShares, ScheduledShares,
-                             Tranche)
 
 
 def payer_weights(contract: Contract, fiscal_year: int) -> dict[str, Decimal]:

@@ -24,11 +24,10 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from ledger.errors import Problem
-
 from contracts.checks import Known, run_checks
 from contracts.model import Contract
 from contracts.source import read_document
+from ledger.errors import Problem
 
 _LIST_SECTIONS = frozenset({"parties", "payers", "providers", "cohorts", "instruments", "kpis",
                             "tranches", "amendments"})

@@ -19,11 +19,12 @@ Every refusal is a ``PydanticCustomError`` whose type is a stable problem code, 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from typing import Annotated, Any, Iterator
+from typing import Annotated, Any
 
 from pydantic import PlainSerializer, PlainValidator, SerializationInfo, WithJsonSchema
 from pydantic_core import PydanticCustomError
@@ -129,9 +130,7 @@ def _exact_decimal(value: Any) -> Decimal:
             "\"0.10\"", {"value": repr(value)})
     if isinstance(value, bool):
         raise PydanticCustomError("NOT_A_NUMBER", "expected a number, got yes/no")
-    if isinstance(value, Decimal):
-        result = Decimal(value)
-    elif isinstance(value, int):
+    if isinstance(value, Decimal) or isinstance(value, int):
         result = Decimal(value)
     elif isinstance(value, str):
         try:

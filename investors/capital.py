@@ -18,10 +18,10 @@ that could drift from its movements. A correction is a further movement, never a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 from enum import Enum
-from typing import Sequence
 
 from ledger.errors import Problem, Problems, SibError
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -24,8 +25,13 @@ from contracts.model import Contract, Tranche
 from contracts.store import contract_for_year
 from contracts.terms import authorisation_table
 from investors import statement_data as sd
-from investors.capital import (CapitalAccount, CapitalMovement, MovementKind, class_totals,
-                               roll_forward)
+from investors.capital import (
+    CapitalAccount,
+    CapitalMovement,
+    MovementKind,
+    class_totals,
+    roll_forward,
+)
 from investors.returns import CashFlow, summarise
 from investors.tables import Holder, HolderPayment, Subscription
 from investors.trace_text import TraceStyle, trace_text

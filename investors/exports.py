@@ -14,9 +14,10 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 from openpyxl.utils import get_column_letter

@@ -23,14 +23,19 @@ from __future__ import annotations
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from reportlab.pdfbase import pdfdoc, pdfmetrics
-from reportlab.pdfbase.ttfonts import (FF_NONSYMBOLIC, FF_SYMBOLIC, SUBSETN, TTFont,
-                                       makeToUnicodeCMap)
+from reportlab.pdfbase.ttfonts import (
+    FF_NONSYMBOLIC,
+    FF_SYMBOLIC,
+    SUBSETN,
+    TTFont,
+    makeToUnicodeCMap,
+)
 
 FONT_NAME = "IPAexGothic"
 _PACKAGE = "matplotlib_fontja"
@@ -181,7 +186,7 @@ class _Scratch:
     """A stand-in document: the font keeps per-document state in a weak-keyed mapping."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def register_japanese_font() -> str:
     """Register IPAexGothic with reportlab (once per process) and return its name.
 

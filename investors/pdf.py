@@ -13,7 +13,7 @@ Where things are: :mod:`investors.pdf_layout` (the row model and the blocks buil
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from investors.formatting import check_lang
 from investors.pdf_investor_statement import investor_statement_blocks, render_investor_statement
@@ -21,8 +21,13 @@ from investors.pdf_lender_statement import lender_statement_blocks, render_lende
 from investors.pdf_pages import KIND_LABELS, page_count
 from investors.pdf_payment_notice import payment_notice_blocks, render_payment_notice
 from investors.pdf_year_end_report import render_year_end_report, year_end_report_blocks
-from investors.statement_data import (Document, InvestorStatement, LenderStatement, PaymentNotice,
-                                      YearEndReport)
+from investors.statement_data import (
+    Document,
+    InvestorStatement,
+    LenderStatement,
+    PaymentNotice,
+    YearEndReport,
+)
 from ledger.errors import SibError
 
 __all__ = ["KIND_LABELS", "investor_statement_blocks", "lender_statement_blocks", "page_count",

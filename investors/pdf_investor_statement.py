@@ -4,8 +4,17 @@ net) and returns for the fiscal year — the high-volume document, one page each
 from __future__ import annotations
 
 from investors.formatting import format_multiple, format_period, format_rate, format_units
-from investors.pdf_layout import (Block, Column, Table, fields, gap, heading, table, text_lines,
-                                  title_rows)
+from investors.pdf_layout import (
+    Block,
+    Column,
+    Table,
+    fields,
+    gap,
+    heading,
+    table,
+    text_lines,
+    title_rows,
+)
 from investors.pdf_pages import render_blocks, shared_texts
 from investors.pdf_parts import DocumentFormat, contract_rows, document_format
 from investors.statement_data import InvestorStatement

@@ -11,9 +11,9 @@ shrinks, breaks onto more lines or, as a last resort, is clipped.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
 
 from reportlab.graphics.shapes import Drawing
 from reportlab.lib.pagesizes import A4

@@ -6,8 +6,17 @@ from __future__ import annotations
 
 from investors import charts
 from investors.formatting import format_percent, format_period
-from investors.pdf_layout import (Block, Column, Table, chart, fields, gap, heading, table,
-                                  title_rows)
+from investors.pdf_layout import (
+    Block,
+    Column,
+    Table,
+    chart,
+    fields,
+    gap,
+    heading,
+    table,
+    title_rows,
+)
 from investors.pdf_pages import render_blocks, shared_texts
 from investors.pdf_parts import DocumentFormat, contract_rows, document_format, kpi_table
 from investors.statement_data import LenderStatement, LoanSection, column_total

@@ -10,10 +10,10 @@ ledger state twice gives identical files.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterator, Sequence
 
 from reportlab import rl_config
 from reportlab.graphics import renderPDF
@@ -23,8 +23,19 @@ from reportlab.pdfgen.canvas import Canvas
 
 from investors.fonts import japanese_font, printable, register_japanese_font, seed_alphabet
 from investors.formatting import LABELS, format_timestamp, label, page_number
-from investors.pdf_layout import (CONTENT_BOTTOM, CONTENT_TOP, CONTENT_WIDTH, MARGIN,
-                                  PAGE_HEIGHT, Block, Cell, Row, Table, fit_size, text_width)
+from investors.pdf_layout import (
+    CONTENT_BOTTOM,
+    CONTENT_TOP,
+    CONTENT_WIDTH,
+    MARGIN,
+    PAGE_HEIGHT,
+    Block,
+    Cell,
+    Row,
+    Table,
+    fit_size,
+    text_width,
+)
 from investors.statement_data import DocumentHeader, Text
 
 # The colours of rows and furniture as PDF operators, written straight into the content stream.

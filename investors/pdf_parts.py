@@ -3,14 +3,22 @@ title and the table of KPI results."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Sequence
 
-from investors.formatting import (check_lang, format_amount, format_date, format_fiscal_year,
-                                  format_kpi_value, format_percent, label)
+from investors.formatting import (
+    check_lang,
+    format_amount,
+    format_date,
+    format_fiscal_year,
+    format_kpi_value,
+    format_percent,
+    label,
+)
 from investors.pdf_layout import CellText, Column, Row, Table, fields, table
 from investors.statement_data import DocumentHeader, KpiResult, Text
+
 
 @dataclass(frozen=True)
 class DocumentFormat:

@@ -3,8 +3,20 @@ trace), the amount due and where to remit it, and the budget authorisation it dr
 
 from __future__ import annotations
 
-from investors.pdf_layout import (MARGIN, Block, Cell, Column, Row, Table, fields, gap, heading,
-                                  table, text_lines, title_rows)
+from investors.pdf_layout import (
+    MARGIN,
+    Block,
+    Cell,
+    Column,
+    Row,
+    Table,
+    fields,
+    gap,
+    heading,
+    table,
+    text_lines,
+    title_rows,
+)
 from investors.pdf_pages import render_blocks, shared_texts
 from investors.pdf_parts import DocumentFormat, contract_rows, document_format, kpi_table
 from investors.statement_data import PaymentNotice, column_total

@@ -3,13 +3,23 @@ year, KPI achievement (as a chart and a table) and the trial balance."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Sequence
 
 from investors import charts
 from investors.formatting import format_percent
-from investors.pdf_layout import (Block, CellText, Column, Table, chart, fields, gap, heading,
-                                  table, title_rows)
+from investors.pdf_layout import (
+    Block,
+    CellText,
+    Column,
+    Table,
+    chart,
+    fields,
+    gap,
+    heading,
+    table,
+    title_rows,
+)
 from investors.pdf_pages import render_blocks, shared_texts
 from investors.pdf_parts import DocumentFormat, contract_rows, document_format, kpi_table
 from investors.statement_data import KpiResult, YearEndReport, column_total

@@ -20,10 +20,11 @@ XIRR functions make.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, localcontext
-from typing import Callable, Hashable, Mapping, Sequence, TypeVar
+from typing import TypeVar
 
 from ledger.errors import SibError
 

@@ -13,10 +13,11 @@ placeholder and an English one can still show the legal Japanese name.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import ClassVar, Sequence
+from typing import ClassVar
 
 from investors.capital import CapitalAccount
 from investors.returns import ReturnSummary

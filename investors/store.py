@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, fields
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import func, insert, select
 from sqlmodel import Session
@@ -25,9 +25,15 @@ from contracts.model import Contract
 from contracts.store import get_contract
 from investors.capital import CapitalAccount, CapitalMovement, MovementKind, roll_forward
 from investors.returns import CashFlow, ReturnSummary, summarise
-from investors.withholding import (PaymentRecord, Recipient, WithholdingPayment,
-                                   payment_record, rate_for, withhold)
 from investors.tables import Holder, HolderPayment, Subscription
+from investors.withholding import (
+    PaymentRecord,
+    Recipient,
+    WithholdingPayment,
+    payment_record,
+    rate_for,
+    withhold,
+)
 from ledger.calendar import fiscal_year_of
 from ledger.entries import EntryDraft, credit, debit
 from ledger.errors import Conflict, NotFound, Problem, SibError
@@ -43,7 +49,7 @@ TAX_CATEGORIES = ("individual", "corporate", "tax_exempt")
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

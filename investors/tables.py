@@ -7,7 +7,6 @@ reading and address, and the number is added by the filer outside this system.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Optional
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -24,7 +23,7 @@ class Holder(SQLModel, table=True):
 
     __tablename__ = "investor_holder"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=64, unique=True, index=True)
     kind: str = Field(max_length=16)
     name_kanji: str = ""
@@ -51,7 +50,7 @@ class Subscription(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("contract_id", "unit_class", "holder_id",
                                        "subscribed_on"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     contract_id: str = Field(max_length=64, index=True)
     unit_class: str = Field(max_length=64)
     holder_id: int = Field(foreign_key="investor_holder.id", index=True)
@@ -73,7 +72,7 @@ class HolderPayment(SQLModel, table=True):
     __tablename__ = "investor_payment"
     __table_args__ = (UniqueConstraint("source_entry_id", "holder_id"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     contract_id: str = Field(max_length=64, index=True)
     unit_class: str = Field(max_length=64)
     holder_id: int = Field(foreign_key="investor_holder.id", index=True)
@@ -84,4 +83,4 @@ class HolderPayment(SQLModel, table=True):
     withheld_minor: int = 0
     net_minor: int
     source_entry_id: int = Field(foreign_key="ledger_entry.id")
-    entry_id: Optional[int] = Field(default=None, foreign_key="ledger_entry.id")
+    entry_id: int | None = Field(default=None, foreign_key="ledger_entry.id")

@@ -18,9 +18,10 @@ reported by :func:`unknown_phrases`, so that a test fails as soon as a producer 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from investors.statement_data import Text
 

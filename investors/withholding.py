@@ -17,11 +17,11 @@ Percentages are ``Decimal`` strings (``"20.42"``), never floats; the only roundi
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
-from typing import Iterable, Sequence
 
 from ledger.errors import Problems, SibError
 from ledger.rounding import RoundingMode, round_minor

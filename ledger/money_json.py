@@ -30,15 +30,16 @@ whether money goes in or out is the meaning of the field that carries it, not of
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable, Self
+from typing import Any, Self
 
 from moneyed import Money
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ledger.errors import SibError
-from ledger.money import currency_of, exponent, format_plain, from_minor, parse_amount, to_minor
+from ledger.money import currency_of, exponent, format_plain, parse_amount, to_minor
 
 # The only amount text accepted on the wire: ASCII digits, an optional leading minus and an
 # optional "." fraction with at least one digit. No spaces, grouping commas, plus sign or

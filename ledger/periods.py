@@ -14,8 +14,18 @@ from sqlmodel import Session
 
 from ledger.calendar import fiscal_year_bounds
 from ledger.errors import Conflict, SibError
-from ledger.schema import (CREDIT, DEBIT, POSTED, Account, Book, Entry, Period, PeriodEvent,
-                           PeriodSnapshot, Posting)
+from ledger.schema import (
+    CREDIT,
+    DEBIT,
+    POSTED,
+    Account,
+    Book,
+    Entry,
+    Period,
+    PeriodEvent,
+    PeriodSnapshot,
+    Posting,
+)
 from ledger.service import _aware, get_book, utc_now
 
 

@@ -7,17 +7,27 @@ it and add only the postings after that period, so they stay fast on large books
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import cached_property
 from typing import NamedTuple
-from datetime import date, timedelta
 
 from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
 from ledger.errors import NotFound
-from ledger.schema import (CREDIT, DEBIT, POSTED, Account, AccountBalance, Book, Entry, Period,
-                           PeriodSnapshot, Posting)
 from ledger.periods import posted_totals
+from ledger.schema import (
+    CREDIT,
+    DEBIT,
+    POSTED,
+    Account,
+    AccountBalance,
+    Book,
+    Entry,
+    Period,
+    PeriodSnapshot,
+    Posting,
+)
 from ledger.service import get_book
 
 DEBIT_NORMAL = ("asset", "expense")

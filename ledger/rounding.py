@@ -9,11 +9,11 @@ first instalment, 端数計算法).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from enum import Enum
 from fractions import Fraction
 from math import gcd
-from typing import Sequence
 
 
 class RoundingMode(str, Enum):

@@ -9,13 +9,11 @@ happen once). A reversal points at its original through ``reverses_entry_id`` (u
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Optional
 
 from sqlalchemy import BigInteger, CheckConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from ledger.entries import (ACCOUNT_TYPES, CREDIT, DEBIT, PENDING, POSTED,  # noqa: F401
-                            VOIDED)
+from ledger.entries import ACCOUNT_TYPES, CREDIT, DEBIT, PENDING, POSTED, VOIDED  # noqa: F401
 
 
 class Book(SQLModel, table=True):
@@ -31,13 +29,13 @@ class Book(SQLModel, table=True):
 
     __tablename__ = "ledger_book"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     code: str = Field(index=True, unique=True, max_length=64)
     name_ja: str = ""
     name_en: str = ""
     currency: str = Field(max_length=3)
     fiscal_year_start_month: int = 4
-    closed_through_on: Optional[date] = None
+    closed_through_on: date | None = None
     entry_count: int = Field(default=0, sa_type=BigInteger)
     head_hash: str = Field(default="0" * 64, max_length=64)
     created_at: datetime
@@ -63,17 +61,17 @@ class Account(SQLModel, table=True):
                         name="account_type_known"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     book_id: int = Field(foreign_key="ledger_book.id", index=True)
     code: str = Field(max_length=128)
     name_ja: str = ""
     name_en: str = ""
     type: str = Field(max_length=16)
-    parent_id: Optional[int] = Field(default=None, foreign_key="ledger_account.id")
+    parent_id: int | None = Field(default=None, foreign_key="ledger_account.id")
     currency: str = Field(max_length=3)
     opened_on: date
-    closed_on: Optional[date] = None
-    party_ref: Optional[str] = Field(default=None, max_length=128)
+    closed_on: date | None = None
+    party_ref: str | None = Field(default=None, max_length=128)
     debits_must_not_exceed_credits: bool = False
     credits_must_not_exceed_debits: bool = False
 
@@ -104,7 +102,7 @@ class Entry(SQLModel, table=True):
         Index("ix_ledger_entry_book_effective", "book_id", "effective_on"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     book_id: int = Field(foreign_key="ledger_book.id")
     sequence: int = Field(sa_type=BigInteger)
     idempotency_key: str = Field(max_length=200)
@@ -115,8 +113,8 @@ class Entry(SQLModel, table=True):
     recorded_at: datetime
     description: str = ""
     links: str = "{}"
-    resolves_entry_id: Optional[int] = Field(default=None, foreign_key="ledger_entry.id")
-    reverses_entry_id: Optional[int] = Field(default=None, foreign_key="ledger_entry.id")
+    resolves_entry_id: int | None = Field(default=None, foreign_key="ledger_entry.id")
+    reverses_entry_id: int | None = Field(default=None, foreign_key="ledger_entry.id")
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
 
@@ -137,7 +135,7 @@ class Posting(SQLModel, table=True):
         Index("ix_ledger_posting_account_effective", "account_id", "effective_on"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     entry_id: int = Field(foreign_key="ledger_entry.id", index=True)
     account_id: int = Field(foreign_key="ledger_account.id")
     side: str = Field(max_length=1)
@@ -174,7 +172,7 @@ class Period(SQLModel, table=True):
     __tablename__ = "ledger_period"
     __table_args__ = (UniqueConstraint("book_id", "fiscal_year"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     book_id: int = Field(foreign_key="ledger_book.id")
     fiscal_year: int
     start_on: date
@@ -198,7 +196,7 @@ class PeriodEvent(SQLModel, table=True):
 
     __tablename__ = "ledger_period_event"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     period_id: int = Field(foreign_key="ledger_period.id", index=True)
     action: str = Field(max_length=16)
     actor: str = Field(default="", max_length=128)

@@ -11,31 +11,49 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
 
 from moneyed import Money
 from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session
 
-from ledger.entries import (EntryDraft, PostingDraft, chain_hash, canonical_json, content_hash,
-                            validate_draft)
+from ledger.entries import (
+    EntryDraft,
+    PostingDraft,
+    canonical_json,
+    chain_hash,
+    content_hash,
+    validate_draft,
+)
 from ledger.errors import Conflict, NotFound, Problem, SibError
 from ledger.money import currency_of, from_minor
-from ledger.schema import (ACCOUNT_TYPES, CREDIT, DEBIT, PENDING, POSTED, VOIDED, Account,
-                           AccountBalance, Book, Entry, Posting)
+from ledger.schema import (
+    ACCOUNT_TYPES,
+    CREDIT,
+    DEBIT,
+    PENDING,
+    POSTED,
+    VOIDED,
+    Account,
+    AccountBalance,
+    Book,
+    Entry,
+    Posting,
+)
 
 
 def utc_now() -> datetime:
     """The recording clock (aware UTC), injectable through ``now=`` arguments."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _aware(moment: datetime) -> datetime:
     """Timestamps are stored as aware UTC; a naive one is taken to be UTC already."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 # --------------------------------------------------------------------------- books, accounts
@@ -249,7 +267,7 @@ class EntryRecord:
     postings: tuple[tuple[str, str, int, str], ...] | None = field(default=None, compare=False)
 
     @classmethod
-    def of(cls, entry: Entry) -> "EntryRecord":
+    def of(cls, entry: Entry) -> EntryRecord:
         return cls(**{f.name: getattr(entry, f.name) for f in fields(cls) if f.compare})
 
 
@@ -264,7 +282,7 @@ class BookState:
     closed_through_on: date | None
 
     @classmethod
-    def of(cls, book: Book) -> "BookState":
+    def of(cls, book: Book) -> BookState:
         return cls(book.id or 0, book.code, book.head_hash, book.entry_count,
                    book.closed_through_on)
 

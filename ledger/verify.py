@@ -15,8 +15,7 @@ from sqlmodel import Session
 
 from ledger.entries import chain_hash
 from ledger.errors import Problem
-from ledger.schema import (DEBIT, PENDING, POSTED, Account, AccountBalance, Book, Entry,
-                           Posting)
+from ledger.schema import DEBIT, PENDING, POSTED, Account, AccountBalance, Book, Entry, Posting
 
 
 @dataclass

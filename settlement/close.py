@@ -20,8 +20,8 @@ from contracts.model import Contract
 from contracts.store import contract_for_year
 from ledger.calendar import fiscal_year_bounds
 from ledger.errors import SibError
-from ledger.reports import trial_balance
 from ledger.periods import close_period
+from ledger.reports import trial_balance
 from ledger.service import get_book
 from ledger.verify import ledger_state_hash
 from settlement.loans import loan_schedule

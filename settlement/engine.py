@@ -9,10 +9,10 @@ reported as a problem with the figures; the service refuses to post such a settl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Mapping
 
 from contracts.model import Contract, Tranche
 from contracts.terms import max_outcome_by_tranche_payer, tax_on

@@ -14,16 +14,22 @@ interest runs on the draws less those repayments, each from its own date.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
-from typing import Sequence
 
 from contracts.instruments import Loan
 from ledger.calendar import add_months
 from ledger.rounding import round_minor
-from settlement.schedules import (LoanTerms, Schedule, accrual_days, accrued_interest,
-                                  build_schedule, year_basis)
+from settlement.schedules import (
+    LoanTerms,
+    Schedule,
+    accrual_days,
+    accrued_interest,
+    build_schedule,
+    year_basis,
+)
 
 
 def loan_terms(loan: Loan) -> LoanTerms:

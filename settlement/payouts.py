@@ -13,8 +13,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from contracts.rules import (BinaryThresholdRule, FixedRule, LinearRule, ProRataRule,
-                             RateCardRule, SavingsShareRule, SteppedRule)
+from contracts.rules import (
+    BinaryThresholdRule,
+    FixedRule,
+    LinearRule,
+    ProRataRule,
+    RateCardRule,
+    SavingsShareRule,
+    SteppedRule,
+)
 from ledger.errors import SibError
 from ledger.rounding import RoundingMode, round_minor
 from settlement.trace import Trace, show
@@ -187,7 +194,7 @@ _RULES = {"binary_threshold": binary_threshold, "linear": linear, "pro_rata": pr
 def earned(rule: object, maximum_minor: int, kpi: KpiInput | None, rounding: RoundingMode,
            subject: str = "") -> Payout:
     """Dispatch on the rule's ``type``; every rule but ``fixed`` needs an audited KPI value."""
-    kind = getattr(rule, "type")
+    kind = rule.type
     if kind != "fixed" and kpi is None:
         raise SibError(f"{subject}: no audited KPI result", "KPI_RESULT_MISSING", "kpi")
     return _RULES[kind](rule, maximum_minor, kpi, rounding, subject)  # type: ignore[operator]

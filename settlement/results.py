@@ -9,9 +9,9 @@ commit; a refusal writes nothing.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -24,7 +24,7 @@ from settlement.tables import KpiResult
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _canonical(value: str) -> str:

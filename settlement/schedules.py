@@ -26,11 +26,12 @@ so only the first period can contain more than one draw.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
-from typing import Literal, Sequence
+from typing import Literal
 
 from ledger.calendar import add_months, next_business_day
 from ledger.errors import Problem, Problems, SibError

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -30,7 +29,7 @@ class KpiResult(SQLModel, table=True):
         Index("ix_kpi_result_key", "contract_id", "fiscal_year", "evaluation"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     contract_id: str = Field(max_length=64)
     fiscal_year: int
     kpi_id: str = Field(max_length=64)
@@ -38,15 +37,15 @@ class KpiResult(SQLModel, table=True):
     evaluation: str = Field(default="final", max_length=16)
     version: int = 1
     value: str = Field(max_length=64)
-    outcomes_per_person: Optional[str] = None
+    outcomes_per_person: str | None = None
     state: str = Field(default="submitted", max_length=16)
     submitted_by: str = Field(default="", max_length=128)
     submitted_at: datetime
-    audited_by: Optional[str] = Field(default=None, max_length=128)
-    audited_at: Optional[datetime] = None
-    settled_run_id: Optional[int] = None
+    audited_by: str | None = Field(default=None, max_length=128)
+    audited_at: datetime | None = None
+    settled_run_id: int | None = None
     reason: str = ""
-    supersedes_id: Optional[int] = Field(default=None, foreign_key="settlement_kpi_result.id")
+    supersedes_id: int | None = Field(default=None, foreign_key="settlement_kpi_result.id")
     source: str = ""
 
 
@@ -65,14 +64,14 @@ class SettlementRun(SQLModel, table=True):
     __tablename__ = "settlement_run"
     __table_args__ = (UniqueConstraint("contract_id", "fiscal_year", "evaluation", "run_no"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     contract_id: str = Field(max_length=64)
     fiscal_year: int
     evaluation: str = Field(default="final", max_length=16)
     run_no: int
     contract_version: int
     inputs_hash: str = Field(max_length=64)
-    supersedes_run_id: Optional[int] = Field(default=None, foreign_key="settlement_run.id")
+    supersedes_run_id: int | None = Field(default=None, foreign_key="settlement_run.id")
     settled_on: datetime
     created_by: str = Field(default="", max_length=128)
     summary: str = "{}"
@@ -89,14 +88,14 @@ class SettlementLine(SQLModel, table=True):
 
     __tablename__ = "settlement_line"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="settlement_run.id", index=True)
     tranche_id: str = Field(max_length=64)
     kpi_id: str = Field(default="", max_length=64)
     payer_id: str = Field(max_length=64)
     maximum_minor: int
     earned_minor: int
-    entry_id: Optional[int] = Field(default=None, foreign_key="ledger_entry.id")
+    entry_id: int | None = Field(default=None, foreign_key="ledger_entry.id")
 
 
 class PartyBankAccount(SQLModel, table=True):
@@ -110,7 +109,7 @@ class PartyBankAccount(SQLModel, table=True):
     __tablename__ = "settlement_bank_account"
     __table_args__ = (UniqueConstraint("contract_id", "party"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     contract_id: str = Field(max_length=64)
     party: str = Field(max_length=64)
     bank_code: str = Field(max_length=4)

@@ -16,13 +16,13 @@ total less every return already paid, so:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from functools import cached_property
 from math import gcd, lcm
-from typing import Sequence
 
 from ledger.rounding import RoundingMode, round_minor
 from settlement.trace import Trace, show
@@ -88,7 +88,7 @@ class RateSchedule:
     periods: tuple[tuple[date, Fraction], ...]
 
     @classmethod
-    def of(cls, rate: "Rate | RateSchedule | Sequence[tuple[date, Rate]]") -> "RateSchedule":
+    def of(cls, rate: Rate | RateSchedule | Sequence[tuple[date, Rate]]) -> RateSchedule:
         if isinstance(rate, RateSchedule):
             return rate
         if isinstance(rate, (list, tuple)):
@@ -142,7 +142,7 @@ def days_earning(change_on: date, on: date) -> int:
 
 
 def accrued_exact(changes: Sequence[CapitalChange],
-                  rate_annual: "Rate | RateSchedule", on: date) -> Fraction:
+                  rate_annual: Rate | RateSchedule, on: date) -> Fraction:
     """The exact return accrued to ``on`` on the capital timeline ``changes`` (changes dated
     after ``on`` do not count), at a rate or a :class:`RateSchedule`."""
     schedule = RateSchedule.of(rate_annual)
@@ -195,7 +195,7 @@ def _by_day(changes: Sequence[CapitalChange], on: date) -> list[tuple[date, int,
 
 
 def return_owed(subject: str, changes: Sequence[CapitalChange],
-                rate_annual: "Rate | RateSchedule", on: date, paid_minor: int,
+                rate_annual: Rate | RateSchedule, on: date, paid_minor: int,
                 mode: RoundingMode | str = RoundingMode.TRUNCATE) -> ReturnOwed:
     """The return owed at ``on``: accrued on ``changes`` at ``rate_annual`` (a rate, or a
     :class:`RateSchedule` when an amendment changed it) to ``on``, rounded once with ``mode``,

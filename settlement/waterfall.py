@@ -11,10 +11,10 @@ the shortfall first.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import groupby
-from typing import Sequence
 
 from ledger.rounding import RemainderPolicy, RoundingMode, allocate, round_minor
 from settlement.trace import Trace

@@ -23,9 +23,10 @@ bytes out; writing the file is the caller's business.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
-from typing import Literal, Mapping, Sequence
+from typing import Literal
 
 from ledger.calendar import is_business_day
 from ledger.errors import Problems, SibError

@@ -10,9 +10,17 @@ from datetime import date
 
 import pytest
 
-from ledger.calendar import (add_months, fiscal_year_bounds, fiscal_year_of, is_business_day,
-                             next_business_day, previous_business_day, wareki_date,
-                             wareki_fiscal_year, western_date)
+from ledger.calendar import (
+    add_months,
+    fiscal_year_bounds,
+    fiscal_year_of,
+    is_business_day,
+    next_business_day,
+    previous_business_day,
+    wareki_date,
+    wareki_fiscal_year,
+    western_date,
+)
 
 # --- fiscal years -----------------------------------------------------------------------------
 

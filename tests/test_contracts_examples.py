@@ -18,8 +18,12 @@ from pathlib import Path
 import pytest
 
 from contracts.model import Contract, RateCardRule, to_document
-from contracts.terms import (authorisation_table, max_outcome_by_payer_year,
-                             max_outcome_by_tranche_payer, tranche_maxima_in_year)
+from contracts.terms import (
+    authorisation_table,
+    max_outcome_by_payer_year,
+    max_outcome_by_tranche_payer,
+    tranche_maxima_in_year,
+)
 from contracts.validate import load_contract_file, validate_document
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "contracts" / "examples"

@@ -13,14 +13,21 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from ledger.errors import SibError
 from contracts.model import Contract
 from contracts.source import parse_yaml
-from contracts.terms import (apply_amendment, authorisation_table, max_outcome_by_payer_year,
-                             max_outcome_by_tranche_payer, payer_weights, tax_on,
-                             tranche_maxima_in_year, tranche_weights)
+from contracts.terms import (
+    apply_amendment,
+    authorisation_table,
+    max_outcome_by_payer_year,
+    max_outcome_by_tranche_payer,
+    payer_weights,
+    tax_on,
+    tranche_maxima_in_year,
+    tranche_weights,
+)
 from contracts.validate import field_path, validate_document
 from contracts.values import YamlDecimal, corporate_number_check_digit, format_amount
+from ledger.errors import SibError
 
 BASE: dict[str, Any] = {
     "id": "rules-base", "name_ja": "規則確認用", "name_en": "Rules base", "currency": "JPY",

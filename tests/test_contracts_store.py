@@ -11,8 +11,14 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from api.settings import get_settings
-from contracts.store import (active_commitments, amend_contract, commitment_totals,
-                             get_contract, load_contract, versions)
+from contracts.store import (
+    active_commitments,
+    amend_contract,
+    commitment_totals,
+    get_contract,
+    load_contract,
+    versions,
+)
 from contracts.terms import max_outcome_by_payer_year, max_outcome_by_tranche_payer
 from contracts.validate import load_contract_file, validate_document
 from ledger.errors import SibError

@@ -8,8 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from investors.capital import (CapitalAccount, CapitalMovement, MovementKind, check_movements,
-                               class_totals, roll_forward, roll_forward_all)
+from investors.capital import (
+    CapitalAccount,
+    CapitalMovement,
+    MovementKind,
+    check_movements,
+    class_totals,
+    roll_forward,
+    roll_forward_all,
+)
 from ledger.errors import SibError
 
 C, I, D, W = (MovementKind.CONTRIBUTION, MovementKind.INCOME, MovementKind.DISTRIBUTION,

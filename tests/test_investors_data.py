@@ -20,12 +20,30 @@ import pytest
 
 from investors.capital import CapitalMovement, MovementKind, class_totals, roll_forward
 from investors.returns import CashFlow, summarise
-from investors.statement_data import (AuthorisationYear, BalancePoint, BudgetAuthorisation,
-                                      DistributionRow, DocumentHeader, EarnedLine, Holder,
-                                      InvestorClassRow, InvestorStatement, KpiResult,
-                                      LenderRow, LenderStatement, LoanDraw, LoanSection, Party,
-                                      PayerRow, PaymentNotice, ProviderRow, ScheduleRow, Text,
-                                      TrialBalanceRow, YearEndReport)
+from investors.statement_data import (
+    AuthorisationYear,
+    BalancePoint,
+    BudgetAuthorisation,
+    DistributionRow,
+    DocumentHeader,
+    EarnedLine,
+    Holder,
+    InvestorClassRow,
+    InvestorStatement,
+    KpiResult,
+    LenderRow,
+    LenderStatement,
+    LoanDraw,
+    LoanSection,
+    Party,
+    PayerRow,
+    PaymentNotice,
+    ProviderRow,
+    ScheduleRow,
+    Text,
+    TrialBalanceRow,
+    YearEndReport,
+)
 from investors.trace_text import TraceStyle, trace_text
 from investors.withholding import INDIVIDUAL, TOKUMEI_KUMIAI, rate_for, withhold
 from ledger.errors import SibError

@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from investors.exports import (settlement_pack_xlsx, table_csv, table_frame,
-                               write_settlement_pack)
+from investors.exports import settlement_pack_xlsx, table_csv, table_frame, write_settlement_pack
 from ledger.errors import SibError
 
 PAYERS = [

@@ -10,13 +10,28 @@ from decimal import Decimal
 import pytest
 
 from investors import pdf, pdf_pages, pdf_parts
-from investors.formatting import (LABELS, format_amount, format_date, format_fiscal_year,
-                                  format_kpi_value, format_multiple, format_percent,
-                                  format_period, format_rate, format_timestamp, format_units,
-                                  label, page_number)
+from investors.formatting import (
+    LABELS,
+    format_amount,
+    format_date,
+    format_fiscal_year,
+    format_kpi_value,
+    format_multiple,
+    format_percent,
+    format_period,
+    format_rate,
+    format_timestamp,
+    format_units,
+    label,
+    page_number,
+)
 from ledger.errors import SibError
-from tests.test_investors_data import (investor_statement, lender_statement, payment_notice,
-                                       year_end_report)
+from tests.test_investors_data import (
+    investor_statement,
+    lender_statement,
+    payment_notice,
+    year_end_report,
+)
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff01-\uff9f]")
 

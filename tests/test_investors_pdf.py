@@ -14,12 +14,22 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from investors.pdf import (render, render_investor_statement, render_lender_statement,
-                           render_payment_notice, render_year_end_report)
+from investors.pdf import (
+    render,
+    render_investor_statement,
+    render_lender_statement,
+    render_payment_notice,
+    render_year_end_report,
+)
 from investors.statement_data import Holder, ScheduleRow, Text
 from ledger.errors import SibError
-from tests.test_investors_data import (LEDGER_HASH, investor_statement, lender_statement,
-                                       payment_notice, year_end_report)
+from tests.test_investors_data import (
+    LEDGER_HASH,
+    investor_statement,
+    lender_statement,
+    payment_notice,
+    year_end_report,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -27,18 +27,18 @@ SCALE = 3  # 216 dpi
 TITLE_PT, MARGIN_PT, TITLE_TOP_PT = 16, 40, 48
 
 
-def _ink_box(gray: "np.ndarray") -> "np.ndarray":
+def _ink_box(gray: np.ndarray) -> np.ndarray:
     ys, xs = np.nonzero(gray < 128)
     assert len(xs), "no ink at all: the text did not render"
     return gray[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
 
 
-def _resized(image: "np.ndarray", shape: tuple[int, int]) -> "np.ndarray":
+def _resized(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     picture = PIL_Image.fromarray(image.astype("uint8"))
     return np.asarray(picture.resize((shape[1], shape[0])), dtype=float)
 
 
-def _correlation(a: "np.ndarray", b: "np.ndarray") -> float:
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a - a.mean(), b - b.mean()
     return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
 

@@ -10,8 +10,16 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pyxirr import xirr as reference_xirr
 
-from investors.returns import (CashFlow, HolderCashFlow, moic, returns_by_class,
-                               returns_by_holder, returns_for_contract, summarise, xirr)
+from investors.returns import (
+    CashFlow,
+    HolderCashFlow,
+    moic,
+    returns_by_class,
+    returns_by_holder,
+    returns_for_contract,
+    summarise,
+    xirr,
+)
 from ledger.errors import SibError
 
 TOLERANCE = 1e-6

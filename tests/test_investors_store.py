@@ -11,8 +11,17 @@ from moneyed import Money
 
 from contracts.store import load_contract
 from contracts.validate import load_contract_file
-from investors.store import (HolderSpec, add_holder, capital_account, get_holder, pay_holders,
-                             payment_records, returns_of, subscribe, units_held)
+from investors.store import (
+    HolderSpec,
+    add_holder,
+    capital_account,
+    get_holder,
+    pay_holders,
+    payment_records,
+    returns_of,
+    subscribe,
+    units_held,
+)
 from ledger.entries import EntryDraft, credit, debit
 from ledger.errors import SibError
 from ledger.reports import trial_balance

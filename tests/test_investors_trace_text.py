@@ -15,24 +15,40 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal as D
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from pypdf import PdfReader
 
 from contracts.model import Contract, to_document
-from contracts.rules import (BinaryThresholdRule, FixedRule, LinearRule, ProRataRule,
-                             RateCardRule, SavingsShareRule, SteppedRule, Tier)
+from contracts.rules import (
+    BinaryThresholdRule,
+    FixedRule,
+    LinearRule,
+    ProRataRule,
+    RateCardRule,
+    SavingsShareRule,
+    SteppedRule,
+    Tier,
+)
 from contracts.store import load_contract
 from contracts.validate import load_contract_file, validate_document
 from investors import documents
 from investors.pdf import render
-from investors.trace_text import (INPUT_NAMES_JA, ROUNDING_MODES_JA, STEP_LABELS_JA,
-                                  TraceStyle, english_lines, japanese_lines, trace_text,
-                                  unknown_phrases)
+from investors.trace_text import (
+    INPUT_NAMES_JA,
+    ROUNDING_MODES_JA,
+    STEP_LABELS_JA,
+    TraceStyle,
+    english_lines,
+    japanese_lines,
+    trace_text,
+    unknown_phrases,
+)
 from ledger.rounding import RoundingMode
 from settlement.engine import settle_year
 from settlement.kpi import ResultInput

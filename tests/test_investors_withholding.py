@@ -9,10 +9,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from investors.withholding import (CORPORATE, DEFAULT_RATES, INDIVIDUAL, INTEREST, TAX_EXEMPT,
-                                   TOKUMEI_KUMIAI, Recipient, WithholdingComponent,
-                                   WithholdingPayment, WithholdingRate, component_taxes,
-                                   payment_record, rate_for, withhold)
+from investors.withholding import (
+    CORPORATE,
+    DEFAULT_RATES,
+    INDIVIDUAL,
+    INTEREST,
+    TAX_EXEMPT,
+    TOKUMEI_KUMIAI,
+    Recipient,
+    WithholdingComponent,
+    WithholdingPayment,
+    WithholdingRate,
+    component_taxes,
+    payment_record,
+    rate_for,
+    withhold,
+)
 from ledger.errors import SibError
 
 PAID_ON = date(2022, 3, 25)

@@ -18,8 +18,15 @@ from ledger.errors import SibError
 from ledger.periods import close_period, periods_of, posted_totals, reopen_period
 from ledger.reports import balance_as_of, normal_sign, posted_balances_as_of, trial_balance
 from ledger.schema import Account, Period, PeriodEvent, PeriodSnapshot
-from ledger.service import (AccountSpec, create_book, get_book, open_account, post_entry,
-                            post_pending, void_pending)
+from ledger.service import (
+    AccountSpec,
+    create_book,
+    get_book,
+    open_account,
+    post_entry,
+    post_pending,
+    void_pending,
+)
 
 BOOK = "b"
 OPENED = date(2019, 4, 1)

@@ -84,9 +84,8 @@ def test_triggers_refuse_to_change_or_delete_entries_and_postings(pg_url, statem
     try:
         with engine.connect() as conn:
             before = book_rows(conn, code)
-        with pytest.raises(IntegrityError) as caught:
-            with engine.begin() as conn:
-                conn.execute(text(statement.format(entries=entries)))
+        with pytest.raises(IntegrityError) as caught, engine.begin() as conn:
+            conn.execute(text(statement.format(entries=entries)))
         assert "LEDGER_IMMUTABLE" in str(caught.value)
         with engine.connect() as conn:
             assert book_rows(conn, code) == before
@@ -145,10 +144,9 @@ def test_the_commit_check_looks_at_the_whole_entry(pg_url):
             _hand_made_entry(conn, code, ("fees", "D", 100), ("cash", "C", 100))
             conn.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))  # runs the deferred checks
             transaction.rollback()
-            with pytest.raises(IntegrityError) as caught:
-                with conn.begin():
-                    _hand_made_entry(conn, code, ("fees", "D", 100), ("cash", "C", 90))
-                    conn.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
+            with pytest.raises(IntegrityError) as caught, conn.begin():
+                _hand_made_entry(conn, code, ("fees", "D", 100), ("cash", "C", 90))
+                conn.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
             assert "ENTRY_UNBALANCED" in str(caught.value)
     finally:
         engine.dispose()

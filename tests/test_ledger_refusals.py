@@ -21,8 +21,18 @@ from ledger.entries import EntryDraft, credit, debit
 from ledger.errors import Conflict, NotFound, SibError
 from ledger.periods import close_period
 from ledger.schema import AccountBalance, Book, Entry, Posting
-from ledger.service import (AccountSpec, close_account, create_book, entry_state, get_book,
-                            open_account, post_entry, post_pending, reverse_entry, void_pending)
+from ledger.service import (
+    AccountSpec,
+    close_account,
+    create_book,
+    entry_state,
+    get_book,
+    open_account,
+    post_entry,
+    post_pending,
+    reverse_entry,
+    void_pending,
+)
 
 BOOK = "spv"
 OPENED = date(2019, 4, 1)

@@ -28,8 +28,17 @@ from ledger.errors import SibError
 from ledger.periods import close_period
 from ledger.reports import account_statement, balance_as_of, trial_balance
 from ledger.schema import Entry
-from ledger.service import (AccountSpec, create_book, entry_state, open_account, post_entry,
-                            post_pending, resolution_of, reversal_of, reverse_entry)
+from ledger.service import (
+    AccountSpec,
+    create_book,
+    entry_state,
+    open_account,
+    post_entry,
+    post_pending,
+    resolution_of,
+    reversal_of,
+    reverse_entry,
+)
 from ledger.verify import verify
 
 BOOK = "sib-2019-spv"

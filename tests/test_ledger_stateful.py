@@ -24,16 +24,22 @@ import shutil
 import sqlite3
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (RuleBasedStateMachine, invariant, precondition, rule,
-                                 run_state_machine_as_test)
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from moneyed import Money
 from sqlalchemy import func, select, text
 from sqlmodel import Session
@@ -43,10 +49,16 @@ from ledger.calendar import fiscal_year_bounds
 from ledger.entries import CREDIT, DEBIT, EntryDraft, PostingDraft
 from ledger.errors import SibError
 from ledger.periods import close_period
-from ledger.schema import (Account, AccountBalance, Book, Entry, Period, PeriodSnapshot,
-                           Posting)
-from ledger.service import (AccountSpec, create_book, open_account, post_entry, post_pending,
-                            reverse_entry, void_pending)
+from ledger.schema import Account, AccountBalance, Book, Entry, Period, PeriodSnapshot, Posting
+from ledger.service import (
+    AccountSpec,
+    create_book,
+    open_account,
+    post_entry,
+    post_pending,
+    reverse_entry,
+    void_pending,
+)
 from ledger.verify import verify
 
 STEPS = int(os.environ.get("SIB_STATEFUL_STEPS", "2000"))

@@ -12,9 +12,15 @@ import pytest
 from moneyed import Money
 
 from ledger.errors import SibError
-from ledger.money import (currency_of, exponent, format_plain, from_minor, parse_amount,
-                          to_minor, zero)
-
+from ledger.money import (
+    currency_of,
+    exponent,
+    format_plain,
+    from_minor,
+    parse_amount,
+    to_minor,
+    zero,
+)
 
 # --- exponents come from the currency ---------------------------------------------------
 

@@ -6,8 +6,16 @@ from decimal import Decimal as D
 
 import pytest
 
-from contracts.rules import (BinaryThresholdRule, FixedRule, LinearRule, ProRataRule,
-                             RateCardRule, SavingsShareRule, SteppedRule, Tier)
+from contracts.rules import (
+    BinaryThresholdRule,
+    FixedRule,
+    LinearRule,
+    ProRataRule,
+    RateCardRule,
+    SavingsShareRule,
+    SteppedRule,
+    Tier,
+)
 from ledger.errors import SibError
 from ledger.rounding import RoundingMode
 from settlement.payouts import KpiInput, earned

@@ -19,9 +19,16 @@ from hypothesis import strategies as st
 
 from ledger.errors import SibError
 from ledger.rounding import RoundingMode
-from settlement.schedules import (LoanTerms, accrual_days, accrued_interest,
-                                  accrued_interest_trace, build_schedule, compare,
-                                  level_payment_exact, validate_terms)
+from settlement.schedules import (
+    LoanTerms,
+    accrual_days,
+    accrued_interest,
+    accrued_interest_trace,
+    build_schedule,
+    compare,
+    level_payment_exact,
+    validate_terms,
+)
 
 # A 100,000,000 yen loan drawn on 1 April 2020 at 1.0 %, repaid over five years in annual
 # equal-principal instalments (元金均等) after a one-year grace period (据置期間).

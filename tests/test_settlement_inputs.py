@@ -13,8 +13,7 @@ from contracts.validate import load_contract_file
 from ledger.errors import SibError
 from settlement.imports import read_results_file
 from settlement.kpi import ResultInput
-from settlement.results import (audit_result, correct_result, import_results_file,
-                                submit_results)
+from settlement.results import audit_result, correct_result, import_results_file, submit_results
 from settlement.runs import settle
 from settlement.tables import KpiResult
 

@@ -13,8 +13,14 @@ from contracts.store import load_contract
 from contracts.validate import load_contract_file
 from ledger.errors import SibError
 from settlement.kpi import ResultInput
-from settlement.results import (audit_result, correct_result, import_results_file,
-                                results_for, submit_draft, submit_results)
+from settlement.results import (
+    audit_result,
+    correct_result,
+    import_results_file,
+    results_for,
+    submit_draft,
+    submit_results,
+)
 from settlement.runs import settle
 from settlement.tables import KpiResult
 

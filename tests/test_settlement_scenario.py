@@ -16,11 +16,11 @@ day-by-day interest count, independently of the code under test.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import yaml
@@ -36,8 +36,14 @@ from ledger.service import post_entry
 from ledger.verify import verify
 from settlement.close import build_pack, close_year
 from settlement.kpi import ResultInput
-from settlement.payments import (distribute, draw_loans, pay_fixed_fees, receipts_for,
-                                 receive_grant, record_payment)
+from settlement.payments import (
+    distribute,
+    draw_loans,
+    pay_fixed_fees,
+    receipts_for,
+    receive_grant,
+    record_payment,
+)
 from settlement.results import audit_result, correct_result, results_for, submit_results
 from settlement.runs import current_runs, runs_of, settle
 

@@ -27,8 +27,7 @@ from ledger.service import post_entry
 from ledger.verify import verify
 from settlement.close import close_year
 from settlement.kpi import ResultInput
-from settlement.payments import (distribute, draw_loans, pay_fixed_fees, receipts_for,
-                                 record_payment)
+from settlement.payments import distribute, draw_loans, pay_fixed_fees, receipts_for, record_payment
 from settlement.results import audit_result, submit_results
 from settlement.runs import settle
 

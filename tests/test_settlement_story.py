@@ -4,7 +4,6 @@ settling twice, a correction, the guard rails, and the ledger reconciling to the
 from __future__ import annotations
 
 import json
-from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path

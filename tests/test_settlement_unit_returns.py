@@ -30,8 +30,14 @@ from ledger.schema import Entry
 from ledger.service import post_entry, reverse_entry
 from ledger.verify import verify
 from settlement.kpi import ResultInput
-from settlement.payments import (capital_changes, claims_at, distribute, investor_return_owed,
-                                 receipts_for, record_payment)
+from settlement.payments import (
+    capital_changes,
+    claims_at,
+    distribute,
+    investor_return_owed,
+    receipts_for,
+    record_payment,
+)
 from settlement.results import audit_result, submit_results
 from settlement.runs import settle
 from settlement.trace import show

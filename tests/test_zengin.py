@@ -14,9 +14,19 @@ from datetime import date
 import pytest
 
 from ledger.errors import SibError
-from settlement.zengin import (EOF_MARK, BankProfile, DataRecord, HeaderRecord, Transfer,
-                               TransferHeader, build_transfer_file, parse_transfer_file,
-                               to_zengin_kana, truncate_zengin, zengin_text)
+from settlement.zengin import (
+    EOF_MARK,
+    BankProfile,
+    DataRecord,
+    HeaderRecord,
+    Transfer,
+    TransferHeader,
+    build_transfer_file,
+    parse_transfer_file,
+    to_zengin_kana,
+    truncate_zengin,
+    zengin_text,
+)
 
 CRLF = BankProfile("CRLF bank", record_separator="CRLF")
 PLAIN = BankProfile("plain stream", record_separator="none")

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import ContractYear, Id, CurrentUser, PageDep, SessionDep, require
+from api.deps import ContractYear, CurrentUser, PageDep, SessionDep, require
 from api.schemas import PageOf, file_responses
 from api.users import Caller
 from api.writes import run_write
@@ -26,8 +26,14 @@ from contracts.store import get_contract
 from investors import documents as docs
 from investors.pack_export import write_pack
 from investors.pdf import render
-from investors.store import (HolderSpec, add_holder, get_holder, holder_payments, list_holders,
-                             subscribe)
+from investors.store import (
+    HolderSpec,
+    add_holder,
+    get_holder,
+    holder_payments,
+    list_holders,
+    subscribe,
+)
 from ledger.errors import NotFound
 from ledger.money_json import MoneyJSON
 

@@ -12,22 +12,45 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
+from api.deps import (
+    FULL_READ_ROLES,
+    CurrentUser,
+    Id,
+    PageDep,
+    SessionDep,
+    in_database,
+    party_ref,
+    require,
+    write_in_database,
+)
 from api.responses import FastJSONResponse
-from api.deps import in_database, write_in_database, FiscalYearPath, Id, FULL_READ_ROLES, CurrentUser, PageDep, SessionDep, party_ref, require
-from api.schemas import (file_responses, AccountCreate, AccountPublic, BookCreate, BookPublic, EntryCreate,
-                         EntryPublic, PageOf, PostingPublic, ResolveRequest, ReverseRequest,
-                         StatementLinePublic, StatementPublic, TrialBalancePublic,
-                         VerifyPublic)
+from api.schemas import (
+    AccountCreate,
+    AccountPublic,
+    BookCreate,
+    BookPublic,
+    EntryCreate,
+    EntryPublic,
+    PageOf,
+    PostingPublic,
+    ResolveRequest,
+    ReverseRequest,
+    StatementLinePublic,
+    StatementPublic,
+    TrialBalancePublic,
+    VerifyPublic,
+    file_responses,
+)
 from api.users import Caller
 from api.writes import run_write
 from ledger import reports, service
-from ledger.export import export_beancount
 from ledger.entries import EntryDraft, PostingDraft
 from ledger.errors import NotFound
+from ledger.export import export_beancount
 from ledger.money_json import MoneyJSON
 from ledger.schema import Account, AccountBalance, Book, Entry, Posting
 from ledger.verify import verify

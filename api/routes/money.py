@@ -12,7 +12,6 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -24,8 +23,7 @@ from investors.store import pay_holders, payment_records
 from investors.tables import Holder
 from ledger.errors import SibError
 from ledger.money_json import MoneyJSON
-from settlement.payments import (distribute, draw_loans, pay_fixed_fees, receipts_for,
-                                 record_payment)
+from settlement.payments import distribute, draw_loans, pay_fixed_fees, receipts_for, record_payment
 from settlement.transfers import set_bank_account
 
 router = APIRouter(tags=["money"])

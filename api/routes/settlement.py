@@ -17,7 +17,7 @@ from fastapi import APIRouter, File, Header, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import ContractYear, Id, FULL_READ_ROLES, CurrentUser, PageDep, SessionDep, require
+from api.deps import FULL_READ_ROLES, ContractYear, CurrentUser, Id, PageDep, SessionDep, require
 from api.schemas import PageOf, file_responses
 from api.writes import run_write
 from contracts.store import get_contract

@@ -13,18 +13,27 @@ source, which :mod:`contracts.validate` adds.
 
 from __future__ import annotations
 
-from typing import Callable
-
-from ledger.errors import Problem
+from collections.abc import Callable
 
 from contracts.checks.base import Known
 from contracts.checks.funding import check_instruments, check_providers
 from contracts.checks.history import check_amendments, check_term, check_waterfall
-from contracts.checks.payments import (check_authorisations, check_caps, check_kpis,
-                                       check_liabilities, check_payer_shares, check_tranches)
-from contracts.checks.references import (check_duplicate_ids, check_invoice_numbers,
-                                         check_references, check_roles)
+from contracts.checks.payments import (
+    check_authorisations,
+    check_caps,
+    check_kpis,
+    check_liabilities,
+    check_payer_shares,
+    check_tranches,
+)
+from contracts.checks.references import (
+    check_duplicate_ids,
+    check_invoice_numbers,
+    check_references,
+    check_roles,
+)
 from contracts.model import Contract
+from ledger.errors import Problem
 
 __all__ = ["Known", "check_contract", "run_checks"]
 

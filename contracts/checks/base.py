@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
-
-from ledger.errors import Problem
+from typing import Any
 
 from contracts.model import Contract
+from ledger.errors import Problem
 
 # Sections whose items are identified by ``id``, and payers/providers by ``party``.
 ID_SECTIONS: dict[str, str] = {

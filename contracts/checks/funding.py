@@ -3,12 +3,11 @@ guarantees, contributions, and providers' fee terms."""
 
 from __future__ import annotations
 
-from ledger.errors import Problem
-
 from contracts.checks.base import Known, name_of, outside_term, problem, year_key
 from contracts.instruments import Contribution, Grant, Guarantee, Loan, UnitClass
 from contracts.model import Contract
 from contracts.values import format_amount
+from ledger.errors import Problem
 
 
 def check_instruments(contract: Contract, known: Known) -> list[Problem]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from ledger.errors import Problem
-
 from contracts.checks.base import Known, outside_term, problem
 from contracts.model import Contract
+from ledger.errors import Problem
 
 
 def check_term(contract: Contract, known: Known) -> list[Problem]:

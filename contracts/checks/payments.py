@@ -6,14 +6,12 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from ledger.errors import Problem, SibError
-
 from contracts.checks.base import Known, name_of, outside_term, problem, year_key
-from contracts.model import (Contract, FixedShares, Kpi, ProportionalShares, ScheduledShares,
-                             Tranche)
+from contracts.model import Contract, FixedShares, Kpi, ProportionalShares, ScheduledShares, Tranche
 from contracts.rules import LinearRule, ProRataRule, RateCardRule, SteppedRule
 from contracts.terms import authorisation_table
 from contracts.values import format_amount
+from ledger.errors import Problem, SibError
 
 _HUNDRED = Decimal(100)
 

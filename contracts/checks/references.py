@@ -4,14 +4,14 @@ and the check digit of companies' invoice registration numbers."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
-
-from ledger.errors import Problem
+from collections.abc import Iterator
+from typing import Any
 
 from contracts.checks.base import ID_SECTIONS, Known, name_of, problem
 from contracts.instruments import Contribution, Grant, Guarantee, Loan, UnitClass
 from contracts.model import Contract
 from contracts.values import corporate_number_check_digit
+from ledger.errors import Problem
 
 _LABELS = {"parties": "party", "payers": "payer", "providers": "provider", "cohorts": "cohort",
            "instruments": "instrument", "kpis": "KPI", "tranches": "tranche"}
