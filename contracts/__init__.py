@@ -11,8 +11,10 @@ Where things are:
   minor units in ``*_minor`` attributes, written in the currency in documents.
 - ``validate``: ``validate_document`` / ``load_contract_file`` → ``(contract | None, problems)``;
   ``source`` reads YAML (the only file access), ``checks`` holds the cross-field rules.
-- ``terms``: pure functions over a valid contract — payer weights, maxima per tranche and payer
-  and per payer and year, the authorisation table, amendments.
+- ``liability``: pure functions over a valid contract — payer weights, maxima per tranche and
+  payer and per payer and year, the authorisation table (the checks use it).
+- ``terms``: amendments, which run the checks on the amended contract; re-exports ``liability``
+  so that callers read a contract's terms through one module.
 - ``schema``: the published JSON Schema (``python -m contracts.schema`` regenerates it).
 - ``examples``: four example contracts; their figures are illustrative.
 """

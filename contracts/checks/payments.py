@@ -7,9 +7,9 @@ from collections import defaultdict
 from decimal import Decimal
 
 from contracts.checks.base import Known, name_of, outside_term, problem, year_key
+from contracts.liability import authorisation_table
 from contracts.model import Contract, FixedShares, Kpi, ProportionalShares, ScheduledShares, Tranche
 from contracts.rules import LinearRule, ProRataRule, RateCardRule, SteppedRule
-from contracts.terms import authorisation_table
 from contracts.values import format_amount
 from ledger.errors import Problem, SibError
 
