@@ -56,7 +56,7 @@ def refusals_exit(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except SibError as error:
             report_error(error)
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
     return wrapper
 
 

@@ -59,4 +59,4 @@ def run(work: Callable[[Session], Any]) -> Any:
             return work(session)
     except SibError as error:
         report_error(error)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None

@@ -72,7 +72,7 @@ def amend(contract_id: str, file: Path, reason: str = typer.Option(..., "--reaso
         contract = _validated(file)
     except SibError as error:
         report_error(error)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     year = effective_from
     if year is None and contract.amendments:
         year = contract.amendments[-1].effective_from
@@ -116,7 +116,7 @@ def show(contract_id: str, as_json: bool = JsonOpt) -> None:
             history = versions(session, contract_id)
     except SibError as error:
         report_error(error)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     contract = contract_from_row(history[-1])
     cur = contract.currency
     table = authorisation_table(contract)

@@ -16,9 +16,10 @@ the median round is reported:
   endpoint (no thread-pool hand-off) is measured too, and the ratio to it printed beside.
 
 Reported per endpoint: requests, failures (any status ≥ 300), the median round's requests/s,
-p50 and p99 latency in ms, and each round's requests/s; then the ratios and whether each goal is met. ``SIB_BENCH_CONNECTIONS`` sets the number
-of concurrent connections (4). Loopback only; the servers are stopped
-(killed if need be) before ``run`` returns. ``SIB_BENCH_API_REQUESTS`` sets the count.
+p50 and p99 latency in ms, and each round's requests/s; then the ratios and whether each goal
+is met. ``SIB_BENCH_CONNECTIONS`` sets the number of concurrent connections (4). Loopback only;
+the servers are stopped (killed if need be) before ``run`` returns. ``SIB_BENCH_API_REQUESTS``
+sets the count.
 """
 
 from __future__ import annotations

@@ -126,7 +126,8 @@ class FixedRule(_Rule):
 
 
 PaymentRule = Annotated[
-    BinaryThresholdRule | LinearRule | ProRataRule | SteppedRule | RateCardRule | SavingsShareRule | FixedRule,
+    BinaryThresholdRule | LinearRule | ProRataRule | SteppedRule | RateCardRule | SavingsShareRule
+    | FixedRule,
     Field(discriminator="type"),
 ]
 """Any payment rule, chosen by its ``type``."""

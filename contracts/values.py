@@ -130,7 +130,7 @@ def _exact_decimal(value: Any) -> Decimal:
             "\"0.10\"", {"value": repr(value)})
     if isinstance(value, bool):
         raise PydanticCustomError("NOT_A_NUMBER", "expected a number, got yes/no")
-    if isinstance(value, Decimal) or isinstance(value, int):
+    if isinstance(value, (Decimal, int)):
         result = Decimal(value)
     elif isinstance(value, str):
         try:

@@ -74,7 +74,7 @@ def parse_amount(value: Any, code: str | Currency, field: str = "amount") -> Mon
     (ASCII digits, optional sign and ``.`` fraction, commas only as thousands grouping);
     exponents, ``NaN`` and ``Infinity`` are refused.
     """
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise SibError("amount must be a string such as \"1234567\", not a number",
                        "AMOUNT_NOT_STRING", field)
     if isinstance(value, int):

@@ -96,7 +96,8 @@ def test_the_trial_balance_has_the_shape_of_its_schema(client):
 
 
 def test_a_write_without_idempotency_key_is_refused(client):
-    r = client.post("/ledger/books", json={"code": "x", "currency": "JPY"}, headers=h(client, "ana"))
+    r = client.post("/ledger/books", json={"code": "x", "currency": "JPY"},
+                    headers=h(client, "ana"))
     assert r.status_code == 422 and r.json()["code"] == "IDEMPOTENCY_KEY_REQUIRED"
 
 

@@ -13,7 +13,8 @@ from api import db
 from api.main import create_app
 from api.users import add_user, create_token
 
-FIVE = Path(__file__).resolve().parent.parent / "contracts/examples/sib-2019-five-municipalities.yaml"
+FIVE = (Path(__file__).resolve().parent.parent
+        / "contracts/examples/sib-2019-five-municipalities.yaml")
 C = "sib-2019-five-municipalities"
 USERS = [("ana", "intermediary", None), ("eva", "evaluator", None), ("aud", "auditor", None),
          ("ube", "finance_officer", "ube"), ("tono", "finance_officer", "tono"),

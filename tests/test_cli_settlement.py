@@ -17,7 +17,8 @@ from api.settings import get_settings
 from settlement.zengin import parse_transfer_file
 
 runner = CliRunner()
-FIVE = Path(__file__).resolve().parent.parent / "contracts/examples/sib-2019-five-municipalities.yaml"
+FIVE = (Path(__file__).resolve().parent.parent
+        / "contracts/examples/sib-2019-five-municipalities.yaml")
 C = "sib-2019-five-municipalities"
 POPULATION = {"ube": 165_000, "tono": 28_000, "yawata": 73_000, "ibusuki": 42_000,
               "misato": 11_000}

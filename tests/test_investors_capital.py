@@ -19,8 +19,9 @@ from investors.capital import (
 )
 from ledger.errors import SibError
 
-C, I, D, W = (MovementKind.CONTRIBUTION, MovementKind.INCOME, MovementKind.DISTRIBUTION,
-              MovementKind.WRITE_DOWN)
+# The movement kinds by initial, so that the rows below read as a table.
+C, I, D, W = (MovementKind.CONTRIBUTION, MovementKind.INCOME,  # noqa: E741
+              MovementKind.DISTRIBUTION, MovementKind.WRITE_DOWN)
 
 
 def fy(year: int) -> tuple[date, date]:

@@ -69,7 +69,8 @@ KAGOSHIMA = Party("kagoshima-bank", Text("株式会社鹿児島銀行", "The Kag
 RESONA = Party("saitama-resona", Text("株式会社埼玉りそな銀行", "Saitama Resona Bank, Ltd."))
 
 PARTICIPANTS = Text("参加者数", "Participants")
-INACTIVE = Text("新規参加者に占める運動不足層の割合", "Share of inactive people among new participants")
+INACTIVE = Text("新規参加者に占める運動不足層の割合",
+                "Share of inactive people among new participants")
 CONTINUATION = Text("継続率", "Continuation rate")
 
 
@@ -194,10 +195,12 @@ def _class_accounts() -> dict[str, InvestorClassRow]:
                              ("c-000001", "senior"))]
     totals = class_totals(accounts)
     return {
-        "junior": InvestorClassRow(Text("匿名組合出資（劣後）", "Silent-partnership units (junior)"),
-                                   2, 30, totals["junior"]),
-        "senior": InvestorClassRow(Text("匿名組合出資（優先）", "Silent-partnership units (senior)"),
-                                   1, 100, totals["senior"])}
+        "junior": InvestorClassRow(
+            Text("匿名組合出資（劣後）", "Silent-partnership units (junior)"), 2, 30,
+            totals["junior"]),
+        "senior": InvestorClassRow(
+            Text("匿名組合出資（優先）", "Silent-partnership units (senior)"), 1, 100,
+            totals["senior"])}
 
 
 def year_end_report() -> YearEndReport:

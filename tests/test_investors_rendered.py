@@ -22,7 +22,8 @@ np = pytest.importorskip("numpy")
 PIL_Image = pytest.importorskip("PIL.Image")
 from PIL import ImageDraw, ImageFont  # noqa: E402
 
-FIVE = Path(__file__).resolve().parent.parent / "contracts/examples/sib-2019-five-municipalities.yaml"
+FIVE = (Path(__file__).resolve().parent.parent
+        / "contracts/examples/sib-2019-five-municipalities.yaml")
 SCALE = 3  # 216 dpi
 TITLE_PT, MARGIN_PT, TITLE_TOP_PT = 16, 40, 48
 

@@ -29,7 +29,8 @@ from ledger.service import post_entry
 from ledger.verify import verify
 from settlement.payments import draw_loans
 
-FIVE = Path(__file__).resolve().parent.parent / "contracts/examples/sib-2019-five-municipalities.yaml"
+FIVE = (Path(__file__).resolve().parent.parent
+        / "contracts/examples/sib-2019-five-municipalities.yaml")
 C = "sib-2019-five-municipalities"
 UNITS = "citizen-units"
 

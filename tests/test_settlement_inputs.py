@@ -17,7 +17,8 @@ from settlement.results import audit_result, correct_result, import_results_file
 from settlement.runs import settle
 from settlement.tables import KpiResult
 
-FIVE = Path(__file__).resolve().parent.parent / "contracts/examples/sib-2019-five-municipalities.yaml"
+FIVE = (Path(__file__).resolve().parent.parent
+        / "contracts/examples/sib-2019-five-municipalities.yaml")
 C = "sib-2019-five-municipalities"
 
 

@@ -24,7 +24,8 @@ from settlement.results import (
 from settlement.runs import settle
 from settlement.tables import KpiResult
 
-FIVE = Path(__file__).resolve().parent.parent / "contracts/examples/sib-2019-five-municipalities.yaml"
+FIVE = (Path(__file__).resolve().parent.parent
+        / "contracts/examples/sib-2019-five-municipalities.yaml")
 C = "sib-2019-five-municipalities"
 PAYERS = ("ube", "tono", "yawata", "ibusuki", "misato")
 

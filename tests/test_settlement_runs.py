@@ -26,7 +26,8 @@ from settlement.results import audit_result, correct_result, results_for, submit
 from settlement.runs import current_runs, runs_of, settle
 from settlement.tables import KpiResult, SettlementLine, SettlementRun
 
-FIVE = Path(__file__).resolve().parent.parent / "contracts/examples/sib-2019-five-municipalities.yaml"
+FIVE = (Path(__file__).resolve().parent.parent
+        / "contracts/examples/sib-2019-five-municipalities.yaml")
 C = "sib-2019-five-municipalities"
 PAYERS_BOOK = f"{C}:payers"
 POPULATION = {"ube": 165_000, "tono": 28_000, "yawata": 73_000, "ibusuki": 42_000,

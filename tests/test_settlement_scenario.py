@@ -47,7 +47,8 @@ from settlement.payments import (
 from settlement.results import audit_result, correct_result, results_for, submit_results
 from settlement.runs import current_runs, runs_of, settle
 
-FIVE = Path(__file__).resolve().parent.parent / "contracts/examples/sib-2019-five-municipalities.yaml"
+FIVE = (Path(__file__).resolve().parent.parent
+        / "contracts/examples/sib-2019-five-municipalities.yaml")
 C = "sib-2019-five-municipalities"
 PAYERS_BOOK = f"{C}:payers"
 YEARS = range(2019, 2024)

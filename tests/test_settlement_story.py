@@ -25,7 +25,8 @@ from settlement.results import audit_result, correct_result, submit_results
 from settlement.runs import current_runs, settle
 from settlement.tables import SettlementLine
 
-FIVE = Path(__file__).resolve().parent.parent / "contracts/examples/sib-2019-five-municipalities.yaml"
+FIVE = (Path(__file__).resolve().parent.parent
+        / "contracts/examples/sib-2019-five-municipalities.yaml")
 C = "sib-2019-five-municipalities"
 POPULATION = {"ube": 165_000, "tono": 28_000, "yawata": 73_000, "ibusuki": 42_000,
               "misato": 11_000}
