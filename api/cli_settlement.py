@@ -317,22 +317,27 @@ def receive(contract: str = ContractOpt, payer: str = typer.Option(..., "--payer
 
 @money_app.command("distribute")
 def distribute_command(contract: str = ContractOpt, on: str = typer.Option(..., "--on"),
-                       reference: str = typer.Option(..., "--reference"),
+                       reference: str = typer.Option(
+                           "", "--reference", help="only the receipts recorded under this "
+                           "reference (default: every receipt not yet distributed)"),
                        final: bool = typer.Option(False, "--final"),
                        trace: bool = typer.Option(False, "--trace",
                                                   help="print how each owed figure was "
                                                        "obtained"),
                        as_json: bool = JsonOpt) -> None:
-    """Run the waterfall on the outcome payments received under --reference."""
+    """Run the waterfall on the outcome payments received under --reference and not yet
+    distributed: each receipt is spent once."""
     from contracts.store import get_contract
-    from settlement.payments import distribute, receipts_for
+    from settlement.payments import distribute
 
     def work(session: Any) -> dict[str, Any]:
         terms = get_contract(session, contract)
-        receipts = receipts_for(session, contract, reference)
-        result = distribute(session, contract, date.fromisoformat(on), receipts, final,
-                            reference)
+        result = distribute(session, contract, date.fromisoformat(on), final, reference)
         return {"currency": terms.currency, "available": result.waterfall.available_minor,
+                "applied": [{"receipt_entry": r.entry_id, "payer": r.payer,
+                             "reference": r.reference, "received_on": r.received_on.isoformat(),
+                             "received": r.amount_minor, "applied": amount}
+                            for r, amount in result.applied],
                 "left": result.waterfall.left_minor,
                 "allocations": [{"step": a.claim.step, "instrument": a.claim.instrument,
                                  "party": a.claim.party, "owed": a.claim.amount_minor,

@@ -149,7 +149,7 @@ def run_year(year: int, out: Path, summary: list[tuple]) -> None:  # type: ignor
                 record_payment(s, C, p["payer"], p["outstanding"], paid_on, f"FY{year}")
                 received[p["payer"]] = p["outstanding"]
         final = year == 2023
-        result = distribute(s, C, waterfall_on, received, final=final, reference=f"FY{year}")
+        result = distribute(s, C, waterfall_on, final=final, reference=f"FY{year}")
         holders = pay_holders(s, C, waterfall_on)
     paid_banks = sum(a.paid_minor for a in result.waterfall.allocations
                      if a.claim.step in ("interest", "principal")

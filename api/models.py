@@ -13,4 +13,10 @@ from ledger.schema import (  # noqa: F401
                            PeriodSnapshot,
                            Posting,
 )
-from settlement.tables import KpiResult, PartyBankAccount, SettlementLine, SettlementRun  # noqa: F401,E402
+from settlement.tables import (  # noqa: F401
+    KpiResult,
+    PartyBankAccount,
+    ReceiptApplication,
+    SettlementLine,
+    SettlementRun,
+)

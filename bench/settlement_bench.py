@@ -104,7 +104,7 @@ def _settle_year(url: str) -> dict[str, float]:
         for p in pack.payers:
             record_payment(s, C, p["payer"], p["outstanding"], date(2020, 5, 20), "FY2019")
             received[p["payer"]] = p["outstanding"]
-        distribute(s, C, date(2020, 5, 29), received, reference="FY2019")
+        distribute(s, C, date(2020, 5, 29), reference="FY2019")
         t2 = time.perf_counter()
         paid = pay_holders(s, C, date(2020, 5, 29))
         s.commit()

@@ -9,10 +9,114 @@ as its finance office records them. Every party-specific account carries a party
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 
 from contracts.model import Contract
+from ledger.accounts import AccountSpec
 from ledger.calendar import fiscal_year_bounds
-from ledger.service import AccountSpec
+
+
+class Kind(StrEnum):
+    """Why an entry exists: every kind the settlement, money and investor services post.
+
+    Defined once here and compared as strings (a ``StrEnum``), so a kind is never typed twice.
+    """
+
+    TRANCHE_COMMITMENT = "tranche_commitment"
+    OUTCOME_EARNED = "outcome_earned"
+    OUTCOME_NOT_EARNED = "outcome_not_earned"
+    OUTCOME_TAX = "outcome_tax"
+    OUTCOME_COST = "outcome_cost"
+    GRANT_RECOGNISED = "grant_recognised"
+    LOAN_DRAWDOWN = "loan_drawdown"
+    GRANT_RECEIPT = "grant_receipt"
+    OUTCOME_PAYMENT = "outcome_payment"
+    OUTCOME_RECEIPT = "outcome_receipt"
+    SERVICE_FEE = "service_fee"
+    INTEREST_ACCRUAL = "interest_accrual"
+    PROVIDER_FEE = "provider_fee"
+    INTEREST_PAYMENT = "interest_payment"
+    PRINCIPAL_REPAYMENT = "principal_repayment"
+    INVESTOR_DISTRIBUTION = "investor_distribution"
+    CAPITAL_RETURN = "capital_return"
+    GUARANTEE_DRAW = "guarantee_draw"
+    WRITE_DOWN = "write_down"
+    UNIT_SUBSCRIPTION = "unit_subscription"
+    HOLDER_PAYMENT = "holder_payment"
+
+
+class Code:
+    """Account codes of the two books, built in one place (``Code.loan("loan-kyoto")`` is
+    ``loan:loan-kyoto``). Parents and single accounts are constants; per-party accounts are
+    functions of the party or instrument id."""
+
+    CASH = "cash"
+    RECEIVABLE = "receivable"
+    OUTCOME_INCOME = "outcome-income"
+    WRITE_DOWN_GAIN = "write-down-gain"
+    WITHHOLDING_PAYABLE = "withholding-payable"
+    TAX_PAYABLE = "tax-payable"
+
+    @staticmethod
+    def receivable(payer: str) -> str:
+        return f"receivable:{payer}"
+
+    @staticmethod
+    def outcome_income(payer: str) -> str:
+        return f"outcome-income:{payer}"
+
+    @staticmethod
+    def loan(loan_id: str) -> str:
+        return f"loan:{loan_id}"
+
+    @staticmethod
+    def interest_expense(loan_id: str) -> str:
+        return f"interest-expense:{loan_id}"
+
+    @staticmethod
+    def interest_payable(loan_id: str) -> str:
+        return f"interest-payable:{loan_id}"
+
+    @staticmethod
+    def fees(provider: str) -> str:
+        return f"fees:{provider}"
+
+    @staticmethod
+    def units(class_id: str) -> str:
+        return f"units:{class_id}"
+
+    @staticmethod
+    def distributions(class_id: str) -> str:
+        return f"distributions:{class_id}"
+
+    @staticmethod
+    def distributions_payable(class_id: str) -> str:
+        return f"distributions-payable:{class_id}"
+
+    @staticmethod
+    def guarantor_claim(guarantee_id: str) -> str:
+        return f"guarantor-claim:{guarantee_id}"
+
+    # The payers' book.
+    @staticmethod
+    def outcome_cost(payer: str) -> str:
+        return f"outcome-cost:{payer}"
+
+    @staticmethod
+    def payable(party: str) -> str:
+        return f"payable:{party}"
+
+    @staticmethod
+    def grant_receivable(payer: str) -> str:
+        return f"grant-receivable:{payer}"
+
+    @staticmethod
+    def grant_income(payer: str) -> str:
+        return f"grant-income:{payer}"
+
+    @staticmethod
+    def bank(payer: str) -> str:
+        return f"bank:{payer}"
 
 
 def payers_book_code(contract_id: str) -> str:

@@ -17,10 +17,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from moneyed import Money
-from sqlalchemy import bindparam, case, insert, select, update
+from sqlalchemy import BindParameter, bindparam, case, insert, select, update
 from sqlalchemy.orm.util import identity_key
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from ledger.accounts import AccountSpec
 from ledger.entries import (
     EntryDraft,
     PostingDraft,
@@ -43,6 +44,8 @@ from ledger.schema import (
     Book,
     Entry,
     Posting,
+    id_of,
+    table_of,
 )
 
 
@@ -74,7 +77,7 @@ def create_book(session: Session, code: str, currency: str, name_ja: str = "", n
         problems.extend(exc.problems)
     if problems:
         raise SibError(problems)
-    existing = session.scalars(select(Book).where(Book.code == code)).first()
+    existing = session.scalars(select(Book).where(col(Book.code) == code)).first()
     if existing is not None:
         if existing.currency != currency or existing.fiscal_year_start_month != \
                 fiscal_year_start_month:
@@ -92,7 +95,7 @@ def create_book(session: Session, code: str, currency: str, name_ja: str = "", n
 
 def get_book(session: Session, code: str, lock: bool = False) -> Book:
     """The book with this code (row-locked for writing if ``lock``), or BOOK_NOT_FOUND."""
-    query = select(Book).where(Book.code == code)
+    query = select(Book).where(col(Book.code) == code)
     if lock:
         query = query.with_for_update()
     book = session.scalars(query).first()
@@ -101,29 +104,6 @@ def get_book(session: Session, code: str, lock: bool = False) -> Book:
     if lock:
         session.refresh(book)
     return book
-
-
-@dataclass(frozen=True)
-class AccountSpec:
-    """An account to open.
-
-    Attributes:
-        code: unique within the book; ``:`` separates hierarchy levels by convention.
-        type: asset, liability, equity, income or expense.
-        parent: code of the parent account, if any (same book, same type).
-        debits_must_not_exceed_credits / credits_must_not_exceed_debits: balance limits.
-    """
-
-    code: str
-    type: str
-    name_ja: str = ""
-    name_en: str = ""
-    parent: str | None = None
-    opened_on: date = date(2000, 1, 1)
-    closed_on: date | None = None
-    party_ref: str | None = None
-    debits_must_not_exceed_credits: bool = False
-    credits_must_not_exceed_debits: bool = False
 
 
 def open_account(session: Session, book_code: str, spec: AccountSpec) -> Account:
@@ -159,7 +139,7 @@ def open_account(session: Session, book_code: str, spec: AccountSpec) -> Account
                            "ACCOUNT_EXISTS", "code")
         return existing
     session.info.pop("ledger_accounts", None)
-    account = Account(book_id=book.id, code=spec.code, name_ja=spec.name_ja,
+    account = Account(book_id=id_of(book), code=spec.code, name_ja=spec.name_ja,
                       name_en=spec.name_en, type=spec.type, parent_id=parent_id,
                       currency=book.currency, opened_on=spec.opened_on, closed_on=spec.closed_on,
                       party_ref=spec.party_ref,
@@ -167,7 +147,7 @@ def open_account(session: Session, book_code: str, spec: AccountSpec) -> Account
                       credits_must_not_exceed_debits=spec.credits_must_not_exceed_debits)
     session.add(account)
     session.flush()
-    session.add(AccountBalance(account_id=account.id))
+    session.add(AccountBalance(account_id=id_of(account)))
     session.flush()
     return account
 
@@ -191,15 +171,15 @@ def close_account(session: Session, book_code: str, code: str, closed_on: date) 
 
 
 def _account_by_code(session: Session, book_id: int | None, code: str) -> Account | None:
-    return session.scalars(select(Account).where(Account.book_id == book_id,
-                                                 Account.code == code)).first()
+    return session.scalars(select(Account).where(col(Account.book_id) == book_id,
+                                                 col(Account.code) == code)).first()
 
 
 def accounts_of(session: Session, book_code: str) -> list[Account]:
     """Every account of a book, by code."""
     book = get_book(session, book_code)
-    return list(session.scalars(select(Account).where(Account.book_id == book.id)
-                                .order_by(Account.code)))
+    return list(session.scalars(select(Account).where(col(Account.book_id) == book.id)
+                                .order_by(col(Account.code))))
 
 
 # --------------------------------------------------------------------------- posting
@@ -208,11 +188,11 @@ def accounts_of(session: Session, book_code: str) -> list[Account]:
 # ORM's per-statement machinery costs more than the database work on a two-posting entry.
 # Whatever ORM instances the session holds for rows this path changes are expired afterwards.
 
-_BOOK = Book.__table__
-_ACCOUNT = Account.__table__
-_ENTRY = Entry.__table__
-_POSTING = Posting.__table__
-_BALANCE = AccountBalance.__table__
+_BOOK = table_of(Book)
+_ACCOUNT = table_of(Account)
+_ENTRY = table_of(Entry)
+_POSTING = table_of(Posting)
+_BALANCE = table_of(AccountBalance)
 
 _KEY_HOLDER = (select(_ENTRY.c.id).where(_ENTRY.c.book_id == _BOOK.c.id,
                                          _ENTRY.c.idempotency_key == bindparam("key"))
@@ -382,7 +362,7 @@ def _accounts_for(session: Session, book: BookState, codes: Iterable[str]) -> di
     cannot change an account of a book while this transaction holds the book's lock.
     """
     transaction = session.get_transaction()
-    held = session.info.get("ledger_accounts")
+    held: tuple[Any, dict[int, dict[str, Any]]] | None = session.info.get("ledger_accounts")
     if held is None or held[0] is not transaction:
         held = session.info["ledger_accounts"] = (transaction, {})
     cache: dict[str, Any] = held[1].setdefault(book.id, {})
@@ -487,7 +467,7 @@ def _write(session: Session, write: _Write, now: datetime | None) -> EntryRecord
     digest = chain_hash(book.head_hash, book.code, sequence, write.key, write.kind, write.status,
                         write.effective_on, recorded_at, write.description, links,
                         write.resolves_entry_id, write.reverses_entry_id, posting_tuples)
-    values = dict(book_id=book.id, sequence=sequence, idempotency_key=write.key,
+    values: dict[str, Any] = dict(book_id=book.id, sequence=sequence, idempotency_key=write.key,
                   content_hash=write.content, kind=write.kind, status=write.status,
                   effective_on=write.effective_on, recorded_at=recorded_at,
                   description=write.description, links=links,
@@ -516,8 +496,8 @@ _MOVES: dict[int, Any] = {}
 def _move_statement(count: int) -> Any:
     """One UPDATE moving ``count`` balances (a CASE per column): one round trip per entry."""
     if count not in _MOVES:
-        ids = [bindparam(f"a{i}") for i in range(count)]
-        columns = {}
+        ids: list[BindParameter[int]] = [bindparam(f"a{i}") for i in range(count)]
+        columns: dict[str, Any] = {}
         for column, slot in (("debits_posted", "dp"), ("credits_posted", "cp"),
                              ("debits_pending", "dq"), ("credits_pending", "cq")):
             delta = case(*[(_BALANCE.c.account_id == ids[i], bindparam(f"{slot}{i}"))
@@ -585,8 +565,8 @@ def _resolve(session: Session, book_code: str, pending_entry_id: int, key: str,
     if original.status != PENDING:
         problems.append(Problem("NOT_PENDING", f"entry {original.id} is not a pending entry",
                                 "pending_entry_id"))
-    elif session.scalars(select(Entry.id).where(
-            Entry.resolves_entry_id == original.id)).first() is not None:
+    elif session.scalars(select(col(Entry.id)).where(
+            col(Entry.resolves_entry_id) == original.id)).first() is not None:
         raise Conflict(f"pending entry {original.id} was already posted or voided",
                        "PENDING_ALREADY_RESOLVED", "pending_entry_id")
     if status == POSTED:
@@ -604,9 +584,10 @@ def _resolve(session: Session, book_code: str, pending_entry_id: int, key: str,
 
 
 def _posting_rows(session: Session, entry_id: int | None) -> list[tuple[Account, str, int]]:
-    found = session.execute(select(Posting, Account).join(Account,
-                                                          Account.id == Posting.account_id)
-                            .where(Posting.entry_id == entry_id).order_by(Posting.id))
+    found = session.execute(select(Posting, Account)
+                            .join(Account, col(Account.id) == col(Posting.account_id))
+                            .where(col(Posting.entry_id) == entry_id)
+                            .order_by(col(Posting.id)))
     return [(account, posting.side, posting.amount_minor) for posting, account in found]
 
 
@@ -697,12 +678,12 @@ def reverse_entry(session: Session, book_code: str, entry_id: int, idempotency_k
 
 def reversal_of(session: Session, entry_id: int | None) -> Entry | None:
     """The entry that reverses ``entry_id``, if any (the link from the original's side)."""
-    return session.scalars(select(Entry).where(Entry.reverses_entry_id == entry_id)).first()
+    return session.scalars(select(Entry).where(col(Entry.reverses_entry_id) == entry_id)).first()
 
 
 def resolution_of(session: Session, entry_id: int | None) -> Entry | None:
     """The entry that posted or voided the pending entry ``entry_id``, if any."""
-    return session.scalars(select(Entry).where(Entry.resolves_entry_id == entry_id)).first()
+    return session.scalars(select(Entry).where(col(Entry.resolves_entry_id) == entry_id)).first()
 
 
 def entry_state(session: Session, entry: Entry | EntryRecord) -> str:

@@ -7,9 +7,8 @@ so nothing is ever paid out that the SPV does not hold. Services never commit.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -17,17 +16,18 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from contracts.chart import payers_book_code
+from contracts.chart import Code, Kind, payers_book_code
 from contracts.model import Contract
 from contracts.store import contract_from_row, get_contract, versions
+from ledger import read
 from ledger.calendar import fiscal_year_bounds
-from ledger.entries import EntryDraft, credit, debit
+from ledger.entries import CREDIT, DEBIT, EntryDraft, credit, debit
 from ledger.errors import Conflict, SibError
 from ledger.money import from_minor
 from ledger.rounding import round_minor
-from ledger.schema import CREDIT, DEBIT, POSTED, Account, Entry, Posting
-from ledger.service import get_book, post_entry
+from ledger.service import EntryRecord, get_book, post_entry
 from settlement.loans import LoanPosition, loan_schedule, position
+from settlement.tables import ReceiptApplication, SettlementRun
 from settlement.trace import Trace
 from settlement.unit_returns import CapitalChange, RateSchedule, ReturnOwed, return_owed
 from settlement.waterfall import Claim, WaterfallResult, losses, run_waterfall
@@ -35,7 +35,7 @@ from settlement.waterfall import Claim, WaterfallResult, losses, run_waterfall
 
 def _post(session: Session, book: str, key: str, kind: str, on: date, amount: int,
           debit_account: str, credit_account: str, description: str,
-          links: dict[str, Any], currency: str) -> Entry:
+          links: dict[str, Any], currency: str) -> EntryRecord:
     money = from_minor(amount, currency)
     return post_entry(session, EntryDraft(book, key, kind, on,
                                           [debit(debit_account, money),
@@ -46,24 +46,15 @@ def _post(session: Session, book: str, key: str, kind: str, on: date, amount: in
 def account_totals(session: Session, book_code: str, account_code: str,
                    kinds: tuple[str, ...] | None = None,
                    through_on: date | None = None) -> tuple[int, int]:
-    """Posted (debits, credits) of one account, optionally only from entries of ``kinds``."""
-    book = get_book(session, book_code)
-    query = (select(Posting.side, func.sum(Posting.amount_minor))
-             .join(Account, Account.id == Posting.account_id)
-             .join(Entry, Entry.id == Posting.entry_id)
-             .where(Account.book_id == book.id, Account.code == account_code,
-                    Posting.status == POSTED).group_by(Posting.side))
-    if kinds is not None:
-        query = query.where(Entry.kind.in_(kinds))
-    if through_on is not None:
-        query = query.where(Posting.effective_on <= through_on)
-    sums = {side: int(total or 0) for side, total in session.execute(query)}
-    return sums.get(DEBIT, 0), sums.get(CREDIT, 0)
+    """Posted (debits, credits) of one account, optionally only from entries of ``kinds``
+    (the ledger's read model, :func:`ledger.read.totals`)."""
+    found = read.totals(session, book_code, account_code, kinds=kinds, through_on=through_on)
+    return found.debits_minor, found.credits_minor
 
 
 # --------------------------------------------------------------------------- funding
 
-def draw_loans(session: Session, contract_id: str, through_on: date) -> list[Entry]:
+def draw_loans(session: Session, contract_id: str, through_on: date) -> list[EntryRecord]:
     """Post every loan draw dated on or before ``through_on`` (each once)."""
     contract = get_contract(session, contract_id)
     entries = []
@@ -80,7 +71,7 @@ def draw_loans(session: Session, contract_id: str, through_on: date) -> list[Ent
 
 
 def receive_grant(session: Session, contract_id: str, payer: str, amount_minor: int,
-                  on: date, reference: str) -> Entry:
+                  on: date, reference: str) -> EntryRecord:
     """The national grant received by a payer (payers' book): its grant receivable is paid."""
     contract = get_contract(session, contract_id)
     _check_payer(contract, payer)
@@ -102,7 +93,7 @@ def _check_payer(contract: Contract, payer: str) -> None:
 
 
 def record_payment(session: Session, contract_id: str, payer: str, amount_minor: int,
-                   on: date, reference: str) -> tuple[Entry, Entry]:
+                   on: date, reference: str) -> tuple[EntryRecord, EntryRecord]:
     """A payer pays the SPV: its payable (payers' book) and the SPV's receivable are settled.
     More than the payer owes is refused."""
     contract = get_contract(session, contract_id)
@@ -125,23 +116,60 @@ def record_payment(session: Session, contract_id: str, payer: str, amount_minor:
     return paid, received
 
 
+@dataclass(frozen=True)
+class Receipt:
+    """An outcome payment received by the SPV, and how much of it distributions have applied.
+
+    Attributes:
+        entry_id: the ``outcome_receipt`` entry that put the money in cash.
+        applied_minor: the sum every distribution so far applied of it (never more than
+            ``amount_minor``).
+    """
+
+    entry_id: int
+    payer: str
+    reference: str
+    received_on: date
+    amount_minor: int
+    applied_minor: int
+
+    @property
+    def unapplied_minor(self) -> int:
+        return self.amount_minor - self.applied_minor
+
+
+def receipts(session: Session, contract_id: str, through_on: date | None = None,
+             reference: str | None = None) -> list[Receipt]:
+    """Outcome payments received (in the order received), each with what was applied of it.
+    A receipt that was reversed is not money the SPV holds: it is left out."""
+    received = read.entries(session, contract_id, kinds=[Kind.OUTCOME_RECEIPT],
+                            through_on=through_on)
+    if not received:
+        return []
+    reversed_ids = {e.reverses_entry_id for e in read.entries(
+        session, contract_id, reverses=[r.id for r in received])}
+    applied = dict(session.execute(
+        select(ReceiptApplication.receipt_entry_id, func.sum(ReceiptApplication.amount_minor))
+        .where(ReceiptApplication.contract_id == contract_id)
+        .group_by(ReceiptApplication.receipt_entry_id)).all())
+    return [Receipt(e.id, str(e.links.get("payer", "")), str(e.links.get("reference", "")),
+                    e.effective_on, e.amount_on(Code.CASH, DEBIT), int(applied.get(e.id, 0)))
+            for e in received if e.id not in reversed_ids
+            and (reference is None or e.links.get("reference") == reference)]
+
+
 def receipts_for(session: Session, contract_id: str, reference: str) -> dict[str, int]:
-    """Outcome payments received under ``reference``, per payer."""
-    book = get_book(session, contract_id)
-    rows = session.execute(
-        select(Entry.links, Posting.amount_minor).join(Posting, Posting.entry_id == Entry.id)
-        .where(Entry.book_id == book.id, Entry.kind == "outcome_receipt",
-               Posting.side == DEBIT))
-    receipts: dict[str, int] = {}
-    for links_text, amount in rows:
-        links = json.loads(links_text)
-        if links.get("reference") == reference:
-            receipts[links["payer"]] = receipts.get(links["payer"], 0) + amount
-    return receipts
+    """Outcome payments received under ``reference`` and not yet applied by a distribution,
+    per payer."""
+    out: dict[str, int] = {}
+    for receipt in receipts(session, contract_id, reference=reference):
+        if receipt.unapplied_minor > 0:
+            out[receipt.payer] = out.get(receipt.payer, 0) + receipt.unapplied_minor
+    return out
 
 
 def pay_fixed_fees(session: Session, contract_id: str, fiscal_year: int,
-                   on: date) -> list[Entry]:
+                   on: date) -> list[EntryRecord]:
     """The SPV pays each provider's fixed fee for the year (those it pays itself)."""
     contract = get_contract(session, contract_id)
     entries = []
@@ -166,12 +194,19 @@ class Distribution:
 
     ``traces`` are the computed claims' traces (each investor return: its capital timeline,
     the return accrued, what was already paid, what was owed) followed by the waterfall's.
+    ``applied`` lists each receipt the distribution applied and how much of it.
     """
 
     on: date
     waterfall: WaterfallResult
     entries: list[int] = field(default_factory=list)
     losses: list[Any] = field(default_factory=list)
+    applied: list[tuple[Receipt, int]] = field(default_factory=list)
+
+    @property
+    def applied_minor(self) -> int:
+        """The received money this distribution spent (what it applied of the receipts)."""
+        return sum(amount for _, amount in self.applied)
 
     @property
     def traces(self) -> list[Trace]:
@@ -231,14 +266,8 @@ def _principal_reductions(session: Session, contract: Contract,
                           loan_id: str) -> list[tuple[date, int]]:
     """(effective on, amount) of every debit to the loan account: repayments, guarantee
     draws and write-downs, each reducing the principal outstanding from its date."""
-    book = get_book(session, contract.id)
-    rows = session.execute(
-        select(Posting.effective_on, Posting.amount_minor)
-        .join(Account, Account.id == Posting.account_id)
-        .where(Account.book_id == book.id, Account.code == f"loan:{loan_id}",
-               Posting.side == DEBIT, Posting.status == POSTED)
-        .order_by(Posting.effective_on))
-    return [(on, int(amount)) for on, amount in rows]
+    return [(p.effective_on, p.amount_minor) for p in read.postings(
+        session, contract.id, account=Code.loan(loan_id), side=DEBIT)]
 
 
 def free_cash(session: Session, contract: Contract) -> int:
@@ -334,59 +363,122 @@ def capital_changes(session: Session, contract_id: str, class_id: str,
     credit (a subscription) starts earning on its date, each debit (capital returned, a
     guarantee draw, a write-down) stops earning on its date. A reversal cancels the entry it
     reverses from that entry's own date, as if it had never been posted."""
-    book = get_book(session, contract_id)
-    rows = session.execute(
-        select(Posting.effective_on, Posting.side, Posting.amount_minor, Entry.id, Entry.kind,
-               Entry.reverses_entry_id)
-        .join(Account, Account.id == Posting.account_id)
-        .join(Entry, Entry.id == Posting.entry_id)
-        .where(Account.book_id == book.id, Account.code == f"units:{class_id}",
-               Posting.status == POSTED, Posting.effective_on <= through_on)
-        .order_by(Posting.effective_on, Entry.id)).all()
-    reversed_ids = {row[5] for row in rows if row[5] is not None}
-    original_on = dict(session.execute(select(Entry.id, Entry.effective_on).where(
-        Entry.id.in_(reversed_ids))).all()) if reversed_ids else {}
-    return [CapitalChange(original_on[reverses] if reverses is not None else effective_on,
-                          amount if side == CREDIT else -amount, f"{kind} (entry {entry_id})")
-            for effective_on, side, amount, entry_id, kind, reverses in rows]
+    rows = read.postings(session, contract_id, account=Code.units(class_id),
+                         through_on=through_on)
+    reversed_ids = {p.reverses_entry_id for p in rows if p.reverses_entry_id is not None}
+    original_on = {e.id: e.effective_on
+                   for e in read.entries(session, contract_id, ids=reversed_ids)} \
+        if reversed_ids else {}
+    return [CapitalChange(original_on[p.reverses_entry_id] if p.reverses_entry_id is not None
+                          else p.effective_on,
+                          p.amount_minor if p.side == CREDIT else -p.amount_minor,
+                          f"{p.kind} (entry {p.entry_id})") for p in rows]
 
 
-def distribute(session: Session, contract_id: str, on: date, receipts: dict[str, int],
-               final: bool = False, reference: str = "") -> Distribution:
-    """Run the waterfall on the outcome money received (``receipts`` per payer) and post it.
+def distribute(session: Session, contract_id: str, on: date, final: bool = False,
+               reference: str = "") -> Distribution:
+    """Run the waterfall on the outcome money received and not yet distributed, and post it.
+
+    The money a distribution may spend is what it applies of the receipts (those received on
+    or before ``on``; only those under ``reference`` when one is given), up to the cash the SPV
+    holds: each receipt is applied once, in the order received, and the applications are
+    recorded with the entries, so a second distribution of the same money finds nothing left
+    (``NOTHING_TO_DISTRIBUTE``), whatever its date or reference. What the claims leave of the
+    applied money stays in cash until the end of the contract.
 
     Interest falls due (is accrued) as the schedule says, then is paid as far as money allows;
-    at the end of the contract (``final``), unpaid principal of every instrument becomes a
-    loss: covered in part by a guarantee, the rest written down. The same receipts are
-    distributed once: a second run on the same date and reference is refused
-    (``ALREADY_DISTRIBUTED``), since it would count the money received a second time.
+    at the end of the contract (``final``: refused before the last fiscal year is settled, and
+    done once) every instrument's unpaid principal becomes a loss: covered in part by a
+    guarantee, the rest written down. A run repeated on the same date and reference is refused
+    (``ALREADY_DISTRIBUTED``).
     """
     contract = get_contract(session, contract_id)
+    get_book(session, contract.id, lock=True)  # distributions of one contract, one at a time
     tag = f"{contract.id}:waterfall:{on.isoformat()}:{reference}"
     _refuse_if_distributed(session, contract, tag, on, reference)
-    cash = free_cash(session, contract)
-    available = min(sum(receipts.values()), cash) if not final else cash
-    claims = claims_at(session, contract, on, receipts, final)
-    result = run_waterfall(max(available, 0), claims, contract.waterfall)
-    out = Distribution(on, result)
+    if final:
+        _refuse_final_too_early(session, contract)
+    cash = max(free_cash(session, contract), 0)
+    unapplied = [r for r in receipts(session, contract.id, through_on=on,
+                                     reference=reference or None) if r.unapplied_minor > 0]
+    applied = _apply(unapplied, min(sum(r.unapplied_minor for r in unapplied), cash))
+    if not applied and not final:
+        raise Conflict(_nothing_left(contract, on, reference), "NOTHING_TO_DISTRIBUTE",
+                       "reference")
+    per_payer: dict[str, int] = {}
+    for receipt, amount in applied:
+        per_payer[receipt.payer] = per_payer.get(receipt.payer, 0) + amount
+    available = cash if final else sum(per_payer.values())
+    claims = claims_at(session, contract, on, per_payer, final)
+    result = run_waterfall(available, claims, contract.waterfall)
+    out = Distribution(on, result, applied=applied)
     _accrue_interest(session, contract, on, final, tag, out)
     for allocation in result.allocations:
         if allocation.paid_minor > 0:
-            out.entries.append(_post_allocation(session, contract, allocation, on, tag).id or 0)
+            out.entries.append(_post_allocation(session, contract, allocation, on, tag,
+                                                final).id or 0)
     if final:
         _write_down(session, contract, result, on, tag, out)
+    _record_applications(session, contract, tag, on, applied)
     return out
+
+
+def _apply(unapplied: list[Receipt], amount_minor: int) -> list[tuple[Receipt, int]]:
+    """Take ``amount_minor`` from the receipts in the order received: (receipt, amount)."""
+    applied = []
+    left = amount_minor
+    for receipt in sorted(unapplied, key=lambda r: (r.received_on, r.entry_id)):
+        take = min(receipt.unapplied_minor, left)
+        if take <= 0:
+            break
+        applied.append((receipt, take))
+        left -= take
+    return applied
+
+
+def _nothing_left(contract: Contract, on: date, reference: str) -> str:
+    which = f" under {reference!r}" if reference else ""
+    return (f"no outcome payment received{which} on or before {on} is left to distribute for "
+            f"{contract.id}: every receipt has already been applied by a distribution, or none "
+            "was received; record the payment first")
+
+
+def _record_applications(session: Session, contract: Contract, tag: str, on: date,
+                         applied: list[tuple[Receipt, int]]) -> None:
+    now = datetime.now(UTC)
+    session.add_all([ReceiptApplication(contract_id=contract.id, distribution_key=tag,
+                                        receipt_entry_id=receipt.entry_id,
+                                        payer_id=receipt.payer, amount_minor=amount,
+                                        applied_on=on, recorded_at=now)
+                     for receipt, amount in applied])
+    session.flush()
+
+
+def _refuse_final_too_early(session: Session, contract: Contract) -> None:
+    """The final distribution pays everything out and writes down what is left: once, and
+    only after the contract's last fiscal year is settled."""
+    settled = session.scalar(select(func.count()).select_from(SettlementRun).where(
+        SettlementRun.contract_id == contract.id,
+        SettlementRun.fiscal_year == contract.last_fiscal_year))
+    if not settled:
+        raise Conflict(f"the final distribution of {contract.id} pays out everything and writes "
+                       f"down what is unpaid: it comes after FY{contract.last_fiscal_year}, the "
+                       "contract's last fiscal year, is settled", "FINAL_BEFORE_TERM_END",
+                       "final")
+    done = read.entries(session, contract.id, links={"final": True})
+    if done:
+        raise Conflict(f"the final distribution of {contract.id} was already posted on "
+                       f"{done[0].effective_on}", "FINAL_ALREADY_DISTRIBUTED", "final")
 
 
 def _refuse_if_distributed(session: Session, contract: Contract, tag: str, on: date,
                            reference: str) -> None:
-    book = get_book(session, contract.id)
-    done = session.scalar(select(func.count()).select_from(Entry).where(
-        Entry.book_id == book.id, Entry.idempotency_key.startswith(f"{tag}:", autoescape=True)))
+    done = session.scalar(select(func.count()).select_from(ReceiptApplication).where(
+        ReceiptApplication.distribution_key == tag)) or \
+        read.entries(session, contract.id, key_prefix=f"{tag}:")
     if done:
         raise Conflict(f"the waterfall of {on} on the receipts {reference!r} was already "
-                       f"posted ({done} entries); it is not run twice", "ALREADY_DISTRIBUTED",
-                       "reference")
+                       "posted; it is not run twice", "ALREADY_DISTRIBUTED", "reference")
 
 
 def _accrue_interest(session: Session, contract: Contract, on: date, final: bool, tag: str,
@@ -405,29 +497,28 @@ def _accrue_interest(session: Session, contract: Contract, on: date, final: bool
 
 
 def _post_allocation(session: Session, contract: Contract, allocation: Any, on: date,
-                     tag: str) -> Entry:
+                     tag: str, final: bool) -> EntryRecord:
     claim = allocation.claim
-    accounts = {"provider_fees": (f"fees:{claim.instrument}", "provider_fee"),
-                "interest": (f"interest-payable:{claim.instrument}", "interest_payment"),
-                "investor_returns": (f"distributions:{claim.instrument}",
-                                     "investor_distribution")}
-    if claim.step == "principal":
-        is_loan = any(loan.id == claim.instrument for loan in contract.loans)
-        account, kind = (f"loan:{claim.instrument}", "principal_repayment") if is_loan else \
-            (f"units:{claim.instrument}", "capital_return")
-    else:
-        account, kind = accounts[claim.step]
-    links = {"contract": contract.id, "step": claim.step, "party": claim.party,
-             ("loan" if kind in ("interest_payment", "principal_repayment") else "unit_class"
-              if kind in ("investor_distribution", "capital_return") else "provider"):
-             claim.instrument}
+    instrument = claim.instrument
+    is_loan = any(loan.id == instrument for loan in contract.loans)
+    account, kind, link = {
+        "provider_fees": (Code.fees(instrument), Kind.PROVIDER_FEE, "provider"),
+        "interest": (Code.interest_payable(instrument), Kind.INTEREST_PAYMENT, "loan"),
+        "investor_returns": (Code.distributions(instrument), Kind.INVESTOR_DISTRIBUTION,
+                             "unit_class"),
+        "principal": (Code.loan(instrument), Kind.PRINCIPAL_REPAYMENT, "loan") if is_loan
+        else (Code.units(instrument), Kind.CAPITAL_RETURN, "unit_class"),
+    }[claim.step]
+    links: dict[str, Any] = {"contract": contract.id, "step": claim.step, "party": claim.party,
+                             "distribution": tag, link: instrument}
+    if final:
+        links["final"] = True
     # Money for unit holders waits in a payable until it is paid to each holder, net of the
     # tax withheld (investors package); everything else leaves the cash account now.
-    paid_from = f"distributions-payable:{claim.instrument}" \
-        if kind in ("investor_distribution", "capital_return") else "cash"
-    return _post(session, contract.id, f"{tag}:{claim.step}:{claim.instrument}", kind, on,
+    paid_from = Code.distributions_payable(instrument) if link == "unit_class" else Code.CASH
+    return _post(session, contract.id, f"{tag}:{claim.step}:{instrument}", kind, on,
                  allocation.paid_minor, account, paid_from,
-                 f"{kind.replace('_', ' ').capitalize()} — {claim.instrument}", links,
+                 f"{kind.replace('_', ' ').capitalize()} — {instrument}", links,
                  contract.currency)
 
 

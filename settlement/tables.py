@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 RESULT_STATES = ("draft", "submitted", "audited", "settled")
@@ -120,3 +120,35 @@ class PartyBankAccount(SQLModel, table=True):
     account_number: str = Field(max_length=7)
     holder_kana: str = Field(max_length=40)
     requester_code: str = Field(default="", max_length=10)
+
+
+class ReceiptApplication(SQLModel, table=True):
+    """How much of one received payment a distribution applied: money is spent once.
+
+    A receipt (an ``outcome_receipt`` entry crediting cash) is applied to the waterfall by a
+    distribution, in whole or in part; the rows of one distribution are written in the same
+    database transaction as its entries. The sum applied of a receipt never exceeds it, so a
+    second distribution finds nothing left of the same money. Rows are insert-only (database
+    triggers refuse UPDATE and DELETE), like the ledger's entries.
+
+    Attributes:
+        distribution_key: the idempotency-key prefix of the distribution's entries.
+        receipt_entry_id: the ledger entry of the receipt.
+        amount_minor: what this distribution applied of it (> 0).
+    """
+
+    __tablename__ = "settlement_receipt_application"
+    __table_args__ = (
+        UniqueConstraint("distribution_key", "receipt_entry_id"),
+        CheckConstraint("amount_minor > 0", name="receipt_application_amount_positive"),
+        Index("ix_receipt_application_contract", "contract_id", "receipt_entry_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: str = Field(max_length=64)
+    distribution_key: str = Field(max_length=200)
+    receipt_entry_id: int = Field(foreign_key="ledger_entry.id")
+    payer_id: str = Field(max_length=64)
+    amount_minor: int = Field(sa_type=BigInteger)
+    applied_on: date
+    recorded_at: datetime

@@ -128,7 +128,7 @@ def _settle_and_pay_without_closing(year: int) -> None:
         for payer, amount in received.items():
             record_payment(s, C, payer, amount, next_business_day(date(year + 1, 5, 20)),
                            f"FY{year}")
-        distribute(s, C, waterfall_on, received, reference=f"FY{year}")
+        distribute(s, C, waterfall_on, reference=f"FY{year}")
         pay_holders(s, C, waterfall_on)
 
 
@@ -269,6 +269,16 @@ def _made_result(audited: bool) -> Callable[[World], dict[str, Any]]:
             w.as_admin("POST", f"/kpi-results/{row['id']}/audit")
         return {"target": row["id"]}
     return make
+
+
+def _received(w: World) -> str:
+    """A payment received (as admin) under a reference of its own: money a distribution may
+    spend once."""
+    reference = f"matrix-{uuid.uuid4().hex[:8]}"
+    w.as_admin("POST", f"/contracts/{C}/receipts", json={
+        "payer": "tono", "amount": {"amount": "1", "currency": "JPY"},
+        "received_on": PAYER_PAYS_ON, "reference": reference})
+    return reference
 
 
 def _document() -> dict[str, Any]:
@@ -436,7 +446,7 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("POST", "/contracts/{contract_id}/distributions"): Row(WRITERS, post(
         "/contracts/{C}/distributions", {"on": "2024-07-31", "reference": "refused"},
         make_body=lambda w: {"on": f"2024-08-{next(w.days):02d}",
-                             "reference": f"matrix-{uuid.uuid4().hex[:8]}"})),
+                             "reference": _received(w)})),
     ("POST", "/contracts/{contract_id}/holder-payments"): Row(WRITERS, post(
         "/contracts/{C}/holder-payments", {"on": FY2021_WATERFALL_ON})),  # paid: paid once
     ("GET", "/contracts/{contract_id}/payment-records"): Row(

@@ -83,7 +83,7 @@ def _through_the_services(url: str) -> None:
                 if p["outstanding"]:
                     record_payment(s, C, p["payer"], p["outstanding"], paid_on, f"FY{year}")
                     received[p["payer"]] = p["outstanding"]
-            distribute(s, C, waterfall_on, received, reference=f"FY{year}")
+            distribute(s, C, waterfall_on, reference=f"FY{year}")
             pay_holders(s, C, waterfall_on)
 
 

@@ -183,19 +183,36 @@ def test_a_year_from_results_to_a_zengin_file(cli_db, tmp_path):
     assert "ZENGIN" in refusal and "株式会社" in refusal
 
     # Ube's payment reaches the SPV and the waterfall distributes it, each owed figure traced.
-    assert sib("money", "receive", "-c", C, "--payer", "ube", "--amount", str(ube_owed),
-               "--on", "2020-05-29", "--reference", "FY2019").exit_code == 0
+    # Ube pays in two parts: all but 1,000 yen first, the rest a week later.
+    assert sib("money", "receive", "-c", C, "--payer", "ube", "--amount",
+               str(ube_owed - 1_000), "--on", "2020-05-29", "--reference", "FY2019"
+               ).exit_code == 0
     waterfall = ok("money", "distribute", "-c", C, "--on", "2020-06-01", "--reference",
                    "FY2019")
-    assert waterfall["available"] == ube_owed
-    assert sum(a["paid"] for a in waterfall["allocations"]) + waterfall["left"] == ube_owed
+    assert waterfall["available"] == ube_owed - 1_000
+    assert [(a["payer"], a["received"], a["applied"]) for a in waterfall["applied"]] == \
+        [("ube", ube_owed - 1_000, ube_owed - 1_000)]
+    assert sum(a["paid"] for a in waterfall["allocations"]) + waterfall["left"] == \
+        ube_owed - 1_000
     assert any(t["subject"] == "waterfall" for t in waterfall["traces"])
     assert "trace_lines" not in waterfall
     assert "ALREADY_DISTRIBUTED" in refused("money", "distribute", "-c", C, "--on",
                                             "2020-06-01", "--reference", "FY2019")
-    shown = sib("money", "distribute", "-c", C, "--on", "2020-06-02", "--reference", "none",
-                "--trace")
+    # The reproduction: the same receipts a month later are not there to spend again,
+    # whatever the reference; and the final distribution waits for the last year's settlement.
+    book_before = ok("ledger", "trial-balance", "--book", C)
+    for args in (["--reference", "FY2019"], ["--reference", "other"], []):
+        assert "NOTHING_TO_DISTRIBUTE" in refused("money", "distribute", "-c", C, "--on",
+                                                  "2020-07-01", *args)
+    assert "FINAL_BEFORE_TERM_END" in refused("money", "distribute", "-c", C, "--on",
+                                              "2020-07-01", "--reference", "FY2019", "--final")
+    assert ok("ledger", "trial-balance", "--book", C) == book_before
+    # The second part is new money: distributed once, with its trace.
+    assert sib("money", "receive", "-c", C, "--payer", "ube", "--amount", "1000",
+               "--on", "2020-06-05", "--reference", "FY2019-rest").exit_code == 0
+    shown = sib("money", "distribute", "-c", C, "--on", "2020-06-08", "--trace")
     assert shown.exit_code == 0 and "waterfall: " in shown.output
+    assert "1,000 available" in shown.output
 
 
 def test_refusals_name_the_field_or_row_and_write_nothing(cli_db, tmp_path):

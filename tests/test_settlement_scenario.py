@@ -40,7 +40,6 @@ from settlement.payments import (
     distribute,
     draw_loans,
     pay_fixed_fees,
-    receipts_for,
     receive_grant,
     record_payment,
 )
@@ -437,8 +436,7 @@ def run_story(session: Session) -> Posted:
                     [debit("cash", amount), credit(f"units:{UNITS}", amount)],
                     "Citizen units, first round", {"contract": C, "unit_class": UNITS}))
             posted.distributions[year - 1] = distribute(
-                session, C, DISTRIBUTED_ON[year - 1], receipts_for(session, C, f"FY{year - 1}"),
-                reference=f"FY{year - 1}")
+                session, C, DISTRIBUTED_ON[year - 1], reference=f"FY{year - 1}")
         pay_fixed_fees(session, C, year, FEE_ON[year])
         submit_year(session, year)
         for evaluation in (("interim", "final") if year == 2019 else ("final",)):
@@ -454,7 +452,7 @@ def run_story(session: Session) -> Posted:
         session.commit()
     pay_last_year(session, 2023, posted)
     posted.distributions[2023] = distribute(session, C, DISTRIBUTED_ON[2023],
-                                            receipts_for(session, C, "FY2023"), final=True,
+                                            final=True,
                                             reference="FY2023")
     session.commit()
     return posted

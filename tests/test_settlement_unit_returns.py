@@ -35,7 +35,6 @@ from settlement.payments import (
     claims_at,
     distribute,
     investor_return_owed,
-    receipts_for,
     record_payment,
 )
 from settlement.results import audit_result, submit_results
@@ -93,7 +92,7 @@ def outcome_money(session, fiscal_year: int, participants: int, paid_on: date) -
 
 
 def run_waterfall(session, fiscal_year: int, on: date, final: bool = False):
-    return distribute(session, C, on, receipts_for(session, C, f"FY{fiscal_year}"), final,
+    return distribute(session, C, on, final,
                       reference=f"FY{fiscal_year}")
 
 

@@ -23,7 +23,7 @@ from investors.store import pay_holders, payment_records
 from investors.tables import Holder
 from ledger.errors import SibError
 from ledger.money_json import MoneyJSON
-from settlement.payments import distribute, draw_loans, pay_fixed_fees, receipts_for, record_payment
+from settlement.payments import distribute, draw_loans, pay_fixed_fees, record_payment
 from settlement.transfers import set_bank_account
 
 router = APIRouter(tags=["money"])
@@ -68,8 +68,10 @@ class ReceiptPublic(BaseModel):
 class DistributionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     on: date
-    reference: str = Field(min_length=1, max_length=100,
-                           description="the receipts to distribute (see POST …/receipts)")
+    reference: str = Field("", max_length=100,
+                           description="only the receipts recorded under this reference (see "
+                                       "POST …/receipts); empty: every receipt not yet "
+                                       "distributed")
     final: bool = Field(False, description="the end of the contract: unpaid principal "
                                            "becomes a loss (guaranteed or written down)")
 
@@ -207,14 +209,18 @@ def post_receipt(contract_id: str, body: ReceiptCreate, request: Request, sessio
 def post_distribution(contract_id: str, body: DistributionRequest, request: Request,
                       session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None):
     """Run the waterfall on the payments received under ``reference`` (intermediary): each
-    claim owed and paid, end-of-term losses, and the trace of every computed claim. The same
-    receipts are distributed once (``ALREADY_DISTRIBUTED``)."""
+    claim owed and paid, end-of-term losses, and the trace of every computed claim. Each
+    receipt is spent once: what a distribution applied is not there for the next one
+    (``NOTHING_TO_DISTRIBUTE``; the same date and reference again: ``ALREADY_DISTRIBUTED``).
+    ``receipts`` is what this distribution applied, per payer."""
     require(user, *MOVERS)
 
     def work():
         cur = get_contract(session, contract_id).currency
-        receipts = receipts_for(session, contract_id, body.reference)
-        result = distribute(session, contract_id, body.on, receipts, body.final, body.reference)
+        result = distribute(session, contract_id, body.on, body.final, body.reference)
+        receipts: dict[str, int] = {}
+        for receipt, amount in result.applied:
+            receipts[receipt.payer] = receipts.get(receipt.payer, 0) + amount
         waterfall = result.waterfall
         return 201, DistributionPublic(
             on=body.on, reference=body.reference,
