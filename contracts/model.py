@@ -12,7 +12,7 @@ Models are frozen; mappings inside them must be treated as read-only.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -467,7 +467,12 @@ class Contract(_Frozen):
         return tuple(p for p in self.parties if role in p.roles)
 
 
-_Item = TypeVar("_Item")
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_Item = TypeVar("_Item", bound=_Identified)
 
 
 def _by_id(items: tuple[_Item, ...], item_id: str) -> _Item:

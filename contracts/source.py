@@ -20,7 +20,7 @@ from contracts.values import YamlDecimal
 from ledger.errors import Problem
 
 
-class _ContractLoader(yaml.SafeLoader):  # type: ignore[misc]
+class _ContractLoader(yaml.SafeLoader):
     """Safe YAML loader keeping decimal text exact and recording duplicate keys."""
 
     def __init__(self, stream: str) -> None:

@@ -11,7 +11,7 @@ import re
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger.money import exponent
 from ledger.schema import CREDIT, PENDING, POSTED, Account, Entry, Posting
@@ -42,8 +42,9 @@ def _quote(text: str) -> str:
 def export_beancount(session: Session, book_code: str) -> str:
     """The whole book as beancount text: options, ``open`` directives, then entries in order."""
     book = get_book(session, book_code)
-    accounts = {a.id: a for a in session.scalars(select(Account).where(Account.book_id == book.id)
-                                                 .order_by(Account.code))}
+    accounts = {a.id: a for a in session.scalars(select(Account)
+                                                 .where(col(Account.book_id) == book.id)
+                                                 .order_by(col(Account.code)))}
     lines = [f"; Book {book.code} ({book.name_en or book.name_ja}) exported from the SIB ledger",
              f"; head hash {book.head_hash}, {book.entry_count} entries",
              f'option "title" {_quote(book.name_en or book.code)}',
@@ -53,11 +54,13 @@ def export_beancount(session: Session, book_code: str) -> str:
                      f"{account.currency}")
     lines.append("")
     postings: dict[int, list[Posting]] = {}
-    for posting in session.scalars(select(Posting).join(Entry, Entry.id == Posting.entry_id)
-                                   .where(Entry.book_id == book.id).order_by(Posting.id)):
+    for posting in session.scalars(select(Posting)
+                                   .join(Entry, col(Entry.id) == col(Posting.entry_id))
+                                   .where(col(Entry.book_id) == book.id)
+                                   .order_by(col(Posting.id))):
         postings.setdefault(posting.entry_id, []).append(posting)
-    for entry in session.scalars(select(Entry).where(Entry.book_id == book.id)
-                                 .order_by(Entry.effective_on, Entry.sequence)):
+    for entry in session.scalars(select(Entry).where(col(Entry.book_id) == book.id)
+                                 .order_by(col(Entry.effective_on), col(Entry.sequence))):
         lines.extend(_entry_lines(session, entry, postings.get(entry.id or 0, []), accounts))
     return "\n".join(lines) + "\n"
 

@@ -49,7 +49,7 @@ def to_minor(money: Money) -> int:
     exp = exponent(money.currency)
     if not money.amount.is_finite():
         raise SibError(f"{money.amount} is not a finite amount", "AMOUNT_INVALID", "amount")
-    scaled = Fraction(money.amount) * 10**exp
+    scaled: Fraction = Fraction(money.amount) * 10**exp
     if scaled.denominator != 1:
         raise SibError(
             f"{money.amount} has more decimals than {money.currency.code} allows ({exp})",

@@ -206,7 +206,8 @@ class MoneyJSON(BaseModel):
         construction (responses carry hundreds of amounts; validating each costs more than
         the query that produced them).
         """
-        return cls.model_construct(**cls.wire(amount_minor, currency))
+        wire = cls.wire(amount_minor, currency)
+        return cls.model_construct(amount=wire["amount"], currency=wire["currency"])
 
     @staticmethod
     def wire(amount_minor: int, currency: str) -> dict[str, str]:

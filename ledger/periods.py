@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger.calendar import fiscal_year_bounds
 from ledger.errors import Conflict, SibError
@@ -25,6 +25,8 @@ from ledger.schema import (
     PeriodEvent,
     PeriodSnapshot,
     Posting,
+    id_of,
+    table_of,
 )
 from ledger.service import _aware, get_book, utc_now
 
@@ -41,7 +43,8 @@ def close_period(session: Session, book_code: str, fiscal_year: int, actor: str 
         raise Conflict(f"FY{fiscal_year} of {book_code} is already closed",
                        "PERIOD_ALREADY_CLOSED", "fiscal_year")
     earliest = book.closed_through_on + timedelta(days=1) if book.closed_through_on else \
-        session.scalar(select(func.min(Entry.effective_on)).where(Entry.book_id == book.id))
+        session.scalar(select(func.min(col(Entry.effective_on)))
+                       .where(col(Entry.book_id) == book.id))
     if earliest is not None and earliest < start_on:
         raise SibError(f"close the earlier periods of {book_code} first: there are open dates "
                        f"from {earliest} before FY{fiscal_year} starts on {start_on}",
@@ -51,9 +54,9 @@ def close_period(session: Session, book_code: str, fiscal_year: int, actor: str 
     session.add(period)
     session.flush()
     _snapshot(session, book, period)
-    session.add(PeriodEvent(period_id=period.id, action="close", actor=actor, reason=reason,
+    session.add(PeriodEvent(period_id=id_of(period), action="close", actor=actor, reason=reason,
                             at=_aware(now or utc_now())))
-    session.execute(update(Book).where(Book.id == book.id).values(closed_through_on=end_on))
+    session.execute(update(Book).where(col(Book.id) == book.id).values(closed_through_on=end_on))
     session.flush()
     session.expire(book)
     return period
@@ -65,8 +68,8 @@ def reopen_period(session: Session, book_code: str, fiscal_year: int, actor: str
     if not reason.strip():
         raise SibError("reopening a closed period needs a reason", "REASON_REQUIRED", "reason")
     book = get_book(session, book_code, lock=True)
-    period = session.scalars(select(Period).where(Period.book_id == book.id,
-                                                  Period.fiscal_year == fiscal_year)).first()
+    period = session.scalars(select(Period).where(col(Period.book_id) == book.id,
+                                                  col(Period.fiscal_year) == fiscal_year)).first()
     if period is None or period.status != "closed":
         raise SibError(f"FY{fiscal_year} of {book_code} is not closed", "PERIOD_NOT_CLOSED",
                        "fiscal_year")
@@ -76,12 +79,14 @@ def reopen_period(session: Session, book_code: str, fiscal_year: int, actor: str
     period.status = "open"
     session.add(period)
     # Snapshots are derived data of a closed period; they are rebuilt when it closes again.
-    session.execute(PeriodSnapshot.__table__.delete().where(
-        PeriodSnapshot.period_id == period.id))
-    previous = session.scalar(select(func.max(Period.end_on)).where(
-        Period.book_id == book.id, Period.status == "closed", Period.id != period.id))
-    session.execute(update(Book).where(Book.id == book.id).values(closed_through_on=previous))
-    session.add(PeriodEvent(period_id=period.id, action="reopen", actor=actor, reason=reason,
+    session.execute(table_of(PeriodSnapshot).delete().where(
+        col(PeriodSnapshot.period_id) == period.id))
+    previous = session.scalar(select(func.max(col(Period.end_on))).where(
+        col(Period.book_id) == book.id, col(Period.status) == "closed",
+        col(Period.id) != period.id))
+    session.execute(update(Book).where(col(Book.id) == book.id)
+                    .values(closed_through_on=previous))
+    session.add(PeriodEvent(period_id=id_of(period), action="reopen", actor=actor, reason=reason,
                             at=_aware(now or utc_now())))
     session.flush()
     session.expire(book)
@@ -90,10 +95,10 @@ def reopen_period(session: Session, book_code: str, fiscal_year: int, actor: str
 
 def _period(session: Session, book: Book, fiscal_year: int, start_on: date,
             end_on: date) -> Period:
-    period = session.scalars(select(Period).where(Period.book_id == book.id,
-                                                  Period.fiscal_year == fiscal_year)).first()
+    period = session.scalars(select(Period).where(col(Period.book_id) == book.id,
+                                                  col(Period.fiscal_year) == fiscal_year)).first()
     if period is None:
-        period = Period(book_id=book.id, fiscal_year=fiscal_year, start_on=start_on,
+        period = Period(book_id=id_of(book), fiscal_year=fiscal_year, start_on=start_on,
                         end_on=end_on, status="open")
     return period
 
@@ -109,21 +114,22 @@ def _snapshot(session: Session, book: Book, period: Period) -> None:
 def posted_totals(session: Session, book_id: int | None, through_on: date | None = None,
                   after_on: date | None = None) -> dict[int, tuple[int, int]]:
     """Posted debits and credits per account from the postings, within a date window."""
-    debits = func.sum(Posting.amount_minor).filter(Posting.side == DEBIT)
-    credits = func.sum(Posting.amount_minor).filter(Posting.side == CREDIT)
-    query = (select(Posting.account_id, debits, credits)
-             .join(Account, Account.id == Posting.account_id)
-             .where(Account.book_id == book_id, Posting.status == POSTED)
-             .group_by(Posting.account_id))
+    amount = col(Posting.amount_minor)
+    debits = func.sum(amount).filter(col(Posting.side) == DEBIT)
+    credits = func.sum(amount).filter(col(Posting.side) == CREDIT)
+    query = (select(col(Posting.account_id), debits, credits)
+             .join(Account, col(Account.id) == col(Posting.account_id))
+             .where(col(Account.book_id) == book_id, col(Posting.status) == POSTED)
+             .group_by(col(Posting.account_id)))
     if through_on is not None:
-        query = query.where(Posting.effective_on <= through_on)
+        query = query.where(col(Posting.effective_on) <= through_on)
     if after_on is not None:
-        query = query.where(Posting.effective_on > after_on)
+        query = query.where(col(Posting.effective_on) > after_on)
     return {a: (int(d or 0), int(c or 0)) for a, d, c in session.execute(query)}
 
 
 def periods_of(session: Session, book_code: str) -> list[Period]:
     """The book's periods that were ever closed, in order."""
     book = get_book(session, book_code)
-    return list(session.scalars(select(Period).where(Period.book_id == book.id)
-                                .order_by(Period.fiscal_year)))
+    return list(session.scalars(select(Period).where(col(Period.book_id) == book.id)
+                                .order_by(col(Period.fiscal_year))))

@@ -9,11 +9,18 @@ happen once). A reversal points at its original through ``reverses_entry_id`` (u
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Protocol, cast
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Index, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from ledger.entries import ACCOUNT_TYPES, CREDIT, DEBIT, PENDING, POSTED, VOIDED  # noqa: F401
+# The entry and posting vocabulary, re-exported for modules that read the tables.
+from ledger.entries import ACCOUNT_TYPES as ACCOUNT_TYPES
+from ledger.entries import CREDIT as CREDIT
+from ledger.entries import DEBIT as DEBIT
+from ledger.entries import PENDING as PENDING
+from ledger.entries import POSTED as POSTED
+from ledger.entries import VOIDED as VOIDED
 
 
 class Book(SQLModel, table=True):
@@ -202,3 +209,20 @@ class PeriodEvent(SQLModel, table=True):
     actor: str = Field(default="", max_length=128)
     reason: str = ""
     at: datetime
+
+
+class _Persisted(Protocol):
+    id: int | None
+
+
+def id_of(row: _Persisted) -> int:
+    """The id of a row that was read or flushed. SQLModel types ids ``int | None`` because a
+    row built in memory has none yet; one that reached the database always has one."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id yet: flush it first")
+    return row.id
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model (SQLModel sets ``__table__`` without declaring it)."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger.entries import chain_hash
 from ledger.errors import Problem
@@ -39,9 +39,9 @@ class VerifyReport:
 def verify(session: Session, book_code: str | None = None) -> VerifyReport:
     """Check every book (or one): chain, balance per entry, maintained balances."""
     report = VerifyReport()
-    query = select(Book).order_by(Book.code)
+    query = select(Book).order_by(col(Book.code))
     if book_code is not None:
-        query = query.where(Book.code == book_code)
+        query = query.where(col(Book.code) == book_code)
     for book in session.scalars(query).all():
         _verify_book(session, book, report)
     return report
@@ -49,13 +49,15 @@ def verify(session: Session, book_code: str | None = None) -> VerifyReport:
 
 def _verify_book(session: Session, book: Book, report: VerifyReport) -> None:
     recomputed: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    resolved = set(session.scalars(select(Entry.resolves_entry_id).where(
-        Entry.book_id == book.id, Entry.resolves_entry_id.is_not(None))))
+    resolves = col(Entry.resolves_entry_id)
+    resolved = set(session.scalars(select(resolves).where(
+        col(Entry.book_id) == book.id, resolves.is_not(None))))
     prev_hash, count = "0" * 64, 0
     rows = session.execute(
-        select(Entry, Posting.account_id, Posting.side, Posting.amount_minor, Posting.currency)
-        .outerjoin(Posting, Posting.entry_id == Entry.id)
-        .where(Entry.book_id == book.id).order_by(Entry.sequence, Posting.id)
+        select(Entry, col(Posting.account_id), col(Posting.side), col(Posting.amount_minor),
+               col(Posting.currency))
+        .outerjoin(Posting, col(Posting.entry_id) == col(Entry.id))
+        .where(col(Entry.book_id) == book.id).order_by(col(Entry.sequence), col(Posting.id))
         .execution_options(yield_per=5000))
     for entry, group in groupby(rows, key=lambda r: r[0].id):
         items = list(group)
@@ -110,8 +112,9 @@ def _balanced(postings: list[tuple[int, str, int, str]]) -> bool:
 def _verify_balances(session: Session, book: Book, recomputed: dict[int, list[int]],
                      report: VerifyReport) -> None:
     for balance, account in session.execute(
-            select(AccountBalance, Account).join(Account, Account.id == AccountBalance.account_id)
-            .where(Account.book_id == book.id).order_by(Account.code)):
+            select(AccountBalance, Account)
+            .join(Account, col(Account.id) == col(AccountBalance.account_id))
+            .where(col(Account.book_id) == book.id).order_by(col(Account.code))):
         stored = [balance.debits_posted, balance.credits_posted, balance.debits_pending,
                   balance.credits_pending]
         if stored != recomputed.get(account.id or 0, [0, 0, 0, 0]):
@@ -124,5 +127,5 @@ def _verify_balances(session: Session, book: Book, recomputed: dict[int, list[in
 
 def ledger_state_hash(session: Session, book_code: str) -> str:
     """The head of a book's hash chain: what a document built from the book cites."""
-    book = session.scalars(select(Book).where(Book.code == book_code)).one()
+    book = session.scalars(select(Book).where(col(Book.code) == book_code)).one()
     return book.head_hash
