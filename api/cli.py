@@ -221,16 +221,19 @@ def ledger_entries(book: str = typer.Option(..., "--book", "-b"),
                    as_json: bool = JsonOpt) -> None:
     """List entries of a book in sequence order, with their current state."""
     from sqlalchemy import select
+    from sqlmodel import col
 
     from ledger.schema import Entry
     from ledger.service import entry_state, get_book
     with db.unit_of_work() as session:
         b = get_book(session, book)
-        entries = list(session.scalars(select(Entry).where(Entry.book_id == b.id)
-                                       .order_by(Entry.sequence).offset(offset).limit(limit)))
-        rows = [{"id": e.id, "sequence": e.sequence, "effective_on": e.effective_on,
-                 "kind": e.kind, "status": e.status, "state": entry_state(session, e),
-                 "description": e.description, "hash": e.hash} for e in entries]
+        entries = list(session.scalars(select(Entry).where(col(Entry.book_id) == b.id)
+                                       .order_by(col(Entry.sequence)).offset(offset)
+                                       .limit(limit)))
+        rows: list[dict[str, Any]] = [
+            {"id": e.id, "sequence": e.sequence, "effective_on": e.effective_on,
+             "kind": e.kind, "status": e.status, "state": entry_state(session, e),
+             "description": e.description, "hash": e.hash} for e in entries]
     if as_json:
         print_json(rows)
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -11,11 +12,15 @@ from api import cli_audit, db
 from api.output import money_json, money_text, print_json, print_table, report_error
 from ledger.errors import Problem, SibError
 
+if TYPE_CHECKING:  # contracts are imported when a command needs them, not at start-up
+    from contracts.instruments import Instrument
+    from contracts.model import Contract
+
 contract_app = typer.Typer(help="Contract terms as data (YAML).", no_args_is_help=True)
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
 
-def _validated(path: Path):  # noqa: ANN202
+def _validated(path: Path) -> Contract:
     from contracts.validate import load_contract_file
     contract, problems = load_contract_file(path)
     if problems or contract is None:
@@ -155,18 +160,18 @@ def show(contract_id: str, as_json: bool = JsonOpt) -> None:
                 [(v.version, f"FY{v.effective_from}", v.reason, v.loaded_at) for v in history])
 
 
-def _instrument_text(instrument, cur: str) -> str:  # noqa: ANN001
-    kind = instrument.type
-    if kind == "loan":
+def _instrument_text(instrument: Instrument, cur: str) -> str:
+    from contracts.instruments import Grant, Guarantee, Loan, UnitClass
+    if isinstance(instrument, Loan):
         return (f"{instrument.lender}: {money_text(instrument.commitment_minor, cur)} at "
                 f"{instrument.rate_annual}, {instrument.repayment.profile}")
-    if kind == "grant":
+    if isinstance(instrument, Grant):
         return f"{instrument.grantor}: {instrument.rate} of {', '.join(instrument.subsidises)}"
-    if kind == "unit_class":
+    if isinstance(instrument, UnitClass):
         return (f"{instrument.units_offered} units × "
                 f"{money_text(instrument.unit_price_minor, cur)}, {instrument.principal}, "
                 f"from FY{instrument.first_sale_fiscal_year}")
-    if kind == "guarantee":
+    if isinstance(instrument, Guarantee):
         return f"{instrument.guarantor} covers {instrument.covers}"
     return ""
 

@@ -3,7 +3,8 @@
 A cycle makes a module's behaviour depend on which module happened to be imported first, and it
 is usually a sign that a shared piece wants a module of its own. The graph is built from the
 source with ``ast``, from module-level imports only: an import inside a function runs when the
-function is called, by which time every module involved is fully loaded.
+function is called, by which time every module involved is fully loaded, and one under
+``if TYPE_CHECKING:`` never runs.
 
 Importing ``a.b.c`` first runs ``a/__init__.py`` and ``a/b/__init__.py``, so an import also
 depends on the packages on the way, except the packages that contain the importing module
@@ -32,15 +33,24 @@ def _our_modules() -> dict[str, Path]:
             for path in sorted((ROOT / package).rglob("*.py"))}
 
 
+def _only_for_type_checkers(node: ast.If) -> bool:
+    """``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``): its body never runs."""
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
 def _module_level_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
     """Imports that run when the module is loaded: at top level, or inside a top-level
-    ``if``/``try``/``with`` (not in a function or class body)."""
+    ``if``/``try``/``with`` (not in a function or class body, nor under ``TYPE_CHECKING``)."""
     found: list[ast.Import | ast.ImportFrom] = []
     pending: list[ast.stmt] = list(tree.body)
     while pending:
         node = pending.pop()
         if isinstance(node, ast.Import | ast.ImportFrom):
             found.append(node)
+        elif isinstance(node, ast.If) and _only_for_type_checkers(node):
+            pending.extend(node.orelse)
         elif isinstance(node, ast.If | ast.Try | ast.With):
             for block in ("body", "orelse", "finalbody", "handlers"):
                 pending.extend(getattr(node, block, []))
@@ -166,3 +176,12 @@ def test_a_package_importing_its_own_submodules_is_no_cycle() -> None:
                                  modules["contracts.checks.payments"], modules)
     assert "contracts.checks.base" in dependencies
     assert "contracts.checks" not in dependencies
+
+
+def test_imports_for_type_checkers_only_are_no_dependency() -> None:
+    tree = ast.parse("from typing import TYPE_CHECKING\n"
+                     "if TYPE_CHECKING:\n    from contracts.model import Contract\n"
+                     "else:\n    import ledger.errors\n")
+    found = {name for node in _module_level_imports(tree)
+             for name in _imported_names(node, "api.cli", False)}
+    assert "contracts.model" not in found and "ledger.errors" in found
