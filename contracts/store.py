@@ -18,18 +18,18 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from contracts.chart import payer_accounts, payers_book_code, spv_accounts
+from contracts.chart import Code, Kind, payer_accounts, payers_book_code, spv_accounts
 from contracts.model import Contract, to_document
 from contracts.tables import ContractVersion, TrancheCommitment
 from contracts.terms import apply_amendment, max_outcome_by_tranche_payer
+from ledger import read
 from ledger.calendar import fiscal_year_bounds
-from ledger.entries import EntryDraft, credit, debit
+from ledger.entries import DEBIT, EntryDraft, credit, debit
 from ledger.errors import Conflict, NotFound, Problem, SibError
 from ledger.money import from_minor
-from ledger.schema import DEBIT, Posting
 from ledger.service import create_book, open_account, post_entry, resolution_of, void_pending
 
-COMMITMENT_KIND = "tranche_commitment"
+COMMITMENT_KIND = Kind.TRANCHE_COMMITMENT
 
 
 def _now() -> datetime:
@@ -111,8 +111,8 @@ def _reserve(session: Session, contract: Contract, version: int, from_year: int)
             entry = post_entry(session, EntryDraft(
                 contract.id, f"{contract.id}:v{version}:commit:{tranche.id}:{payer}",
                 COMMITMENT_KIND, _year_start(contract, tranche.fiscal_year),
-                [debit(f"receivable:{payer}", from_minor(amount, contract.currency)),
-                 credit(f"outcome-income:{payer}", from_minor(amount, contract.currency))],
+                [debit(Code.receivable(payer), from_minor(amount, contract.currency)),
+                 credit(Code.outcome_income(payer), from_minor(amount, contract.currency))],
                 f"Maximum outcome payment FY{tranche.fiscal_year} {tranche.id} — {payer}",
                 {"contract": contract.id, "version": version, "tranche": tranche.id,
                  "payer": payer, "fiscal_year": tranche.fiscal_year}), pending=True)
@@ -285,10 +285,10 @@ def active_commitments(session: Session, contract_id: str,
 def commitment_totals(session: Session, contract_id: str) -> dict[tuple[str, int], int]:
     """(payer, fiscal year) → the amounts reserved in the ledger by active commitments, read
     back from the pending entries' debit postings themselves (not from our own table)."""
-    query = (select(TrancheCommitment.payer_id, TrancheCommitment.fiscal_year,
-                    func.sum(Posting.amount_minor))
-             .join(Posting, Posting.entry_id == TrancheCommitment.entry_id)
-             .where(TrancheCommitment.contract_id == contract_id, TrancheCommitment.active,
-                    Posting.side == DEBIT)
-             .group_by(TrancheCommitment.payer_id, TrancheCommitment.fiscal_year))
-    return {(payer, year): int(total) for payer, year, total in session.execute(query)}
+    years = {c.entry_id: (c.payer_id, c.fiscal_year)
+             for c in active_commitments(session, contract_id)}
+    totals: dict[tuple[str, int], int] = {}
+    for entry in read.entries(session, contract_id, ids=years) if years else []:
+        amount = sum(a for _, side, a in entry.postings if side == DEBIT)
+        totals[years[entry.id]] = totals.get(years[entry.id], 0) + amount
+    return totals

@@ -12,7 +12,6 @@ write-down). Services never commit.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
@@ -20,6 +19,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
+from contracts.chart import Code, Kind
 from contracts.instruments import UnitClass
 from contracts.model import Contract
 from contracts.store import get_contract
@@ -34,13 +34,13 @@ from investors.withholding import (
     rate_for,
     withhold,
 )
+from ledger import read
 from ledger.calendar import fiscal_year_of
-from ledger.entries import EntryDraft, credit, debit
+from ledger.entries import DEBIT, EntryDraft, credit, debit
 from ledger.errors import Conflict, NotFound, Problem, SibError
 from ledger.money import from_minor
 from ledger.rounding import RemainderPolicy, allocate
-from ledger.schema import Account, Entry, Posting
-from ledger.service import get_book, post_entry
+from ledger.service import post_entry
 from settlement.payments import return_rates
 from settlement.unit_returns import unpaid_weights_scheduled
 
@@ -128,9 +128,7 @@ def subscribe(session: Session, contract_id: str, class_id: str, holder_code: st
         problems.append(Problem("UNITS_NOT_POSITIVE", "units must be positive", "units"))
     sold = session.scalar(select(func.coalesce(func.sum(Subscription.units), 0)).where(
         Subscription.contract_id == contract_id, Subscription.unit_class == class_id)) or 0
-    book = get_book(session, contract_id)
-    done = session.scalars(select(Entry).where(Entry.book_id == book.id,
-                                               Entry.idempotency_key == key)).first()
+    done = read.entry_by_key(session, contract_id, key)
     if done is not None:
         row = session.scalars(select(Subscription).where(Subscription.entry_id == done.id)).one()
         if row.units != units:
@@ -148,8 +146,8 @@ def subscribe(session: Session, contract_id: str, class_id: str, holder_code: st
         raise SibError(problems)
     money = from_minor(amount, contract.currency)
     entry = post_entry(session, EntryDraft(
-        contract_id, key, "unit_subscription", on,
-        [debit("cash", money), credit(f"units:{class_id}", money)],
+        contract_id, key, Kind.UNIT_SUBSCRIPTION, on,
+        [debit(Code.CASH, money), credit(Code.units(class_id), money)],
         f"{units} units of {class_id} — {holder.name_kanji}",
         {"contract": contract_id, "unit_class": class_id, "holder": holder_code}))
     row = Subscription(contract_id=contract_id, unit_class=class_id, holder_id=holder.id or 0,
@@ -170,9 +168,7 @@ def subscribe_round(session: Session, contract_id: str, class_id: str,
         raise NotFound(f"{contract_id} has no unit class {class_id!r}", "UNIT_CLASS_NOT_FOUND",
                        "unit_class")
     key = f"{contract_id}:round:{class_id}:{reference}"
-    book = get_book(session, contract_id)
-    if session.scalars(select(Entry.id).where(Entry.book_id == book.id,
-                                              Entry.idempotency_key == key)).first():
+    if read.entry_by_key(session, contract_id, key) is not None:
         return 0
     ids = dict(session.execute(select(Holder.code, Holder.id).where(
         Holder.code.in_([code for code, _ in orders]))).all())
@@ -194,8 +190,8 @@ def subscribe_round(session: Session, contract_id: str, class_id: str,
         raise SibError(problems)
     money = from_minor(total_units * unit_class.unit_price_minor, contract.currency)
     entry = post_entry(session, EntryDraft(
-        contract_id, key, "unit_subscription", on,
-        [debit("cash", money), credit(f"units:{class_id}", money)],
+        contract_id, key, Kind.UNIT_SUBSCRIPTION, on,
+        [debit(Code.CASH, money), credit(Code.units(class_id), money)],
         f"Subscription round {reference}: {total_units} units of {class_id}, "
         f"{len(orders)} holders", {"contract": contract_id, "unit_class": class_id,
                                    "round": reference}))
@@ -235,40 +231,39 @@ class PaidShare:
 def pay_holders(session: Session, contract_id: str, on: date) -> list[PaidShare]:
     """Pay holders every class distribution, capital return and write-down of ``on``."""
     contract = get_contract(session, contract_id)
-    book = get_book(session, contract_id)
-    sources = session.execute(
-        select(Entry, Posting.amount_minor).join(Posting, Posting.entry_id == Entry.id)
-        .join(Account, Account.id == Posting.account_id)
-        .where(Entry.book_id == book.id, Entry.effective_on == on, Posting.side == "D",
-               Entry.kind.in_(("investor_distribution", "capital_return", "write_down",
-                               "guarantee_draw")),
-               Account.code.like("%:%"))).all()
+    sources = read.postings(session, contract_id, on=on, side=DEBIT,
+                            kinds=[Kind.INVESTOR_DISTRIBUTION, Kind.CAPITAL_RETURN,
+                                   Kind.WRITE_DOWN, Kind.GUARANTEE_DRAW])
     out: list[PaidShare] = []
-    for entry, gross in sources:
-        class_id = json.loads(entry.links).get("unit_class") or \
-            json.loads(entry.links).get("instrument")
+    for source in sources:
+        if ":" not in source.account:
+            continue  # the instrument's own account is the one debited
+        class_id = source.links.get("unit_class") or source.links.get("instrument")
         unit_class = next((u for u in contract.unit_classes if u.id == class_id), None)
         if unit_class is None:
             continue  # a loan's write-down, not a unit class's
         already = session.execute(select(*[getattr(HolderPayment, f) for f in
                                              PaidShare.__dataclass_fields__]).where(
-            HolderPayment.source_entry_id == entry.id).order_by(HolderPayment.holder_id)).all()
+            HolderPayment.source_entry_id == source.entry_id)
+            .order_by(HolderPayment.holder_id)).all()
         if already:
             out.extend(PaidShare(*row) for row in already)
             continue
-        out.extend(_pay_one(session, contract, unit_class, entry, gross, on))
+        out.extend(_pay_one(session, contract, unit_class, source, on))
     return out
 
 
-def _pay_one(session: Session, contract, unit_class, entry: Entry, gross: int,  # noqa: ANN001
-             on: date) -> list[PaidShare]:
-    """Split one class payment among its holders by units; one ledger entry pays them all."""
+def _pay_one(session: Session, contract: Contract, unit_class: UnitClass,
+             source: read.PostingView, on: date) -> list[PaidShare]:
+    """Split one class payment (``source``: the posting to the class's account) among its
+    holders; one ledger entry pays them all."""
+    gross = source.amount_minor
     held = units_held(session, contract.id, unit_class.id, on)
     if not held:
         raise SibError(f"{unit_class.id} has no holders on {on} to pay", "NO_HOLDERS",
                        "unit_class")
     kind = {"investor_distribution": "distribution", "capital_return": "capital_return"}.get(
-        entry.kind, "write_down")
+        source.kind, "write_down")
     weights = (_returns_unpaid(session, contract, unit_class, on, list(held))
                if kind == "distribution" else None) or list(held.values())
     parts = allocate(gross, weights, RemainderPolicy.LARGEST_REMAINDER)
@@ -290,17 +285,18 @@ def _pay_one(session: Session, contract, unit_class, entry: Entry, gross: int,  
                          holder_id=holder_id, paid_on=on, kind=kind,
                          income_type=unit_class.tax_category if kind == "distribution" else "",
                          gross_minor=part, withheld_minor=withheld, net_minor=part - withheld,
-                         source_entry_id=entry.id or 0, entry_id=None))
+                         source_entry_id=source.entry_id, entry_id=None))
     if kind != "write_down":
         cur = contract.currency
-        postings = [debit(f"distributions-payable:{unit_class.id}", from_minor(gross, cur)),
-                    credit("cash", from_minor(gross - tax_total, cur))]
+        postings = [debit(Code.distributions_payable(unit_class.id), from_minor(gross, cur)),
+                    credit(Code.CASH, from_minor(gross - tax_total, cur))]
         if tax_total:
-            postings.append(credit("withholding-payable", from_minor(tax_total, cur)))
+            postings.append(credit(Code.WITHHOLDING_PAYABLE, from_minor(tax_total, cur)))
         paying = post_entry(session, EntryDraft(
-            contract.id, f"{contract.id}:holders:{entry.id}", "holder_payment", on, postings,
-            f"Paid to {len(rows)} holders of {unit_class.id} (withheld {tax_total:,})",
-            {"contract": contract.id, "unit_class": unit_class.id, "source_entry": entry.id}))
+            contract.id, f"{contract.id}:holders:{source.entry_id}", Kind.HOLDER_PAYMENT, on,
+            postings, f"Paid to {len(rows)} holders of {unit_class.id} (withheld {tax_total:,})",
+            {"contract": contract.id, "unit_class": unit_class.id,
+             "source_entry": source.entry_id}))
         for row in rows:
             row["entry_id"] = paying.id
     session.execute(insert(HolderPayment.__table__), rows)  # type: ignore[arg-type]

@@ -13,11 +13,11 @@ from datetime import date
 from sqlalchemy import select
 from sqlmodel import Session
 
+from contracts.chart import Code, Kind
 from contracts.store import get_contract
+from ledger import read
+from ledger.entries import DEBIT
 from ledger.errors import NotFound, SibError
-from ledger.schema import Account, Entry, Posting
-from ledger.service import get_book
-from settlement.payments import account_totals
 from settlement.tables import PartyBankAccount
 from settlement.zengin import BankProfile, Transfer, TransferHeader, build_transfer_file
 
@@ -82,8 +82,7 @@ def payer_transfer(session: Session, contract_id: str, payer: str, on: date,
     contract = get_contract(session, contract_id)
     if payer not in contract.payer_ids:
         raise SibError(f"{payer!r} is not a payer of {contract_id}", "PAYER_UNKNOWN", "payer")
-    debits, credits = account_totals(session, contract_id, f"receivable:{payer}")
-    owed = debits - credits
+    owed = read.totals(session, contract_id, Code.receivable(payer)).net_debit_minor
     amount = owed if amount_minor is None else amount_minor
     if amount <= 0 or amount > owed:
         raise SibError(f"{payer} owes {owed:,}; cannot pay {amount:,}", "PAYMENT_EXCEEDS_DUE",
@@ -99,17 +98,13 @@ def distribution_transfers(session: Session, contract_id: str, on: date,
                            profile: BankProfile = BankProfile()) -> tuple[bytes, int]:
     """The SPV's file paying providers and lenders what the waterfall allocated on ``on``."""
     contract = get_contract(session, contract_id)
-    book = get_book(session, contract_id)
-    rows = session.execute(
-        select(Account.party_ref, Posting.amount_minor)
-        .join(Posting, Posting.account_id == Account.id)
-        .join(Entry, Entry.id == Posting.entry_id)
-        .where(Entry.book_id == book.id, Entry.effective_on == on, Posting.side == "D",
-               Entry.kind.in_(("provider_fee", "interest_payment", "principal_repayment"))))
+    paid = read.postings(session, contract_id, on=on, side=DEBIT,
+                         kinds=[Kind.PROVIDER_FEE, Kind.INTEREST_PAYMENT,
+                                Kind.PRINCIPAL_REPAYMENT])
     per_party: dict[str, int] = {}
-    for ref, amount in rows:
-        party = (ref or "").split(":", 1)[-1]
-        per_party[party] = per_party.get(party, 0) + amount
+    for posting in paid:
+        party = (posting.party_ref or "").split(":", 1)[-1]
+        per_party[party] = per_party.get(party, 0) + posting.amount_minor
     if not per_party:
         raise SibError(f"nothing was distributed on {on}", "NOTHING_TO_PAY", "on")
     header = _header(bank_account(session, contract_id, _intermediary(contract)), on)
