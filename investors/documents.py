@@ -17,10 +17,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
-from contracts.chart import payers_book_code
+from contracts.chart import Code, Kind, payers_book_code
 from contracts.model import Contract, Tranche
 from contracts.store import contract_for_year
 from contracts.terms import authorisation_table
@@ -35,14 +35,13 @@ from investors.capital import (
 from investors.returns import CashFlow, summarise
 from investors.tables import Holder, HolderPayment, Subscription
 from investors.trace_text import TraceStyle, trace_text
+from ledger import read
 from ledger.calendar import fiscal_year_bounds, previous_business_day
 from ledger.errors import NotFound
-from ledger.reports import trial_balance
-from ledger.schema import Account, Entry, Posting
 from ledger.service import get_book
-from settlement.close import _actual_payments, build_pack
+from settlement.close import build_pack
+from settlement.loan_ledger import LoanYear, read_loan_year
 from settlement.loans import loan_schedule
-from settlement.payments import account_totals
 from settlement.results import results_for
 from settlement.runs import current_runs
 from settlement.schedules import compare
@@ -67,7 +66,7 @@ def context(session: Session, contract_id: str, fiscal_year: int,
     contract = contract_for_year(session, contract_id, fiscal_year)
     start, end = fiscal_year_bounds(fiscal_year, contract.fiscal_year_start_month)
     book = get_book(session, contract_id)
-    last = session.scalar(select(func.max(Entry.recorded_at)).where(Entry.book_id == book.id))
+    last = read.last_recorded_at(session, contract_id)
     return Context(contract, fiscal_year, start, end, generated_at or last or book.created_at,
                    book.head_hash)
 
@@ -154,74 +153,32 @@ def lender_statement(session: Session, ctx: Context, lender: str) -> sd.LenderSt
         kpi_results=kpi_results(session, ctx))
 
 
-def _between(session: Session, ctx: Context, account: str, kinds: tuple[str, ...] | None,
-             side: int) -> int:
-    before = account_totals(session, ctx.contract.id, account, kinds,
-                            ctx.start_on - timedelta(days=1))
-    after = account_totals(session, ctx.contract.id, account, kinds, ctx.end_on)
-    return after[side] - before[side]
+def _loan_year(session: Session, ctx: Context, loan_id: str) -> LoanYear:
+    return read_loan_year(session, ctx.contract.id, loan_id, ctx.start_on, ctx.end_on)
 
 
 def _loan_section(session: Session, ctx: Context, loan: Any) -> sd.LoanSection:
-    c = ctx.contract
-    account = f"loan:{loan.id}"
-    d0, c0 = account_totals(session, c.id, account, None, ctx.start_on - timedelta(days=1))
-    d1, c1 = account_totals(session, c.id, account, None, ctx.end_on)
-    draws = _draws(session, ctx, account)
-    written = _between(session, ctx, account, ("write_down", "guarantee_draw"), 0)
-    repaid = (d1 - d0) - written
-    schedule = loan_schedule(loan)
-    rows = compare(schedule, _actual_payments(session, c, loan.id, ctx.end_on))
+    year = _loan_year(session, ctx, loan.id)
+    rows = compare(loan_schedule(loan), list(year.payments))
     name = f"{loan.name_ja or loan.id}"
     return sd.LoanSection(
         loan_id=loan.id, name=sd.Text(name, loan.name_en or loan.id),
         commitment_minor=loan.commitment_minor,
         interest_rate_percent=loan.rate_annual * 100,
         day_count=f"{loan.day_count}, {'片端' if not loan.count_last_day else '両端'}",
-        opening_balance_minor=c0 - d0, draws=draws, principal_repaid_minor=repaid,
-        written_down_minor=written, closing_balance_minor=c1 - d1,
-        interest_accrued_minor=_between(session, ctx, f"interest-expense:{loan.id}", None, 0),
-        interest_paid_minor=_between(session, ctx, f"interest-payable:{loan.id}",
-                                     ("interest_payment",), 0),
+        opening_balance_minor=year.opening_minor,
+        draws=tuple(sd.LoanDraw(on, amount) for on, amount in year.draws),
+        principal_repaid_minor=year.repaid_minor,
+        written_down_minor=year.written_down_minor + year.guaranteed_minor,
+        closing_balance_minor=year.closing_minor,
+        interest_accrued_minor=year.interest_accrued_minor,
+        interest_paid_minor=year.interest_paid_minor,
         schedule=tuple(sd.ScheduleRow(r.due_on, r.scheduled_principal, r.scheduled_interest,
                                       r.actual_principal, r.actual_interest,
                                       r.paid_on[-1] if r.paid_on else None)
                        for r in rows if ctx.start_on <= r.due_on <= ctx.end_on),
-        balance_series=_balance_series(session, ctx, account))
-
-
-def _draws(session: Session, ctx: Context, account: str) -> tuple[sd.LoanDraw, ...]:
-    """Draws posted to the loan account in the period (the ledger, not the contract's plan)."""
-    book = get_book(session, ctx.contract.id)
-    rows = session.execute(
-        select(Posting.effective_on, Posting.amount_minor)
-        .join(Account, Account.id == Posting.account_id)
-        .join(Entry, Entry.id == Posting.entry_id)
-        .where(Account.book_id == book.id, Account.code == account, Posting.side == "C",
-               Entry.kind == "loan_drawdown", Posting.status == "posted",
-               Posting.effective_on >= ctx.start_on, Posting.effective_on <= ctx.end_on)
-        .order_by(Posting.effective_on, Posting.id))
-    return tuple(sd.LoanDraw(on, amount) for on, amount in rows)
-
-
-def _balance_series(session: Session, ctx: Context, account: str) -> tuple[sd.BalancePoint, ...]:
-    book = get_book(session, ctx.contract.id)
-    rows = session.execute(
-        select(Posting.effective_on, Posting.side, func.sum(Posting.amount_minor))
-        .join(Account, Account.id == Posting.account_id)
-        .where(Account.book_id == book.id, Account.code == account, Posting.status == "posted",
-               Posting.effective_on <= ctx.end_on)
-        .group_by(Posting.effective_on, Posting.side).order_by(Posting.effective_on))
-    by_day: dict[date, int] = defaultdict(int)
-    for on, side, amount in rows:
-        by_day[on] += int(amount) if side == "C" else -int(amount)
-    points, balance = [], 0
-    for on in sorted(by_day):
-        balance += by_day[on]
-        points.append(sd.BalancePoint(on, balance))
-    if not points or points[-1].on < ctx.end_on:
-        points.append(sd.BalancePoint(ctx.end_on, balance))
-    return tuple(points)
+        balance_series=tuple(sd.BalancePoint(on, balance)
+                             for on, balance in year.balance_series))
 
 
 # --------------------------------------------------------------------------- payment notice
@@ -304,9 +261,9 @@ def _trace_lines(traces: list[dict[str, Any]], tranche_id: str, payer: str,
 
 
 def _paid_through(session: Session, contract: Contract, payer: str, through: date) -> int:
-    debits, _ = account_totals(session, payers_book_code(contract.id), f"payable:{payer}",
-                               ("outcome_payment",), through)
-    return debits
+    """What the payer has paid the SPV by ``through`` (its payable's outcome payments)."""
+    return read.totals(session, payers_book_code(contract.id), Code.payable(payer),
+                       kinds=[Kind.OUTCOME_PAYMENT], through_on=through).debits_minor
 
 
 def _authorisation_years(session: Session, contract: Contract,
@@ -413,15 +370,12 @@ def year_end_report(session: Session, ctx: Context) -> sd.YearEndReport:
     pack = build_pack(session, c, ctx.fiscal_year)
     payers = tuple(sd.PayerRow(_party(c, p["payer"]), p["authorised_total"], p["earned"],
                                p["paid"], p["grant"]) for p in pack.payers)
-    lenders = tuple(sd.LenderRow(_party(c, ln["lender"]), _opening(session, ctx, ln["loan"]),
-                                 sum(d.amount_minor for d in
-                                     _draws(session, ctx, f"loan:{ln['loan']}")),
-                                 _between(session, ctx, f"loan:{ln['loan']}",
-                                          ("principal_repayment",), 0),
-                                 _between(session, ctx, f"loan:{ln['loan']}",
-                                          ("write_down", "guarantee_draw"), 0),
-                                 ln["interest_accrued_year"], ln["interest_paid_year"])
-                    for ln in pack.lenders)
+    years = [(loan, _loan_year(session, ctx, loan.id)) for loan in c.loans]
+    lenders = tuple(sd.LenderRow(_party(c, loan.lender), year.opening_minor, year.drawn_minor,
+                                 year.repaid_minor,
+                                 year.written_down_minor + year.guaranteed_minor,
+                                 year.interest_accrued_minor, year.interest_paid_minor)
+                    for loan, year in years)
     providers = tuple(sd.ProviderRow(_party(c, p["provider"]), p["fixed_fees"],
                                      p["outcome_fees"], p["fixed_fees"] + p["outcome_fees"])
                       for p in pack.providers)
@@ -435,7 +389,7 @@ def year_end_report(session: Session, ctx: Context) -> sd.YearEndReport:
         classes.append(sd.InvestorClassRow(sd.Text(unit_class.name_ja or unit_class.id,
                                                    unit_class.name_en or unit_class.id),
                                            len(mine), sum(s.units for s in mine), total))
-    tb = trial_balance(session, c.id, ctx.end_on)
+    tb = read.trial_balance(session, c.id, ctx.end_on)
     return sd.YearEndReport(
         header=_header(ctx, "year-end", "intermediary"), intermediary=_intermediary(c),
         payers=payers, lenders=lenders, providers=providers, investor_classes=tuple(classes),
@@ -443,9 +397,3 @@ def year_end_report(session: Session, ctx: Context) -> sd.YearEndReport:
         trial_balance=tuple(sd.TrialBalanceRow(r.code, sd.Text(r.name_ja, r.name_en),
                                                r.debit_minor, r.credit_minor)
                             for r in tb.rows if r.debit_minor or r.credit_minor))
-
-
-def _opening(session: Session, ctx: Context, loan_id: str) -> int:
-    d, c = account_totals(session, ctx.contract.id, f"loan:{loan_id}", None,
-                          ctx.start_on - timedelta(days=1))
-    return c - d
