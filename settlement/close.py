@@ -3,46 +3,65 @@ yet settled, build the settlement pack, close the period in both books.
 
 Balances carry forward by construction: the ledger keeps cumulative balances and the close
 snapshots them, so the next year opens with exactly the closing figures.
+
+Every money figure of the pack is read from the ledger through its read model
+(:mod:`ledger.read`, STYLE habit 10), with account codes and entry kinds from
+:mod:`contracts.chart`; only the contract's terms (authorised limits, loan schedules) and the
+evaluator's KPI results come from elsewhere.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlmodel import Session
 
-from contracts.chart import payers_book_code
+from contracts.chart import Code, Kind, payers_book_code
 from contracts.model import Contract
 from contracts.store import contract_for_year
+from ledger import read
 from ledger.calendar import fiscal_year_bounds
 from ledger.errors import SibError
 from ledger.periods import close_period
-from ledger.reports import trial_balance
 from ledger.service import get_book
 from ledger.verify import ledger_state_hash
 from settlement.loans import loan_schedule
-from settlement.payments import _post, account_totals, loan_position
+from settlement.payments import _post, loan_position
 from settlement.results import current_audited, results_for
-from settlement.runs import current_runs, settle
+from settlement.runs import settle
 from settlement.schedules import compare
+
+# What takes principal off a loan or a unit class without its borrower paying it: a guarantor
+# paying in its place (and subrogated) and the final write-down of what nobody paid.
+_LOSS_KINDS = (Kind.WRITE_DOWN, Kind.GUARANTEE_DRAW)
 
 
 @dataclass
 class SettlementPack:
     """The year-end settlement pack data (amounts in minor units of ``currency``).
 
+    "Year" figures are movements within the fiscal year (``period_start``–``period_end``);
+    the others are balances or totals at its end, as each key says.
+
     Attributes:
-        payers: per payer: authorised (total and year limit), earned, tax, due, grant, paid in
-            the year, outstanding at year end.
-        lenders: per loan: drawn, repaid, outstanding, interest accrued and paid, schedule
-            against actual.
+        payers: per payer: authorised (total and year limit); earned, tax, due and grant of
+            the year's obligations (whenever settled); paid in the year's payment window;
+            ``outstanding``: the SPV's receivable from it at year end.
+        lenders: per loan: cumulative ``drawn``, ``repaid``, ``written_down`` (written down or
+            covered by a guarantee) and ``outstanding`` at year end; the year's movement
+            (``opening``, ``drawn_year``, ``repaid_year``, ``guaranteed_year``,
+            ``written_down_year``, ``closing`` = ``outstanding``); interest accrued and paid in
+            the year and ``interest_payable`` at year end; schedule against actual.
         providers: per provider: fixed fees and outcome fees of the year.
-        investor_classes: per class: capital, distributions, capital returned, written down.
-        kpis: the audited results of the year.
+        investor_classes: per class: cumulative ``capital``, ``capital_returned`` and
+            ``written_down`` (written down or covered by a guarantee); distributions of the
+            year; the year's movement of capital (``opening``, ``contributed_year``,
+            ``returned_year``, ``guaranteed_year``, ``written_down_year``, ``closing``).
+        kpis: the results of the year, every version.
         trial_balance: the SPV book at year end.
         ledger_hash: the head of the SPV book's hash chain when the pack was built.
     """
@@ -98,83 +117,112 @@ def _accrue_to_year_end(session: Session, contract: Contract, fiscal_year: int,
                         end: date) -> None:
     for loan in contract.loans:
         target = loan_position(session, contract, loan, end).interest_accrued_minor
-        _, accrued = account_totals(session, contract.id, f"interest-payable:{loan.id}")
+        accrued = read.totals(session, contract.id,
+                              Code.interest_payable(loan.id)).credits_minor
         if target > accrued:
             _post(session, contract.id, f"{contract.id}:close:FY{fiscal_year}:accrue:{loan.id}",
-                  "interest_accrual", end, target - accrued, f"interest-expense:{loan.id}",
-                  f"interest-payable:{loan.id}", f"Interest accrued to {end} — {loan.id}",
+                  Kind.INTEREST_ACCRUAL, end, target - accrued, Code.interest_expense(loan.id),
+                  Code.interest_payable(loan.id), f"Interest accrued to {end} — {loan.id}",
                   {"contract": contract.id, "loan": loan.id, "fiscal_year": fiscal_year},
                   contract.currency)
 
 
-def _movement(session: Session, book: str, account: str, start: date, end: date,
-              kinds: tuple[str, ...] | None = None) -> tuple[int, int]:
-    d_end, c_end = account_totals(session, book, account, kinds, end)
-    d_start, c_start = account_totals(session, book, account, kinds,
-                                      date.fromordinal(start.toordinal() - 1))
-    return d_end - d_start, c_end - c_start
-
-
 def build_pack(session: Session, contract: Contract, fiscal_year: int) -> SettlementPack:
-    """The settlement pack of a year from the ledger and the settlement runs."""
+    """The settlement pack of a year, from the ledger (through its read model), the contract's
+    terms and the evaluator's results."""
     start, end = fiscal_year_bounds(fiscal_year, contract.fiscal_year_start_month)
     pack = SettlementPack(contract.id, contract.name_ja, contract.name_en, contract.currency,
                           fiscal_year, start, end)
-    runs = {ev: json.loads(run.summary) for (year, ev), run in
-            current_runs(session, contract.id).items() if year == fiscal_year}
-    for payer in contract.payers:
-        p = payer.party
-        figures = [r["payers"].get(p, {}) for r in runs.values()]
-        paid, _ = _movement(session, payers_book_code(contract.id), f"payable:{p}",
-                            *_payment_window(contract, start, end), ("outcome_payment",))
-        receivable_d, receivable_c = account_totals(session, contract.id, f"receivable:{p}",
-                                                    None, end)
-        pack.payers.append({
-            "payer": p, "name_ja": contract.party(p).name_ja,
-            "name_en": contract.party(p).name_en,
-            "authorised_total": payer.authorisation.max_amount_minor,
-            "authorised_year": payer.authorisation.limits_by_year_minor.get(fiscal_year),
-            "earned": sum(f.get("earned", 0) for f in figures),
-            "tax": sum(f.get("tax", 0) for f in figures),
-            "due": sum(f.get("due", 0) for f in figures),
-            "grant": sum(f.get("grant", 0) for f in figures),
-            "paid": paid, "outstanding": receivable_d - receivable_c})
-    for loan in contract.loans:
-        pack.lenders.append(_lender_row(session, contract, loan, start, end))
+    pack.payers = _payer_rows(session, contract, fiscal_year, start, end)
+    pack.lenders = [_lender_row(session, contract, loan, start, end) for loan in contract.loans]
     for provider in contract.providers:
-        fixed, _ = _movement(session, contract.id, f"fees:{provider.party}", start, end,
-                             ("service_fee",))
-        outcome, _ = _movement(session, contract.id, f"fees:{provider.party}", start, end,
-                               ("provider_fee",))
+        fees = _Postings(read.postings(session, contract.id, account=Code.fees(provider.party),
+                                       from_on=start, through_on=end))
         pack.providers.append({"provider": provider.party,
                                "name_ja": contract.party(provider.party).name_ja,
                                "name_en": contract.party(provider.party).name_en,
-                               "fixed_fees": fixed, "outcome_fees": outcome})
-    for unit_class in contract.unit_classes:
-        returned, capital = account_totals(session, contract.id, f"units:{unit_class.id}",
-                                           None, end)
-        distributed, _ = _movement(session, contract.id, f"distributions:{unit_class.id}",
-                                   start, end)
-        written, _ = account_totals(session, contract.id, f"units:{unit_class.id}",
-                                    ("write_down", "guarantee_draw"), end)
-        pack.investor_classes.append({"unit_class": unit_class.id,
-                                      "name_ja": unit_class.name_ja,
-                                      "name_en": unit_class.name_en, "capital": capital,
-                                      "distributions": distributed,
-                                      "capital_returned": returned - written,
-                                      "written_down": written})
+                               "fixed_fees": fees.debits(kinds=(Kind.SERVICE_FEE,)),
+                               "outcome_fees": fees.debits(kinds=(Kind.PROVIDER_FEE,))})
+    pack.investor_classes = [_class_row(session, contract, unit_class, start, end)
+                             for unit_class in contract.unit_classes]
     for row in results_for(session, contract.id, fiscal_year):
         pack.kpis.append({"kpi": row.kpi_id, "payer": row.payer_id,
                           "evaluation": row.evaluation, "version": row.version,
                           "value": row.value, "state": row.state,
                           "target": str(contract.kpi(row.kpi_id).targets.get(fiscal_year, ""))})
-    for r in trial_balance(session, contract.id, end).rows:
+    for r in read.trial_balance(session, contract.id, end).rows:
         if r.debits_posted or r.credits_posted:
             pack.trial_balance.append({"account": r.code, "name_ja": r.name_ja,
                                        "name_en": r.name_en, "type": r.type,
                                        "debit": r.debit_minor, "credit": r.credit_minor})
     pack.ledger_hash = ledger_state_hash(session, contract.id)
     return pack
+
+
+class _Postings:
+    """Postings read once, summed several ways (by account, entry kind, side and date)."""
+
+    def __init__(self, found: Sequence[read.PostingView]) -> None:
+        self.found = found
+
+    def _pick(self, account: str | None, kinds: Iterable[str] | None,
+              from_on: date | None) -> list[read.PostingView]:
+        wanted = set(kinds) if kinds is not None else None
+        return [p for p in self.found
+                if (account is None or p.account == account)
+                and (wanted is None or p.kind in wanted)
+                and (from_on is None or p.effective_on >= from_on)]
+
+    def debits(self, account: str | None = None, kinds: Iterable[str] | None = None,
+               from_on: date | None = None) -> int:
+        return sum(p.debit_minor for p in self._pick(account, kinds, from_on))
+
+    def credits(self, account: str | None = None, kinds: Iterable[str] | None = None,
+                from_on: date | None = None) -> int:
+        return sum(p.credit_minor for p in self._pick(account, kinds, from_on))
+
+
+def _payer_rows(session: Session, contract: Contract, fiscal_year: int, start: date,
+                end: date) -> list[dict[str, Any]]:
+    """Per payer, what its obligations of ``fiscal_year`` came to in the books — the entries a
+    settlement run posted (and corrected) for that year, whenever posted: income and tax in
+    the SPV book, cost and grant in the payers' book — what it paid, what it still owes."""
+    payers = [payer.party for payer in contract.payers]
+    payers_book = payers_book_code(contract.id)
+    spv = _of_year(read.postings(session, contract.id, accounts=[Code.TAX_PAYABLE] + [
+        Code.outcome_income(p) for p in payers]), fiscal_year)
+    municipal = _of_year(read.postings(session, payers_book, accounts=[
+        code for p in payers for code in (Code.outcome_cost(p), Code.grant_income(p))]),
+        fiscal_year)
+    paid_from, paid_through = _payment_window(contract, start, end)
+    rows = []
+    for payer in contract.payers:
+        p = payer.party
+        tax = [x for x in spv if x.account == Code.TAX_PAYABLE and x.links.get("payer") == p]
+        paid = read.totals(session, payers_book, Code.payable(p), kinds=(Kind.OUTCOME_PAYMENT,),
+                           from_on=paid_from, through_on=paid_through)
+        receivable = read.totals(session, contract.id, Code.receivable(p), through_on=end)
+        rows.append({
+            "payer": p, "name_ja": contract.party(p).name_ja,
+            "name_en": contract.party(p).name_en,
+            "authorised_total": payer.authorisation.max_amount_minor,
+            "authorised_year": payer.authorisation.limits_by_year_minor.get(fiscal_year),
+            "earned": _net_credit(x for x in spv if x.account == Code.outcome_income(p)),
+            "tax": _net_credit(tax),
+            "due": -_net_credit(x for x in municipal if x.account == Code.outcome_cost(p)),
+            "grant": _net_credit(x for x in municipal if x.account == Code.grant_income(p)),
+            "paid": paid.debits_minor, "outstanding": receivable.net_debit_minor})
+    return rows
+
+
+def _of_year(found: Iterable[read.PostingView], fiscal_year: int) -> list[read.PostingView]:
+    """The postings of entries linked to ``fiscal_year`` (a settlement run's, or its
+    correction's)."""
+    return [p for p in found if p.links.get("fiscal_year") == fiscal_year]
+
+
+def _net_credit(found: Iterable[read.PostingView]) -> int:
+    return sum(p.credit_minor - p.debit_minor for p in found)
 
 
 def _payment_window(contract: Contract, start: date, end: date) -> tuple[date, date]:
@@ -188,21 +236,30 @@ def _payment_window(contract: Contract, start: date, end: date) -> tuple[date, d
 
 def _lender_row(session: Session, contract: Contract, loan: Any, start: date,
                 end: date) -> dict[str, Any]:
+    """A loan's principal (balance to date and the year's movement), its interest of the year
+    and its schedule against what was paid."""
+    principal_account = Code.loan(loan.id)
+    found = _Postings(read.postings(session, contract.id, through_on=end, accounts=[
+        principal_account, Code.interest_expense(loan.id), Code.interest_payable(loan.id)]))
+    year = _principal_movement(found, principal_account, Kind.LOAN_DRAWDOWN, start)
+    # Cumulative figures as before: drawn and repaid are the draws and repayments only.
+    drawn = found.credits(principal_account, (Kind.LOAN_DRAWDOWN, Kind.PRINCIPAL_REPAYMENT))
+    repaid = found.debits(principal_account, (Kind.LOAN_DRAWDOWN, Kind.PRINCIPAL_REPAYMENT))
+    written = found.debits(principal_account, _LOSS_KINDS)
+    payable = Code.interest_payable(loan.id)
     schedule = loan_schedule(loan)
-    repaid, drawn = account_totals(session, contract.id, f"loan:{loan.id}",
-                                   ("loan_drawdown", "principal_repayment"), end)
-    written, _ = account_totals(session, contract.id, f"loan:{loan.id}",
-                                ("write_down", "guarantee_draw"), end)
-    accrued_year, _ = _movement(session, contract.id, f"interest-expense:{loan.id}", start, end)
-    paid_year, _ = _movement(session, contract.id, f"interest-payable:{loan.id}", start, end,
-                             ("interest_payment",))
     actual = _actual_payments(session, contract, loan.id, end)
     return {"loan": loan.id, "lender": loan.lender,
             "lender_name_ja": contract.party(loan.lender).name_ja,
             "lender_name_en": contract.party(loan.lender).name_en,
             "commitment": loan.commitment_minor, "drawn": drawn, "repaid": repaid,
             "written_down": written, "outstanding": drawn - repaid - written,
-            "interest_accrued_year": accrued_year, "interest_paid_year": paid_year,
+            "interest_accrued_year": found.debits(Code.interest_expense(loan.id), from_on=start),
+            "interest_paid_year": found.debits(payable, (Kind.INTEREST_PAYMENT,), start),
+            "interest_payable": found.credits(payable) - found.debits(payable),
+            "opening": year.opening, "drawn_year": year.added, "repaid_year": year.returned,
+            "guaranteed_year": year.guaranteed, "written_down_year": year.written_down,
+            "closing": year.closing,
             "schedule_vs_actual": [
                 {"number": r.number, "due_on": r.due_on, "scheduled_principal":
                  r.scheduled_principal, "actual_principal": r.actual_principal,
@@ -213,21 +270,69 @@ def _lender_row(session: Session, contract: Contract, loan: Any, start: date,
                 for r in compare(schedule, actual)]}
 
 
+@dataclass(frozen=True)
+class _Movement:
+    """The year's movement of a principal account (a loan; or an investor class's units), in
+    minor units: opening + added − returned − guaranteed − written_down = closing.
+
+    Attributes:
+        added: drawn (a loan) or subscribed (units) in the year.
+        returned: repaid (a loan) or capital returned (units) in the year: every other
+            movement of the year, so that the movement always adds up to the closing balance.
+        guaranteed: covered by a guarantor paying in the borrower's place (a recovery for the
+            lender or investor, not a loss).
+        written_down: written down at the end of the contract (the loss nobody paid).
+    """
+
+    opening: int
+    added: int
+    returned: int
+    guaranteed: int
+    written_down: int
+    closing: int
+
+
+def _principal_movement(found: _Postings, account: str, added_kind: Kind,
+                        start: date) -> _Movement:
+    """A credit-normal principal account's movement in the year beginning ``start`` (the
+    postings read through the year's end)."""
+    opening = sum(p.credit_minor - p.debit_minor for p in found.found
+                  if p.account == account and p.effective_on < start)
+    closing = found.credits(account) - found.debits(account)
+    added = found.credits(account, (added_kind,), start)
+    guaranteed = found.debits(account, (Kind.GUARANTEE_DRAW,), start)
+    written = found.debits(account, (Kind.WRITE_DOWN,), start)
+    return _Movement(opening, added, opening + added - guaranteed - written - closing,
+                     guaranteed, written, closing)
+
+
+def _class_row(session: Session, contract: Contract, unit_class: Any, start: date,
+               end: date) -> dict[str, Any]:
+    """An investor class's capital (to date and the year's movement) and the year's
+    distributions."""
+    account = Code.units(unit_class.id)
+    found = _Postings(read.postings(session, contract.id, account=account, through_on=end))
+    distributed = read.totals(session, contract.id, Code.distributions(unit_class.id),
+                              from_on=start, through_on=end)
+    written = found.debits(account, _LOSS_KINDS)
+    year = _principal_movement(found, account, Kind.UNIT_SUBSCRIPTION, start)
+    return {"unit_class": unit_class.id, "name_ja": unit_class.name_ja,
+            "name_en": unit_class.name_en, "capital": found.credits(account),
+            "distributions": distributed.debits_minor,
+            "capital_returned": found.debits(account) - written, "written_down": written,
+            "opening": year.opening, "contributed_year": year.added,
+            "returned_year": year.returned, "guaranteed_year": year.guaranteed,
+            "written_down_year": year.written_down, "closing": year.closing}
+
+
 def _actual_payments(session: Session, contract: Contract, loan_id: str,
                      through: date) -> list[tuple[date, int, int]]:
     """(paid on, principal, interest) per payment date, from the ledger."""
-    from ledger.schema import Account, Entry, Posting
-    book = get_book(session, contract.id)
-    rows = session.execute(
-        select(Entry.effective_on, Entry.kind, Posting.amount_minor)
-        .join(Posting, Posting.entry_id == Entry.id)
-        .join(Account, Account.id == Posting.account_id)
-        .where(Entry.book_id == book.id, Entry.effective_on <= through,
-               Entry.kind.in_(("principal_repayment", "interest_payment")),
-               Account.code.in_((f"loan:{loan_id}", f"interest-payable:{loan_id}")),
-               Posting.side == "D"))
     by_day: dict[date, list[int]] = {}
-    for on, kind, amount in rows:
-        slot = by_day.setdefault(on, [0, 0])
-        slot[0 if kind == "principal_repayment" else 1] += amount
-    return [(on, p, i) for on, (p, i) in sorted(by_day.items())]
+    for p in read.postings(session, contract.id, accounts=(Code.loan(loan_id),
+                                                           Code.interest_payable(loan_id)),
+                           kinds=(Kind.PRINCIPAL_REPAYMENT, Kind.INTEREST_PAYMENT),
+                           through_on=through):
+        slot = by_day.setdefault(p.effective_on, [0, 0])
+        slot[0 if p.kind == Kind.PRINCIPAL_REPAYMENT else 1] += p.debit_minor
+    return [(on, principal, interest) for on, (principal, interest) in sorted(by_day.items())]
