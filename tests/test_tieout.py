@@ -1,0 +1,110 @@
+"""Tie-out: every document of the demo's five years agrees with the ledger, figure by figure,
+and a document whose figure is altered is caught with the document, the figure and both values
+named (issue 10, acceptance 3)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import pytest
+from sqlmodel import Session
+
+from api import demo
+from api.db import make_engine
+from api.settings import get_settings
+from investors import documents
+from investors.tieout import (
+    lender_mismatches,
+    notice_mismatches,
+    tie_out_year,
+    year_end_mismatches,
+)
+from ledger import read
+
+C = "sib-2019-five-municipalities"
+
+
+@pytest.fixture(scope="module")
+def demo_session(tmp_path_factory):
+    """The demo's database after its five years: the demo's own story (api.demo), told
+    in-process without rendering its PDFs."""
+    tmp = tmp_path_factory.mktemp("tieout")
+    url = f"sqlite:///{tmp / 'demo.db'}"
+    before = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    try:
+        demo.fresh_database()
+        demo.set_up()
+        for year in range(2019, 2024):
+            if year == 2021:
+                demo.sell_units()
+            demo.run_year(year, tmp / "out", [])
+    finally:
+        if before is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = before
+        get_settings.cache_clear()
+    engine = make_engine(url)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+
+
+@pytest.mark.parametrize("year", range(2019, 2024))
+def test_every_document_of_the_demo_ties_out_to_the_ledger(demo_session, year):
+    found = tie_out_year(demo_session, C, year)
+    assert found == [], "\n".join(str(m) for m in found)
+
+
+def test_an_altered_notice_amount_is_named_with_both_values(demo_session):
+    ctx = documents.context(demo_session, C, 2021)
+    notice = documents.payment_notice(demo_session, ctx, "ube")
+    assert notice_mismatches(demo_session, notice) == []
+    # The amount due is what was posted to Ube's receivable for FY2021's settlement.
+    posted = sum(p.debit_minor - p.credit_minor
+                 for p in read.postings(demo_session, C, account="receivable:ube")
+                 if p.links.get("fiscal_year") == 2021)
+    assert notice.amount_due_minor == posted > 0
+    # A notice checks its own arithmetic (due = earned + tax), so the alteration keeps it.
+    tax = notice.consumption_tax_minor
+    altered = dataclasses.replace(notice, amount_due_minor=notice.amount_due_minor + 1,
+                                  consumption_tax_minor=tax + 1)
+    found = notice_mismatches(demo_session, altered)
+    assert [(m.figure, m.document_minor, m.ledger_minor) for m in found] == [
+        ("amount due", posted + 1, posted), ("consumption tax", tax + 1, tax)]
+    assert str(found[0]) == (f"{notice.header.document_id}: amount due is {posted + 1:,} on "
+                             f"the document but {posted:,} in the ledger")
+
+
+def test_an_altered_loan_balance_and_trial_balance_are_caught(demo_session):
+    ctx = documents.context(demo_session, C, 2022)
+    statement = documents.lender_statement(demo_session, ctx, "kyoto-bank")
+    assert lender_mismatches(demo_session, statement) == []
+    loan = statement.loans[0]
+    closing = read.balance_as_of(demo_session, C, f"loan:{loan.loan_id}", ctx.end_on)
+    # A loan section checks its own roll-forward, so 100 more repaid goes with it.
+    repaid = loan.principal_repaid_minor
+    altered = dataclasses.replace(statement, loans=(dataclasses.replace(
+        loan, closing_balance_minor=closing - 100, principal_repaid_minor=repaid + 100),)
+        + statement.loans[1:])
+    figures = {(m.figure, m.document_minor, m.ledger_minor)
+               for m in lender_mismatches(demo_session, altered)}
+    assert figures == {("closing balance", closing - 100, closing),
+                       ("principal repaid", repaid + 100, repaid)}
+
+    report = documents.year_end_report(demo_session, ctx)
+    # The report checks that its trial balance balances: 7 moves from one side's row to the
+    # other's, so both rows are wrong and the report still balances.
+    rows = list(report.trial_balance)
+    d = next(i for i, r in enumerate(rows) if r.debit_minor)
+    c = next(i for i, r in enumerate(rows) if r.credit_minor)
+    rows[d] = dataclasses.replace(rows[d], debit_minor=rows[d].debit_minor + 7)
+    rows[c] = dataclasses.replace(rows[c], credit_minor=rows[c].credit_minor + 7)
+    bad = dataclasses.replace(report, trial_balance=tuple(rows))
+    found = year_end_mismatches(demo_session, bad, ctx.start_on, ctx.end_on)
+    assert [(m.figure, m.document_minor - m.ledger_minor) for m in found] == sorted(
+        [(f"trial balance {rows[d].account_code} debit", 7),
+         (f"trial balance {rows[c].account_code} credit", 7)])
