@@ -15,7 +15,7 @@ FRAMEWORKS = ("sqlalchemy", "sqlmodel", "fastapi", "starlette", "reportlab", "pa
 # The pure calculation modules: payment rules, terms, schedules, waterfalls, statement data.
 # Persistence, files, rendering and the clock live in the other modules (the edges).
 PURE = ["ledger.money", "ledger.rounding", "ledger.calendar", "ledger.errors", "ledger.entries",
-        "ledger.money_json", "contracts.model", "contracts.rules", "contracts.terms",
+        "ledger.money_json", "ledger.accounts", "contracts.chart", "contracts.model", "contracts.rules", "contracts.terms",
         "contracts.values", "contracts.instruments", "contracts.checks", "contracts.validate",
         "settlement.trace", "settlement.payouts", "settlement.engine", "settlement.waterfall",
         "settlement.schedules", "settlement.loans", "settlement.kpi", "settlement.zengin",
@@ -56,6 +56,35 @@ def test_pure_modules_import_no_framework_even_indirectly():
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=ROOT, check=True).stdout.strip()
     assert loaded == "[]", f"pure modules pull in {loaded}"
+
+
+# The ledger's tables and the module of raw reports over them. Everything outside ledger/ and
+# api/ (wiring, migrations) reads the books through the read model, ``ledger.read``, and writes
+# through the ledger's services (``ledger.service``, ``ledger.periods``).
+LEDGER_TABLE_MODULES = {"ledger.schema", "ledger.tables", "ledger.reports"}
+
+
+def _all_imports(path: Path) -> set[str]:
+    """Every module an import statement names, at any depth (function-level imports too),
+    with ``from ledger import schema`` counted as ``ledger.schema``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_only_the_ledger_and_the_wiring_touch_the_ledger_tables():
+    wrong = []
+    for package in ("contracts", "settlement", "investors"):
+        for path in _modules(package):
+            for name in sorted(_all_imports(path) & LEDGER_TABLE_MODULES):
+                wrong.append(f"{path.relative_to(ROOT)} imports {name} (use ledger.read)")
+    assert wrong == []
 
 
 def test_every_package_opens_with_a_design_note():
