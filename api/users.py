@@ -5,17 +5,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import Connection, bindparam, select
 from sqlmodel import Session
 
 from api.tables import ROLES, SCOPED_ROLES, ApiToken, User
 from ledger.errors import Conflict, NotFound, Problem, SibError
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+from ledger.service import utc_now
 
 
 def hash_token(token: str) -> str:
@@ -41,7 +37,7 @@ def add_user(session: Session, username: str, role: str, scope: str | None = Non
     if session.scalars(select(User).where(User.username == username)).first():
         raise Conflict(f"user {username!r} already exists", "USER_EXISTS", "username")
     user = User(username=username, role=role, scope=scope, display_name=display_name,
-                created_at=_now())
+                created_at=utc_now())
     session.add(user)
     session.flush()
     return user
@@ -54,7 +50,7 @@ def create_token(session: Session, username: str) -> str:
         raise NotFound(f"no user {username!r}", "USER_NOT_FOUND", "username")
     token = "sib_" + secrets.token_urlsafe(32)
     session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), prefix=token[:12],
-                         created_at=_now()))
+                         created_at=utc_now()))
     session.flush()
     return token
 

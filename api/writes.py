@@ -19,7 +19,6 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
@@ -35,10 +34,7 @@ from api.problems import status_of
 from api.tables import IdempotentResponse
 from api.users import Caller
 from ledger.errors import Conflict, SibError
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+from ledger.service import utc_now
 
 
 def _plain(value: Any) -> Any:
@@ -102,7 +98,7 @@ def run_write(request: Request, session: Session, user: Caller, key: str | None,
             content = json.dumps(_plain(payload), ensure_ascii=False, separators=(",", ":"))
             session.connection().execute(_INSERT_RESPONSE, dict(
                 user_id=user.id, key=key, method=request.method, path=path, body_hash=digest,
-                status=status, body=content, created_at=_now()))
+                status=status, body=content, created_at=utc_now()))
             audit(session, user, action, path, key, status, request_id)
             session.commit()
             request.state.audited = True

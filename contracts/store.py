@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -27,13 +27,16 @@ from ledger.calendar import fiscal_year_bounds
 from ledger.entries import DEBIT, EntryDraft, credit, debit
 from ledger.errors import Conflict, NotFound, Problem, SibError
 from ledger.money import from_minor
-from ledger.service import create_book, open_account, post_entry, resolution_of, void_pending
+from ledger.service import (
+    create_book,
+    open_account,
+    post_entry,
+    resolution_of,
+    utc_now,
+    void_pending,
+)
 
 COMMITMENT_KIND = Kind.TRANCHE_COMMITMENT
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def document_json(contract: Contract) -> str:
@@ -78,7 +81,7 @@ def load_contract(session: Session, contract: Contract, source: str = "",
                                 name_en=contract.name_en, currency=contract.currency,
                                 document=document, document_hash=digest,
                                 effective_from=contract.first_fiscal_year, reason="initial",
-                                source=source, loaded_at=now or _now()))
+                                source=source, loaded_at=now or utc_now()))
     _open_books(session, contract)
     count = _reserve(session, contract, 1, contract.first_fiscal_year)
     session.flush()
@@ -220,7 +223,7 @@ def amend_contract(session: Session, contract_id: str, amended: Contract, reason
                                 currency=new_version.currency, document=document,
                                 document_hash=hashlib.sha256(document.encode()).hexdigest(),
                                 effective_from=effective_from, reason=reason,
-                                loaded_at=now or _now()))
+                                loaded_at=now or utc_now()))
     _release(session, current, contract_id, effective_from, new_version.version)
     _open_new_accounts(session, new_version)
     count = _reserve(session, new_version, new_version.version, effective_from)

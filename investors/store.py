@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime
+from datetime import date
 
 from sqlalchemy import func, insert, select
 from sqlmodel import Session
@@ -40,16 +40,12 @@ from ledger.entries import DEBIT, EntryDraft, credit, debit
 from ledger.errors import Conflict, NotFound, Problem, SibError
 from ledger.money import from_minor
 from ledger.rounding import RemainderPolicy, allocate
-from ledger.service import post_entry
+from ledger.service import post_entry, utc_now
 from settlement.payments import return_rates
 from settlement.unit_returns import unpaid_weights_scheduled
 
 HOLDER_KINDS = ("bank", "individual", "company")
 TAX_CATEGORIES = ("individual", "corporate", "tax_exempt")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -94,7 +90,7 @@ def add_holder(session: Session, spec: HolderSpec) -> Holder:
             raise Conflict(f"holder {spec.code} is already registered with other details",
                            "HOLDER_EXISTS", "code")
         return existing
-    holder = Holder(**values, created_at=_now())
+    holder = Holder(**values, created_at=utc_now())
     session.add(holder)
     session.flush()
     return holder

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -18,13 +17,10 @@ from sqlmodel import Session
 
 from contracts.store import contract_for_year
 from ledger.errors import Conflict, NotFound, Problem, SibError
+from ledger.service import utc_now
 from settlement.imports import read_results_file
 from settlement.kpi import ResultInput, check_result, parse_value
 from settlement.tables import KpiResult
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _canonical(value: str) -> str:
@@ -93,7 +89,7 @@ def submit_results(session: Session, results: Iterable[ResultInput], submitted_b
                         outcomes_per_person=json.dumps(list(r.outcomes_per_person))
                         if r.outcomes_per_person is not None else None,
                         state="draft" if draft else "submitted", submitted_by=submitted_by,
-                        submitted_at=_now(), source=source)
+                        submitted_at=utc_now(), source=source)
         session.add(row)
         out.append(row)
     session.flush()
@@ -135,7 +131,7 @@ def audit_result(session: Session, result_id: int, audited_by: str) -> KpiResult
                        "audited", "KPI_RESULT_STATE", "state")
     if not audited_by:
         raise SibError("the auditor must be named", "AUDITOR_REQUIRED", "audited_by")
-    row.state, row.audited_by, row.audited_at = "audited", audited_by, _now()
+    row.state, row.audited_by, row.audited_at = "audited", audited_by, utc_now()
     session.add(row)
     session.flush()
     return row
@@ -167,7 +163,7 @@ def correct_result(session: Session, result_id: int, value: str, reason: str,
                     value=_canonical(value),
                     outcomes_per_person=json.dumps(list(outcomes_per_person))
                     if outcomes_per_person is not None else None,
-                    state="submitted", submitted_by=submitted_by, submitted_at=_now(),
+                    state="submitted", submitted_by=submitted_by, submitted_at=utc_now(),
                     reason=reason, supersedes_id=row.id)
     session.add(new)
     session.flush()

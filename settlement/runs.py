@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -27,15 +27,11 @@ from ledger.calendar import fiscal_year_bounds
 from ledger.entries import EntryDraft, credit, debit
 from ledger.errors import Problem, SibError
 from ledger.money import from_minor
-from ledger.service import post_entry, post_pending, reverse_entry, void_pending
+from ledger.service import post_entry, post_pending, reverse_entry, utc_now, void_pending
 from settlement.engine import YearSettlement, settle_year
 from settlement.payouts import KpiInput
 from settlement.results import current_audited, pending_audit
 from settlement.tables import KpiResult, SettlementLine, SettlementRun
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -148,7 +144,7 @@ def settle(session: Session, contract_id: str, fiscal_year: int, evaluation: str
                         run_no=run_no, contract_version=_version_for(session, contract),
                         inputs_hash=digest,
                         supersedes_run_id=previous[-1].id if previous else None,
-                        settled_on=_now(), created_by=by,
+                        settled_on=utc_now(), created_by=by,
                         trace=json.dumps([t.as_dict() for t in result.traces],
                                          ensure_ascii=False))
     session.add(run)
