@@ -1,80 +1,55 @@
 """Calculation traces in the document's language.
 
-Settlement records every trace in English (:mod:`settlement.trace`): a rule text, named inputs,
-labelled steps with their formulas, and the rounding. A Japanese finance officer must be able
-to check the same calculation in Japanese, written the way a finance office writes it. This
-module reads a trace as it is stored with the settlement run (the JSON dict) and gives each of
-its lines in both languages: the English line as recorded, and the Japanese line built from a
-vocabulary of the fixed phrases the producers in ``settlement/payouts.py`` and
-``settlement/engine.py`` use.
+Settlement keeps every trace as data (:mod:`settlement.trace`): phrase keys, figures with their
+units, the rounding applied. This module writes that data in Japanese the way a finance office
+writes it, with a wording for every phrase key (:data:`JAPANESE_WORDS`; a key without one fails
+the tests), and gives each line of a trace in both languages for the documents: English from
+:data:`settlement.trace.ENGLISH`, Japanese from :class:`Japanese`. Nothing here reads English
+text.
 
-Figures are kept exactly as recorded. In Japanese, amounts carry ``円`` (yen contracts) and
-grouped digits, KPI values their unit (``%``, ``人``, ``歩``), rates in rule texts read as
-percentages, rounding modes as 切り捨て / 四捨五入 / 切り上げ, and payer ids become the payers'
-names. A phrase the vocabulary does not know is printed as recorded — never dropped — and
-reported by :func:`unknown_phrases`, so that a test fails as soon as a producer emits a new one.
+Figures are kept exact. In Japanese, amounts carry ``円`` (yen contracts) and grouped digits,
+KPI values their unit (``%``, ``人``, ``歩``, ``件``), rates read as percentages, shares carry
+their percentage, dates are written in 和暦, rounding modes as 切り捨て / 四捨五入 / 偶数丸め, and
+payers by their Japanese names.
+
+Traces stored before settlement kept them as data (English text only, no ``version``) cannot be
+translated without reading sentences back; they are given as recorded, in both languages.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from investors.statement_data import Text
+from ledger.calendar import wareki_date
+from settlement.trace import (
+    ENGLISH,
+    ROUNDING_TERMS,
+    About,
+    Figure,
+    Party,
+    Phrase,
+    Rounding,
+    Step,
+    Subject,
+    Trace,
+    Unit,
+    Wording,
+    Writer,
+    exact_parts,
+    grouped,
+    is_lower,
+    is_structured,
+    ratio,
+)
 
-# Rounding modes (``ledger.rounding.RoundingMode`` values) as a finance office names them.
-ROUNDING_MODES_JA: dict[str, str] = {
-    "truncate": "切り捨て",
-    "half_up": "四捨五入",
-    "half_even": "偶数丸め",
-    "ceiling": "切り上げ",
-    "up": "切り上げ",
-}
-
-# Trace inputs: name → Japanese name.
-INPUT_NAMES_JA: dict[str, str] = {
-    "maximum": "上限額",
-    "audited value": "実績値（評価確定値）",
-    "direction": "評価の向き",
-    "target": "目標値",
-    "persons": "対象者数",
-    "earned in earlier years": "前年度までの成果額",
-    "earned this year before cap": "本年度の成果額（上限適用前）",
-}
-
-DIRECTIONS_JA: dict[str, str] = {"higher is better": "高いほど良い",
-                                 "lower is better": "低いほど良い"}
-
-# Step labels: label → Japanese label.
-STEP_LABELS_JA: dict[str, str] = {
-    "threshold met": "基準値の達成",
-    "share earned": "支払割合",
-    "amount": "算定額",
-    "achievement": "達成率",
-    "tier": "該当する段階",
-    "earned per person": "成果額（一人ごとに上限適用）",
-    "earned": "成果額",
-    "total cap": "総額上限の適用",
-    "share below hurdle": "基準額までの部分",
-    "share above hurdle": "基準額を超える部分",
-    "capped": "上限額の適用",
-    "split between payers": "支払者間の按分",
-    "room under the cap": "上限までの残額",
-    "tax": "消費税額",
-    "covered": "交付金対象額",
-}
-
-YES_NO_JA: dict[str, str] = {"yes": "達成", "no": "未達成"}
-
-# The unit a KPI value is written with in Japanese (``contracts.model.Kpi.unit``).
-KPI_UNITS_JA: dict[str, str] = {"percent": "%", "people": "人", "steps": "歩", "yen": "円",
-                                 "count": "件"}
-
-_NUMBER = re.compile(r"(-?)(\d[\d,]*)(\.\d+)?")
-_FRACTION = re.compile(r"(-?\d+)/(\d+) \(≈(-?[\d.]+)\)")
+# The unit a KPI figure is written with in Japanese.
+KPI_UNITS_JA: dict[Unit, str] = {Unit.PERCENT: "%", Unit.PEOPLE: "人", Unit.STEPS: "歩",
+                                  Unit.COUNT: "件", Unit.YEN: "円"}
 
 
 @dataclass(frozen=True)
@@ -83,8 +58,9 @@ class TraceStyle:
 
     Attributes:
         currency: the contract's currency; amounts (minor units) carry ``円`` only for JPY.
-        kpi_unit: the unit of the tranche's KPI (``percent``, ``people``…), for KPI values.
-        names: party id → Japanese name, for the payers a split names.
+        kpi_unit: the KPI's unit for KPI figures the trace does not name one for (traces
+            computed without the contract).
+        names: party id → Japanese name, for the payers a trace names.
     """
 
     currency: str = "JPY"
@@ -92,294 +68,339 @@ class TraceStyle:
     names: Mapping[str, str] = field(default_factory=dict)
 
 
-def _grouped(figure: str) -> str | None:
-    """A plain decimal figure with its integer part grouped (``1687500.5`` →
-    ``1,687,500.5``), or None if ``figure`` is not one."""
-    match = _NUMBER.fullmatch(figure)
-    if match is None:
+def _approx(exact: str, approx: str | None, suffix: str = "") -> str:
+    """An exact figure with its suffix, and ``（≒x）`` after a fraction."""
+    if approx is None:
+        return f"{exact}{suffix}"
+    return f"{exact}{suffix}（≒{approx}{suffix}）"
+
+
+def _percent(value: Any) -> str | None:
+    """A fraction of one as an exact percentage (``0.5625`` → ``56.25``), or None when it has
+    no finite decimal form."""
+    exact, approx = exact_parts(value)
+    if approx is not None:
         return None
-    sign, units, decimals = match.groups()
-    return f"{sign}{int(units.replace(',', '')):,}{decimals or ''}"
+    return f"{(Decimal(exact) * 100).normalize():f}"
 
 
-class _Japanese:
-    """Writes one trace's phrases in Japanese and notes the phrases it does not know."""
+class Japanese(Writer):
+    """Traces in Japanese, for one contract's :class:`TraceStyle`."""
 
-    def __init__(self, style: TraceStyle, direction: str) -> None:
-        self.style = style
-        self.lower_is_better = direction == "lower is better"
-        self.unknown: list[str] = []
+    separator = "、"
 
-    # ------------------------------------------------------------------ figures
+    def __init__(self, style: TraceStyle | None = None) -> None:
+        self.style = style or TraceStyle()
 
-    def figure(self, text: str) -> str:
-        """A figure as recorded; an inexact fraction ``a/b (≈x)`` as ``a/b（≒x）``."""
-        match = _FRACTION.fullmatch(text)
-        if match:
-            return f"{match[1]}/{match[2]}（≒{match[3]}）"
-        return text
+    def _yen(self, value: Any, always: bool = False) -> str:
+        suffix = "円" if always or self.style.currency == "JPY" else ""
+        exact, approx = exact_parts(value)
+        if approx is None:
+            return f"{grouped(exact)}{suffix}"
+        return f"{exact}{suffix}（≒{grouped(approx)}{suffix}）"
 
-    def amount(self, text: str) -> str:
-        """An amount in minor units: grouped, with ``円`` for yen."""
-        suffix = "円" if self.style.currency == "JPY" else ""
-        match = _FRACTION.fullmatch(text)
-        if match:
-            return f"{match[1]}/{match[2]}{suffix}（≒{_grouped(match[3])}{suffix}）"
-        grouped = _grouped(text)
-        return text if grouped is None else f"{grouped}{suffix}"
+    def _plain(self, value: Any, group: bool = True) -> str:
+        exact, approx = exact_parts(value)
+        return _approx(grouped(exact) if group and approx is None else exact, approx)
 
-    def kpi(self, text: str) -> str:
-        """A KPI value with the KPI's unit."""
-        unit = KPI_UNITS_JA.get(self.style.kpi_unit, "")
-        if self.style.kpi_unit == "money" and self.style.currency == "JPY":
-            unit = "円"
-        grouped = _grouped(text)
-        return self.figure(text) if grouped is None else f"{grouped}{unit}"
+    def figure(self, figure: Figure) -> str:
+        value, unit = figure.value, figure.unit
+        if isinstance(value, date):
+            return wareki_date(value)
+        if unit is Unit.KPI:
+            try:
+                unit = Unit(self.style.kpi_unit)
+            except ValueError:
+                unit = Unit.NUMBER
+        if unit in (Unit.MINOR, Unit.MONEY):
+            return self._yen(value)
+        if unit is Unit.YEN:
+            return self._yen(value, always=True)
+        if unit is Unit.SHARE:
+            percent = _percent(value)
+            return self._plain(value, False) if percent is None \
+                else f"{self._plain(value, False)}（{percent}%）"
+        if unit is Unit.RATE:
+            percent = _percent(value)
+            return self._plain(value, False) if percent is None else f"{percent}%"
+        if unit is Unit.DAYS:
+            return f"{self._plain(value)}日"
+        exact, approx = exact_parts(value)
+        return _approx(grouped(exact) if approx is None else exact, approx,
+                       KPI_UNITS_JA.get(unit, ""))
 
-    def percent(self, text: str) -> str:
-        """A rate recorded as a fraction of one (``0.10``) as a percentage (``10%``), exactly;
-        left as recorded when it is not a plain decimal."""
-        try:
-            value = Decimal(text) * 100
-        except InvalidOperation:
-            return self.figure(text)
-        return f"{value.normalize():f}%"
+    def term(self, figure: Figure) -> str:
+        if figure.unit in (Unit.MINOR, Unit.MONEY, Unit.YEN, Unit.DATE):
+            return self.figure(figure)
+        assert not isinstance(figure.value, date)
+        return self._plain(figure.value, False)
 
-    def share(self, text: str) -> str:
-        """A share of one as recorded, with its exact percentage: ``0.5625（56.25%）``."""
-        try:
-            Decimal(text)
-        except InvalidOperation:
-            return self.figure(text)
-        return f"{text}（{self.percent(text)}）"
+    def party(self, party: Party) -> str:
+        return self.style.names.get(party.id, party.id)
 
-    def name(self, party_id: str) -> str:
-        """A payer by its Japanese name (its id if the contract gives none)."""
-        return self.style.names.get(party_id, party_id)
+    def input_line(self, step: Step) -> str:
+        return f"{self.label(step)}：{self(step.value)}"
 
-    def note(self, phrase: str) -> str:
-        """``phrase`` as recorded, noted as unknown."""
-        self.unknown.append(phrase)
-        return phrase
+    def step_line(self, step: Step) -> str:
+        return (f"{self.label(step)}：{self.formula(step)}{self.wording(step.phrase).joint}"
+                f"{self(step.value)}")
 
-    # ------------------------------------------------------------------ rule texts
-
-    def rule(self, text: str) -> str:
-        """The rule's name and parameters."""
-        for pattern, write in _RULES:
-            match = pattern.fullmatch(text)
-            if match:
-                return write(self, match)
-        return self.note(text)
-
-    def tier(self, text: str) -> str:
-        """One tier of a stepped rule: ``[50, 70) → 12.5 %`` → ``50%以上70%未満 → 上限額の12.5%``."""
-        match = _TIER.fullmatch(text)
-        if match is None:
-            return self.note(text)
-        low, high, pays = match.groups()
-        span = f"{self.kpi(low)}以上" + ("" if high == "∞" else f"{self.kpi(high)}未満")
-        percent = re.fullmatch(r"(\S+) %", pays)
-        paid = f"上限額の{percent[1]}%" if percent else self.amount(pays)
-        return f"{span} → {paid}"
-
-    # ------------------------------------------------------------------ inputs and steps
-
-    def input(self, key: str, value: str) -> str:
-        """One input figure and its name."""
-        name = INPUT_NAMES_JA.get(key)
-        if name is None:
-            return f"{self.note(key)}：{value}"
-        if key == "direction":
-            shown = DIRECTIONS_JA.get(value) or self.note(value)
-        elif key in ("audited value", "target"):
-            shown = self.kpi(value)
-        elif key == "persons":
-            shown = f"{value}人"
-        else:
-            shown = self.amount(value)
-        return f"{name}：{shown}"
-
-    def step(self, label: str, formula: str, value: str) -> str:
-        """One step: its label, its formula in the label's known shapes, its value."""
-        name = STEP_LABELS_JA.get(label)
-        if name is None:
-            return f"{self.note(label)}：{formula} = {value}"
-        written = None
-        for pattern, write in _FORMULAS.get(label, ()):
-            match = pattern.fullmatch(formula)
-            if match:
-                written = write(self, match)
-                break
-        if written is None:
-            written = self.note(formula)
-        joint = " → " if label == "threshold met" else " = "
-        return f"{name}：{written}{joint}{self.value(label, value)}"
-
-    def value(self, label: str, value: str) -> str:
-        """A step's value: a verdict, a share, the payers' parts or an amount."""
-        if label == "threshold met":
-            return YES_NO_JA.get(value) or self.note(value)
-        if label in ("share earned", "achievement"):
-            return self.share(value)
-        if label == "split between payers":
-            return self.parts(value)
-        return self.amount(value)
-
-    def parts(self, text: str) -> str:
-        """``ube 1,000, tono 2,000`` → ``宇部市 1,000円、遠野市 2,000円``."""
-        out = []
-        for part in text.split(", "):
-            match = re.fullmatch(r"(\S+) (-?[\d,]+)", part)
-            out.append(f"{self.name(match[1])} {self.amount(match[2])}" if match
-                       else self.note(part))
-        return "、".join(out)
-
-    def rounding(self, text: str) -> str:
-        """The rounding: mode, exact amount → rounded amount, and the fraction it dropped."""
-        match = _ROUNDING.fullmatch(text)
-        if match is None or match["mode"] not in ROUNDING_MODES_JA:
-            return f"端数処理：{self.note(text)}"
-        mode = ROUNDING_MODES_JA[match["mode"]]
-        head = f"端数処理（{mode}）：{self.amount(match['exact'])} → {self.amount(match['result'])}"
-        dropped = match["dropped"]
-        if dropped is None:
+    def rounding_line(self, rounding: Rounding) -> str:
+        mode = self(ROUNDING_TERMS[rounding.mode])
+        head = (f"端数処理（{mode}）：{self.amount(rounding.exact)} → "
+                f"{self.amount(rounding.result_minor)}")
+        dropped = rounding.dropped
+        if not dropped:
             return f"{head}（端数なし）"
-        if dropped.startswith("-"):
+        if dropped < 0:
             return f"{head}（{mode}による差 {self.amount(dropped)}）"
         return f"{head}（端数 {self.amount(dropped)}を{mode}）"
 
 
-_Writer = Callable[[_Japanese, "re.Match[str]"], str]
+# --------------------------------------------------------------------------- the wordings
+
+def _span(w: Writer, s: Step) -> str:
+    upper = s.get("to")
+    return f"{w(s['from'])}以上" + ("" if upper is None else f"{w(upper)}未満")
 
 
-def _binary(ja: _Japanese, m: re.Match[str]) -> str:
-    side = "以下" if ja.lower_is_better else "以上"
-    return (f"基準値達成型：実績値が{ja.kpi(m['t'])}{side}で上限額の全額、"
-            f"達成しない場合は{ja.amount('0')}")
+def _per_person(w: Writer, s: Step) -> str:
+    each = f"「成果件数 × {w(s['price'])}」"
+    if s.get("cap") is not None:
+        each += f"と一人当たり上限{w(s['cap'])}のいずれか小さい額"
+    return f"各人の{each}の合計（{w.n(s['persons'])}人分）"
 
 
-def _linear(ja: _Japanese, m: re.Match[str]) -> str:
-    return (f"線形按分型：実績値{ja.kpi(m['floor'])}で{ja.amount('0')}、{ja.kpi(m['cap'])}で"
-            "上限額の全額、その間は直線で按分")
+def _guarantee(w: Writer, s: Step) -> str:
+    cover = s.get("share")
+    text = f"{w(s['unpaid'])} × {w.n(cover) if cover is not None else 1}"
+    return text + (f"（上限{w(s['maximum'])}）" if s.get("maximum") is not None else "")
 
 
-def _pro_rata(ja: _Japanese, m: re.Match[str]) -> str:
-    ratio = "目標値 ÷ 実績値" if ja.lower_is_better else "実績値 ÷ 目標値"
-    return f"目標値按分型：上限額 × 達成率（{ratio}、目標値{ja.kpi(m['t'])}）、上限額まで"
+def _capital_label(w: Writer, s: Step) -> str:
+    amount, entries = s["amount"], s["entries"]
+    returned = isinstance(amount, Figure) and not isinstance(amount.value, date) \
+        and amount.value < 0
+    more = isinstance(entries, Figure) and entries.value != 1
+    return (f"{w(s['on'])}の出資{'返還' if returned else '払込'}"
+            + (f"（{w.n(entries)}件）" if more else ""))
 
 
-def _stepped(ja: _Japanese, m: re.Match[str]) -> str:
-    return "段階型：" + "；".join(ja.tier(t) for t in m["tiers"].split("; "))
+def _capital_formula(w: Writer, s: Step) -> str:
+    if s.get("rate") is not None:
+        return f"{w(s['amount'])} × {w.n(s['rate'])} × {w.n(s['days'])} / {w.n(s['basis'])}"
+    return (f"{w(s['amount'])} × 期間ごとの年率×日数の合計（{w.n(s['rate_days'])} / "
+            f"{w.n(s['denominator'])}） / {w.n(s['basis'])}")
 
 
-def _rate_card(ja: _Japanese, m: re.Match[str]) -> str:
-    return f"単価型：成果1件当たり{ja.amount(m['price'])}"
+def _owed(w: Writer, s: Step) -> str:
+    accrued, paid = s["accrued"], s["paid"]
+    assert isinstance(accrued, Figure) and isinstance(paid, Figure)
+    over = accrued.value < paid.value  # type: ignore[operator]
+    return (f"{w(accrued)} − {w(paid)}"
+            + ("（既分配額が発生額を上回るため支払額なし）" if over else ""))
 
 
-def _savings(ja: _Japanese, m: re.Match[str]) -> str:
-    return (f"削減額分配型：削減額のうち{ja.amount(m['hurdle'])}までは{ja.percent(m['before'])}、"
-            f"超える部分は{ja.percent(m['after'])}")
+def _rate_from(w: Writer, s: Step) -> str:
+    since = s.get("from")
+    return (f"{w(since)}から" if since is not None else "") + w(s["rate"])
 
 
-def _contract_cap(ja: _Japanese, m: re.Match[str]) -> str:
-    return f"契約期間全体の支払上限額 {ja.amount(m['cap'])}"
-
-
-def _tax(ja: _Japanese, m: re.Match[str]) -> str:
-    return f"消費税：請求額の合計に税率{ja.percent(m['rate'])}（請求書ごとに1回計算）"
-
-
-def _grant(ja: _Japanese, m: re.Match[str]) -> str:
-    return f"交付金：支払者の負担額の{m['den']}分の{m['num']}"
-
-
-_RULES: tuple[tuple[re.Pattern[str], _Writer], ...] = (
-    (re.compile(r"binary threshold at (?P<t>\S+)"), _binary),
-    (re.compile(r"linear from (?P<floor>\S+) \(0\) to (?P<cap>\S+) \(full\)"), _linear),
-    (re.compile(r"pro rata to target (?P<t>\S+)"), _pro_rata),
-    (re.compile(r"stepped tiers (?P<tiers>.+)"), _stepped),
-    (re.compile(r"rate card (?P<price>\S+) per outcome"), _rate_card),
-    (re.compile(r"savings share (?P<before>\S+) up to (?P<hurdle>\S+), then (?P<after>\S+)"),
-     _savings),
-    (re.compile(r"fixed: paid on delivery"),
-     lambda ja, m: "固定払：成果にかかわらず履行確認により上限額の全額"),
-    (re.compile(r"contract total cap (?P<cap>\S+)"), _contract_cap),
-    (re.compile(r"(?P<rate>\S+) on the invoice total, once per invoice"), _tax),
-    (re.compile(r"rate (?P<num>\d+)/(?P<den>\d+) of the payer's cost"), _grant),
-)
-_TIER = re.compile(r"\[(\S+), (\S+)\) → (.+)")
-_ROUNDING = re.compile(r"(?P<mode>\w+): (?P<exact>.+) → (?P<result>-?[\d,]+) "
-                       r"\((?:exact|fraction (?P<dropped>.+) dropped)\)")
-_AMOUNT = r"-?[\d,]+"
-# Comparison signs as Japanese documents print them (IPAexGothic has only these forms).
-_SIGNS_JA = {"≥": "≧", "≤": "≦"}
-
-
-def _times_amount(ja: _Japanese, m: re.Match[str]) -> str:
-    return f"{ja.figure(m['a'])} × {ja.amount(m['b'])}"
-
-
-def _amount_times(ja: _Japanese, m: re.Match[str]) -> str:
-    return f"{ja.amount(m['a'])} × {ja.figure(m['b'])}"
-
-
-def _per_person(ja: _Japanese, m: re.Match[str]) -> str:
-    each = f"「成果件数 × {ja.amount(m['price'])}」"
-    if m["cap"] != "—":
-        each += f"と一人当たり上限{ja.amount(m['cap'])}のいずれか小さい額"
-    return f"各人の{each}の合計（{m['n']}人分）"
-
-
-def _split(ja: _Japanese, m: re.Match[str]) -> str:
-    return f"各支払者の負担上限額の比による（{ja.parts(m['parts'])}）"
-
-
-# Step formulas: label → the shapes its formula takes, each with its Japanese writer.
-_FORMULAS: dict[str, tuple[tuple[re.Pattern[str], _Writer], ...]] = {
-    "threshold met": ((re.compile(r"(?P<v>\S+) (?P<sign>[≥≤]) (?P<t>\S+)"),
-                       lambda ja, m: f"{ja.kpi(m['v'])} {_SIGNS_JA[m['sign']]} "
-                                     f"{ja.kpi(m['t'])}"),),
-    "share earned": ((re.compile(r"\((?P<v>\S+) − (?P<f>\S+)\) ÷ \((?P<c>\S+) − (?P=f)\), "
-                                 r"within 0\.\.1"),
-                      lambda ja, m: f"({m['v']} − {m['f']}) ÷ ({m['c']} − {m['f']})"
-                                    "（0～1の範囲に限る）"),),
-    "amount": ((re.compile(rf"min\(achievement, 1\) × (?P<b>{_AMOUNT})"),
-                lambda ja, m: f"達成率（1を上限）× {ja.amount(m['b'])}"),
-               (re.compile(rf"(?P<a>.+) × (?P<b>{_AMOUNT})"), _times_amount)),
-    "achievement": ((re.compile(r"(?P<a>\S+) ÷ (?P<b>\S+) \(lower is better\)"),
-                     lambda ja, m: f"{m['a']} ÷ {m['b']}（低いほど良い指標：目標値 ÷ 実績値）"),
-                    (re.compile(r"(?P<a>\S+) ÷ (?P<b>\S+)"),
-                     lambda ja, m: f"{m['a']} ÷ {m['b']}")),
-    "tier": ((re.compile(r"(?P<a>\S+) ≤ (?P<v>\S+)"),
-              lambda ja, m: f"{ja.kpi(m['a'])} ≦ {ja.kpi(m['v'])}"),
-             (re.compile(rf"(?P<p>\S+) % × (?P<b>{_AMOUNT})"),
-              lambda ja, m: f"{m['p']}% × {ja.amount(m['b'])}"),
-             (re.compile(r"(?P<v>\S+) is in no tier"),
-              lambda ja, m: f"{ja.kpi(m['v'])}はいずれの段階にも該当しない")),
-    "earned per person": ((re.compile(rf"Σ min\(outcomes × (?P<price>{_AMOUNT}), cap per "
-                                      r"person (?P<cap>\S+)\) over (?P<n>\d+) persons"),
-                           _per_person),),
-    "earned": ((re.compile(rf"(?P<v>\S+) outcomes × (?P<price>{_AMOUNT})"),
-                lambda ja, m: f"{ja.figure(m['v'])}件 × {ja.amount(m['price'])}"),),
-    "total cap": ((re.compile(rf"at most (?P<cap>{_AMOUNT})"),
-                   lambda ja, m: f"{ja.amount(m['cap'])}以内"),),
-    "share below hurdle": ((re.compile(r"(?P<a>.+) × (?P<b>\S+)"), _amount_times),),
-    "share above hurdle": ((re.compile(r"(?P<a>.+) × (?P<b>\S+)"), _amount_times),),
-    "capped": ((re.compile(rf"between 0 and the maximum (?P<m>{_AMOUNT})"),
-                lambda ja, m: f"{ja.amount('0')}以上、上限額{ja.amount(m['m'])}以下"),),
-    "split between payers": ((re.compile(r"by their committed parts (?P<parts>.+)"), _split),),
-    "room under the cap": ((re.compile(rf"(?P<a>{_AMOUNT}) − (?P<b>{_AMOUNT})"),
-                            lambda ja, m: f"{ja.amount(m['a'])} − {ja.amount(m['b'])}"),),
-    "tax": ((re.compile(rf"(?P<a>{_AMOUNT}) × (?P<b>\S+)"), _amount_times),),
-    "covered": ((re.compile(rf"(?P<a>{_AMOUNT}) × (?P<b>\d+/\d+)"), _amount_times),),
+JAPANESE_WORDS: dict[Phrase, Wording] = {
+    Phrase.HIGHER_IS_BETTER: Wording("高いほど良い"),
+    Phrase.LOWER_IS_BETTER: Wording("低いほど良い"),
+    Phrase.YES: Wording("達成"),
+    Phrase.NO: Wording("未達成"),
+    Phrase.PAID_IN_FULL: Wording("全額"),
+    Phrase.PAID_IN_PART: Wording("一部"),
+    Phrase.PROVIDER_FEES: Wording("サービス提供者への成果報酬"),
+    Phrase.COSTS: Wording("費用"),
+    Phrase.INTEREST: Wording("利息"),
+    Phrase.PRINCIPAL: Wording("元本"),
+    Phrase.INVESTOR_RETURNS: Wording("出資者への分配"),
+    Phrase.ACT_365F: Wording("実日数／365日（うるう年も365日）"),
+    Phrase.ACT_360: Wording("実日数／360日"),
+    Phrase.THIRTY_360: Wording("30日／360日（1か月を30日として計算）"),
+    Phrase.FIRST_DAY_ONLY: Wording("片端（初日算入・末日不算入）"),
+    Phrase.BOTH_ENDS: Wording("両端（初日・末日とも算入）"),
+    Phrase.LAST_DAY_ONLY: Wording("末日のみ算入"),
+    Phrase.NEITHER_END: Wording("初日・末日とも不算入"),
+    Phrase.TRUNCATE: Wording("切り捨て"),
+    Phrase.HALF_UP: Wording("四捨五入"),
+    Phrase.HALF_EVEN: Wording("偶数丸め"),
+    Phrase.RULE_BINARY_THRESHOLD: Wording(
+        lambda w, s: f"基準値達成型：実績値が{w(s['threshold'])}"
+                     f"{'以下' if is_lower(s) else '以上'}で上限額の全額、達成しない場合は"
+                     f"{w.amount(0)}"),
+    Phrase.RULE_LINEAR: Wording(
+        lambda w, s: f"線形按分型：実績値{w(s['floor'])}で{w.amount(0)}、{w(s['cap'])}で"
+                     "上限額の全額、その間は直線で按分"),
+    Phrase.RULE_PRO_RATA: Wording(
+        lambda w, s: "目標値按分型：上限額 × 達成率（"
+                     f"{'目標値 ÷ 実績値' if is_lower(s) else '実績値 ÷ 目標値'}、目標値"
+                     f"{w(s['target'])}）、上限額まで"),
+    Phrase.RULE_STEPPED: Wording(lambda w, s: "段階型：" + "；".join(w.each(s["tiers"]))),
+    Phrase.RULE_RATE_CARD: Wording(lambda w, s: f"単価型：成果1件当たり{w(s['price'])}"),
+    Phrase.RULE_SAVINGS_SHARE: Wording(
+        lambda w, s: f"削減額分配型：削減額のうち{w(s['hurdle'])}までは{w(s['before'])}、"
+                     f"超える部分は{w(s['after'])}"),
+    Phrase.RULE_FIXED: Wording("固定払：成果にかかわらず履行確認により上限額の全額"),
+    Phrase.RULE_CONTRACT_CAP: Wording(lambda w, s: f"契約期間全体の支払上限額 {w(s['cap'])}"),
+    Phrase.RULE_CONSUMPTION_TAX: Wording(
+        lambda w, s: f"消費税：請求額の合計に税率{w(s['rate'])}（請求書ごとに1回計算）"),
+    Phrase.RULE_GRANT: Wording(
+        lambda w, s: "交付金：支払者の負担額の{1}分の{0}".format(*ratio(s["rate"]))),
+    Phrase.RULE_WATERFALL: Wording(lambda w, s: "配分の順位：" + " → ".join(w.each(s["order"]))),
+    Phrase.RULE_LOSS: Wording("契約終了時に償還されていない元本の損失処理"),
+    Phrase.RULE_LOAN_INTEREST: Wording(
+        lambda w, s: f"年利{w(s['rate'])}、{w(s['day_count'])}、{w(s['ends'])}、"
+                     f"利息の端数は{w(s['rounding'])}"),
+    Phrase.RULE_TARGET_RETURN: Wording(
+        lambda w, s: f"目標分配率 年{'、'.join(w.each(s['rates']))}（実日数／"
+                     f"{w.n(s['basis'])}日）：出資金の払込額ごとに払込日から返還日まで日割りで"
+                     "計算し、累計額を1回だけ端数処理して既分配額を差し引く"),
+    Phrase.TIER_AMOUNT: Wording(lambda w, s: f"{_span(w, s)} → {w(s['amount'])}"),
+    Phrase.TIER_PERCENT: Wording(lambda w, s: f"{_span(w, s)} → 上限額の{w.n(s['percent'])}%"),
+    Phrase.PAYER_PART: Wording(lambda w, s: f"{w(s['payer'])} {w(s['amount'])}"),
+    Phrase.RATE_FROM: Wording(_rate_from),
+    Phrase.MAXIMUM: Wording("上限額"),
+    Phrase.AUDITED_VALUE: Wording("実績値（評価確定値）"),
+    Phrase.DIRECTION: Wording("評価の向き"),
+    Phrase.TARGET: Wording("目標値"),
+    Phrase.PERSONS: Wording("対象者数"),
+    Phrase.EARNED_BEFORE: Wording("前年度までの成果額"),
+    Phrase.EARNED_THIS_YEAR: Wording("本年度の成果額（上限適用前）"),
+    Phrase.AVAILABLE: Wording("配分可能額"),
+    Phrase.UNPAID: Wording("未償還元本"),
+    Phrase.RATE_ANNUAL: Wording("目標分配率（年率）"),
+    Phrase.VALUED_ON: Wording("算定基準日"),
+    Phrase.THRESHOLD_MET: Wording(
+        "基準値の達成",
+        lambda w, s: f"{w(s['kpi'])} {'≦' if is_lower(s) else '≧'} {w(s['threshold'])}",
+        " → "),
+    Phrase.SHARE_EARNED: Wording(
+        "支払割合",
+        lambda w, s: f"({w.n(s['kpi'])} − {w.n(s['floor'])}) ÷ ({w.n(s['cap'])} − "
+                     f"{w.n(s['floor'])})（0～1の範囲に限る）"),
+    Phrase.AMOUNT_OF_SHARE: Wording(
+        "算定額", lambda w, s: f"{w.n(s['share'])} × {w(s['maximum'])}"),
+    Phrase.ACHIEVEMENT: Wording(
+        "達成率",
+        lambda w, s: f"{w.n(s['target'])} ÷ {w.n(s['kpi'])}（低いほど良い指標：目標値 ÷ 実績値）"
+        if is_lower(s) else f"{w.n(s['kpi'])} ÷ {w.n(s['target'])}"),
+    Phrase.AMOUNT_OF_ACHIEVEMENT: Wording(
+        "算定額", lambda w, s: f"達成率（1を上限）× {w(s['maximum'])}"),
+    Phrase.TIER_BY_AMOUNT: Wording("該当する段階", lambda w, s: f"{w(s['from'])} ≦ {w(s['kpi'])}"),
+    Phrase.TIER_BY_PERCENT: Wording(
+        "該当する段階", lambda w, s: f"{w.n(s['percent'])}% × {w(s['maximum'])}"),
+    Phrase.NO_TIER: Wording(
+        "該当する段階", lambda w, s: f"{w(s['kpi'])}はいずれの段階にも該当しない"),
+    Phrase.EARNED_PER_PERSON: Wording(
+        lambda w, s: "成果額（一人ごとに上限適用）" if s.get("cap") is not None
+        else "成果額（一人ごとの合計）", _per_person),
+    Phrase.EARNED_OUTCOMES: Wording(
+        "成果額", lambda w, s: f"{w.n(s['outcomes'])}件 × {w(s['price'])}"),
+    Phrase.TOTAL_CAP: Wording("総額上限の適用", lambda w, s: f"{w(s['cap'])}以内"),
+    Phrase.SHARE_BELOW_HURDLE: Wording(
+        "基準額までの部分", lambda w, s: f"{w(s['savings'])} × {w.n(s['share'])}"),
+    Phrase.SHARE_ABOVE_HURDLE: Wording(
+        "基準額を超える部分", lambda w, s: f"{w(s['savings'])} × {w.n(s['share'])}"),
+    Phrase.CAPPED: Wording(
+        "上限額の適用", lambda w, s: f"{w.amount(0)}以上、上限額{w(s['maximum'])}以下"),
+    Phrase.SPLIT_BETWEEN_PAYERS: Wording(
+        "支払者間の按分", lambda w, s: f"各支払者の負担上限額の比による（{w(s['parts'])}）"),
+    Phrase.ROOM_UNDER_CAP: Wording(
+        "上限までの残額", lambda w, s: f"{w(s['cap'])} − {w(s['earned_before'])}"),
+    Phrase.TAX: Wording("消費税額", lambda w, s: f"{w(s['earned'])} × {w.n(s['rate'])}"),
+    Phrase.GRANT_COVERED: Wording(
+        "交付金対象額", lambda w, s: "{} × {}/{}".format(w(s["due"]), *ratio(s["rate"]))),
+    Phrase.GRANT_LIMIT: Wording(
+        "交付金の上限の適用",
+        lambda w, s: f"端数処理（{w(s['mode'])}）後 {w(s['rounded'])}、全支払者の合計で上限"
+                     f"{w(s['limit'])}とし各支払者の交付額の比で按分"),
+    Phrase.WATERFALL_STEP: Wording(
+        lambda w, s: f"{w(s['step'])}（優先順位{w.n(s['seniority'])}）",
+        lambda w, s: f"支払うべき額 {w(s['owed'])}（{w(s['paid'])}支払）"),
+    Phrase.GUARANTEE: Wording("保証による補填額", _guarantee),
+    Phrase.WRITTEN_DOWN: Wording(
+        "元本の減額", lambda w, s: f"{w(s['unpaid'])} − {w(s['guaranteed'])}"),
+    Phrase.INTEREST_ON: Wording(
+        lambda w, s: f"{w(s['amount'])}に対する利息（{w(s['since'])}から{w(s['until'])}まで）",
+        lambda w, s: f"{w(s['amount'])} × {w.n(s['rate'])} × {w.n(s['days'])} / "
+                     f"{w.n(s['basis'])}"),
+    Phrase.INTEREST_BEFORE_ROUNDING: Wording("利息の合計（端数処理前）", "上記の合計"),
+    Phrase.PRINCIPAL_GRACE: Wording("元本返済額", "据置期間中のため利息のみ"),
+    Phrase.PRINCIPAL_LAST: Wording("元本返済額", "最終回：残元本の全額"),
+    Phrase.PRINCIPAL_BULLET: Wording("元本返済額", "満期一括返済：元本は最終回に返済"),
+    Phrase.PRINCIPAL_EQUAL: Wording("元本返済額", "元金均等返済の割賦元金"),
+    Phrase.PRINCIPAL_LEVEL: Wording(
+        "元本返済額",
+        lambda w, s: f"元利均等返済：毎回の返済額 {w(s['level'])} − 利息 {w(s['interest'])}"),
+    Phrase.NEXT_DUE_DATE: Wording("次回返済期日", lambda w, s: f"第{w.n(s['instalment'])}回"),
+    Phrase.NO_OPEN_PERIOD: Wording(
+        "利息計算期間外", lambda w, s: f"{w(s['on'])}は初回借入前または最終返済期日後"),
+    Phrase.CAPITAL_CHANGE: Wording(_capital_label, _capital_formula),
+    Phrase.ACCRUED: Wording(
+        "発生額", lambda w, s: f"{w(s['on'])}までの出資残高に対する分配額"),
+    Phrase.ACCRUED_ROUNDED: Wording("発生額（端数処理後）", lambda w, s: w(s["mode"])),
+    Phrase.ALREADY_PAID: Wording("既分配額", lambda w, s: f"{w(s['on'])}までに分配した額"),
+    Phrase.OWED: Wording("未払分配額", _owed),
 }
+
+
+def _payer(w: Writer, a: About) -> str:
+    return w.party(Party(a.payer)) if a.payer else ""
+
+
+def _tranche_ja(w: Writer, a: About) -> str:
+    year = f"{a.fiscal_year}年度" if a.fiscal_year is not None else ""
+    within = "・".join(x for x in (year, _payer(w, a)) if x)
+    return f"{a.tranche or '成果連動支払'}" + (f"（{within}）" if within else "")
+
+
+def _instalment_ja(w: Writer, a: About) -> str:
+    assert a.on is not None
+    nominal = f"、約定日{wareki_date(a.nominal_on)}" \
+        if a.nominal_on is not None and a.nominal_on != a.on else ""
+    return f"第{a.instalment}回返済（返済期日{wareki_date(a.on)}{nominal}）"
+
+
+def _investor_return_ja(w: Writer, a: About) -> str:
+    if a.instrument is None:
+        return a.name or "出資者への未払分配額"
+    on = f"（{wareki_date(a.on)}時点）" if a.on is not None else ""
+    return f"{a.instrument}への未払分配額{on}"
+
+
+JAPANESE_SUBJECTS: dict[Subject, Callable[[Writer, About], str]] = {
+    Subject.TRANCHE: _tranche_ja,
+    Subject.CONTRACT_CAP: lambda w, a: f"契約期間全体の支払上限額の適用（{a.fiscal_year}年度）",
+    Subject.CONSUMPTION_TAX: lambda w, a: f"消費税（{a.fiscal_year}年度・{_payer(w, a)}）",
+    Subject.GRANT: lambda w, a: f"交付金 {a.grant}（{a.fiscal_year}年度・{_payer(w, a)}）",
+    Subject.WATERFALL: lambda w, a: "成果連動支払金の配分",
+    Subject.LOSS: lambda w, a: f"{a.instrument}の元本の損失",
+    Subject.INVESTOR_RETURN: _investor_return_ja,
+    Subject.INSTALMENT: _instalment_ja,
+    Subject.ACCRUED_INTEREST: lambda w, a: (f"{wareki_date(a.on)}までの経過利息（支払期日未到来）"
+                                            if a.on is not None else "経過利息"),
+}
+
+Japanese.words = JAPANESE_WORDS
+Japanese.subjects = JAPANESE_SUBJECTS
 
 
 # --------------------------------------------------------------------------- the lines
 
-def english_lines(trace: Mapping[str, Any]) -> list[str]:
-    """The trace's lines as settlement recorded them (what the English documents print)."""
+def as_trace(trace: Trace | Mapping[str, Any]) -> Trace | None:
+    """A trace as data: itself, or read from its stored JSON; None for a trace stored as
+    English text only (before version 2)."""
+    if isinstance(trace, Trace):
+        return trace
+    return Trace.from_dict(trace) if is_structured(trace) else None
+
+
+def _recorded(trace: Mapping[str, Any]) -> list[str]:
+    """The lines of a trace stored as English text only, as recorded."""
     out = [str(trace["rule"])]
     out += [f"{k} = {v}" for k, v in trace["inputs"].items()]
     out += [f"{s['label']}: {s['formula']} = {s['value']}" for s in trace["steps"]]
@@ -388,27 +409,32 @@ def english_lines(trace: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _japanese(trace: Mapping[str, Any], style: TraceStyle) -> tuple[list[str], list[str]]:
-    ja = _Japanese(style, str(trace["inputs"].get("direction", "")))
-    out = [ja.rule(str(trace["rule"]))]
-    out += [ja.input(k, str(v)) for k, v in trace["inputs"].items()]
-    out += [ja.step(s["label"], s["formula"], s["value"]) for s in trace["steps"]]
-    if trace.get("rounding"):
-        out.append(ja.rounding(trace["rounding"]))
-    return out, ja.unknown
+def english_lines(trace: Trace | Mapping[str, Any]) -> list[str]:
+    """The trace's lines in English: the rule, each input, each step, the rounding."""
+    data = as_trace(trace)
+    return ENGLISH.body(data) if data is not None else _recorded(trace)  # type: ignore[arg-type]
 
 
-def japanese_lines(trace: Mapping[str, Any], style: TraceStyle | None = None) -> list[str]:
-    """The trace's lines in Japanese, line for line with :func:`english_lines`."""
-    return _japanese(trace, style or TraceStyle())[0]
+def japanese_lines(trace: Trace | Mapping[str, Any], style: TraceStyle | None = None
+                   ) -> list[str]:
+    """The trace's lines in Japanese, line for line with :func:`english_lines` (a trace stored
+    as English text only is given as recorded)."""
+    data = as_trace(trace)
+    if data is None:
+        return _recorded(trace)  # type: ignore[arg-type]
+    return Japanese(style).body(data)
 
 
-def unknown_phrases(trace: Mapping[str, Any], style: TraceStyle | None = None) -> list[str]:
-    """The phrases of ``trace`` the vocabulary does not know (printed untranslated)."""
-    return _japanese(trace, style or TraceStyle())[1]
+def japanese_subject(trace: Trace | Mapping[str, Any], style: TraceStyle | None = None) -> str:
+    """What the trace is about, in Japanese."""
+    data = as_trace(trace)
+    if data is None:
+        return str(trace["subject"])  # type: ignore[index]
+    return Japanese(style).subject(data.about)
 
 
-def trace_text(trace: Mapping[str, Any], style: TraceStyle | None = None) -> tuple[Text, ...]:
+def trace_text(trace: Trace | Mapping[str, Any], style: TraceStyle | None = None
+               ) -> tuple[Text, ...]:
     """The trace's lines in both document languages."""
     return tuple(Text(ja, en) for ja, en in zip(japanese_lines(trace, style),
                                                 english_lines(trace), strict=True))

@@ -9,8 +9,8 @@ reported as a problem with the figures; the service refuses to post such a settl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
 
@@ -19,7 +19,18 @@ from contracts.terms import max_outcome_by_tranche_payer, tax_on
 from ledger.errors import Problem
 from ledger.rounding import RemainderPolicy, allocate, round_minor
 from settlement.payouts import KpiInput, earned
-from settlement.trace import Trace
+from settlement.trace import (
+    ROUNDING_TERMS,
+    About,
+    Party,
+    Phrase,
+    Rounding,
+    Step,
+    Subject,
+    Trace,
+    minor,
+    rate,
+)
 
 
 @dataclass(frozen=True)
@@ -107,31 +118,39 @@ def _tranche_lines(contract: Contract, tranche: Tranche,
         return []
     kpi = contract.kpi(tranche.kpi) if tranche.kpi else None
     mode = contract.rounding.mode
+    about = About(Subject.TRANCHE, fiscal_year=tranche.fiscal_year,
+                  evaluation=tranche.evaluation, tranche=tranche.id,
+                  kpi=kpi.id if kpi is not None else None)
     if kpi is not None and kpi.measured == "per_payer":
         lines = []
         for payer, maximum in parts.items():
             value = _input(inputs, kpi.id, payer, tranche, out)
             if value is None:
                 continue  # reported as a problem: the settlement will be refused
-            payout = earned(tranche.rule, maximum, value, mode,
-                            f"{tranche.id} FY{tranche.fiscal_year} — {payer}")
+            payout = earned(tranche.rule, maximum, replace(value, unit=kpi.unit), mode,
+                            replace(about, payer=payer))
             out.traces.append(payout.trace)
             lines.append(Line(tranche.id, kpi.id, payer, maximum, payout.amount_minor))
         return lines
     value = _input(inputs, kpi.id, "", tranche, out) if kpi is not None else None
     if kpi is not None and value is None:
         return []  # reported as a problem: the settlement will be refused
-    total_max = sum(parts.values())
-    payout = earned(tranche.rule, total_max, value, mode,
-                    f"{tranche.id} FY{tranche.fiscal_year}")
+    if kpi is not None and value is not None:
+        value = replace(value, unit=kpi.unit)
+    payout = earned(tranche.rule, sum(parts.values()), value, mode, about)
     shares = split_within(payout.amount_minor, list(parts.values()),
                           contract.rounding.remainder_policy)
-    payout.trace.step("split between payers", "by their committed parts " +
-                      ", ".join(f"{p} {m:,}" for p, m in parts.items()),
-                      ", ".join(f"{p} {s:,}" for p, s in zip(parts, shares)))
+    payout.trace.step(Phrase.SPLIT_BETWEEN_PAYERS, _parts(zip(parts, shares)),
+                      parts=_parts(parts.items()))
     out.traces.append(payout.trace)
     return [Line(tranche.id, kpi.id if kpi else "", p, m, s)
             for (p, m), s in zip(parts.items(), shares)]
+
+
+def _parts(amounts: Iterable[tuple[str, int]]) -> tuple[Step, ...]:
+    """(payer, amount) pairs as the parts of a split."""
+    return tuple(Step(Phrase.PAYER_PART, params={"payer": Party(p), "amount": minor(m)})
+                 for p, m in amounts)
 
 
 def _input(inputs: Mapping[tuple[str, str], KpiInput], kpi_id: str, payer: str,
@@ -165,10 +184,13 @@ def _apply_contract_cap(contract: Contract, out: YearSettlement, earned_before: 
     total = out.earned_minor
     if total <= room:
         return
-    trace = Trace(f"contract cap FY{out.fiscal_year}", f"contract total cap {cap:,}")
-    trace.inputs.update({"earned in earlier years": f"{earned_before:,}",
-                         "earned this year before cap": f"{total:,}"})
-    trace.step("room under the cap", f"{cap:,} − {earned_before:,}", room)
+    trace = Trace(About(Subject.CONTRACT_CAP, fiscal_year=out.fiscal_year,
+                        evaluation=out.evaluation),
+                  Step(Phrase.RULE_CONTRACT_CAP, params={"cap": minor(cap)}))
+    trace.input(Phrase.EARNED_BEFORE, minor(earned_before))
+    trace.input(Phrase.EARNED_THIS_YEAR, minor(total))
+    trace.step(Phrase.ROOM_UNDER_CAP, minor(room), cap=minor(cap),
+               earned_before=minor(earned_before))
     parts = split_within(room, [ln.earned_minor for ln in out.lines],
                          contract.rounding.remainder_policy)
     out.lines = [Line(ln.tranche_id, ln.kpi_id, ln.payer, ln.maximum_minor, p)
@@ -181,10 +203,14 @@ def _apply_tax(contract: Contract, out: YearSettlement) -> None:
     for payer, totals in out.payers.items():
         totals.tax_minor = tax_on(contract, totals.earned_minor, "outcome_payments")
         if totals.tax_minor:
-            rate = contract.consumption_tax.rate if contract.consumption_tax else Decimal(0)
-            trace = Trace(f"consumption tax FY{out.fiscal_year} — {payer}",
-                          f"{rate} on the invoice total, once per invoice")
-            trace.step("tax", f"{totals.earned_minor:,} × {rate}", totals.tax_minor)
+            tax_rate = contract.consumption_tax.rate if contract.consumption_tax else Decimal(0)
+            trace = Trace(About(Subject.CONSUMPTION_TAX, fiscal_year=out.fiscal_year,
+                                evaluation=out.evaluation, payer=payer),
+                          Step(Phrase.RULE_CONSUMPTION_TAX, params={"rate": rate(tax_rate)}))
+            exact = Fraction(totals.earned_minor) * Fraction(tax_rate)
+            trace.step(Phrase.TAX, minor(exact), earned=minor(totals.earned_minor),
+                       rate=rate(tax_rate))
+            trace.rounding = Rounding(contract.rounding.mode, exact, totals.tax_minor)
             trace.result_minor = totals.tax_minor
             out.traces.append(trace)
 
@@ -195,7 +221,8 @@ def _apply_grants(contract: Contract, out: YearSettlement, grant_before: Mapping
             continue
         covered = [p for p in grant.subsidises if p in out.payers]
         exact = {p: Fraction(out.payers[p].due_minor) * grant.rate for p in covered}
-        parts = {p: round_minor(v, contract.rounding.mode) for p, v in exact.items()}
+        rounded = {p: round_minor(v, contract.rounding.mode) for p, v in exact.items()}
+        parts = rounded
         limit = _grant_room(grant, sum(grant_before.values()))
         if limit is not None and sum(parts.values()) > limit:
             weights = list(parts.values()) if any(parts.values()) else [1] * len(parts)
@@ -203,11 +230,16 @@ def _apply_grants(contract: Contract, out: YearSettlement, grant_before: Mapping
                                                  contract.rounding.remainder_policy)))
         for payer, part in parts.items():
             out.payers[payer].grant_minor += part
-            trace = Trace(f"grant {grant.id} FY{out.fiscal_year} — {payer}",
-                          f"rate {grant.rate.numerator}/{grant.rate.denominator} of the payer's "
-                          "cost")
-            trace.step("covered", f"{out.payers[payer].due_minor:,} × "
-                       f"{grant.rate.numerator}/{grant.rate.denominator}", exact[payer])
+            trace = Trace(About(Subject.GRANT, fiscal_year=out.fiscal_year,
+                                evaluation=out.evaluation, payer=payer, grant=grant.id),
+                          Step(Phrase.RULE_GRANT, params={"rate": rate(grant.rate)}))
+            trace.step(Phrase.GRANT_COVERED, minor(exact[payer]),
+                       due=minor(out.payers[payer].due_minor), rate=rate(grant.rate))
+            if part == rounded[payer]:
+                trace.rounding = Rounding(contract.rounding.mode, exact[payer], part)
+            else:
+                trace.step(Phrase.GRANT_LIMIT, minor(part), rounded=minor(rounded[payer]),
+                           mode=ROUNDING_TERMS[contract.rounding.mode], limit=minor(limit or 0))
             trace.result_minor = part
             out.traces.append(trace)
 

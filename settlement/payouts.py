@@ -3,8 +3,9 @@
 One pure function per rule shape of ``contracts.rules``. Each computes the earned share of the
 tranche maximum exactly (``Fraction``), applies the contract's rounding once at the end
 (``ledger.rounding``), never pays more than the maximum, and records every step in a
-:class:`~settlement.trace.Trace`. "Meeting" a threshold follows the KPI's direction: where lower
-is better, a value meets a threshold at or below it.
+:class:`~settlement.trace.Trace` as data (figures with their units, no sentences). "Meeting" a
+threshold follows the KPI's direction: where lower is better, a value meets a threshold at or
+below it.
 """
 
 from __future__ import annotations
@@ -23,8 +24,20 @@ from contracts.rules import (
     SteppedRule,
 )
 from ledger.errors import SibError
-from ledger.rounding import RoundingMode, round_minor
-from settlement.trace import Trace, show
+from ledger.rounding import RoundingMode
+from settlement.trace import (
+    DIRECTION_TERMS,
+    About,
+    Figure,
+    Phrase,
+    Step,
+    Subject,
+    Trace,
+    Unit,
+    minor,
+    rate,
+    share,
+)
 
 
 @dataclass(frozen=True)
@@ -36,12 +49,15 @@ class KpiInput:
         direction: ``higher`` or ``lower`` (is better).
         target: the KPI's target for the period, if the contract gives one.
         outcomes_per_person: for rate cards, the outcomes achieved by each person.
+        unit: the KPI's unit (``contracts.model.Kpi.unit``), for the trace; empty when the
+            caller does not know it.
     """
 
     value: Decimal
     direction: str = "higher"
     target: Decimal | None = None
     outcomes_per_person: tuple[int, ...] | None = None
+    unit: str = ""
 
 
 @dataclass(frozen=True)
@@ -56,133 +72,157 @@ def _meets(value: Decimal, threshold: Decimal, direction: str) -> bool:
     return value >= threshold if direction == "higher" else value <= threshold
 
 
+def _kpi(kpi: KpiInput | None, value: Decimal | Fraction | int) -> Figure:
+    """A figure in the KPI's unit (``Unit.KPI`` when the caller did not name it)."""
+    return Figure(value, Unit(kpi.unit) if kpi is not None and kpi.unit else Unit.KPI)
+
+
+def _direction(kpi: KpiInput) -> Phrase:
+    return DIRECTION_TERMS[kpi.direction]
+
+
 def _finish(trace: Trace, exact_minor: Fraction, maximum_minor: int,
             rounding: RoundingMode) -> Payout:
     capped = min(max(exact_minor, Fraction(0)), Fraction(maximum_minor))
     if capped != exact_minor:
-        trace.step("capped", f"between 0 and the maximum {maximum_minor:,}", capped)
-    amount = round_minor(capped, rounding)
-    dropped = capped - amount
-    trace.rounding = f"{rounding.value}: {show(capped)} → {amount:,}" + \
-        (f" (fraction {show(dropped)} dropped)" if dropped else " (exact)")
+        trace.step(Phrase.CAPPED, minor(capped), maximum=minor(maximum_minor))
+    amount = trace.rounded(capped, rounding)
     trace.result_minor = amount
     return Payout(amount, trace)
 
 
 def binary_threshold(rule: BinaryThresholdRule, maximum_minor: int, kpi: KpiInput,
-                     rounding: RoundingMode, subject: str = "") -> Payout:
+                     rounding: RoundingMode, about: About | None = None) -> Payout:
     """The whole maximum if the KPI meets the threshold, else nothing."""
-    trace = _start(subject, f"binary threshold at {show(rule.threshold)}", maximum_minor, kpi)
+    trace = _start(about, Step(Phrase.RULE_BINARY_THRESHOLD, params={
+        "threshold": _kpi(kpi, rule.threshold), "direction": _direction(kpi)}),
+        maximum_minor, kpi)
     met = _meets(kpi.value, rule.threshold, kpi.direction)
-    sign = "≥" if kpi.direction == "higher" else "≤"
-    trace.step("threshold met", f"{show(kpi.value)} {sign} {show(rule.threshold)}",
-               "yes" if met else "no")
+    trace.step(Phrase.THRESHOLD_MET, Phrase.YES if met else Phrase.NO,
+               kpi=_kpi(kpi, kpi.value), threshold=_kpi(kpi, rule.threshold),
+               direction=_direction(kpi))
     return _finish(trace, Fraction(maximum_minor if met else 0), maximum_minor, rounding)
 
 
 def linear(rule: LinearRule, maximum_minor: int, kpi: KpiInput, rounding: RoundingMode,
-           subject: str = "") -> Payout:
+           about: About | None = None) -> Payout:
     """Nothing at the floor, everything at the cap, a straight line between, nothing beyond
     the floor on the wrong side."""
-    trace = _start(subject, f"linear from {show(rule.floor)} (0) to {show(rule.cap)} (full)",
-                   maximum_minor, kpi)
+    trace = _start(about, Step(Phrase.RULE_LINEAR, params={
+        "floor": _kpi(kpi, rule.floor), "cap": _kpi(kpi, rule.cap)}), maximum_minor, kpi)
     span = Fraction(rule.cap) - Fraction(rule.floor)
-    share = (Fraction(kpi.value) - Fraction(rule.floor)) / span
-    share = min(max(share, Fraction(0)), Fraction(1))
-    trace.step("share earned", f"({show(kpi.value)} − {show(rule.floor)}) ÷ "
-               f"({show(rule.cap)} − {show(rule.floor)}), within 0..1", share)
-    exact = share * maximum_minor
-    trace.step("amount", f"{show(share)} × {maximum_minor:,}", exact)
+    earned_share = (Fraction(kpi.value) - Fraction(rule.floor)) / span
+    earned_share = min(max(earned_share, Fraction(0)), Fraction(1))
+    trace.step(Phrase.SHARE_EARNED, share(earned_share), kpi=_kpi(kpi, kpi.value),
+               floor=_kpi(kpi, rule.floor), cap=_kpi(kpi, rule.cap))
+    exact = earned_share * maximum_minor
+    trace.step(Phrase.AMOUNT_OF_SHARE, minor(exact), share=share(earned_share),
+               maximum=minor(maximum_minor))
     return _finish(trace, exact, maximum_minor, rounding)
 
 
 def pro_rata(rule: ProRataRule, maximum_minor: int, kpi: KpiInput, rounding: RoundingMode,
-             subject: str = "") -> Payout:
+             about: About | None = None) -> Payout:
     """Maximum × achieved ÷ target (inverted where lower is better), at most the maximum."""
     target = rule.target if rule.target is not None else kpi.target
     if target is None or target <= 0:
-        raise SibError(f"{subject}: a pro-rata rule needs a positive target", "TARGET_MISSING",
+        where = f"{_subject(about)}: " if about is not None else ""
+        raise SibError(f"{where}a pro-rata rule needs a positive target", "TARGET_MISSING",
                        "rule.target")
-    trace = _start(subject, f"pro rata to target {show(target)}", maximum_minor, kpi)
+    trace = _start(about, Step(Phrase.RULE_PRO_RATA, params={
+        "target": _kpi(kpi, target), "direction": _direction(kpi)}), maximum_minor, kpi)
     if kpi.direction == "higher":
-        share = Fraction(kpi.value) / Fraction(target)
-        trace.step("achievement", f"{show(kpi.value)} ÷ {show(target)}", share)
+        achieved = Fraction(kpi.value) / Fraction(target)
     else:
-        share = Fraction(target) / Fraction(kpi.value) if kpi.value > 0 else Fraction(1)
-        trace.step("achievement", f"{show(target)} ÷ {show(kpi.value)} (lower is better)", share)
-    share = min(share, Fraction(1))
-    exact = share * maximum_minor
-    trace.step("amount", f"min(achievement, 1) × {maximum_minor:,}", exact)
+        achieved = Fraction(target) / Fraction(kpi.value) if kpi.value > 0 else Fraction(1)
+    trace.step(Phrase.ACHIEVEMENT, share(achieved), kpi=_kpi(kpi, kpi.value),
+               target=_kpi(kpi, target), direction=_direction(kpi))
+    exact = min(achieved, Fraction(1)) * maximum_minor
+    trace.step(Phrase.AMOUNT_OF_ACHIEVEMENT, minor(exact), maximum=minor(maximum_minor))
     return _finish(trace, exact, maximum_minor, rounding)
 
 
 def stepped(rule: SteppedRule, maximum_minor: int, kpi: KpiInput, rounding: RoundingMode,
-            subject: str = "") -> Payout:
+            about: About | None = None) -> Payout:
     """The tier with ``from ≤ value < to`` gives an amount or a percentage of the maximum."""
-    trace = _start(subject, "stepped tiers " + "; ".join(
-        f"[{show(t.from_value)}, {show(t.to_value) if t.to_value is not None else '∞'}) → "
-        f"{f'{t.amount_minor:,}' if t.amount_minor is not None else f'{show(t.percent)} %'}"
-        for t in rule.tiers), maximum_minor, kpi)
+    tiers = tuple(
+        Step(Phrase.TIER_AMOUNT, params={
+            "from": _kpi(kpi, t.from_value),
+            "to": None if t.to_value is None else _kpi(kpi, t.to_value),
+            "amount": minor(t.amount_minor)}) if t.amount_minor is not None
+        else Step(Phrase.TIER_PERCENT, params={
+            "from": _kpi(kpi, t.from_value),
+            "to": None if t.to_value is None else _kpi(kpi, t.to_value),
+            "percent": Figure(t.percent or Decimal(0), Unit.PERCENT)})
+        for t in rule.tiers)
+    trace = _start(about, Step(Phrase.RULE_STEPPED, params={"tiers": tiers}), maximum_minor, kpi)
     for tier in rule.tiers:
         if kpi.value >= tier.from_value and (tier.to_value is None or kpi.value < tier.to_value):
             if tier.amount_minor is not None:
                 exact = Fraction(tier.amount_minor)
-                trace.step("tier", f"{show(tier.from_value)} ≤ {show(kpi.value)}", exact)
+                trace.step(Phrase.TIER_BY_AMOUNT, minor(exact),
+                           **{"from": _kpi(kpi, tier.from_value), "kpi": _kpi(kpi, kpi.value)})
             else:
                 exact = Fraction(tier.percent or 0) / 100 * maximum_minor
-                trace.step("tier", f"{show(tier.percent)} % × {maximum_minor:,}", exact)
+                trace.step(Phrase.TIER_BY_PERCENT, minor(exact),
+                           percent=Figure(tier.percent or Decimal(0), Unit.PERCENT),
+                           maximum=minor(maximum_minor))
             return _finish(trace, exact, maximum_minor, rounding)
-    trace.step("tier", f"{show(kpi.value)} is in no tier", 0)
+    trace.step(Phrase.NO_TIER, minor(0), kpi=_kpi(kpi, kpi.value))
     return _finish(trace, Fraction(0), maximum_minor, rounding)
 
 
 def rate_card(rule: RateCardRule, maximum_minor: int, kpi: KpiInput, rounding: RoundingMode,
-              subject: str = "") -> Payout:
+              about: About | None = None) -> Payout:
     """Price per outcome; per person at most ``cap_per_person``; in total at most
     ``cap_total`` and the maximum."""
-    trace = _start(subject, f"rate card {rule.price_per_outcome_minor:,} per outcome",
-                   maximum_minor, kpi)
     price = rule.price_per_outcome_minor
+    trace = _start(about, Step(Phrase.RULE_RATE_CARD, params={"price": minor(price)}),
+                   maximum_minor, kpi)
+    total: int | Fraction
     if kpi.outcomes_per_person is not None:
         per_person = [count * price for count in kpi.outcomes_per_person]
         if rule.cap_per_person_minor is not None:
             per_person = [min(p, rule.cap_per_person_minor) for p in per_person]
         total = sum(per_person)
-        trace.step("earned per person", f"Σ min(outcomes × {price:,}, cap per person "
-                   f"{rule.cap_per_person_minor or '—'}) over {len(per_person)} persons", total)
+        trace.step(Phrase.EARNED_PER_PERSON, minor(total), price=minor(price),
+                   cap=None if rule.cap_per_person_minor is None
+                   else minor(rule.cap_per_person_minor),
+                   persons=Figure(len(per_person), Unit.PEOPLE))
     else:
         total = Fraction(kpi.value) * price
-        trace.step("earned", f"{show(kpi.value)} outcomes × {price:,}", total)
+        trace.step(Phrase.EARNED_OUTCOMES, minor(total), outcomes=_kpi(kpi, kpi.value),
+                   price=minor(price))
     if rule.cap_total_minor is not None and total > rule.cap_total_minor:
         total = rule.cap_total_minor
-        trace.step("total cap", f"at most {rule.cap_total_minor:,}", total)
+        trace.step(Phrase.TOTAL_CAP, minor(total), cap=minor(rule.cap_total_minor))
     return _finish(trace, Fraction(total), maximum_minor, rounding)
 
 
 def savings_share(rule: SavingsShareRule, maximum_minor: int, kpi: KpiInput,
-                  rounding: RoundingMode, subject: str = "") -> Payout:
+                  rounding: RoundingMode, about: About | None = None) -> Payout:
     """A share of the audited savings up to the hurdle, then the lower share above it.
 
     The KPI value is the audited cost avoided, in the contract currency's minor units.
     """
-    trace = _start(subject, f"savings share {show(rule.share_before_hurdle)} up to "
-                   f"{rule.hurdle_amount_minor:,}, then {show(rule.share_after_hurdle)}",
-                   maximum_minor, kpi)
+    trace = _start(about, Step(Phrase.RULE_SAVINGS_SHARE, params={
+        "before": rate(rule.share_before_hurdle), "hurdle": minor(rule.hurdle_amount_minor),
+        "after": rate(rule.share_after_hurdle)}), maximum_minor, kpi)
     savings = max(Fraction(kpi.value), Fraction(0))
     below = min(savings, Fraction(rule.hurdle_amount_minor))
     above = savings - below
     exact = below * Fraction(rule.share_before_hurdle) + above * Fraction(rule.share_after_hurdle)
-    trace.step("share below hurdle", f"{show(below)} × {show(rule.share_before_hurdle)}",
-               below * Fraction(rule.share_before_hurdle))
-    trace.step("share above hurdle", f"{show(above)} × {show(rule.share_after_hurdle)}",
-               above * Fraction(rule.share_after_hurdle))
+    trace.step(Phrase.SHARE_BELOW_HURDLE, minor(below * Fraction(rule.share_before_hurdle)),
+               savings=minor(below), share=rate(rule.share_before_hurdle))
+    trace.step(Phrase.SHARE_ABOVE_HURDLE, minor(above * Fraction(rule.share_after_hurdle)),
+               savings=minor(above), share=rate(rule.share_after_hurdle))
     return _finish(trace, exact, maximum_minor, rounding)
 
 
 def fixed(rule: FixedRule, maximum_minor: int, kpi: KpiInput | None, rounding: RoundingMode,
-          subject: str = "") -> Payout:
+          about: About | None = None) -> Payout:
     """The whole maximum, paid on delivery whatever the outcome."""
-    trace = _start(subject, "fixed: paid on delivery", maximum_minor, kpi)
+    trace = _start(about, Step(Phrase.RULE_FIXED), maximum_minor, kpi)
     return _finish(trace, Fraction(maximum_minor), maximum_minor, rounding)
 
 
@@ -192,22 +232,29 @@ _RULES = {"binary_threshold": binary_threshold, "linear": linear, "pro_rata": pr
 
 
 def earned(rule: object, maximum_minor: int, kpi: KpiInput | None, rounding: RoundingMode,
-           subject: str = "") -> Payout:
-    """Dispatch on the rule's ``type``; every rule but ``fixed`` needs an audited KPI value."""
-    kind = rule.type
+           about: About | None = None) -> Payout:
+    """Dispatch on the rule's ``type``; every rule but ``fixed`` needs an audited KPI value.
+    ``about`` says which tranche (and payer) the trace explains."""
+    kind = rule.type  # type: ignore[attr-defined]
     if kind != "fixed" and kpi is None:
-        raise SibError(f"{subject}: no audited KPI result", "KPI_RESULT_MISSING", "kpi")
-    return _RULES[kind](rule, maximum_minor, kpi, rounding, subject)  # type: ignore[operator]
+        where = f"{_subject(about)}: " if about is not None else ""
+        raise SibError(f"{where}no audited KPI result", "KPI_RESULT_MISSING", "kpi")
+    return _RULES[kind](rule, maximum_minor, kpi, rounding, about)  # type: ignore[operator]
 
 
-def _start(subject: str, rule_text: str, maximum_minor: int, kpi: KpiInput | None) -> Trace:
-    trace = Trace(subject=subject, rule=rule_text)
-    trace.inputs["maximum"] = f"{maximum_minor:,}"
+def _subject(about: About) -> str:
+    return Trace(about, Step(Phrase.RULE_FIXED)).subject
+
+
+def _start(about: About | None, rule: Step, maximum_minor: int, kpi: KpiInput | None) -> Trace:
+    trace = Trace(about or About(Subject.TRANCHE), rule)
+    trace.input(Phrase.MAXIMUM, minor(maximum_minor))
     if kpi is not None:
-        trace.inputs["audited value"] = show(kpi.value)
-        trace.inputs["direction"] = f"{kpi.direction} is better"
+        trace.input(Phrase.AUDITED_VALUE, _kpi(kpi, kpi.value))
+        trace.input(Phrase.DIRECTION, _direction(kpi))
         if kpi.target is not None:
-            trace.inputs["target"] = show(kpi.target)
+            trace.input(Phrase.TARGET, _kpi(kpi, kpi.target))
         if kpi.outcomes_per_person is not None:
-            trace.inputs["persons"] = str(len(kpi.outcomes_per_person))
+            trace.input(Phrase.PERSONS, Figure(len(kpi.outcomes_per_person), Unit.PEOPLE))
     return trace
+

@@ -36,7 +36,21 @@ from typing import Literal
 from ledger.calendar import add_months, next_business_day
 from ledger.errors import Problem, Problems, SibError
 from ledger.rounding import RemainderPolicy, RoundingMode, round_minor, split_evenly
-from settlement.trace import Trace, show
+from settlement.trace import (
+    DAY_COUNT_TERMS,
+    DAY_ENDS_TERMS,
+    ROUNDING_TERMS,
+    About,
+    Phrase,
+    Step,
+    Subject,
+    Trace,
+    day,
+    days,
+    minor,
+    number,
+    rate,
+)
 
 DayCount = Literal["ACT/365F", "ACT/360", "30/360"]
 RepaymentProfile = Literal["bullet", "equal_principal", "annuity"]
@@ -422,35 +436,30 @@ class _DaysFn:
                             self.terms.count_last_day)
 
 
-def _rule_text(terms: LoanTerms) -> str:
-    ends = {(True, False): "片端 (first day counted, last not)",
-            (True, True): "両端 (both ends counted)",
-            (False, True): "last day counted, first not",
-            (False, False): "neither end counted"}[(terms.count_first_day, terms.count_last_day)]
-    return (f"{show(terms.rate_annual)} a year, {terms.day_count}, {ends}, "
-            f"{terms.interest_rounding.value}")
+def _rule(terms: LoanTerms) -> Step:
+    """The interest terms as a trace's rule: rate, day count, which ends count, rounding."""
+    return Step(Phrase.RULE_LOAN_INTEREST, params={
+        "rate": rate(terms.rate_annual), "day_count": DAY_COUNT_TERMS[terms.day_count],
+        "ends": DAY_ENDS_TERMS[(terms.count_first_day, terms.count_last_day)],
+        "rounding": ROUNDING_TERMS[terms.interest_rounding]})
 
 
-def _interest(terms: LoanTerms, accruals: list[_Accrual], end: date, subject: str,
+def _interest(terms: LoanTerms, accruals: list[_Accrual], end: date, about: About,
               days_of: _DaysFn) -> Trace:
     """Interest on each accrual up to ``end``, summed, then rounded once; as a trace."""
-    trace = Trace(subject=subject, rule=_rule_text(terms))
-    rate, basis = Fraction(terms.rate_annual), year_basis(terms.day_count)
+    trace = Trace(about, _rule(terms))
+    annual, basis = Fraction(terms.rate_annual), year_basis(terms.day_count)
     exact = Fraction(0)
     for accrual in accruals:
-        days = days_of(accrual.since, end)
-        part = accrual.amount_minor * rate * days / basis
-        trace.step(f"interest on {accrual.amount_minor:,} from {accrual.since} to {end}",
-                   f"{accrual.amount_minor:,} × {show(terms.rate_annual)} × {days} / {basis}",
-                   part)
+        counted = days_of(accrual.since, end)
+        part = accrual.amount_minor * annual * counted / basis
+        trace.step(Phrase.INTEREST_ON, minor(part), amount=minor(accrual.amount_minor),
+                   since=day(accrual.since), until=day(end), rate=rate(terms.rate_annual),
+                   days=days(counted), basis=days(basis))
         exact += part
     if len(accruals) > 1:
-        trace.step("interest before rounding", "sum of the above", exact)
-    amount = round_minor(exact, terms.interest_rounding)
-    dropped = exact - amount
-    trace.rounding = f"{terms.interest_rounding.value}: {show(exact)} → {amount:,}" + \
-        (f" ({show(dropped)} dropped)" if dropped else " (exact)")
-    trace.result_minor = amount
+        trace.step(Phrase.INTEREST_BEFORE_ROUNDING, minor(exact))
+    trace.result_minor = trace.rounded(exact, terms.interest_rounding)
     return trace
 
 
@@ -468,22 +477,22 @@ class _Builder:
     carried_minor: int = 0
     rows: list[ScheduleRow] = field(default_factory=list)
 
-    def principal_for(self, index: int, outstanding: int, interest: int) -> tuple[int, str]:
-        """Principal repaid on due date ``index`` (0-based) and why, as trace text."""
+    def principal_for(self, index: int, outstanding: int, interest: int) -> tuple[int, Step]:
+        """Principal repaid on due date ``index`` (0-based), and why as a trace step."""
         last = index == self.terms.instalments - 1
         if index < self.grace_rows:
-            return 0, "grace period (据置期間): interest only"
+            return 0, Step(Phrase.PRINCIPAL_GRACE, minor(0))
         if last:
-            return outstanding, "last instalment: all principal outstanding"
+            return outstanding, Step(Phrase.PRINCIPAL_LAST, minor(outstanding))
         if self.terms.profile == "bullet":
-            return 0, "bullet: principal due on the last date"
+            return 0, Step(Phrase.PRINCIPAL_BULLET, minor(0))
         if self.principal_parts is not None:
-            part = self.principal_parts[index - self.grace_rows]
-            return min(part, outstanding), "equal principal (元金均等) instalment"
+            part = min(self.principal_parts[index - self.grace_rows], outstanding)
+            return part, Step(Phrase.PRINCIPAL_EQUAL, minor(part))
         assert self.level_payment_minor is not None
         principal = min(outstanding, max(0, self.level_payment_minor - interest))
-        return principal, (f"level payment {self.level_payment_minor:,} − interest "
-                           f"{interest:,} (元利均等)")
+        return principal, Step(Phrase.PRINCIPAL_LEVEL, minor(principal), {
+            "level": minor(self.level_payment_minor), "interest": minor(interest)})
 
     def add_row(self, index: int, nominal_on: date, period_start: date) -> date:
         """Build row ``index`` and return the start of the next period."""
@@ -491,11 +500,11 @@ class _Builder:
         due_on = _due_on(nominal_on, terms)
         accruals = _period_accruals(terms, self.carried_minor, period_start, due_on)
         outstanding = sum(a.amount_minor for a in accruals)
-        trace = _interest(terms, accruals, due_on, f"instalment {index + 1} due {due_on}"
-                          + (f" (nominal {nominal_on})" if due_on != nominal_on else ""),
-                          _DaysFn(terms))
+        trace = _interest(terms, accruals, due_on, About(
+            Subject.INSTALMENT, instalment=index + 1, on=due_on, nominal_on=nominal_on),
+            _DaysFn(terms))
         principal, why = self.principal_for(index, outstanding, trace.result_minor)
-        trace.step("principal", why, f"{principal:,}")
+        trace.steps.append(why)
         interest = trace.result_minor
         self.rows.append(ScheduleRow(
             number=index + 1, due_on=due_on, nominal_on=nominal_on, period_start=period_start,
@@ -545,18 +554,17 @@ def accrued_interest_trace(terms: LoanTerms, schedule: Schedule, as_of: date) ->
     if schedule.terms != terms:
         raise SibError("the schedule was built from other terms", "SCHEDULE_TERMS_MISMATCH",
                        "schedule")
-    trace_subject = f"interest accrued to {as_of}, not yet due"
+    about = About(Subject.ACCRUED_INTEREST, on=as_of)
     for index, row in enumerate(schedule.rows):
         if row.period_start <= as_of < row.period_end:
             carried = schedule.rows[index - 1].closing_principal if index else 0
             accruals = [a for a in _period_accruals(terms, carried, row.period_start,
                                                     row.period_end) if a.since <= as_of]
-            trace = _interest(terms, accruals, as_of, trace_subject, _DaysFn(terms, True))
-            trace.step("next due date", f"instalment {row.number}", row.due_on.isoformat())
+            trace = _interest(terms, accruals, as_of, about, _DaysFn(terms, True))
+            trace.step(Phrase.NEXT_DUE_DATE, day(row.due_on), instalment=number(row.number))
             return trace
-    trace = Trace(subject=trace_subject, rule=_rule_text(terms))
-    trace.step("no open interest period", f"{as_of} is before the first draw or after the "
-               "last due date", 0)
+    trace = Trace(about, _rule(terms))
+    trace.step(Phrase.NO_OPEN_PERIOD, minor(0), on=day(as_of))
     return trace
 
 

@@ -24,8 +24,21 @@ from fractions import Fraction
 from functools import cached_property
 from math import gcd, lcm
 
-from ledger.rounding import RoundingMode, round_minor
-from settlement.trace import Trace, show
+from ledger.rounding import RoundingMode
+from settlement.trace import (
+    ROUNDING_TERMS,
+    About,
+    Phrase,
+    Step,
+    Subject,
+    Trace,
+    day,
+    days,
+    minor,
+    number,
+    rate,
+    show,
+)
 
 DAYS_IN_YEAR = 365
 
@@ -135,6 +148,15 @@ class RateSchedule:
         return "; ".join(f"{show(r)} from {on.isoformat()}" if on != date.min else show(r)
                          for on, r in self.periods)
 
+    def terms(self) -> tuple[Step, ...]:
+        """The schedule as trace data: each rate and the day it applies from."""
+        single = self.single
+        if single is not None:
+            return (Step(Phrase.RATE_FROM, params={"rate": rate(single)}),)
+        return tuple(Step(Phrase.RATE_FROM, params={
+            "rate": rate(r), "from": None if on == date.min else day(on)})
+            for on, r in self.periods)
+
 
 def days_earning(change_on: date, on: date) -> int:
     """Days a change dated ``change_on`` counts by ``on`` (first day in, last day out)."""
@@ -194,40 +216,42 @@ def _by_day(changes: Sequence[CapitalChange], on: date) -> list[tuple[date, int,
     return [(day, net, count) for day, (net, count) in sorted(days.items())]
 
 
-def return_owed(subject: str, changes: Sequence[CapitalChange],
+def return_owed(about: About | str, changes: Sequence[CapitalChange],
                 rate_annual: Rate | RateSchedule, on: date, paid_minor: int,
                 mode: RoundingMode | str = RoundingMode.TRUNCATE) -> ReturnOwed:
     """The return owed at ``on``: accrued on ``changes`` at ``rate_annual`` (a rate, or a
     :class:`RateSchedule` when an amendment changed it) to ``on``, rounded once with ``mode``,
-    less ``paid_minor`` already paid (never below zero)."""
+    less ``paid_minor`` already paid (never below zero).
+
+    ``about`` names the unit class: ``About(Subject.INVESTOR_RETURN, instrument=class_id,
+    on=on)``; a text instead is kept as the trace's English description (no identifiers)."""
     schedule = RateSchedule.of(rate_annual)
-    rate = schedule.single
+    single = schedule.single
     mode = RoundingMode(mode)
-    trace = Trace(subject, f"{schedule.text()} a year, ACT/{DAYS_IN_YEAR}, on each amount of "
-                           "capital from the day it is paid in to the day it is returned; "
-                           "owed = accrued (rounded once) − returns already paid")
-    trace.inputs["rate_annual"] = schedule.text()
-    trace.inputs["on"] = on.isoformat()
-    for day, net, count in _by_day(changes, on):
-        days = days_earning(day, on)
-        what = "paid in" if net >= 0 else "returned"
-        label = f"capital {what} on {day.isoformat()}{f' ({count} entries)' if count > 1 else ''}"
-        if rate is not None:
-            trace.step(label, f"{net:,} × {show(rate)} × {days} / {DAYS_IN_YEAR}",
-                       Fraction(net) * rate * days / DAYS_IN_YEAR)
+    if isinstance(about, str):
+        about = About(Subject.INVESTOR_RETURN, on=on, name=about)
+    trace = Trace(about, Step(Phrase.RULE_TARGET_RETURN, params={
+        "rates": schedule.terms(), "basis": days(DAYS_IN_YEAR)}))
+    trace.input(Phrase.RATE_ANNUAL, schedule.terms())
+    trace.input(Phrase.VALUED_ON, day(on))
+    for since, net, count in _by_day(changes, on):
+        counted = days_earning(since, on)
+        figures = {"on": day(since), "entries": number(count), "amount": minor(net),
+                   "days": days(counted), "basis": days(DAYS_IN_YEAR)}
+        if single is not None:
+            trace.step(Phrase.CAPITAL_CHANGE, minor(Fraction(net) * single * counted
+                                                    / DAYS_IN_YEAR),
+                       rate=rate(single), **figures)
         else:
-            trace.step(label, f"{net:,} × Σ rate × days ({schedule.rate_days(day, on):,} / "
-                              f"{schedule.denominator:,}) / {DAYS_IN_YEAR}",
-                       Fraction(net) * schedule.exact(day, on))
+            trace.step(Phrase.CAPITAL_CHANGE, minor(Fraction(net) * schedule.exact(since, on)),
+                       rate_days=number(schedule.rate_days(since, on)),
+                       denominator=number(schedule.denominator), **figures)
     exact = accrued_exact(changes, schedule, on)
-    accrued = round_minor(exact, mode)
-    trace.step("accrued", f"the return on the capital timeline to {on.isoformat()}", exact)
-    trace.rounding = f"{mode.value}: {show(exact)} → {accrued:,} (once, on the total)"
-    trace.step("accrued, rounded", mode.value, accrued)
-    trace.step("already paid", f"returns distributed by {on.isoformat()}", paid_minor)
+    trace.step(Phrase.ACCRUED, minor(exact), on=day(on))
+    accrued = trace.rounded(exact, mode)
+    trace.step(Phrase.ACCRUED_ROUNDED, minor(accrued), mode=ROUNDING_TERMS[mode])
+    trace.step(Phrase.ALREADY_PAID, minor(paid_minor), on=day(on))
     owed = max(accrued - paid_minor, 0)
-    trace.step("owed", f"{accrued:,} − {paid_minor:,}"
-               f"{' (paid exceeds accrued: nothing owed)' if accrued < paid_minor else ''}",
-               owed)
+    trace.step(Phrase.OWED, minor(owed), accrued=minor(accrued), paid=minor(paid_minor))
     trace.result_minor = owed
     return ReturnOwed(on, exact, accrued, paid_minor, owed, trace)

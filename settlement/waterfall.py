@@ -17,7 +17,17 @@ from fractions import Fraction
 from itertools import groupby
 
 from ledger.rounding import RemainderPolicy, RoundingMode, allocate, round_minor
-from settlement.trace import Trace
+from settlement.trace import (
+    WATERFALL_TERMS,
+    About,
+    Phrase,
+    Step,
+    Subject,
+    Trace,
+    minor,
+    number,
+    share,
+)
 
 STEPS = ("provider_fees", "costs", "interest", "principal", "investor_returns")
 
@@ -69,14 +79,15 @@ class WaterfallResult:
 def run_waterfall(available_minor: int, claims: Sequence[Claim],
                   order: Sequence[str] = STEPS) -> WaterfallResult:
     """Pay ``claims`` out of ``available_minor`` in ``order``, senior first, pro rata within."""
-    trace = Trace("waterfall", " → ".join(order))
-    trace.inputs["available"] = f"{available_minor:,}"
-    left = available_minor
-    allocations: list[Allocation] = []
     rank = {step: i for i, step in enumerate(order)}
     unknown = [c for c in claims if c.step not in rank]
     if unknown:
         raise ValueError(f"claims for steps not in the waterfall: {unknown[0].step}")
+    trace = Trace(About(Subject.WATERFALL), Step(Phrase.RULE_WATERFALL, params={
+        "order": tuple(WATERFALL_TERMS[step] for step in order)}))
+    trace.input(Phrase.AVAILABLE, minor(available_minor))
+    left = available_minor
+    allocations: list[Allocation] = []
     ordered = sorted(claims, key=lambda c: (rank[c.step], c.seniority))
     for (step, seniority), group in groupby(ordered, key=lambda c: (c.step, c.seniority)):
         members = list(group)
@@ -90,8 +101,9 @@ def run_waterfall(available_minor: int, claims: Sequence[Claim],
         for claim, part in zip(members, parts):
             allocations.append(Allocation(claim, part))
         left -= paid_total
-        trace.step(f"{step} (seniority {seniority})", f"owed {owed:,}, paid "
-                   f"{'in full' if paid_total == owed else 'in part'}", paid_total)
+        trace.step(Phrase.WATERFALL_STEP, minor(paid_total), step=WATERFALL_TERMS[step],
+                   seniority=number(seniority), owed=minor(owed),
+                   paid=Phrase.PAID_IN_FULL if paid_total == owed else Phrase.PAID_IN_PART)
     trace.result_minor = available_minor - left
     return WaterfallResult(available_minor, allocations, left, trace)
 
@@ -122,19 +134,22 @@ def losses(unpaid: Sequence[tuple[str, str, int]],
     cover = {g[0]: g for g in guarantees}
     out = []
     for instrument, party, amount in unpaid:
-        trace = Trace(f"loss on {instrument}", "unpaid principal at the end of the contract")
-        trace.inputs["unpaid"] = f"{amount:,}"
+        trace = Trace(About(Subject.LOSS, instrument=instrument, party=party),
+                      Step(Phrase.RULE_LOSS))
+        trace.input(Phrase.UNPAID, minor(amount))
         guaranteed = 0
         if instrument in cover and amount > 0:
-            _, share, maximum = cover[instrument]
-            exact = Fraction(amount) * (share if share is not None else Fraction(1))
+            _, cover_share, maximum = cover[instrument]
+            exact = Fraction(amount) * (cover_share if cover_share is not None else Fraction(1))
             guaranteed = round_minor(exact, rounding)
             if maximum is not None:
                 guaranteed = min(guaranteed, maximum)
-            trace.step("guarantee", f"{amount:,} × {share if share is not None else 1}"
-                       f"{f', at most {maximum:,}' if maximum is not None else ''}", guaranteed)
+            trace.step(Phrase.GUARANTEE, minor(guaranteed), unpaid=minor(amount),
+                       share=None if cover_share is None else share(cover_share),
+                       maximum=None if maximum is None else minor(maximum))
         written = amount - guaranteed
-        trace.step("written down", f"{amount:,} − {guaranteed:,}", written)
+        trace.step(Phrase.WRITTEN_DOWN, minor(written), unpaid=minor(amount),
+                   guaranteed=minor(guaranteed))
         trace.result_minor = written
         out.append(Loss(instrument, party, amount, guaranteed, written, trace))
     return out

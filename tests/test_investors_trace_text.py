@@ -1,30 +1,36 @@
-"""Calculation traces written in Japanese for the payment notice, line for line with the English
-settlement records.
+"""Calculation traces written in Japanese for the payment notice, line for line with English,
+from the trace data settlement stores (phrase keys, figures with units, the rounding).
 
 Worked examples first: each payment rule run through the real producer
 (``settlement.payouts``), then the settlement-wide steps (split between payers, the contract
-cap, consumption tax, the grant), then every rounding mode. Then the guard: real settlements of
-every example contract, swept over results that meet, partly meet and miss each rule, in every
-rounding mode and KPI direction, must leave no English word in the Japanese lines — so a new
-phrase in ``settlement/`` fails here until the vocabulary knows it. Last, a real notice settled
-in the database and rendered: the Japanese PDF shows the Japanese calculation, the English PDF
-the English one, and rebuilding gives the same bytes.
+cap, consumption tax, the grant), then every rounding mode; each rendered from the JSON the
+settlement run stores. Then the guards: every phrase key has a wording in both languages (a new
+key without a Japanese one fails here), and real settlements of every example contract, swept
+over results that meet, partly meet and miss each rule, in every rounding mode and KPI
+direction, leave no English word in the Japanese lines; the same for loan schedules, the
+waterfall, losses and investor returns. Last, a real notice settled in the database and
+rendered: the Japanese PDF shows the Japanese calculation, the English PDF the English one,
+found by what each trace is about, and rebuilding gives the same bytes.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal as D
+from fractions import Fraction
+from itertools import cycle, product
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from pypdf import PdfReader
 
-from contracts.model import Contract, to_document
+from contracts.model import Contract, Kpi, to_document
 from contracts.rules import (
     BinaryThresholdRule,
     FixedRule,
@@ -40,34 +46,63 @@ from contracts.validate import load_contract_file, validate_document
 from investors import documents
 from investors.pdf import render
 from investors.trace_text import (
-    INPUT_NAMES_JA,
-    ROUNDING_MODES_JA,
-    STEP_LABELS_JA,
+    JAPANESE_SUBJECTS,
+    JAPANESE_WORDS,
+    Japanese,
     TraceStyle,
     english_lines,
     japanese_lines,
+    japanese_subject,
     trace_text,
-    unknown_phrases,
 )
 from ledger.rounding import RoundingMode
 from settlement.engine import settle_year
 from settlement.kpi import ResultInput
+from settlement.loans import loan_schedule
 from settlement.payouts import KpiInput, earned
 from settlement.results import audit_result, submit_results
 from settlement.runs import settle
+from settlement.schedules import (
+    DAY_COUNTS,
+    PROFILES,
+    LoanTerms,
+    accrued_interest_trace,
+    build_schedule,
+)
+from settlement.trace import (
+    ENGLISH_SUBJECTS,
+    ENGLISH_WORDS,
+    ROUNDING_TERMS,
+    TRACE_VERSION,
+    About,
+    Figure,
+    Phrase,
+    Subject,
+    Trace,
+    Unit,
+    find,
+)
+from settlement.unit_returns import CapitalChange, RateSchedule, return_owed
+from settlement.waterfall import Claim, losses, run_waterfall
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "contracts" / "examples"
 T = RoundingMode.TRUNCATE
 PERCENT = TraceStyle("JPY", "percent")
+UBE_2019 = About(Subject.TRANCHE, fiscal_year=2019, evaluation="final", tranche="t",
+                 payer="ube")
+
+
+def stored(trace: Trace) -> dict:
+    """The trace as the settlement run stores it: JSON text, read back."""
+    return json.loads(json.dumps(trace.as_dict(), ensure_ascii=False))
 
 
 def traced(rule: Any, maximum: int, kpi: KpiInput | None, mode: RoundingMode = T) -> dict:
     """The trace of one tranche as the settlement run stores it."""
-    return earned(rule, maximum, kpi, mode, "t FY2019 — ube").trace.as_dict()
+    return stored(earned(rule, maximum, kpi, mode, UBE_2019).trace)
 
 
 def ja(trace: dict, style: TraceStyle = PERCENT) -> list[str]:
-    assert unknown_phrases(trace, style) == []
     return japanese_lines(trace, style)
 
 
@@ -96,8 +131,13 @@ def test_linear_between_floor_and_cap():
         "端数処理（切り捨て）：1,687,500円 → 1,687,500円（端数なし）"]
     assert english_lines(trace)[4:] == [
         "share earned: (83.5 − 79) ÷ (87 − 79), within 0..1 = 0.5625",
-        "amount: 0.5625 × 3,000,000 = 1687500",
-        "rounding: truncate: 1687500 → 1,687,500 (exact)"]
+        "amount: 0.5625 × 3,000,000 = 1,687,500",
+        "rounding: truncate: 1,687,500 → 1,687,500 (exact)"]
+    # The same lines from the data itself: the figures are exact values with their units.
+    share_earned = Trace.from_dict(trace).steps[0]
+    assert share_earned.phrase is Phrase.SHARE_EARNED
+    assert share_earned.value == Figure(Fraction(9, 16), Unit.SHARE)
+    assert share_earned["floor"] == Figure(D("79"), Unit.KPI)
 
 
 def test_pro_rata_achievement_higher_and_lower_is_better():
@@ -182,8 +222,10 @@ def test_each_rounding_mode_is_named_and_its_fraction_kept(mode, expected):
     assert ja(trace)[-1] == expected
 
 
-def test_every_rounding_mode_of_the_ledger_has_a_japanese_name():
-    assert {m.value for m in RoundingMode} <= set(ROUNDING_MODES_JA)
+def test_every_rounding_mode_of_the_ledger_is_a_term_with_both_wordings():
+    assert set(ROUNDING_TERMS) == set(RoundingMode)
+    assert [JAPANESE_WORDS[ROUNDING_TERMS[m]].label for m in RoundingMode] == [
+        "切り捨て", "四捨五入", "偶数丸め"]
 
 
 # --------------------------------------------------------------------------- settlement steps
@@ -226,32 +268,65 @@ def names(contract: Contract) -> dict[str, str]:
     return {p: contract.party(p).name_ja or p for p in contract.payer_ids}
 
 
-def by_subject(traces: list, subject: str) -> dict:
-    return next(t.as_dict() for t in traces if t.subject == subject)
+def about(traces: list[Trace], **wanted: Any) -> dict:
+    """The one trace about ``wanted``, as stored."""
+    [trace] = find(traces, **wanted)
+    return stored(trace)
 
 
 def test_a_contract_wide_result_split_between_the_payers_names_them():
     contract = load(FIVE)
     out = settle_year(contract, 2019, "final", FY2019)
-    trace = by_subject(out.traces, "fy2019-inactive FY2019")
-    lines = japanese_lines(trace, TraceStyle("JPY", "percent", names(contract)))
+    trace = about(out.traces, kind=Subject.TRANCHE, tranche="fy2019-inactive")
+    assert trace["about"] == {"kind": "tranche", "fiscal_year": 2019, "evaluation": "final",
+                              "tranche": "fy2019-inactive", "kpi": "inactive-share"}
+    lines = japanese_lines(trace, TraceStyle("JPY", "", names(contract)))
     assert lines[-2] == (
         "支払者間の按分：各支払者の負担上限額の比による（宇部市 3,103,451円、遠野市 526,645円、"
         "八幡市 1,373,040円、指宿市 789,968円、美里町 206,896円） = 宇部市 3,103,451円、"
         "遠野市 526,645円、八幡市 1,373,040円、指宿市 789,968円、美里町 206,896円")
+    assert english_lines(trace)[-2] == (
+        "split between payers: by their committed parts ube 3,103,451; tono 526,645; "
+        "yawata 1,373,040; ibusuki 789,968; misato 206,896 = ube 3,103,451; tono 526,645; "
+        "yawata 1,373,040; ibusuki 789,968; misato 206,896")
+    # The KPI's unit comes with the data: no style needs to say it is a percentage.
+    assert lines[2] == "実績値（評価確定値）：52.5%"
+    assert japanese_subject(trace, TraceStyle(names=names(contract))) == \
+        "fy2019-inactive（2019年度）"
 
 
 def test_consumption_tax_and_the_grant():
     contract = load(FIVE, with_tax_on_top)
     out = settle_year(contract, 2019, "final", FY2019)
-    tax = by_subject(out.traces, "consumption tax FY2019 — ube")
+    tax = about(out.traces, kind=Subject.CONSUMPTION_TAX, payer="ube")
     assert japanese_lines(tax) == [
         "消費税：請求額の合計に税率10%（請求書ごとに1回計算）",
-        "消費税額：12,594,840円 × 0.10 = 1,259,484円"]
-    grant = by_subject(out.traces, "grant chiho-sosei-grant FY2019 — ube")
+        "消費税額：12,594,840円 × 0.10 = 1,259,484円",
+        "端数処理（切り捨て）：1,259,484円 → 1,259,484円（端数なし）"]
+    grant = about(out.traces, kind=Subject.GRANT, payer="ube")
+    assert grant["about"]["grant"] == "chiho-sosei-grant"
     assert japanese_lines(grant) == [
         "交付金：支払者の負担額の2分の1",
-        "交付金対象額：13,854,324円 × 1/2 = 6,927,162円"]
+        "交付金対象額：13,854,324円 × 1/2 = 6,927,162円",
+        "端数処理（切り捨て）：6,927,162円 → 6,927,162円（端数なし）"]
+    assert english_lines(grant) == [
+        "rate 1/2 of the payer's cost", "covered: 13,854,324 × 1/2 = 6,927,162",
+        "rounding: truncate: 6,927,162 → 6,927,162 (exact)"]
+
+
+def test_a_grant_over_its_yearly_cap_is_shared_and_says_so():
+    def capped(document: dict) -> None:
+        grant = next(i for i in document["instruments"] if i["type"] == "grant")
+        grant["cap_per_year"] = "10,000,000"
+    out = settle_year(load(FIVE, capped), 2019, "final", FY2019)
+    grants = find(out.traces, kind=Subject.GRANT)
+    assert sum(t.result_minor for t in grants) == 10_000_000
+    ube = about(grants, payer="ube")
+    assert ube["rounding"] is None and ube["steps"][-1]["phrase"] == Phrase.GRANT_LIMIT.value
+    assert japanese_lines(ube)[1:] == [
+        "交付金対象額：12,594,840円 × 1/2 = 6,297,420円",
+        "交付金の上限の適用：端数処理（切り捨て）後 6,297,420円、全支払者の合計で上限"
+        f"10,000,000円とし各支払者の交付額の比で按分 = {int(ube['result']):,}円"]
 
 
 def test_the_contract_cap():
@@ -260,7 +335,7 @@ def test_the_contract_cap():
     out = settle_year(contract, 2026, "final", inputs,
                       earned_before={"northfield-council": 300_000_00,
                                      "outcomes-fund": 700_000_00})
-    cap = by_subject(out.traces, "contract cap FY2026")
+    cap = about(out.traces, kind=Subject.CONTRACT_CAP, fiscal_year=2026)
     assert japanese_lines(cap, TraceStyle("JPY")) == [
         "契約期間全体の支払上限額 140,000,000円",
         "前年度までの成果額：100,000,000円",
@@ -268,34 +343,80 @@ def test_the_contract_cap():
         "上限までの残額：140,000,000円 − 100,000,000円 = 40,000,000円"]
 
 
-def test_a_phrase_the_vocabulary_does_not_know_is_printed_as_recorded():
-    trace = {"subject": "x FY2019", "rule": "clawback of 5 %",
-             "inputs": {"maximum": "1,000", "overpaid": "250"},
-             "steps": [{"label": "clawback", "formula": "250 × 0.05", "value": "12.5"},
-                       {"label": "amount", "formula": "something new", "value": "12"}],
-             "rounding": "stochastic: 12.5 → 12 (fraction 0.5 dropped)", "result_minor": 12}
-    assert japanese_lines(trace) == [
-        "clawback of 5 %", "上限額：1,000円", "overpaid：250", "clawback：250 × 0.05 = 12.5",
-        "算定額：something new = 12円",
-        "端数処理：stochastic: 12.5 → 12 (fraction 0.5 dropped)"]
-    assert unknown_phrases(trace) == ["clawback of 5 %", "overpaid", "clawback",
-                                      "something new",
-                                      "stochastic: 12.5 → 12 (fraction 0.5 dropped)"]
-    assert [t.en for t in trace_text(trace)] == english_lines(trace)
+def test_the_stored_trace_is_versioned_exact_data():
+    payout = earned(ProRataRule(target="7200"), 10_000_000, KpiInput(D("7000"), unit="people"),
+                    T, UBE_2019)
+    data = stored(payout.trace)
+    assert data["version"] == TRACE_VERSION == 2
+    assert data["about"] == {"kind": "tranche", "fiscal_year": 2019, "evaluation": "final",
+                             "tranche": "t", "payer": "ube"}
+    assert data["rule"] == {"phrase": "rule.pro_rata", "params": {
+        "target": {"value": "7200", "unit": "people"},
+        "direction": {"term": "term.higher_is_better"}}}
+    assert data["steps"][1]["value"] == {"value": "87500000/9", "unit": "minor"}
+    assert data["rounding"] == {"mode": "truncate", "exact": "87500000/9", "result": "9722222",
+                                "dropped": "2/9"}
+    assert data["result"] == "9722222"
+    # Read back, it is the same data: no figure went through a float or a sentence.
+    assert Trace.from_dict(data) == payout.trace
+
+    def numbers(value: Any) -> Iterator[Any]:
+        if isinstance(value, dict):
+            for v in value.values():
+                yield from numbers(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from numbers(v)
+        else:
+            yield value
+    assert not any(isinstance(v, float) for v in numbers(data))
+
+
+def test_every_phrase_and_subject_has_a_wording_in_both_languages():
+    assert set(JAPANESE_WORDS) == set(ENGLISH_WORDS) == set(Phrase)
+    assert set(JAPANESE_SUBJECTS) == set(ENGLISH_SUBJECTS) == set(Subject)
+    # Every KPI unit a contract may use is a unit traces know.
+    assert set(get_args(Kpi.model_fields["unit"].annotation)) <= {u.value for u in Unit}
+
+
+def test_a_phrase_without_a_japanese_wording_fails_loudly():
+    class Incomplete(Japanese):
+        words = {k: v for k, v in JAPANESE_WORDS.items() if k is not Phrase.SHARE_EARNED}
+    trace = traced(LinearRule(floor="79", cap="87"), 3_000_000, KpiInput(D("83.5")))
+    with pytest.raises(KeyError, match="step.share_earned"):
+        Incomplete().body(Trace.from_dict(trace))
+
+
+def test_a_trace_stored_as_english_text_only_is_given_as_recorded():
+    """Runs settled before traces were data (no ``version``): their lines cannot be
+    translated without reading sentences back, so both languages show them as recorded."""
+    legacy = {"subject": "x FY2019", "rule": "linear from 79 (0) to 87 (full)",
+              "inputs": {"maximum": "1,000"},
+              "steps": [{"label": "amount", "formula": "0.5 × 1,000", "value": "500"}],
+              "rounding": "truncate: 500 → 500 (exact)", "result_minor": 500}
+    recorded = ["linear from 79 (0) to 87 (full)", "maximum = 1,000", "amount: 0.5 × 1,000 = 500",
+                "rounding: truncate: 500 → 500 (exact)"]
+    assert english_lines(legacy) == japanese_lines(legacy) == recorded
+    assert [t.en for t in trace_text(legacy)] == [t.ja for t in trace_text(legacy)] == recorded
+    with pytest.raises(ValueError, match="English text only"):
+        Trace.from_dict(legacy)
 
 
 # --------------------------------------------------------------------------- the guard
 
 def _variants(name: str) -> Iterator[Contract]:
-    """The example as written, then in every rounding mode with tax added on top, then with
-    every KPI better when lower (linear floors and caps swapped to stay valid) and its first
-    tranche a fixed part."""
+    """The example as written, then in every rounding mode with tax added on top and its
+    grants capped at 1,000,000 a year, then with every KPI better when lower (linear floors
+    and caps swapped to stay valid) and its first tranche a fixed part."""
     yield load(name)
     for mode in RoundingMode:
         def rounded(document: dict, mode: RoundingMode = mode) -> None:
             document["rounding"]["mode"] = mode.value
             if document.get("consumption_tax"):
                 with_tax_on_top(document)
+            for grant in document.get("instruments", ()):
+                if grant["type"] == "grant":
+                    grant["cap_per_year"] = "1,000,000"
         yield load(name, rounded)
 
     def lower(document: dict) -> None:
@@ -355,7 +476,7 @@ def _settled_traces() -> Iterator[tuple[Contract, dict]]:
                         before = {p: 10**12 if i % 3 == 2 else 0 for p in contract.payer_ids}
                         out = settle_year(contract, year, evaluation, inputs, before)
                         for trace in out.traces:
-                            yield contract, trace.as_dict()
+                            yield contract, stored(trace)
 
 
 @pytest.fixture(scope="module")
@@ -363,47 +484,127 @@ def settled() -> list[tuple[Contract, dict]]:
     return list(_settled_traces())
 
 
-def _style(contract: Contract, trace: dict) -> TraceStyle:
-    tranche = next((t for t in contract.tranches if trace["subject"].startswith(t.id + " ")),
-                   None)
-    unit = contract.kpi(tranche.kpi).unit if tranche is not None and tranche.kpi else ""
-    return TraceStyle(contract.currency, unit, names(contract))
+def _style(contract: Contract) -> TraceStyle:
+    """The contract's currency and payers' names; KPI units come with the traces."""
+    return TraceStyle(contract.currency, "", names(contract))
 
 
-def test_settlements_emit_no_phrase_the_vocabulary_does_not_know(settled):
-    unknown = {phrase for contract, trace in settled
-               for phrase in unknown_phrases(trace, _style(contract, trace))}
-    assert unknown == set()
+def _phrases(value: Any) -> Iterator[Phrase]:
+    """Every phrase key in a trace's data, nested parts and terms included."""
+    if isinstance(value, dict):
+        for key in ("phrase", "term"):
+            if key in value:
+                yield Phrase(value[key])
+        for v in value.values():
+            yield from _phrases(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _phrases(v)
+
+
+def _english_words(lines: list[str], codes: set[str], contract_names: list[str]) -> set[str]:
+    """English words in Japanese lines, other than codes and names that have no Japanese."""
+    found = set()
+    for line in lines:
+        for name in contract_names:
+            line = line.replace(name, "")
+        found.update(w for w in re.findall(r"[A-Za-z][A-Za-z_-]*", line) if w not in codes)
+    return found
+
+
+def test_settlement_traces_are_data_with_a_kpi_unit_for_every_kpi_figure(settled):
+    for contract, trace in settled:
+        assert trace["version"] == TRACE_VERSION
+        if trace["about"]["kind"] == "tranche" and "kpi" in trace["about"]:
+            unit = contract.kpi(trace["about"]["kpi"]).unit
+            assert unit in json.dumps(trace) and '"unit": "kpi"' not in json.dumps(trace)
 
 
 def test_japanese_trace_lines_have_no_english_word(settled):
     english = set()
     for contract, trace in settled:
         codes = set(contract.payer_ids) | {t.id for t in contract.tranches}
-        for line in japanese_lines(trace, _style(contract, trace)):
-            # names of payers that have no Japanese name, and codes, are not words to translate
-            for name in names(contract).values():
-                line = line.replace(name, "")
-            english.update(w for w in re.findall(r"[A-Za-z][A-Za-z_-]*", line)
-                           if w not in codes)
+        english |= _english_words(japanese_lines(trace, _style(contract)), codes,
+                                  list(names(contract).values()))
     assert english == set()
 
 
-def test_the_sweep_reaches_every_phrase_of_the_vocabulary(settled):
-    """So that the two tests above really cover what settlement can say."""
-    labels = {s["label"] for _, t in settled for s in t["steps"]}
-    inputs = {k for _, t in settled for k in t["inputs"]}
-    modes = {t["rounding"].split(":")[0] for _, t in settled if t["rounding"]}
-    rules = {t["rule"] for _, t in settled}
-    assert labels == set(STEP_LABELS_JA)
-    assert inputs == set(INPUT_NAMES_JA)
+def test_the_sweep_reaches_every_phrase_settlement_can_say(settled):
+    """So that the test above really covers what settling a year can say."""
+    reached = {p for _, t in settled for p in _phrases(t)}
+    assert reached == set(Phrase) - DISTRIBUTION_AND_LOAN_PHRASES
+    modes = {t["rounding"]["mode"] for _, t in settled if t["rounding"]}
     assert modes == {m.value for m in RoundingMode}
-    for kind in ("binary threshold at", "linear from", "pro rata to target", "stepped tiers",
-                 "rate card", "savings share", "fixed:", "contract total cap",
-                 "on the invoice total", "of the payer's cost"):
-        assert any(kind in rule for rule in rules), kind
-    directions = {t["inputs"].get("direction") for _, t in settled}
-    assert {"higher is better", "lower is better"} <= directions
+
+
+# What only distributions, losses, loan schedules and investor returns say.
+DISTRIBUTION_AND_LOAN_PHRASES = {
+    Phrase.RULE_WATERFALL, Phrase.RULE_LOSS, Phrase.RULE_LOAN_INTEREST,
+    Phrase.RULE_TARGET_RETURN, Phrase.RATE_FROM, Phrase.AVAILABLE, Phrase.UNPAID,
+    Phrase.RATE_ANNUAL, Phrase.VALUED_ON, Phrase.WATERFALL_STEP, Phrase.GUARANTEE,
+    Phrase.WRITTEN_DOWN, Phrase.INTEREST_ON, Phrase.INTEREST_BEFORE_ROUNDING,
+    Phrase.PRINCIPAL_GRACE, Phrase.PRINCIPAL_LAST, Phrase.PRINCIPAL_BULLET,
+    Phrase.PRINCIPAL_EQUAL, Phrase.PRINCIPAL_LEVEL, Phrase.NEXT_DUE_DATE, Phrase.NO_OPEN_PERIOD,
+    Phrase.CAPITAL_CHANGE, Phrase.ACCRUED, Phrase.ACCRUED_ROUNDED, Phrase.ALREADY_PAID,
+    Phrase.OWED, Phrase.PAID_IN_FULL, Phrase.PAID_IN_PART, Phrase.PROVIDER_FEES, Phrase.COSTS,
+    Phrase.INTEREST, Phrase.PRINCIPAL, Phrase.INVESTOR_RETURNS, Phrase.ACT_365F,
+    Phrase.ACT_360, Phrase.THIRTY_360, Phrase.FIRST_DAY_ONLY, Phrase.BOTH_ENDS,
+    Phrase.LAST_DAY_ONLY, Phrase.NEITHER_END}
+
+
+def _other_traces() -> Iterator[tuple[Contract, Trace]]:
+    """Loan schedules (every example loan, every profile and convention), accrued interest at
+    each year end, a waterfall short of money, losses with and without a guarantee, and
+    investor returns at one rate and under an amended one."""
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        contract = load(path.name)
+        for loan in contract.loans:
+            schedule = loan_schedule(loan)
+            for row in schedule.rows:
+                yield contract, row.trace
+            for year in contract.fiscal_years:
+                yield contract, accrued_interest_trace(schedule.terms, schedule,
+                                                       date(year + 1, 3, 31))
+    draws = ((date(2024, 4, 1), 30_000_000), (date(2024, 7, 1), 20_000_000))
+    for (profile, day_count, ends), mode in zip(
+            product(PROFILES, DAY_COUNTS, product((True, False), repeat=2)),
+            cycle(RoundingMode)):
+        terms = LoanTerms(draws, D("0.015"), date(2025, 3, 31), 4, profile,
+                          day_count=day_count, count_first_day=ends[0], count_last_day=ends[1],
+                          interest_rounding=mode, grace_period_months=12)
+        schedule = build_schedule(terms)
+        for row in schedule.rows:
+            yield contract, row.trace
+        for on in (date(2024, 3, 31), date(2025, 3, 31)):
+            yield contract, accrued_interest_trace(terms, schedule, on)
+    five = load(FIVE)
+    claims = [Claim("provider_fees", "tanita", "tanita", 100),
+              Claim("interest", "loan", "bank", 50, 1), Claim("principal", "loan", "bank", 500),
+              Claim("investor_returns", "units", "units", 70, 101)]
+    yield five, run_waterfall(400, claims).trace
+    for loss in losses([("loan", "bank", 1_000), ("units", "units", 300)],
+                       [("loan", Fraction(4, 5), 700)]):
+        yield five, loss.trace
+    changes = [CapitalChange(date(2021, 4, 1), 1_000_000), CapitalChange(date(2021, 4, 1), 5),
+               CapitalChange(date(2022, 4, 1), -400_000)]
+    about = About(Subject.INVESTOR_RETURN, instrument="units", on=date(2023, 4, 1))
+    yield five, return_owed(about, changes, "0.03", date(2023, 4, 1), 30_000).trace
+    amended = RateSchedule.of([(date(2021, 4, 1), "0.03"), (date(2022, 4, 1), "0.025")])
+    yield five, return_owed(about, changes, amended, date(2023, 4, 1), 90_000).trace
+
+
+def test_schedules_distributions_and_returns_in_japanese_have_no_english_word():
+    traces = list(_other_traces())
+    english = set()
+    for contract, trace in traces:
+        codes = {"loan", "units", "bank", "tanita"} | {x.id for x in contract.loans} | \
+            {u.id for u in contract.unit_classes}
+        lines = japanese_lines(trace, _style(contract)) + [
+            japanese_subject(trace, _style(contract))]
+        english |= _english_words(lines, codes, list(names(contract).values()))
+    assert english == set()
+    reached = {p for _, t in traces for p in _phrases(stored(t))}
+    assert DISTRIBUTION_AND_LOAN_PHRASES - reached == set()
 
 
 # --------------------------------------------------------------------------- a real notice
@@ -454,6 +655,26 @@ def test_the_japanese_notice_shows_the_calculation_in_japanese(ube_notice):
                     "share earned", "split between payers", "higher is better"):
         assert english not in text, english
     assert "〓" not in text  # every character of the Japanese forms is in the font
+    # Ube's own continuation-rate trace, not another payer's: found by tranche and payer.
+    assert "(71 − 60)" not in text and "(59 − 60)" not in text
+
+
+def test_the_notice_finds_a_tranches_traces_by_what_they_are_about():
+    """A payer's own trace and the contract-wide one split between all payers; never another
+    payer's, another tranche's (even one whose id begins with this one's), nor a tax or grant
+    trace; traces stored as English text only are not matched."""
+    tranche = About(Subject.TRANCHE, fiscal_year=2019, evaluation="final", tranche="t")
+    own, other, wide, longer = (
+        earned(FixedRule(), 100 * n, None, T, a).trace
+        for n, a in ((1, replace(tranche, payer="ube")), (2, replace(tranche, payer="tono")),
+                     (3, tranche), (4, replace(tranche, tranche="t-2", payer="ube"))))
+    legacy = {"subject": "t FY2019 — ube", "rule": "fixed: paid on delivery", "inputs": {},
+              "steps": [], "rounding": "", "result_minor": 0}
+    stored_run = [stored(t) for t in (own, other, wide, longer)] + [legacy]
+    lines = documents._trace_lines(stored_run, "t", "ube", TraceStyle())
+    assert [line.ja for line in lines if line.ja.startswith("上限額")] == [
+        "上限額：100円", "上限額：300円"]
+    assert lines == trace_text(own) + trace_text(wide)
 
 
 def test_the_english_notice_keeps_the_calculation_in_english(ube_notice):

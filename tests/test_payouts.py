@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal as D
+from fractions import Fraction
 
 import pytest
 
@@ -19,12 +20,13 @@ from contracts.rules import (
 from ledger.errors import SibError
 from ledger.rounding import RoundingMode
 from settlement.payouts import KpiInput, earned
+from settlement.trace import About, Figure, Phrase, Rounding, Subject, Unit
 
 T = RoundingMode.TRUNCATE
 
 
 def pay(rule, maximum, value, **kw):
-    return earned(rule, maximum, KpiInput(D(value), **kw), T, "test").amount_minor
+    return earned(rule, maximum, KpiInput(D(value), **kw), T).amount_minor
 
 
 @pytest.mark.parametrize("value,expected", [("84.99", 0), ("85", 3_000_000), ("85.01", 3_000_000)])
@@ -46,11 +48,13 @@ def test_linear_is_zero_at_79_full_at_87_and_straight_between(value, expected):
 
 
 def test_linear_truncates_the_fraction_of_a_yen_and_says_so():
-    payout = earned(LinearRule(floor="79", cap="87"), 1_000_000, KpiInput(D("80")), T, "x")
+    payout = earned(LinearRule(floor="79", cap="87"), 1_000_000, KpiInput(D("80")), T)
     # 1/8 × 1,000,000 = 125,000 exactly; 1/3 of the span gives a fraction:
-    payout = earned(LinearRule(floor="0", cap="3"), 1_000_000, KpiInput(D("1")), T, "x")
+    assert payout.trace.rounding == Rounding(T, Fraction(125_000), 125_000)
+    payout = earned(LinearRule(floor="0", cap="3"), 1_000_000, KpiInput(D("1")), T)
     assert payout.amount_minor == 333_333
-    assert "fraction 1/3" in payout.trace.rounding
+    assert payout.trace.rounding.dropped == Fraction(1, 3)
+    assert "(fraction 1/3 (≈0.333333) dropped)" in payout.trace.lines()[-2]
 
 
 def test_linear_where_lower_is_better_has_floor_above_cap():
@@ -88,7 +92,7 @@ def test_stepped_tiers_by_amount_and_by_percentage():
 def test_rate_card_caps_per_person_and_in_total():
     rule = RateCardRule(price_per_outcome=50_000, cap_per_person=120_000, cap_total=5_000_000)
     # persons with 1, 2 and 4 outcomes: 50,000 + 100,000 + min(200,000, 120,000)
-    payout = earned(rule, 10_000_000, KpiInput(D("7"), outcomes_per_person=(1, 2, 4)), T, "x")
+    payout = earned(rule, 10_000_000, KpiInput(D("7"), outcomes_per_person=(1, 2, 4)), T)
     assert payout.amount_minor == 270_000
     assert pay(rule, 10_000_000, "1000") == 5_000_000  # total cap
     assert pay(RateCardRule(price_per_outcome=50_000), 1_000_000, "30") == 1_000_000  # maximum
@@ -104,20 +108,34 @@ def test_savings_share_changes_share_at_the_hurdle():
 
 
 def test_fixed_needs_no_result_and_pays_the_maximum():
-    assert earned(FixedRule(), 4_730_000, None, T, "x").amount_minor == 4_730_000
+    assert earned(FixedRule(), 4_730_000, None, T).amount_minor == 4_730_000
 
 
 def test_a_rule_other_than_fixed_without_a_result_is_refused():
     with pytest.raises(SibError) as err:
-        earned(LinearRule(floor="1", cap="2"), 100, None, T, "x")
+        earned(LinearRule(floor="1", cap="2"), 100, None, T,
+               About(Subject.TRANCHE, fiscal_year=2019, tranche="continuation", payer="ube"))
     assert err.value.code == "KPI_RESULT_MISSING"
+    assert "continuation FY2019 — ube: no audited KPI result" in str(err.value)
 
 
 def test_trace_lists_inputs_steps_and_rounding():
-    payout = earned(LinearRule(floor="79", cap="87"), 3_000_000, KpiInput(D("83.5")), T,
-                    "continuation FY2019 (Ube)")
-    text = "\n".join(payout.trace.lines())
-    assert "continuation FY2019 (Ube): linear from 79 (0) to 87 (full)" in text
-    assert "audited value = 83.5" in text
-    assert "= 0.5625" in text
-    assert "result: 1,687,500" in text
+    payout = earned(LinearRule(floor="79", cap="87"), 3_000_000,
+                    KpiInput(D("83.5"), unit="percent"), T,
+                    About(Subject.TRANCHE, fiscal_year=2019, tranche="continuation",
+                          payer="ube"))
+    assert payout.trace.lines() == [
+        "continuation FY2019 — ube: linear from 79 (0) to 87 (full)",
+        "  maximum = 3,000,000",
+        "  audited value = 83.5",
+        "  direction = higher is better",
+        "  share earned: (83.5 − 79) ÷ (87 − 79), within 0..1 = 0.5625",
+        "  amount: 0.5625 × 3,000,000 = 1,687,500",
+        "  rounding: truncate: 1,687,500 → 1,687,500 (exact)",
+        "  result: 1,687,500"]
+    # The lines are written from data: each figure exact, with its unit.
+    [share, amount] = payout.trace.steps
+    assert (share.phrase, share.value) == (Phrase.SHARE_EARNED, Figure(Fraction(9, 16), Unit.SHARE))
+    assert share["kpi"] == Figure(D("83.5"), Unit.PERCENT)
+    assert (amount.phrase, amount.value) == (Phrase.AMOUNT_OF_SHARE,
+                                             Figure(Fraction(1_687_500), Unit.MINOR))

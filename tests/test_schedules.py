@@ -29,6 +29,7 @@ from settlement.schedules import (
     level_payment_exact,
     validate_terms,
 )
+from settlement.trace import ENGLISH, Phrase, day, days, minor
 
 # A 100,000,000 yen loan drawn on 1 April 2020 at 1.0 %, repaid over five years in annual
 # equal-principal instalments (元金均等) after a one-year grace period (据置期間).
@@ -104,7 +105,8 @@ def test_both_ends_counted_adds_a_day_to_every_period():
     assert [r.days for r in rows] == [366, 366, 368, 365, 366]
     # 100,000,000 × 1 % × 366/365 = 1,002,739.72… → 1,002,739
     assert rows[0].interest == 1_002_739
-    assert "両端" in rows[0].trace.rule
+    assert rows[0].trace.rule["ends"] is Phrase.BOTH_ENDS
+    assert "両端 (both ends counted)" in rows[0].trace.lines()[0]
 
 
 # --- bullet ---------------------------------------------------------------------------------
@@ -234,9 +236,15 @@ def test_multiple_draws_accrue_interest_each_from_its_own_draw_date():
     assert rows[0].days == 364
     assert [(r.interest, r.closing_principal) for r in rows[1:]] == [
         (600_000, 20_000_000), (300_000, 0)]
-    steps = [s.formula for s in rows[0].trace.steps]
-    assert steps[:3] == ["30,000,000 × 0.015 × 364 / 365", "20,000,000 × 0.015 × 273 / 365",
-                         "10,000,000 × 0.015 × 181 / 365"]
+    steps = rows[0].trace.steps
+    assert [(s["amount"], s["days"]) for s in steps[:3]] == [
+        (minor(30_000_000), days(364)), (minor(20_000_000), days(273)),
+        (minor(10_000_000), days(181))]
+    assert [ENGLISH.formula(s) for s in steps[:3]] == [
+        "30,000,000 × 0.015 × 364 / 365", "20,000,000 × 0.015 × 273 / 365",
+        "10,000,000 × 0.015 × 181 / 365"]
+    assert steps[3].phrase is Phrase.INTEREST_BEFORE_ROUNDING
+    assert rows[0].trace.rounding is not None and rows[0].trace.rounding.result_minor == 747_534
 
 
 # --- business days and day counts -----------------------------------------------------------
@@ -302,8 +310,9 @@ def test_accrued_interest_to_31_march():
     # inclusive is 107 days; 50,000,000 × 2 % × 107/365 = 293,150.68… → 293,150
     assert accrued_interest(BULLET, schedule, date(2022, 3, 31)) == 293_150
     trace = accrued_interest_trace(BULLET, schedule, date(2022, 3, 31))
-    assert trace.steps[0].formula == "50,000,000 × 0.02 × 107 / 365"
-    assert trace.steps[-1].value == "2022-06-15"
+    assert ENGLISH.formula(trace.steps[0]) == "50,000,000 × 0.02 × 107 / 365"
+    assert trace.steps[-1].phrase is Phrase.NEXT_DUE_DATE
+    assert trace.steps[-1].value == day(date(2022, 6, 15))
 
 
 def test_accrued_interest_counts_only_draws_made_by_the_date():

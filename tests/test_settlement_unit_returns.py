@@ -26,6 +26,7 @@ from ledger.entries import EntryDraft, credit, debit
 from ledger.errors import SibError
 from ledger.money import from_minor
 from ledger.reports import trial_balance
+from ledger.rounding import RoundingMode
 from ledger.schema import Entry
 from ledger.service import post_entry, reverse_entry
 from ledger.verify import verify
@@ -39,7 +40,7 @@ from settlement.payments import (
 )
 from settlement.results import audit_result, submit_results
 from settlement.runs import settle
-from settlement.trace import show
+from settlement.trace import ENGLISH, Phrase
 from settlement.unit_returns import CapitalChange, return_owed, unpaid_weights
 
 C = "returns-sib"
@@ -114,8 +115,9 @@ def returns_declared(session) -> int:
     return -balances(session)[f"distributions:{UNITS}"]
 
 
-def steps(trace) -> dict[str, str]:
-    return {s.label: s.value for s in trace.steps}
+def steps(trace) -> dict[str, object]:
+    """Each step's exact figure by its English label."""
+    return {ENGLISH.label(s): s.value.value for s in trace.steps}
 
 
 def paid_to(session, shares) -> dict[str, int]:
@@ -159,9 +161,11 @@ def test_a_return_paid_in_part_is_owed_again_the_next_year(session):
                if a.claim.step == "investor_returns"]
     figures = steps(trace)
     assert (figures["accrued, rounded"], figures["already paid"], figures["owed"]) == (
-        "67397", "20000", "47397")
-    assert figures["capital paid in on 2021-04-01 (2 entries)"].startswith("4920000/73")
-    assert trace.result_minor == 47_397 and "truncate" in trace.rounding
+        67_397, 20_000, 47_397)
+    assert figures["capital paid in on 2021-04-01 (2 entries)"] == Fraction(4_920_000, 73)
+    assert trace.result_minor == 47_397 and trace.rounding.mode is RoundingMode.TRUNCATE
+    assert "  rounding: truncate: 4920000/73 (≈67,397.260274) → 67,397 (fraction 19/73 " \
+        "(≈0.260274) dropped)" in trace.lines()
     assert trace in june_2023.traces
     # Holders: unpaid 600,000 × 3 % × 820/365 − 12,000 = 28,438.36 and
     # 400,000 × 3 % × 820/365 − 8,000 = 18,958.90, still 6 : 4 → 47,397 × 0.6 = 28,438.2 and
@@ -311,9 +315,8 @@ def test_the_return_on_a_capital_timeline_without_a_database():
     assert (owed.accrued_exact, owed.accrued_minor, owed.paid_minor, owed.owed_minor) == (
         48_000, 48_000, 30_000, 18_000)
     assert steps(owed.trace) == {
-        "capital paid in on 2021-04-01": "60000", "capital returned on 2022-04-01": "-12000",
-        "accrued": "48000", "accrued, rounded": "48000", "already paid": "30000",
-        "owed": "18000"}
+        "capital paid in on 2021-04-01": 60_000, "capital returned on 2022-04-01": -12_000,
+        "accrued": 48_000, "accrued, rounded": 48_000, "already paid": 30_000, "owed": 18_000}
     # Paid more than accrued (a correction pending, say): nothing owed, never negative.
     assert return_owed("units", changes, "0.03", date(2023, 4, 1), 50_000).owed_minor == 0
 
@@ -357,8 +360,9 @@ def test_an_amended_rate_applies_from_its_fiscal_year_only(session):
     assert returns_of(june_2023) == (69_835, 69_835)
     [trace] = [a.claim.trace for a in june_2023.waterfall.allocations
                if a.claim.step == "investor_returns"]
-    assert trace.inputs["rate_annual"] == "0.03; 0.02 from 2022-04-01"
-    assert steps(trace)["accrued"] == show(Fraction(25_490_000, 365))
+    assert trace.inputs[0].phrase is Phrase.RATE_ANNUAL
+    assert ENGLISH(trace.inputs[0].value) == "0.03; 0.02 from 2022-04-01"
+    assert steps(trace)["accrued"] == Fraction(25_490_000, 365)
     # Holders by their own returns, in rate-days of 1/100 a year: h-early 365 × 3 + 455 × 2
     # = 2,005; h-late 272 × 2 = 544 (both on 1,000,000). 69,835 × 2,005 / 2,549 = 54,931.02…
     # and 69,835 × 544 / 2,549 = 14,903.97…: floors 54,931 + 14,903 = 69,834, the last yen to
