@@ -46,6 +46,7 @@ from settlement.results import results_for
 from settlement.runs import current_runs
 from settlement.schedules import compare
 from settlement.tables import SettlementLine
+from settlement.trace import Subject, Trace, find, is_structured
 
 
 @dataclass(frozen=True)
@@ -248,16 +249,11 @@ def tranche_name(contract: Contract, tranche: Tranche) -> sd.Text:
 def _trace_lines(traces: list[dict[str, Any]], tranche_id: str, payer: str,
                  style: TraceStyle) -> tuple[sd.Text, ...]:
     """The traces of one tranche that concern ``payer`` (its own, or the contract-wide one
-    split between the payers), line by line in both languages."""
-    out: list[sd.Text] = []
-    for t in traces:
-        subject = t["subject"]
-        if not subject.startswith(tranche_id + " "):
-            continue
-        if " — " in subject and not subject.endswith(f"— {payer}"):
-            continue
-        out += trace_text(t, style)
-    return tuple(out)
+    split between the payers), found by what they are about, line by line in both languages.
+    Traces stored as English text only (before trace version 2) cannot be matched: none."""
+    found = find((Trace.from_dict(t) for t in traces if is_structured(t)),
+                 kind=Subject.TRANCHE, tranche=tranche_id, payer=(payer, None))
+    return tuple(line for trace in found for line in trace_text(trace, style))
 
 
 def _paid_through(session: Session, contract: Contract, payer: str, through: date) -> int:
