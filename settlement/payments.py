@@ -456,11 +456,14 @@ def _record_applications(session: Session, contract: Contract, tag: str, on: dat
 
 def _refuse_final_too_early(session: Session, contract: Contract) -> None:
     """The final distribution pays everything out and writes down what is left: once, and
-    only after the contract's last fiscal year is settled."""
+    only after the contract's last fiscal year is settled (or, for a contract with nothing to
+    settle that year, closed)."""
     settled = session.scalar(select(func.count()).select_from(SettlementRun).where(
         SettlementRun.contract_id == contract.id,
         SettlementRun.fiscal_year == contract.last_fiscal_year))
-    if not settled:
+    last_day = fiscal_year_bounds(contract.last_fiscal_year, contract.fiscal_year_start_month)[1]
+    closed_through = get_book(session, contract.id).closed_through_on
+    if not settled and (closed_through is None or closed_through < last_day):
         raise Conflict(f"the final distribution of {contract.id} pays out everything and writes "
                        f"down what is unpaid: it comes after FY{contract.last_fiscal_year}, the "
                        "contract's last fiscal year, is settled", "FINAL_BEFORE_TERM_END",
