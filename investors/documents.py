@@ -192,7 +192,7 @@ def payment_notice(session: Session, ctx: Context, payer: str) -> sd.PaymentNoti
     if authorisation is None:
         raise NotFound(f"{c.id} has no payer {payer!r}", "PAYER_NOT_FOUND", "payer")
     lines, tax, grant = [], 0, 0
-    for (year, evaluation), run in sorted(current_runs(session, c.id).items()):
+    for (year, _evaluation), run in sorted(current_runs(session, c.id).items()):
         if year != ctx.fiscal_year:
             continue
         traces = json.loads(run.trace)
