@@ -54,14 +54,16 @@ class SettlementPack:
         lenders: per loan: cumulative ``drawn``, ``repaid``, ``written_down`` (written down or
             covered by a guarantee) and ``outstanding`` at year end; the year's movement
             (``opening``, ``drawn_year``, ``repaid_year``, ``guaranteed_year``,
-            ``written_down_year``, ``closing`` = ``outstanding``); interest accrued and paid in
-            the year and ``interest_payable`` at year end; schedule against actual.
+            ``written_down_year``, ``closing`` = ``outstanding``); interest payable at the
+            year's start (``interest_payable_opening``), accrued and paid in the year, and
+            ``interest_payable`` at its end; schedule against actual.
         providers: per provider: fixed fees and outcome fees of the year.
         investor_classes: per class: cumulative ``capital``, ``capital_returned`` and
             ``written_down`` (written down or covered by a guarantee); distributions of the
             year; the year's movement of capital (``opening``, ``contributed_year``,
             ``returned_year``, ``guaranteed_year``, ``written_down_year``, ``closing``).
-        kpis: the results of the year, every version.
+        kpis: the results of the year, every version, with the KPI's names and unit and the
+            target settlement measured it against.
         trial_balance: the SPV book at year end.
         ledger_hash: the head of the SPV book's hash chain when the pack was built.
     """
@@ -146,10 +148,12 @@ def build_pack(session: Session, contract: Contract, fiscal_year: int) -> Settle
     pack.investor_classes = [_class_row(session, contract, unit_class, start, end)
                              for unit_class in contract.unit_classes]
     for row in results_for(session, contract.id, fiscal_year):
+        kpi = contract.kpi(row.kpi_id)
         pack.kpis.append({"kpi": row.kpi_id, "payer": row.payer_id,
                           "evaluation": row.evaluation, "version": row.version,
                           "value": row.value, "state": row.state,
-                          "target": str(contract.kpi(row.kpi_id).targets.get(fiscal_year, ""))})
+                          "target": str(_target(kpi, row.payer_id, fiscal_year) or ""),
+                          "name_ja": kpi.name_ja, "name_en": kpi.name_en, "unit": kpi.unit})
     for r in read.trial_balance(session, contract.id, end).rows:
         if r.debits_posted or r.credits_posted:
             pack.trial_balance.append({"account": r.code, "name_ja": r.name_ja,
@@ -180,6 +184,13 @@ class _Postings:
     def credits(self, account: str | None = None, kinds: Iterable[str] | None = None,
                 from_on: date | None = None) -> int:
         return sum(p.credit_minor for p in self._pick(account, kinds, from_on))
+
+
+def _target(kpi: Any, payer: str, fiscal_year: int) -> Any:
+    """The target settlement measured a result against: the payer's own where the contract
+    sets one, else the contract's (as :func:`settlement.runs.kpi_inputs` does)."""
+    own = kpi.targets_by_payer.get(payer, {}).get(fiscal_year) if payer else None
+    return own if own is not None else kpi.targets.get(fiscal_year)
 
 
 def _payer_rows(session: Session, contract: Contract, fiscal_year: int, start: date,
@@ -256,6 +267,8 @@ def _lender_row(session: Session, contract: Contract, loan: Any, start: date,
             "written_down": written, "outstanding": drawn - repaid - written,
             "interest_accrued_year": found.debits(Code.interest_expense(loan.id), from_on=start),
             "interest_paid_year": found.debits(payable, (Kind.INTEREST_PAYMENT,), start),
+            "interest_payable_opening": sum(p.credit_minor - p.debit_minor for p in found.found
+                                            if p.account == payable and p.effective_on < start),
             "interest_payable": found.credits(payable) - found.debits(payable),
             "opening": year.opening, "drawn_year": year.added, "repaid_year": year.returned,
             "guaranteed_year": year.guaranteed, "written_down_year": year.written_down,
