@@ -121,9 +121,15 @@ def statements_command(contract: str = typer.Option(..., "--contract", "-c"),
 
 def export_command(contract: str = typer.Option(..., "--contract", "-c"),
                    year: int = typer.Option(..., "--year", "-y"),
-                   out: Path = typer.Option(Path("out"), "--out", "-o")) -> None:
-    """The settlement pack as .xlsx (one sheet per table, frozen headers) and CSV files."""
+                   out: Path = typer.Option(Path("out"), "--out", "-o"),
+                   lang: str = typer.Option("ja", "--lang", help="ja or en")) -> None:
+    """The settlement pack as .xlsx (one sheet per table, with totals) and CSV files, with
+    sheet names and headers in Japanese (or English with --lang en)."""
     from investors.pack_export import write_pack
-    paths = _run(lambda s: write_pack(s, contract, year, out))
+    if lang not in ("ja", "en"):
+        report_error(SibError("--lang must be ja or en", "LANG_UNKNOWN", "lang"))
+        raise typer.Exit(1)
+    paths = _run(lambda s: write_pack(s, contract, year, out,
+                                      "en" if lang == "en" else "ja"))
     for path in paths:
         typer.echo(f"wrote {path}")

@@ -222,11 +222,13 @@ def year_end_document(contract_id: str, fiscal_year: ContractYear, session: Sess
 @router.get("/contracts/{contract_id}/years/{fiscal_year}/pack.xlsx", response_class=Response,
             responses=file_responses(XLSX, "The settlement pack workbook"))
 def pack_xlsx(contract_id: str, fiscal_year: ContractYear, session: SessionDep,
-              user: CurrentUser) -> Response:
-    """The settlement pack workbook (one sheet per table)."""
+              user: CurrentUser, lang: Lang = "ja") -> Response:
+    """The settlement pack workbook (one sheet per table, with totals), in Japanese or
+    English."""
     require(user, *ALL)
     with tempfile.TemporaryDirectory() as tmp:
-        paths = write_pack(session, contract_id, fiscal_year, Path(tmp))
+        paths = write_pack(session, contract_id, fiscal_year, Path(tmp),
+                           "en" if lang == "en" else "ja")
         data = paths[0].read_bytes()
     return Response(data, media_type=XLSX, headers={
                         "Content-Disposition":
@@ -236,12 +238,14 @@ def pack_xlsx(contract_id: str, fiscal_year: ContractYear, session: SessionDep,
 @router.get("/contracts/{contract_id}/years/{fiscal_year}/pack.csv.zip", response_class=Response,
             responses=file_responses("application/zip", "The settlement pack as zipped CSV"))
 def pack_csv(contract_id: str, fiscal_year: ContractYear, session: SessionDep,
-             user: CurrentUser) -> Response:
-    """The settlement pack as CSV files (UTF-8 with BOM), zipped."""
+             user: CurrentUser, lang: Lang = "ja") -> Response:
+    """The settlement pack as CSV files (UTF-8 with BOM, headers in Japanese or English),
+    zipped."""
     require(user, *ALL)
     buffer = io.BytesIO()
     with tempfile.TemporaryDirectory() as tmp:
-        paths = write_pack(session, contract_id, fiscal_year, Path(tmp))
+        paths = write_pack(session, contract_id, fiscal_year, Path(tmp),
+                           "en" if lang == "en" else "ja")
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in paths[1:]:
                 archive.write(path, path.name)
