@@ -375,8 +375,8 @@ class EarnedLine:
         name: what was earned (the KPI and period).
         maximum_minor: the most this line could earn.
         earned_minor: what it earned (the payer's share).
-        trace_lines: the calculation trace, line by line, in both languages (the English
-            line as settlement recorded it; see ``investors.trace_text``).
+        trace_lines: the calculation trace, line by line, in both languages (both written
+            from the trace data settlement stored; see ``investors.trace_text``).
     """
 
     line_id: str

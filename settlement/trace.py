@@ -268,11 +268,15 @@ class Step:
 
 @dataclass(frozen=True)
 class Rounding:
-    """The rounding applied to an exact amount: ``mode``, the exact amount and its result."""
+    """The rounding applied to an exact amount: ``mode``, the exact amount and its result;
+    ``after_steps`` is how many of the trace's steps came before it (None: all of them), so
+    that the trace reads in the order it was computed (a tranche's total is rounded, then
+    split between the payers)."""
 
     mode: RoundingMode
     exact: Fraction
     result_minor: int
+    after_steps: int | None = None
 
     @property
     def dropped(self) -> Fraction:
@@ -377,7 +381,7 @@ class Trace:
         record the rounding and return the result."""
         mode = RoundingMode(mode)
         result = round_minor(Fraction(exact), mode)
-        self.rounding = Rounding(mode, Fraction(exact), result)
+        self.rounding = Rounding(mode, Fraction(exact), result, len(self.steps))
         return result
 
     @property
@@ -400,7 +404,8 @@ class Trace:
                 "rounding": None if self.rounding is None else {
                     "mode": self.rounding.mode.value, "exact": _number_text(self.rounding.exact),
                     "result": str(self.rounding.result_minor),
-                    "dropped": _number_text(self.rounding.dropped)},
+                    "dropped": _number_text(self.rounding.dropped),
+                    "after_steps": self.rounding.after_steps},
                 "result": str(self.result_minor)}
 
     @classmethod
@@ -415,7 +420,7 @@ class Trace:
                    [_decode_step(s) for s in data["steps"]],
                    None if rounding is None else Rounding(
                        RoundingMode(rounding["mode"]), Fraction(rounding["exact"]),
-                       int(rounding["result"])),
+                       int(rounding["result"]), rounding.get("after_steps")),
                    int(data["result"]))
 
 
@@ -625,13 +630,13 @@ class Writer:
         raise NotImplementedError
 
     def body(self, trace: Trace) -> list[str]:
-        """The rule, each input, each step and the rounding, one line each."""
-        out = [self.text(trace.rule)]
-        out += [self.input_line(s) for s in trace.inputs]
-        out += [self.step_line(s) for s in trace.steps]
+        """The rule, each input, each step and the rounding where it was applied, one line
+        each."""
+        steps = [self.step_line(s) for s in trace.steps]
         if trace.rounding is not None:
-            out.append(self.rounding_line(trace.rounding))
-        return out
+            at = trace.rounding.after_steps
+            steps.insert(len(steps) if at is None else at, self.rounding_line(trace.rounding))
+        return [self.text(trace.rule)] + [self.input_line(s) for s in trace.inputs] + steps
 
 
 def is_lower(step: Step) -> bool:

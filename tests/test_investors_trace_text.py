@@ -281,11 +281,13 @@ def test_a_contract_wide_result_split_between_the_payers_names_them():
     assert trace["about"] == {"kind": "tranche", "fiscal_year": 2019, "evaluation": "final",
                               "tranche": "fy2019-inactive", "kpi": "inactive-share"}
     lines = japanese_lines(trace, TraceStyle("JPY", "", names(contract)))
-    assert lines[-2] == (
+    # The total is rounded, then split: the lines follow the order of the calculation.
+    assert lines[-2:] == [
+        "端数処理（切り捨て）：6,000,000円 → 6,000,000円（端数なし）",
         "支払者間の按分：各支払者の負担上限額の比による（宇部市 3,103,451円、遠野市 526,645円、"
         "八幡市 1,373,040円、指宿市 789,968円、美里町 206,896円） = 宇部市 3,103,451円、"
-        "遠野市 526,645円、八幡市 1,373,040円、指宿市 789,968円、美里町 206,896円")
-    assert english_lines(trace)[-2] == (
+        "遠野市 526,645円、八幡市 1,373,040円、指宿市 789,968円、美里町 206,896円"]
+    assert english_lines(trace)[-1] == (
         "split between payers: by their committed parts ube 3,103,451; tono 526,645; "
         "yawata 1,373,040; ibusuki 789,968; misato 206,896 = ube 3,103,451; tono 526,645; "
         "yawata 1,373,040; ibusuki 789,968; misato 206,896")
@@ -355,7 +357,7 @@ def test_the_stored_trace_is_versioned_exact_data():
         "direction": {"term": "term.higher_is_better"}}}
     assert data["steps"][1]["value"] == {"value": "87500000/9", "unit": "minor"}
     assert data["rounding"] == {"mode": "truncate", "exact": "87500000/9", "result": "9722222",
-                                "dropped": "2/9"}
+                                "dropped": "2/9", "after_steps": 2}
     assert data["result"] == "9722222"
     # Read back, it is the same data: no figure went through a float or a sentence.
     assert Trace.from_dict(data) == payout.trace

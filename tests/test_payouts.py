@@ -50,7 +50,7 @@ def test_linear_is_zero_at_79_full_at_87_and_straight_between(value, expected):
 def test_linear_truncates_the_fraction_of_a_yen_and_says_so():
     payout = earned(LinearRule(floor="79", cap="87"), 1_000_000, KpiInput(D("80")), T)
     # 1/8 × 1,000,000 = 125,000 exactly; 1/3 of the span gives a fraction:
-    assert payout.trace.rounding == Rounding(T, Fraction(125_000), 125_000)
+    assert payout.trace.rounding == Rounding(T, Fraction(125_000), 125_000, after_steps=2)
     payout = earned(LinearRule(floor="0", cap="3"), 1_000_000, KpiInput(D("1")), T)
     assert payout.amount_minor == 333_333
     assert payout.trace.rounding.dropped == Fraction(1, 3)

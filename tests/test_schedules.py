@@ -86,7 +86,10 @@ def test_trace_shows_the_interest_formula_with_its_figures_and_rounding():
     assert any("principal: equal principal (元金均等) instalment = 25,000,000" in line
                for line in lines)
     assert row.trace.result_minor == 754_109
-    assert "grace period" in build_schedule(EQUAL_PRINCIPAL).rows[0].trace.lines()[2]
+    # Interest is rounded before the principal is set: the lines read in that order.
+    assert lines.index("  rounding: truncate: 55050000/73 (≈754,109.589041) → 754,109 "
+                       "(fraction 43/73 (≈0.589041) dropped)") == 2
+    assert "grace period" in build_schedule(EQUAL_PRINCIPAL).rows[0].trace.lines()[3]
 
 
 def test_equal_principal_remainder_goes_to_the_first_instalment_by_default():
