@@ -42,7 +42,7 @@ from typing import Any, Literal
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles import DEFAULT_FONT, Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -62,6 +62,9 @@ _SYMBOLS = {"JPY": "¥", "GBP": "£", "USD": "$", "EUR": "€"}
 _DATE_FORMATS: dict[Lang, str] = {"ja": "yyyy/mm/dd", "en": "yyyy-mm-dd"}
 _HEADER_FILL = PatternFill("solid", fgColor="DDE4EE")
 _RULE = Side(style="thin")
+# The workbook's own font, in bold (a bare bold font is drawn in another face by some readers).
+_BOLD = Font(name=DEFAULT_FONT.name, sz=DEFAULT_FONT.sz, bold=True)
+_LINE_HEIGHT = 15
 
 
 @dataclass(frozen=True)
@@ -243,7 +246,11 @@ def _put(cell: Cell, column: Column, value: Any, currency: str, lang: Lang) -> N
         return
     if column.kind in ("number", "count") and (number := exact_number(value)) is not None:
         if _fits_a_spreadsheet(number):
+            places = max(0, -int(number.as_tuple().exponent))
             cell.value = int(number) if number == number.to_integral_value() else number
+            # As many decimals as the figure was given with (52.50 stays 52.50).
+            cell.number_format = "#,##0" + ("." + "0" * places if places else "") \
+                if column.kind == "number" else "0"
             return
         _put_text(cell, _plain(number))
         cell.alignment = Alignment(horizontal="right")
@@ -251,28 +258,31 @@ def _put(cell: Cell, column: Column, value: Any, currency: str, lang: Lang) -> N
     _put_text(cell, str(value))
 
 
+def _text_width(text: str) -> int:
+    """Width of text in character cells: East Asian wide characters count two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def _display_width(cell: Cell) -> int:
-    """Width of a cell's content in character cells: East Asian wide characters count two,
-    an amount its separators and currency mark."""
+    """Width of a cell's content in character cells (an amount with its separators and
+    currency mark)."""
     value = cell.value
     if value is None:
         return 0
     if isinstance(value, (date, datetime)):
         return 10
-    text = f"{value:,}" if isinstance(value, (int, Decimal)) else str(value)
-    extra = 3 if cell.number_format not in ("General",) and isinstance(value, (int, Decimal)) \
-        else 0
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text) + extra
+    if isinstance(value, (int, Decimal)):
+        return len(f"{value:,}") + 3  # and the currency mark
+    return _text_width(str(value))
 
 
 def _write_sheet(book_sheet: Worksheet, sheet: Sheet, currency: str, lang: Lang,
                  title: str) -> None:
-    bold = Font(bold=True)
     for index, column in enumerate(sheet.columns, start=1):
         cell = book_sheet.cell(row=1, column=index)
         _put_text(cell, column.header)
-        cell.font, cell.fill = bold, _HEADER_FILL
-        cell.alignment = Alignment(wrap_text=True, vertical="center")
+        cell.font, cell.fill = _BOLD, _HEADER_FILL
+        cell.alignment = Alignment(wrap_text=True, horizontal="center", vertical="center")
         cell.border = Border(bottom=_RULE)
     for number, row in enumerate(sheet.rows, start=2):
         for index, column in enumerate(sheet.columns, start=1):
@@ -293,7 +303,7 @@ def _write_total(book_sheet: Worksheet, sheet: Sheet, at: int, currency: str,
             _put_text(cell, sheet.total_label or "")
         elif column.key in totals:
             _put(cell, column, totals[column.key], currency, lang)
-        cell.font = Font(bold=True)
+        cell.font = _BOLD
         cell.border = Border(top=_RULE, bottom=Side(style="double"))
 
 
@@ -301,14 +311,17 @@ def _layout(book_sheet: Worksheet, sheet: Sheet, title: str) -> None:
     """Frozen header, sized columns, and a printable page: landscape, one page wide, the header
     on every page, the pack's title and the sheet's name above, page numbers below."""
     book_sheet.freeze_panes = "A2"
+    header_lines = 1
     for index, column in enumerate(sheet.columns, start=1):
         letter = get_column_letter(index)
         widest = max([_display_width(c) for (c,) in book_sheet.iter_rows(
             min_row=2, min_col=index, max_col=index)] + [0])
-        header = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1
-                     for ch in column.header)
-        width = max(widest, min(header, 16), 6) + 2
-        book_sheet.column_dimensions[letter].width = min(width, _MAX_WIDTH)
+        header = _text_width(column.header)
+        width = min(max(widest, min(header, 16), 6) + 2, _MAX_WIDTH)
+        book_sheet.column_dimensions[letter].width = width
+        # A long header wraps inside its column; the header row grows to show every line.
+        header_lines = max(header_lines, -(-header // (width - 2)))
+    book_sheet.row_dimensions[1].height = _LINE_HEIGHT * header_lines
     book_sheet.print_title_rows = "1:1"
     book_sheet.page_setup.orientation = "landscape"
     book_sheet.page_setup.paperSize = book_sheet.PAPERSIZE_A4

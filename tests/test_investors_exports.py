@@ -99,6 +99,9 @@ def test_kpi_values_are_exact_numbers():
     assert [(c.value, c.data_type) for c in sheet["C"][1:4]] == [
         (52.5, "n"), (7000, "n"), (0.123456789012345, "n")]
     assert Decimal(repr(sheet["C4"].value)) == Decimal("0.123456789012345")
+    # Shown with as many decimals as the figure was given with, and thousands separators.
+    assert [sheet[f"C{r}"].number_format for r in (2, 3, 4)] == [
+        "#,##0.0", "#,##0", "#,##0.000000000000000"]
     # Sixteen significant digits and more do not survive a spreadsheet's double: kept exact,
     # as text, rather than silently altered.
     assert (sheet["C5"].value, sheet["C5"].data_type) == ("0.1234567890123456789", "s")
