@@ -42,6 +42,7 @@ from ledger.service import get_book
 from settlement.close import build_pack
 from settlement.loan_ledger import LoanYear, read_loan_year
 from settlement.loans import loan_schedule
+from settlement.payer_ledger import read_payer_years
 from settlement.results import results_for
 from settlement.runs import current_runs
 from settlement.schedules import compare
@@ -191,28 +192,28 @@ def payment_notice(session: Session, ctx: Context, payer: str) -> sd.PaymentNoti
     authorisation = next((p.authorisation for p in c.payers if p.party == payer), None)
     if authorisation is None:
         raise NotFound(f"{c.id} has no payer {payer!r}", "PAYER_NOT_FOUND", "payer")
-    lines, tax, grant = [], 0, 0
+    # The amounts are the ledger's (what the settlement runs posted for the year, net of
+    # corrections); the runs say which tranches were settled, their maxima and their traces.
+    figures = read_payer_years(session, c.id, [payer], ctx.fiscal_year)[payer]
+    lines = []
     for (year, _evaluation), run in sorted(current_runs(session, c.id).items()):
         if year != ctx.fiscal_year:
             continue
         traces = json.loads(run.trace)
-        figures = json.loads(run.summary)["payers"].get(payer, {})
-        tax += figures.get("tax", 0)
-        grant += figures.get("grant", 0)
         for line in session.scalars(select(SettlementLine).where(
                 SettlementLine.run_id == run.id, SettlementLine.payer_id == payer)):
             tranche = c.tranche(line.tranche_id)
             lines.append(sd.EarnedLine(
-                line.tranche_id, tranche_name(c, tranche),
-                line.maximum_minor, line.earned_minor,
+                line.tranche_id, tranche_name(c, tranche), line.maximum_minor,
+                figures.earned_by_tranche.get(line.tranche_id, 0),
                 _trace_lines(traces, line.tranche_id, payer, _trace_style(c, tranche.kpi))))
-    earned = sum(x.earned_minor for x in lines)
     paid_before = _paid_through(session, c, payer, ctx.end_on)
     return sd.PaymentNotice(
         header=_header(ctx, "notice", payer), payer=_party(c, payer),
         payee=_intermediary(c), kpi_results=kpi_results(session, ctx, payer),
-        earned_lines=tuple(lines), earned_total_minor=earned, consumption_tax_minor=tax,
-        amount_due_minor=earned + tax, grant_covered_minor=grant,
+        earned_lines=tuple(lines), earned_total_minor=figures.earned_minor,
+        consumption_tax_minor=figures.tax_minor, amount_due_minor=figures.receivable_minor,
+        grant_covered_minor=figures.grant_minor,
         due_on=previous_business_day(date(ctx.end_on.year, 5, 31)),
         paid_to_date_minor=paid_before,
         authorisation=sd.BudgetAuthorisation(

@@ -1,0 +1,85 @@
+"""A payer's obligations of a fiscal year as the ledger records them: one computation for the
+payment notice, the settlement pack and the year-end report.
+
+Every settlement run posts, for each payer, the outcome earned per tranche (SPV book:
+receivable / outcome income), the consumption tax on it (receivable / tax payable), the cost
+and the grant (payers' book: outcome cost / payable, grant receivable / grant income), each
+entry linked to the fiscal year, the payer and the tranche; a correction reverses and re-posts
+with the same links. So the year's figures are the net of the postings of the entries linked to
+that year, whenever they were posted. :func:`payer_year` is pure (postings in, figures out);
+:func:`read_payer_years` reads the postings once for every payer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from sqlmodel import Session
+
+from contracts.chart import Code, payers_book_code
+from ledger import read
+
+
+@dataclass(frozen=True)
+class PayerYear:
+    """What a payer owes for one fiscal year's outcomes, in minor units.
+
+    Attributes:
+        earned_by_tranche: tranche id → outcome earned (net of corrections).
+        earned_minor: the outcome earned, without tax (the SPV's outcome income).
+        tax_minor: consumption tax on it (the SPV's tax payable for the payer).
+        due_minor: the payer's cost in its own books (what it must pay).
+        grant_minor: the part of the cost the grant covers (grant recognised).
+    """
+
+    payer: str
+    fiscal_year: int
+    earned_by_tranche: Mapping[str, int] = field(default_factory=dict)
+    earned_minor: int = 0
+    tax_minor: int = 0
+    due_minor: int = 0
+    grant_minor: int = 0
+
+    @property
+    def receivable_minor(self) -> int:
+        """What the SPV is owed for the year: earned plus tax."""
+        return self.earned_minor + self.tax_minor
+
+
+def payer_year(payer: str, fiscal_year: int, spv: Iterable[read.PostingView],
+               payers: Iterable[read.PostingView]) -> PayerYear:
+    """The payer's figures from the SPV book's and the payers' book's postings (any accounts,
+    any years: those of other payers and years are left out here)."""
+    mine = [p for p in spv if p.links.get("fiscal_year") == fiscal_year]
+    by_tranche: dict[str, int] = {}
+    earned = tax = 0
+    for p in mine:
+        if p.account == Code.outcome_income(payer):
+            amount = p.credit_minor - p.debit_minor
+            earned += amount
+            tranche = str(p.links.get("tranche", ""))
+            by_tranche[tranche] = by_tranche.get(tranche, 0) + amount
+        elif p.account == Code.TAX_PAYABLE and p.links.get("payer") == payer:
+            tax += p.credit_minor - p.debit_minor
+    due = grant = 0
+    for p in payers:
+        if p.links.get("fiscal_year") != fiscal_year:
+            continue
+        if p.account == Code.outcome_cost(payer):
+            due += p.debit_minor - p.credit_minor
+        elif p.account == Code.grant_income(payer):
+            grant += p.credit_minor - p.debit_minor
+    return PayerYear(payer, fiscal_year, MappingProxyType(by_tranche), earned, tax, due, grant)
+
+
+def read_payer_years(session: Session, contract_id: str, payer_ids: Iterable[str],
+                     fiscal_year: int) -> dict[str, PayerYear]:
+    """:func:`payer_year` for each payer, from two reads of the books."""
+    ids = list(payer_ids)
+    spv = read.postings(session, contract_id, accounts=[Code.TAX_PAYABLE] + [
+        Code.outcome_income(p) for p in ids])
+    payers = read.postings(session, payers_book_code(contract_id), accounts=[
+        code for p in ids for code in (Code.outcome_cost(p), Code.grant_income(p))])
+    return {p: payer_year(p, fiscal_year, spv, payers) for p in ids}
