@@ -206,7 +206,7 @@ def schedule_command(contract: str = ContractOpt,
                      as_json: bool = JsonOpt) -> None:
     """Repayment schedule of each loan against what was actually paid."""
     from contracts.store import get_contract
-    from settlement.close import _actual_payments
+    from settlement.loan_ledger import read_loan_year
     from settlement.loans import loan_schedule
     from settlement.schedules import compare
 
@@ -217,7 +217,8 @@ def schedule_command(contract: str = ContractOpt,
             if loan and item.id != loan:
                 continue
             schedule = loan_schedule(item)
-            rows = compare(schedule, _actual_payments(session, terms, item.id, date.max))
+            paid = read_loan_year(session, terms.id, item.id, date.min, date.max).payments
+            rows = compare(schedule, list(paid))
             out.append({"loan": item.id, "lender": item.lender, "currency": terms.currency,
                         "profile": item.repayment.profile,
                         "rows": [dict(number=r.number, due_on=r.due_on,

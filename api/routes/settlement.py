@@ -25,8 +25,8 @@ from ledger.errors import NotFound, SibError
 from ledger.money_json import MoneyJSON
 from settlement import close as closing
 from settlement import results, runs
-from settlement.close import _actual_payments
 from settlement.kpi import ResultInput
+from settlement.loan_ledger import read_loan_year
 from settlement.loans import loan_schedule
 from settlement.schedules import compare
 from settlement.transfers import distribution_transfers, payer_transfer
@@ -290,8 +290,8 @@ def schedules(contract_id: str, session: SessionDep, user: CurrentUser) -> list[
     cur = contract.currency
     out = []
     for loan in loans:
-        rows = compare(loan_schedule(loan), _actual_payments(session, contract, loan.id,
-                                                             date.max))
+        paid = read_loan_year(session, contract.id, loan.id, date.min, date.max).payments
+        rows = compare(loan_schedule(loan), list(paid))
         out.append(SchedulePublic(loan=loan.id, lender=loan.lender, rows=[ScheduleRowPublic(
             number=r.number, due_on=r.due_on,
             scheduled_principal=MoneyJSON.from_minor(r.scheduled_principal, cur),
