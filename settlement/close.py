@@ -30,6 +30,7 @@ from ledger.periods import close_period
 from ledger.service import get_book
 from ledger.verify import ledger_state_hash
 from settlement.loans import loan_schedule
+from settlement.payer_ledger import read_payer_years
 from settlement.payments import _post, loan_position
 from settlement.results import current_audited, results_for
 from settlement.runs import settle
@@ -195,21 +196,16 @@ def _target(kpi: Any, payer: str, fiscal_year: int) -> Any:
 
 def _payer_rows(session: Session, contract: Contract, fiscal_year: int, start: date,
                 end: date) -> list[dict[str, Any]]:
-    """Per payer, what its obligations of ``fiscal_year`` came to in the books — the entries a
-    settlement run posted (and corrected) for that year, whenever posted: income and tax in
-    the SPV book, cost and grant in the payers' book — what it paid, what it still owes."""
-    payers = [payer.party for payer in contract.payers]
+    """Per payer, what its obligations of ``fiscal_year`` came to in the books (the one
+    computation the notice and the year-end report share:
+    :func:`settlement.payer_ledger.read_payer_years`), what it paid, what it still owes."""
+    years = read_payer_years(session, contract.id, [p.party for p in contract.payers],
+                             fiscal_year)
     payers_book = payers_book_code(contract.id)
-    spv = _of_year(read.postings(session, contract.id, accounts=[Code.TAX_PAYABLE] + [
-        Code.outcome_income(p) for p in payers]), fiscal_year)
-    municipal = _of_year(read.postings(session, payers_book, accounts=[
-        code for p in payers for code in (Code.outcome_cost(p), Code.grant_income(p))]),
-        fiscal_year)
     paid_from, paid_through = _payment_window(contract, start, end)
     rows = []
     for payer in contract.payers:
-        p = payer.party
-        tax = [x for x in spv if x.account == Code.TAX_PAYABLE and x.links.get("payer") == p]
+        p, year = payer.party, years[payer.party]
         paid = read.totals(session, payers_book, Code.payable(p), kinds=(Kind.OUTCOME_PAYMENT,),
                            from_on=paid_from, through_on=paid_through)
         receivable = read.totals(session, contract.id, Code.receivable(p), through_on=end)
@@ -218,22 +214,10 @@ def _payer_rows(session: Session, contract: Contract, fiscal_year: int, start: d
             "name_en": contract.party(p).name_en,
             "authorised_total": payer.authorisation.max_amount_minor,
             "authorised_year": payer.authorisation.limits_by_year_minor.get(fiscal_year),
-            "earned": _net_credit(x for x in spv if x.account == Code.outcome_income(p)),
-            "tax": _net_credit(tax),
-            "due": -_net_credit(x for x in municipal if x.account == Code.outcome_cost(p)),
-            "grant": _net_credit(x for x in municipal if x.account == Code.grant_income(p)),
-            "paid": paid.debits_minor, "outstanding": receivable.net_debit_minor})
+            "earned": year.earned_minor, "tax": year.tax_minor, "due": year.due_minor,
+            "grant": year.grant_minor, "paid": paid.debits_minor,
+            "outstanding": receivable.net_debit_minor})
     return rows
-
-
-def _of_year(found: Iterable[read.PostingView], fiscal_year: int) -> list[read.PostingView]:
-    """The postings of entries linked to ``fiscal_year`` (a settlement run's, or its
-    correction's)."""
-    return [p for p in found if p.links.get("fiscal_year") == fiscal_year]
-
-
-def _net_credit(found: Iterable[read.PostingView]) -> int:
-    return sum(p.credit_minor - p.debit_minor for p in found)
 
 
 def _payment_window(contract: Contract, start: date, end: date) -> tuple[date, date]:
