@@ -28,7 +28,7 @@ from ledger.rounding import round_minor
 from ledger.service import EntryRecord, get_book, post_entry
 from settlement.loans import LoanPosition, loan_schedule, position
 from settlement.tables import ReceiptApplication, SettlementRun
-from settlement.trace import Trace
+from settlement.trace import About, Subject, Trace
 from settlement.unit_returns import CapitalChange, RateSchedule, ReturnOwed, return_owed
 from settlement.waterfall import Claim, WaterfallResult, losses, run_waterfall
 
@@ -328,7 +328,7 @@ def investor_return_owed(session: Session, contract: Contract, class_id: str,
         return None
     paid_debits, paid_credits = account_totals(session, contract.id, f"distributions:{class_id}",
                                                through_on=on)
-    return return_owed(f"return owed to {class_id} on {on.isoformat()}",
+    return return_owed(About(Subject.INVESTOR_RETURN, instrument=class_id, on=on),
                        capital_changes(session, contract.id, class_id, on),
                        rates, on, paid_debits - paid_credits, contract.rounding.mode)
 

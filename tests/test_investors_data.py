@@ -18,6 +18,7 @@ from decimal import Decimal
 
 import pytest
 
+from contracts.rules import BinaryThresholdRule, LinearRule
 from investors.capital import CapitalMovement, MovementKind, class_totals, roll_forward
 from investors.returns import CashFlow, summarise
 from investors.statement_data import (
@@ -47,6 +48,9 @@ from investors.statement_data import (
 from investors.trace_text import TraceStyle, trace_text
 from investors.withholding import INDIVIDUAL, TOKUMEI_KUMIAI, rate_for, withhold
 from ledger.errors import SibError
+from ledger.rounding import RoundingMode
+from settlement.payouts import KpiInput, binary_threshold, linear
+from settlement.trace import About, Subject
 
 JST = timezone(timedelta(hours=9))
 LEDGER_HASH = hashlib.sha256(b"sib-2019-five fy2019 ledger state").hexdigest()
@@ -146,21 +150,18 @@ def investor_statement() -> InvestorStatement:
         account, (DistributionRow(date(2022, 3, 25), TOKUMEI_KUMIAI, 30_000, 6_126),), returns)
 
 
-# Traces as settlement stores them with the run, written out in both languages.
-UBE_TRACE = trace_text({
-    "subject": "participants-fy2019 FY2019 — ube", "rule": "binary threshold at 2400",
-    "inputs": {"maximum": "3,000,000", "audited value": "2512", "direction": "higher is better"},
-    "steps": [{"label": "threshold met", "formula": "2512 ≥ 2400", "value": "yes"}],
-    "rounding": "truncate: 3000000 → 3,000,000 (exact)", "result_minor": 3_000_000},
-    TraceStyle("JPY", "people"))
-CONTINUATION_TRACE = trace_text({
-    "subject": "continuation-fy2019 FY2019 — ube", "rule": "linear from 79 (0) to 87 (full)",
-    "inputs": {"maximum": "2,000,000", "audited value": "83.5", "direction": "higher is better"},
-    "steps": [{"label": "share earned", "formula": "(83.5 − 79) ÷ (87 − 79), within 0..1",
-               "value": "0.5625"},
-              {"label": "amount", "formula": "0.5625 × 2,000,000", "value": "1125000"}],
-    "rounding": "truncate: 1125000 → 1,125,000 (exact)", "result_minor": 1_125_000},
-    TraceStyle("JPY", "percent"))
+# Traces as settlement computes and stores them with the run, written out in both languages.
+def _ube(tranche: str) -> About:
+    return About(Subject.TRANCHE, fiscal_year=2019, evaluation="final", tranche=tranche,
+                 payer="ube")
+
+
+UBE_TRACE = trace_text(binary_threshold(
+    BinaryThresholdRule(threshold="2400"), 3_000_000, KpiInput(Decimal("2512"), unit="people"),
+    RoundingMode.TRUNCATE, _ube("participants-fy2019")).trace.as_dict(), TraceStyle("JPY"))
+CONTINUATION_TRACE = trace_text(linear(
+    LinearRule(floor="79", cap="87"), 2_000_000, KpiInput(Decimal("83.5"), unit="percent"),
+    RoundingMode.TRUNCATE, _ube("continuation-fy2019")).trace.as_dict(), TraceStyle("JPY"))
 
 
 def payment_notice() -> PaymentNotice:

@@ -142,7 +142,7 @@ def test_payment_notice_in_english(documents):
                      # ≥ is not in IPAexGothic: the notice prints the Japanese form ≧.
                      "threshold met: 2512 ≧ 2400 = yes",
                      "share earned: (83.5 − 79) ÷ (87 − 79), within 0..1 = 0.5625",
-                     "rounding: truncate: 1125000 → 1,125,000 (exact)"):
+                     "rounding: truncate: 1,125,000 → 1,125,000 (exact)"):
         assert expected in text, expected
 
 
