@@ -29,6 +29,7 @@ from ledger.errors import SibError
 from ledger.periods import close_period
 from ledger.service import get_book
 from ledger.verify import ledger_state_hash
+from settlement.loan_ledger import loan_year
 from settlement.loans import loan_schedule
 from settlement.payer_ledger import read_payer_years
 from settlement.payments import _post, loan_position
@@ -232,31 +233,27 @@ def _payment_window(contract: Contract, start: date, end: date) -> tuple[date, d
 def _lender_row(session: Session, contract: Contract, loan: Any, start: date,
                 end: date) -> dict[str, Any]:
     """A loan's principal (balance to date and the year's movement), its interest of the year
-    and its schedule against what was paid."""
-    principal_account = Code.loan(loan.id)
-    found = _Postings(read.postings(session, contract.id, through_on=end, accounts=[
-        principal_account, Code.interest_expense(loan.id), Code.interest_payable(loan.id)]))
-    year = _principal_movement(found, principal_account, Kind.LOAN_DRAWDOWN, start)
-    # Cumulative figures as before: drawn and repaid are the draws and repayments only.
-    drawn = found.credits(principal_account, (Kind.LOAN_DRAWDOWN, Kind.PRINCIPAL_REPAYMENT))
-    repaid = found.debits(principal_account, (Kind.LOAN_DRAWDOWN, Kind.PRINCIPAL_REPAYMENT))
-    written = found.debits(principal_account, _LOSS_KINDS)
-    payable = Code.interest_payable(loan.id)
-    schedule = loan_schedule(loan)
-    actual = _actual_payments(session, contract, loan.id, end)
+    and its schedule against what was paid: :mod:`settlement.loan_ledger`'s figures, the same
+    the lender statement shows."""
+    found = read.postings(session, contract.id, through_on=end, accounts=[
+        Code.loan(loan.id), Code.interest_expense(loan.id), Code.interest_payable(loan.id)])
+    year = loan_year(loan.id, found, start, end)
+    life = loan_year(loan.id, found, date.min, end)
+    written = life.written_down_minor + life.guaranteed_minor
     return {"loan": loan.id, "lender": loan.lender,
             "lender_name_ja": contract.party(loan.lender).name_ja,
             "lender_name_en": contract.party(loan.lender).name_en,
-            "commitment": loan.commitment_minor, "drawn": drawn, "repaid": repaid,
-            "written_down": written, "outstanding": drawn - repaid - written,
-            "interest_accrued_year": found.debits(Code.interest_expense(loan.id), from_on=start),
-            "interest_paid_year": found.debits(payable, (Kind.INTEREST_PAYMENT,), start),
-            "interest_payable_opening": sum(p.credit_minor - p.debit_minor for p in found.found
-                                            if p.account == payable and p.effective_on < start),
-            "interest_payable": found.credits(payable) - found.debits(payable),
-            "opening": year.opening, "drawn_year": year.added, "repaid_year": year.returned,
-            "guaranteed_year": year.guaranteed, "written_down_year": year.written_down,
-            "closing": year.closing,
+            "commitment": loan.commitment_minor, "drawn": life.drawn_minor,
+            "repaid": life.repaid_minor, "written_down": written,
+            "outstanding": life.drawn_minor - life.repaid_minor - written,
+            "interest_accrued_year": year.interest_accrued_minor,
+            "interest_paid_year": year.interest_paid_minor,
+            "interest_payable_opening": year.interest_payable_opening_minor,
+            "interest_payable": year.interest_payable_closing_minor,
+            "opening": year.opening_minor, "drawn_year": year.drawn_minor,
+            "repaid_year": year.repaid_minor + year.other_minor,
+            "guaranteed_year": year.guaranteed_minor,
+            "written_down_year": year.written_down_minor, "closing": year.closing_minor,
             "schedule_vs_actual": [
                 {"number": r.number, "due_on": r.due_on, "scheduled_principal":
                  r.scheduled_principal, "actual_principal": r.actual_principal,
@@ -264,7 +261,7 @@ def _lender_row(session: Session, contract: Contract, loan: Any, start: date,
                  "actual_interest": r.actual_interest,
                  "scheduled_closing": r.scheduled_closing_principal,
                  "actual_closing": r.actual_closing_principal}
-                for r in compare(schedule, actual)]}
+                for r in compare(loan_schedule(loan), list(year.payments))]}
 
 
 @dataclass(frozen=True)
@@ -320,16 +317,3 @@ def _class_row(session: Session, contract: Contract, unit_class: Any, start: dat
             "opening": year.opening, "contributed_year": year.added,
             "returned_year": year.returned, "guaranteed_year": year.guaranteed,
             "written_down_year": year.written_down, "closing": year.closing}
-
-
-def _actual_payments(session: Session, contract: Contract, loan_id: str,
-                     through: date) -> list[tuple[date, int, int]]:
-    """(paid on, principal, interest) per payment date, from the ledger."""
-    by_day: dict[date, list[int]] = {}
-    for p in read.postings(session, contract.id, accounts=(Code.loan(loan_id),
-                                                           Code.interest_payable(loan_id)),
-                           kinds=(Kind.PRINCIPAL_REPAYMENT, Kind.INTEREST_PAYMENT),
-                           through_on=through):
-        slot = by_day.setdefault(p.effective_on, [0, 0])
-        slot[0 if p.kind == Kind.PRINCIPAL_REPAYMENT else 1] += p.debit_minor
-    return [(on, principal, interest) for on, (principal, interest) in sorted(by_day.items())]

@@ -33,8 +33,13 @@ class LoanYear:
         repaid_minor: principal repayments in the period.
         written_down_minor / guaranteed_minor: principal written down, and principal paid by a
             guarantor, in the period.
+        other_minor: any other movement of principal in the period (a reversal of a draw or
+            a repayment, say), so that opening + drawn − repaid − written down − guaranteed −
+            other = closing always.
         interest_accrued_minor / interest_paid_minor: interest expense booked, and interest
             paid, in the period.
+        interest_payable_opening_minor / interest_payable_closing_minor: interest accrued and
+            not yet paid, before and at the end of the period.
         payments: (paid on, principal, interest) per payment date from the first payment to
             ``end_on`` (what a schedule is compared against).
         balance_series: (date, principal outstanding at the end of that date) for every date the
@@ -52,12 +57,19 @@ class LoanYear:
     closing_minor: int
     interest_accrued_minor: int
     interest_paid_minor: int
+    interest_payable_opening_minor: int
+    interest_payable_closing_minor: int
     payments: tuple[tuple[date, int, int], ...]
     balance_series: tuple[tuple[date, int], ...]
 
     @property
     def drawn_minor(self) -> int:
         return sum(amount for _, amount in self.draws)
+
+    @property
+    def other_minor(self) -> int:
+        return (self.opening_minor + self.drawn_minor - self.repaid_minor
+                - self.written_down_minor - self.guaranteed_minor - self.closing_minor)
 
 
 def loan_year(loan_id: str, postings: Iterable[read.PostingView], start_on: date,
@@ -66,6 +78,7 @@ def loan_year(loan_id: str, postings: Iterable[read.PostingView], start_on: date
     principal, interest_expense, interest_payable = (
         Code.loan(loan_id), Code.interest_expense(loan_id), Code.interest_payable(loan_id))
     opening = closing = repaid = written = guaranteed = accrued = paid_interest = 0
+    payable_opening = payable_closing = 0
     draws: list[tuple[date, int]] = []
     payments: dict[date, list[int]] = {}
     by_day: dict[date, int] = {}
@@ -91,11 +104,14 @@ def loan_year(loan_id: str, postings: Iterable[read.PostingView], start_on: date
                 payments.setdefault(p.effective_on, [0, 0])[0] += p.amount_minor
         elif p.account == interest_expense and in_period:
             accrued += p.debit_minor - p.credit_minor
-        elif p.account == interest_payable and p.side == DEBIT \
-                and p.kind == Kind.INTEREST_PAYMENT:
-            payments.setdefault(p.effective_on, [0, 0])[1] += p.amount_minor
-            if in_period:
-                paid_interest += p.amount_minor
+        elif p.account == interest_payable:
+            payable_closing += p.credit_minor - p.debit_minor
+            if not in_period:
+                payable_opening += p.credit_minor - p.debit_minor
+            if p.side == DEBIT and p.kind == Kind.INTEREST_PAYMENT:
+                payments.setdefault(p.effective_on, [0, 0])[1] += p.amount_minor
+                if in_period:
+                    paid_interest += p.amount_minor
     series, balance = [], 0
     for on in sorted(by_day):
         balance += by_day[on]
@@ -103,7 +119,7 @@ def loan_year(loan_id: str, postings: Iterable[read.PostingView], start_on: date
     if not series or series[-1][0] < end_on:
         series.append((end_on, balance))
     return LoanYear(loan_id, start_on, end_on, opening, tuple(draws), repaid, written, guaranteed,
-                    closing, accrued, paid_interest,
+                    closing, accrued, paid_interest, payable_opening, payable_closing,
                     tuple((on, pr, it) for on, (pr, it) in sorted(payments.items())),
                     tuple(series))
 
