@@ -56,7 +56,16 @@ from contracts.values import (
     UnitRate,
     currency_scope,
 )
+from ledger.errors import NotFound
 from ledger.rounding import RemainderPolicy, RoundingMode
+
+# The one code for "this party is not a payer of this contract", wherever it is found.
+PAYER_NOT_FOUND = "PAYER_NOT_FOUND"
+
+
+def not_a_payer(contract_id: str, party_id: str) -> str:
+    """The message of :data:`PAYER_NOT_FOUND`."""
+    return f"{party_id!r} is not a payer of {contract_id}"
 
 __all__ = [
     "Amendment", "Authorisation", "BinaryThresholdRule", "Caps", "Cohort", "ConsumptionTax",
@@ -425,6 +434,14 @@ class Contract(_Frozen):
             if payer.party == party_id:
                 return payer
         raise KeyError(party_id)
+
+    def require_payer(self, party_id: str, field: str = "payer") -> Payer:
+        """The payer entry of this party, or the one refusal every caller gives when it is
+        not a payer of this contract (:data:`PAYER_NOT_FOUND`)."""
+        for payer in self.payers:
+            if payer.party == party_id:
+                return payer
+        raise NotFound(not_a_payer(self.id, party_id), PAYER_NOT_FOUND, field)
 
     def kpi(self, kpi_id: str) -> Kpi:
         """The KPI with this id (KeyError if none)."""

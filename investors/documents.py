@@ -189,9 +189,7 @@ def payment_notice(session: Session, ctx: Context, payer: str) -> sd.PaymentNoti
     """A municipality's notice: audited results, each earned amount with its trace, the grant's
     part, the due date, and paid to date against its budget authorisation."""
     c = ctx.contract
-    authorisation = next((p.authorisation for p in c.payers if p.party == payer), None)
-    if authorisation is None:
-        raise NotFound(f"{c.id} has no payer {payer!r}", "PAYER_NOT_FOUND", "payer")
+    authorisation = c.require_payer(payer).authorisation
     # The amounts are the ledger's (what the settlement runs posted for the year, net of
     # corrections); the runs say which tranches were settled, their maxima and their traces.
     figures = read_payer_years(session, c.id, [payer], ctx.fiscal_year)[payer]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from contracts.model import Contract
+from contracts.model import PAYER_NOT_FOUND, Contract, not_a_payer
 from ledger.errors import Problem
 
 NON_NEGATIVE_UNITS = ("count", "people", "steps", "money", "yen", "ratio", "score")
@@ -81,7 +81,7 @@ def check_result(contract: Contract, result: ResultInput, source: str = "",
         add("PAYER_NOT_ALLOWED", f"{kpi.id} is measured for the whole contract, not per payer",
             "payer")
     if result.payer and result.payer not in contract.payer_ids:
-        add("PAYER_UNKNOWN", f"{result.payer!r} is not a payer of {contract.id}", "payer")
+        add(PAYER_NOT_FOUND, not_a_payer(contract.id, result.payer), "payer")
     tranches = [t for t in contract.tranches if t.kpi == kpi.id
                 and t.fiscal_year == result.fiscal_year]
     has_target = result.fiscal_year in kpi.targets or any(

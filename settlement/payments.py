@@ -74,7 +74,7 @@ def receive_grant(session: Session, contract_id: str, payer: str, amount_minor: 
                   on: date, reference: str) -> EntryRecord:
     """The national grant received by a payer (payers' book): its grant receivable is paid."""
     contract = get_contract(session, contract_id)
-    _check_payer(contract, payer)
+    contract.require_payer(payer)
     book = payers_book_code(contract.id)
     debits, credits = account_totals(session, book, f"grant-receivable:{payer}")
     if amount_minor > debits - credits:
@@ -87,17 +87,12 @@ def receive_grant(session: Session, contract_id: str, payer: str, amount_minor: 
                  contract.currency)
 
 
-def _check_payer(contract: Contract, payer: str) -> None:
-    if payer not in contract.payer_ids:
-        raise SibError(f"{payer!r} is not a payer of {contract.id}", "PAYER_UNKNOWN", "payer")
-
-
 def record_payment(session: Session, contract_id: str, payer: str, amount_minor: int,
                    on: date, reference: str) -> tuple[EntryRecord, EntryRecord]:
     """A payer pays the SPV: its payable (payers' book) and the SPV's receivable are settled.
     More than the payer owes is refused."""
     contract = get_contract(session, contract_id)
-    _check_payer(contract, payer)
+    contract.require_payer(payer)
     if amount_minor <= 0:
         raise SibError("a payment must be positive", "AMOUNT_NOT_POSITIVE", "amount")
     debits, credits = account_totals(session, contract.id, f"receivable:{payer}")

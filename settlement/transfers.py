@@ -80,8 +80,7 @@ def payer_transfer(session: Session, contract_id: str, payer: str, on: date,
                    profile: BankProfile = BankProfile()) -> tuple[bytes, int]:
     """The file a payer uploads to pay the SPV (default: everything it owes now)."""
     contract = get_contract(session, contract_id)
-    if payer not in contract.payer_ids:
-        raise SibError(f"{payer!r} is not a payer of {contract_id}", "PAYER_UNKNOWN", "payer")
+    contract.require_payer(payer)
     owed = read.totals(session, contract_id, Code.receivable(payer)).net_debit_minor
     amount = owed if amount_minor is None else amount_minor
     if amount <= 0 or amount > owed:

@@ -43,7 +43,7 @@ def count(session) -> int:
     (ResultInput(C, 2030, "participants", "3"), "FISCAL_YEAR_OUTSIDE_TERM", "fiscal_year"),
     (ResultInput(C, 2019, "participants", "3", payer="ube"), "PAYER_NOT_ALLOWED", "payer"),
     (ResultInput(C, 2019, "continuation-rate", "70"), "PAYER_REQUIRED", "payer"),
-    (ResultInput(C, 2019, "continuation-rate", "70", payer="tokyo"), "PAYER_UNKNOWN", "payer"),
+    (ResultInput(C, 2019, "continuation-rate", "70", payer="tokyo"), "PAYER_NOT_FOUND", "payer"),
     (ResultInput(C, 2020, "participants", "9000", evaluation="interim"),
      "EVALUATION_NOT_IN_CONTRACT", "evaluation"),
 ])

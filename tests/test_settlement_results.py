@@ -69,7 +69,7 @@ BAD = [  # label, result, (field, code) of each problem
     ("no payer for a per-payer KPI", ResultInput(C, 2019, "continuation-rate", "71"),
      [("payer", "PAYER_REQUIRED")]),
     ("unknown payer", ResultInput(C, 2019, "continuation-rate", "71", "kawanishi"),
-     [("payer", "PAYER_UNKNOWN")]),
+     [("payer", "PAYER_NOT_FOUND")]),
     ("no interim evaluation", ResultInput(C, 2019, "inactive-share", "52", evaluation="interim"),
      [("evaluation", "EVALUATION_NOT_IN_CONTRACT")]),
     ("unknown contract", ResultInput("sib-2099-nowhere", 2019, "participants", "7000"),

@@ -11,6 +11,7 @@ from api.deps import FULL_READ_ROLES, CurrentUser, PageDep, SessionDep, require
 from api.schemas import PageOf
 from api.writes import run_write
 from contracts import store
+from contracts.model import PAYER_NOT_FOUND
 from contracts.terms import authorisation_table
 from contracts.validate import validate_document
 from ledger.errors import NotFound, SibError
@@ -172,5 +173,5 @@ def payer_share(contract_id: str, payer: str, session: SessionDep,
     contract = store.get_contract(session, contract_id) if visible else None
     if contract is None or payer not in contract.payer_ids:
         raise NotFound(f"no payer {payer!r} in {contract_id} that you may see",
-                       "PAYER_NOT_FOUND", "payer")
+                       PAYER_NOT_FOUND, "payer")
     return _rows(contract, payer)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import FULL_READ_ROLES, ContractYear, CurrentUser, Id, PageDep, SessionDep, require
 from api.schemas import PageOf, file_responses
 from api.writes import run_write
+from contracts.model import PAYER_NOT_FOUND
 from contracts.store import get_contract
 from ledger.errors import NotFound, SibError
 from ledger.money_json import MoneyJSON
@@ -259,7 +260,7 @@ def approve(contract_id: str, fiscal_year: ContractYear, payer: str, request: Re
     """A finance officer approves its own municipality's share of a settled year."""
     if user.role == "finance_officer" and user.scope != payer:
         raise NotFound(f"no payer {payer!r} in {contract_id} that you may see",
-                       "PAYER_NOT_FOUND", "payer")
+                       PAYER_NOT_FOUND, "payer")
     require(user, "finance_officer", "admin")
 
     def work():
@@ -320,7 +321,7 @@ def payer_zengin(contract_id: str, payer: str, on: date, session: SessionDep,
     intermediary; the auditor reads it)."""
     if user.role == "finance_officer" and user.scope != payer:
         raise NotFound(f"no payer {payer!r} in {contract_id} that you may see",
-                       "PAYER_NOT_FOUND", "payer")
+                       PAYER_NOT_FOUND, "payer")
     require(user, "finance_officer", "intermediary", "admin", "auditor")
     data, _ = payer_transfer(session, contract_id, payer, on)
     return Response(data, media_type="application/octet-stream", headers={
