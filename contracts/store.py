@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from contracts.chart import Code, Kind, payer_accounts, payers_book_code, spv_accounts
 from contracts.model import Contract, to_document
@@ -72,7 +72,8 @@ def load_contract(session: Session, contract: Contract, source: str = "",
     existing = latest_version(session, contract.id, required=False)
     if existing is not None:
         first = session.scalars(select(ContractVersion).where(
-            ContractVersion.contract_id == contract.id, ContractVersion.version == 1)).one()
+            col(ContractVersion.contract_id) == contract.id,
+            col(ContractVersion.version) == 1)).one()
         if first.document_hash == digest:
             return LoadResult(contract.id, 1, False, _count_commitments(session, contract.id))
         raise Conflict(f"contract {contract.id} is already loaded with other terms; amend it "
@@ -135,14 +136,15 @@ def _year_start(contract: Contract, fiscal_year: int) -> date:
 
 def _count_commitments(session: Session, contract_id: str) -> int:
     return session.scalar(select(func.count()).select_from(TrancheCommitment).where(
-        TrancheCommitment.contract_id == contract_id, TrancheCommitment.active)) or 0
+        col(TrancheCommitment.contract_id) == contract_id, col(TrancheCommitment.active))) or 0
 
 
 def latest_version(session: Session, contract_id: str,
                    required: bool = True) -> ContractVersion | None:
     """The newest stored version of a contract."""
-    row = session.scalars(select(ContractVersion).where(ContractVersion.contract_id == contract_id)
-                          .order_by(ContractVersion.version.desc())).first()
+    row = session.scalars(select(ContractVersion)
+                          .where(col(ContractVersion.contract_id) == contract_id)
+                          .order_by(col(ContractVersion.version).desc())).first()
     if row is None and required:
         raise NotFound(f"no contract {contract_id!r}", "CONTRACT_NOT_FOUND", "contract")
     return row
@@ -154,7 +156,8 @@ def get_contract(session: Session, contract_id: str, version: int | None = None)
         row = latest_version(session, contract_id)
     else:
         row = session.scalars(select(ContractVersion).where(
-            ContractVersion.contract_id == contract_id, ContractVersion.version == version)).first()
+            col(ContractVersion.contract_id) == contract_id,
+            col(ContractVersion.version) == version)).first()
         if row is None:
             raise NotFound(f"contract {contract_id!r} has no version {version}",
                            "CONTRACT_VERSION_NOT_FOUND", "version")
@@ -166,9 +169,9 @@ def get_contract(session: Session, contract_id: str, version: int | None = None)
 def contract_for_year(session: Session, contract_id: str, fiscal_year: int) -> Contract:
     """The terms that govern ``fiscal_year``: the newest version effective from it or before."""
     row = session.scalars(select(ContractVersion).where(
-        ContractVersion.contract_id == contract_id,
-        ContractVersion.effective_from <= fiscal_year)
-        .order_by(ContractVersion.version.desc())).first()
+        col(ContractVersion.contract_id) == contract_id,
+        col(ContractVersion.effective_from) <= fiscal_year)
+        .order_by(col(ContractVersion.version).desc())).first()
     if row is None:
         row = latest_version(session, contract_id)  # raises CONTRACT_NOT_FOUND
     if row is None:
@@ -179,7 +182,7 @@ def contract_for_year(session: Session, contract_id: str, fiscal_year: int) -> C
 def versions(session: Session, contract_id: str) -> list[ContractVersion]:
     """Every version of a contract, oldest first (the history ``show`` displays)."""
     rows = list(session.scalars(select(ContractVersion).where(
-        ContractVersion.contract_id == contract_id).order_by(ContractVersion.version)))
+        col(ContractVersion.contract_id) == contract_id).order_by(col(ContractVersion.version))))
     if not rows:
         raise NotFound(f"no contract {contract_id!r}", "CONTRACT_NOT_FOUND", "contract")
     return rows
@@ -187,11 +190,12 @@ def versions(session: Session, contract_id: str) -> list[ContractVersion]:
 
 def list_contracts(session: Session) -> list[ContractVersion]:
     """The newest version of every contract."""
-    newest = (select(ContractVersion.contract_id, func.max(ContractVersion.version).label("v"))
-              .group_by(ContractVersion.contract_id).subquery())
+    contract_column = col(ContractVersion.contract_id)
+    newest = (select(contract_column, func.max(col(ContractVersion.version)).label("v"))
+              .group_by(contract_column).subquery())
     return list(session.scalars(select(ContractVersion).join(
-        newest, (newest.c.contract_id == ContractVersion.contract_id) &
-        (newest.c.v == ContractVersion.version)).order_by(ContractVersion.contract_id)))
+        newest, (newest.c.contract_id == col(ContractVersion.contract_id)) &
+        (newest.c.v == col(ContractVersion.version))).order_by(col(ContractVersion.contract_id))))
 
 
 def amend_contract(session: Session, contract_id: str, amended: Contract, reason: str,
@@ -239,8 +243,8 @@ def _same_terms(stored: Contract, sent: Contract) -> bool:
 
 def _settled_problems(session: Session, contract_id: str, effective_from: int) -> list[Problem]:
     rows = session.scalars(select(TrancheCommitment).where(
-        TrancheCommitment.contract_id == contract_id, TrancheCommitment.active,
-        TrancheCommitment.fiscal_year >= effective_from))
+        col(TrancheCommitment.contract_id) == contract_id, col(TrancheCommitment.active),
+        col(TrancheCommitment.fiscal_year) >= effective_from))
     for row in rows:
         if resolution_of(session, row.entry_id) is not None:
             return [Problem("AMENDMENT_TOUCHES_SETTLED_PERIOD", f"FY{row.fiscal_year} is already "
@@ -253,8 +257,8 @@ def _release(session: Session, contract: Contract, contract_id: str, effective_f
              version: int) -> None:
     """Void the open commitments of the years the new version governs."""
     rows = list(session.scalars(select(TrancheCommitment).where(
-        TrancheCommitment.contract_id == contract_id, TrancheCommitment.active,
-        TrancheCommitment.fiscal_year >= effective_from)))
+        col(TrancheCommitment.contract_id) == contract_id, col(TrancheCommitment.active),
+        col(TrancheCommitment.fiscal_year) >= effective_from)))
     when = _year_start(contract, effective_from)
     for row in rows:
         void_pending(session, contract_id, row.entry_id,
@@ -278,11 +282,11 @@ def _open_new_accounts(session: Session, contract: Contract) -> None:
 def active_commitments(session: Session, contract_id: str,
                        fiscal_year: int | None = None) -> list[TrancheCommitment]:
     """Commitments in force (not replaced by an amendment), optionally for one year."""
-    query = select(TrancheCommitment).where(TrancheCommitment.contract_id == contract_id,
-                                            TrancheCommitment.active)
+    query = select(TrancheCommitment).where(col(TrancheCommitment.contract_id) == contract_id,
+                                            col(TrancheCommitment.active))
     if fiscal_year is not None:
-        query = query.where(TrancheCommitment.fiscal_year == fiscal_year)
-    return list(session.scalars(query.order_by(TrancheCommitment.id)))
+        query = query.where(col(TrancheCommitment.fiscal_year) == fiscal_year)
+    return list(session.scalars(query.order_by(col(TrancheCommitment.id))))
 
 
 def commitment_totals(session: Session, contract_id: str) -> dict[tuple[str, int], int]:

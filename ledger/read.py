@@ -18,11 +18,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.sql import Select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger.entries import canonical_json
 from ledger.reports import (  # noqa: F401  (the read model's whole surface, from one module)
@@ -130,45 +130,49 @@ class EntryView:
         return sum(amount for code, s, amount in self.postings if code == account and s == side)
 
 
+_Row = TypeVarTuple("_Row")
+
+
 def _links(text: str) -> Mapping[str, Any]:
     return MappingProxyType(json.loads(text or "{}"))
 
 
-def _filtered(query: Select[Any], *, account: str | None = None,
+def _filtered(query: Select[*_Row], *, account: str | None = None,
               accounts: Iterable[str] | None = None, prefix: str | None = None,
               kinds: Iterable[str] | None = None, side: str | None = None,
               from_on: date | None = None, through_on: date | None = None,
-              on: date | None = None, status: str = POSTED) -> Select[Any]:
+              on: date | None = None, status: str = POSTED) -> Select[*_Row]:
     """The common filters on a posting query joined to its account and entry."""
     if account is not None:
-        query = query.where(Account.code == account)
+        query = query.where(col(Account.code) == account)
     if accounts is not None:
-        query = query.where(Account.code.in_(list(accounts)))
+        query = query.where(col(Account.code).in_(list(accounts)))
     if prefix is not None:
-        query = query.where(Account.code.startswith(prefix, autoescape=True))
+        query = query.where(col(Account.code).startswith(prefix, autoescape=True))
     if kinds is not None:
-        query = query.where(Entry.kind.in_([str(k) for k in kinds]))
+        query = query.where(col(Entry.kind).in_([str(k) for k in kinds]))
     if side is not None:
-        query = query.where(Posting.side == side)
+        query = query.where(col(Posting.side) == side)
     if on is not None:
-        query = query.where(Posting.effective_on == on)
+        query = query.where(col(Posting.effective_on) == on)
     if from_on is not None:
-        query = query.where(Posting.effective_on >= from_on)
+        query = query.where(col(Posting.effective_on) >= from_on)
     if through_on is not None:
-        query = query.where(Posting.effective_on <= through_on)
+        query = query.where(col(Posting.effective_on) <= through_on)
     if status == PENDING:
         # A pending entry's postings stay pending forever; only unresolved ones reserve money.
-        resolved = select(Entry.resolves_entry_id).where(Entry.resolves_entry_id.is_not(None))
-        query = query.where(Posting.status == PENDING, Entry.id.not_in(resolved))
+        resolves = col(Entry.resolves_entry_id)
+        resolved = select(resolves).where(resolves.is_not(None))
+        query = query.where(col(Posting.status) == PENDING, col(Entry.id).not_in(resolved))
     else:
-        query = query.where(Posting.status == status)
+        query = query.where(col(Posting.status) == status)
     return query
 
 
-def _in_book(query: Select[Any], book: str) -> Select[Any]:
-    return (query.join(Account, Account.id == Posting.account_id)
-            .join(Entry, Entry.id == Posting.entry_id)
-            .join(Book, Book.id == Account.book_id).where(Book.code == book))
+def _in_book(query: Select[*_Row], book: str) -> Select[*_Row]:
+    return (query.join(Account, col(Account.id) == col(Posting.account_id))
+            .join(Entry, col(Entry.id) == col(Posting.entry_id))
+            .join(Book, col(Book.id) == col(Account.book_id)).where(col(Book.code) == book))
 
 
 def totals(session: Session, book: str, account: str, *, kinds: Iterable[str] | None = None,
@@ -176,9 +180,10 @@ def totals(session: Session, book: str, account: str, *, kinds: Iterable[str] | 
            through_on: date | None = None, status: str = POSTED) -> Totals:
     """Debits and credits of one account, optionally only of entries of ``kinds`` and only
     within ``from_on``–``through_on`` (inclusive)."""
-    query = _filtered(_in_book(select(Posting.side, func.sum(Posting.amount_minor)), book),
+    side_column = col(Posting.side)
+    query = _filtered(_in_book(select(side_column, func.sum(col(Posting.amount_minor))), book),
                       account=account, kinds=kinds, side=side, from_on=from_on,
-                      through_on=through_on, status=status).group_by(Posting.side)
+                      through_on=through_on, status=status).group_by(side_column)
     sums = {s: int(total or 0) for s, total in session.execute(query)}
     return Totals(sums.get(DEBIT, 0), sums.get(CREDIT, 0))
 
@@ -190,11 +195,11 @@ def totals_by_account(session: Session, book: str, *, prefix: str | None = None,
     """Debits and credits per account code, for the accounts under ``prefix`` (or listed in
     ``accounts``; all of the book's accounts if neither). Accounts without movement are
     absent."""
-    debits = func.sum(Posting.amount_minor).filter(Posting.side == DEBIT)
-    credits = func.sum(Posting.amount_minor).filter(Posting.side == CREDIT)
-    query = _filtered(_in_book(select(Account.code, debits, credits), book), prefix=prefix,
+    debits = func.sum(col(Posting.amount_minor)).filter(col(Posting.side) == DEBIT)
+    credits = func.sum(col(Posting.amount_minor)).filter(col(Posting.side) == CREDIT)
+    query = _filtered(_in_book(select(col(Account.code), debits, credits), book), prefix=prefix,
                       accounts=accounts, kinds=kinds, from_on=from_on, through_on=through_on,
-                      status=status).group_by(Account.code)
+                      status=status).group_by(col(Account.code))
     return {code: Totals(int(d or 0), int(c or 0)) for code, d, c in session.execute(query)}
 
 
@@ -206,11 +211,12 @@ def postings(session: Session, book: str, *, account: str | None = None,
     """The postings matching the filters, in the order they happened (date, then entry
     sequence, then posting)."""
     query = _filtered(_in_book(select(
-        Posting.id, Entry.id, Entry.sequence, Entry.kind, Posting.effective_on, Account.code,
-        Account.party_ref, Posting.side, Posting.amount_minor, Posting.status, Entry.links,
-        Entry.reverses_entry_id), book), account=account, accounts=accounts, prefix=prefix,
+        col(Posting.id), col(Entry.id), col(Entry.sequence), col(Entry.kind),
+        col(Posting.effective_on), col(Account.code), col(Account.party_ref), col(Posting.side),
+        col(Posting.amount_minor), col(Posting.status), col(Entry.links),
+        col(Entry.reverses_entry_id)), book), account=account, accounts=accounts, prefix=prefix,
         kinds=kinds, side=side, from_on=from_on, through_on=through_on, on=on, status=status)
-    query = query.order_by(Posting.effective_on, Entry.sequence, Posting.id)
+    query = query.order_by(col(Posting.effective_on), col(Entry.sequence), col(Posting.id))
     return [PostingView(pid, eid, seq, kind, eff, code, party, s, int(amount), st,
                         _links(links), reverses)
             for pid, eid, seq, kind, eff, code, party, s, amount, st, links, reverses
@@ -226,25 +232,25 @@ def entries(session: Session, book: str, *, kinds: Iterable[str] | None = None,
     date, by id, by the entries they reverse (``reverses``: the reversals of those), and by
     links: every ``links`` item must equal the entry's link of that name (the entries that
     link to a given object)."""
-    query = (select(Entry).join(Book, Book.id == Entry.book_id).where(Book.code == book)
-             .order_by(Entry.sequence))
+    query = (select(Entry).join(Book, col(Book.id) == col(Entry.book_id))
+             .where(col(Book.code) == book).order_by(col(Entry.sequence)))
     if kinds is not None:
-        query = query.where(Entry.kind.in_([str(k) for k in kinds]))
+        query = query.where(col(Entry.kind).in_([str(k) for k in kinds]))
     if key_prefix is not None:
-        query = query.where(Entry.idempotency_key.startswith(key_prefix, autoescape=True))
+        query = query.where(col(Entry.idempotency_key).startswith(key_prefix, autoescape=True))
     if from_on is not None:
-        query = query.where(Entry.effective_on >= from_on)
+        query = query.where(col(Entry.effective_on) >= from_on)
     if through_on is not None:
-        query = query.where(Entry.effective_on <= through_on)
+        query = query.where(col(Entry.effective_on) <= through_on)
     if ids is not None:
-        query = query.where(Entry.id.in_(list(ids)))
+        query = query.where(col(Entry.id).in_(list(ids)))
     if reverses is not None:
-        query = query.where(Entry.reverses_entry_id.in_(list(reverses)))
+        query = query.where(col(Entry.reverses_entry_id).in_(list(reverses)))
     for name, value in (links or {}).items():
         # Links are stored as canonical JSON (sorted keys, no spaces): a cheap first filter in
         # SQL, the exact comparison below.
-        query = query.where(Entry.links.contains(canonical_json({name: value})[1:-1],
-                                                 autoescape=True))
+        query = query.where(col(Entry.links).contains(canonical_json({name: value})[1:-1],
+                                                      autoescape=True))
     rows = list(session.scalars(query))
     views = _views(session, rows)
     if links:
@@ -254,8 +260,8 @@ def entries(session: Session, book: str, *, kinds: Iterable[str] | None = None,
 
 def entry_by_key(session: Session, book: str, idempotency_key: str) -> EntryView | None:
     """The entry written under this idempotency key, if any."""
-    row = session.scalars(select(Entry).join(Book, Book.id == Entry.book_id).where(
-        Book.code == book, Entry.idempotency_key == idempotency_key)).first()
+    row = session.scalars(select(Entry).join(Book, col(Book.id) == col(Entry.book_id)).where(
+        col(Book.code) == book, col(Entry.idempotency_key) == idempotency_key)).first()
     return _views(session, [row])[0] if row is not None else None
 
 
@@ -263,9 +269,10 @@ def _views(session: Session, rows: list[Entry]) -> list[EntryView]:
     if not rows:
         return []
     by_entry: dict[int, list[tuple[str, str, int]]] = {}
-    query = (select(Posting.entry_id, Account.code, Posting.side, Posting.amount_minor)
-             .join(Account, Account.id == Posting.account_id)
-             .where(Posting.entry_id.in_([r.id for r in rows])).order_by(Posting.id))
+    query = (select(col(Posting.entry_id), col(Account.code), col(Posting.side),
+                    col(Posting.amount_minor))
+             .join(Account, col(Account.id) == col(Posting.account_id))
+             .where(col(Posting.entry_id).in_([r.id for r in rows])).order_by(col(Posting.id)))
     for entry_id, code, side, amount in session.execute(query):
         by_entry.setdefault(entry_id, []).append((code, side, int(amount)))
     return [EntryView(r.id or 0, r.sequence, r.idempotency_key, r.kind, r.status,
@@ -277,5 +284,5 @@ def _views(session: Session, rows: list[Entry]) -> list[EntryView]:
 def last_recorded_at(session: Session, book: str) -> datetime | None:
     """When the book's latest entry was written (None for an empty book): a document built
     from the books says which state of them it shows."""
-    return session.scalar(select(func.max(Entry.recorded_at)).join(
-        Book, Book.id == Entry.book_id).where(Book.code == book))
+    return session.scalar(select(func.max(col(Entry.recorded_at))).join(
+        Book, col(Book.id) == col(Entry.book_id)).where(col(Book.code) == book))

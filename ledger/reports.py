@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ledger.errors import NotFound
 from ledger.periods import posted_totals
@@ -27,6 +27,8 @@ from ledger.schema import (
     Period,
     PeriodSnapshot,
     Posting,
+    id_of,
+    table_of,
 )
 from ledger.service import get_book
 
@@ -99,7 +101,7 @@ class TrialBalance:
         return self.total_debit_minor == self.total_credit_minor
 
 
-_BOOK, _ACCOUNT, _BALANCE = Book.__table__, Account.__table__, AccountBalance.__table__
+_BOOK, _ACCOUNT, _BALANCE = table_of(Book), table_of(Account), table_of(AccountBalance)
 # The whole trial balance from the maintained balances in one statement (compiled once): the
 # book, and each of its accounts with its balance row (a book without accounts: one row of NULLs).
 _MAINTAINED = (
@@ -125,10 +127,10 @@ def trial_balance(session: Session, book_code: str, as_of: date | None = None) -
                 in found if account_id is not None]
         return TrialBalance(found[0].book_code, found[0].book_currency, None, rows)
     book = get_book(session, book_code)
-    accounts = list(session.scalars(select(Account).where(Account.book_id == book.id)
-                                    .order_by(Account.code)))
+    accounts = list(session.scalars(select(Account).where(col(Account.book_id) == book.id)
+                                    .order_by(col(Account.code))))
     totals = posted_balances_as_of(session, book, as_of)
-    rows = [_row(a, *totals.get(a.id, (0, 0)), 0, 0) for a in accounts]
+    rows = [_row(a, *totals.get(id_of(a), (0, 0)), 0, 0) for a in accounts]
     return TrialBalance(book.code, book.currency, as_of, rows)
 
 
@@ -142,7 +144,7 @@ def posted_balances_as_of(session: Session, book: Book, as_of: date) -> dict[int
     if period is None:
         return posted_totals(session, book.id, through_on=as_of)
     totals = {s.account_id: (s.debits_posted, s.credits_posted) for s in session.scalars(
-        select(PeriodSnapshot).where(PeriodSnapshot.period_id == period.id))}
+        select(PeriodSnapshot).where(col(PeriodSnapshot.period_id) == period.id))}
     for account_id, (d, c) in posted_totals(session, book.id, through_on=as_of,
                                             after_on=period.end_on).items():
         d0, c0 = totals.get(account_id, (0, 0))
@@ -162,11 +164,11 @@ def balance_as_of(session: Session, book_code: str, account_code: str, as_of: da
         if snapshot is not None:
             d, c = snapshot.debits_posted, snapshot.credits_posted
         after = period.end_on
-    query = (select(Posting.side, func.sum(Posting.amount_minor))
-             .where(Posting.account_id == account.id, Posting.status == POSTED,
-                    Posting.effective_on <= as_of).group_by(Posting.side))
+    query = (select(col(Posting.side), func.sum(col(Posting.amount_minor)))
+             .where(col(Posting.account_id) == account.id, col(Posting.status) == POSTED,
+                    col(Posting.effective_on) <= as_of).group_by(col(Posting.side)))
     if after is not None:
-        query = query.where(Posting.effective_on > after)
+        query = query.where(col(Posting.effective_on) > after)
     for side, total in session.execute(query):
         if side == DEBIT:
             d += int(total)
@@ -178,13 +180,13 @@ def balance_as_of(session: Session, book_code: str, account_code: str, as_of: da
 def _latest_closed(session: Session, book: Book, as_of: date) -> Period | None:
     """The latest closed period ending on or before ``as_of`` (its snapshot is exact)."""
     return session.scalars(select(Period).where(
-        Period.book_id == book.id, Period.status == "closed", Period.end_on <= as_of)
-        .order_by(Period.end_on.desc())).first()
+        col(Period.book_id) == book.id, col(Period.status) == "closed", col(Period.end_on) <= as_of)
+        .order_by(col(Period.end_on).desc())).first()
 
 
 def _account(session: Session, book: Book, code: str) -> Account:
-    account = session.scalars(select(Account).where(Account.book_id == book.id,
-                                                    Account.code == code)).first()
+    account = session.scalars(select(Account).where(col(Account.book_id) == book.id,
+                                                    col(Account.code) == code)).first()
     if account is None:
         raise NotFound(f"no account {code!r} in book {book.code}", "ACCOUNT_NOT_FOUND",
                        "account")
@@ -238,13 +240,13 @@ def account_statement(session: Session, book_code: str, account_code: str,
         d, c = posted_balances_as_of(session, book, from_on - timedelta(days=1)).get(
             account.id or 0, (0, 0))
         opening = sign * (d - c)
-    query = (select(Posting, Entry).join(Entry, Entry.id == Posting.entry_id)
-             .where(Posting.account_id == account.id, Posting.status == POSTED)
-             .order_by(Posting.effective_on, Entry.sequence, Posting.id))
+    query = (select(Posting, Entry).join(Entry, col(Entry.id) == col(Posting.entry_id))
+             .where(col(Posting.account_id) == account.id, col(Posting.status) == POSTED)
+             .order_by(col(Posting.effective_on), col(Entry.sequence), col(Posting.id)))
     if from_on is not None:
-        query = query.where(Posting.effective_on >= from_on)
+        query = query.where(col(Posting.effective_on) >= from_on)
     if to_on is not None:
-        query = query.where(Posting.effective_on <= to_on)
+        query = query.where(col(Posting.effective_on) <= to_on)
     lines, running = [], opening
     for posting, entry in session.execute(query):
         d = posting.amount_minor if posting.side == DEBIT else 0

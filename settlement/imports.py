@@ -38,7 +38,7 @@ def read_results_file(path: Path, problems_out: list[Problem] | None = None
                         for c in missing])
     results, sources, problems = [], [], []
     for index, row in frame.iterrows():
-        where = f"{path.name}:row {int(index) + 2}"  # type: ignore[call-overload]
+        where = f"{path.name}:row {int(index) + 2}"
         year_text = str(row["fiscal_year"]).strip()
         if not year_text.isdigit():
             problems.append(Problem("FISCAL_YEAR_INVALID", f"{year_text!r} is not a fiscal year",

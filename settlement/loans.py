@@ -62,7 +62,7 @@ def loan_terms(loan: Loan) -> LoanTerms:
 def _interest_only_dates(first_drawn_on: date, first_principal_on: date,
                          frequency_months: int) -> list[date]:
     """Nominal due dates before the first principal date, back to (after) the first draw."""
-    dates = []
+    dates: list[date] = []
     step = 1
     while True:
         candidate = add_months(first_principal_on, -step * frequency_months)

@@ -10,6 +10,7 @@ below it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -18,6 +19,7 @@ from contracts.rules import (
     BinaryThresholdRule,
     FixedRule,
     LinearRule,
+    PaymentRule,
     ProRataRule,
     RateCardRule,
     SavingsShareRule,
@@ -226,20 +228,20 @@ def fixed(rule: FixedRule, maximum_minor: int, kpi: KpiInput | None, rounding: R
     return _finish(trace, Fraction(maximum_minor), maximum_minor, rounding)
 
 
-_RULES = {"binary_threshold": binary_threshold, "linear": linear, "pro_rata": pro_rata,
-          "stepped": stepped, "rate_card": rate_card, "savings_share": savings_share,
-          "fixed": fixed}
+_RULES: dict[str, Callable[..., Payout]] = {
+    "binary_threshold": binary_threshold, "linear": linear, "pro_rata": pro_rata,
+    "stepped": stepped, "rate_card": rate_card, "savings_share": savings_share, "fixed": fixed}
 
 
-def earned(rule: object, maximum_minor: int, kpi: KpiInput | None, rounding: RoundingMode,
+def earned(rule: PaymentRule, maximum_minor: int, kpi: KpiInput | None, rounding: RoundingMode,
            about: About | None = None) -> Payout:
     """Dispatch on the rule's ``type``; every rule but ``fixed`` needs an audited KPI value.
     ``about`` says which tranche (and payer) the trace explains."""
-    kind = rule.type  # type: ignore[attr-defined]
+    kind = rule.type
     if kind != "fixed" and kpi is None:
         where = f"{_subject(about)}: " if about is not None else ""
         raise SibError(f"{where}no audited KPI result", "KPI_RESULT_MISSING", "kpi")
-    return _RULES[kind](rule, maximum_minor, kpi, rounding, about)  # type: ignore[operator]
+    return _RULES[kind](rule, maximum_minor, kpi, rounding, about)
 
 
 def _subject(about: About) -> str:

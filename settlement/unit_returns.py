@@ -23,6 +23,7 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import cached_property
 from math import gcd, lcm
+from typing import cast
 
 from ledger.rounding import RoundingMode
 from settlement.trace import (
@@ -109,7 +110,8 @@ class RateSchedule:
             if not periods or periods[0][0] != date.min:
                 periods.insert(0, (date.min, Fraction(0)))
             return cls(tuple(periods))
-        return cls(((date.min, _rate(rate)),))
+        # One rate. (A str is a Sequence too, so mypy cannot narrow the union by the check above.)
+        return cls(((date.min, _rate(cast(Rate, rate))),))
 
     @property
     def single(self) -> Fraction | None:
