@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from contracts.store import contract_for_year
 from ledger.errors import Conflict, NotFound, Problem, SibError
@@ -30,9 +30,10 @@ def _canonical(value: str) -> str:
 
 def _latest(session: Session, r: ResultInput) -> KpiResult | None:
     return session.scalars(select(KpiResult).where(
-        KpiResult.contract_id == r.contract, KpiResult.fiscal_year == r.fiscal_year,
-        KpiResult.kpi_id == r.kpi, KpiResult.payer_id == r.payer,
-        KpiResult.evaluation == r.evaluation).order_by(KpiResult.version.desc())).first()
+        col(KpiResult.contract_id) == r.contract, col(KpiResult.fiscal_year) == r.fiscal_year,
+        col(KpiResult.kpi_id) == r.kpi, col(KpiResult.payer_id) == r.payer,
+        col(KpiResult.evaluation) == r.evaluation)
+        .order_by(col(KpiResult.version).desc())).first()
 
 
 def import_results_file(session: Session, path: Path, submitted_by: str) -> list[KpiResult]:
@@ -178,13 +179,14 @@ def _as_input(row: KpiResult) -> ResultInput:
 def results_for(session: Session, contract_id: str, fiscal_year: int | None = None,
                 evaluation: str | None = None) -> list[KpiResult]:
     """Every version of the results, oldest first."""
-    query = select(KpiResult).where(KpiResult.contract_id == contract_id)
+    query = select(KpiResult).where(col(KpiResult.contract_id) == contract_id)
     if fiscal_year is not None:
-        query = query.where(KpiResult.fiscal_year == fiscal_year)
+        query = query.where(col(KpiResult.fiscal_year) == fiscal_year)
     if evaluation is not None:
-        query = query.where(KpiResult.evaluation == evaluation)
-    return list(session.scalars(query.order_by(KpiResult.fiscal_year, KpiResult.kpi_id,
-                                               KpiResult.payer_id, KpiResult.version)))
+        query = query.where(col(KpiResult.evaluation) == evaluation)
+    return list(session.scalars(query.order_by(
+        col(KpiResult.fiscal_year), col(KpiResult.kpi_id), col(KpiResult.payer_id),
+        col(KpiResult.version))))
 
 
 def current_audited(session: Session, contract_id: str, fiscal_year: int,
