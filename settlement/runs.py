@@ -17,14 +17,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from moneyed import Money
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from contracts.chart import payers_book_code
 from contracts.model import Contract
 from contracts.store import active_commitments, contract_for_year
 from ledger.calendar import fiscal_year_bounds
-from ledger.entries import EntryDraft, credit, debit
+from ledger.entries import EntryDraft, PostingDraft, credit, debit
 from ledger.errors import Problem, SibError
 from ledger.money import from_minor
 from ledger.service import post_entry, post_pending, reverse_entry, utc_now, void_pending
@@ -60,13 +61,14 @@ def kpi_inputs(contract: Contract, rows: dict[tuple[str, str], KpiResult]
 def runs_of(session: Session, contract_id: str, fiscal_year: int | None = None,
             evaluation: str | None = None) -> list[SettlementRun]:
     """Runs in order (a correction's run after the one it supersedes)."""
-    query = select(SettlementRun).where(SettlementRun.contract_id == contract_id)
+    query = select(SettlementRun).where(col(SettlementRun.contract_id) == contract_id)
     if fiscal_year is not None:
-        query = query.where(SettlementRun.fiscal_year == fiscal_year)
+        query = query.where(col(SettlementRun.fiscal_year) == fiscal_year)
     if evaluation is not None:
-        query = query.where(SettlementRun.evaluation == evaluation)
-    return list(session.scalars(query.order_by(SettlementRun.fiscal_year,
-                                               SettlementRun.evaluation, SettlementRun.run_no)))
+        query = query.where(col(SettlementRun.evaluation) == evaluation)
+    return list(session.scalars(query.order_by(col(SettlementRun.fiscal_year),
+                                               col(SettlementRun.evaluation),
+                                               col(SettlementRun.run_no))))
 
 
 def current_runs(session: Session, contract_id: str) -> dict[tuple[int, str], SettlementRun]:
@@ -179,7 +181,7 @@ class _Poster:
         self.links = {"contract": contract.id, "settlement_run": run.id,
                       "fiscal_year": run.fiscal_year, "evaluation": run.evaluation}
 
-    def _money(self, minor: int):  # noqa: ANN202
+    def _money(self, minor: int) -> Money:
         return from_minor(minor, self.cur)
 
     def first(self, result: YearSettlement) -> dict[str, Any]:
@@ -212,7 +214,7 @@ class _Poster:
     def correct(self, result: YearSettlement, previous: SettlementRun) -> dict[str, Any]:
         """Post only what changed since ``previous``: reverse and re-post each changed line."""
         old_lines = {(ln.tranche_id, ln.payer_id): ln for ln in self.session.scalars(
-            select(SettlementLine).where(SettlementLine.run_id == previous.id))}
+            select(SettlementLine).where(col(SettlementLine.run_id) == previous.id))}
         for line in result.lines:
             old = old_lines.get((line.tranche_id, line.payer))
             entry_id = old.entry_id if old else None
@@ -241,7 +243,7 @@ class _Poster:
                                         maximum_minor=line.maximum_minor,
                                         earned_minor=line.earned_minor, entry_id=entry_id))
 
-    def _post(self, key: str, kind: str, postings: list, description: str,
+    def _post(self, key: str, kind: str, postings: list[PostingDraft], description: str,
               links: dict[str, Any], book: str | None = None) -> int:
         entry = post_entry(self.session, EntryDraft(book or self.contract.id, key, kind, self.on,
                                                     postings, description, links))
