@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from contracts.chart import Code, Kind
+from contracts.model import Contract
 from contracts.store import get_contract
 from ledger import read
 from ledger.entries import DEBIT
@@ -29,7 +30,8 @@ def set_bank_account(session: Session, contract_id: str, party: str, **fields: s
     if party not in {p.id for p in contract.parties}:
         raise NotFound(f"{contract_id} has no party {party!r}", "PARTY_NOT_FOUND", "party")
     row = session.scalars(select(PartyBankAccount).where(
-        PartyBankAccount.contract_id == contract_id, PartyBankAccount.party == party)).first()
+        col(PartyBankAccount.contract_id) == contract_id,
+        col(PartyBankAccount.party) == party)).first()
     row = row or PartyBankAccount(contract_id=contract_id, party=party, bank_code="",
                                   branch_code="", account_number="", holder_kana="")
     for key, value in fields.items():
@@ -41,7 +43,8 @@ def set_bank_account(session: Session, contract_id: str, party: str, **fields: s
 
 def bank_account(session: Session, contract_id: str, party: str) -> PartyBankAccount:
     row = session.scalars(select(PartyBankAccount).where(
-        PartyBankAccount.contract_id == contract_id, PartyBankAccount.party == party)).first()
+        col(PartyBankAccount.contract_id) == contract_id,
+        col(PartyBankAccount.party) == party)).first()
     if row is None:
         raise NotFound(f"{party} has no bank account registered for {contract_id} "
                        "(`sib bank-account set`)", "BANK_ACCOUNT_MISSING", "party")
@@ -67,7 +70,7 @@ def _transfer(account: PartyBankAccount, label: str, amount: int) -> Transfer:
                     payee_name=account.holder_kana, amount_minor=amount)
 
 
-def _intermediary(contract) -> str:  # noqa: ANN001
+def _intermediary(contract: Contract) -> str:
     parties = contract.parties_with_role("intermediary")
     if not parties:
         raise SibError(f"{contract.id} has no intermediary to pay", "INTERMEDIARY_MISSING",
