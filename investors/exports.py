@@ -213,7 +213,8 @@ def _as_date(value: Any) -> date | None:
 
 def _clean(text: str) -> str:
     """Text as a workbook can hold it: characters XML forbids become U+FFFD."""
-    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
+    cleaned: str = ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
+    return cleaned
 
 
 # --------------------------------------------------------------------------- workbook
