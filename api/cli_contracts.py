@@ -116,15 +116,22 @@ def show(contract_id: str, as_json: bool = JsonOpt) -> None:
     authorisation (債務負担行為), and the version history."""
     from contracts.store import contract_from_row, versions
     from contracts.terms import authorisation_table
+    from settlement.budget import planned_by_budget_year
+    from settlement.payer_ledger import paid_by_budget_year, read_payments_by_results_year
     try:
         with db.unit_of_work() as session:
             history = versions(session, contract_id)
+            contract = contract_from_row(history[-1])
+            paid = {p: paid_by_budget_year(contract, read_payments_by_results_year(
+                session, contract, p)) for p in contract.payer_ids}
     except SibError as error:
         report_error(error)
         raise typer.Exit(1) from None
-    contract = contract_from_row(history[-1])
     cur = contract.currency
     table = authorisation_table(contract)
+    budget = [(p, year, planned, limit, paid[p].get(year, 0))
+              for p in contract.payer_ids
+              for year, (planned, limit) in sorted(planned_by_budget_year(contract, p).items())]
     if as_json:
         print_json({
             "contract": contract.id, "version": contract.version, "name_ja": contract.name_ja,
@@ -138,6 +145,11 @@ def show(contract_id: str, as_json: bool = JsonOpt) -> None:
                                if r.authorised_minor is not None else None,
                                "headroom": money_json(r.headroom_minor, cur)
                                if r.headroom_minor is not None else None} for r in table],
+            "budget_years": [{"payer": p, "budget_year": year,
+                              "planned": money_json(planned, cur),
+                              "limit": money_json(limit, cur) if limit is not None else None,
+                              "paid": money_json(amount, cur)}
+                             for p, year, planned, limit, amount in budget],
             "versions": [{"version": v.version, "effective_from": v.effective_from,
                           "reason": v.reason, "loaded_at": v.loaded_at} for v in history]})
         return
@@ -156,6 +168,11 @@ def show(contract_id: str, as_json: bool = JsonOpt) -> None:
                   money_text(r.authorised_minor, cur) if r.authorised_minor is not None else "—",
                   money_text(r.headroom_minor, cur) if r.headroom_minor is not None else "—")
                  for r in table], right=[2, 3, 4])
+    print_table(f"債務負担行為 by budget year: planned, limit and paid, {cur}",
+                ["payer", "budget year", "planned", "limit", "paid"],
+                [(p, f"FY{year}", money_text(planned, cur),
+                  money_text(limit, cur) if limit is not None else "—", money_text(amount, cur))
+                 for p, year, planned, limit, amount in budget], right=[2, 3, 4])
     print_table("Versions", ["version", "effective from", "reason", "loaded at"],
                 [(v.version, f"FY{v.effective_from}", v.reason, v.loaded_at) for v in history])
 

@@ -309,10 +309,14 @@ def fees(contract: str = ContractOpt, year: int = YearOpt, on: str = typer.Optio
 def receive(contract: str = ContractOpt, payer: str = typer.Option(..., "--payer"),
             amount: int = typer.Option(..., "--amount", help="in minor units (yen)"),
             on: str = typer.Option(..., "--on"),
-            reference: str = typer.Option(..., "--reference")) -> None:
+            reference: str = typer.Option(..., "--reference"),
+            fiscal_year: int | None = typer.Option(
+                None, "--fiscal-year", help="the results year it settles (default: the year "
+                "the reference names, else the date's year with the closing period)")) -> None:
     """Record a payer's payment received by the SPV (value date --on)."""
     from settlement.payments import record_payment
-    _run(lambda s: record_payment(s, contract, payer, amount, date.fromisoformat(on), reference))
+    _run(lambda s: record_payment(s, contract, payer, amount, date.fromisoformat(on), reference,
+                                  fiscal_year))
     typer.echo(f"payment of {amount:,} from {payer} recorded")
 
 

@@ -331,6 +331,29 @@ class ConsumptionTax(_Frozen):
     amounts_include_tax: bool = True
 
 
+class PaymentTerms(_Frozen):
+    """How the payers pay each fiscal year's outcomes: from which budget, until when.
+
+    A payment belongs to the budget year of its obligation (支出負担行為), never to the year of
+    its cash date alone. Whether results evaluated after the year ends are an obligation of
+    that year (paid from its budget inside the closing period, 出納整理期間) or of the next is
+    written in the contract.
+
+    Attributes:
+        budget_year: ``obligation_year`` — FY-N results are paid from the FY-N budget;
+            ``following_year`` — from the FY-N+1 budget.
+        closing_period_months: months after a fiscal year's end in which that year's
+            obligations may still be paid (2: to 31 May for an April–March year, the local
+            government 出納整理期間); 0 for none.
+        due_months_after_year_end: the payment notice's due date, as months after the end of
+            the fiscal year it settles (its last day, moved to the previous business day).
+    """
+
+    budget_year: Literal["obligation_year", "following_year"] = "obligation_year"
+    closing_period_months: int = Field(default=2, ge=0, le=11)
+    due_months_after_year_end: int = Field(default=2, ge=0, le=24)
+
+
 class Amendment(_Frozen):
     """One entry of the amendment history.
 
@@ -371,6 +394,9 @@ class Contract(_Frozen):
         kpis: the audited indicators; tranches: the KPI-conditional payments.
         caps: caps per fiscal year and per contract.
         consumption_tax: tax on payments, if any.
+        payment_terms: from which budget and until when each year's outcomes are paid; None:
+            the Japanese local-government conventions (FY-N results from the FY-N budget,
+            a two-month closing period, due two months after the year ends).
         waterfall: order in which received outcome money is applied.
         amendments: amendment history, oldest first.
     """
@@ -395,6 +421,7 @@ class Contract(_Frozen):
     tranches: tuple[Tranche, ...] = ()
     caps: Caps = Caps()
     consumption_tax: ConsumptionTax | None = None
+    payment_terms: PaymentTerms | None = None
     waterfall: tuple[WaterfallStep, ...] = DEFAULT_WATERFALL
     amendments: tuple[Amendment, ...] = ()
 

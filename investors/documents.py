@@ -13,17 +13,15 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session
 
-from contracts.chart import Code, Kind, payers_book_code
 from contracts.model import Contract, Tranche
 from contracts.store import contract_for_year
-from contracts.terms import authorisation_table
 from investors import statement_data as sd
 from investors.capital import (
     CapitalAccount,
@@ -36,13 +34,18 @@ from investors.returns import CashFlow, summarise
 from investors.tables import Holder, HolderPayment, Subscription
 from investors.trace_text import TraceStyle, trace_text
 from ledger import read
-from ledger.calendar import fiscal_year_bounds, previous_business_day
+from ledger.calendar import fiscal_year_bounds
 from ledger.errors import NotFound
 from ledger.service import get_book
+from settlement.budget import budget_year, due_on, planned_by_budget_year
 from settlement.close import build_pack
 from settlement.loan_ledger import LoanYear, read_loan_year
 from settlement.loans import loan_schedule
-from settlement.payer_ledger import read_payer_years
+from settlement.payer_ledger import (
+    paid_by_budget_year,
+    read_payer_years,
+    read_payments_by_results_year,
+)
 from settlement.results import results_for
 from settlement.runs import current_runs
 from settlement.schedules import compare
@@ -205,19 +208,24 @@ def payment_notice(session: Session, ctx: Context, payer: str) -> sd.PaymentNoti
                 line.tranche_id, tranche_name(c, tranche), line.maximum_minor,
                 figures.earned_by_tranche.get(line.tranche_id, 0),
                 _trace_lines(traces, line.tranche_id, payer, _trace_style(c, tranche.kpi))))
-    paid_before = _paid_through(session, c, payer, ctx.end_on)
+    # Paid to date: what was paid before this notice — for the results of earlier years,
+    # counted in the budget year that paid them — never the notice itself.
+    paid = {year: amount for year, amount in
+            read_payments_by_results_year(session, c, payer).items() if year < ctx.fiscal_year}
+    paid_before = sum(paid.values())
     return sd.PaymentNotice(
         header=_header(ctx, "notice", payer), payer=_party(c, payer),
         payee=_intermediary(c), kpi_results=kpi_results(session, ctx, payer),
         earned_lines=tuple(lines), earned_total_minor=figures.earned_minor,
         consumption_tax_minor=figures.tax_minor, amount_due_minor=figures.receivable_minor,
         grant_covered_minor=figures.grant_minor,
-        due_on=previous_business_day(date(ctx.end_on.year, 5, 31)),
+        due_on=due_on(c, ctx.fiscal_year),
         paid_to_date_minor=paid_before,
         authorisation=sd.BudgetAuthorisation(
             sd.Text(f"債務負担行為 {c.name_ja}", f"Budget authorisation — {c.name_en}"),
             authorisation.from_fiscal_year, authorisation.to_fiscal_year,
-            authorisation.max_amount_minor, _authorisation_years(session, c, payer)))
+            authorisation.max_amount_minor,
+            _authorisation_years(c, payer, paid_by_budget_year(c, paid))))
 
 
 def _trace_style(contract: Contract, kpi_id: str | None) -> TraceStyle:
@@ -255,23 +263,18 @@ def _trace_lines(traces: list[dict[str, Any]], tranche_id: str, payer: str,
     return tuple(line for trace in found for line in trace_text(trace, style))
 
 
-def _paid_through(session: Session, contract: Contract, payer: str, through: date) -> int:
-    """What the payer has paid the SPV by ``through`` (its payable's outcome payments)."""
-    return read.totals(session, payers_book_code(contract.id), Code.payable(payer),
-                       kinds=[Kind.OUTCOME_PAYMENT], through_on=through).debits_minor
+def _authorisation_years(contract: Contract, payer: str,
+                         paid_by_budget: dict[int, int]) -> tuple[sd.AuthorisationYear, ...]:
+    """The 債務負担行為 table by budget year: the most each year's budget may have to pay
+    (the maximum liability of the results it pays) and what it has paid."""
+    return tuple(sd.AuthorisationYear(year, planned, paid_by_budget.get(year, 0))
+                 for year, (planned, _) in sorted(planned_by_budget_year(contract, payer).items()))
 
 
-def _authorisation_years(session: Session, contract: Contract,
-                         payer: str) -> tuple[sd.AuthorisationYear, ...]:
-    planned = {r.fiscal_year: r.max_liability_minor for r in authorisation_table(contract)
-               if r.payer == payer and r.fiscal_year is not None}
-    out = []
-    for year in sorted(planned):
-        start, end = fiscal_year_bounds(year, contract.fiscal_year_start_month)
-        paid = _paid_through(session, contract, payer, end) - \
-            _paid_through(session, contract, payer, start - timedelta(days=1))
-        out.append(sd.AuthorisationYear(year, planned[year], paid))
-    return tuple(out)
+def _year_budget(contract: Contract, payer: str, fiscal_year: int) -> int:
+    planned, limit = planned_by_budget_year(contract, payer).get(
+        budget_year(contract, fiscal_year), (0, None))
+    return limit if limit is not None else planned
 
 
 # --------------------------------------------------------------------------- investors
@@ -363,8 +366,10 @@ def year_end_report(session: Session, ctx: Context) -> sd.YearEndReport:
     """The intermediary's year-end settlement report."""
     c = ctx.contract
     pack = build_pack(session, c, ctx.fiscal_year)
-    payers = tuple(sd.PayerRow(_party(c, p["payer"]), p["authorised_total"], p["earned"],
-                               p["paid"], p["grant"]) for p in pack.payers)
+    # 予算額: what the budget year paying this year's results may spend on them (the council's
+    # limit for that year where it set one), not the whole authorisation.
+    payers = tuple(sd.PayerRow(_party(c, p["payer"]), _year_budget(c, p["payer"], ctx.fiscal_year),
+                               p["earned"], p["paid"], p["grant"]) for p in pack.payers)
     years = [(loan, _loan_year(session, ctx, loan.id)) for loan in c.loans]
     lenders = tuple(sd.LenderRow(_party(c, loan.lender), year.opening_minor, year.drawn_minor,
                                  year.repaid_minor,

@@ -31,7 +31,7 @@ from ledger.service import get_book
 from ledger.verify import ledger_state_hash
 from settlement.loan_ledger import loan_year
 from settlement.loans import loan_schedule
-from settlement.payer_ledger import read_payer_years
+from settlement.payer_ledger import read_payer_years, read_payments_by_results_year
 from settlement.payments import _post, loan_position
 from settlement.results import current_audited, results_for
 from settlement.runs import settle
@@ -51,7 +51,8 @@ class SettlementPack:
 
     Attributes:
         payers: per payer: authorised (total and year limit); earned, tax, due and grant of
-            the year's obligations (whenever settled); paid in the year's payment window;
+            the year's obligations (whenever settled); ``paid``: what was paid for the year's
+            results (whenever paid; see :mod:`settlement.budget`);
             ``outstanding``: the SPV's receivable from it at year end.
         lenders: per loan: cumulative ``drawn``, ``repaid``, ``written_down`` (written down or
             covered by a guarantee) and ``outstanding`` at year end; the year's movement
@@ -202,13 +203,10 @@ def _payer_rows(session: Session, contract: Contract, fiscal_year: int, start: d
     :func:`settlement.payer_ledger.read_payer_years`), what it paid, what it still owes."""
     years = read_payer_years(session, contract.id, [p.party for p in contract.payers],
                              fiscal_year)
-    payers_book = payers_book_code(contract.id)
-    paid_from, paid_through = _payment_window(contract, start, end)
     rows = []
     for payer in contract.payers:
         p, year = payer.party, years[payer.party]
-        paid = read.totals(session, payers_book, Code.payable(p), kinds=(Kind.OUTCOME_PAYMENT,),
-                           from_on=paid_from, through_on=paid_through)
+        paid = read_payments_by_results_year(session, contract, p).get(fiscal_year, 0)
         receivable = read.totals(session, contract.id, Code.receivable(p), through_on=end)
         rows.append({
             "payer": p, "name_ja": contract.party(p).name_ja,
@@ -216,18 +214,9 @@ def _payer_rows(session: Session, contract: Contract, fiscal_year: int, start: d
             "authorised_total": payer.authorisation.max_amount_minor,
             "authorised_year": payer.authorisation.limits_by_year_minor.get(fiscal_year),
             "earned": year.earned_minor, "tax": year.tax_minor, "due": year.due_minor,
-            "grant": year.grant_minor, "paid": paid.debits_minor,
+            "grant": year.grant_minor, "paid": paid,
             "outstanding": receivable.net_debit_minor})
     return rows
-
-
-def _payment_window(contract: Contract, start: date, end: date) -> tuple[date, date]:
-    """The dates of the payments that count for a fiscal year. With an April year, a payment
-    made in the closing period (出納整理期間, to 31 May) belongs to the year just ended: the
-    year's window runs from 1 June to 31 May after it, and April–May go to the year before."""
-    if contract.fiscal_year_start_month != 4:
-        return start, end
-    return date(start.year, 6, 1), date(end.year, 5, 31)
 
 
 def _lender_row(session: Session, contract: Contract, loan: Any, start: date,

@@ -18,8 +18,10 @@ from types import MappingProxyType
 
 from sqlmodel import Session
 
-from contracts.chart import Code, payers_book_code
+from contracts.chart import Code, Kind, payers_book_code
+from contracts.model import Contract
 from ledger import read
+from settlement.budget import budget_year, obligation_year_of
 
 
 @dataclass(frozen=True)
@@ -83,3 +85,36 @@ def read_payer_years(session: Session, contract_id: str, payer_ids: Iterable[str
     payers = read.postings(session, payers_book_code(contract_id), accounts=[
         code for p in ids for code in (Code.outcome_cost(p), Code.grant_income(p))])
     return {p: payer_year(p, fiscal_year, spv, payers) for p in ids}
+
+
+def payments_by_results_year(contract: Contract,
+                             payments: Iterable[read.PostingView]) -> dict[int, int]:
+    """What the payer paid per results year (the year whose outcomes each payment settles),
+    from the debits of its payable by outcome payments. A payment recorded before payments
+    carried their year is placed by its reference or its date (with the closing period)."""
+    out: dict[int, int] = {}
+    for p in payments:
+        if p.kind != Kind.OUTCOME_PAYMENT or p.side != "D":
+            continue
+        year = p.links.get("obligation_year")
+        if not isinstance(year, int):
+            year = obligation_year_of(contract, p.effective_on, str(p.links.get("reference", "")))
+        out[year] = out.get(year, 0) + p.amount_minor
+    return out
+
+
+def paid_by_budget_year(contract: Contract, by_results_year: Mapping[int, int]) -> dict[int, int]:
+    """The same payments per budget year (the year whose budget paid them)."""
+    out: dict[int, int] = {}
+    for year, amount in by_results_year.items():
+        budget = budget_year(contract, year)
+        out[budget] = out.get(budget, 0) + amount
+    return out
+
+
+def read_payments_by_results_year(session: Session, contract: Contract,
+                                  payer: str) -> dict[int, int]:
+    """:func:`payments_by_results_year` of one payer, from its payable in the payers' book."""
+    return payments_by_results_year(contract, read.postings(
+        session, payers_book_code(contract.id), account=Code.payable(payer),
+        kinds=[Kind.OUTCOME_PAYMENT]))

@@ -26,6 +26,7 @@ from ledger.errors import Conflict, SibError
 from ledger.money import from_minor
 from ledger.rounding import round_minor
 from ledger.service import EntryRecord, get_book, post_entry
+from settlement.budget import obligation_year_of
 from settlement.loans import LoanPosition, loan_schedule, position
 from settlement.tables import ReceiptApplication, SettlementRun
 from settlement.trace import About, Subject, Trace
@@ -88,9 +89,13 @@ def receive_grant(session: Session, contract_id: str, payer: str, amount_minor: 
 
 
 def record_payment(session: Session, contract_id: str, payer: str, amount_minor: int,
-                   on: date, reference: str) -> tuple[EntryRecord, EntryRecord]:
+                   on: date, reference: str,
+                   fiscal_year: int | None = None) -> tuple[EntryRecord, EntryRecord]:
     """A payer pays the SPV: its payable (payers' book) and the SPV's receivable are settled.
-    More than the payer owes is refused."""
+    More than the payer owes is refused. Both entries record the results year the payment
+    settles (``obligation_year``: ``fiscal_year``, else the year the reference names, else
+    the year of its date with the closing period; see :mod:`settlement.budget`), which decides
+    the budget year it is paid from."""
     contract = get_contract(session, contract_id)
     contract.require_payer(payer)
     if amount_minor <= 0:
@@ -99,7 +104,10 @@ def record_payment(session: Session, contract_id: str, payer: str, amount_minor:
     if amount_minor > debits - credits:
         raise SibError(f"{payer} owes {debits - credits:,}; a payment of {amount_minor:,} is "
                        "more than is due", "PAYMENT_EXCEEDS_DUE", "amount")
-    links = {"contract": contract.id, "payer": payer, "reference": reference}
+    obligation = fiscal_year if fiscal_year is not None else \
+        obligation_year_of(contract, on, reference)
+    links = {"contract": contract.id, "payer": payer, "reference": reference,
+             "obligation_year": obligation}
     paid = _post(session, payers_book_code(contract.id),
                  f"{contract.id}:payment:{payer}:{reference}", "outcome_payment", on,
                  amount_minor, f"payable:{payer}", f"bank:{payer}",

@@ -5,14 +5,18 @@ named (issue 10, acceptance 3)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 
 import pytest
 from sqlmodel import Session
+from typer.testing import CliRunner
 
 from api import demo
+from api.cli import app
 from api.db import make_engine
 from api.settings import get_settings
+from contracts.store import get_contract
 from investors import documents
 from investors.tieout import (
     lender_mismatches,
@@ -21,6 +25,7 @@ from investors.tieout import (
     year_end_mismatches,
 )
 from ledger import read
+from settlement.close import build_pack
 
 C = "sib-2019-five-municipalities"
 
@@ -108,3 +113,43 @@ def test_an_altered_loan_balance_and_trial_balance_are_caught(demo_session):
     assert [(m.figure, m.document_minor - m.ledger_minor) for m in found] == sorted(
         [(f"trial balance {rows[d].account_code} debit", 7),
          (f"trial balance {rows[c].account_code} credit", 7)])
+
+
+def test_the_budget_tables_agree_year_by_year(demo_session, monkeypatch):
+    """Issue 12, acceptance 1: every notice's 債務負担行為 table, the pack, `sib contract show`
+    and the year-end report place each payment in the budget year of the results it paid."""
+    contract = get_contract(demo_session, C)
+    packs = {y: build_pack(demo_session, contract, y) for y in range(2019, 2024)}
+    paid = {(p["payer"], y): p["paid"] for y, pack in packs.items() for p in pack.payers}
+    # The demo pays every year's results in May of the next year, inside the closing period:
+    # each is its own year's payment, FY2023's (paid in May 2024) included.
+    assert all(paid[("ube", y)] > 0 for y in range(2019, 2024))
+
+    for year in range(2019, 2024):
+        ctx = documents.context(demo_session, C, year)
+        for payer in contract.payer_ids:
+            notice = documents.payment_notice(demo_session, ctx, payer)
+            shown = {row.fiscal_year: row.paid_minor for row in notice.authorisation.years}
+            # Before this notice: the earlier years as the packs have them, nothing since.
+            assert shown == {y: paid[(payer, y)] if y < year else 0 for y in shown}, (year, payer)
+            assert notice.paid_to_date_minor == sum(paid[(payer, y)] for y in range(2019, year))
+
+    url = demo_session.get_bind().url.render_as_string(hide_password=False)
+    demo_session.commit()  # the command writes nothing, but commits its unit of work
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["contract", "show", C, "--json"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["budget_years"]
+    assert {(r["payer"], r["budget_year"]): int(r["paid"]["amount"]) for r in rows} == paid
+
+    report = documents.year_end_report(demo_session, documents.context(demo_session, C, 2023))
+    planned_2023 = {r.payer.party_id: r for r in report.payers}
+    assert {p: r.paid_minor for p, r in planned_2023.items()} == {
+        p: paid[(p, 2023)] for p in contract.payer_ids}
+    # 予算額 is FY2023's budget for these results, not the five-year authorisation.
+    ube = next(p for p in contract.payers if p.party == "ube")
+    assert planned_2023["ube"].authorised_minor < ube.authorisation.max_amount_minor

@@ -55,6 +55,10 @@ class ReceiptCreate(BaseModel):
     received_on: date
     reference: str = Field(min_length=1, max_length=100,
                            description="groups the receipts one waterfall distributes")
+    fiscal_year: int | None = Field(
+        None, ge=1900, le=2999, description="the results year the payment settles, which "
+        "decides the budget year it is paid from; default: the year the reference names "
+        "(FY2021), else the year of received_on with the closing period (出納整理期間)")
 
 
 class ReceiptPublic(BaseModel):
@@ -197,7 +201,7 @@ def post_receipt(contract_id: str, body: ReceiptCreate, request: Request, sessio
             raise SibError(f"{contract_id} is in {currency}, not {body.amount.currency}",
                            "CURRENCY_MISMATCH", "amount.currency")
         entries = record_payment(session, contract_id, body.payer, body.amount.to_minor(),
-                                 body.received_on, body.reference)
+                                 body.received_on, body.reference, body.fiscal_year)
         return 201, ReceiptPublic(payer=body.payer, amount=body.amount,
                                   received_on=body.received_on, reference=body.reference,
                                   entries=_ids(list(entries)))
