@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TypedDict
 
 from sqlmodel import Session
 
@@ -49,9 +50,17 @@ class Mismatch:
                 f"but {self.ledger_minor:,} in the ledger")
 
 
+class _Window(TypedDict):
+    """A date window of ``read.totals`` (both days included)."""
+
+    from_on: date
+    through_on: date
+
+
 class _Check:
     def __init__(self, document: str) -> None:
-        self.document, self.found = document, []  # type: list[Mismatch]
+        self.document = document
+        self.found: list[Mismatch] = []
 
     def same(self, figure: str, on_document: int, in_ledger: int) -> None:
         if on_document != in_ledger:
@@ -100,7 +109,7 @@ def loan_mismatches(session: Session, contract_id: str, document: str, loan: sd.
     for point in loan.balance_series:
         check.same(f"balance on {point.on}", point.balance_minor,
                    read.balance_as_of(session, contract_id, account, point.on))
-    within = {"from_on": start_on, "through_on": end_on}
+    within: _Window = {"from_on": start_on, "through_on": end_on}
     check.same("drawn", sum(d.amount_minor for d in loan.draws),
                read.totals(session, contract_id, account, kinds=[Kind.LOAN_DRAWDOWN],
                            **within).credits_minor)
@@ -184,6 +193,8 @@ def tie_out_year(session: Session, contract_id: str, fiscal_year: int) -> list[M
     report = documents.year_end_report(session, ctx)
     out += year_end_mismatches(session, report, ctx.start_on, ctx.end_on)
     for row, loan in zip(report.lenders, c.loans):
+        # Only the figures are compared: the rate (an int 0, not a Decimal) and the day count
+        # are placeholders.
         section = sd.LoanSection(loan.id, row.lender.name, loan.commitment_minor, 0, "",  # type: ignore[arg-type]
                                  row.opening_minor, (sd.LoanDraw(ctx.end_on, row.drawn_minor),),
                                  row.repaid_minor, row.written_down_minor,
