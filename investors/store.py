@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 from datetime import date
 
 from sqlalchemy import func, insert, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from contracts.chart import Code, Kind
 from contracts.instruments import UnitClass
@@ -166,8 +166,8 @@ def subscribe_round(session: Session, contract_id: str, class_id: str,
     key = f"{contract_id}:round:{class_id}:{reference}"
     if read.entry_by_key(session, contract_id, key) is not None:
         return 0
-    ids = dict(session.execute(select(Holder.code, Holder.id).where(
-        Holder.code.in_([code for code, _ in orders]))).all())
+    ids: dict[str, int] = dict(session.execute(select(Holder.code, Holder.id).where(
+        col(Holder.code).in_([code for code, _ in orders]))).all())
     problems = [Problem("HOLDER_NOT_FOUND", f"no holder {code!r}", f"orders[{i}].holder")
                 for i, (code, _) in enumerate(orders) if code not in ids]
     problems += [Problem("UNITS_NOT_POSITIVE", "units must be positive", f"orders[{i}].units")
@@ -263,8 +263,8 @@ def _pay_one(session: Session, contract: Contract, unit_class: UnitClass,
     weights = (_returns_unpaid(session, contract, unit_class, on, list(held))
                if kind == "distribution" else None) or list(held.values())
     parts = allocate(gross, weights, RemainderPolicy.LARGEST_REMAINDER)
-    categories = dict(session.execute(select(Holder.id, Holder.tax_category).where(
-        Holder.id.in_(select(Subscription.holder_id).where(
+    categories: dict[int, str] = dict(session.execute(select(Holder.id, Holder.tax_category).where(
+        col(Holder.id).in_(select(Subscription.holder_id).where(
             Subscription.contract_id == contract.id,
             Subscription.unit_class == unit_class.id)))).all())
     rates = {category: rate_for(category, unit_class.tax_category, on)
@@ -295,7 +295,8 @@ def _pay_one(session: Session, contract: Contract, unit_class: UnitClass,
              "source_entry": source.entry_id}))
         for row in rows:
             row["entry_id"] = paying.id
-    session.execute(insert(HolderPayment.__table__), rows)  # type: ignore[arg-type]
+    # SQLModel sets a table model's __table__ without declaring it (ledger.schema.table_of).
+    session.execute(insert(HolderPayment.__table__), rows)  # type: ignore[attr-defined]
     return [PaidShare(**{k: row[k] for k in PaidShare.__dataclass_fields__}) for row in rows]
 
 
