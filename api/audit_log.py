@@ -13,8 +13,9 @@ from api.db import unit_of_work
 from api.tables import AuditRecord
 from api.users import Caller
 from ledger.errors import Problem
+from ledger.schema import table_of
 
-_INSERT_AUDIT = insert(AuditRecord.__table__)
+_INSERT_AUDIT = insert(table_of(AuditRecord))
 
 
 def audit(session: Session, user: Caller, action: str, target: str, key: str, status: int,
