@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from api.tables import ROLES, SCOPED_ROLES, ApiToken, User
 from ledger.errors import Conflict, NotFound, Problem, SibError
+from ledger.schema import table_of
 from ledger.service import utc_now
 
 
@@ -65,7 +66,7 @@ class Caller:
     scope: str | None
 
 
-_USER, _TOKEN = User.__table__, ApiToken.__table__
+_USER, _TOKEN = table_of(User), table_of(ApiToken)
 _CALLER = (select(_USER.c.id, _USER.c.username, _USER.c.role, _USER.c.scope)
            .select_from(_TOKEN.join(_USER, _USER.c.id == _TOKEN.c.user_id))
            .where(_TOKEN.c.token_hash == bindparam("digest"), _TOKEN.c.revoked_at.is_(None)))
