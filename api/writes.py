@@ -34,6 +34,7 @@ from api.problems import status_of
 from api.tables import IdempotentResponse
 from api.users import Caller
 from ledger.errors import Conflict, SibError
+from ledger.schema import table_of
 from ledger.service import utc_now
 
 
@@ -49,7 +50,7 @@ def body_hash(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(f"{method} {path}\n{text}".encode()).hexdigest()
 
 
-_IDEMPOTENCY = IdempotentResponse.__table__
+_IDEMPOTENCY = table_of(IdempotentResponse)
 _INSERT_RESPONSE = insert(_IDEMPOTENCY)
 _STORED = select(_IDEMPOTENCY.c.body_hash, _IDEMPOTENCY.c.status, _IDEMPOTENCY.c.body).where(
     _IDEMPOTENCY.c.user_id == bindparam("user_id"), _IDEMPOTENCY.c.key == bindparam("key"))
