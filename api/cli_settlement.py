@@ -82,13 +82,14 @@ def kpi_audit(result_ids: list[int] = typer.Argument(None),
               by: str = typer.Option(..., "--by", help="who signs off"),
               as_json: bool = JsonOpt) -> None:
     """Sign off submitted results: by id, or every submitted result of a contract year."""
+    from ledger.schema import id_of
     from settlement.results import audit_result, pending_audit
 
     def work(session: Any) -> list[dict[str, Any]]:
         ids = list(result_ids or [])
         if not ids and contract and year:
             for evaluation in ("interim", "final"):
-                ids += [r.id for r in pending_audit(session, contract, year, evaluation)
+                ids += [id_of(r) for r in pending_audit(session, contract, year, evaluation)
                         if r.state == "submitted"]
         if not ids:
             raise SibError("name result ids, or --contract and --year", "NOTHING_TO_AUDIT",
@@ -264,7 +265,7 @@ def pay_command(contract: str = ContractOpt,
     """Write a Zengin (全銀協) 総合振込 file for a payment run."""
     from settlement.transfers import distribution_transfers, payer_transfer
     from settlement.zengin import BankProfile
-    profile = BankProfile(record_separator=line_ending, eof_mark=eof_mark)  # type: ignore[arg-type]
+    profile = BankProfile(record_separator=line_ending, eof_mark=eof_mark)
     when = date.fromisoformat(on)
 
     def work(session: Any) -> tuple[bytes, int]:
