@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Request
+from fastapi import APIRouter, Body, Header, Request, Response
 from pydantic import BaseModel
 
 from api.deps import FULL_READ_ROLES, CurrentUser, PageDep, SessionDep, require
 from api.schemas import PageOf
 from api.writes import run_write
 from contracts import store
-from contracts.model import PAYER_NOT_FOUND
+from contracts.model import PAYER_NOT_FOUND, Contract
 from contracts.terms import authorisation_table
 from contracts.validate import validate_document
 from ledger.errors import NotFound, SibError
@@ -75,7 +75,7 @@ def _load_public(result: store.LoadResult) -> LoadPublic:
                       created=result.created, commitments=result.commitments)
 
 
-def _validated(document: dict[str, Any]):  # noqa: ANN202
+def _validated(document: dict[str, Any]) -> Contract:
     contract, problems = validate_document(document, "request")
     if problems or contract is None:
         raise SibError(problems)
@@ -106,11 +106,11 @@ def validate(document: Document, user: CurrentUser) -> ValidationReport:
 
 @router.post("", status_code=201, response_model=LoadPublic)
 def load(document: Document, request: Request, session: SessionDep, user: CurrentUser,
-         idempotency_key: IdemKey = None):
+         idempotency_key: IdemKey = None) -> Response:
     """Load a contract: store it, open its books, reserve its tranche commitments."""
     require(user, "admin", "intermediary")
 
-    def work():
+    def work() -> tuple[int, Any]:
         result = store.load_contract(session, _validated(document), "api")
         return 201, _load_public(result)
     return run_write(request, session, user, idempotency_key, document, "contract.load", work)
@@ -118,11 +118,11 @@ def load(document: Document, request: Request, session: SessionDep, user: Curren
 
 @router.post("/{contract_id}/amendments", status_code=201, response_model=LoadPublic)
 def amend(contract_id: str, body: AmendRequest, request: Request, session: SessionDep,
-          user: CurrentUser, idempotency_key: IdemKey = None):
+          user: CurrentUser, idempotency_key: IdemKey = None) -> Response:
     """A new version of the terms, governing fiscal years from ``effective_from``."""
     require(user, "admin", "intermediary")
 
-    def work():
+    def work() -> tuple[int, Any]:
         result = store.amend_contract(session, contract_id, _validated(body.document),
                                       body.reason, body.effective_from)
         return 201, _load_public(result)
