@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -168,7 +168,7 @@ def _ids(entries: list[Any]) -> list[int]:
 @router.post("/contracts/{contract_id}/loan-draws", status_code=201,
              response_model=PostedPublic)
 def post_loan_draws(contract_id: str, body: DrawRequest, request: Request, session: SessionDep,
-                    user: CurrentUser, idempotency_key: IdemKey = None):
+                    user: CurrentUser, idempotency_key: IdemKey = None) -> Response:
     """Post every loan draw of the contract dated on or before ``through_on`` (intermediary)."""
     require(user, *MOVERS)
     return run_write(request, session, user, idempotency_key, body, "money.draw", lambda: (
@@ -179,7 +179,7 @@ def post_loan_draws(contract_id: str, body: DrawRequest, request: Request, sessi
              response_model=PostedPublic)
 def post_fixed_fees(contract_id: str, fiscal_year: ContractYear, body: FeesRequest,
                     request: Request, session: SessionDep, user: CurrentUser,
-                    idempotency_key: IdemKey = None):
+                    idempotency_key: IdemKey = None) -> Response:
     """The SPV pays the providers' fixed fees of a year (intermediary)."""
     require(user, *MOVERS)
     return run_write(request, session, user, idempotency_key, body, "money.fees", lambda: (
@@ -189,13 +189,13 @@ def post_fixed_fees(contract_id: str, fiscal_year: ContractYear, body: FeesReque
 
 @router.post("/contracts/{contract_id}/receipts", status_code=201, response_model=ReceiptPublic)
 def post_receipt(contract_id: str, body: ReceiptCreate, request: Request, session: SessionDep,
-                 user: CurrentUser, idempotency_key: IdemKey = None):
+                 user: CurrentUser, idempotency_key: IdemKey = None) -> Response:
     """Record a municipality's outcome payment received by the SPV (intermediary): its
     payable in the payers' book and the SPV's receivable are settled. More than it owes is
     refused."""
     require(user, *MOVERS)
 
-    def work():
+    def work() -> tuple[int, Any]:
         currency = get_contract(session, contract_id).currency
         if body.amount.currency != currency:
             raise SibError(f"{contract_id} is in {currency}, not {body.amount.currency}",
@@ -211,7 +211,8 @@ def post_receipt(contract_id: str, body: ReceiptCreate, request: Request, sessio
 @router.post("/contracts/{contract_id}/distributions", status_code=201,
              response_model=DistributionPublic)
 def post_distribution(contract_id: str, body: DistributionRequest, request: Request,
-                      session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None):
+                      session: SessionDep, user: CurrentUser,
+                      idempotency_key: IdemKey = None) -> Response:
     """Run the waterfall on the payments received under ``reference`` (intermediary): each
     claim owed and paid, end-of-term losses, and the trace of every computed claim. Each
     receipt is spent once: what a distribution applied is not there for the next one
@@ -219,7 +220,7 @@ def post_distribution(contract_id: str, body: DistributionRequest, request: Requ
     ``receipts`` is what this distribution applied, per payer."""
     require(user, *MOVERS)
 
-    def work():
+    def work() -> tuple[int, Any]:
         cur = get_contract(session, contract_id).currency
         result = distribute(session, contract_id, body.on, body.final, body.reference)
         receipts: dict[str, int] = {}
@@ -251,13 +252,13 @@ def _holder_codes(session: Any, ids: set[int]) -> dict[int, str]:
              response_model=list[HolderPaymentPublic])
 def post_holder_payments(contract_id: str, body: HolderPaymentsRequest, request: Request,
                          session: SessionDep, user: CurrentUser,
-                         idempotency_key: IdemKey = None):
+                         idempotency_key: IdemKey = None) -> Response:
     """Pay the holders every class distribution, capital return and write-down of a waterfall
     date, withholding tax per holder (intermediary). Paid once: a second call pays nothing
     more and lists the same payments."""
     require(user, *MOVERS)
 
-    def work():
+    def work() -> tuple[int, Any]:
         cur = get_contract(session, contract_id).currency
         paid = pay_holders(session, contract_id, body.on)
         codes = _holder_codes(session, {p.holder_id for p in paid})
@@ -285,12 +286,13 @@ def get_payment_records(contract_id: str, session: SessionDep, user: CurrentUser
 @router.put("/contracts/{contract_id}/parties/{party}/bank-account",
             response_model=BankAccountPublic)
 def put_bank_account(contract_id: str, party: str, body: BankAccountSet, request: Request,
-                     session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None):
+                     session: SessionDep, user: CurrentUser,
+                     idempotency_key: IdemKey = None) -> Response:
     """Register or replace a party's bank account for the contract's Zengin files
     (intermediary)."""
     require(user, *MOVERS)
 
-    def work():
+    def work() -> tuple[int, Any]:
         row = set_bank_account(session, contract_id, party, **body.model_dump())
         return 200, BankAccountPublic(party=party, bank_code=row.bank_code,
                                       branch_code=row.branch_code,
