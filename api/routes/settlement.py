@@ -128,11 +128,11 @@ def _figures(payers: dict[str, dict[str, int]], cur: str) -> dict[str, PayerFigu
 @router.post("/contracts/{contract_id}/kpi-results", status_code=201,
              response_model=list[ResultPublic])
 def submit(contract_id: str, body: ResultCreate, request: Request, session: SessionDep,
-           user: CurrentUser, idempotency_key: IdemKey = None):
+           user: CurrentUser, idempotency_key: IdemKey = None) -> Response:
     """Submit a result (evaluator)."""
     require(user, *EVALUATOR)
 
-    def work():
+    def work() -> tuple[int, Any]:
         rows = results.submit_results(session, [ResultInput(
             contract_id, body.fiscal_year, body.kpi, body.value, body.payer, body.evaluation)],
             user.username, body.draft, "api")
@@ -142,14 +142,14 @@ def submit(contract_id: str, body: ResultCreate, request: Request, session: Sess
 
 @router.post("/kpi-results/upload", status_code=201, response_model=list[ResultPublic])
 async def upload(request: Request, session: SessionDep, user: CurrentUser,
-                 file: UploadFile = File(...), idempotency_key: IdemKey = None):
+                 file: UploadFile = File(...), idempotency_key: IdemKey = None) -> Response:
     """Import a CSV/XLSX of results; any bad row refuses the whole file (row and column
     named)."""
     require(user, *EVALUATOR)
     data = await file.read()
     name = Path(file.filename or "results.csv").name
 
-    def work():
+    def work() -> tuple[int, Any]:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / name
             path.write_bytes(data)
@@ -163,7 +163,7 @@ async def upload(request: Request, session: SessionDep, user: CurrentUser,
 
 @router.post("/kpi-results/{result_id}/audit", status_code=200, response_model=ResultPublic)
 def audit_result(result_id: Id, request: Request, session: SessionDep, user: CurrentUser,
-                 idempotency_key: IdemKey = None):
+                 idempotency_key: IdemKey = None) -> Response:
     """Sign off a submitted result (evaluator); records who and when."""
     require(user, *EVALUATOR)
     return run_write(request, session, user, idempotency_key, {"id": result_id}, "kpi.audit",
@@ -174,7 +174,7 @@ def audit_result(result_id: Id, request: Request, session: SessionDep, user: Cur
 @router.post("/kpi-results/{result_id}/corrections", status_code=201,
              response_model=ResultPublic)
 def correct(result_id: Id, body: ResultCorrection, request: Request, session: SessionDep,
-            user: CurrentUser, idempotency_key: IdemKey = None):
+            user: CurrentUser, idempotency_key: IdemKey = None) -> Response:
     """Correct an audited or settled result: a new version with a reason."""
     require(user, *EVALUATOR)
     return run_write(request, session, user, idempotency_key, body, "kpi.correct",
@@ -216,11 +216,11 @@ def preview(contract_id: str, fiscal_year: ContractYear, session: SessionDep, us
 @router.post("/contracts/{contract_id}/years/{fiscal_year}/settlement", status_code=201,
              response_model=SettlementPublic)
 def settle(contract_id: str, fiscal_year: ContractYear, body: SettleRequest, request: Request,
-           session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None):
+           session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None) -> Response:
     """Settle from the audited results (intermediary); the same inputs return the first run."""
     require(user, *SETTLER)
 
-    def work():
+    def work() -> tuple[int, Any]:
         outcome = runs.settle(session, contract_id, fiscal_year, body.evaluation, body.on,
                               user.username)
         run = outcome.run
@@ -235,7 +235,7 @@ def settle(contract_id: str, fiscal_year: ContractYear, body: SettleRequest, req
 
 @router.post("/contracts/{contract_id}/years/{fiscal_year}/close", status_code=201)
 def close(contract_id: str, fiscal_year: ContractYear, request: Request, session: SessionDep,
-          user: CurrentUser, idempotency_key: IdemKey = None):
+          user: CurrentUser, idempotency_key: IdemKey = None) -> Response:
     """Year-end close (intermediary): returns the settlement pack data."""
     require(user, *SETTLER)
     return run_write(request, session, user, idempotency_key, {"fy": fiscal_year},
@@ -256,14 +256,14 @@ def pack(contract_id: str, fiscal_year: ContractYear, session: SessionDep,
 @router.post("/contracts/{contract_id}/years/{fiscal_year}/payers/{payer}/approval",
              status_code=201)
 def approve(contract_id: str, fiscal_year: ContractYear, payer: str, request: Request,
-            session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None):
+            session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None) -> Response:
     """A finance officer approves its own municipality's share of a settled year."""
     if user.role == "finance_officer" and user.scope != payer:
         raise NotFound(f"no payer {payer!r} in {contract_id} that you may see",
                        PAYER_NOT_FOUND, "payer")
     require(user, "finance_officer", "admin")
 
-    def work():
+    def work() -> tuple[int, Any]:
         current = runs.current_runs(session, contract_id)
         figures = {ev: json.loads(run.summary)["payers"].get(payer)
                    for (year, ev), run in current.items() if year == fiscal_year}
