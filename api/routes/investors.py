@@ -12,7 +12,7 @@ import tempfile
 import zipfile
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
@@ -34,6 +34,7 @@ from investors.store import (
     list_holders,
     subscribe,
 )
+from investors.tables import Holder
 from ledger.errors import NotFound
 from ledger.money_json import MoneyJSON
 
@@ -83,7 +84,7 @@ class PaymentPublic(BaseModel):
     net: MoneyJSON
 
 
-def _holder_public(h) -> HolderPublic:  # noqa: ANN001
+def _holder_public(h: Holder) -> HolderPublic:
     return HolderPublic(code=h.code, kind=h.kind, name_kanji=h.name_kanji,
                         name_kana=h.name_kana, name_en=h.name_en, tax_category=h.tax_category)
 
@@ -112,7 +113,7 @@ def holders(session: SessionDep, user: CurrentUser, page: PageDep) -> PageOf[Hol
 
 @router.post("/holders", status_code=201, response_model=HolderPublic)
 def create_holder(body: HolderCreate, request: Request, session: SessionDep, user: CurrentUser,
-                  idempotency_key: IdemKey = None):
+                  idempotency_key: IdemKey = None) -> Response:
     """Register a holder (intermediary). No national identification number is accepted."""
     require(user, "admin", "intermediary")
     return run_write(request, session, user, idempotency_key, body, "holder.add",
@@ -128,11 +129,12 @@ def holder(code: str, session: SessionDep, user: CurrentUser) -> HolderPublic:
 
 @router.post("/contracts/{contract_id}/subscriptions", status_code=201)
 def create_subscription(contract_id: str, body: SubscriptionCreate, request: Request,
-                        session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None):
+                        session: SessionDep, user: CurrentUser,
+                        idempotency_key: IdemKey = None) -> Response:
     """A holder buys units (intermediary)."""
     require(user, "admin", "intermediary")
 
-    def work():
+    def work() -> tuple[int, Any]:
         row = subscribe(session, contract_id, body.unit_class, body.holder, body.units,
                         body.subscribed_on)
         return 201, {"holder": body.holder, "unit_class": row.unit_class, "units": row.units,
