@@ -9,7 +9,7 @@ exists.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
@@ -36,6 +36,7 @@ from api.schemas import (
     EntryCreate,
     EntryPublic,
     PageOf,
+    PostingIn,
     PostingPublic,
     ResolveRequest,
     ReverseRequest,
@@ -48,11 +49,12 @@ from api.schemas import (
 from api.users import Caller
 from api.writes import run_write
 from ledger import reports, service
+from ledger.accounts import AccountSpec
 from ledger.entries import EntryDraft, PostingDraft
 from ledger.errors import NotFound
 from ledger.export import export_beancount
 from ledger.money_json import MoneyJSON
-from ledger.schema import Account, AccountBalance, Book, Entry, Posting
+from ledger.schema import Account, AccountBalance, Book, Entry, Posting, table_of
 from ledger.verify import verify
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
@@ -96,7 +98,7 @@ def _account_public(account: Account, balance: AccountBalance) -> AccountPublic:
                          pending_credits=_m(balance.credits_pending, account.currency))
 
 
-_P, _A, _E, _B = Posting.__table__, Account.__table__, Entry.__table__, Book.__table__
+_P, _A, _E, _B = table_of(Posting), table_of(Account), table_of(Entry), table_of(Book)
 _ENTRY_POSTINGS = (select(_P.c.side, _P.c.amount_minor, _P.c.currency, _A.c.code)
                    .join(_A, _A.c.id == _P.c.account_id)
                    .where(_P.c.entry_id == bindparam("entry_id")).order_by(_P.c.id))
@@ -158,11 +160,11 @@ def list_books(session: SessionDep, user: CurrentUser, page: PageDep) -> PageOf[
 
 @router.post("/books", status_code=201, response_model=BookPublic)
 def create_book(body: BookCreate, request: Request, session: SessionDep, user: CurrentUser,
-                idempotency_key: IdemKey = None):
+                idempotency_key: IdemKey = None) -> Response:
     """Open a book (admin, intermediary)."""
     require(user, *WRITERS)
 
-    def work():
+    def work() -> tuple[int, Any]:
         book = service.create_book(session, body.code, body.currency, body.name_ja,
                                    body.name_en, body.fiscal_year_start_month)
         return 201, _book_public(book)
@@ -192,12 +194,12 @@ def list_accounts(book: str, session: SessionDep, user: CurrentUser,
 
 @router.post("/books/{book}/accounts", status_code=201, response_model=AccountPublic)
 def open_account(book: str, body: AccountCreate, request: Request, session: SessionDep,
-                 user: CurrentUser, idempotency_key: IdemKey = None):
+                 user: CurrentUser, idempotency_key: IdemKey = None) -> Response:
     """Open an account (admin, intermediary)."""
     require(user, *WRITERS)
 
-    def work():
-        account = service.open_account(session, book, service.AccountSpec(**body.model_dump()))
+    def work() -> tuple[int, Any]:
+        account = service.open_account(session, book, AccountSpec(**body.model_dump()))
         return 201, _account_public(account, session.get_one(AccountBalance, account.id))
     return run_write(request, session, user, idempotency_key, body, "ledger.account.open", work)
 
@@ -245,26 +247,26 @@ def get_entry(book: str, entry_id: Id, session: SessionDep, user: CurrentUser) -
     visible = entry is not None and found is not None and entry.book_id == found.id
     scope = party_ref(user)
     if visible and scope is not None:
-        visible = session.scalar(select(func.count()).select_from(Posting).join(
+        visible = (session.scalar(select(func.count()).select_from(Posting).join(
             Account, Account.id == Posting.account_id).where(
-            Posting.entry_id == entry_id, Account.party_ref == scope)) > 0
+            Posting.entry_id == entry_id, Account.party_ref == scope)) or 0) > 0
     if not visible or entry is None:
         raise NotFound(f"no entry {entry_id} in book {book} that you may see",
                        "ENTRY_NOT_FOUND", "entry_id")
     return entry_public(session, entry)
 
 
-def _drafts(postings) -> list[PostingDraft]:
+def _drafts(postings: list[PostingIn]) -> list[PostingDraft]:
     return [PostingDraft(p.account, p.side, p.amount.to_money()) for p in postings]
 
 
 @router.post("/books/{book}/entries", status_code=201, response_model=EntryPublic)
 async def post_entry(book: str, body: EntryCreate, request: Request, session: SessionDep,
-                     user: CurrentUser, idempotency_key: IdemKey = None):
+                     user: CurrentUser, idempotency_key: IdemKey = None) -> Response:
     """Post (or reserve, with ``pending``) an entry; the Idempotency-Key is the ledger's key."""
     require(user, *WRITERS)
 
-    def work():
+    def work() -> tuple[int, Any]:
         draft = EntryDraft(book, idempotency_key or "", body.kind, body.effective_on,
                            _drafts(body.postings), body.description, body.links)
         entry = service.post_entry(session, draft, pending=body.pending)
@@ -275,11 +277,12 @@ async def post_entry(book: str, body: EntryCreate, request: Request, session: Se
 
 @router.post("/books/{book}/entries/{entry_id}/post", status_code=201, response_model=EntryPublic)
 def post_pending(book: str, entry_id: Id, body: ResolveRequest, request: Request,
-                 session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None):
+                 session: SessionDep, user: CurrentUser,
+                 idempotency_key: IdemKey = None) -> Response:
     """Post a pending entry, in full or for a smaller amount (the rest is released)."""
     require(user, *WRITERS)
 
-    def work():
+    def work() -> tuple[int, Any]:
         entry = service.post_pending(
             session, book, entry_id, idempotency_key or "", body.effective_on,
             amount=body.amount.to_money() if body.amount else None,
@@ -292,11 +295,12 @@ def post_pending(book: str, entry_id: Id, body: ResolveRequest, request: Request
 
 @router.post("/books/{book}/entries/{entry_id}/void", status_code=201, response_model=EntryPublic)
 def void_pending(book: str, entry_id: Id, body: ReverseRequest, request: Request,
-                 session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None):
+                 session: SessionDep, user: CurrentUser,
+                 idempotency_key: IdemKey = None) -> Response:
     """Void a pending entry: release everything it reserved."""
     require(user, *WRITERS)
 
-    def work():
+    def work() -> tuple[int, Any]:
         entry = service.void_pending(session, book, entry_id, idempotency_key or "",
                                      body.effective_on, body.description)
         return 201, entry_public(session, entry)
@@ -306,11 +310,12 @@ def void_pending(book: str, entry_id: Id, body: ReverseRequest, request: Request
 @router.post("/books/{book}/entries/{entry_id}/reverse", status_code=201,
              response_model=EntryPublic)
 def reverse_entry(book: str, entry_id: Id, body: ReverseRequest, request: Request,
-                  session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None):
+                  session: SessionDep, user: CurrentUser,
+                  idempotency_key: IdemKey = None) -> Response:
     """Correct a posted entry with a mirror entry (once)."""
     require(user, *WRITERS)
 
-    def work():
+    def work() -> tuple[int, Any]:
         entry = service.reverse_entry(session, book, entry_id, idempotency_key or "",
                                       body.effective_on, body.description)
         return 201, entry_public(session, entry)
