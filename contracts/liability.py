@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
 from contracts.model import (
     Contract,
@@ -25,7 +26,7 @@ from contracts.model import (
     Tranche,
 )
 from ledger.errors import SibError
-from ledger.rounding import RemainderPolicy, allocate, round_minor
+from ledger.rounding import RemainderPolicy, RoundingMode, allocate, round_minor
 
 
 def payer_weights(contract: Contract, fiscal_year: int) -> dict[str, Decimal]:
@@ -147,6 +148,18 @@ def tax_on(contract: Contract, amount_minor: int, applies_to: str) -> int:
     if tax is None or tax.amounts_include_tax or applies_to not in tax.applies_to:
         return 0
     return round_minor(Decimal(amount_minor) * tax.rate, contract.rounding.mode)
+
+
+def tax_inside(contract: Contract, amount_minor: int, applies_to: str) -> int:
+    """Consumption tax contained in one invoice of ``amount_minor`` of kind ``applies_to``
+    when the contract's amounts include it (税込): amount × rate / (1 + rate), computed once
+    per invoice and truncated, as an invoice states it (10 % → × 10/110). Zero when the
+    contract has no tax, the tax does not apply to that kind, or it is added on top."""
+    tax = contract.consumption_tax
+    if tax is None or not tax.amounts_include_tax or applies_to not in tax.applies_to:
+        return 0
+    return round_minor(Fraction(amount_minor) * Fraction(tax.rate) / (1 + Fraction(tax.rate)),
+                       RoundingMode.TRUNCATE)
 
 
 @dataclass(frozen=True)

@@ -218,7 +218,7 @@ def payment_notice(session: Session, ctx: Context, payer: str) -> sd.PaymentNoti
         payee=_intermediary(c), kpi_results=kpi_results(session, ctx, payer),
         earned_lines=tuple(lines), earned_total_minor=figures.earned_minor,
         consumption_tax_minor=figures.tax_minor, amount_due_minor=figures.receivable_minor,
-        grant_covered_minor=figures.grant_minor,
+        tax_included=figures.tax_included, grant_covered_minor=figures.grant_minor,
         due_on=due_on(c, ctx.fiscal_year),
         paid_to_date_minor=paid_before,
         authorisation=sd.BudgetAuthorisation(

@@ -78,8 +78,10 @@ def payment_notice_blocks(data: PaymentNotice, lang: str) -> list[Block]:
                heading(fmt.label("earned_lines"))]
     blocks += [_earned_table(data, fmt), gap(6), table(
         [Column(fmt.label("total"), 4.5), Column(fmt.label("amount"), 2.6, "right")],
-        [[fmt.label("earned_total"), fmt.amount(data.earned_total_minor)],
-         [fmt.label("consumption_tax"), fmt.amount(data.consumption_tax_minor)]],
+        [[fmt.label("earned_total_included" if data.tax_included else "earned_total"),
+          fmt.amount(data.earned_total_minor)],
+         [fmt.label("consumption_tax_included" if data.tax_included else "consumption_tax"),
+          fmt.amount(data.consumption_tax_minor)]],
         [fmt.label("amount_due"), fmt.amount(data.amount_due_minor)], size=9.0,
         trailing=[[fmt.label("grant_covered"), fmt.amount(data.grant_covered_minor)]])]
     blocks += [gap(10)] + _authorisation_blocks(data, fmt)

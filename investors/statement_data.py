@@ -431,14 +431,17 @@ class PaymentNotice:
         kpi_results: the audited KPI results of the year for this payer.
         earned_lines: each earned amount with its trace.
         earned_total_minor: the sum of the lines.
-        consumption_tax_minor: consumption tax on the outcome payment (once per invoice).
-        amount_due_minor: earned total plus consumption tax.
+        consumption_tax_minor: consumption tax on the outcome payment (once per invoice):
+            added on top, or (``tax_included``) the part of the earned total that is tax.
+        amount_due_minor: earned total plus consumption tax added on top (tax included: the
+            earned total).
         grant_covered_minor: the part the national grant subsidises (for the payer's records;
             the payer still pays the whole amount due).
         due_on: payment due date.
         paid_to_date_minor: paid under the authorisation before this notice.
         authorisation: the budget authorisation the payment is made under.
         remit_to: the account to pay into, as written on transfer forms.
+        tax_included: the contract's amounts include the consumption tax (税込).
     """
 
     kind: ClassVar[str] = "payment_notice"
@@ -455,6 +458,7 @@ class PaymentNotice:
     paid_to_date_minor: int
     authorisation: BudgetAuthorisation
     remit_to: str = ""
+    tax_included: bool = False
 
     def __post_init__(self) -> None:
         lines_total = sum(line.earned_minor for line in self.earned_lines)
@@ -462,9 +466,14 @@ class PaymentNotice:
             raise SibError(f"earned lines add up to {lines_total}, the total says "
                            f"{self.earned_total_minor}", "NOTICE_TOTAL_MISMATCH",
                            "earned_total_minor")
-        if self.earned_total_minor + self.consumption_tax_minor != self.amount_due_minor:
-            raise SibError("amount due is not the earned total plus consumption tax",
+        added = 0 if self.tax_included else self.consumption_tax_minor
+        if self.earned_total_minor + added != self.amount_due_minor:
+            raise SibError("amount due is not the earned total plus consumption tax added "
+                           "on top (or, tax included, the earned total)",
                            "NOTICE_TOTAL_MISMATCH", "amount_due_minor")
+        if self.tax_included and not 0 <= self.consumption_tax_minor <= self.earned_total_minor:
+            raise SibError("the tax included cannot exceed the amount it is part of",
+                           "NOTICE_TOTAL_MISMATCH", "consumption_tax_minor")
         if not 0 <= self.grant_covered_minor <= self.amount_due_minor:
             raise SibError("the grant-covered part must lie between 0 and the amount due",
                            "NOTICE_GRANT_INVALID", "grant_covered_minor")

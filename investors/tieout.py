@@ -9,7 +9,8 @@ both values. ``tie_out_year`` checks every document of a contract year.
 What is held against what:
 - payment notice: the amount due = what was posted to the payer's receivable for the year's
   settlement (earned and consumption tax, net of corrections); the earned total = the payer's
-  outcome income for the year; the tax = the tax payable posted for the payer and year; the
+  outcome income for the year as earned (before tax inside it is moved out); the tax = the
+  tax payable posted for the payer and year; the
   grant = the grant receivable recognised for the payer and year; the lines add up to the total.
 - lender statement, per loan: opening and closing principal = the loan account's balance the
   day before the year and on its last day; every point of the balance chart = the balance on
@@ -85,8 +86,11 @@ def notice_mismatches(session: Session, notice: sd.PaymentNotice) -> list[Mismat
     check = _Check(notice.header.document_id)
     check.same("amount due", notice.amount_due_minor,
                _net_debit(_year_postings(session, c, Code.receivable(payer), fy)))
+    # The earned amounts are the outcome income the settlement entries booked; tax inside
+    # tax-inclusive amounts is then moved out of it (outcome_tax entries), not unearned.
     check.same("earned total", notice.earned_total_minor,
-               -_net_debit(_year_postings(session, c, Code.outcome_income(payer), fy)))
+               -_net_debit(p for p in _year_postings(session, c, Code.outcome_income(payer), fy)
+                           if p.kind not in ("outcome_tax", "outcome_tax_correction")))
     check.same("consumption tax", notice.consumption_tax_minor,
                -_net_debit(_year_postings(session, c, Code.TAX_PAYABLE, fy, payer=payer)))
     check.same("grant covered", notice.grant_covered_minor,

@@ -248,6 +248,9 @@ JAPANESE_WORDS: dict[Phrase, Wording] = {
     Phrase.RULE_CONTRACT_CAP: Wording(lambda w, s: f"契約期間全体の支払上限額 {w(s['cap'])}"),
     Phrase.RULE_CONSUMPTION_TAX: Wording(
         lambda w, s: f"消費税：請求額の合計に税率{w(s['rate'])}（請求書ごとに1回計算）"),
+    Phrase.RULE_CONSUMPTION_TAX_INCLUDED: Wording(
+        lambda w, s: f"消費税：請求額（税込）に含まれる税率{w(s['rate'])}の消費税"
+                     "（請求書ごとに1回計算）"),
     Phrase.RULE_GRANT: Wording(
         lambda w, s: "交付金：支払者の負担額の{1}分の{0}".format(*ratio(s["rate"]))),
     Phrase.RULE_WATERFALL: Wording(lambda w, s: "配分の順位：" + " → ".join(w.each(s["order"]))),
@@ -312,6 +315,8 @@ JAPANESE_WORDS: dict[Phrase, Wording] = {
     Phrase.ROOM_UNDER_CAP: Wording(
         "上限までの残額", lambda w, s: f"{w(s['cap'])} − {w(s['earned_before'])}"),
     Phrase.TAX: Wording("消費税額", lambda w, s: f"{w(s['earned'])} × {w.n(s['rate'])}"),
+    Phrase.TAX_INSIDE: Wording(
+        "うち消費税額", lambda w, s: "{} × {}/{}".format(w(s["earned"]), *ratio(s["share"]))),
     Phrase.GRANT_COVERED: Wording(
         "交付金対象額", lambda w, s: "{} × {}/{}".format(w(s["due"]), *ratio(s["rate"]))),
     Phrase.GRANT_LIMIT: Wording(

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
 
+from contracts.liability import tax_inside
 from contracts.model import Contract, Tranche
 from contracts.terms import max_outcome_by_tranche_payer, tax_on
 from ledger.errors import Problem
-from ledger.rounding import RemainderPolicy, allocate, round_minor
+from ledger.rounding import RemainderPolicy, RoundingMode, allocate, round_minor
 from settlement.payouts import KpiInput, earned
 from settlement.trace import (
     ROUNDING_TERMS,
@@ -49,19 +50,27 @@ class PayerTotals:
     """What one payer owes for the evaluation.
 
     Attributes:
-        earned_minor: outcome payments earned (tax excluded where the contract says so).
-        tax_minor: consumption tax, computed once on the payer's invoice.
-        due_minor: earned + tax: what the payer pays.
+        earned_minor: outcome payments earned, as the contract states its amounts (including
+            the tax where its amounts include it).
+        tax_minor: consumption tax on the payer's invoice, computed once: added on top, or
+            (``tax_included``) the part of the earned amount that is tax.
+        due_minor: what the payer pays: earned, plus the tax when it is added on top.
         grant_minor: the part of the payer's cost the national grant covers.
     """
 
     earned_minor: int = 0
     tax_minor: int = 0
     grant_minor: int = 0
+    tax_included: bool = False
 
     @property
     def due_minor(self) -> int:
-        return self.earned_minor + self.tax_minor
+        return self.earned_minor + (0 if self.tax_included else self.tax_minor)
+
+    @property
+    def earned_before_tax_minor(self) -> int:
+        """The earned amount without its tax (the SPV's outcome income)."""
+        return self.earned_minor - (self.tax_minor if self.tax_included else 0)
 
 
 @dataclass
@@ -200,7 +209,12 @@ def _apply_contract_cap(contract: Contract, out: YearSettlement, earned_before: 
 
 
 def _apply_tax(contract: Contract, out: YearSettlement) -> None:
+    included = contract.consumption_tax is not None and \
+        contract.consumption_tax.amounts_include_tax
     for payer, totals in out.payers.items():
+        if included:
+            _extract_tax(contract, out, payer, totals)
+            continue
         totals.tax_minor = tax_on(contract, totals.earned_minor, "outcome_payments")
         if totals.tax_minor:
             tax_rate = contract.consumption_tax.rate if contract.consumption_tax else Decimal(0)
@@ -213,6 +227,26 @@ def _apply_tax(contract: Contract, out: YearSettlement) -> None:
             trace.rounding = Rounding(contract.rounding.mode, exact, totals.tax_minor)
             trace.result_minor = totals.tax_minor
             out.traces.append(trace)
+
+
+def _extract_tax(contract: Contract, out: YearSettlement, payer: str,
+                 totals: PayerTotals) -> None:
+    """The tax inside a tax-inclusive invoice: earned × rate / (1 + rate), once, truncated."""
+    totals.tax_included = True
+    totals.tax_minor = tax_inside(contract, totals.earned_minor, "outcome_payments")
+    tax = contract.consumption_tax
+    if tax is None or "outcome_payments" not in tax.applies_to or not totals.earned_minor:
+        return
+    share = Fraction(tax.rate) / (1 + Fraction(tax.rate))
+    trace = Trace(About(Subject.CONSUMPTION_TAX, fiscal_year=out.fiscal_year,
+                        evaluation=out.evaluation, payer=payer),
+                  Step(Phrase.RULE_CONSUMPTION_TAX_INCLUDED, params={"rate": rate(tax.rate)}))
+    exact = Fraction(totals.earned_minor) * share
+    trace.step(Phrase.TAX_INSIDE, minor(exact), earned=minor(totals.earned_minor),
+               share=rate(share))
+    trace.rounding = Rounding(RoundingMode.TRUNCATE, exact, totals.tax_minor)
+    trace.result_minor = totals.tax_minor
+    out.traces.append(trace)
 
 
 def _apply_grants(contract: Contract, out: YearSettlement, grant_before: Mapping[str, int]) -> None:

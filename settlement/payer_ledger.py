@@ -23,17 +23,23 @@ from contracts.model import Contract
 from ledger import read
 from settlement.budget import budget_year, obligation_year_of
 
+# The entries that book a settlement's consumption tax (and their corrections' reversals).
+_TAX_KINDS = ("outcome_tax", "outcome_tax_correction")
+
 
 @dataclass(frozen=True)
 class PayerYear:
     """What a payer owes for one fiscal year's outcomes, in minor units.
 
     Attributes:
-        earned_by_tranche: tranche id → outcome earned (net of corrections).
-        earned_minor: the outcome earned, without tax (the SPV's outcome income).
-        tax_minor: consumption tax on it (the SPV's tax payable for the payer).
+        earned_by_tranche: tranche id → outcome earned (net of corrections), as the contract
+            states its amounts (including the tax where they include it).
+        earned_minor: their sum.
+        tax_minor: consumption tax (the SPV's tax payable for the payer and year): added on
+            top, or (``tax_included``) the part of ``earned_minor`` that is tax.
         due_minor: the payer's cost in its own books (what it must pay).
         grant_minor: the part of the cost the grant covers (grant recognised).
+        tax_included: the tax was taken out of the earned amount (tax-inclusive amounts).
     """
 
     payer: str
@@ -43,11 +49,12 @@ class PayerYear:
     tax_minor: int = 0
     due_minor: int = 0
     grant_minor: int = 0
+    tax_included: bool = False
 
     @property
     def receivable_minor(self) -> int:
-        """What the SPV is owed for the year: earned plus tax."""
-        return self.earned_minor + self.tax_minor
+        """What the SPV is owed for the year: earned, plus the tax when added on top."""
+        return self.earned_minor + (0 if self.tax_included else self.tax_minor)
 
 
 def payer_year(payer: str, fiscal_year: int, spv: Iterable[read.PostingView],
@@ -57,8 +64,11 @@ def payer_year(payer: str, fiscal_year: int, spv: Iterable[read.PostingView],
     mine = [p for p in spv if p.links.get("fiscal_year") == fiscal_year]
     by_tranche: dict[str, int] = {}
     earned = tax = 0
+    included = False
     for p in mine:
-        if p.account == Code.outcome_income(payer):
+        if p.account == Code.outcome_income(payer) and p.kind in _TAX_KINDS:
+            included = True  # tax moved out of the income: it was inside the amounts
+        elif p.account == Code.outcome_income(payer):
             amount = p.credit_minor - p.debit_minor
             earned += amount
             tranche = str(p.links.get("tranche", ""))
@@ -73,7 +83,8 @@ def payer_year(payer: str, fiscal_year: int, spv: Iterable[read.PostingView],
             due += p.debit_minor - p.credit_minor
         elif p.account == Code.grant_income(payer):
             grant += p.credit_minor - p.debit_minor
-    return PayerYear(payer, fiscal_year, MappingProxyType(by_tranche), earned, tax, due, grant)
+    return PayerYear(payer, fiscal_year, MappingProxyType(by_tranche), earned, tax, due, grant,
+                     included)
 
 
 def read_payer_years(session: Session, contract_id: str, payer_ids: Iterable[str],

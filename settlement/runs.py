@@ -21,7 +21,7 @@ from moneyed import Money
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from contracts.chart import payers_book_code
+from contracts.chart import Code, payers_book_code
 from contracts.model import Contract
 from contracts.store import active_commitments, contract_for_year
 from ledger.calendar import fiscal_year_bounds
@@ -256,8 +256,13 @@ class _Poster:
         for payer, totals in result.payers.items():
             old = before.get(payer, {})
             entries = dict(old.get("entries", {}))
+            # Tax added on top is owed by the payer (its receivable grows); tax inside a
+            # tax-inclusive amount is part of what it owes already, so it is moved out of the
+            # outcome income into 仮受消費税.
+            tax_from = Code.outcome_income(payer) if totals.tax_included \
+                else Code.receivable(payer)
             figures = {"tax": (totals.tax_minor, self.contract.id,
-                               f"receivable:{payer}", "tax-payable", "outcome_tax"),
+                               tax_from, Code.TAX_PAYABLE, "outcome_tax"),
                        "cost": (totals.due_minor, payers_book, f"outcome-cost:{payer}",
                                 f"payable:{payer}", "outcome_cost"),
                        "grant": (totals.grant_minor, payers_book, f"grant-receivable:{payer}",

@@ -129,6 +129,7 @@ class Phrase(StrEnum):
     RULE_FIXED = "rule.fixed"
     RULE_CONTRACT_CAP = "rule.contract_cap"
     RULE_CONSUMPTION_TAX = "rule.consumption_tax"
+    RULE_CONSUMPTION_TAX_INCLUDED = "rule.consumption_tax_included"
     RULE_GRANT = "rule.grant"
     RULE_WATERFALL = "rule.waterfall"
     RULE_LOSS = "rule.loss"
@@ -168,6 +169,7 @@ class Phrase(StrEnum):
     SPLIT_BETWEEN_PAYERS = "step.split_between_payers"
     ROOM_UNDER_CAP = "step.room_under_cap"
     TAX = "step.tax"
+    TAX_INSIDE = "step.tax_inside"
     GRANT_COVERED = "step.grant_covered"
     GRANT_LIMIT = "step.grant_limit"
     WATERFALL_STEP = "step.waterfall_step"
@@ -780,6 +782,9 @@ ENGLISH_WORDS: dict[Phrase, Wording] = {
     Phrase.RULE_CONTRACT_CAP: Wording(lambda w, s: f"contract total cap {w.n(s['cap'])}"),
     Phrase.RULE_CONSUMPTION_TAX: Wording(
         lambda w, s: f"{w.n(s['rate'])} on the invoice total, once per invoice"),
+    Phrase.RULE_CONSUMPTION_TAX_INCLUDED: Wording(
+        lambda w, s: f"{w.n(s['rate'])} included in the invoice total, extracted once per "
+                     "invoice"),
     Phrase.RULE_GRANT: Wording(
         lambda w, s: "rate {}/{} of the payer's cost".format(*ratio(s["rate"]))),
     Phrase.RULE_WATERFALL: Wording(lambda w, s: " → ".join(w.each(s["order"]))),
@@ -841,6 +846,8 @@ ENGLISH_WORDS: dict[Phrase, Wording] = {
     Phrase.ROOM_UNDER_CAP: Wording(
         "room under the cap", lambda w, s: f"{w.n(s['cap'])} − {w.n(s['earned_before'])}"),
     Phrase.TAX: Wording("tax", lambda w, s: f"{w.n(s['earned'])} × {w.n(s['rate'])}"),
+    Phrase.TAX_INSIDE: Wording(
+        "tax included", lambda w, s: "{} × {}/{}".format(w.n(s["earned"]), *ratio(s["share"]))),
     Phrase.GRANT_COVERED: Wording(
         "covered", lambda w, s: "{} × {}/{}".format(w.n(s["due"]), *ratio(s["rate"]))),
     Phrase.GRANT_LIMIT: Wording(

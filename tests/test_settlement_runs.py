@@ -122,12 +122,13 @@ def test_a_corrected_result_posts_only_the_difference_and_both_runs_are_kept(loa
     # Yawata: 1,373,040 × 0.68 = 933,667.2 → 933,667; Ibusuki: 789,968 × 0.15 = 118,495.2
     assert (after["yawata"], after["ibusuki"]) == (933_667, 118_495)
     # What was posted: Yawata's line reversed and posted again; Ibusuki's line (voided at 0)
-    # posted; in the payers' book each one's cost and grant reversed and posted again.
+    # posted; the tax inside each one's (tax-inclusive) invoice reversed and taken out again;
+    # in the payers' book each one's cost and grant reversed and posted again.
     new = list(session.scalars(select(Entry).order_by(Entry.id).offset(spv_entries)))
     assert sorted(e.kind for e in new) == sorted(
         ["outcome_correction", "outcome_earned", "outcome_earned"]
-        + ["outcome_cost_correction", "outcome_cost", "grant_recognised_correction",
-           "grant_recognised"] * 2)
+        + ["outcome_tax_correction", "outcome_tax", "outcome_cost_correction", "outcome_cost",
+           "grant_recognised_correction", "grant_recognised"] * 2)
     assert {json.loads(e.links)["payer"] for e in new} == {"yawata", "ibusuki"}
     reversed_line = next(e for e in new if e.kind == "outcome_correction")
     assert json.loads(reversed_line.links)["tranche"] == "fy2019-continuation"
@@ -148,7 +149,10 @@ def test_a_corrected_result_posts_only_the_difference_and_both_runs_are_kept(loa
     for payer in POPULATION:
         assert summary[payer]["earned"] == expected[payer]
         assert summary[payer]["grant"] == expected[payer] // 2
-        assert tb[f"outcome-income:{payer}"] == tb[f"receivable:{payer}"] == expected[payer]
+        # Tax included: owed as earned; the tax inside (× 10/110, truncated) is not income.
+        assert summary[payer]["tax"] == expected[payer] * 10 // 110
+        assert tb[f"receivable:{payer}"] == expected[payer]
+        assert tb[f"outcome-income:{payer}"] == expected[payer] - expected[payer] * 10 // 110
         assert payers[f"outcome-cost:{payer}"] == payers[f"payable:{payer}"] == expected[payer]
         assert payers[f"grant-receivable:{payer}"] == expected[payer] // 2
     # The versions: v1 settled by run 1 and never changed; v2 settled by run 2.

@@ -165,13 +165,21 @@ def expected_runs() -> dict[tuple[int, str], dict[str, int]]:
 
 EARNED = expected_runs()
 # Tax: the contract's maxima already include consumption tax (税込), so none is added; what a
-# payer owes is what it earned. The grant covers half of each run's cost, truncated.
+# payer owes is what it earned. The tax inside each run's invoice (one per payer and run) is
+# earned × 10/110, truncated, and moves from outcome income to 仮受消費税 (tax payable).
+# The grant covers half of each run's cost, truncated.
 GRANT = {key: {p: amount // 2 for p, amount in run.items()} for key, run in EARNED.items()}
+TAX = {key: {p: amount * 10 // 110 for p, amount in run.items()} for key, run in EARNED.items()}
 
 
 def owed_for(year: int) -> dict[str, int]:
     """What each payer owes for a fiscal year (its interim and final runs together)."""
     return {p: sum(EARNED[k][p] for k in EARNED if k[0] == year) for p in PAYERS}
+
+
+def tax_for(year: int) -> dict[str, int]:
+    """The tax inside what each payer owes for a fiscal year (each run's invoice on its own)."""
+    return {p: sum(TAX[k][p] for k in TAX if k[0] == year) for p in PAYERS}
 
 
 def granted_for(year: int) -> dict[str, int]:
@@ -481,7 +489,10 @@ def test_what_each_municipality_earned_owed_and_was_granted_each_year(story):
     for key, earned in EARNED.items():
         summary = json.loads(runs[key].summary)["payers"]
         assert {p: summary[p]["earned"] for p in PAYERS} == earned, key
-        assert {p: summary[p]["tax"] for p in PAYERS} == dict.fromkeys(PAYERS, 0), key
+        # The maxima include the tax (税込): the tax inside each payer's invoice is taken out
+        # once, earned × 10/110, truncated (it is part of what is due, not added to it).
+        assert {p: summary[p]["tax"] for p in PAYERS} == {
+            p: earned[p] * 10 // 110 for p in PAYERS}, key
         assert {p: summary[p]["due"] for p in PAYERS} == earned, key
         assert {p: summary[p]["grant"] for p in PAYERS} == GRANT[key], key
     for year in YEARS:
@@ -624,9 +635,9 @@ def test_each_years_closing_trial_balance_reconciles_to_the_runs(story):
         rows = {r["account"]: r["debit"] - r["credit"]
                 for r in posted.packs[year]["trial_balance"]}
         for payer in PAYERS:
-            # Income: everything earned so far. Receivable at 31 March: the year just closed
-            # (the year before was paid in May, within this year).
-            assert -rows[f"outcome-income:{payer}"] == sum(owed_for(y)[payer]
+            # Income: everything earned so far, less the tax inside it. Receivable at 31
+            # March: the year just closed (the year before was paid in May, within this year).
+            assert -rows[f"outcome-income:{payer}"] == sum(owed_for(y)[payer] - tax_for(y)[payer]
                                                           for y in YEARS if y <= year)
             assert rows[f"receivable:{payer}"] == owed_for(year)[payer]
         assert sum(rows.values()) == 0
@@ -646,14 +657,16 @@ def test_the_project_book_reconciles_to_the_settlement_runs(story):
         grant = sum(run[payer]["grant"] for run in runs)
         paid = sum(owed_for(year)[payer] for year in YEARS)
         assert earned == sum(EARNED[k][payer] for k in EARNED)
-        assert spv[f"outcome-income:{payer}"] == earned
-        assert spv[f"receivable:{payer}"] == earned + tax - paid == 0
+        assert tax == sum(TAX[k][payer] for k in TAX)
+        assert spv[f"outcome-income:{payer}"] == earned - tax
+        assert spv[f"receivable:{payer}"] == earned - paid == 0
         assert payers[f"outcome-cost:{payer}"] == due
         assert payers[f"payable:{payer}"] == due - paid == 0
         assert payers[f"grant-income:{payer}"] == grant
         assert payers[f"grant-receivable:{payer}"] == 0
         assert payers[f"bank:{payer}"] == grant - paid
-    assert spv["tax-payable"] == 0
+    # 仮受消費税: the tax inside every payer's invoices, not yet paid over to the tax office.
+    assert spv["tax-payable"] == sum(TAX[k][p] for k in TAX for p in PAYERS) > 0
     # Loans: all repaid; interest expense is exactly the interest paid.
     for loan_id, model in expected.loans.items():
         assert spv[f"loan:{loan_id}"] == 0

@@ -95,7 +95,13 @@ def test_fy2019_figure_by_figure(session, contract):
     # the pending commitments were resolved: posted for what was earned, the rest released
     tb = {r.code: r for r in trial_balance(session, C).rows}
     assert tb["receivable:ube"].debit_minor == 12_594_840
-    assert tb["outcome-income:yawata"].credit_minor == summary["payers"]["yawata"]["earned"]
+    # The maxima include the tax: 12,594,840 × 10/110 = 1,144,985.45… → 1,144,985 of Ube's
+    # invoice is consumption tax, moved out of its outcome income into 仮受消費税.
+    assert ube["tax"] == 1_144_985
+    assert tb["outcome-income:ube"].credit_minor == 12_594_840 - 1_144_985
+    yawata = summary["payers"]["yawata"]
+    assert tb["outcome-income:yawata"].credit_minor == yawata["earned"] - yawata["tax"]
+    assert tb["tax-payable"].credit_minor == sum(p["tax"] for p in summary["payers"].values())
     assert verify(session).ok
 
 
@@ -122,10 +128,11 @@ def test_a_correction_posts_only_the_difference_and_keeps_both_runs(session, con
     session.commit()
     assert (second.run_no, second.supersedes_run_id) == (2, first.id)
     assert json.loads(second.summary)["earned"] == 23_161_285 + 250_000
-    # five participants lines changed: a reversal and a new entry each; each payer's cost and
-    # grant in the payers' book: a reversal and a new entry each. Nothing else moved.
+    # five participants lines changed: a reversal and a new entry each; the tax inside each
+    # payer's invoice, and each payer's cost and grant in the payers' book: a reversal and a
+    # new entry each. Nothing else moved.
     added = session.scalar(select(func.count()).select_from(Entry)) - entries
-    assert added == 5 * 2 + 5 * 2 * 2
+    assert added == 5 * 2 + 5 * 2 * 3
     assert [r.run_no for r in current_runs(session, C).values()] == [2]
     tb = {r.code: r for r in trial_balance(session, C).rows}
     assert sum(tb[f"receivable:{p}"].debit_minor for p in POPULATION) == 23_411_285
@@ -166,7 +173,13 @@ def test_the_ledger_reconciles_to_the_settlement_runs(session, contract):
     earned = {p: sum(json.loads(r.summary)["payers"][p]["earned"] for r in runs.values())
               for p in POPULATION}
     tb = {r.code: r for r in trial_balance(session, C).rows}
+    tax = {p: sum(json.loads(r.summary)["payers"][p]["tax"] for r in runs.values())
+           for p in POPULATION}
     for payer, amount in earned.items():
-        assert tb[f"outcome-income:{payer}"].credit_minor == amount
-        assert tb[f"receivable:{payer}"].debit_minor == amount  # tax included in the maxima
+        # Tax included in the maxima: owed as earned; the tax inside each run's invoice
+        # (× 10/110, truncated, per run) is not the SPV's income.
+        assert tax[payer] == sum(json.loads(r.summary)["payers"][payer]["earned"] * 10 // 110
+                                 for r in runs.values())
+        assert tb[f"outcome-income:{payer}"].credit_minor == amount - tax[payer]
+        assert tb[f"receivable:{payer}"].debit_minor == amount
     assert sum(earned.values()) == 23_161_285 + 3_000_000

@@ -73,13 +73,18 @@ def test_an_altered_notice_amount_is_named_with_both_values(demo_session):
                  for p in read.postings(demo_session, C, account="receivable:ube")
                  if p.links.get("fiscal_year") == 2021)
     assert notice.amount_due_minor == posted > 0
-    # A notice checks its own arithmetic (due = earned + tax), so the alteration keeps it.
-    tax = notice.consumption_tax_minor
-    altered = dataclasses.replace(notice, amount_due_minor=notice.amount_due_minor + 1,
-                                  consumption_tax_minor=tax + 1)
+    # A notice checks its own arithmetic (lines = total; tax included in the amounts, so
+    # due = total), so the alteration keeps it: one yen more on the first line.
+    assert notice.tax_included and notice.amount_due_minor == notice.earned_total_minor
+    first = dataclasses.replace(notice.earned_lines[0],
+                                earned_minor=notice.earned_lines[0].earned_minor + 1)
+    altered = dataclasses.replace(notice, earned_lines=(first,) + notice.earned_lines[1:],
+                                  earned_total_minor=notice.earned_total_minor + 1,
+                                  amount_due_minor=notice.amount_due_minor + 1)
     found = notice_mismatches(demo_session, altered)
+    earned = notice.earned_total_minor
     assert [(m.figure, m.document_minor, m.ledger_minor) for m in found] == [
-        ("amount due", posted + 1, posted), ("consumption tax", tax + 1, tax)]
+        ("amount due", posted + 1, posted), ("earned total", earned + 1, earned)]
     assert str(found[0]) == (f"{notice.header.document_id}: amount due is {posted + 1:,} on "
                              f"the document but {posted:,} in the ledger")
 
