@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from contracts.chart import Code, Kind, payers_book_code
 from contracts.model import Contract
@@ -151,10 +151,11 @@ def receipts(session: Session, contract_id: str, through_on: date | None = None,
         return []
     reversed_ids = {e.reverses_entry_id for e in read.entries(
         session, contract_id, reverses=[r.id for r in received])}
-    applied = dict(session.execute(
-        select(ReceiptApplication.receipt_entry_id, func.sum(ReceiptApplication.amount_minor))
-        .where(ReceiptApplication.contract_id == contract_id)
-        .group_by(ReceiptApplication.receipt_entry_id)).all())
+    receipt_id = col(ReceiptApplication.receipt_entry_id)
+    applied: dict[int, int] = dict(session.execute(
+        select(receipt_id, func.sum(col(ReceiptApplication.amount_minor)))
+        .where(col(ReceiptApplication.contract_id) == contract_id)
+        .group_by(receipt_id)).all())
     return [Receipt(e.id, str(e.links.get("payer", "")), str(e.links.get("reference", "")),
                     e.effective_on, e.amount_on(Code.CASH, DEBIT), int(applied.get(e.id, 0)))
             for e in received if e.id not in reversed_ids
@@ -343,7 +344,7 @@ def return_rates(session: Session, contract: Contract, class_id: str) -> RateSch
     None when no version gives the class a target return."""
     parsed = [(row.effective_from, row.version, contract_from_row(row))
               for row in versions(session, contract.id)]
-    periods: list[tuple[date, Fraction]] = []
+    periods: list[tuple[date, Fraction | None]] = []
     for year in range(contract.first_fiscal_year, contract.last_fiscal_year + 1):
         governing = [v for v in parsed if v[0] <= year]
         terms = max(governing or parsed, key=lambda v: v[1])[2]
@@ -353,7 +354,7 @@ def return_rates(session: Session, contract: Contract, class_id: str) -> RateSch
         starts = date.min if not periods else \
             fiscal_year_bounds(year, contract.fiscal_year_start_month)[0]
         if not periods or periods[-1][1] != rate:
-            periods.append((starts, rate))  # type: ignore[arg-type]
+            periods.append((starts, rate))
     if all(rate is None for _, rate in periods):
         return None
     return RateSchedule(tuple((on, rate if rate is not None else Fraction(0))
@@ -399,6 +400,7 @@ def distribute(session: Session, contract_id: str, on: date, final: bool = False
     get_book(session, contract.id, lock=True)  # distributions of one contract, one at a time
     tag = f"{contract.id}:waterfall:{on.isoformat()}:{reference}"
     _refuse_if_distributed(session, contract, tag, on, reference)
+    _refuse_if_before_latest(session, contract, on)
     if final:
         _refuse_final_too_early(session, contract)
     cash = max(free_cash(session, contract), 0)
@@ -462,8 +464,8 @@ def _refuse_final_too_early(session: Session, contract: Contract) -> None:
     only after the contract's last fiscal year is settled (or, for a contract with nothing to
     settle that year, closed)."""
     settled = session.scalar(select(func.count()).select_from(SettlementRun).where(
-        SettlementRun.contract_id == contract.id,
-        SettlementRun.fiscal_year == contract.last_fiscal_year))
+        col(SettlementRun.contract_id) == contract.id,
+        col(SettlementRun.fiscal_year) == contract.last_fiscal_year))
     last_day = fiscal_year_bounds(contract.last_fiscal_year, contract.fiscal_year_start_month)[1]
     closed_through = get_book(session, contract.id).closed_through_on
     if not settled and (closed_through is None or closed_through < last_day):
@@ -477,10 +479,22 @@ def _refuse_final_too_early(session: Session, contract: Contract) -> None:
                        f"{done[0].effective_on}", "FINAL_ALREADY_DISTRIBUTED", "final")
 
 
+def _refuse_if_before_latest(session: Session, contract: Contract, on: date) -> None:
+    """Distributions run in date order: what a distribution owes (interest to its date, the
+    return accrued to its date less what was already paid) assumes every earlier-dated one is
+    already in the books. One dated before the latest would pay a return again."""
+    latest = session.scalar(select(func.max(ReceiptApplication.applied_on)).where(
+        ReceiptApplication.contract_id == contract.id))
+    if latest is not None and on < latest:
+        raise Conflict(f"a distribution of {contract.id} is already posted on {latest}; a "
+                       f"distribution on {on}, before it, would pay what that one paid again: "
+                       "date it on or after the latest", "DISTRIBUTION_BEFORE_LATEST", "on")
+
+
 def _refuse_if_distributed(session: Session, contract: Contract, tag: str, on: date,
                            reference: str) -> None:
     done = session.scalar(select(func.count()).select_from(ReceiptApplication).where(
-        ReceiptApplication.distribution_key == tag)) or \
+        col(ReceiptApplication.distribution_key) == tag)) or \
         read.entries(session, contract.id, key_prefix=f"{tag}:")
     if done:
         raise Conflict(f"the waterfall of {on} on the receipts {reference!r} was already "
