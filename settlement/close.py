@@ -88,7 +88,8 @@ class SettlementPack:
     closed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(asdict(self), default=str))
+        plain: dict[str, Any] = json.loads(json.dumps(asdict(self), default=str))
+        return plain
 
 
 def close_year(session: Session, contract_id: str, fiscal_year: int, actor: str = "",
