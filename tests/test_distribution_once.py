@@ -101,6 +101,9 @@ def _check_distributed_once(url: str) -> None:
     assert _refused_by_the_services(url, date(2020, 6, 30)) == "NOTHING_TO_DISTRIBUTE"
     assert _refused_by_the_services(url, date(2020, 5, 29), reference="FY2019") == \
         "ALREADY_DISTRIBUTED"
+    # Distributions run in date order: one dated before the latest would owe, and pay, what
+    # the latest already paid (a return accrued to an earlier day, say).
+    assert _refused_by_the_services(url, date(2020, 5, 25)) == "DISTRIBUTION_BEFORE_LATEST"
     # The final distribution would pay out everything: FY2023 is not even settled.
     assert _refused_by_the_services(url, date(2020, 6, 30), final=True,
                                     reference="FY2019") == "FINAL_BEFORE_TERM_END"
