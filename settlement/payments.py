@@ -483,8 +483,8 @@ def _refuse_if_before_latest(session: Session, contract: Contract, on: date) -> 
     """Distributions run in date order: what a distribution owes (interest to its date, the
     return accrued to its date less what was already paid) assumes every earlier-dated one is
     already in the books. One dated before the latest would pay a return again."""
-    latest = session.scalar(select(func.max(ReceiptApplication.applied_on)).where(
-        ReceiptApplication.contract_id == contract.id))
+    latest = session.scalar(select(func.max(col(ReceiptApplication.applied_on))).where(
+        col(ReceiptApplication.contract_id) == contract.id))
     if latest is not None and on < latest:
         raise Conflict(f"a distribution of {contract.id} is already posted on {latest}; a "
                        f"distribution on {on}, before it, would pay what that one paid again: "
