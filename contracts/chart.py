@@ -43,6 +43,7 @@ class Kind(StrEnum):
     WRITE_DOWN = "write_down"
     UNIT_SUBSCRIPTION = "unit_subscription"
     HOLDER_PAYMENT = "holder_payment"
+    TAX_REMITTANCE = "tax_remittance"  # withholding paid over to the tax office (翌月10日)
 
 
 class Code:
