@@ -69,7 +69,17 @@ class Repayment(_Frozen):
         grace_period_months: months after the first draw with interest only (据置期間).
         instalments: number of principal instalments (1 for a bullet).
         frequency_months: months between instalments.
-        first_repayment_on: due date of the first principal instalment, if fixed.
+        first_repayment_on: nominal due date of the first principal instalment, if fixed.
+        first_due_on: nominal first due date of interest, when the agreement fixes it (the
+            grace period's interest-only dates then run from it, every ``frequency_months``,
+            and must meet ``first_repayment_on``); by default they are counted back from
+            ``first_repayment_on`` to just after the first draw.
+        end_of_month: 末日 stays 末日: when the due dates start on a month's last day, each is
+            its month's last day (「毎年3月末日及び9月末日」: 30 Sep → 31 Mar, not 30 Mar).
+            Default false: the same day of the month, clipped to the month's length.
+        business_day: where a due date on a bank holiday (weekend, Japanese public holiday,
+            31 Dec–3 Jan) moves: ``following`` (翌営業日, the default), ``modified_following``
+            (翌営業日, or 前営業日 if that is in the next month), ``preceding`` (前営業日).
     """
 
     profile: Literal["bullet", "equal_principal", "annuity"]
@@ -77,6 +87,9 @@ class Repayment(_Frozen):
     instalments: int = Field(default=1, ge=1)
     frequency_months: int = Field(default=12, ge=1, le=12)
     first_repayment_on: date | None = None
+    first_due_on: date | None = None
+    end_of_month: bool = False
+    business_day: Literal["following", "modified_following", "preceding"] = "following"
 
 
 class Loan(_Frozen):

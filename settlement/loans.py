@@ -20,7 +20,6 @@ from datetime import date
 from fractions import Fraction
 
 from contracts.instruments import Loan
-from ledger.calendar import add_months
 from ledger.rounding import round_minor
 from settlement.schedules import (
     LoanTerms,
@@ -28,6 +27,7 @@ from settlement.schedules import (
     accrual_days,
     accrued_interest,
     build_schedule,
+    roll_months,
     year_basis,
 )
 
@@ -37,16 +37,16 @@ def loan_terms(loan: Loan) -> LoanTerms:
 
     The contract counts *principal* instalments from the first principal date; interest is
     also due, at the same frequency, on the dates before it back to the first draw (the grace
-    period, 据置期間, pays interest only). The schedule counts every due date, so those
-    interest-only dates are added in front.
+    period, 据置期間, pays interest only) or from the agreement's first due date. The schedule
+    counts every due date, so those interest-only dates are added in front. The end-of-month
+    rule and the business-day convention are the loan's own.
     """
     repayment = loan.repayment
     first_principal_on = repayment.first_repayment_on
     if first_principal_on is None:
         raise ValueError(f"loan {loan.id} has no first repayment date")
     first_drawn_on = min(d.drawn_on for d in loan.draws)
-    interest_only = _interest_only_dates(first_drawn_on, first_principal_on,
-                                         repayment.frequency_months)
+    interest_only = interest_only_dates(loan)
     first_due_on = interest_only[0] if interest_only else first_principal_on
     grace_months = _months_between(first_drawn_on, first_principal_on) - 1 \
         if interest_only else 0
@@ -56,20 +56,44 @@ def loan_terms(loan: Loan) -> LoanTerms:
         instalments=repayment.instalments + len(interest_only), profile=repayment.profile,
         frequency_months=repayment.frequency_months, day_count=loan.day_count,
         count_first_day=loan.count_first_day, count_last_day=loan.count_last_day,
-        interest_rounding=loan.interest_rounding, grace_period_months=max(grace_months, 0))
+        interest_rounding=loan.interest_rounding, grace_period_months=max(grace_months, 0),
+        end_of_month=repayment.end_of_month,
+        business_day_convention=repayment.business_day)
 
 
-def _interest_only_dates(first_drawn_on: date, first_principal_on: date,
-                         frequency_months: int) -> list[date]:
-    """Nominal due dates before the first principal date, back to (after) the first draw."""
-    dates: list[date] = []
-    step = 1
+def interest_only_dates(loan: Loan) -> list[date]:
+    """Nominal interest-only due dates before the first principal date.
+
+    From the agreement's ``first_due_on`` forward, every ``frequency_months``, to the first
+    principal date (which the steps must meet exactly: :class:`ValueError` otherwise); without
+    it, back from the first principal date to just after the first draw.
+    """
+    repayment = loan.repayment
+    first_principal_on = repayment.first_repayment_on
+    if first_principal_on is None:
+        raise ValueError(f"loan {loan.id} has no first repayment date")
+    step_months, end_of_month = repayment.frequency_months, repayment.end_of_month
+    if repayment.first_due_on is None:
+        first_drawn_on = min(d.drawn_on for d in loan.draws)
+        back: list[date] = []
+        while True:
+            candidate = roll_months(first_principal_on, -(len(back) + 1) * step_months,
+                                    end_of_month)
+            if candidate <= first_drawn_on:
+                return sorted(back)
+            back.append(candidate)
+    forward: list[date] = []
     while True:
-        candidate = add_months(first_principal_on, -step * frequency_months)
-        if candidate <= first_drawn_on:
-            return sorted(dates)
-        dates.append(candidate)
-        step += 1
+        candidate = roll_months(repayment.first_due_on, len(forward) * step_months,
+                                end_of_month)
+        if candidate == first_principal_on:
+            return forward
+        if candidate > first_principal_on:
+            raise ValueError(
+                f"loan {loan.id}: due dates every {step_months} months from "
+                f"{repayment.first_due_on} do not meet the first repayment on "
+                f"{first_principal_on}")
+        forward.append(candidate)
 
 
 def _months_between(start: date, end: date) -> int:

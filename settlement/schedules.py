@@ -10,9 +10,14 @@ principal repaid. The conventions are per-loan settings because banks differ:
   counts the day a period starts and not the day it ends, so consecutive periods never count a
   day twice; 両端 counts both ends of every period, as the loan agreement then says.
 - **Due dates.** Nominal dates are ``first_payment_on`` plus whole multiples of
-  ``frequency_months`` (computed from ``first_payment_on`` each time, so month-end dates do not
-  drift). With ``business_day_adjust`` a date that is not a bank business day moves to the next
-  one (翌営業日) and interest runs to that adjusted date; the next period starts there.
+  ``frequency_months``, each computed from ``first_payment_on`` (so a 31st clipped to 30 June
+  comes back to 31 December). With ``end_of_month`` and a first date on its month's last day,
+  every date is its month's last day (末日 stays 末日: 30 Sep → 31 Mar, 28 Feb 2023 → 31 Aug,
+  29 Feb in a leap year); without it 30 Sep → 30 Mar. A date that is not a bank business day
+  moves by ``business_day_convention``: ``following`` (翌営業日, the default),
+  ``modified_following`` (翌営業日 unless that falls in the next month, then 前営業日),
+  ``preceding`` (前営業日), or ``unadjusted``; interest runs to the adjusted date and the next
+  period starts there.
 - **Grace (据置期間).** Due dates on or before ``grace_period_months`` after the first draw pay
   interest only. ``instalments`` counts every due date of the term, interest-only ones included.
 - **Rounding.** Interest is rounded once per row with ``interest_rounding`` (truncation by
@@ -28,12 +33,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
 
-from ledger.calendar import add_months, next_business_day
+from ledger.calendar import add_months, next_business_day, previous_business_day
 from ledger.errors import Problem, Problems, SibError
 from ledger.rounding import RemainderPolicy, RoundingMode, round_minor, split_evenly
 from settlement.trace import (
@@ -53,10 +58,13 @@ from settlement.trace import (
 )
 
 DayCount = Literal["ACT/365F", "ACT/360", "30/360"]
+BusinessDayConvention = Literal["following", "modified_following", "preceding", "unadjusted"]
 RepaymentProfile = Literal["bullet", "equal_principal", "annuity"]
 RemainderTo = Literal["first", "last"]
 
 DAY_COUNTS: tuple[str, ...] = ("ACT/365F", "ACT/360", "30/360")
+BUSINESS_DAY_CONVENTIONS: tuple[str, ...] = ("following", "modified_following", "preceding",
+                                             "unadjusted")
 PROFILES: tuple[str, ...] = ("bullet", "equal_principal", "annuity")
 _YEAR_BASIS: dict[str, int] = {"ACT/365F": 365, "ACT/360": 360, "30/360": 360}
 _PROFILE_NAMES: dict[str, str] = {"bullet": "bullet",
@@ -86,9 +94,15 @@ class LoanTerms:
         payment_rounding: how the annuity's exact level payment becomes whole minor units.
         grace_period_months: 据置期間, counted from the first draw: due dates on or before its
             end pay interest only.
-        business_day_adjust: move due dates to the next bank business day (翌営業日).
+        business_day_adjust: move due dates that are not bank business days, by
+            ``business_day_convention`` (``False``: leave every date as it is).
         principal_remainder_to: for equal principal, which instalment takes the minor units
             left over by the split: ``first`` (端数計算法, the default) or ``last``.
+        end_of_month: when ``first_payment_on`` is its month's last day, every due date is its
+            month's last day (末日); the default keeps the day of the month, clipped.
+        business_day_convention: where a due date on a bank holiday moves: ``following``
+            (翌営業日, the default), ``modified_following``, ``preceding`` (前営業日) or
+            ``unadjusted``.
     """
 
     draws: Sequence[tuple[date, int]]
@@ -105,6 +119,8 @@ class LoanTerms:
     grace_period_months: int = 0
     business_day_adjust: bool = True
     principal_remainder_to: RemainderTo = "first"
+    end_of_month: bool = False
+    business_day_convention: BusinessDayConvention = "following"
 
     def __post_init__(self) -> None:
         # Stored as a tuple so that the terms stay immutable and hashable.
@@ -282,6 +298,10 @@ def _check_rate_and_conventions(terms: LoanTerms, problems: Problems) -> None:
     if terms.profile not in PROFILES:
         problems.add("LOAN_PROFILE_UNKNOWN", f"repayment profile {terms.profile!r} is not one "
                      f"of {', '.join(PROFILES)}", "profile")
+    if terms.business_day_convention not in BUSINESS_DAY_CONVENTIONS:
+        problems.add("LOAN_BUSINESS_DAY_CONVENTION_UNKNOWN", f"business-day convention "
+                     f"{terms.business_day_convention!r} is not one of "
+                     f"{', '.join(BUSINESS_DAY_CONVENTIONS)}", "business_day_convention")
     if terms.principal_remainder_to not in ("first", "last"):
         problems.add("LOAN_REMAINDER_UNKNOWN", f"principal remainder goes to 'first' or "
                      f"'last', not {terms.principal_remainder_to!r}", "principal_remainder_to")
@@ -364,9 +384,45 @@ def year_basis(day_count: str) -> int:
 
 
 def _nominal_dates(terms: LoanTerms) -> list[date]:
-    """Due dates before adjustment, each computed from the first (no month-end drift)."""
-    return [add_months(terms.first_payment_on, k * terms.frequency_months)
+    """Due dates before adjustment, each computed from the first (no drift from clipping),
+    at month ends under the end-of-month rule."""
+    return [roll_months(terms.first_payment_on, k * terms.frequency_months, terms.end_of_month)
             for k in range(terms.instalments)]
+
+
+def roll_months(start_on: date, months: int, end_of_month: bool) -> date:
+    """``start_on`` moved by ``months`` (negative: back): the same day of the month, clipped to
+    the month's length, or — with ``end_of_month`` and ``start_on`` its month's last day — the
+    target month's last day (30 Sep + 6 → 31 Mar; 28 Feb 2023 + 6 → 31 Aug)."""
+    if end_of_month and is_month_end(start_on):
+        return _month_end(add_months(start_on.replace(day=1), months))
+    return add_months(start_on, months)
+
+
+def is_month_end(day_on: date) -> bool:
+    """``day_on`` is the last day of its month (末日)."""
+    return (day_on + timedelta(days=1)).month != day_on.month
+
+
+def _month_end(day_on: date) -> date:
+    return add_months(day_on.replace(day=1), 1) - timedelta(days=1)
+
+
+def adjust_to_business_day(nominal_on: date, convention: str) -> date:
+    """The date a payment falls due when ``nominal_on`` is not a bank business day.
+
+    ``following``: the next business day (翌営業日); ``modified_following``: the next one
+    unless it is in the next month, then the previous one (a 末日 stays in its month);
+    ``preceding``: the previous business day (前営業日); ``unadjusted``: ``nominal_on``.
+    """
+    if convention == "unadjusted":
+        return nominal_on
+    if convention == "preceding":
+        return previous_business_day(nominal_on)
+    following = next_business_day(nominal_on)
+    if convention == "modified_following" and following.month != nominal_on.month:
+        return previous_business_day(nominal_on)
+    return following
 
 
 def _grace_row_count(terms: LoanTerms) -> int:
@@ -378,7 +434,9 @@ def _grace_row_count(terms: LoanTerms) -> int:
 
 
 def _due_on(nominal_on: date, terms: LoanTerms) -> date:
-    return next_business_day(nominal_on) if terms.business_day_adjust else nominal_on
+    if not terms.business_day_adjust:
+        return nominal_on
+    return adjust_to_business_day(nominal_on, terms.business_day_convention)
 
 
 def _equal_principal_parts(terms: LoanTerms, count: int) -> list[int]:
@@ -626,6 +684,8 @@ def compare(schedule: Schedule, actual_payments: Sequence[tuple[date, int, int]]
     return out
 
 
-__all__ = ["DAY_COUNTS", "PROFILES", "ComparisonRow", "LoanTerms", "Schedule", "ScheduleRow",
-           "accrual_days", "accrued_interest", "accrued_interest_trace", "build_schedule",
-           "compare", "level_payment_exact", "validate_terms", "year_basis"]
+__all__ = ["BUSINESS_DAY_CONVENTIONS", "DAY_COUNTS", "PROFILES", "ComparisonRow", "LoanTerms",
+           "Schedule", "ScheduleRow",
+           "accrual_days", "accrued_interest", "accrued_interest_trace",
+           "adjust_to_business_day", "build_schedule", "compare", "is_month_end",
+           "level_payment_exact", "roll_months", "validate_terms", "year_basis"]

@@ -3,10 +3,13 @@ guarantees, contributions, and providers' fee terms."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from contracts.checks.base import Known, name_of, outside_term, problem, year_key
-from contracts.instruments import Contribution, Grant, Guarantee, Loan, UnitClass
+from contracts.instruments import Contribution, Grant, Guarantee, Loan, Repayment, UnitClass
 from contracts.model import Contract
 from contracts.values import format_amount
+from ledger.calendar import add_months
 from ledger.errors import Problem
 
 
@@ -62,10 +65,42 @@ def _loan(contract: Contract, loan: Loan, at: str) -> list[Problem]:
             "LOAN_REPAYMENT_BEFORE_DRAW",
             f"the first repayment ({repayment.first_repayment_on}) is not after the first draw "
             f"({min(dates)})", f"{at}.repayment.first_repayment_on"))
+    problems += _first_due(repayment, min(dates), at)
     if repayment.profile == "bullet" and repayment.instalments != 1:
         problems.append(problem("LOAN_BULLET_INSTALMENTS", "a bullet loan is repaid in one "
                                 "instalment", f"{at}.repayment.instalments"))
     return problems
+
+
+def _first_due(repayment: Repayment, first_drawn_on: date, at: str) -> list[Problem]:
+    """LOAN_FIRST_DUE_*: the first interest due date comes after the first draw and, stepping
+    by the loan's frequency (末日 staying 末日 under the end-of-month rule), meets the first
+    repayment date."""
+    first_due_on, first_principal_on = repayment.first_due_on, repayment.first_repayment_on
+    if first_due_on is None:
+        return []
+    where = f"{at}.repayment.first_due_on"
+    if first_due_on <= first_drawn_on:
+        return [problem("LOAN_FIRST_DUE_BEFORE_DRAW", f"the first due date ({first_due_on}) is "
+                        f"not after the first draw ({first_drawn_on})", where)]
+    if first_principal_on is None:
+        return [problem("LOAN_FIRST_DUE_WITHOUT_REPAYMENT", "a first due date needs the first "
+                        "repayment date (first_repayment_on) it leads to", where)]
+    months = ((first_principal_on.year - first_due_on.year) * 12
+              + first_principal_on.month - first_due_on.month)
+    same_day = add_months(first_due_on, months) == first_principal_on or (
+        repayment.end_of_month and _month_end(first_due_on) and _month_end(first_principal_on))
+    if months < 0 or months % repayment.frequency_months or not same_day:
+        return [problem("LOAN_FIRST_DUE_OFF_SCHEDULE",
+                        f"due dates every {repayment.frequency_months} months from "
+                        f"{first_due_on} do not meet the first repayment on {first_principal_on}"
+                        + ("" if repayment.end_of_month else
+                           " (for 末日 dates, set end_of_month: true)"), where)]
+    return []
+
+
+def _month_end(day_on: date) -> bool:
+    return (day_on + timedelta(days=1)).month != day_on.month
 
 
 def _guarantee(guarantee: Guarantee, known: Known, at: str) -> list[Problem]:
