@@ -26,12 +26,16 @@ from contracts.store import get_contract
 from investors.capital import CapitalAccount, CapitalMovement, MovementKind, roll_forward
 from investors.returns import CashFlow, ReturnSummary, summarise
 from investors.tables import Holder, HolderPayment, Subscription
+from investors.tax import Month, RemittanceSlip, WithheldPayment, parse_month, remittance_slip
+from investors.tax import days_late as _days_late
 from investors.withholding import (
     PaymentRecord,
     Recipient,
+    RecordSummary,
     WithholdingPayment,
     payment_record,
     rate_for,
+    record_summary,
     withhold,
 )
 from ledger import read
@@ -398,7 +402,9 @@ def returns_of(session: Session, contract_id: str, holder: Holder, class_id: str
 
 
 def payment_records(session: Session, contract_id: str, year: int) -> list[PaymentRecord]:
-    """支払調書 data per recipient for a calendar year: totals paid and withheld."""
+    """支払調書 data per recipient for a calendar year: totals paid and withheld, and whether
+    the record is filed (paid more than the legal threshold, see
+    :class:`investors.withholding.FilingThreshold`)."""
     currency = get_contract(session, contract_id).currency
     by_holder: dict[int, list[WithholdingPayment]] = defaultdict(list)
     for p in holder_payments(session, contract_id):
@@ -414,3 +420,122 @@ def payment_records(session: Session, contract_id: str, year: int) -> list[Payme
                                                 holder.name_kana, holder.address), year,
                                       payments, currency))
     return records
+
+
+def payment_records_summary(session: Session, contract_id: str, year: int) -> RecordSummary:
+    """The 合計表 figures of a calendar year's 支払調書: records filed and those below the
+    threshold, each with its count, total paid and total withheld."""
+    currency = get_contract(session, contract_id).currency
+    return record_summary(year, payment_records(session, contract_id, year), currency)
+
+
+@dataclass(frozen=True)
+class TaxRemittance:
+    """A month's withholding paid over to the tax office, or the finding that there is none.
+
+    Attributes:
+        contract_id: the contract whose SPV withheld the tax.
+        slip: the month's payment slip data (納付書: 所得税徴収高計算書).
+        paid_on: the remittance's date (None when nothing was withheld in the month).
+        entry_id: the remittance entry (None when nothing was withheld).
+        posted: True when this call posted the remittance; False when it had been posted
+            before (the same result again) or there was nothing to post.
+    """
+
+    contract_id: str
+    slip: RemittanceSlip
+    paid_on: date | None
+    entry_id: int | None
+    posted: bool
+
+    @property
+    def days_late(self) -> int:
+        """Days paid after the due date (0 when on time or nothing was paid)."""
+        return _days_late(self.slip.due_on, self.paid_on) if self.paid_on else 0
+
+
+def remit_withholding(session: Session, contract_id: str, month: str | Month,
+                      paid_on: date | None = None, today: date | None = None) -> TaxRemittance:
+    """Pay over to the tax office the tax withheld from holder payments made in ``month``:
+    Dr withholding-payable / Cr cash, on ``paid_on`` (default: the due date, the 10th of the
+    next month or the next business day). Once per month: the same month again returns the
+    same remittance and posts nothing. A month with nothing withheld posts nothing.
+
+    The amount is the month's withholding twice over — the holder payments' rows and the
+    ledger's credits to withholding-payable by holder payments — and must be the same
+    (``WITHHOLDING_LEDGER_MISMATCH`` otherwise). Refusals name their field: an unknown contract
+    (``CONTRACT_NOT_FOUND``), a month not written YYYY-MM (``TAX_MONTH_INVALID``) or after
+    ``today`` (``TAX_MONTH_IN_FUTURE``), a payment date before the month's last holder payment
+    (``TAX_PAID_BEFORE_WITHHELD``), another date for a month already remitted
+    (``TAX_ALREADY_REMITTED``), a month whose withholding changed after it was remitted
+    (``TAX_REMITTANCE_OUTDATED``).
+    """
+    contract = get_contract(session, contract_id)
+    period = parse_month(month) if isinstance(month, str) else month
+    if today is not None and period.first_day > today:
+        raise SibError(f"{period} has not begun (today is {today.isoformat()}): nothing can "
+                       "have been withheld in it yet", "TAX_MONTH_IN_FUTURE", "month")
+    slip = remittance_slip(period, _withheld_payments(session, contract_id, period),
+                           contract.currency)
+    _tie_to_ledger(session, contract_id, slip)
+    key = f"{contract_id}:tax-remittance:{period}"
+    done = read.entry_by_key(session, contract_id, key)
+    if done is not None:
+        return _remitted_before(contract_id, slip, done, paid_on)
+    if slip.withheld_minor == 0:
+        return TaxRemittance(contract_id, slip, None, None, False)
+    day = paid_on or slip.due_on
+    if slip.last_paid_on is not None and day < slip.last_paid_on:
+        raise SibError(f"tax withheld on {slip.last_paid_on.isoformat()} cannot be paid over "
+                       f"on {day.isoformat()}, before it was withheld",
+                       "TAX_PAID_BEFORE_WITHHELD", "paid_on")
+    money = from_minor(slip.withheld_minor, contract.currency)
+    entry = post_entry(session, EntryDraft(
+        contract_id, key, Kind.TAX_REMITTANCE, day,
+        [debit(Code.WITHHOLDING_PAYABLE, money), credit(Code.CASH, money)],
+        f"源泉所得税 {period}分 納付 — {slip.recipients} recipients, withheld "
+        f"{slip.withheld_minor:,}, due {slip.due_on.isoformat()}",
+        {"contract": contract_id, "month": str(period), "due_on": slip.due_on.isoformat()}))
+    return TaxRemittance(contract_id, slip, day, entry.id, True)
+
+
+def _withheld_payments(session: Session, contract_id: str,
+                       period: Month) -> list[WithheldPayment]:
+    """The holder payments of ``period`` with tax withheld, with each holder's code."""
+    rows = session.execute(
+        select(Holder.code, HolderPayment.paid_on, HolderPayment.income_type,
+               HolderPayment.gross_minor, HolderPayment.withheld_minor)
+        .join(Holder, Holder.id == HolderPayment.holder_id)
+        .where(HolderPayment.contract_id == contract_id, HolderPayment.withheld_minor > 0,
+               HolderPayment.paid_on >= period.first_day,
+               HolderPayment.paid_on <= period.last_day)
+        .order_by(HolderPayment.paid_on, HolderPayment.id))
+    return [WithheldPayment(code, paid_on, income_type, gross, withheld)
+            for code, paid_on, income_type, gross, withheld in rows]
+
+
+def _tie_to_ledger(session: Session, contract_id: str, slip: RemittanceSlip) -> None:
+    """Refuse a slip whose tax differs from what the ledger's holder payments credited to
+    withholding-payable in the month: the tax office would be paid a figure the books do not
+    hold."""
+    booked = read.totals(session, contract_id, Code.WITHHOLDING_PAYABLE,
+                         kinds=[Kind.HOLDER_PAYMENT], from_on=slip.month.first_day,
+                         through_on=slip.month.last_day).credits_minor
+    if booked != slip.withheld_minor:
+        raise SibError(f"holder payments of {slip.month} withheld {slip.withheld_minor:,} but "
+                       f"the ledger's holder payments credit {booked:,} to withholding-payable",
+                       "WITHHOLDING_LEDGER_MISMATCH", "month")
+
+
+def _remitted_before(contract_id: str, slip: RemittanceSlip, done: read.EntryView,
+                     paid_on: date | None) -> TaxRemittance:
+    """The remittance already posted for the month, if it still pays what was withheld."""
+    remitted = done.amount_on(Code.WITHHOLDING_PAYABLE, DEBIT)
+    if remitted != slip.withheld_minor:
+        raise Conflict(f"{slip.month} was remitted ({remitted:,}) but its holder payments now "
+                       f"withheld {slip.withheld_minor:,}: the difference needs its own entry",
+                       "TAX_REMITTANCE_OUTDATED", "month")
+    if paid_on is not None and paid_on != done.effective_on:
+        raise Conflict(f"{slip.month} was already remitted on {done.effective_on.isoformat()}",
+                       "TAX_ALREADY_REMITTED", "paid_on")
+    return TaxRemittance(contract_id, slip, done.effective_on, done.id, False)

@@ -13,6 +13,13 @@ is a tax that is computed and truncated to the yen on its own:
 
 Percentages are ``Decimal`` strings (``"20.42"``), never floats; the only rounding goes through
 :func:`ledger.rounding.round_minor`.
+
+A payment record is filed only above a legal threshold, which is data too
+(:class:`FilingThreshold`): the 匿名組合 record (匿名組合契約等の利益の分配の支払調書,
+所得税法第225条第1項, 所得税法施行規則第85条) is not required for a recipient paid ¥50,000 or
+less in the year — filed for 50,001, not for 50,000 (the 提出の省略 rule as summarised at
+https://tax-note.com/archives/1064). :func:`record_summary` gives the figures of the summary
+sheet filed with the records (合計表).
 """
 
 from __future__ import annotations
@@ -236,6 +243,11 @@ class PaymentRecord:
         withheld_minor: total tax withheld in the year.
         count: number of payments in the year.
         lines: the same totals per income type, in name order.
+        must_file: whether the record is filed with the tax office: some line is paid more
+            than its income type's threshold, or has no known threshold (filing one record
+            too many costs nothing; leaving out a required one is an offence).
+        threshold_minor: the threshold of the record's income types (the highest if they
+            differ; None when none is known).
     """
 
     recipient: Recipient
@@ -245,6 +257,8 @@ class PaymentRecord:
     withheld_minor: int
     count: int
     lines: tuple[PaymentRecordLine, ...]
+    must_file: bool = True
+    threshold_minor: int | None = None
 
 
 def _check_payments(payments: Sequence[WithholdingPayment]) -> None:
@@ -267,18 +281,115 @@ def _line(income_type: str, payments: Iterable[WithholdingPayment]) -> PaymentRe
 
 
 def payment_record(recipient: Recipient, year: int, payments: Sequence[WithholdingPayment],
-                   currency: str = "JPY") -> PaymentRecord:
-    """Totals paid and withheld for ``recipient`` in calendar ``year``.
+                   currency: str = "JPY",
+                   thresholds: Sequence[FilingThreshold] | None = None) -> PaymentRecord:
+    """Totals paid and withheld for ``recipient`` in calendar ``year``, and whether the record
+    is filed (``thresholds``: the default table unless given).
 
     ``payments`` may be the recipient's whole history: payments dated in other years are left
     out, which is what the record means. Mixed currencies and impossible withholding are
     refused with every problem named.
     """
+    thresholds = DEFAULT_FILING_THRESHOLDS if thresholds is None else thresholds
     _check_payments(payments)
     in_year = [p for p in payments if p.paid_on.year == year]
     if in_year:
         currency = in_year[0].currency
     lines = tuple(_line(t, in_year) for t in sorted({p.income_type for p in in_year}))
+    must_file, threshold = _filing(lines, currency, thresholds)
     return PaymentRecord(recipient, year, currency, sum(line.paid_minor for line in lines),
                          sum(line.withheld_minor for line in lines),
-                         sum(line.count for line in lines), lines)
+                         sum(line.count for line in lines), lines, must_file, threshold)
+
+
+@dataclass(frozen=True)
+class FilingThreshold:
+    """The amount up to which a payment record of an income type is not filed.
+
+    Attributes:
+        income_type: the income type the record reports (``tokumei_kumiai``).
+        currency: ISO 4217 code of ``threshold_minor``.
+        threshold_minor: a recipient paid (gross) more than this in the calendar year gets a
+            filed record; one paid this much or less does not.
+        basis: where the rule comes from, for the reader.
+    """
+
+    income_type: str
+    currency: str
+    threshold_minor: int
+    basis: str = ""
+
+
+DEFAULT_FILING_THRESHOLDS: tuple[FilingThreshold, ...] = (
+    FilingThreshold(TOKUMEI_KUMIAI, "JPY", 50_000,
+                    "所得税法第225条第1項・所得税法施行規則第85条: 同一人への年間の支払金額が"
+                    "5万円以下なら提出不要"),
+)
+
+
+def filing_threshold(income_type: str, currency: str,
+                     thresholds: Sequence[FilingThreshold] = DEFAULT_FILING_THRESHOLDS
+                     ) -> FilingThreshold | None:
+    """The filing threshold of an income type's record in ``currency`` (None if unknown)."""
+    return next((t for t in thresholds
+                 if t.income_type == income_type and t.currency == currency), None)
+
+
+def _filing(lines: Sequence[PaymentRecordLine], currency: str,
+            thresholds: Sequence[FilingThreshold]) -> tuple[bool, int | None]:
+    """(must file, threshold) for a record's lines; a record with no payment is not filed."""
+    found = [filing_threshold(line.income_type, currency, thresholds) for line in lines]
+    must_file = any(rule is None or line.paid_minor > rule.threshold_minor
+                    for line, rule in zip(lines, found) if line.count)
+    known = [rule.threshold_minor for rule in found if rule is not None]
+    return must_file, max(known) if known else None
+
+
+@dataclass(frozen=True)
+class RecordSummary:
+    """The figures of the summary sheet (合計表) of a year's payment records.
+
+    Attributes:
+        year: calendar year of the records.
+        currency: ISO 4217 code of every amount.
+        filed_count / filed_paid_minor / filed_withheld_minor: the records filed (人員,
+            支払金額, 源泉徴収税額 of 提出するもの).
+        below_count / below_paid_minor / below_withheld_minor: recipients at or below the
+            threshold, whose records are not filed.
+    """
+
+    year: int
+    currency: str
+    filed_count: int
+    filed_paid_minor: int
+    filed_withheld_minor: int
+    below_count: int
+    below_paid_minor: int
+    below_withheld_minor: int
+
+    @property
+    def total_count(self) -> int:
+        return self.filed_count + self.below_count
+
+    @property
+    def total_paid_minor(self) -> int:
+        return self.filed_paid_minor + self.below_paid_minor
+
+    @property
+    def total_withheld_minor(self) -> int:
+        return self.filed_withheld_minor + self.below_withheld_minor
+
+
+def record_summary(year: int, records: Sequence[PaymentRecord],
+                   currency: str = "JPY") -> RecordSummary:
+    """The 合計表 figures of ``records`` (the year's records, one per recipient): filed and
+    not filed, each with its count, total paid and total withheld. Records with no payment in
+    the year are not counted."""
+    paid = [r for r in records if r.count]
+    if paid:
+        currency = paid[0].currency
+    filed = [r for r in paid if r.must_file]
+    below = [r for r in paid if not r.must_file]
+    return RecordSummary(year, currency, len(filed), sum(r.paid_minor for r in filed),
+                         sum(r.withheld_minor for r in filed), len(below),
+                         sum(r.paid_minor for r in below), sum(r.withheld_minor for r in below))
