@@ -16,6 +16,7 @@ from investors.withholding import (
     INTEREST,
     TAX_EXEMPT,
     TOKUMEI_KUMIAI,
+    PaymentRecord,
     Recipient,
     WithholdingComponent,
     WithholdingPayment,
@@ -23,6 +24,7 @@ from investors.withholding import (
     component_taxes,
     payment_record,
     rate_for,
+    record_summary,
     withhold,
 )
 from ledger.errors import SibError
@@ -151,3 +153,49 @@ def test_payment_record_refuses_mixed_currencies_and_impossible_withholding():
         payment_record(recipient, 2022, payments)
     assert caught.value.codes == ["CURRENCY_MIXED", "WITHHOLDING_INVALID"]
     assert caught.value.problems[1].field == "payments[0].withheld_minor"
+
+
+# The 匿名組合 payment record (匿名組合契約等の利益の分配の支払調書) is filed for a recipient paid
+# more than ¥50,000 in the calendar year; at ¥50,000 or less it is not (所得税法225条1項,
+# 所得税法施行規則85条).
+
+
+@pytest.mark.parametrize("paid, must_file", [(50_000, False), (50_001, True)])
+def test_a_payment_record_is_filed_only_above_50_000_yen_a_year(paid, must_file):
+    recipient = Recipient("h-1", "山田 花子")
+    # Two payments in 2022 adding up to ``paid``: the threshold is on the year's total.
+    payments = [WithholdingPayment(date(2022, 5, 30), TOKUMEI_KUMIAI, 30_000, 6_126),
+                WithholdingPayment(date(2022, 11, 30), TOKUMEI_KUMIAI, paid - 30_000,
+                                   (paid - 30_000) * 2042 // 10_000)]
+    record = payment_record(recipient, 2022, payments)
+    assert record.paid_minor == paid
+    assert (record.must_file, record.threshold_minor) == (must_file, 50_000)
+
+
+def test_a_record_of_an_income_type_without_a_known_threshold_is_filed():
+    record = payment_record(Recipient("h-1", "山田 花子"), 2022,
+                            [WithholdingPayment(date(2022, 3, 25), INTEREST, 100, 20)])
+    assert (record.must_file, record.threshold_minor) == (True, None)
+    assert payment_record(Recipient("h-1", "山田 花子"), 2020, []).must_file is False
+
+
+def test_the_summary_sheet_counts_records_filed_and_below_the_threshold():
+    def record(code: str, gross: int) -> PaymentRecord:
+        # gross × 20.42 %, truncated
+        tax = gross * 2042 // 10_000
+        return payment_record(Recipient(code, code), 2022, [
+            WithholdingPayment(date(2022, 5, 30), TOKUMEI_KUMIAI, gross, tax)])
+
+    records = [record("a", 50_001),   # filed:   tax 10,210 (50,001 × 20.42 % = 10,210.2)
+               record("b", 120_000),  # filed:   tax 24,504
+               record("c", 50_000),   # below:   tax 10,210
+               record("d", 30_000)]   # below:   tax  6,126
+    summary = record_summary(2022, records)
+    # filed: 2 records, paid 50,001 + 120,000 = 170,001, withheld 10,210 + 24,504 = 34,714
+    assert (summary.filed_count, summary.filed_paid_minor, summary.filed_withheld_minor) == (
+        2, 170_001, 34_714)
+    # below the threshold: 2 recipients, paid 80,000, withheld 10,210 + 6,126 = 16,336
+    assert (summary.below_count, summary.below_paid_minor, summary.below_withheld_minor) == (
+        2, 80_000, 16_336)
+    assert (summary.total_count, summary.total_paid_minor, summary.total_withheld_minor) == (
+        4, 250_001, 51_050)
