@@ -18,11 +18,13 @@ The law, as the slip follows it:
   distributions (National Tax Agency, 源泉所得税の納付書の記載要領,
   http://www.nta.go.jp/law/jimu-unei/shotoku/gensen/080623/01_02.htm), not the 報酬・料金等 one.
   Payments to non-residents would go on the 非居住者・外国法人 slip; the registry holds none.
-- **Two taxes, one figure.** Since 2013 the 復興特別所得税 (2.1 % of the income tax) is withheld
-  with the income tax as one figure (20.42 % = 20 % + 0.42 %) and paid on the same slip. The
-  slip's parts are derived per payment: the income tax is the payment × 20 %, truncated to the
-  yen, and the rest of what was withheld is the surtax (so the parts always add up to what was
-  withheld; 100,000 → 20,000 + 420).
+- **Two taxes, one figure.** From 2013 to 2037 the 復興特別所得税 (2.1 % of the income tax) is
+  withheld with the income tax as one figure (20.42 % = 20 % × 102.1 %) and paid on the same
+  slip. The parts are derived from the slip row's total: the income tax is what was withheld
+  ÷ 102.1 %, truncated to the yen, and the rest is the surtax (20,420 → 20,000 + 420). Splitting
+  each payment instead (payment × 20 %, truncated) would push every payment's truncated fraction
+  into the surtax: for the demo's 120 small payments of May 2023 it gives a surtax of 72 where
+  2.1 % of the income tax is 106.
 """
 
 from __future__ import annotations
@@ -99,8 +101,6 @@ class SlipCategory:
         income_type: the withholding table's income type (``tokumei_kumiai``).
         form_ja / form_en: the slip (所得税徴収高計算書) used to pay it.
         category_ja / category_en: the slip's row (区分) for it.
-        income_tax_percent: the income tax alone, without the reconstruction surtax; what was
-            withheld above it is the surtax.
     """
 
     income_type: str
@@ -108,7 +108,6 @@ class SlipCategory:
     form_en: str
     category_ja: str
     category_en: str
-    income_tax_percent: Decimal
 
 
 INTEREST_ETC_FORM_JA = "利子等の所得税徴収高計算書（納付書）"
@@ -120,9 +119,26 @@ INTEREST_ETC_FORM_EN = "Income tax collection statement (payment slip): interest
 SLIP_CATEGORIES: tuple[SlipCategory, ...] = (
     SlipCategory(TOKUMEI_KUMIAI, INTEREST_ETC_FORM_JA, INTEREST_ETC_FORM_EN,
                  "匿名組合契約等に基づく利益の分配",
-                 "Profit distributions under silent-partnership (tokumei kumiai) contracts",
-                 Decimal("20")),
+                 "Profit distributions under silent-partnership (tokumei kumiai) contracts"),
 )
+
+
+@dataclass(frozen=True)
+class SurtaxPeriod:
+    """A surtax levied as a percentage of the income tax withheld, for payments in a period.
+
+    Attributes:
+        first_on / last_on: the payments it applies to (inclusive).
+        percent_of_income_tax: its rate, in percent of the income tax.
+    """
+
+    first_on: date
+    last_on: date
+    percent_of_income_tax: Decimal
+
+
+# 復興特別所得税: 2.1 % of the income tax on payments from 2013-01-01 to 2037-12-31.
+RECONSTRUCTION_SURTAX = SurtaxPeriod(date(2013, 1, 1), date(2037, 12, 31), Decimal("2.1"))
 
 
 @dataclass(frozen=True)
@@ -201,12 +217,18 @@ class RemittanceSlip:
         return sum(line.reconstruction_tax_minor for line in self.lines)
 
 
-def income_tax_part(gross_minor: int, withheld_minor: int, category: SlipCategory) -> int:
-    """The income tax inside what was withheld from one payment: gross × the income tax rate,
-    truncated to the yen, never more than was withheld (12,345 × 20 % = 2,469 of 2,520)."""
-    income_tax = round_minor(Fraction(gross_minor) * Fraction(category.income_tax_percent) / 100,
+def split_surtax(withheld_minor: int, month: Month,
+                 surtax: SurtaxPeriod = RECONSTRUCTION_SURTAX) -> tuple[int, int]:
+    """``(income tax, surtax)`` inside what was withheld in ``month``: the income tax is
+    withheld ÷ (100 % + the surtax rate), truncated to the yen; the surtax is the rest
+    (25,208 ÷ 102.1 % = 24,689.52 → 24,689 + 519). Outside the surtax's period it is all
+    income tax."""
+    if not surtax.first_on <= month.first_day <= surtax.last_on:
+        return withheld_minor, 0
+    income_tax = round_minor(Fraction(withheld_minor) * 100
+                             / (100 + Fraction(surtax.percent_of_income_tax)),
                              RoundingMode.TRUNCATE)
-    return min(income_tax, withheld_minor)
+    return income_tax, withheld_minor - income_tax
 
 
 def _category(income_type: str,
@@ -218,13 +240,12 @@ def _category(income_type: str,
     return found
 
 
-def _line(category: SlipCategory, payments: Sequence[WithheldPayment]) -> SlipLine:
-    income_tax = sum(income_tax_part(p.gross_minor, p.withheld_minor, category)
-                     for p in payments)
+def _line(month: Month, category: SlipCategory,
+          payments: Sequence[WithheldPayment]) -> SlipLine:
     withheld = sum(p.withheld_minor for p in payments)
     return SlipLine(category, len({p.recipient for p in payments}),
-                    sum(p.gross_minor for p in payments), withheld, income_tax,
-                    withheld - income_tax)
+                    sum(p.gross_minor for p in payments), withheld,
+                    *split_surtax(withheld, month))
 
 
 def remittance_slip(month: Month, payments: Sequence[WithheldPayment], currency: str,
@@ -243,7 +264,7 @@ def remittance_slip(month: Month, payments: Sequence[WithheldPayment], currency:
     types = {p.income_type for p in taxed}
     used = [_category(t, categories) for t in sorted(types)]
     ordered = [c for c in categories if c in used]
-    lines = tuple(_line(c, [p for p in taxed if p.income_type == c.income_type])
+    lines = tuple(_line(month, c, [p for p in taxed if p.income_type == c.income_type])
                   for c in ordered)
     return RemittanceSlip(month, currency, due_on(month), lines,
                           len({p.recipient for p in taxed}),

@@ -22,6 +22,7 @@ from investors.tax import (
     due_on,
     parse_month,
     remittance_slip,
+    split_surtax,
 )
 from investors.withholding import INTEREST, TOKUMEI_KUMIAI
 from ledger import read
@@ -73,10 +74,9 @@ def test_paying_after_the_due_date_counts_the_days_late():
 
 def test_the_slip_of_a_month_counts_recipients_and_splits_the_two_taxes():
     payments = [
-        # 24,691 × 20.42 % = 5,041.90 → 5,041; of it 24,691 × 20 % = 4,938.2 → 4,938 income
-        # tax, so 5,041 − 4,938 = 103 surtax.
+        # 24,691 × 20.42 % = 5,041.90 → 5,041 (an individual)
         WithheldPayment("h-sato", date(2023, 5, 31), TOKUMEI_KUMIAI, 24_691, 5_041),
-        # 98,765 × 20.42 % = 20,167.81 → 20,167; 98,765 × 20 % = 19,753 income tax; 414 surtax.
+        # 98,765 × 20.42 % = 20,167.81 → 20,167 (a company: the same 20.42 %)
         WithheldPayment("h-ube-kogyo", date(2023, 5, 31), TOKUMEI_KUMIAI, 98_765, 20_167),
         # A tax-exempt holder: nothing withheld, not on the slip.
         WithheldPayment("h-foundation", date(2023, 5, 31), TOKUMEI_KUMIAI, 50_000, 0),
@@ -88,8 +88,9 @@ def test_the_slip_of_a_month_counts_recipients_and_splits_the_two_taxes():
     assert line.category.category_ja == "匿名組合契約等に基づく利益の分配"
     # 人員 2; 支払額 24,691 + 98,765 = 123,456; 税額 5,041 + 20,167 = 25,208
     assert (line.recipients, line.paid_minor, line.withheld_minor) == (2, 123_456, 25_208)
-    # 所得税 4,938 + 19,753 = 24,691; 復興特別所得税 103 + 414 = 517; 24,691 + 517 = 25,208
-    assert (line.income_tax_minor, line.reconstruction_tax_minor) == (24_691, 517)
+    # 所得税 25,208 ÷ 1.021 = 24,689.52 → 24,689; 復興特別所得税 the rest, 519 (2.1 % of
+    # 24,689 is 518.47: the truncated yen fraction lands in the surtax)
+    assert (line.income_tax_minor, line.reconstruction_tax_minor) == (24_689, 519)
     assert (slip.recipients, slip.withheld_minor, slip.last_paid_on) == (2, 25_208, MAY_2023)
 
 
@@ -98,6 +99,14 @@ def test_a_round_payment_splits_into_20_and_0_42_percent():
     slip = remittance_slip(Month(2022, 5), [
         WithheldPayment("a", date(2022, 5, 30), TOKUMEI_KUMIAI, 100_000, 20_420)], "JPY")
     assert (slip.income_tax_minor, slip.reconstruction_tax_minor) == (20_000, 420)
+
+
+def test_the_surtax_is_levied_from_2013_to_2037_only():
+    # 5,136 ÷ 1.021 = 5,030.36 → 5,030 + 106 (the demo's May 2023, 120 small payments)
+    assert split_surtax(5_136, Month(2023, 5)) == (5_030, 106)
+    assert split_surtax(20_000, Month(2038, 1)) == (20_000, 0)
+    assert split_surtax(20_000, Month(2012, 12)) == (20_000, 0)
+    assert split_surtax(0, Month(2023, 5)) == (0, 0)
 
 
 def test_the_slip_refuses_a_payment_of_another_month_and_an_income_type_it_cannot_carry():
@@ -170,7 +179,7 @@ def test_a_month_with_two_holder_payments_is_remitted_once_on_its_due_date(paid_
     assert (result.posted, result.paid_on, result.days_late) == (True, date(2023, 6, 12), 0)
     assert (result.slip.recipients, result.slip.paid_minor, result.slip.withheld_minor) == (
         2, 123_456, 25_208)
-    assert (result.slip.income_tax_minor, result.slip.reconstruction_tax_minor) == (24_691, 517)
+    assert (result.slip.income_tax_minor, result.slip.reconstruction_tax_minor) == (24_689, 519)
     (entry,) = read.entries(s, C, kinds=[Kind.TAX_REMITTANCE])
     assert entry.id == result.entry_id and entry.effective_on == date(2023, 6, 12)
     assert sorted(entry.postings) == [("cash", "C", 25_208),
