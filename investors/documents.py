@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -49,8 +49,9 @@ from settlement.payer_ledger import (
 from settlement.results import results_for
 from settlement.runs import current_runs
 from settlement.schedules import compare
-from settlement.tables import SettlementLine
+from settlement.tables import SettlementLine, SettlementRun
 from settlement.trace import Subject, Trace, find, is_structured
+from settlement.transfers import bank_account
 
 
 @dataclass(frozen=True)
@@ -189,17 +190,19 @@ def _loan_section(session: Session, ctx: Context, loan: Any) -> sd.LoanSection:
 # --------------------------------------------------------------------------- payment notice
 
 def payment_notice(session: Session, ctx: Context, payer: str) -> sd.PaymentNotice:
-    """A municipality's notice: audited results, each earned amount with its trace, the grant's
-    part, the due date, and paid to date against its budget authorisation."""
+    """A municipality's notice, written as the payee's qualified invoice (適格請求書) and payment
+    request: audited results (with who audited them and when), each earned amount with its
+    trace, the amount and its consumption tax at the contract's rate, the grant's part, the
+    due date, where to pay, and paid to date against its budget authorisation."""
     c = ctx.contract
     authorisation = c.require_payer(payer).authorisation
     # The amounts are the ledger's (what the settlement runs posted for the year, net of
     # corrections); the runs say which tranches were settled, their maxima and their traces.
     figures = read_payer_years(session, c.id, [payer], ctx.fiscal_year)[payer]
+    runs = [run for (year, _evaluation), run in sorted(current_runs(session, c.id).items())
+            if year == ctx.fiscal_year]
     lines = []
-    for (year, _evaluation), run in sorted(current_runs(session, c.id).items()):
-        if year != ctx.fiscal_year:
-            continue
+    for run in runs:
         traces = json.loads(run.trace)
         for line in session.scalars(select(SettlementLine).where(
                 SettlementLine.run_id == run.id, SettlementLine.payer_id == payer)):
@@ -213,9 +216,13 @@ def payment_notice(session: Session, ctx: Context, payer: str) -> sd.PaymentNoti
     paid = {year: amount for year, amount in
             read_payments_by_results_year(session, c, payer).items() if year < ctx.fiscal_year}
     paid_before = sum(paid.values())
+    payee = _intermediary(c)
+    zone = document_zone(c)
+    header = replace(_header(ctx, "notice", payer),
+                     document_id=notice_number(c, payer, ctx.fiscal_year))
     return sd.PaymentNotice(
-        header=_header(ctx, "notice", payer), payer=_party(c, payer),
-        payee=_intermediary(c), kpi_results=kpi_results(session, ctx, payer),
+        header=header, payer=_party(c, payer), payee=payee,
+        kpi_results=_with_audits(session, ctx, payer, kpi_results(session, ctx, payer)),
         earned_lines=tuple(lines), earned_total_minor=figures.earned_minor,
         consumption_tax_minor=figures.tax_minor, amount_due_minor=figures.receivable_minor,
         tax_included=figures.tax_included, grant_covered_minor=figures.grant_minor,
@@ -225,7 +232,92 @@ def payment_notice(session: Session, ctx: Context, payer: str) -> sd.PaymentNoti
             sd.Text(f"債務負担行為 {c.name_ja}", f"Budget authorisation — {c.name_en}"),
             authorisation.from_fiscal_year, authorisation.to_fiscal_year,
             authorisation.max_amount_minor,
-            _authorisation_years(c, payer, paid_by_budget_year(c, paid))))
+            _authorisation_years(c, payer, paid_by_budget_year(c, paid))),
+        issued_on=_issued_on(runs, ctx.generated_at, zone),
+        registration_number=_registration_number(c, payee.party_id),
+        tax_rate=outcome_tax_rate(c),
+        remit_to=_remit_account(session, c.id, payee.party_id))
+
+
+JST = timezone(timedelta(hours=9), "JST")
+
+
+def document_zone(contract: Contract) -> tzinfo:
+    """The time zone a contract's documents are dated in: Japan's for a yen contract (a date
+    on a Japanese invoice is a Japanese date — a settlement at 01:00 JST is not the day
+    before), UTC otherwise, until contracts state their own zone (issue 12, item 7)."""
+    return JST if contract.currency == "JPY" else UTC
+
+
+def notice_number(contract: Contract, payer: str, fiscal_year: int, sequence: int = 1) -> str:
+    """A notice's number as a finance office files it, ``SIB2019-UBE-FY2021-01``: the contract
+    (its first word and first fiscal year), the payer, the fiscal year and the notice's place
+    among the year's notices to that payer. Made of terms only, so the same notice built again
+    has the same number. A year's interim and final evaluations are one notice: ``01``."""
+    words = [w for w in contract.id.split("-") if w.isalpha()]
+    code = f"{(words[0] if words else 'sib').upper()}{contract.first_fiscal_year}"
+    return f"{code}-{payer.upper()}-FY{fiscal_year}-{sequence:02d}"
+
+
+def _issued_on(runs: list[SettlementRun], generated_at: datetime, zone: tzinfo) -> date:
+    """The notice's date of issue: the day the year's settlement it states was made (its
+    latest run in force), in the document zone. Not the ledger state's time, which moves on
+    whenever anything later is posted: an invoice keeps its date. Without a run, the day of
+    the ledger state."""
+    settled = [run.settled_on if run.settled_on.tzinfo else run.settled_on.replace(tzinfo=UTC)
+               for run in runs]
+    return max(settled, default=generated_at).astimezone(zone).date()
+
+
+def _registration_number(contract: Contract, party_id: str) -> str | None:
+    """The party's qualified-invoice registration number, as the contract registers it."""
+    party = next((p for p in contract.parties if p.id == party_id), None)
+    return party.invoice_registration_number if party else None
+
+
+def outcome_tax_rate(contract: Contract) -> Decimal | None:
+    """The consumption tax rate of outcome payments under the contract's terms; None when they
+    bear none (no tax terms, an exemption, or tax on service fees only)."""
+    tax = contract.consumption_tax
+    if tax is None or "outcome_payments" not in tax.applies_to or not tax.rate:
+        return None
+    return Decimal(tax.rate)
+
+
+def _remit_account(session: Session, contract_id: str, party: str) -> sd.RemitAccount | None:
+    """The payee's registered bank account (振込先); None if it has none registered."""
+    try:
+        row = bank_account(session, contract_id, party)
+    except NotFound:
+        return None
+    return sd.RemitAccount(row.bank_code, row.bank_name, row.branch_code, row.branch_name,
+                           row.account_type, row.account_number, row.holder_kana)
+
+
+def _with_audits(session: Session, ctx: Context, payer: str,
+                 results: tuple[sd.KpiResult, ...]) -> tuple[sd.KpiResult, ...]:
+    """The notice's KPI results with the audit each rests on: the evaluator it was audited
+    for, who signed it off and on which day in the document zone. The rows are the audited
+    versions the results were read from (newest per KPI, payer and evaluation)."""
+    c = ctx.contract
+    zone = document_zone(c)
+    audited: dict[tuple[str, str], Any] = {}
+    for row in results_for(session, c.id, ctx.fiscal_year):
+        if row.state in ("audited", "settled") and row.payer_id in ("", payer):
+            audited[(row.kpi_id, row.evaluation)] = row
+    evaluators = c.parties_with_role("evaluator")
+    out = []
+    for result in results:
+        row = audited.get((result.kpi_id, result.evaluation))
+        if row is None or row.audited_at is None:
+            out.append(result)
+            continue
+        at = row.audited_at if row.audited_at.tzinfo else row.audited_at.replace(tzinfo=UTC)
+        party = c.kpi(result.kpi_id).evaluator or (evaluators[0].id if evaluators else None)
+        out.append(replace(result, audited_by=row.audited_by or "",
+                           audited_on=at.astimezone(zone).date(),
+                           evaluator=sd.Text(*_names(c, party)) if party else None))
+    return tuple(out)
 
 
 def _trace_style(contract: Contract, kpi_id: str | None) -> TraceStyle:

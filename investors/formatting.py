@@ -171,6 +171,31 @@ def format_kpi_value(value: Decimal, unit: str, lang: str) -> str:
     return f"{number}{suffix[0]}" if lang == "ja" else f"{number}{suffix[1]}"
 
 
+def format_tax_rate(rate: Decimal) -> str:
+    """A tax rate held as a fraction as an invoice prints it: ``10%``, ``8%``, ``7.5%`` (no
+    trailing zeros: the rate is the law's, not a measured figure)."""
+    percent = (Decimal(rate) * 100).normalize()
+    places = max(0, -int(percent.as_tuple().exponent))
+    return format_percent(percent, places)
+
+
+def format_tax_by_rate(rate: Decimal, taxable_minor: int, tax_minor: int, included: bool,
+                       currency: str, lang: str) -> str:
+    """The amount subject to one tax rate and its tax, as a qualified invoice states them
+    (once per rate): ``10%対象 22,042,451円（うち消費税額 2,003,859円）`` when the amount includes
+    the tax, ``10%対象 5,625,000円 消費税額 562,500円`` when the tax is added on top;
+    ``Subject to 10%: JPY 22,042,451 (of which consumption tax JPY 2,003,859)`` /
+    ``Subject to 10%: JPY 5,625,000, consumption tax JPY 562,500``."""
+    rate_text = format_tax_rate(rate)
+    base = format_amount(taxable_minor, currency, lang)
+    tax = format_amount(tax_minor, currency, lang)
+    if check_lang(lang) == "ja":
+        return f"{rate_text}対象 {base}（うち消費税額 {tax}）" if included \
+            else f"{rate_text}対象 {base} 消費税額 {tax}"
+    return f"Subject to {rate_text}: {base} (of which consumption tax {tax})" if included \
+        else f"Subject to {rate_text}: {base}, consumption tax {tax}"
+
+
 def page_number(page: int, pages: int) -> str:
     """``1 / 3``: the same in both languages."""
     return f"{page} / {pages}"
@@ -271,14 +296,46 @@ LABELS: dict[str, dict[str, str]] = {
     "earned_lines": {"ja": "成果連動支払額の内訳", "en": "Earned amounts"},
     "trace": {"ja": "算定根拠", "en": "Calculation"},
     "earned_total": {"ja": "成果額合計", "en": "Total earned"},
-    "consumption_tax": {"ja": "消費税額（10%）", "en": "Consumption tax (10%)"},
+    # The tax labels name no rate: the rate is the contract's, printed beside them.
+    "consumption_tax": {"ja": "消費税額", "en": "Consumption tax"},
     "earned_total_included": {"ja": "成果額合計（税込）", "en": "Total earned (tax included)"},
-    "consumption_tax_included": {"ja": "うち消費税額（10%）",
-                                 "en": "of which consumption tax (10%)"},
+    "consumption_tax_included": {"ja": "うち消費税額", "en": "of which consumption tax"},
     "amount_due": {"ja": "請求額", "en": "Amount due"},
     "grant_covered": {"ja": "うち交付金対象額", "en": "of which grant-covered"},
     "due_on": {"ja": "支払期日", "en": "Due date"},
     "remit_to": {"ja": "振込先", "en": "Pay to"},
+    # Payment notice as a qualified invoice (適格請求書) and payment request
+    "qualified_invoice": {"ja": "適格請求書", "en": "Qualified invoice (適格請求書)"},
+    "invoice_request": {"ja": "下記のとおり成果連動支払額を通知し、ご請求申し上げます。",
+                        "en": "We notify you of the outcome payment below and request its "
+                              "payment."},
+    "invoice_issuer": {"ja": "請求者", "en": "Issued by"},
+    "registration_number": {"ja": "登録番号", "en": "Registration number"},
+    "not_registered": {"ja": "未登録（本書は適格請求書ではありません）",
+                       "en": "none (this notice is not a qualified invoice)"},
+    "issued_on": {"ja": "発行日", "en": "Date of issue"},
+    "subject": {"ja": "件名", "en": "For"},
+    "outcome_payment": {"ja": "成果連動支払額", "en": "outcome payment"},
+    "by_tax_rate": {"ja": "税率別内訳", "en": "By tax rate"},
+    "tax_included_mark": {"ja": "（税込）", "en": "(tax included)"},
+    "bank": {"ja": "金融機関", "en": "Bank"},
+    "branch": {"ja": "支店", "en": "Branch"},
+    "account_number": {"ja": "預金種目・口座番号", "en": "Account"},
+    "account_holder": {"ja": "口座名義（カナ）", "en": "Account holder (kana)"},
+    "account_type_1": {"ja": "普通", "en": "Ordinary"},
+    "account_type_2": {"ja": "当座", "en": "Current"},
+    "account_type_4": {"ja": "貯蓄", "en": "Savings"},
+    "account_type_9": {"ja": "その他", "en": "Other"},
+    "no_bank_account": {"ja": "受領者の振込先口座が登録されていません。お支払いの前に受領者へ"
+                              "ご確認ください。",
+                        "en": "No bank account is registered for the payee: confirm the account "
+                              "with the payee before paying."},
+    "kpi_audit": {"ja": "評価結果の監査", "en": "Audit of the results"},
+    "evaluator": {"ja": "評価機関", "en": "Evaluator"},
+    "audited_by": {"ja": "監査者", "en": "Audited by"},
+    "audited_on": {"ja": "監査日", "en": "Audited on"},
+    "audited_results": {"ja": "対象", "en": "Results"},
+    "all_results": {"ja": "上記の全指標", "en": "all results above"},
     "authorisation": {"ja": "債務負担行為の状況", "en": "Budget authorisation (債務負担行為)"},
     "authorisation_period": {"ja": "期間", "en": "Period"},
     "limit": {"ja": "限度額", "en": "Limit"},

@@ -1,16 +1,27 @@
-"""The payment notice to a municipality: the KPI results, the amounts they earn (each with its
-trace), the amount due and where to remit it, and the budget authorisation it draws on."""
+"""The payment notice to a municipality, written as the payee's qualified invoice (適格請求書)
+and payment request: who issues it (name and registration number), to whom (御中), when, what
+for, the amount per tax rate with the tax, the due date and where to pay; then the KPI results
+and the audit they rest on, the amounts they earn (each with its trace), and the budget
+authorisation the payment draws on."""
 
 from __future__ import annotations
 
+import unicodedata
+from collections import defaultdict
+from datetime import date
+
+from investors.formatting import format_period, format_tax_by_rate, format_tax_rate
 from investors.pdf_layout import (
+    CONTENT_WIDTH,
     MARGIN,
     Block,
     Cell,
+    CellText,
     Column,
     Row,
     Table,
     fields,
+    fit_size,
     gap,
     heading,
     table,
@@ -18,8 +29,134 @@ from investors.pdf_layout import (
     title_rows,
 )
 from investors.pdf_pages import render_blocks, shared_texts
-from investors.pdf_parts import DocumentFormat, contract_rows, document_format, kpi_table
-from investors.statement_data import PaymentNotice, column_total
+from investors.pdf_parts import DocumentFormat, document_format, kpi_table
+from investors.statement_data import (
+    KpiResult,
+    PaymentNotice,
+    RemitAccount,
+    Text,
+    column_total,
+)
+from ledger.calendar import fiscal_year_bounds
+
+_RIGHT = MARGIN + CONTENT_WIDTH
+
+
+def _right(text: str, size: float, height: float = 13.0) -> Row:  # float-ok: page geometry
+    """A line set flush right (the issuer's block of an invoice)."""
+    return Row(height, (Cell(_RIGHT, text, fit_size(text, size, CONTENT_WIDTH * 0.6),
+                             "right"),))
+
+
+def _with_rate(data: PaymentNotice, fmt: DocumentFormat, key: str) -> str:
+    """A tax label with the contract's rate beside it: ``消費税額（10%）``."""
+    rate = "" if data.tax_rate is None else format_tax_rate(data.tax_rate)
+    if not rate:
+        return fmt.label(key)
+    return f"{fmt.label(key)}（{rate}）" if fmt.lang == "ja" else f"{fmt.label(key)} ({rate})"
+
+
+def _is_invoice(data: PaymentNotice) -> bool:
+    """Whether the notice presents itself as a qualified invoice: the payee is registered.
+    A payment bearing no consumption tax under an unregistered payee (a pound contract) is a
+    plain notice, and says nothing about registration."""
+    return data.registration_number is not None
+
+
+def _heading_blocks(data: PaymentNotice, fmt: DocumentFormat) -> list[Block]:
+    """Title; the recipient (御中) on the left; number, date of issue, issuer and registration
+    number on the right, as a Japanese invoice sets them."""
+    subtitle = fmt.fiscal_year(data.header.fiscal_year)
+    if _is_invoice(data):
+        subtitle += f"　{fmt.label('qualified_invoice')}"
+    payer = data.payer.name
+    addressee = f"{payer.ja} 御中" if fmt.lang == "ja" else f"To: {fmt.name(payer)}"
+    number = f"{fmt.label('document_id')}: {data.header.document_id}"
+    blocks: list[Block] = title_rows(fmt.label("payment_notice"), subtitle)
+    blocks += [Row(18, (Cell(MARGIN, addressee, fit_size(addressee, 12, CONTENT_WIDTH * 0.5)),
+                        Cell(_RIGHT, number, 8.5, "right"))),
+               _right(f"{fmt.label('issued_on')}: {fmt.day(data.issued_on)}", 8.5), gap(4),
+               _right(f"{fmt.label('invoice_issuer')}: {fmt.name(data.payee.name)}", 9.5, 15)]
+    if data.payee.address:
+        blocks.append(_right(data.payee.address, 8))
+    if _is_invoice(data) or data.tax_rate is not None:
+        number_text = data.registration_number or fmt.label("not_registered")
+        blocks.append(_right(f"{fmt.label('registration_number')}: {number_text}", 9.5, 15))
+    blocks += [gap(6), Row(14, (Cell(MARGIN, fmt.label("invoice_request"), 9),)), gap(4)]
+    return blocks
+
+
+def _amount_blocks(data: PaymentNotice, fmt: DocumentFormat) -> list[Block]:
+    """What the notice is for, the amount due (with its tax per rate) and the due date."""
+    start, end = fiscal_year_bounds(data.header.fiscal_year, data.header.fiscal_year_start_month)
+    contract = fmt.name(data.header.contract_name)
+    contract += f"（{data.header.contract_id}）" if fmt.lang == "ja" \
+        else f" ({data.header.contract_id})"
+    subject = f"{fmt.fiscal_year(data.header.fiscal_year)} {fmt.label('outcome_payment')}"
+    blocks: list[Block] = [*fields([(fmt.label("subject"), subject),
+                                    (fmt.label("contract"), contract),
+                                    (fmt.label("period"), format_period(start, end, fmt.lang))],
+                                   columns=1)]
+    amount = fmt.amount(data.amount_due_minor)
+    if data.tax_rate is not None:
+        amount += fmt.label("tax_included_mark") if fmt.lang == "ja" \
+            else f" {fmt.label('tax_included_mark')}"
+    due = f"{fmt.label('due_on')} {fmt.day(data.due_on)}"
+    blocks += [gap(4), Row(24, (Cell(MARGIN, fmt.label("amount_due"), 10),
+                                Cell(MARGIN + 92, amount, 14),
+                                Cell(_RIGHT, due, 10, "right")), rule=0.8)]
+    if data.tax_rate is not None:
+        blocks += fields([(fmt.label("by_tax_rate"), format_tax_by_rate(
+            data.tax_rate, data.earned_total_minor, data.consumption_tax_minor,
+            data.tax_included, data.header.currency, fmt.lang))], columns=1, size=9)
+    return blocks
+
+
+def _kana(text: str) -> str:
+    """A registered name as a person reads it: banks hold names in half-width kana
+    (``ﾔﾏｸﾞﾁｷﾞﾝｺｳ``); the notice prints the same name in full-width (``ヤマグチギンコウ``)."""
+    return unicodedata.normalize("NFKC", text)
+
+
+def _account_text(account: RemitAccount, fmt: DocumentFormat) -> list[tuple[str, str]]:
+    """Bank and branch with their codes, account type and number, and the holder's name."""
+    def coded(name: str, code: str) -> str:
+        return f"{_kana(name)}（{code}）" if fmt.lang == "ja" else f"{_kana(name)} ({code})"
+
+    return [(fmt.label("bank"), coded(account.bank_name, account.bank_code)),
+            (fmt.label("branch"), coded(account.branch_name, account.branch_code)),
+            (fmt.label("account_number"),
+             f"{fmt.label('account_type_' + account.account_type)} {account.account_number}"),
+            (fmt.label("account_holder"), _kana(account.holder_kana))]
+
+
+def _remit_blocks(data: PaymentNotice, fmt: DocumentFormat) -> list[Block]:
+    """Where to pay: the payee's registered account, or a plain statement that it has none."""
+    blocks: list[Block] = [gap(6), heading(fmt.label("remit_to"))]
+    if data.remit_to is None:
+        return blocks + [Row(16, (Cell(MARGIN, fmt.label("no_bank_account"), fit_size(
+            fmt.label("no_bank_account"), 9.5, CONTENT_WIDTH)),))]
+    return blocks + fields(_account_text(data.remit_to, fmt))
+
+
+def _audit_table(results: tuple[KpiResult, ...], fmt: DocumentFormat) -> list[Block]:
+    """Who audited the results and when, one row per evaluator, auditor and day."""
+    groups: dict[tuple[Text | None, str, date], list[KpiResult]] = defaultdict(list)
+    for r in results:
+        if r.audited_on is not None:
+            groups[(r.evaluator, r.audited_by, r.audited_on)].append(r)
+    if not groups:
+        return []
+    rows: list[list[CellText]] = [
+        [fmt.names(evaluator), audited_by, fmt.day(day),
+         fmt.label("all_results") if len(members) == len(results) else
+         ("、" if fmt.lang == "ja" else ", ").join(dict.fromkeys(
+             m.name.get(fmt.lang) for m in members))]
+        for (evaluator, audited_by, day), members in groups.items()]
+    return [gap(6), Row(14, (Cell(MARGIN, fmt.label("kpi_audit"), 9),)), table(
+        [Column(fmt.label("evaluator"), 3.2), Column(fmt.label("audited_by"), 2.2),
+         Column(fmt.label("audited_on"), 1.5), Column(fmt.label("audited_results"), 2.6)],
+        rows, size=7.5)]
 
 
 def _earned_table(data: PaymentNotice, fmt: DocumentFormat) -> Table:
@@ -35,6 +172,20 @@ def _earned_table(data: PaymentNotice, fmt: DocumentFormat) -> Table:
                                 *(text.get(fmt.lang) for text in line.trace_lines)], 6.5)
             rows.append(gap(3))
     return Table(table(columns, [], size=8.0).header, tuple(rows))
+
+
+def _totals_table(data: PaymentNotice, fmt: DocumentFormat) -> Table:
+    """Total earned, its consumption tax at the contract's rate (none where none applies),
+    the amount due and the grant's part."""
+    rows = [[fmt.label("earned_total_included" if data.tax_included and data.tax_rate
+                       is not None else "earned_total"), fmt.amount(data.earned_total_minor)]]
+    if data.tax_rate is not None:
+        rows.append([_with_rate(data, fmt, "consumption_tax_included" if data.tax_included
+                                else "consumption_tax"), fmt.amount(data.consumption_tax_minor)])
+    return table(
+        [Column(fmt.label("total"), 4.5), Column(fmt.label("amount"), 2.6, "right")], rows,
+        [fmt.label("amount_due"), fmt.amount(data.amount_due_minor)], size=9.0,
+        trailing=[[fmt.label("grant_covered"), fmt.amount(data.grant_covered_minor)]])
 
 
 def _authorisation_blocks(data: PaymentNotice, fmt: DocumentFormat) -> list[Block]:
@@ -62,28 +213,12 @@ def _authorisation_blocks(data: PaymentNotice, fmt: DocumentFormat) -> list[Bloc
 def payment_notice_blocks(data: PaymentNotice, lang: str) -> list[Block]:
     """The payment notice's rows, in reading order."""
     fmt = document_format(data.header, lang)
-    addressee = f"{data.payer.name.ja} 御中" if lang == "ja" else f"To: {fmt.name(data.payer.name)}"
-    blocks: list[Block] = title_rows(fmt.label("payment_notice"),
-                                     fmt.fiscal_year(data.header.fiscal_year))
-    blocks += [Row(18, (Cell(MARGIN, addressee, 11),))]
-    blocks += fields([(fmt.label("payer"), fmt.name(data.payer.name)),
-                      (fmt.label("payee"), fmt.name(data.payee.name)),
-                      (fmt.label("amount_due"), fmt.amount(data.amount_due_minor)),
-                      (fmt.label("due_on"), fmt.day(data.due_on))])
-    blocks += contract_rows(data.header, fmt)
-    if data.remit_to:
-        blocks += fields([(fmt.label("remit_to"), data.remit_to)], columns=1)
+    blocks = _heading_blocks(data, fmt) + _amount_blocks(data, fmt) + _remit_blocks(data, fmt)
     blocks += [gap(), heading(fmt.label("kpi_results")),
-               kpi_table(data.kpi_results, fmt, with_amounts=False), gap(10),
-               heading(fmt.label("earned_lines"))]
-    blocks += [_earned_table(data, fmt), gap(6), table(
-        [Column(fmt.label("total"), 4.5), Column(fmt.label("amount"), 2.6, "right")],
-        [[fmt.label("earned_total_included" if data.tax_included else "earned_total"),
-          fmt.amount(data.earned_total_minor)],
-         [fmt.label("consumption_tax_included" if data.tax_included else "consumption_tax"),
-          fmt.amount(data.consumption_tax_minor)]],
-        [fmt.label("amount_due"), fmt.amount(data.amount_due_minor)], size=9.0,
-        trailing=[[fmt.label("grant_covered"), fmt.amount(data.grant_covered_minor)]])]
+               kpi_table(data.kpi_results, fmt, with_amounts=False)]
+    blocks += _audit_table(data.kpi_results, fmt)
+    blocks += [gap(10), heading(fmt.label("earned_lines")), _earned_table(data, fmt), gap(6),
+               _totals_table(data, fmt)]
     blocks += [gap(10)] + _authorisation_blocks(data, fmt)
     return blocks
 
@@ -92,4 +227,3 @@ def render_payment_notice(data: PaymentNotice, lang: str = "ja") -> bytes:
     """The payment notice as PDF bytes."""
     return render_blocks(payment_notice_blocks(data, lang), data.header, data.kind, lang,
                          shared_texts(data.header, data.payee.name))
-

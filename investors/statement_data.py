@@ -13,6 +13,7 @@ placeholder and an English one can still show the legal Japanese name.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -116,6 +117,8 @@ class KpiResult:
         audited_on: the day the evaluator signed the result off.
         maximum_minor: the most the KPI could earn in the period, if shown.
         earned_minor: what it earned, if shown.
+        audited_by: who signed the audit off (as the evaluator recorded it), if shown.
+        evaluator: the independent evaluator the result is audited for, if shown.
     """
 
     kpi_id: str
@@ -129,6 +132,8 @@ class KpiResult:
     audited_on: date | None = None
     maximum_minor: int | None = None
     earned_minor: int | None = None
+    audited_by: str = ""
+    evaluator: Text | None = None
 
     @property
     def achievement_percent(self) -> Decimal | None:
@@ -420,15 +425,58 @@ class BudgetAuthorisation:
     years: tuple[AuthorisationYear, ...] = ()
 
 
+# Zengin account types (預金種目) as a payee's bank registered them.
+ACCOUNT_TYPES = ("1", "2", "4", "9")  # 普通, 当座, 貯蓄, その他
+_REGISTRATION_NUMBER = re.compile(r"^T[0-9]{13}$")
+
+
 @dataclass(frozen=True)
-class PaymentNotice:
-    """The notice a municipality's finance office files: what it owes for the year and why.
+class RemitAccount:
+    """The account a payer pays into (振込先), as the payee's bank registered it.
 
     Attributes:
-        header: the common header.
-        payer: the municipality.
-        payee: who is paid (the intermediary).
-        kpi_results: the audited KPI results of the year for this payer.
+        bank_code: 金融機関コード (4 digits).
+        bank_name: the bank's name as registered (half-width kana on Zengin files).
+        branch_code: 支店コード (3 digits).
+        branch_name: the branch's name as registered.
+        account_type: 預金種目: ``1`` 普通 (ordinary), ``2`` 当座 (current), ``4`` 貯蓄
+            (savings), ``9`` other.
+        account_number: 口座番号 (up to 7 digits).
+        holder_kana: 口座名義 in kana, exactly as the bank holds it: a transfer to another
+            name is returned.
+    """
+
+    bank_code: str
+    bank_name: str
+    branch_code: str
+    branch_name: str
+    account_type: str
+    account_number: str
+    holder_kana: str
+
+    def __post_init__(self) -> None:
+        if self.account_type not in ACCOUNT_TYPES:
+            raise SibError(f"account type {self.account_type!r} is not a Zengin 預金種目 "
+                           f"({', '.join(ACCOUNT_TYPES)})", "ACCOUNT_TYPE_UNKNOWN",
+                           "remit_to.account_type")
+
+
+@dataclass(frozen=True)
+class PaymentNotice:
+    """The notice a municipality's finance office files and pays from: what it owes for the
+    year and why, written as a qualified invoice (適格請求書) of the payee.
+
+    A qualified invoice states the issuer's name and registration number, the recipient, the
+    date, what it is for, the amount per tax rate with the tax, and (for a payment request)
+    where to pay; the notice carries each of them, and the KPI results and audits the amount
+    rests on.
+
+    Attributes:
+        header: the common header; its ``document_id`` is the notice's number
+            (``SIB2019-UBE-FY2021-01``), stable when the notice is built again.
+        payer: the municipality (the recipient, 御中).
+        payee: who is paid (the intermediary), the invoice's issuer.
+        kpi_results: the audited KPI results of the year for this payer, each with its audit.
         earned_lines: each earned amount with its trace.
         earned_total_minor: the sum of the lines.
         consumption_tax_minor: consumption tax on the outcome payment (once per invoice):
@@ -440,7 +488,14 @@ class PaymentNotice:
         due_on: payment due date.
         paid_to_date_minor: paid under the authorisation before this notice.
         authorisation: the budget authorisation the payment is made under.
-        remit_to: the account to pay into, as written on transfer forms.
+        issued_on: the date of issue, in the contract's document time zone (JST for Japanese
+            contracts): the day the year's settlement was made.
+        registration_number: the payee's qualified-invoice registration number (``T`` + 13
+            digits); None if it has none (the notice then says it is not a qualified invoice).
+        tax_rate: the consumption tax rate of the outcome payment under the contract's terms
+            (``Decimal("0.10")``); None when the payment bears none.
+        remit_to: the payee's registered bank account; None if none is registered (the notice
+            says so instead of leaving the payer without one).
         tax_included: the contract's amounts include the consumption tax (税込).
     """
 
@@ -457,7 +512,10 @@ class PaymentNotice:
     due_on: date
     paid_to_date_minor: int
     authorisation: BudgetAuthorisation
-    remit_to: str = ""
+    issued_on: date
+    registration_number: str | None
+    tax_rate: Decimal | None
+    remit_to: RemitAccount | None
     tax_included: bool = False
 
     def __post_init__(self) -> None:
@@ -474,6 +532,14 @@ class PaymentNotice:
         if self.tax_included and not 0 <= self.consumption_tax_minor <= self.earned_total_minor:
             raise SibError("the tax included cannot exceed the amount it is part of",
                            "NOTICE_TOTAL_MISMATCH", "consumption_tax_minor")
+        if self.tax_rate is None and self.consumption_tax_minor:
+            raise SibError("a notice with consumption tax must state the rate it is at",
+                           "NOTICE_TAX_RATE_MISSING", "tax_rate")
+        if self.registration_number is not None \
+                and not _REGISTRATION_NUMBER.match(self.registration_number):
+            raise SibError(f"{self.registration_number!r} is not a registration number: "
+                           "\"T\" followed by 13 digits", "NOTICE_REGISTRATION_NUMBER_INVALID",
+                           "registration_number")
         if not 0 <= self.grant_covered_minor <= self.amount_due_minor:
             raise SibError("the grant-covered part must lie between 0 and the amount due",
                            "NOTICE_GRANT_INVALID", "grant_covered_minor")

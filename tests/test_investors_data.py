@@ -40,6 +40,7 @@ from investors.statement_data import (
     PayerRow,
     PaymentNotice,
     ProviderRow,
+    RemitAccount,
     ScheduleRow,
     Text,
     TrialBalanceRow,
@@ -164,9 +165,17 @@ CONTINUATION_TRACE = trace_text(linear(
     RoundingMode.TRUNCATE, _ube("continuation-fy2019")).trace.as_dict(), TraceStyle("JPY"))
 
 
+TWR_REGISTRATION = "T5050001029384"  # illustrative; check digit worked in test_contracts_rules
+KUNO_LAB = Text("国立大学法人筑波大学 久野研究室", "University of Tsukuba, Kuno laboratory")
+TWR_ACCOUNT = RemitAccount("0170", "ﾔﾏｸﾞﾁｷﾞﾝｺｳ", "001", "ﾎﾝﾃﾝ", "1", "1234567",
+                           "ｶ)ﾂｸﾊﾞｳｴﾙﾈｽﾘｻｰﾁ")
+
+
 def payment_notice() -> PaymentNotice:
-    """Ube City's FY2019 notice: 5,625,000 earned + 562,500 consumption tax = 6,187,500 due,
-    half covered by the national grant; 2,000,000 paid before under a 40,000,000 authorisation."""
+    """Ube City's FY2019 notice: 5,625,000 earned + 562,500 consumption tax (10 % on top) =
+    6,187,500 due, half covered by the national grant; 2,000,000 paid before under a
+    40,000,000 authorisation. Issued by Tsukuba Wellness Research (registered) on 1 June 2020,
+    payable into its Yamaguchi Bank account; the results audited by the Kuno laboratory."""
     lines = (EarnedLine("participants-fy2019", PARTICIPANTS, 3_000_000, 3_000_000, UBE_TRACE),
              EarnedLine("inactive-fy2019", INACTIVE, 1_500_000, 1_500_000),
              EarnedLine("continuation-fy2019", CONTINUATION, 2_000_000, 1_125_000,
@@ -176,10 +185,14 @@ def payment_notice() -> PaymentNotice:
              "Remote-partnership health project service fees"), 2019, 2023, 40_000_000,
         tuple(AuthorisationYear(fy, 8_000_000, paid)
               for fy, paid in ((2019, 2_000_000), (2020, 0), (2021, 0), (2022, 0), (2023, 0))))
+    kpis = tuple(replace(k, audited_by="監査担当（久野研究室）", evaluator=KUNO_LAB)
+                 for k in ube_kpis(with_amounts=False))
     return PaymentNotice(
-        header("PN-2019-ube"), UBE, TWR, ube_kpis(with_amounts=False), lines, 5_625_000, 562_500,
-        6_187_500, 3_093_750, date(2020, 6, 30), 2_000_000, authorisation,
-        "山口銀行 本店営業部 普通 1234567 カ）ツクバウエルネスリサーチ")
+        header=header("SIB2019-UBE-FY2019-01"), payer=UBE, payee=TWR, kpi_results=kpis,
+        earned_lines=lines, earned_total_minor=5_625_000, consumption_tax_minor=562_500,
+        amount_due_minor=6_187_500, grant_covered_minor=3_093_750, due_on=date(2020, 6, 30),
+        paid_to_date_minor=2_000_000, authorisation=authorisation, issued_on=date(2020, 6, 1),
+        registration_number=TWR_REGISTRATION, tax_rate=Decimal("0.10"), remit_to=TWR_ACCOUNT)
 
 
 def _class_accounts() -> dict[str, InvestorClassRow]:
@@ -327,3 +340,23 @@ def test_a_payment_line_is_named_by_its_kpi_when_the_tranche_has_no_name():
         "参加者数の成果", "Participants")
     fixed = final.model_copy(update={"kpi": None})
     assert tranche_name(contract, fixed).ja == "固定払"
+
+
+def test_a_notice_with_tax_but_no_rate_is_refused():
+    with pytest.raises(SibError) as caught:
+        replace(payment_notice(), tax_rate=None)
+    assert caught.value.code == "NOTICE_TAX_RATE_MISSING"
+
+
+def test_a_notice_with_a_malformed_registration_number_is_refused():
+    # 12 digits after the T: not a registration number (a corporate number has 13).
+    with pytest.raises(SibError) as caught:
+        replace(payment_notice(), registration_number="T505000102938")
+    assert caught.value.code == "NOTICE_REGISTRATION_NUMBER_INVALID"
+
+
+def test_an_account_type_outside_zengin_is_refused():
+    # 預金種目 3 is not used for transfers (1 普通, 2 当座, 4 貯蓄, 9 その他).
+    with pytest.raises(SibError) as caught:
+        replace(TWR_ACCOUNT, account_type="3")
+    assert caught.value.code == "ACCOUNT_TYPE_UNKNOWN"

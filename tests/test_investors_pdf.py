@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import subprocess
 import sys
 from dataclasses import replace
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
+from contracts.values import corporate_number_check_digit
 from investors.pdf import (
     render,
     render_investor_statement,
@@ -115,7 +118,7 @@ def test_investor_statement_in_english(documents):
 
 def test_payment_notice_in_japanese(documents):
     text = _text(documents["notice", "ja"])
-    _assert_footer(text, 1, "ja")
+    _assert_footer(text, 2, "ja")
     for expected in ("成果連動支払額通知書", "宇部市 御中", "令和元年度（2019年度）",
                      "請求額 6,187,500円", "支払期日 令和2年6月30日",
                      "参加者数 3,000,000円 3,000,000円", "継続率 2,000,000円 1,125,000円",
@@ -134,7 +137,7 @@ def test_payment_notice_in_japanese(documents):
 
 def test_payment_notice_in_english(documents):
     text = _text(documents["notice", "en"])
-    _assert_footer(text, 1, "en")
+    _assert_footer(text, 2, "en")
     for expected in ("Outcome payment notice", "To: Ube City (宇部市)", "FY2019",
                      "Amount due JPY 6,187,500", "Due date 30 Jun 2020",
                      "of which grant-covered JPY 3,093,750", "Limit JPY 40,000,000",
@@ -144,6 +147,132 @@ def test_payment_notice_in_english(documents):
                      "share earned: (83.5 − 79) ÷ (87 − 79), within 0..1 = 0.5625",
                      "rounding: truncate: 1,125,000 → 1,125,000 (exact)"):
         assert expected in text, expected
+
+
+# ---------------------------------------------------------------------------------------------
+# The notice as a qualified invoice (適格請求書, 消費税法57条の4) and payment request: the items a
+# finance office checks before it files and pays (issue 12, item 3 and acceptance 2).
+
+_REGISTRATION = re.compile(r"T([0-9])([0-9]{12})")
+
+
+def _registration_numbers(text: str) -> list[str]:
+    """The registration numbers printed, each checked: T + 13 digits whose first is the
+    corporate number's check digit over the other twelve."""
+    found = []
+    for match in _REGISTRATION.finditer(text):
+        assert int(match[1]) == corporate_number_check_digit(match[2]), match[0]
+        found.append(match[0])
+    return found
+
+
+# Every item, as each language prints it, of the fixture notice: Ube City's FY2019 outcome
+# payment, 5,625,000 yen earned + 562,500 yen tax at 10 % on top = 6,187,500 yen, issued by
+# Tsukuba Wellness Research (T5050001029384) on 1 June 2020 (令和2年6月1日), due 30 June 2020.
+QUALIFIED_INVOICE_ITEMS = {
+    "ja": {
+        "issuer": "請求者: 株式会社つくばウエルネスリサーチ",
+        "registration number": "登録番号: T5050001029384",
+        "recipient": "宇部市 御中",
+        "issue date (和暦)": "発行日: 令和2年6月1日",
+        "what for": "件名 令和元年度（2019年度） 成果連動支払額",
+        "period": "対象期間 平成31年4月1日～令和2年3月31日",
+        "contract": "飛び地連携型大規模ヘルスケアプロジェクト（sib-2019-five）",
+        "amount per rate with its tax": "税率別内訳 10%対象 5,625,000円 消費税額 562,500円",
+        "amount due": "請求額 6,187,500円（税込）",
+        "due date": "支払期日 令和2年6月30日",
+        "remit to: bank": "金融機関 ヤマグチギンコウ（0170）",
+        "remit to: branch": "支店 ホンテン（001）",
+        "remit to: account": "預金種目・口座番号 普通 1234567",
+        "remit to: holder": "口座名義（カナ） カ)ツクバウエルネスリサーチ",
+        "document number": "文書番号: SIB2019-UBE-FY2019-01",
+        "audit": "国立大学法人筑波大学 久野研究室 監査担当（久野研究室） 令和2年5月29日 "
+                 "上記の全指標",
+        "it says what it is": "適格請求書",
+    },
+    "en": {
+        "issuer": "Issued by: Tsukuba Wellness Research Inc. (株式会社つくばウエルネスリサーチ)",
+        "registration number": "Registration number: T5050001029384",
+        "recipient": "To: Ube City (宇部市)",
+        "issue date": "Date of issue: 1 Jun 2020",
+        "what for": "For FY2019 outcome payment",
+        "period": "Period 1 Apr 2019 – 31 Mar 2020",
+        "contract": "Five-municipality health SIB (飛び地連携型大規模ヘルスケアプロジェクト) "
+                    "(sib-2019-five)",
+        "amount per rate with its tax": "Subject to 10%: JPY 5,625,000, consumption tax "
+                                        "JPY 562,500",
+        "amount due": "Amount due JPY 6,187,500 (tax included)",
+        "due date": "Due date 30 Jun 2020",
+        "remit to: bank": "Bank ヤマグチギンコウ (0170)",
+        "remit to: branch": "Branch ホンテン (001)",
+        "remit to: account": "Account Ordinary 1234567",
+        "remit to: holder": "Account holder (kana) カ)ツクバウエルネスリサーチ",
+        "document number": "Document: SIB2019-UBE-FY2019-01",
+        "audit": "University of Tsukuba, Kuno laboratory 監査担当（久野研究室） 29 May 2020 "
+                 "all results above",
+        "it says what it is": "Qualified invoice (適格請求書)",
+    },
+}
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_the_notice_carries_every_item_of_a_qualified_invoice(documents, lang):
+    text = _text(documents["notice", lang])
+    missing = {item: expected for item, expected in QUALIFIED_INVOICE_ITEMS[lang].items()
+               if expected not in text}
+    assert missing == {}
+    assert _registration_numbers(text) == ["T5050001029384"]
+
+
+def test_tax_included_in_the_amounts_is_stated_as_part_of_them():
+    """The five-municipality contract states its amounts with tax: 13,965,528 yen earned
+    includes 13,965,528 × 10/110 = 1,269,593.45… → 1,269,593 yen tax (truncated, once)."""
+    notice = replace(payment_notice(), earned_lines=(replace(
+        payment_notice().earned_lines[0], earned_minor=13_965_528),),
+        earned_total_minor=13_965_528, consumption_tax_minor=1_269_593,
+        amount_due_minor=13_965_528, grant_covered_minor=6_982_764, tax_included=True)
+    ja, en = _text(render_payment_notice(notice, "ja")), _text(render_payment_notice(notice, "en"))
+    for expected in ("税率別内訳 10%対象 13,965,528円（うち消費税額 1,269,593円）",
+                     "請求額 13,965,528円（税込）", "成果額合計（税込） 13,965,528円",
+                     "うち消費税額（10%） 1,269,593円"):
+        assert expected in ja, expected
+    for expected in ("Subject to 10%: JPY 13,965,528 (of which consumption tax JPY 1,269,593)",
+                     "of which consumption tax (10%) JPY 1,269,593"):
+        assert expected in en, expected
+
+
+def test_the_rate_printed_is_the_contracts():
+    """An 8 % rate (a reduced rate) prints as 8 %, nowhere 10 %: 5,625,000 × 0.08 = 450,000."""
+    notice = replace(payment_notice(), tax_rate=Decimal("0.08"), consumption_tax_minor=450_000,
+                     amount_due_minor=6_075_000)
+    text = _text(render_payment_notice(notice, "ja"))
+    assert "8%対象 5,625,000円 消費税額 450,000円" in text
+    assert "消費税額（8%） 450,000円" in text
+    assert "10%" not in text
+
+
+def test_a_payee_without_a_bank_account_or_registration_is_named_as_such():
+    notice = replace(payment_notice(), remit_to=None, registration_number=None)
+    ja, en = _text(render_payment_notice(notice, "ja")), _text(render_payment_notice(notice, "en"))
+    assert "受領者の振込先口座が登録されていません。お支払いの前に受領者へご確認ください。" in ja
+    assert "登録番号: 未登録（本書は適格請求書ではありません）" in ja
+    assert "令和元年度（2019年度）　適格請求書" not in ja
+    assert "No bank account is registered for the payee: confirm the account with the payee " \
+        "before paying." in en
+    assert "Registration number: none (this notice is not a qualified invoice)" in en
+
+
+def test_a_payment_without_consumption_tax_has_no_tax_line():
+    """A payment that bears no consumption tax (a pound contract, or an exemption) from an
+    unregistered payee: no tax line, no registration line, no 税込 mark."""
+    notice = replace(payment_notice(), tax_rate=None, consumption_tax_minor=0,
+                     amount_due_minor=5_625_000, grant_covered_minor=2_812_500,
+                     registration_number=None)
+    text = _text(render_payment_notice(notice, "en"))
+    assert "Amount due JPY 5,625,000 Due date 30 Jun 2020" in text
+    for absent in ("onsumption tax", "Subject to", "Registration number", "Qualified invoice",
+                   "tax included"):
+        assert absent not in text, absent
 
 
 def test_year_end_report_in_japanese_runs_over_two_pages(documents):
