@@ -295,6 +295,50 @@ def test_corporate_number_check_digit() -> None:
     assert corporate_number_check_digit("000012050002") == 7
 
 
+# The check digit of a corporate number (法人番号の指定等に関する省令 第2条, as the NTA's
+# 法人番号公表サイト explains it): the first of the 13 digits is 9 − (Σ Pₙ × Qₙ mod 9), Pₙ the
+# n-th digit of the other twelve counted from the right, Qₙ 1 for odd n and 2 for even n.
+# A company's qualified-invoice registration number is "T" + its corporate number.
+@pytest.mark.parametrize(("twelve_digits", "check_digit"), [
+    # 国税庁 (the National Tax Agency), 7000012050002. From the right: 2 0 0 0 5 0 2 1 0 0 0 0
+    # → 2·1 + 0·2 + 0·1 + 0·2 + 5·1 + 0·2 + 2·1 + 1·2 + 0 + 0 + 0 + 0 = 11; 11 mod 9 = 2;
+    # 9 − 2 = 7.
+    ("000012050002", 7),
+    # The worked example of the check-digit explanation, 7123456789012. From the right:
+    # 2 1 0 9 8 7 6 5 4 3 2 1 → 2·1 + 1·2 + 0·1 + 9·2 + 8·1 + 7·2 + 6·1 + 5·2 + 4·1 + 3·2 +
+    # 2·1 + 1·2 = 2 + 2 + 0 + 18 + 8 + 14 + 6 + 10 + 4 + 6 + 2 + 2 = 74; 74 mod 9 = 2; 9 − 2 = 7.
+    ("123456789012", 7),
+    # The examples' (illustrative) number for Tsukuba Wellness Research, T5050001029384. From
+    # the right: 4 8 3 9 2 0 1 0 0 0 5 0 → 4·1 + 8·2 + 3·1 + 9·2 + 2·1 + 0·2 + 1·1 + 0 + 0 + 0
+    # + 5·1 + 0 = 4 + 16 + 3 + 18 + 2 + 1 + 5 = 49; 49 mod 9 = 4; 9 − 4 = 5.
+    ("050001029384", 5),
+    # A sum divisible by 9 gives 9, never 0: 000000000009 → 9·1 = 9; 9 mod 9 = 0; 9 − 0 = 9.
+    ("000000000009", 9),
+])
+def test_corporate_number_check_digits_worked_by_hand(twelve_digits: str,
+                                                      check_digit: int) -> None:
+    assert corporate_number_check_digit(twelve_digits) == check_digit
+
+
+def _with_intermediary_number(number: str) -> dict[str, Any]:
+    spv = {"id": "spv", "name_ja": "株式会社SPV", "name_en": "SPV", "kind": "company",
+           "roles": ["intermediary"], "invoice_registration_number": number}
+    return document(parties=BASE["parties"] + [spv])
+
+
+def test_a_registration_number_with_a_wrong_check_digit_is_refused() -> None:
+    """T4050001029384 has the digits of T5050001029384 with its check digit mistyped: the
+    other twelve give 5 (worked above), not 4. One mistyped digit elsewhere is caught too:
+    T5050001029385 → from the right 5 8 3 9 2 0 1 0 0 0 5 0 → 50; 50 mod 9 = 5; 9 − 5 = 4 ≠ 5."""
+    for wrong, expected in (("T4050001029384", 5), ("T5050001029385", 4)):
+        _, problems = validate_document(_with_intermediary_number(wrong), "test")
+        found = [p for p in problems if p.code == "INVOICE_NUMBER_CHECK_DIGIT"]
+        assert [p.field for p in found] == ["parties[3].invoice_registration_number"]
+        assert f"should be {expected}" in found[0].message
+    _, problems = validate_document(_with_intermediary_number("T5050001029384"), "test")
+    assert not [p for p in problems if p.code.startswith("INVOICE_NUMBER")]
+
+
 def test_models_are_frozen() -> None:
     with pytest.raises(ValidationError):
         contract().tranches[0].max_amount_minor = 1
