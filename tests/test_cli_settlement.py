@@ -136,11 +136,12 @@ def test_a_year_from_results_to_a_zengin_file(cli_db, tmp_path):
     assert "PERIOD_ALREADY_CLOSED" in refused("close", "-c", C, "-y", "2019")
 
     # The Kyoto loan: 12,000,000 at 0.9 %, interest only to 30 June 2020, then four annual
-    # level payments (元利均等); 30 June 2024 is a Sunday, so the last is due 1 July.
+    # level payments (元利均等) due 「毎年6月末日」; 30 June 2024 is a Sunday and Monday 1 July
+    # is in the next month, so under modified following the last is due Friday 28 June.
     [kyoto] = ok("schedule", "-c", C, "--loan", "loan-kyoto")
     rows = kyoto["rows"]
     assert [r["due_on"] for r in rows] == ["2020-06-30", "2021-06-30", "2022-06-30",
-                                           "2023-06-30", "2024-07-01"]
+                                           "2023-06-30", "2024-06-28"]
     assert rows[0]["scheduled_interest"] == 108_000 and rows[0]["scheduled_principal"] == 0
     assert sum(r["scheduled_principal"] for r in rows) == 12_000_000
     assert rows[-1]["scheduled_closing"] == 0

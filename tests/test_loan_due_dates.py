@@ -179,8 +179,8 @@ def test_the_contract_refuses_a_first_due_date_off_the_schedule():
     assert _contract_problems(first_due_on=date(2020, 3, 31), end_of_month=True) == []
     # 30 Sep 2019 + 6 months = 30 Mar 2020 without the rule, so it does not meet 31 Mar 2020;
     # under the rule 30 Sep is 末日 and so is 31 Mar: accepted.
-    assert _contract_problems(first_due_on=date(2019, 9, 30),
-                              first_repayment_on=date(2020, 3, 31)) == [
+    assert _contract_problems(first_due_on=date(2019, 9, 30), first_repayment_on=date(2020, 3, 31),
+                              end_of_month=False) == [
         ("LOAN_FIRST_DUE_OFF_SCHEDULE", at)]
     assert _contract_problems(first_due_on=date(2019, 9, 30), first_repayment_on=date(2020, 3, 31),
                               end_of_month=True) == []

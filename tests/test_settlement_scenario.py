@@ -267,14 +267,17 @@ class LoanModel:
 
 
 def loan_models() -> dict[str, LoanModel]:
-    """The five loans from the contract's terms. Due dates falling on a weekend move to the
-    next business day: 2020-06-28 (Sun) → 06-29, 2023-09-30 (Sat) → 10-02, 2024-03-30 (Sat)
-    → 04-01, 2024-06-30 (Sun) → 07-01."""
-    yamaguchi_dues = [date(2019, 9, 30), date(2020, 3, 30), date(2020, 9, 30), date(2021, 3, 30),
-                      date(2021, 9, 30), date(2022, 3, 30), date(2022, 9, 30), date(2023, 3, 30),
-                      date(2023, 10, 2), date(2024, 4, 1)]
+    """The five loans from the contract's terms. Yamaguchi's dues are 「3月末日及び9月末日」
+    and Kyoto's and Kagoshima's 「6月末日」 (end-of-month rule: 30 Sep → 31 Mar, not 30 Mar),
+    a month end on a weekend moving by modified following: 2023-09-30 (Sat) → Fri 09-29
+    (Mon 10-02 is in October), 2024-03-31 (Sun) → Fri 03-29, 2024-06-30 (Sun) → Fri 06-28.
+    Tohoku's and Saitama Resona's 28 June dues move to the next business day: 2020-06-28 (Sun)
+    → 06-29."""
+    yamaguchi_dues = [date(2019, 9, 30), date(2020, 3, 31), date(2020, 9, 30), date(2021, 3, 31),
+                      date(2021, 9, 30), date(2022, 3, 31), date(2022, 9, 30), date(2023, 3, 31),
+                      date(2023, 9, 29), date(2024, 3, 29)]
     june_30 = [date(2020, 6, 30), date(2021, 6, 30), date(2022, 6, 30), date(2023, 6, 30),
-               date(2024, 7, 1)]
+               date(2024, 6, 28)]
     june_28 = [date(2020, 6, 29), date(2021, 6, 28), date(2022, 6, 28), date(2023, 6, 28),
                date(2024, 6, 28)]
     # 元利均等 over four years at 0.9 %: the level payment, truncated
@@ -568,20 +571,23 @@ def test_loans_repaid_from_outcomes_pay_interest_only_on_what_is_still_owed(stor
     # June 2020: FY2019's money repays part of the 10 M of outcome-funded loans, pro rata.
     (_, paid_2020), = [v for k, v in expected.distributions[2019].items()
                        if k == ("principal", "loan-tohoku")]
-    assert paid_2020 == 4_793_102
+    # (7,988,174 for the two, split 6:4 — see test_every_distribution_step_by_step.)
+    assert paid_2020 == 4_792_904
     # Interest to 29 June 2020 on 6 M (364 days to the due date, then one day), and then on
-    # the 1,206,898 still owed until it is repaid on 30 June 2021 — not on 6 M.
+    # the 1,207,096 still owed until it is repaid on 30 June 2021 — not on 6 M:
+    #   (6,000,000 × 364 − 4,792,904 × 363) × 1 % / 365 = 4,441,758.48 / 365 = 12,169.2…
+    #   less the day already paid (164), plus 1,207,096 × 1 % × 2/365 = 66.1… → 12,071
     first = int(6_000_000 * Fraction("0.01") * 364 / 365) + \
         int(6_000_000 * Fraction("0.01") * 1 / 365)
-    second = int((6_000_000 * 364 - 4_793_102 * 363) * Fraction("0.01") / 365) \
+    second = int((6_000_000 * 364 - 4_792_904 * 363) * Fraction("0.01") / 365) \
         - int(6_000_000 * Fraction("0.01") * 1 / 365) \
-        + int(1_206_898 * Fraction("0.01") * 2 / 365)
-    assert (first, second) == (59_999, 12_069)
+        + int(1_207_096 * Fraction("0.01") * 2 / 365)
+    assert (first, second) == (59_999, 12_071)
     assert tohoku.interest_paid == first + second
     row = {r["loan"]: r for r in posted.packs[2023]["lenders"]}["loan-tohoku"]
     assert [(r["actual_principal"], r["actual_interest"]) for r in row["schedule_vs_actual"]
-            if r["actual_principal"] or r["actual_interest"]] == [(4_793_102, 59_999),
-                                                                  (1_206_898, 12_069)]
+            if r["actual_principal"] or r["actual_interest"]] == [(4_792_904, 59_999),
+                                                                  (1_207_096, 12_071)]
 
 
 # --------------------------------------------------------------------------- the waterfall
@@ -597,8 +603,13 @@ def test_every_distribution_step_by_step(story):
         assert posted.distributions[year].losses == []
     # The June 2020 waterfall ran short of principal; every later one paid all it owed.
     short = {k: v for y in YEARS for k, v in expected.distributions[y].items() if v[0] != v[1]}
-    assert short == {("principal", "loan-tohoku"): (6_000_000, 4_793_102),
-                     ("principal", "loan-saitama-resona"): (4_000_000, 3_195_401)}
+    # Yamaguchi's second due date is 31 March 2020 (末日), not 30 March: 183 days of interest
+    # on 15 M, 15,000,000 × 0.8 % × 183/365 = 60,164.3 → 60,164 instead of 182 days' 59,835,
+    # so 329 yen less reaches the outcome-funded loans: 7,988,503 − 329 = 7,988,174, shared
+    # 6 M : 4 M = 4,792,904.4 and 3,195,269.6 → 4,792,904 and 3,195,270 (the leftover yen to
+    # the larger fraction).
+    assert short == {("principal", "loan-tohoku"): (6_000_000, 4_792_904),
+                     ("principal", "loan-saitama-resona"): (4_000_000, 3_195_270)}
     # Citizen units: 29 days in the first year (from 1 June 2021), then full years, and their
     # 15 M back at the end with 364 days' return (2023-06-30 to 2024-06-28). Accrued on the
     # whole period and truncated once (300,000 a year = 15,000,000 × 2 %):
