@@ -39,6 +39,7 @@ def _register_subcommands() -> None:
     app.command("pay")(st.pay_command)
     from api import cli_investors as inv
     app.add_typer(inv.holder_app, name="holder")
+    app.add_typer(inv.tax_app, name="tax")
     app.command("statements")(inv.statements_command)
     app.command("export")(inv.export_command)
 

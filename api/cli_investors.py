@@ -1,4 +1,5 @@
-"""``sib holder …``, ``sib subscribe``, ``sib holders pay``, ``sib statements``, ``sib export``."""
+"""``sib holder …``, ``sib subscribe``, ``sib holders pay``, ``sib tax remit``, ``sib statements``,
+``sib export``."""
 
 from __future__ import annotations
 
@@ -12,11 +13,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from api import cli_audit
 from api.output import money_text, print_json, print_table, report_error
 from ledger.errors import SibError
+from ledger.money_json import MoneyJSON
 
 holder_app = typer.Typer(help="Holders (banks, citizens, companies) and their units.",
                          no_args_is_help=True)
+tax_app = typer.Typer(help="Tax withheld from holder payments, paid over to the tax office.",
+                      no_args_is_help=True)
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
+# ``sib tax remit`` moves money: the audit log records it like every write command.
+cli_audit.WRITE_COMMANDS.add(("tax", "remit"))
 
 _run = cli_audit.run
 
@@ -81,17 +87,83 @@ def holder_pay(contract: str = typer.Option(..., "--contract", "-c"),
 @holder_app.command("records")
 def holder_records(contract: str = typer.Option(..., "--contract", "-c"),
                    year: int = typer.Option(..., "--calendar-year"),
+                   summary: bool = typer.Option(False, "--summary", help="only the 合計表 "
+                                                "(records filed and below the threshold)"),
                    as_json: bool = JsonOpt) -> None:
-    """支払調書 data per recipient for a calendar year."""
-    from investors.store import payment_records
-    records = _run(lambda s: payment_records(s, contract, year))
+    """支払調書 data per recipient for a calendar year, marked "file" when the year's payments
+    exceed the legal threshold (¥50,000 for 匿名組合 distributions), and the 合計表."""
+    from api.routes.investors import record_summary_public
+    from investors.store import payment_records, payment_records_summary
+    records, totals = _run(lambda s: (payment_records(s, contract, year),
+                                      payment_records_summary(s, contract, year)))
     if as_json:
-        print_json([asdict(r) for r in records])
-    else:
-        print_table(f"Payment records {year}", ["holder", "name", "paid", "withheld", "count"],
-                    [(r.recipient.holder_id, r.recipient.name, money_text(r.paid_minor, "JPY"),
-                      money_text(r.withheld_minor, "JPY"), r.count) for r in records],
+        print_json(record_summary_public(records, totals).model_dump(mode="json") if summary
+                   else [asdict(r) for r in records])
+        return
+    cur = totals.currency
+    if not summary:
+        print_table(f"Payment records {year}",
+                    ["holder", "name", "paid", "withheld", "count", "file"],
+                    [(r.recipient.holder_id, r.recipient.name, money_text(r.paid_minor, cur),
+                      money_text(r.withheld_minor, cur), r.count,
+                      "file" if r.must_file else "below threshold") for r in records],
                     right=[2, 3, 4])
+    threshold = max((r.threshold_minor for r in records if r.threshold_minor is not None),
+                    default=None)
+    print_table(f"合計表 {year}" + (f" (filed when paid more than {money_text(threshold, cur)} "
+                                   f"{cur})" if threshold is not None else ""),
+                ["", "records", "paid", "withheld"],
+                [("filed (提出するもの)", totals.filed_count,
+                  money_text(totals.filed_paid_minor, cur),
+                  money_text(totals.filed_withheld_minor, cur)),
+                 ("below the threshold (提出省略)", totals.below_count,
+                  money_text(totals.below_paid_minor, cur),
+                  money_text(totals.below_withheld_minor, cur)),
+                 ("total", totals.total_count, money_text(totals.total_paid_minor, cur),
+                  money_text(totals.total_withheld_minor, cur))], right=[1, 2, 3])
+
+
+@tax_app.command("remit")
+def tax_remit(contract: str = typer.Option(..., "--contract", "-c"),
+              month: str = typer.Option(..., "--month", help="YYYY-MM: the month the holders "
+                                        "were paid"),
+              on: str | None = typer.Option(None, "--on", help="the day the tax is paid over "
+                                            "(YYYY-MM-DD); default: its due date"),
+              as_json: bool = JsonOpt) -> None:
+    """Pay over to the tax office the tax withheld from holder payments in a month, once,
+    and print what its payment slip (納付書) needs. Due by the 10th of the next month (the
+    next business day if it is not one); paying later is allowed and said."""
+    from api.routes.investors import tax_remittance_public, today_in_japan
+    from investors.store import remit_withholding
+    try:
+        paid_on = date.fromisoformat(on) if on else None
+    except ValueError:
+        report_error(SibError(f"--on must be a date written YYYY-MM-DD, not {on!r}",
+                              "DATE_INVALID", "on"))
+        raise typer.Exit(1) from None
+    result = _run(lambda s: tax_remittance_public(
+        remit_withholding(s, contract, month, paid_on, today_in_japan())))
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+        return
+    slip = result.slip
+    if slip.lines:
+        print_table(f"{slip.form} — {slip.month}",
+                    ["区分", "人員", "支払額", "税額", "うち所得税", "うち復興特別所得税"],
+                    [(line.category, line.recipients, _amount(line.paid),
+                      _amount(line.withheld), _amount(line.income_tax),
+                      _amount(line.reconstruction_tax)) for line in slip.lines]
+                    + [("合計", slip.recipients, _amount(slip.paid), _amount(slip.withheld),
+                        _amount(slip.income_tax), _amount(slip.reconstruction_tax))],
+                    right=[1, 2, 3, 4, 5])
+        typer.echo(f"納期限 (due) {slip.due_on.isoformat()}; paid "
+                   f"{result.paid_on.isoformat() if result.paid_on else '—'}"
+                   + (f" (late by {result.days_late} days)" if result.late else ""))
+    typer.echo(result.message)
+
+
+def _amount(money: MoneyJSON) -> str:
+    return money_text(money.to_minor(), money.currency)
 
 
 def statements_command(contract: str = typer.Option(..., "--contract", "-c"),

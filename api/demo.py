@@ -4,8 +4,9 @@ On a fresh SQLite database (created through the migrations), the intermediary lo
 contract, the banks lend, the providers are paid, citizens buy units from year 3, the
 evaluator submits and audits five years of KPI results (met, partly met and missed), each year
 is settled and closed, the municipalities pay (with the Zengin file a finance office uploads),
-the waterfall repays the banks and pays the holders net of withholding, and every document and
-the settlement pack are written to ``out/``. It ends with ``sib ledger verify``.
+the waterfall repays the banks and pays the holders net of withholding, the tax withheld is paid
+over to the tax office by the 10th of the next month, and every document and the settlement
+pack are written to ``out/``. It ends with ``sib ledger verify``.
 
 The KPI results, bank details and citizens are illustrative.
 """
@@ -28,7 +29,8 @@ from api.settings import PROJECT_ROOT, get_settings
 from contracts.store import load_contract
 from contracts.validate import load_contract_file
 from investors.batch import jobs_for_year, write_documents
-from investors.store import HolderSpec, add_holder, pay_holders, subscribe
+from investors.store import HolderSpec, add_holder, pay_holders, remit_withholding, subscribe
+from investors.tax import month_of
 from ledger.calendar import next_business_day
 from ledger.reports import trial_balance
 from settlement.close import close_year
@@ -151,6 +153,8 @@ def run_year(year: int, out: Path, summary: list[tuple]) -> None:  # type: ignor
         final = year == 2023
         result = distribute(s, C, waterfall_on, final=final, reference=f"FY{year}")
         holders = pay_holders(s, C, waterfall_on)
+    with db.unit_of_work() as s:  # on its due date: the 10th of June, or the next business day
+        remitted = remit_withholding(s, C, month_of(waterfall_on))
     paid_banks = sum(a.paid_minor for a in result.waterfall.allocations
                      if a.claim.step in ("interest", "principal")
                      and a.claim.instrument.startswith("loan"))
@@ -158,6 +162,7 @@ def run_year(year: int, out: Path, summary: list[tuple]) -> None:  # type: ignor
                     sum(p["grant"] for p in pack.payers), sum(received.values()), paid_banks,
                     sum(h.gross_minor for h in holders if h.kind != "write_down"),
                     sum(h.withheld_minor for h in holders),
+                    remitted.slip.withheld_minor if remitted.paid_on else 0,
                     sum(ln["outstanding"] for ln in pack.lenders)))
 
 
@@ -173,7 +178,7 @@ def write_year_documents(year: int, out: Path) -> int:
 def print_summary(rows: list[tuple]) -> None:  # type: ignore[type-arg]
     table = Table(title="Five years of the five-municipality SIB (JPY)")
     for name in ("year", "earned", "grant covers", "paid by payers", "paid to banks",
-                 "to holders (gross)", "withheld", "loans outstanding"):
+                 "to holders (gross)", "withheld", "tax paid over", "loans outstanding"):
         table.add_column(name, justify="right" if name != "year" else "left")
     for row in rows:
         table.add_row(row[0], *[f"{v:,}" for v in row[1:]])
@@ -203,9 +208,11 @@ def main() -> int:
     print_summary(summary)
     with db.unit_of_work() as s:
         tb = trial_balance(s, C)
+    withholding = next((r.balance_minor for r in tb.rows if r.code == "withholding-payable"), 0)
     console.print(f"{documents} documents written under {out}; SPV trial balance "
                   f"{'balances' if tb.balanced else 'DOES NOT BALANCE'} "
-                  f"({tb.total_debit_minor:,} JPY each side)")
+                  f"({tb.total_debit_minor:,} JPY each side); withholding-payable "
+                  f"{withholding:,} JPY after the last remittance")
     status = run_cli("ledger", "trial-balance", "--book", C)
     status |= run_cli("ledger", "verify")
     console.print(f"demo finished in {time.monotonic() - started:.1f} s")

@@ -1,8 +1,10 @@
-"""Holders, their payments, the documents (PDF) and the settlement pack exports over HTTP.
+"""Holders, their payments, the tax withheld from them, the documents (PDF) and the settlement
+pack exports over HTTP.
 
 An investor sees only its own holder record, payments and statements; a bank only its own
 statement; a finance officer only its own municipality's notice; the intermediary, the auditor
-and the admin see everything. A document of another party answers 404.
+and the admin see everything. A document of another party answers 404. Only the intermediary
+(and admin) pays withheld tax over to the tax office.
 """
 
 from __future__ import annotations
@@ -10,15 +12,17 @@ from __future__ import annotations
 import io
 import tempfile
 import zipfile
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ContractYear, CurrentUser, PageDep, SessionDep, require
+from api.routes.money import MOVERS
 from api.schemas import PageOf, file_responses
 from api.users import Caller
 from api.writes import run_write
@@ -28,13 +32,19 @@ from investors.pack_export import write_pack
 from investors.pdf import render
 from investors.store import (
     HolderSpec,
+    TaxRemittance,
     add_holder,
     get_holder,
     holder_payments,
     list_holders,
+    payment_records,
+    payment_records_summary,
+    remit_withholding,
     subscribe,
 )
 from investors.tables import Holder
+from investors.tax import SlipLine
+from investors.withholding import PaymentRecord, RecordSummary
 from ledger.errors import NotFound
 from ledger.money_json import MoneyJSON
 
@@ -253,3 +263,191 @@ def pack_csv(contract_id: str, fiscal_year: ContractYear, session: SessionDep,
                 archive.write(path, path.name)
     return Response(buffer.getvalue(), media_type="application/zip", headers={
         "Content-Disposition": f'attachment; filename="settlement-pack-FY{fiscal_year}.zip"'})
+
+
+# --------------------------------------------------------------------------- withheld tax
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+def today_in_japan() -> date:
+    """Today's date where the tax office is: a month that has not begun there is refused."""
+    return datetime.now(TOKYO).date()
+
+
+class TaxRemittanceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    month: str = Field(description="YYYY-MM: the month the holders were paid and the tax "
+                                   "withheld")
+    paid_on: date | None = Field(None, description="the day the tax is paid over; default: "
+                                                   "the due date (the 10th of the next month, "
+                                                   "or the next business day)")
+
+
+class SlipLinePublic(BaseModel):
+    income_type: str
+    form: str = Field(description="the payment slip (所得税徴収高計算書) it is paid with")
+    category: str = Field(description="the slip's row (区分)")
+    category_en: str
+    recipients: int = Field(description="人員: recipients paid with tax withheld")
+    paid: MoneyJSON = Field(description="支払額: gross paid to them")
+    withheld: MoneyJSON = Field(description="税額: income tax and surtax together")
+    income_tax: MoneyJSON = Field(description="所得税: 税額 ÷ 102.1 %, truncated")
+    reconstruction_tax: MoneyJSON = Field(description="復興特別所得税: the rest of 税額")
+
+
+class SlipPublic(BaseModel):
+    """The data a payment slip (納付書) for the month needs."""
+
+    month: str
+    form: str
+    recipients: int
+    paid: MoneyJSON
+    withheld: MoneyJSON
+    income_tax: MoneyJSON
+    reconstruction_tax: MoneyJSON
+    due_on: date
+    lines: list[SlipLinePublic]
+
+
+class TaxRemittancePublic(BaseModel):
+    contract: str
+    month: str
+    status: str = Field(description="posted, already_posted or nothing_withheld")
+    message: str
+    entry_id: int | None
+    paid_on: date | None
+    due_on: date
+    late: bool
+    days_late: int
+    slip: SlipPublic
+
+
+def _line_public(line: SlipLine, cur: str) -> SlipLinePublic:
+    c = line.category
+    return SlipLinePublic(
+        income_type=c.income_type, form=c.form_ja, category=c.category_ja,
+        category_en=c.category_en, recipients=line.recipients,
+        paid=MoneyJSON.from_minor(line.paid_minor, cur),
+        withheld=MoneyJSON.from_minor(line.withheld_minor, cur),
+        income_tax=MoneyJSON.from_minor(line.income_tax_minor, cur),
+        reconstruction_tax=MoneyJSON.from_minor(line.reconstruction_tax_minor, cur))
+
+
+def _remittance_message(r: TaxRemittance) -> str:
+    slip = r.slip
+    if r.paid_on is None:
+        return f"nothing was withheld in {slip.month}: nothing to pay over"
+    done = "paid over" if r.posted else "was already paid over"
+    text = (f"{slip.month}: {slip.withheld_minor:,} {slip.currency} withheld from "
+            f"{slip.recipients} recipients {done} on {r.paid_on.isoformat()} (entry "
+            f"{r.entry_id}), due {slip.due_on.isoformat()}")
+    if not r.posted:
+        text += "; nothing posted again"
+    if r.days_late:
+        text += (f" — LATE by {r.days_late} days (the tax office may charge 延滞税 and "
+                 "不納付加算税)")
+    return text
+
+
+def tax_remittance_public(r: TaxRemittance) -> TaxRemittancePublic:
+    """A remittance as the API and ``sib tax remit --json`` show it."""
+    slip, cur = r.slip, r.slip.currency
+    forms = sorted({line.category.form_ja for line in slip.lines})
+    status = ("posted" if r.posted else "already_posted" if r.entry_id is not None
+              else "nothing_withheld")
+    return TaxRemittancePublic(
+        contract=r.contract_id, month=str(slip.month), status=status,
+        message=_remittance_message(r), entry_id=r.entry_id, paid_on=r.paid_on,
+        due_on=slip.due_on, late=r.days_late > 0, days_late=r.days_late,
+        slip=SlipPublic(
+            month=str(slip.month), form=" / ".join(forms), recipients=slip.recipients,
+            paid=MoneyJSON.from_minor(slip.paid_minor, cur),
+            withheld=MoneyJSON.from_minor(slip.withheld_minor, cur),
+            income_tax=MoneyJSON.from_minor(slip.income_tax_minor, cur),
+            reconstruction_tax=MoneyJSON.from_minor(slip.reconstruction_tax_minor, cur),
+            due_on=slip.due_on, lines=[_line_public(line, cur) for line in slip.lines]))
+
+
+@router.post("/contracts/{contract_id}/tax-remittances", status_code=201,
+             response_model=TaxRemittancePublic)
+def post_tax_remittance(contract_id: str, body: TaxRemittanceCreate, request: Request,
+                        session: SessionDep, user: CurrentUser,
+                        idempotency_key: IdemKey = None) -> Response:
+    """Pay over to the tax office the tax withheld from holder payments in a month
+    (intermediary), with the data of its payment slip (納付書). Once per month: 201 when
+    posted; the same month again answers 200 with the same remittance, and a month with
+    nothing withheld answers 200 and posts nothing. Paying after the due date is allowed and
+    marked late."""
+    require(user, *MOVERS)
+
+    def work() -> tuple[int, Any]:
+        result = remit_withholding(session, contract_id, body.month, body.paid_on,
+                                   today_in_japan())
+        return (201 if result.posted else 200), tax_remittance_public(result)
+    return run_write(request, session, user, idempotency_key, body, "tax.remit", work)
+
+
+class RecordTotalsPublic(BaseModel):
+    count: int
+    paid: MoneyJSON
+    withheld: MoneyJSON
+
+
+class RecordFilingPublic(BaseModel):
+    holder: str
+    name: str
+    paid: MoneyJSON
+    withheld: MoneyJSON
+    count: int
+    must_file: bool
+
+
+class RecordSummaryPublic(BaseModel):
+    """The 合計表 figures of a year's 支払調書, and which records are filed."""
+
+    year: int
+    threshold: MoneyJSON | None = Field(description="a record is filed when the year's "
+                                                    "payments to a recipient exceed it")
+    filed: RecordTotalsPublic
+    below_threshold: RecordTotalsPublic
+    total: RecordTotalsPublic
+    records: list[RecordFilingPublic]
+
+
+def record_summary_public(records: list[PaymentRecord],
+                          summary: RecordSummary) -> RecordSummaryPublic:
+    """The 合計表 as the API and ``sib holder records --summary --json`` show it."""
+    cur = summary.currency
+
+    def totals(count: int, paid: int, withheld: int) -> RecordTotalsPublic:
+        return RecordTotalsPublic(count=count, paid=MoneyJSON.from_minor(paid, cur),
+                                  withheld=MoneyJSON.from_minor(withheld, cur))
+    thresholds = [r.threshold_minor for r in records if r.threshold_minor is not None]
+    return RecordSummaryPublic(
+        year=summary.year,
+        threshold=MoneyJSON.from_minor(max(thresholds), cur) if thresholds else None,
+        filed=totals(summary.filed_count, summary.filed_paid_minor,
+                     summary.filed_withheld_minor),
+        below_threshold=totals(summary.below_count, summary.below_paid_minor,
+                               summary.below_withheld_minor),
+        total=totals(summary.total_count, summary.total_paid_minor,
+                     summary.total_withheld_minor),
+        records=[RecordFilingPublic(holder=r.recipient.holder_id, name=r.recipient.name,
+                                    paid=MoneyJSON.from_minor(r.paid_minor, cur),
+                                    withheld=MoneyJSON.from_minor(r.withheld_minor, cur),
+                                    count=r.count, must_file=r.must_file)
+                 for r in records if r.count])
+
+
+@router.get("/contracts/{contract_id}/payment-records/summary",
+            response_model=RecordSummaryPublic)
+def payment_records_summary_route(contract_id: str, session: SessionDep, user: CurrentUser,
+                                  calendar_year: Annotated[int, Query(ge=1900, le=2200)]
+                                  ) -> RecordSummaryPublic:
+    """The 合計表 of a calendar year's 支払調書 (intermediary, auditor): records filed (paid
+    more than the legal threshold, ¥50,000 for 匿名組合 distributions) and those below it, each
+    with its count, total paid and total withheld; and each record's filing mark."""
+    require(user, *ALL)
+    return record_summary_public(payment_records(session, contract_id, calendar_year),
+                                 payment_records_summary(session, contract_id, calendar_year))
