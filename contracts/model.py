@@ -12,6 +12,7 @@ Models are frozen; mappings inside them must be treated as read-only.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from pydantic import (
@@ -324,11 +325,14 @@ class ConsumptionTax(_Frozen):
         applies_to: ``outcome_payments`` and/or ``service_fees``; loan interest never bears it.
         amounts_include_tax: whether the amounts in the contract already include the tax
             (税込). If not, tax is added once per invoice per rate.
+        exempt_reason: set instead of a rate when the payments bear no consumption tax
+            (a payer outside its scope, a non-taxable transfer): why, as the contract says.
     """
 
-    rate: UnitRate
-    applies_to: tuple[Literal["outcome_payments", "service_fees"], ...] = Field(min_length=1)
+    rate: UnitRate = Decimal(0)
+    applies_to: tuple[Literal["outcome_payments", "service_fees"], ...] = ()
     amounts_include_tax: bool = True
+    exempt_reason: str = ""
 
 
 class PaymentTerms(_Frozen):

@@ -17,6 +17,16 @@ from contracts.validate import load_contract_file
 FOLDER = Path(__file__).with_name("contracts_invalid")
 
 EXPECTED: dict[str, set[tuple[str, str | None]]] = {
+    "tax_terms.yaml": {
+        ("TAX_TERMS_MISSING", "consumption_tax"),
+    },
+    "tax_exemption.yaml": {
+        ("TAX_EXEMPTION_WITH_RATE", "consumption_tax.exempt_reason"),
+    },
+    "tax_incomplete.yaml": {
+        ("TAX_TERMS_INCOMPLETE", "consumption_tax.rate"),
+        ("TAX_TERMS_INCOMPLETE", "consumption_tax.applies_to"),
+    },
     "floor_above_cap.yaml": {
         ("LINEAR_FLOOR_ABOVE_CAP", "tranches[0].rule.floor"),
         ("LINEAR_FLOOR_NOT_ABOVE_CAP", "tranches[2].rule.floor"),

@@ -51,6 +51,8 @@ BASE: dict[str, Any] = {
         {"id": "fy2021-continuation", "kpi": "continuation", "fiscal_year": 2021,
          "max_amount": "1,000,000", "rule": {"type": "binary_threshold", "threshold": "75"}},
     ],
+    "consumption_tax": {"rate": "0.10", "applies_to": ["outcome_payments"],
+                        "amounts_include_tax": True},
 }
 
 

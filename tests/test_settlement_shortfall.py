@@ -70,6 +70,9 @@ def document(cover_percent: str, cover_max: str) -> dict:
         "tranches": [{"id": f"fy{y}-participants", "kpi": "participants", "fiscal_year": y,
                       "max_amount": "10,000,000", "rule": {"type": "pro_rata"}}
                      for y in (2021, 2022)],
+        # The shortfall worked here is on the outcome money as received; tax is not its
+        # subject.
+        "consumption_tax": {"exempt_reason": "worked example of a shortfall without tax"},
     }
 
 

@@ -70,6 +70,9 @@ def document(rounding: str = "truncate") -> dict:
         "tranches": [{"id": f"fy{y}-participants", "kpi": "participants", "fiscal_year": y,
                       "max_amount": "10,000,000", "rule": {"type": "pro_rata"}}
                      for y in (2021, 2022, 2023)],
+        # The returns worked here are on the outcome money as received; tax is not their
+        # subject.
+        "consumption_tax": {"exempt_reason": "worked examples of unit returns without tax"},
     }
 
 

@@ -24,6 +24,7 @@ from contracts.checks.payments import (
     check_kpis,
     check_liabilities,
     check_payer_shares,
+    check_tax,
     check_tranches,
 )
 from contracts.checks.references import (
@@ -42,7 +43,7 @@ Check = Callable[[Contract, Known], list[Problem]]
 STRUCTURAL_CHECKS: tuple[Check, ...] = (
     check_term, check_duplicate_ids, check_references, check_roles, check_invoice_numbers,
     check_payer_shares, check_authorisations, check_kpis, check_tranches, check_caps,
-    check_instruments, check_providers, check_waterfall, check_amendments,
+    check_instruments, check_providers, check_waterfall, check_amendments, check_tax,
 )
 
 # Problems after which the maxima per payer cannot be computed meaningfully.

@@ -339,3 +339,37 @@ def check_liabilities(contract: Contract, known: Known) -> list[Problem]:
                 f"{format_amount(-row.headroom_minor, money)}",
                 f"{at}.limits_by_year{year_key(row.fiscal_year)}"))
     return problems
+
+
+# --- consumption tax --------------------------------------------------------------------------
+
+def check_tax(contract: Contract, known: Known) -> list[Problem]:
+    """TAX_TERMS_MISSING: a yen contract paying on outcomes states its consumption tax (outcome
+    payments under a 業務委託 are consideration for a service, taxable), or why none applies;
+    TAX_TERMS_INCOMPLETE: a tax with no rate or nothing it applies to; TAX_EXEMPTION_WITH_RATE:
+    an exemption that also states a rate."""
+    tax = contract.consumption_tax
+    pays_outcomes = any(t.kpi is not None for t in contract.tranches)
+    if tax is None and "consumption_tax" in known.pruned:
+        return []  # written, but invalid: that problem is reported already
+    if tax is None:
+        if contract.currency == "JPY" and pays_outcomes:
+            return [Problem("TAX_TERMS_MISSING", "a yen contract paying on outcomes must state "
+                            "its consumption tax (rate, what it applies to, whether amounts "
+                            "include it) or the reason none applies (exempt_reason)",
+                            "consumption_tax")]
+        return []
+    if tax.exempt_reason:
+        if tax.rate or tax.applies_to:
+            return [Problem("TAX_EXEMPTION_WITH_RATE", "an exemption states no rate and "
+                            "nothing the tax applies to", "consumption_tax.exempt_reason")]
+        return []
+    problems = []
+    if not tax.rate:
+        problems.append(Problem("TAX_TERMS_INCOMPLETE", "a consumption tax needs its rate "
+                                "(\"0.10\"), or an exempt_reason", "consumption_tax.rate"))
+    if not tax.applies_to:
+        problems.append(Problem("TAX_TERMS_INCOMPLETE", "say what the tax applies to: "
+                                "outcome_payments and/or service_fees",
+                                "consumption_tax.applies_to"))
+    return problems
