@@ -40,6 +40,7 @@ from investors.statement_data import (
 from ledger.calendar import fiscal_year_bounds
 
 _RIGHT = MARGIN + CONTENT_WIDTH
+_FIELD_LABEL_WIDTH = 92.0  # pdf_layout.fields' default label column
 
 
 def _right(text: str, size: float, height: float = 13.0) -> Row:  # float-ok: page geometry
@@ -86,12 +87,21 @@ def _heading_blocks(data: PaymentNotice, fmt: DocumentFormat) -> list[Block]:
     return blocks
 
 
+def _contract_text(data: PaymentNotice, fmt: DocumentFormat) -> str:
+    """The contract's name and id; in English, without the Japanese original when both do not
+    fit the line at a readable size (the running title and the footer still name it)."""
+    name, contract_id = data.header.contract_name, data.header.contract_id
+    if fmt.lang == "ja":
+        return f"{name.ja}（{contract_id}）"
+    full = f"{name.with_original('en')} ({contract_id})"
+    room = CONTENT_WIDTH - _FIELD_LABEL_WIDTH - 3
+    return full if fit_size(full, 8.5, room) >= 7.5 else f"{name.en} ({contract_id})"
+
+
 def _amount_blocks(data: PaymentNotice, fmt: DocumentFormat) -> list[Block]:
     """What the notice is for, the amount due (with its tax per rate) and the due date."""
     start, end = fiscal_year_bounds(data.header.fiscal_year, data.header.fiscal_year_start_month)
-    contract = fmt.name(data.header.contract_name)
-    contract += f"（{data.header.contract_id}）" if fmt.lang == "ja" \
-        else f" ({data.header.contract_id})"
+    contract = _contract_text(data, fmt)
     subject = f"{fmt.fiscal_year(data.header.fiscal_year)} {fmt.label('outcome_payment')}"
     blocks: list[Block] = [*fields([(fmt.label("subject"), subject),
                                     (fmt.label("contract"), contract),
@@ -103,7 +113,7 @@ def _amount_blocks(data: PaymentNotice, fmt: DocumentFormat) -> list[Block]:
             else f" {fmt.label('tax_included_mark')}"
     due = f"{fmt.label('due_on')} {fmt.day(data.due_on)}"
     blocks += [gap(4), Row(24, (Cell(MARGIN, fmt.label("amount_due"), 10),
-                                Cell(MARGIN + 92, amount, 14),
+                                Cell(MARGIN + _FIELD_LABEL_WIDTH, amount, 14),
                                 Cell(_RIGHT, due, 10, "right")), rule=0.8)]
     if data.tax_rate is not None:
         blocks += fields([(fmt.label("by_tax_rate"), format_tax_by_rate(
