@@ -306,6 +306,28 @@ def fees(contract: str = ContractOpt, year: int = YearOpt, on: str = typer.Optio
     typer.echo(f"{len(entries)} fixed fees posted (or already posted)")
 
 
+@money_app.command("contributions")
+def contributions(contract: str = ContractOpt, year: int = YearOpt,
+                  on: str = typer.Option(..., "--on")) -> None:
+    """Book the year's contributions (cash, or in kind at their stated value), once."""
+    from settlement.payments import record_contributions
+    entries = _run(lambda s: [e.id for e in record_contributions(s, contract, year,
+                                                                 date.fromisoformat(on))])
+    typer.echo(f"{len(entries)} contributions posted (or already posted)")
+
+
+@money_app.command("grant-receive")
+def grant_receive(contract: str = ContractOpt, payer: str = typer.Option(..., "--payer"),
+                  amount: int = typer.Option(..., "--amount", help="in minor units (yen)"),
+                  on: str = typer.Option(..., "--on"),
+                  reference: str = typer.Option(..., "--reference",
+                                                help="the 交付決定 or payment reference")) -> None:
+    """Record a grant received by a municipality (its grant receivable is settled)."""
+    from settlement.payments import receive_grant
+    _run(lambda s: receive_grant(s, contract, payer, amount, date.fromisoformat(on), reference))
+    typer.echo(f"grant of {amount:,} received by {payer} recorded")
+
+
 @money_app.command("receive")
 def receive(contract: str = ContractOpt, payer: str = typer.Option(..., "--payer"),
             amount: int = typer.Option(..., "--amount", help="in minor units (yen)"),

@@ -43,6 +43,7 @@ class Kind(StrEnum):
     WRITE_DOWN = "write_down"
     UNIT_SUBSCRIPTION = "unit_subscription"
     HOLDER_PAYMENT = "holder_payment"
+    CONTRIBUTION = "contribution"
     TAX_REMITTANCE = "tax_remittance"  # withholding paid over to the tax office (翌月10日)
 
 
@@ -57,6 +58,7 @@ class Code:
     WRITE_DOWN_GAIN = "write-down-gain"
     WITHHOLDING_PAYABLE = "withholding-payable"
     TAX_PAYABLE = "tax-payable"
+    CONTRIBUTION_INCOME = "contribution-income"
 
     @staticmethod
     def receivable(payer: str) -> str:
@@ -110,6 +112,10 @@ class Code:
     @staticmethod
     def grant_receivable(payer: str) -> str:
         return f"grant-receivable:{payer}"
+
+    @staticmethod
+    def fixed_fees(payer: str) -> str:
+        return f"fixed-fees:{payer}"
 
     @staticmethod
     def grant_income(payer: str) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from contracts.chart import Code, Kind, payers_book_code
+from contracts.instruments import Contribution
 from contracts.model import Contract
 from contracts.store import contract_from_row, get_contract, versions
 from ledger import read
@@ -76,6 +77,8 @@ def receive_grant(session: Session, contract_id: str, payer: str, amount_minor: 
     """The national grant received by a payer (payers' book): its grant receivable is paid."""
     contract = get_contract(session, contract_id)
     contract.require_payer(payer)
+    if amount_minor <= 0:
+        raise SibError("a grant receipt must be positive", "AMOUNT_NOT_POSITIVE", "amount")
     book = payers_book_code(contract.id)
     debits, credits = account_totals(session, book, f"grant-receivable:{payer}")
     if amount_minor > debits - credits:
@@ -174,19 +177,58 @@ def receipts_for(session: Session, contract_id: str, reference: str) -> dict[str
 
 def pay_fixed_fees(session: Session, contract_id: str, fiscal_year: int,
                    on: date) -> list[EntryRecord]:
-    """The SPV pays each provider's fixed fee for the year (those it pays itself)."""
+    """Each provider's fixed fee for the year, paid once: by the SPV out of its cash (SPV
+    book), or — for a provider the contract has a municipality pay directly (``paid_by`` a
+    payer) — by that payer out of its treasury (payers' book: its fixed-fee cost)."""
     contract = get_contract(session, contract_id)
     entries = []
     for provider in contract.providers:
         fee = provider.fixed_by_year_minor.get(fiscal_year)
-        if not fee or provider.paid_by in contract.payer_ids:
+        if not fee:
             continue
-        entries.append(_post(session, contract.id,
-                             f"{contract.id}:fixed-fee:{provider.party}:FY{fiscal_year}",
-                             "service_fee", on, fee, f"fees:{provider.party}", "cash",
-                             f"Fixed service fee FY{fiscal_year} — {provider.party}",
-                             {"contract": contract.id, "provider": provider.party,
-                              "fiscal_year": fiscal_year}, contract.currency))
+        links: dict[str, Any] = {"contract": contract.id, "provider": provider.party,
+                                 "fiscal_year": fiscal_year}
+        key = f"{contract.id}:fixed-fee:{provider.party}:FY{fiscal_year}"
+        description = f"Fixed service fee FY{fiscal_year} — {provider.party}"
+        if provider.paid_by in contract.payer_ids:
+            payer = str(provider.paid_by)
+            entries.append(_post(session, payers_book_code(contract.id), key, Kind.SERVICE_FEE,
+                                 on, fee, Code.fixed_fees(payer), Code.bank(payer),
+                                 f"{description} (paid by {payer})",
+                                 dict(links, payer=payer), contract.currency))
+        else:
+            entries.append(_post(session, contract.id, key, Kind.SERVICE_FEE, on, fee,
+                                 Code.fees(provider.party), Code.CASH, description, links,
+                                 contract.currency))
+    return entries
+
+
+def record_contributions(session: Session, contract_id: str, fiscal_year: int,
+                         on: date) -> list[EntryRecord]:
+    """The year's contributions, each once (SPV book): cash put in (cash / contribution
+    income), or services given in kind at their stated value (the service cost of the
+    provider it came from, or of the programme, against contribution income)."""
+    contract = get_contract(session, contract_id)
+    entries = []
+    for contribution in contract.instruments:
+        if not isinstance(contribution, Contribution) or contribution.fiscal_year != fiscal_year:
+            continue
+        giver = contribution.contributor
+        in_kind_cost = Code.fees(giver) if any(p.party == giver for p in contract.providers) \
+            else Code.CONTRIBUTION_INCOME
+        debit_account = in_kind_cost if contribution.in_kind else Code.CASH
+        if debit_account == Code.CONTRIBUTION_INCOME:
+            raise SibError(f"{contribution.id} is in kind from {giver}, which provides no "
+                           "service under the contract: its value has no cost to stand for",
+                           "CONTRIBUTION_IN_KIND_UNPLACED", "instruments")
+        entries.append(_post(
+            session, contract.id, f"{contract.id}:contribution:{contribution.id}",
+            Kind.CONTRIBUTION, on, contribution.amount_minor, debit_account,
+            Code.CONTRIBUTION_INCOME,
+            f"Contribution {'in kind ' if contribution.in_kind else ''}FY{fiscal_year} — "
+            f"{giver}", {"contract": contract.id, "contribution": contribution.id,
+                         "contributor": giver, "fiscal_year": fiscal_year,
+                         "in_kind": contribution.in_kind}, contract.currency))
     return entries
 
 

@@ -437,6 +437,15 @@ EXPECTED: dict[tuple[str, str], Row] = {
         "/contracts/{C}/loan-draws", {"through_on": "2019-12-31"})),  # posted: the same again
     ("POST", "/contracts/{contract_id}/years/{fiscal_year}/fixed-fees"): Row(WRITERS, post(
         "{Y}/fixed-fees", {"paid_on": "2019-09-30"})),
+    ("POST", "/contracts/{contract_id}/years/{fiscal_year}/contributions"): Row(WRITERS, post(
+        "{Y}/contributions", {"received_on": "2019-09-30"})),  # none in this contract: []
+    ("POST", "/contracts/{contract_id}/grant-receipts"): Row(WRITERS, post(
+        "/contracts/{C}/grant-receipts", {"payer": "ube", "received_on": PAYER_PAYS_ON,
+                                          "amount": {"amount": "1", "currency": "JPY"},
+                                          "reference": "refused"},
+        make_body=lambda w: {"payer": "ube", "received_on": PAYER_PAYS_ON,
+                             "amount": {"amount": "1", "currency": "JPY"},
+                             "reference": f"matrix-{uuid.uuid4().hex[:8]}"})),
     ("POST", "/contracts/{contract_id}/receipts"): Row(WRITERS, post(
         "/contracts/{C}/receipts", {"payer": "tono", "amount": {"amount": "1", "currency": "JPY"},
                                     "received_on": PAYER_PAYS_ON, "reference": "refused"},

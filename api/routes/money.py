@@ -23,7 +23,14 @@ from investors.store import pay_holders, payment_records
 from investors.tables import Holder
 from ledger.errors import SibError
 from ledger.money_json import MoneyJSON
-from settlement.payments import distribute, draw_loans, pay_fixed_fees, record_payment
+from settlement.payments import (
+    distribute,
+    draw_loans,
+    pay_fixed_fees,
+    receive_grant,
+    record_contributions,
+    record_payment,
+)
 from settlement.transfers import set_bank_account
 
 router = APIRouter(tags=["money"])
@@ -46,6 +53,20 @@ class DrawRequest(BaseModel):
 class FeesRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     paid_on: date
+
+
+class ContributionsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    received_on: date = Field(description="the day the year's contributions are booked")
+
+
+class GrantReceiptCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    payer: str = Field(min_length=1, description="the municipality the grant is paid to")
+    amount: MoneyJSON
+    received_on: date
+    reference: str = Field(min_length=1, max_length=100,
+                           description="the grant's 交付決定 or payment reference")
 
 
 class ReceiptCreate(BaseModel):
@@ -185,6 +206,40 @@ def post_fixed_fees(contract_id: str, fiscal_year: ContractYear, body: FeesReque
     return run_write(request, session, user, idempotency_key, body, "money.fees", lambda: (
         201, PostedPublic(entries=_ids(pay_fixed_fees(session, contract_id, fiscal_year,
                                                       body.paid_on)))))
+
+
+@router.post("/contracts/{contract_id}/years/{fiscal_year}/contributions", status_code=201,
+             response_model=PostedPublic)
+def post_contributions(contract_id: str, fiscal_year: ContractYear, body: ContributionsRequest,
+                       request: Request, session: SessionDep, user: CurrentUser,
+                       idempotency_key: IdemKey = None) -> Response:
+    """Book the year's contributions, in cash or in kind at their stated value, once
+    (intermediary)."""
+    require(user, *MOVERS)
+    return run_write(request, session, user, idempotency_key, body, "money.contributions",
+                     lambda: (201, PostedPublic(entries=_ids(record_contributions(
+                         session, contract_id, fiscal_year, body.received_on)))))
+
+
+@router.post("/contracts/{contract_id}/grant-receipts", status_code=201,
+             response_model=PostedPublic)
+def post_grant_receipt(contract_id: str, body: GrantReceiptCreate, request: Request,
+                       session: SessionDep, user: CurrentUser,
+                       idempotency_key: IdemKey = None) -> Response:
+    """A municipality receives its grant (payers' book): its grant receivable is settled;
+    more than is receivable is refused (intermediary)."""
+    require(user, *MOVERS)
+
+    def work() -> tuple[int, PostedPublic]:
+        currency = get_contract(session, contract_id).currency
+        if body.amount.currency != currency:
+            raise SibError(f"{contract_id} is in {currency}, not {body.amount.currency}",
+                           "CURRENCY_MISMATCH", "amount.currency")
+        entry = receive_grant(session, contract_id, body.payer, body.amount.to_minor(),
+                              body.received_on, body.reference)
+        return 201, PostedPublic(entries=_ids([entry]))
+    return run_write(request, session, user, idempotency_key, body, "money.grant_receipt",
+                     work)
 
 
 @router.post("/contracts/{contract_id}/receipts", status_code=201, response_model=ReceiptPublic)
