@@ -143,7 +143,10 @@ class UnitClass(_Frozen):
         unit_price_minor: price of one unit (document key ``unit_price``).
         units_offered: number of units offered.
         seniority: 1 is the most senior; a shortfall falls on the highest number first.
-        principal: ``protected`` or ``at_risk``.
+        principal: ``protected`` or ``at_risk``. A protected class names what protects it
+            in ``protected_by``; it bears a write-down only after that protection is used up.
+        protected_by: ids of the guarantees covering the class (each must cover it); required
+            when ``principal`` is ``protected``.
         target_return_annual: target yearly return (``"0.02"`` = 2 %).
         tax_category: what withholding applies to distributions (``tokumei_kumiai`` 20.42 %,
             ``interest`` 20.315 %, ``dividend``, ``none``); the rates themselves are data
@@ -161,6 +164,7 @@ class UnitClass(_Frozen):
     units_offered: int = Field(ge=1)
     seniority: int = Field(default=1, ge=1)
     principal: Literal["protected", "at_risk"]
+    protected_by: tuple[Slug, ...] = ()
     target_return_annual: UnitRate | None = None
     tax_category: Literal["tokumei_kumiai", "interest", "dividend", "none"]
     first_sale_fiscal_year: FiscalYear

@@ -7,9 +7,13 @@ says which way it moves the account, which is the holder's claim on the vehicle:
 - ``income`` (profit allocated to the holder, 損益分配) increases it;
 - ``distribution`` (paid out, gross of withholding) decreases it; ``withheld_minor`` is the part
   of the gross paid to the tax office for the holder, so the holder received gross − withheld;
-- ``write_down`` (loss borne by the class when outcomes fall short) decreases it.
+- ``recovery`` (principal a guarantor paid the holder in the vehicle's place, 保証履行)
+  decreases it: money the holder received, never a loss;
+- ``write_down`` (loss borne by the class when outcomes fall short and nobody paid) decreases
+  it.
 
-So ``closing = opening + contributions + income − distributions(gross) − write-downs``. With no
+So ``closing = opening + contributions + income − distributions(gross) − recoveries −
+write-downs``. With no
 income allocated, as in a plain repayment of principal, this is the familiar
 ``opening + contributions − distributions − write-downs``. The opening balance of a period is
 the sum of every movement before the period starts, so an account never needs a stored balance
@@ -32,7 +36,51 @@ class MovementKind(str, Enum):
     CONTRIBUTION = "contribution"
     INCOME = "income"
     DISTRIBUTION = "distribution"
+    RECOVERY = "recovery"
     WRITE_DOWN = "write_down"
+
+
+class HolderPaymentKind(str, Enum):
+    """What a payment recorded for a holder is (``HolderPayment.kind``), defined once.
+
+    ``distribution``: a return, paid by the vehicle, taxed; ``capital_return``: capital paid
+    back by the vehicle; ``guarantee_recovery``: capital paid by a guarantor in the vehicle's
+    place (a recovery: money received); ``write_down``: capital lost, nothing paid.
+    """
+
+    DISTRIBUTION = "distribution"
+    CAPITAL_RETURN = "capital_return"
+    GUARANTEE_RECOVERY = "guarantee_recovery"
+    WRITE_DOWN = "write_down"
+
+    @property
+    def is_money_received(self) -> bool:
+        """Whether the holder received money (counts in the multiple and IRR)."""
+        return self is not HolderPaymentKind.WRITE_DOWN
+
+    @property
+    def paid_by_vehicle(self) -> bool:
+        """Whether the vehicle's cash pays it (a guarantor pays a recovery directly)."""
+        return self in (HolderPaymentKind.DISTRIBUTION, HolderPaymentKind.CAPITAL_RETURN)
+
+
+def payment_movements(holder_id: str, class_id: str, kind: str, on: date, gross_minor: int,
+                      withheld_minor: int = 0, currency: str = "JPY",
+                      memo: str = "") -> list[CapitalMovement]:
+    """The capital movements of one holder payment of ``kind`` (a :class:`HolderPaymentKind`
+    value): a distribution is income allocated and paid out; a capital return a payout; a
+    guarantee recovery a recovery; a write-down a loss."""
+    paid = HolderPaymentKind(kind)
+    if paid is HolderPaymentKind.DISTRIBUTION:
+        return [CapitalMovement(holder_id, class_id, on, MovementKind.INCOME, gross_minor,
+                                currency=currency, memo=memo),
+                CapitalMovement(holder_id, class_id, on, MovementKind.DISTRIBUTION,
+                                gross_minor, withheld_minor, currency, memo)]
+    movement = {HolderPaymentKind.CAPITAL_RETURN: MovementKind.DISTRIBUTION,
+                HolderPaymentKind.GUARANTEE_RECOVERY: MovementKind.RECOVERY,
+                HolderPaymentKind.WRITE_DOWN: MovementKind.WRITE_DOWN}[paid]
+    return [CapitalMovement(holder_id, class_id, on, movement, gross_minor, currency=currency,
+                            memo=memo)]
 
 
 @dataclass(frozen=True)
@@ -43,7 +91,7 @@ class CapitalMovement:
         holder_id: the holder.
         class_id: the class (tranche) the units belong to.
         on: value date.
-        kind: contribution, income, distribution or write_down.
+        kind: contribution, income, distribution, recovery or write_down.
         amount_minor: non-negative minor units (gross for a distribution).
         withheld_minor: tax withheld from a distribution; zero for other kinds.
         currency: ISO 4217 code.
@@ -77,6 +125,7 @@ class CapitalAccount:
         distributions_withheld_minor: tax withheld from those distributions.
         write_downs_minor: losses borne during the period.
         closing_minor: balance at the end of ``end_on``.
+        recoveries_minor: capital paid by a guarantor during the period (money received).
     """
 
     holder_id: str
@@ -91,10 +140,12 @@ class CapitalAccount:
     distributions_withheld_minor: int
     write_downs_minor: int
     closing_minor: int
+    recoveries_minor: int = 0
 
     def __post_init__(self) -> None:
         expected = (self.opening_minor + self.contributions_minor + self.income_minor
-                    - self.distributions_gross_minor - self.write_downs_minor)
+                    - self.distributions_gross_minor - self.recoveries_minor
+                    - self.write_downs_minor)
         if expected != self.closing_minor:
             raise SibError(f"capital account of {self.holder_id}/{self.class_id} does not roll "
                            f"forward: opening + movements = {expected}, closing "
@@ -171,7 +222,8 @@ def roll_forward(holder_id: str, class_id: str, movements: Sequence[CapitalMovem
         _total(_in_period(own, MovementKind.CONTRIBUTION, start_on, end_on)),
         _total(_in_period(own, MovementKind.INCOME, start_on, end_on)),
         _total(distributions), sum(m.withheld_minor for m in distributions),
-        _total(_in_period(own, MovementKind.WRITE_DOWN, start_on, end_on)), closing)
+        _total(_in_period(own, MovementKind.WRITE_DOWN, start_on, end_on)), closing,
+        _total(_in_period(own, MovementKind.RECOVERY, start_on, end_on)))
 
 
 def roll_forward_all(movements: Sequence[CapitalMovement], start_on: date, end_on: date,
@@ -183,7 +235,8 @@ def roll_forward_all(movements: Sequence[CapitalMovement], start_on: date, end_o
 
 
 _SUMMED = ("opening_minor", "contributions_minor", "income_minor", "distributions_gross_minor",
-           "distributions_withheld_minor", "write_downs_minor", "closing_minor")
+           "distributions_withheld_minor", "write_downs_minor", "closing_minor",
+           "recoveries_minor")
 
 
 def _sum_accounts(class_id: str, accounts: Sequence[CapitalAccount]) -> CapitalAccount:

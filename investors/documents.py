@@ -26,8 +26,10 @@ from investors import statement_data as sd
 from investors.capital import (
     CapitalAccount,
     CapitalMovement,
+    HolderPaymentKind,
     MovementKind,
     class_totals,
+    payment_movements,
     roll_forward,
 )
 from investors.returns import CashFlow, summarise
@@ -174,8 +176,10 @@ def _loan_section(session: Session, ctx: Context, loan: Any) -> sd.LoanSection:
         day_count=f"{loan.day_count}, {'片端' if not loan.count_last_day else '両端'}",
         opening_balance_minor=year.opening_minor,
         draws=tuple(sd.LoanDraw(on, amount) for on, amount in year.draws),
-        principal_repaid_minor=year.repaid_minor,
-        written_down_minor=year.written_down_minor + year.guaranteed_minor,
+        principal_repaid_minor=year.repaid_minor + year.other_minor,
+        # A guarantor's payment is a recovery for the bank; written down is what nobody paid.
+        recovered_minor=year.guaranteed_minor,
+        written_down_minor=year.written_down_minor,
         closing_balance_minor=year.closing_minor,
         interest_accrued_minor=year.interest_accrued_minor,
         interest_paid_minor=year.interest_paid_minor,
@@ -411,20 +415,10 @@ def _investor_statement(ctx: Context, issuer: sd.Party, holder: Holder, unit_cla
              for s in subs]
     flows = [CashFlow(s.subscribed_on, -s.amount_minor) for s in subs]
     for p in pays:
-        if p.kind == "distribution":
-            moves += [CapitalMovement(holder.code, unit_class.id, p.paid_on, MovementKind.INCOME,
-                                      p.gross_minor, currency=cur),
-                      CapitalMovement(holder.code, unit_class.id, p.paid_on,
-                                      MovementKind.DISTRIBUTION, p.gross_minor,
-                                      p.withheld_minor, cur)]
-        elif p.kind == "capital_return":
-            moves.append(CapitalMovement(holder.code, unit_class.id, p.paid_on,
-                                         MovementKind.DISTRIBUTION, p.gross_minor,
-                                         currency=cur))
-        else:
-            moves.append(CapitalMovement(holder.code, unit_class.id, p.paid_on,
-                                         MovementKind.WRITE_DOWN, p.gross_minor, currency=cur))
-        if p.kind != "write_down":
+        moves += payment_movements(holder.code, unit_class.id, p.kind, p.paid_on,
+                                   p.gross_minor, p.withheld_minor, cur)
+        # A guarantor's payment is money received, like the vehicle's: only a write-down isn't.
+        if HolderPaymentKind(p.kind).is_money_received:
             flows.append(CashFlow(p.paid_on, p.gross_minor))
     account = roll_forward(holder.code, unit_class.id, moves, ctx.start_on, ctx.end_on, cur)
     to_date = roll_forward(holder.code, unit_class.id, moves, date(1900, 1, 1), ctx.end_on, cur)
@@ -464,9 +458,9 @@ def year_end_report(session: Session, ctx: Context) -> sd.YearEndReport:
                                p["earned"], p["paid"], p["grant"]) for p in pack.payers)
     years = [(loan, _loan_year(session, ctx, loan.id)) for loan in c.loans]
     lenders = tuple(sd.LenderRow(_party(c, loan.lender), year.opening_minor, year.drawn_minor,
-                                 year.repaid_minor,
-                                 year.written_down_minor + year.guaranteed_minor,
-                                 year.interest_accrued_minor, year.interest_paid_minor)
+                                 year.repaid_minor + year.other_minor,
+                                 year.written_down_minor, year.interest_accrued_minor,
+                                 year.interest_paid_minor, year.guaranteed_minor)
                     for loan, year in years)
     providers = tuple(sd.ProviderRow(_party(c, p["provider"]), p["fixed_fees"],
                                      p["outcome_fees"], p["fixed_fees"] + p["outcome_fees"])

@@ -43,8 +43,11 @@ def _capital_table(data: InvestorStatement, fmt: DocumentFormat) -> Table:
             [fmt.label("contributions"), fmt.amount(account.contributions_minor)]]
     if account.income_minor:
         rows.append([fmt.label("income"), fmt.amount(account.income_minor)])
-    rows += [[fmt.label("distributions_gross"), fmt.amount(-account.distributions_gross_minor)],
-             [fmt.label("write_downs"), fmt.amount(-account.write_downs_minor)]]
+    rows.append([fmt.label("distributions_gross"), fmt.amount(-account.distributions_gross_minor)])
+    if account.recoveries_minor:  # paid by a guarantor: received, shown apart from any loss
+        rows.append([fmt.label("recovered_from_guarantee"),
+                     fmt.amount(-account.recoveries_minor)])
+    rows.append([fmt.label("write_downs"), fmt.amount(-account.write_downs_minor)])
     return table([Column(fmt.label("capital_account"), 3), Column(fmt.label("amount"), 1.4,
                                                                     "right")],
                  rows, [fmt.label("closing"), fmt.amount(account.closing_minor)], size=8.5)

@@ -36,6 +36,8 @@ def _loan_blocks(loan: LoanSection, fmt: DocumentFormat) -> list[Block]:
         (fmt.label("interest_accrued"), fmt.amount(loan.interest_accrued_minor)),
         (fmt.label("principal_repaid"), fmt.amount(loan.principal_repaid_minor)),
         (fmt.label("interest_paid"), fmt.amount(loan.interest_paid_minor)),
+        # A guarantor's payment is money the bank received; written down is what nobody paid.
+        (fmt.label("recovered_from_guarantee"), fmt.amount(loan.recovered_minor)),
         (fmt.label("written_down"), fmt.amount(loan.written_down_minor)),
         (fmt.label("closing_balance"), fmt.amount(loan.closing_balance_minor)),
     ])

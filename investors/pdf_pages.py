@@ -217,11 +217,13 @@ KIND_LABELS: dict[str, tuple[str, ...]] = {
         "opening", "contributions", "income", "distributions_gross", "write_downs", "closing",
         "distributions", "paid_on", "income_type", "income_tokumei_kumiai", "income_interest",
         "withheld", "net_paid", "no_distributions", "returns", "contributed_total", "as_of",
-        "distributed_total", "moic", "residual_value", "irr", "tax_note"),
+        "distributed_total", "moic", "residual_value", "irr", "tax_note",
+        "recovered_from_guarantee"),
     "lender_statement": _FURNITURE_LABELS + _KPI_LABELS + (
         "lender_statement", "lender", "borrower", "loan", "commitment", "interest_rate",
         "opening_balance", "day_count", "drawn", "interest_accrued", "principal_repaid",
-        "interest_paid", "written_down", "closing_balance", "draw_date", "schedule_vs_actual",
+        "interest_paid", "written_down", "recovered_from_guarantee", "closing_balance",
+        "draw_date", "schedule_vs_actual",
         "due_date", "principal_scheduled", "interest_scheduled", "principal_paid", "paid_on",
         "difference", "not_paid", "balance_chart"),
     "payment_notice": _FURNITURE_LABELS + _KPI_LABELS + (
@@ -238,7 +240,8 @@ KIND_LABELS: dict[str, tuple[str, ...]] = {
     "year_end_report": _FURNITURE_LABELS + _KPI_LABELS + (
         "year_end_report", "intermediary", "payers", "authorised", "paid", "outstanding",
         "grant_covered", "lenders", "lender", "opening_balance", "drawn", "principal_repaid",
-        "written_down", "closing_balance", "interest_accrued", "interest_paid", "providers",
+        "written_down", "recovered_from_guarantee", "closing_balance", "interest_accrued",
+        "interest_paid", "providers",
         "provider", "fixed_fees", "outcome_fees", "investor_classes", "class", "holders_count",
         "units", "opening", "contributions", "distributions_gross", "withheld", "write_downs",
         "closing", "kpi_chart", "trial_balance", "account_code", "account", "debit", "credit"),

@@ -42,11 +42,12 @@ def _payers_table(data: YearEndReport, fmt: DocumentFormat) -> Table:
 
 
 def _lenders_table(data: YearEndReport, fmt: DocumentFormat) -> Table:
-    names = ("opening_minor", "drawn_minor", "repaid_minor", "written_down_minor",
-             "closing_minor", "interest_accrued_minor", "interest_paid_minor")
-    keys = ("opening_balance", "drawn", "principal_repaid", "written_down", "closing_balance",
-            "interest_accrued", "interest_paid")
-    return table([Column(fmt.label("lender"), 2.0)] + [Column(fmt.label(k), 1.1, "right")
+    names = ("opening_minor", "drawn_minor", "repaid_minor", "recovered_minor",
+             "written_down_minor", "closing_minor", "interest_accrued_minor",
+             "interest_paid_minor")
+    keys = ("opening_balance", "drawn", "principal_repaid", "recovered_from_guarantee",
+            "written_down", "closing_balance", "interest_accrued", "interest_paid")
+    return table([Column(fmt.label("lender"), 1.8)] + [Column(fmt.label(k), 1.0, "right")
                                                         for k in keys],
                  [[fmt.names(r.lender.name)] + [fmt.amount(getattr(r, n)) for n in names]
                   for r in data.lenders], _sum_row(data.lenders, names, fmt), size=7.0)
@@ -62,9 +63,10 @@ def _providers_table(data: YearEndReport, fmt: DocumentFormat) -> Table:
 
 def _classes_table(data: YearEndReport, fmt: DocumentFormat) -> Table:
     names = ("opening_minor", "contributions_minor", "distributions_gross_minor",
-             "distributions_withheld_minor", "write_downs_minor", "closing_minor")
-    keys = ("opening", "contributions", "distributions_gross", "withheld", "write_downs",
-            "closing")
+             "distributions_withheld_minor", "recoveries_minor", "write_downs_minor",
+             "closing_minor")
+    keys = ("opening", "contributions", "distributions_gross", "withheld",
+            "recovered_from_guarantee", "write_downs", "closing")
     accounts = [r.account for r in data.investor_classes]
     rows: list[list[CellText]] = [
         [fmt.names(r.name), f"{r.holders:,}", f"{r.units:,}",
@@ -72,10 +74,10 @@ def _classes_table(data: YearEndReport, fmt: DocumentFormat) -> Table:
     total = [fmt.label("total"), f"{column_total(data.investor_classes, 'holders'):,}",
              f"{column_total(data.investor_classes, 'units'):,}"] + [
         fmt.amount(column_total(accounts, n)) for n in names]
-    return table([Column(fmt.label("class"), 1.9), Column(fmt.label("holders_count"), 0.7,
+    return table([Column(fmt.label("class"), 1.7), Column(fmt.label("holders_count"), 0.6,
                                                             "right"),
-                  Column(fmt.label("units"), 0.8, "right")] +
-                 [Column(fmt.label(k), 1.1, "right") for k in keys], rows, total, size=7.0)
+                  Column(fmt.label("units"), 0.7, "right")] +
+                 [Column(fmt.label(k), 1.0, "right") for k in keys], rows, total, size=7.0)
 
 
 def _trial_balance_table(data: YearEndReport, fmt: DocumentFormat) -> Table:

@@ -216,10 +216,13 @@ class LoanSection:
         opening_balance_minor: principal outstanding at the start of the period.
         draws: draws in the period.
         principal_repaid_minor: principal repaid in the period.
-        written_down_minor: principal written down in the period (outcomes fell short).
+        written_down_minor: principal written down in the period: the loss nobody paid
+            (outcomes fell short and no guarantee covered it).
         closing_balance_minor: principal outstanding at the end of the period.
         interest_accrued_minor: interest accrued in the period.
         interest_paid_minor: interest paid in the period.
+        recovered_minor: principal a guarantor paid in the borrower's place in the period
+            (保証履行): money the lender received, a recovery, never a loss.
         schedule: instalments of the period, scheduled against actual.
         balance_series: the balance over time, for the chart.
     """
@@ -236,15 +239,16 @@ class LoanSection:
     closing_balance_minor: int
     interest_accrued_minor: int
     interest_paid_minor: int
+    recovered_minor: int = 0
     schedule: tuple[ScheduleRow, ...] = ()
     balance_series: tuple[BalancePoint, ...] = ()
 
     def __post_init__(self) -> None:
         expected = (self.opening_balance_minor + self.drawn_minor - self.principal_repaid_minor
-                    - self.written_down_minor)
+                    - self.recovered_minor - self.written_down_minor)
         if expected != self.closing_balance_minor:
             raise SibError(f"loan {self.loan_id} does not roll forward: opening + draws − "
-                           f"repaid − written down = {expected}, closing "
+                           f"repaid − recovered − written down = {expected}, closing "
                            f"{self.closing_balance_minor}", "LOAN_BALANCE_UNBALANCED",
                            "closing_balance_minor")
 
@@ -597,9 +601,10 @@ class LenderRow:
         opening_minor: principal outstanding at the start of the year.
         drawn_minor: drawn in the year.
         repaid_minor: principal repaid in the year.
-        written_down_minor: principal written down in the year.
+        written_down_minor: principal written down in the year (the loss nobody paid).
         interest_accrued_minor: interest accrued in the year.
         interest_paid_minor: interest paid in the year.
+        recovered_minor: principal a guarantor paid in the year (a recovery, not a loss).
     """
 
     lender: Party
@@ -609,11 +614,13 @@ class LenderRow:
     written_down_minor: int
     interest_accrued_minor: int
     interest_paid_minor: int
+    recovered_minor: int = 0
 
     @property
     def closing_minor(self) -> int:
         """Principal outstanding at the end of the year."""
-        return self.opening_minor + self.drawn_minor - self.repaid_minor - self.written_down_minor
+        return (self.opening_minor + self.drawn_minor - self.repaid_minor
+                - self.recovered_minor - self.written_down_minor)
 
 
 @dataclass(frozen=True)

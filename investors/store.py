@@ -23,7 +23,13 @@ from contracts.chart import Code, Kind
 from contracts.instruments import UnitClass
 from contracts.model import Contract
 from contracts.store import get_contract
-from investors.capital import CapitalAccount, CapitalMovement, MovementKind, roll_forward
+from investors.capital import (
+    CapitalAccount,
+    CapitalMovement,
+    HolderPaymentKind,
+    MovementKind,
+    roll_forward,
+)
 from investors.returns import CashFlow, ReturnSummary, summarise
 from investors.tables import Holder, HolderPayment, Subscription
 from investors.tax import Month, RemittanceSlip, WithheldPayment, parse_month, remittance_slip
@@ -262,17 +268,21 @@ def _pay_one(session: Session, contract: Contract, unit_class: UnitClass,
     if not held:
         raise SibError(f"{unit_class.id} has no holders on {on} to pay", "NO_HOLDERS",
                        "unit_class")
-    kind = {"investor_distribution": "distribution", "capital_return": "capital_return"}.get(
-        source.kind, "write_down")
+    # A guarantor's payment is a recovery for the holders (money received), not a write-down.
+    kind = {Kind.INVESTOR_DISTRIBUTION: HolderPaymentKind.DISTRIBUTION,
+            Kind.CAPITAL_RETURN: HolderPaymentKind.CAPITAL_RETURN,
+            Kind.GUARANTEE_DRAW: HolderPaymentKind.GUARANTEE_RECOVERY}.get(
+        Kind(source.kind), HolderPaymentKind.WRITE_DOWN)
     weights = (_returns_unpaid(session, contract, unit_class, on, list(held))
-               if kind == "distribution" else None) or list(held.values())
+               if kind is HolderPaymentKind.DISTRIBUTION else None) or list(held.values())
     parts = allocate(gross, weights, RemainderPolicy.LARGEST_REMAINDER)
     categories: dict[int, str] = dict(session.execute(select(Holder.id, Holder.tax_category).where(
         col(Holder.id).in_(select(Subscription.holder_id).where(
             Subscription.contract_id == contract.id,
             Subscription.unit_class == unit_class.id)))).all())
     rates = {category: rate_for(category, unit_class.tax_category, on)
-             for category in set(categories.values())} if kind == "distribution" else {}
+             for category in set(categories.values())} \
+        if kind is HolderPaymentKind.DISTRIBUTION else {}
     rows, tax_total = [], 0
     taxes: dict[tuple[int, str], int] = {}  # many holders get the same part: compute it once
     for (holder_id, _), part in zip(held.items(), parts):
@@ -282,11 +292,12 @@ def _pay_one(session: Session, contract: Contract, unit_class: UnitClass,
         withheld = taxes.get((part, category), 0)
         tax_total += withheld
         rows.append(dict(contract_id=contract.id, unit_class=unit_class.id,
-                         holder_id=holder_id, paid_on=on, kind=kind,
-                         income_type=unit_class.tax_category if kind == "distribution" else "",
+                         holder_id=holder_id, paid_on=on, kind=kind.value,
+                         income_type=unit_class.tax_category
+                         if kind is HolderPaymentKind.DISTRIBUTION else "",
                          gross_minor=part, withheld_minor=withheld, net_minor=part - withheld,
                          source_entry_id=source.entry_id, entry_id=None))
-    if kind != "write_down":
+    if kind.paid_by_vehicle:  # a guarantor pays its recovery to the holders itself
         cur = contract.currency
         postings = [debit(Code.distributions_payable(unit_class.id), from_minor(gross, cur)),
                     credit(Code.CASH, from_minor(gross - tax_total, cur))]

@@ -55,14 +55,17 @@ class SettlementPack:
             results (whenever paid; see :mod:`settlement.budget`);
             ``outstanding``: the SPV's receivable from it at year end.
         lenders: per loan: cumulative ``drawn``, ``repaid``, ``written_down`` (written down or
-            covered by a guarantee) and ``outstanding`` at year end; the year's movement
+            covered by a guarantee, kept for existing readers), split into ``guaranteed``
+            (paid by a guarantor: a recovery for the lender) and ``loss`` (what nobody paid),
+            and ``outstanding`` at year end; the year's movement
             (``opening``, ``drawn_year``, ``repaid_year``, ``guaranteed_year``,
             ``written_down_year``, ``closing`` = ``outstanding``); interest payable at the
             year's start (``interest_payable_opening``), accrued and paid in the year, and
             ``interest_payable`` at its end; schedule against actual.
         providers: per provider: fixed fees and outcome fees of the year.
         investor_classes: per class: cumulative ``capital``, ``capital_returned`` and
-            ``written_down`` (written down or covered by a guarantee); distributions of the
+            ``written_down`` (written down or covered by a guarantee), split into
+            ``guaranteed`` (a recovery for the holders) and ``loss``; distributions of the
             year; the year's movement of capital (``opening``, ``contributed_year``,
             ``returned_year``, ``guaranteed_year``, ``written_down_year``, ``closing``).
         kpis: the results of the year, every version, with the KPI's names and unit and the
@@ -229,12 +232,15 @@ def _lender_row(session: Session, contract: Contract, loan: Any, start: date,
         Code.loan(loan.id), Code.interest_expense(loan.id), Code.interest_payable(loan.id)])
     year = loan_year(loan.id, found, start, end)
     life = loan_year(loan.id, found, date.min, end)
+    # ``written_down`` keeps its old meaning (guarantor payments included) for existing
+    # readers; ``guaranteed`` (recovered from the guarantor) and ``loss`` (nobody paid) split it.
     written = life.written_down_minor + life.guaranteed_minor
     return {"loan": loan.id, "lender": loan.lender,
             "lender_name_ja": contract.party(loan.lender).name_ja,
             "lender_name_en": contract.party(loan.lender).name_en,
             "commitment": loan.commitment_minor, "drawn": life.drawn_minor,
             "repaid": life.repaid_minor, "written_down": written,
+            "guaranteed": life.guaranteed_minor, "loss": life.written_down_minor,
             "outstanding": life.drawn_minor - life.repaid_minor - written,
             "interest_accrued_year": year.interest_accrued_minor,
             "interest_paid_year": year.interest_paid_minor,
@@ -304,6 +310,8 @@ def _class_row(session: Session, contract: Contract, unit_class: Any, start: dat
             "name_en": unit_class.name_en, "capital": found.credits(account),
             "distributions": distributed.debits_minor,
             "capital_returned": found.debits(account) - written, "written_down": written,
+            "guaranteed": found.debits(account, (Kind.GUARANTEE_DRAW,)),
+            "loss": found.debits(account, (Kind.WRITE_DOWN,)),
             "opening": year.opening, "contributed_year": year.added,
             "returned_year": year.returned, "guaranteed_year": year.guaranteed,
             "written_down_year": year.written_down, "closing": year.closing}

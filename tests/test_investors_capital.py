@@ -123,7 +123,8 @@ def test_roll_forward_identities_hold_for_any_movements(history):
         for account in accounts:
             assert account.closing_minor == (
                 account.opening_minor + account.contributions_minor + account.income_minor
-                - account.distributions_gross_minor - account.write_downs_minor)
+                - account.distributions_gross_minor - account.recoveries_minor
+                - account.write_downs_minor)
         for class_id, total in class_totals(accounts).items() if accounts else ():
             own = [a for a in accounts if a.class_id == class_id]
             assert total.closing_minor == sum(a.closing_minor for a in own)

@@ -229,7 +229,10 @@ def year_end_report() -> YearEndReport:
                LenderRow(TOHOKU, 5_000_000, 0, 1_000_000, 0, 45_900, 45_900),
                LenderRow(KYOTO, 12_000_000, 0, 3_000_000, 0, 110_136, 110_136),
                LenderRow(KAGOSHIMA, 6_000_000, 0, 1_500_000, 0, 55_068, 55_068),
-               LenderRow(RESONA, 3_000_000, 0, 500_000, 250_000, 27_534, 27_534))
+               # Of 250,000 lost, a guarantor paid 200,000 (a recovery); 50,000 written down:
+               # 3,000,000 − 500,000 − 200,000 − 50,000 = 2,250,000 at year end.
+               LenderRow(RESONA, 3_000_000, 0, 500_000, 50_000, 27_534, 27_534,
+                         recovered_minor=200_000))
     providers = (ProviderRow(THL, 4_800_000, 5_250_000, 10_050_000),
                  ProviderRow(PEOPLE, 600_000, 412_000, 1_012_000),
                  ProviderRow(TDS, 400_000, 281_000, 681_000))

@@ -76,7 +76,8 @@ def test_lender_statement_in_japanese(documents):
                      "令和2年3月31日 6,000,000円 52,931円 5,000,000円 52,931円 令和2年3月31日 "
                      "-1,000,000円",
                      "継続率 宇部市 87.00% 83.50% 96.0% 2,000,000円 1,125,000円",
-                     "返済予定と実績", "貸付残高の推移", "ACT/365（片端）"):
+                     "返済予定と実績", "貸付残高の推移", "ACT/365（片端）",
+                     "保証履行による回収 0円", "元本減額 0円"):
         assert expected in text, expected
 
 
@@ -88,7 +89,8 @@ def test_lender_statement_in_english(documents):
                      "1 Apr 2019 – 31 Mar 2020", "Commitment JPY 30,000,000",
                      "Closing balance JPY 25,000,000", "1 Jul 2019 JPY 20,000,000",
                      "Continuation rate Ube City (宇部市) 87.00% 83.50% 96.0% JPY 2,000,000 "
-                     "JPY 1,125,000", "Schedule against actual", "Loan balance over time"):
+                     "JPY 1,125,000", "Schedule against actual", "Loan balance over time",
+                     "Recovered from guarantor JPY 0", "Written down JPY 0"):
         assert expected in text, expected
 
 
@@ -293,7 +295,9 @@ def test_year_end_report_in_english(documents):
     text = _text(documents["year_end", "en"])
     _assert_footer(text, 2, "en")
     for expected in ("Year-end settlement report", "FY2021", "Ube City (宇部市)",
-                     "Total JPY 51,000,000 JPY 0 JPY 12,000,000 JPY 250,000 JPY 38,750,000",
+                     # opening, drawn, repaid, recovered from guarantor, written down, closing
+                     "Total JPY 51,000,000 JPY 0 JPY 12,000,000 JPY 200,000 JPY 50,000 "
+                     "JPY 38,750,000",
                      "KPI achievement", "Trial balance", "Total JPY 57,463,400 JPY 57,463,400"):
         assert expected in text, expected
 

@@ -27,6 +27,7 @@ def check_instruments(contract: Contract, known: Known) -> list[Problem]:
             problems += outside_term(contract, instrument.first_sale_fiscal_year,
                                      f"{at}.first_sale_fiscal_year",
                                      f"unit class '{instrument.id}'")
+            problems += _protection(contract, instrument, at)
         elif isinstance(instrument, Guarantee):
             problems += _guarantee(instrument, known, at)
         elif isinstance(instrument, Contribution):
@@ -101,6 +102,28 @@ def _first_due(repayment: Repayment, first_drawn_on: date, at: str) -> list[Prob
 
 def _month_end(day_on: date) -> bool:
     return (day_on + timedelta(days=1)).month != day_on.month
+
+
+def _protection(contract: Contract, unit_class: UnitClass, at: str) -> list[Problem]:
+    """UNIT_CLASS_PROTECTION_*: a class sold as principal-protected names the guarantees that
+    protect it, each covering that class; an at-risk class names none."""
+    where = f"{at}.protected_by"
+    if unit_class.principal == "at_risk":
+        return [] if not unit_class.protected_by else [problem(
+            "UNIT_CLASS_PROTECTION_ON_AT_RISK", f"unit class '{unit_class.id}' is at risk but "
+            "names guarantees in protected_by: mark it principal: protected, or drop them",
+            where)]
+    if not unit_class.protected_by:
+        return [problem("UNIT_CLASS_PROTECTION_MISSING",
+                        f"unit class '{unit_class.id}' is sold as principal-protected but "
+                        "names nothing protecting it: list the guarantee(s) covering it in "
+                        "protected_by, or mark it principal: at_risk", where)]
+    covering = {g.id for g in contract.guarantees if g.covers == unit_class.id}
+    return [problem("UNIT_CLASS_PROTECTION_NOT_COVERING",
+                    f"'{gid}' in protected_by of unit class '{unit_class.id}' is not a "
+                    f"guarantee covering it (guarantees covering it: "
+                    f"{', '.join(sorted(covering)) or 'none'})", f"{where}[{i}]")
+            for i, gid in enumerate(unit_class.protected_by) if gid not in covering]
 
 
 def _guarantee(guarantee: Guarantee, known: Known, at: str) -> list[Problem]:
