@@ -61,7 +61,7 @@ def document(rounding: str = "truncate") -> dict:
             "max_amount": "30,000,000", "from_fiscal_year": 2021, "to_fiscal_year": 2023}}],
         "instruments": [
             {"type": "unit_class", "id": UNITS, "issuer": "spv", "unit_price": "100,000",
-             "units_offered": 100, "seniority": 1, "principal": "protected",
+             "units_offered": 100, "seniority": 1, "principal": "at_risk",
              "target_return_annual": "0.03", "tax_category": "tokumei_kumiai",
              "first_sale_fiscal_year": 2021}],
         "kpis": [{"id": "participants", "unit": "people", "direction": "higher",
