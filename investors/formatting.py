@@ -237,7 +237,7 @@ LABELS: dict[str, dict[str, str]] = {
     "principal_repaid": {"ja": "元金返済額", "en": "Principal repaid"},
     "written_down": {"ja": "元本減額", "en": "Written down"},
     # A guarantor's payment (保証履行) is money received, shown apart from the loss.
-    "recovered_from_guarantee": {"ja": "保証履行による回収", "en": "Recovered from guarantor"},
+    "recovered_from_guarantee": {"ja": "保証履行による回収", "en": "Guarantee recovery"},
     "closing_balance": {"ja": "期末残高", "en": "Closing balance"},
     "interest_accrued": {"ja": "発生利息", "en": "Interest accrued"},
     "interest_paid": {"ja": "支払利息", "en": "Interest paid"},

@@ -162,7 +162,7 @@ def test_a_guarantor_paying_4m_of_a_5m_loss_is_4m_recovered_and_1m_written_down(
     assert "保証履行による回収 4,000,000円" in text and "元本減額 1,000,000円" in text
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(
         render_lender_statement(statement, "en"))).pages)
-    assert "Recovered from guarantor JPY 4,000,000" in text
+    assert "Guarantee recovery JPY 4,000,000" in text
     assert "Written down JPY 1,000,000" in text
 
 

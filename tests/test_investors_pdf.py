@@ -90,7 +90,7 @@ def test_lender_statement_in_english(documents):
                      "Closing balance JPY 25,000,000", "1 Jul 2019 JPY 20,000,000",
                      "Continuation rate Ube City (宇部市) 87.00% 83.50% 96.0% JPY 2,000,000 "
                      "JPY 1,125,000", "Schedule against actual", "Loan balance over time",
-                     "Recovered from guarantor JPY 0", "Written down JPY 0"):
+                     "Guarantee recovery JPY 0", "Written down JPY 0"):
         assert expected in text, expected
 
 
