@@ -35,12 +35,20 @@ from ledger.calendar import next_business_day
 from ledger.reports import trial_balance
 from settlement.close import close_year
 from settlement.kpi import ResultInput
-from settlement.payments import distribute, draw_loans, pay_fixed_fees, record_payment
+from settlement.payments import (
+    distribute,
+    draw_loans,
+    pay_fixed_fees,
+    record_contributions,
+    record_payment,
+)
 from settlement.results import audit_result, submit_results
 from settlement.transfers import payer_transfer, set_bank_account
 
 CONTRACT_FILE = PROJECT_ROOT / "contracts" / "examples" / "sib-2019-five-municipalities.yaml"
 C = "sib-2019-five-municipalities"
+KASHIMA_FILE = PROJECT_ROOT / "contracts" / "examples" / "kashima-2023.yaml"
+KASHIMA = "kashima-2023"
 PAYERS = ("ube", "tono", "yawata", "ibusuki", "misato")
 console = Console(width=None if sys.stdout.isatty() else 150)
 
@@ -175,6 +183,28 @@ def write_year_documents(year: int, out: Path) -> int:
     return write_documents(jobs, out / f"FY{year}")
 
 
+def run_kashima(out: Path) -> int:
+    """Kashima's FY2023 programme (seed 001), a fixed-fee contract with no outcome payments:
+    Sumitomo Life's share given in kind, the city paying both providers' fees itself, the
+    year closed, its year-end report and settlement pack written. Returns the documents."""
+    from investors.pack_export import write_pack
+    contract, problems = load_contract_file(KASHIMA_FILE)
+    assert contract is not None and not problems, problems
+    with db.unit_of_work() as s:
+        load_contract(s, contract, KASHIMA_FILE.name)
+        given = record_contributions(s, KASHIMA, 2023, date(2023, 6, 1))
+        fees = pay_fixed_fees(s, KASHIMA, 2023, date(2023, 9, 29))
+    with db.unit_of_work() as s:
+        close_year(s, KASHIMA, 2023, "kashima")
+    folder = out / KASHIMA / "FY2023"
+    with db.unit_of_work() as s:
+        jobs = jobs_for_year(s, KASHIMA, 2023)
+        write_pack(s, KASHIMA, 2023, folder)
+    console.print(f"{KASHIMA}: {len(given)} contribution in kind and {len(fees)} fixed fees "
+                  "posted (the city pays its providers directly); FY2023 closed")
+    return write_documents(jobs, folder)
+
+
 def print_summary(rows: list[tuple]) -> None:  # type: ignore[type-arg]
     table = Table(title="Five years of the five-municipality SIB (JPY)")
     for name in ("year", "earned", "grant covers", "paid by payers", "paid to banks",
@@ -206,6 +236,7 @@ def main() -> int:
         run_year(year, out, summary)
         documents += write_year_documents(year, out)
     print_summary(summary)
+    documents += run_kashima(out)
     with db.unit_of_work() as s:
         tb = trial_balance(s, C)
     withholding = next((r.balance_minor for r in tb.rows if r.code == "withholding-payable"), 0)

@@ -42,10 +42,12 @@ def jobs_for_year(session: Session, contract_id: str, fiscal_year: int,
                   langs: Sequence[str] = ("ja", "en"),
                   generated_at: datetime | None = None) -> list[Job]:
     """Every document of the year: a statement per lender and per holder and class, a notice
-    per payer, the year-end report — in each language."""
+    per payer (where the contract pays on outcomes: a fixed-fee programme's municipality pays
+    its providers itself, and is sent no notice), the year-end report — in each language."""
     ctx = documents.context(session, contract_id, fiscal_year, generated_at)
     docs: list[Document] = [documents.year_end_report(session, ctx)]
-    docs += [documents.payment_notice(session, ctx, p.party) for p in ctx.contract.payers]
+    if any(t.kpi is not None for t in ctx.contract.tranches):
+        docs += [documents.payment_notice(session, ctx, p.party) for p in ctx.contract.payers]
     docs += [documents.lender_statement(session, ctx, lender)
              for lender in dict.fromkeys(loan.lender for loan in ctx.contract.loans)]
     docs += documents.investor_statements(session, ctx)

@@ -222,8 +222,11 @@ def payment_notice(session: Session, ctx: Context, payer: str) -> sd.PaymentNoti
     paid_before = sum(paid.values())
     payee = _intermediary(c)
     zone = document_zone(c)
+    # The notice is numbered as a finance office files it, and its footer's time is written
+    # in the zone its dates are in (the same instant: the bytes still follow the data alone).
     header = replace(_header(ctx, "notice", payer),
-                     document_id=notice_number(c, payer, ctx.fiscal_year))
+                     document_id=notice_number(c, payer, ctx.fiscal_year),
+                     generated_at=ctx.generated_at.astimezone(zone))
     return sd.PaymentNotice(
         header=header, payer=_party(c, payer), payee=payee,
         kpi_results=_with_audits(session, ctx, payer, kpi_results(session, ctx, payer)),
@@ -237,7 +240,7 @@ def payment_notice(session: Session, ctx: Context, payer: str) -> sd.PaymentNoti
             authorisation.from_fiscal_year, authorisation.to_fiscal_year,
             authorisation.max_amount_minor,
             _authorisation_years(c, payer, paid_by_budget_year(c, paid))),
-        issued_on=_issued_on(runs, ctx.generated_at, zone),
+        issued_on=notice_issued_on(runs, ctx.generated_at, zone),
         registration_number=_registration_number(c, payee.party_id),
         tax_rate=outcome_tax_rate(c),
         remit_to=_remit_account(session, c.id, payee.party_id))
@@ -263,7 +266,7 @@ def notice_number(contract: Contract, payer: str, fiscal_year: int, sequence: in
     return f"{code}-{payer.upper()}-FY{fiscal_year}-{sequence:02d}"
 
 
-def _issued_on(runs: list[SettlementRun], generated_at: datetime, zone: tzinfo) -> date:
+def notice_issued_on(runs: list[SettlementRun], generated_at: datetime, zone: tzinfo) -> date:
     """The notice's date of issue: the day the year's settlement it states was made (its
     latest run in force), in the document zone. Not the ledger state's time, which moves on
     whenever anything later is posted: an invoice keeps its date. Without a run, the day of
@@ -455,7 +458,8 @@ def year_end_report(session: Session, ctx: Context) -> sd.YearEndReport:
     # 予算額: what the budget year paying this year's results may spend on them (the council's
     # limit for that year where it set one), not the whole authorisation.
     payers = tuple(sd.PayerRow(_party(c, p["payer"]), _year_budget(c, p["payer"], ctx.fiscal_year),
-                               p["earned"], p["paid"], p["grant"]) for p in pack.payers)
+                               p["earned"], p["paid"] + p["fixed_fees_paid"], p["grant"])
+                    for p in pack.payers)
     years = [(loan, _loan_year(session, ctx, loan.id)) for loan in c.loans]
     lenders = tuple(sd.LenderRow(_party(c, loan.lender), year.opening_minor, year.drawn_minor,
                                  year.repaid_minor + year.other_minor,

@@ -143,14 +143,21 @@ def build_pack(session: Session, contract: Contract, fiscal_year: int) -> Settle
     pack = SettlementPack(contract.id, contract.name_ja, contract.name_en, contract.currency,
                           fiscal_year, start, end)
     pack.payers = _payer_rows(session, contract, fiscal_year, start, end)
+    for row in pack.payers:
+        row["fixed_fees_paid"] = sum(p.debit_minor for p in
+                                     _fees_paid_by_payers(session, contract, fiscal_year)
+                                     if p.account == Code.fixed_fees(row["payer"]))
     pack.lenders = [_lender_row(session, contract, loan, start, end) for loan in contract.loans]
+    direct = _fees_paid_by_payers(session, contract, fiscal_year)
     for provider in contract.providers:
         fees = _Postings(read.postings(session, contract.id, account=Code.fees(provider.party),
                                        from_on=start, through_on=end))
         pack.providers.append({"provider": provider.party,
                                "name_ja": contract.party(provider.party).name_ja,
                                "name_en": contract.party(provider.party).name_en,
-                               "fixed_fees": fees.debits(kinds=(Kind.SERVICE_FEE,)),
+                               "fixed_fees": fees.debits(kinds=(Kind.SERVICE_FEE,))
+                               + sum(p.debit_minor for p in direct
+                                     if p.links.get("provider") == provider.party),
                                "outcome_fees": fees.debits(kinds=(Kind.PROVIDER_FEE,))})
     pack.investor_classes = [_class_row(session, contract, unit_class, start, end)
                              for unit_class in contract.unit_classes]
@@ -191,6 +198,15 @@ class _Postings:
     def credits(self, account: str | None = None, kinds: Iterable[str] | None = None,
                 from_on: date | None = None) -> int:
         return sum(p.credit_minor for p in self._pick(account, kinds, from_on))
+
+
+def _fees_paid_by_payers(session: Session, contract: Contract,
+                         fiscal_year: int) -> list[read.PostingView]:
+    """The fixed fees of ``fiscal_year`` the payers paid their providers directly (payers'
+    book: each payer's fixed-fee cost, linked to the year and the provider)."""
+    return [p for p in read.postings(session, payers_book_code(contract.id), accounts=[
+        Code.fixed_fees(payer) for payer in contract.payer_ids], kinds=[Kind.SERVICE_FEE])
+        if p.links.get("fiscal_year") == fiscal_year]
 
 
 def _target(kpi: Any, payer: str, fiscal_year: int) -> Any:
