@@ -143,12 +143,11 @@ def build_pack(session: Session, contract: Contract, fiscal_year: int) -> Settle
     pack = SettlementPack(contract.id, contract.name_ja, contract.name_en, contract.currency,
                           fiscal_year, start, end)
     pack.payers = _payer_rows(session, contract, fiscal_year, start, end)
-    for row in pack.payers:
-        row["fixed_fees_paid"] = sum(p.debit_minor for p in
-                                     _fees_paid_by_payers(session, contract, fiscal_year)
-                                     if p.account == Code.fixed_fees(row["payer"]))
-    pack.lenders = [_lender_row(session, contract, loan, start, end) for loan in contract.loans]
     direct = _fees_paid_by_payers(session, contract, fiscal_year)
+    for payer_row in pack.payers:
+        payer_row["fixed_fees_paid"] = sum(p.debit_minor for p in direct
+                                           if p.account == Code.fixed_fees(payer_row["payer"]))
+    pack.lenders = [_lender_row(session, contract, loan, start, end) for loan in contract.loans]
     for provider in contract.providers:
         fees = _Postings(read.postings(session, contract.id, account=Code.fees(provider.party),
                                        from_on=start, through_on=end))
