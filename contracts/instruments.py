@@ -33,6 +33,10 @@ class Grant(_Frozen):
         cap_per_year_minor: most it pays in one fiscal year (``cap_per_year``), if capped.
         first_fiscal_year, last_fiscal_year: the years it covers.
         name_ja, name_en: the programme's name.
+        eligible: which of the payers' costs are eligible project cost under the grant's
+            terms: outcome payments and/or the fixed fees a payer pays its providers.
+        rounding_unit_minor: the grant is computed in this unit, fractions dropped
+            (``rounding_unit: "1,000"`` for 千円未満切捨て); 1 by default.
     """
 
     type: Literal["grant"] = "grant"
@@ -46,6 +50,9 @@ class Grant(_Frozen):
     cap_per_year_minor: AmountMinor | None = Field(default=None, alias="cap_per_year")
     first_fiscal_year: FiscalYear
     last_fiscal_year: FiscalYear
+    eligible: tuple[Literal["outcome_payments", "fixed_fees"], ...] = Field(
+        default=("outcome_payments",), min_length=1)
+    rounding_unit_minor: AmountMinor = Field(default=1, alias="rounding_unit")
 
 
 class Draw(_Frozen):

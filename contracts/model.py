@@ -451,6 +451,12 @@ class Contract(_Frozen):
         return range(self.first_fiscal_year, self.last_fiscal_year + 1)
 
     @property
+    def pays_on_outcomes(self) -> bool:
+        """Whether any payment depends on a KPI (a fixed-fee programme pays on none: its
+        payers pay their providers themselves, and receive no payment notice)."""
+        return any(t.kpi is not None for t in self.tranches)
+
+    @property
     def payer_ids(self) -> tuple[str, ...]:
         """Payer party ids in contract order (lead payer first)."""
         return tuple(p.party for p in self.payers)

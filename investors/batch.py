@@ -46,7 +46,7 @@ def jobs_for_year(session: Session, contract_id: str, fiscal_year: int,
     its providers itself, and is sent no notice), the year-end report — in each language."""
     ctx = documents.context(session, contract_id, fiscal_year, generated_at)
     docs: list[Document] = [documents.year_end_report(session, ctx)]
-    if any(t.kpi is not None for t in ctx.contract.tranches):
+    if ctx.contract.pays_on_outcomes:
         docs += [documents.payment_notice(session, ctx, p.party) for p in ctx.contract.payers]
     docs += [documents.lender_statement(session, ctx, lender)
              for lender in dict.fromkeys(loan.lender for loan in ctx.contract.loans)]

@@ -188,7 +188,7 @@ def tie_out_year(session: Session, contract_id: str, fiscal_year: int) -> list[M
     ctx = documents.context(session, contract_id, fiscal_year)
     c = ctx.contract
     out: list[Mismatch] = []
-    for payer in c.payer_ids:
+    for payer in c.payer_ids if c.pays_on_outcomes else ():
         out += notice_mismatches(session, documents.payment_notice(session, ctx, payer))
     for lender in dict.fromkeys(loan.lender for loan in c.loans):
         out += lender_mismatches(session, documents.lender_statement(session, ctx, lender))

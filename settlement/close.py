@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from fractions import Fraction
 from typing import Any
 
 from sqlmodel import Session
@@ -29,6 +30,7 @@ from ledger.errors import SibError
 from ledger.periods import close_period
 from ledger.service import get_book
 from ledger.verify import ledger_state_hash
+from settlement.grants import grant_room, grant_rounding_mode, rounded_grant
 from settlement.loan_ledger import loan_year
 from settlement.loans import loan_schedule
 from settlement.payer_ledger import read_payer_years, read_payments_by_results_year
@@ -105,6 +107,7 @@ def close_year(session: Session, contract_id: str, fiscal_year: int, actor: str 
         raise SibError(f"FY{fiscal_year} of {contract_id} is already closed",
                        "PERIOD_ALREADY_CLOSED", "fiscal_year")
     _settle_audited(session, contract, fiscal_year, by=actor)
+    _grant_on_fixed_fees(session, contract, fiscal_year, end)
     _accrue_to_year_end(session, contract, fiscal_year, end)
     pack = build_pack(session, contract, fiscal_year)
     reason = f"year-end close FY{fiscal_year}"
@@ -113,6 +116,41 @@ def close_year(session: Session, contract_id: str, fiscal_year: int, actor: str 
     pack.closed = True
     pack.ledger_hash = ledger_state_hash(session, contract_id)
     return pack
+
+
+def _grant_on_fixed_fees(session: Session, contract: Contract, fiscal_year: int,
+                         end: date) -> None:
+    """The grant on the fixed fees the subsidised payers paid their providers in the year,
+    where the grant's terms make them eligible cost: recognised once at the year's end
+    (payers' book: grant receivable / grant income), on the year's total (a completion report
+    covers the year), in the grant's unit, within its caps after what it already granted."""
+    book = payers_book_code(contract.id)
+    for grant in contract.grants:
+        if "fixed_fees" not in grant.eligible or \
+                not grant.first_fiscal_year <= fiscal_year <= grant.last_fiscal_year:
+            continue
+        fees = _fees_paid_by_payers(session, contract, fiscal_year)
+        granted = read.postings(session, book, accounts=[
+            Code.grant_income(p) for p in grant.subsidises])
+        before = sum(p.credit_minor - p.debit_minor for p in granted)
+        in_year = sum(p.credit_minor - p.debit_minor for p in granted
+                      if p.links.get("fiscal_year") == fiscal_year)
+        mode = grant_rounding_mode(grant, contract.rounding.mode)
+        for payer in grant.subsidises:
+            eligible = sum(p.debit_minor for p in fees if p.account == Code.fixed_fees(payer))
+            amount = rounded_grant(grant, Fraction(eligible) * grant.rate, mode)
+            room = grant_room(grant, before, in_year)
+            amount = amount if room is None else min(amount, room)
+            if amount <= 0:
+                continue
+            _post(session, book, f"{contract.id}:grant:{grant.id}:{payer}:FY{fiscal_year}:fees",
+                  Kind.GRANT_RECOGNISED, end, amount, Code.grant_receivable(payer),
+                  Code.grant_income(payer), f"Grant on fixed fees FY{fiscal_year} — {payer}",
+                  {"contract": contract.id, "grant": grant.id, "payer": payer,
+                   "fiscal_year": fiscal_year, "eligible_cost": eligible},
+                  contract.currency)
+            before += amount
+            in_year += amount
 
 
 def _settle_audited(session: Session, contract: Contract, fiscal_year: int, by: str) -> None:

@@ -18,7 +18,8 @@ from contracts.liability import tax_inside
 from contracts.model import Contract, Tranche
 from contracts.terms import max_outcome_by_tranche_payer, tax_on
 from ledger.errors import Problem
-from ledger.rounding import RemainderPolicy, RoundingMode, allocate, round_minor
+from ledger.rounding import RemainderPolicy, RoundingMode, allocate
+from settlement.grants import grant_room, grant_rounding_mode, rounded_grant
 from settlement.payouts import KpiInput, earned
 from settlement.trace import (
     ROUNDING_TERMS,
@@ -251,13 +252,15 @@ def _extract_tax(contract: Contract, out: YearSettlement, payer: str,
 
 def _apply_grants(contract: Contract, out: YearSettlement, grant_before: Mapping[str, int]) -> None:
     for grant in contract.grants:
-        if not grant.first_fiscal_year <= out.fiscal_year <= grant.last_fiscal_year:
+        if not grant.first_fiscal_year <= out.fiscal_year <= grant.last_fiscal_year \
+                or "outcome_payments" not in grant.eligible:
             continue
         covered = [p for p in grant.subsidises if p in out.payers]
         exact = {p: Fraction(out.payers[p].due_minor) * grant.rate for p in covered}
-        rounded = {p: round_minor(v, contract.rounding.mode) for p, v in exact.items()}
+        mode = grant_rounding_mode(grant, contract.rounding.mode)
+        rounded = {p: rounded_grant(grant, v, mode) for p, v in exact.items()}
         parts = rounded
-        limit = _grant_room(grant, sum(grant_before.values()))
+        limit = grant_room(grant, sum(grant_before.values()))
         if limit is not None and sum(parts.values()) > limit:
             weights = list(parts.values()) if any(parts.values()) else [1] * len(parts)
             parts = dict(zip(parts, split_within(limit, weights,
@@ -270,23 +273,12 @@ def _apply_grants(contract: Contract, out: YearSettlement, grant_before: Mapping
             trace.step(Phrase.GRANT_COVERED, minor(exact[payer]),
                        due=minor(out.payers[payer].due_minor), rate=rate(grant.rate))
             if part == rounded[payer]:
-                trace.rounding = Rounding(contract.rounding.mode, exact[payer], part)
+                trace.rounding = Rounding(mode, exact[payer], part)
             else:
                 trace.step(Phrase.GRANT_LIMIT, minor(part), rounded=minor(rounded[payer]),
-                           mode=ROUNDING_TERMS[contract.rounding.mode], limit=minor(limit or 0))
+                           mode=ROUNDING_TERMS[mode], limit=minor(limit or 0))
             trace.result_minor = part
             out.traces.append(trace)
-
-
-def _grant_room(grant: object, granted_before: int) -> int | None:
-    limits = []
-    cap_year = getattr(grant, "cap_per_year_minor", None)
-    cap_total = getattr(grant, "cap_minor", None)
-    if cap_year is not None:
-        limits.append(cap_year)
-    if cap_total is not None:
-        limits.append(max(cap_total - granted_before, 0))
-    return min(limits) if limits else None
 
 
 def authorisation_problems(contract: Contract, out: YearSettlement,

@@ -37,6 +37,10 @@ def check_instruments(contract: Contract, known: Known) -> list[Problem]:
 
 
 def _grant(contract: Contract, grant: Grant, at: str) -> list[Problem]:
+    if grant.rounding_unit_minor <= 0:
+        return [problem("GRANT_ROUNDING_UNIT_INVALID", f"grant '{grant.id}' is computed in "
+                        "units of a positive amount (1,000 for 千円未満切捨て)",
+                        f"{at}.rounding_unit")]
     if grant.first_fiscal_year > grant.last_fiscal_year:
         return [problem("YEAR_RANGE_REVERSED", f"grant '{grant.id}' ends in FY"
                         f"{grant.last_fiscal_year}, before it starts in FY"

@@ -349,7 +349,7 @@ def check_tax(contract: Contract, known: Known) -> list[Problem]:
     TAX_TERMS_INCOMPLETE: a tax with no rate or nothing it applies to; TAX_EXEMPTION_WITH_RATE:
     an exemption that also states a rate."""
     tax = contract.consumption_tax
-    pays_outcomes = any(t.kpi is not None for t in contract.tranches)
+    pays_outcomes = contract.pays_on_outcomes
     if tax is None and "consumption_tax" in known.pruned:
         return []  # written, but invalid: that problem is reported already
     if tax is None:
