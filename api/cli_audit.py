@@ -26,6 +26,7 @@ WRITE_COMMANDS = {
     ("contract", "load"), ("contract", "amend"), ("kpi", "submit"), ("kpi", "import"),
     ("kpi", "audit"), ("kpi", "correct"), ("settle", None), ("close", None), ("money", "draw"),
     ("money", "fees"), ("money", "receive"), ("money", "distribute"),
+    ("money", "contributions"), ("money", "grant-receive"), ("tax", "remit"),
     ("bank-account", "set"), ("holder", "add"), ("holder", "subscribe"), ("holder", "pay"),
     ("user", "add"), ("token", "create"),
 }

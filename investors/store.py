@@ -28,6 +28,7 @@ from investors.capital import (
     CapitalMovement,
     HolderPaymentKind,
     MovementKind,
+    payment_movements,
     roll_forward,
 )
 from investors.returns import CashFlow, ReturnSummary, summarise
@@ -371,21 +372,11 @@ def movements(session: Session, contract_id: str, holder: Holder, class_id: str,
                Subscription.contract_id == contract_id, Subscription.unit_class == class_id,
                Subscription.holder_id == holder.id))]
     for p in holder_payments(session, contract_id, holder.id, class_id):
-        memo = f"entry {p.entry_id or p.source_entry_id}"
-        if p.kind == "distribution":
-            out.append(CapitalMovement(holder.code, class_id, p.paid_on, MovementKind.INCOME,
-                                       p.gross_minor, currency=currency, memo=memo))
-            out.append(CapitalMovement(holder.code, class_id, p.paid_on,
-                                       MovementKind.DISTRIBUTION, p.gross_minor,
-                                       p.withheld_minor, currency, memo))
-        elif p.kind == "capital_return":
-            out.append(CapitalMovement(holder.code, class_id, p.paid_on,
-                                       MovementKind.DISTRIBUTION, p.gross_minor,
-                                       currency=currency, memo=memo))
-        else:
-            out.append(CapitalMovement(holder.code, class_id, p.paid_on,
-                                       MovementKind.WRITE_DOWN, p.gross_minor,
-                                       currency=currency, memo=memo))
+        # One reading of a holder payment for the API and the statement alike: a guarantor's
+        # payment is a recovery, not a loss.
+        out += payment_movements(holder.code, class_id, p.kind, p.paid_on, p.gross_minor,
+                                 p.withheld_minor, currency,
+                                 f"entry {p.entry_id or p.source_entry_id}")
     return sorted(out, key=lambda m: (m.on, m.kind.value))
 
 

@@ -22,7 +22,15 @@ from contracts.validate import validate_document
 from investors.documents import context, investor_statements, lender_statement
 from investors.pdf_investor_statement import render_investor_statement
 from investors.pdf_lender_statement import render_lender_statement
-from investors.store import HolderSpec, add_holder, holder_payments, pay_holders, subscribe
+from investors.store import (
+    HolderSpec,
+    add_holder,
+    capital_account,
+    get_holder,
+    holder_payments,
+    pay_holders,
+    subscribe,
+)
 from settlement.close import close_year
 from settlement.kpi import ResultInput
 from settlement.payments import distribute, draw_loans, pay_fixed_fees, record_payment
@@ -179,6 +187,11 @@ def test_the_holder_of_a_protected_class_recovers_from_its_guarantor(session, st
     assert (account.opening_minor, account.recoveries_minor, account.write_downs_minor,
             account.closing_minor) == (1_000_000, 1_000_000, 0, 0)
     assert statement.returns.moic == 1
+    # The capital account the API serves reads the payment the same way.
+    holder = get_holder(session, statement.holder.holder_id)
+    served = capital_account(session, C, holder, statement.class_id, date(2022, 4, 1),
+                             date(2023, 3, 31))
+    assert (served.recoveries_minor, served.write_downs_minor) == (1_000_000, 0)
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(
         render_investor_statement(statement, "ja"))).pages)
     assert "保証履行による回収 -1,000,000円" in text

@@ -153,6 +153,8 @@ class PaymentRecordPublic(BaseModel):
     paid: MoneyJSON
     withheld: MoneyJSON
     count: int
+    must_file: bool = Field(description="paid more than the filing threshold in the year: "
+                                        "a 支払調書 is filed for this recipient")
 
 
 class BankAccountSet(BaseModel):
@@ -335,7 +337,8 @@ def get_payment_records(contract_id: str, session: SessionDep, user: CurrentUser
     return [PaymentRecordPublic(
         holder=r.recipient.holder_id, name=r.recipient.name, name_kana=r.recipient.name_kana,
         year=r.year, paid=_m(r.paid_minor, r.currency), withheld=_m(r.withheld_minor, r.currency),
-        count=r.count) for r in payment_records(session, contract_id, calendar_year)]
+        count=r.count, must_file=r.must_file)
+        for r in payment_records(session, contract_id, calendar_year)]
 
 
 @router.put("/contracts/{contract_id}/parties/{party}/bank-account",
