@@ -103,3 +103,33 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ANN0
                 counts[outcome] = counts.get(outcome, 0) + 1
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none collected"
     terminalreporter.write_line(f"PostgreSQL-marked tests: {summary}")
+
+
+@pytest.fixture(scope="session")
+def demo_story(tmp_path_factory) -> tuple[str, list[tuple[object, ...]]]:
+    """The demo's five years told in-process, the way `make demo` tells them but without its
+    PDFs, on a database of its own: (its URL, the demo's summary rows). Shared by every test
+    that reads the demo's books; those tests only read it."""
+    from api import demo
+    from api.settings import get_settings
+
+    tmp = tmp_path_factory.mktemp("demo-story")
+    url = f"sqlite:///{tmp / 'demo.db'}"
+    before = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    summary: list[tuple[object, ...]] = []
+    try:
+        demo.fresh_database()
+        demo.set_up()
+        for year in range(2019, 2024):
+            if year == 2021:
+                demo.sell_units()
+            demo.run_year(year, tmp / "out", summary)
+    finally:
+        if before is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = before
+        get_settings.cache_clear()
+    return url, summary

@@ -4,7 +4,6 @@ withholding-payable is back to zero."""
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
 import pytest
@@ -12,7 +11,6 @@ from sqlmodel import Session
 
 from api import demo
 from api.db import make_engine
-from api.settings import get_settings
 from contracts.chart import Code, Kind
 from ledger import read
 
@@ -20,27 +18,9 @@ C = demo.C
 
 
 @pytest.fixture(scope="module")
-def demo_session(tmp_path_factory):
-    """The demo's five years told in-process (no PDFs), on its own database."""
-    tmp = tmp_path_factory.mktemp("demo-tax")
-    url = f"sqlite:///{tmp / 'demo.db'}"
-    before = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = url
-    get_settings.cache_clear()
-    summary: list[tuple] = []
-    try:
-        demo.fresh_database()
-        demo.set_up()
-        for year in range(2019, 2024):
-            if year == 2021:
-                demo.sell_units()
-            demo.run_year(year, tmp / "out", summary)
-    finally:
-        if before is None:
-            os.environ.pop("DATABASE_URL", None)
-        else:
-            os.environ["DATABASE_URL"] = before
-        get_settings.cache_clear()
+def demo_session(demo_story):
+    """A session on the demo's books after its five years, and the demo's summary rows."""
+    url, summary = demo_story
     engine = make_engine(url)
     with Session(engine) as session:
         yield session, summary
