@@ -11,7 +11,6 @@ account and audits come from where they should.
 from __future__ import annotations
 
 import io
-import os
 import re
 import sqlite3
 from datetime import UTC, date, datetime
@@ -24,7 +23,6 @@ from sqlmodel import Session
 
 from api import demo
 from api.db import make_engine
-from api.settings import get_settings
 from contracts.chart import Code
 from contracts.values import corporate_number_check_digit
 from investors import documents
@@ -39,28 +37,9 @@ YEARS = range(2019, 2024)
 
 
 @pytest.fixture(scope="module")
-def demo_session(tmp_path_factory):
-    """The demo's database after its five years: the demo's own story (api.demo), told
-    in-process without rendering its PDFs."""
-    tmp = tmp_path_factory.mktemp("notices")
-    url = f"sqlite:///{tmp / 'demo.db'}"
-    before = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = url
-    get_settings.cache_clear()
-    try:
-        demo.fresh_database()
-        demo.set_up()
-        for year in YEARS:
-            if year == 2021:
-                demo.sell_units()
-            demo.run_year(year, tmp / "out", [])
-    finally:
-        if before is None:
-            os.environ.pop("DATABASE_URL", None)
-        else:
-            os.environ["DATABASE_URL"] = before
-        get_settings.cache_clear()
-    engine = make_engine(url)
+def demo_session(demo_story):
+    """A session on the demo's books after its five years (conftest's ``demo_story``)."""
+    engine = make_engine(demo_story[0])
     with Session(engine) as session:
         yield session
     engine.dispose()
