@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -122,8 +123,10 @@ def submit_draft(session: Session, result_id: int) -> KpiResult:
     return row
 
 
-def audit_result(session: Session, result_id: int, audited_by: str) -> KpiResult:
-    """submitted → audited, recording who signed off and when (auditing twice is a no-op)."""
+def audit_result(session: Session, result_id: int, audited_by: str,
+                 now: datetime | None = None) -> KpiResult:
+    """submitted → audited, recording who signed off and when (``now``: the moment of the
+    audit when it is recorded after the fact; auditing twice is a no-op)."""
     row = get_result(session, result_id)
     if row.state == "audited" and row.audited_by == audited_by:
         return row
@@ -132,7 +135,7 @@ def audit_result(session: Session, result_id: int, audited_by: str) -> KpiResult
                        "audited", "KPI_RESULT_STATE", "state")
     if not audited_by:
         raise SibError("the auditor must be named", "AUDITOR_REQUIRED", "audited_by")
-    row.state, row.audited_by, row.audited_at = "audited", audited_by, utc_now()
+    row.state, row.audited_by, row.audited_at = "audited", audited_by, now or utc_now()
     session.add(row)
     session.flush()
     return row
