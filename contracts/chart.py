@@ -4,6 +4,16 @@ Two books per contract: the SPV's (code = contract id), where the intermediary's
 and the payers' (``<id>:payers``), where each municipality's cost, grant and payments are kept
 as its finance office records them. Every party-specific account carries a party reference
 (``payer:ube``, ``lender:yamaguchi-bank``…) so that each user sees only its own.
+
+Payee routing (issue 12, item 4). A tranche is paid to the SPV unless it names another party
+as payee (a service provider the municipality pays directly on outcomes, as in seed 000). An
+amount earned on such a tranche is the provider's, not the SPV's: it is never the SPV's
+receivable or income, and the SPV book holds no commitment for it. It is kept in the payers'
+book, where the municipality owes it: its cost ``outcome-cost:<payer>`` (the same account as
+its cost of the SPV's tranches, so budgets and the grant count its whole cost) against a
+payable to that provider, ``payable:<payer>:<provider>`` (未払金, one account per payer and
+provider, apart from ``payable:<payer>``, which is what it owes the SPV). The provider's
+receivable is that payable seen from the provider's side (``settlement.payer_ledger``).
 """
 
 from __future__ import annotations
@@ -11,7 +21,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from contracts.model import Contract
+from contracts.model import Contract, Tranche
 from ledger.accounts import AccountSpec
 from ledger.calendar import fiscal_year_bounds
 
@@ -45,6 +55,10 @@ class Kind(StrEnum):
     HOLDER_PAYMENT = "holder_payment"
     CONTRIBUTION = "contribution"
     TAX_REMITTANCE = "tax_remittance"  # withholding paid over to the tax office (翌月10日)
+    # Payers' book: an outcome earned on a tranche paid to a provider (cost / payable to it),
+    # and the consumption tax added on top of that provider's invoice (once per invoice).
+    PROVIDER_OUTCOME_OWED = "provider_outcome_owed"
+    PROVIDER_OUTCOME_TAX = "provider_outcome_tax"
 
 
 class Code:
@@ -110,6 +124,12 @@ class Code:
         return f"payable:{party}"
 
     @staticmethod
+    def payable_to(payer: str, provider: str) -> str:
+        """What ``payer`` owes ``provider`` for outcomes paid to it directly (the provider's
+        receivable)."""
+        return f"payable:{payer}:{provider}"
+
+    @staticmethod
     def grant_receivable(payer: str) -> str:
         return f"grant-receivable:{payer}"
 
@@ -124,6 +144,36 @@ class Code:
     @staticmethod
     def bank(payer: str) -> str:
         return f"bank:{payer}"
+
+
+def provider_payee(contract: Contract, tranche: Tranche) -> str | None:
+    """The provider a tranche's earned amount is owed to; None when it is the SPV's (no payee,
+    or the intermediary named as payee)."""
+    if tranche.payee is None:
+        return None
+    intermediaries = {p.id for p in contract.parties_with_role("intermediary")}
+    return None if tranche.payee in intermediaries else tranche.payee
+
+
+def provider_payees(contract: Contract) -> list[tuple[str, str]]:
+    """(payer, provider) pairs some tranche routes to a provider, in the contract's order."""
+    pairs: dict[tuple[str, str], None] = {}
+    for tranche in contract.tranches:
+        provider = provider_payee(contract, tranche)
+        if provider is not None:
+            for payer in tranche.payers or contract.payer_ids:
+                pairs[(payer, provider)] = None
+    return list(pairs)
+
+
+def notice_payees(contract: Contract, payer: str) -> list[str | None]:
+    """Who sends ``payer`` a payment notice each year: the SPV (None) for the tranches it is
+    paid, and each provider some tranche routes the payer's payment to — one notice per
+    (payer, payee)."""
+    mine = [t for t in contract.tranches if not t.payers or payer in t.payers]
+    spv: list[str | None] = [None] if not mine or any(
+        provider_payee(contract, t) is None for t in mine) else []
+    return spv + [prov for pay, prov in provider_payees(contract) if pay == payer]
 
 
 def payers_book_code(contract_id: str) -> str:
@@ -223,4 +273,10 @@ def payer_accounts(contract: Contract) -> list[AccountSpec]:
                               f"Grant income — {en}", opened_on=day, party_ref=ref),
                   AccountSpec(f"bank:{p}", "asset", f"歳計現金 {ja}", f"Treasury — {en}",
                               opened_on=day, party_ref=ref)]
+    for payer_id, provider in provider_payees(contract):
+        ja, en = names.get(payer_id, (payer_id, payer_id))
+        pja, pen = names.get(provider, (provider, provider))
+        specs.append(AccountSpec(Code.payable_to(payer_id, provider), "liability",
+                                 f"未払金 {ja}→{pja}", f"Payable — {en} to {pen}",
+                                 opened_on=day, party_ref=f"payer:{payer_id}"))
     return specs

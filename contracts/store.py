@@ -18,7 +18,14 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from contracts.chart import Code, Kind, payer_accounts, payers_book_code, spv_accounts
+from contracts.chart import (
+    Code,
+    Kind,
+    payer_accounts,
+    payers_book_code,
+    provider_payee,
+    spv_accounts,
+)
 from contracts.model import Contract, to_document
 from contracts.tables import ContractVersion, TrancheCommitment
 from contracts.terms import apply_amendment, max_outcome_by_tranche_payer
@@ -102,11 +109,15 @@ def _open_books(session: Session, contract: Contract) -> None:
 
 
 def _reserve(session: Session, contract: Contract, version: int, from_year: int) -> int:
-    """Pending entries for each (tranche, payer) part of fiscal years ≥ ``from_year``."""
+    """Pending entries for each (tranche, payer) part of fiscal years ≥ ``from_year``.
+
+    Only the SPV's tranches: one that names a provider as payee is never the SPV's income, so
+    the SPV book holds no commitment for it (its earned amount is posted in the payers' book
+    when it is settled, :mod:`contracts.chart`)."""
     maxima = max_outcome_by_tranche_payer(contract)
     count = 0
     for tranche in contract.tranches:
-        if tranche.fiscal_year < from_year:
+        if tranche.fiscal_year < from_year or provider_payee(contract, tranche) is not None:
             continue
         for payer in contract.payer_ids:
             amount = maxima.get((tranche.id, payer), 0)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from contracts.chart import notice_payees
 from investors import documents
 from investors.pdf import render
 from investors.statement_data import Document
@@ -42,12 +43,16 @@ def jobs_for_year(session: Session, contract_id: str, fiscal_year: int,
                   langs: Sequence[str] = ("ja", "en"),
                   generated_at: datetime | None = None) -> list[Job]:
     """Every document of the year: a statement per lender and per holder and class, a notice
-    per payer (where the contract pays on outcomes: a fixed-fee programme's municipality pays
-    its providers itself, and is sent no notice), the year-end report — in each language."""
+    per payer and payee (where the contract pays on outcomes: a fixed-fee programme's
+    municipality pays its providers itself, and is sent no notice), the year-end report — in
+    each language."""
     ctx = documents.context(session, contract_id, fiscal_year, generated_at)
     docs: list[Document] = [documents.year_end_report(session, ctx)]
     if ctx.contract.pays_on_outcomes:
-        docs += [documents.payment_notice(session, ctx, p.party) for p in ctx.contract.payers]
+        # One notice per (payer, payee): the SPV's, and each provider's a tranche pays directly.
+        docs += [documents.payment_notice(session, ctx, p.party, payee)
+                 for p in ctx.contract.payers
+                 for payee in notice_payees(ctx.contract, p.party)]
     docs += [documents.lender_statement(session, ctx, lender)
              for lender in dict.fromkeys(loan.lender for loan in ctx.contract.loans)]
     docs += documents.investor_statements(session, ctx)

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from contracts.chart import provider_payee
 from contracts.model import Contract, Tranche
 from contracts.store import contract_for_year
 from investors import statement_data as sd
@@ -47,6 +48,7 @@ from settlement.payer_ledger import (
     paid_by_budget_year,
     read_payer_years,
     read_payments_by_results_year,
+    read_provider_years,
 )
 from settlement.results import results_for
 from settlement.runs import current_runs
@@ -193,16 +195,28 @@ def _loan_section(session: Session, ctx: Context, loan: Any) -> sd.LoanSection:
 
 # --------------------------------------------------------------------------- payment notice
 
-def payment_notice(session: Session, ctx: Context, payer: str) -> sd.PaymentNotice:
+def payment_notice(session: Session, ctx: Context, payer: str,
+                   payee: str | None = None) -> sd.PaymentNotice:
     """A municipality's notice, written as the payee's qualified invoice (適格請求書) and payment
     request: audited results (with who audited them and when), each earned amount with its
     trace, the amount and its consumption tax at the contract's rate, the grant's part, the
-    due date, where to pay, and paid to date against its budget authorisation."""
+    due date, where to pay, and paid to date against its budget authorisation.
+
+    ``payee`` None: the SPV's notice (the intermediary's invoice) for the tranches paid to the
+    SPV. A provider's id: that provider's invoice for the tranches that name it as payee, read
+    from what the payer owes it in the payers' book (its payable to the provider); the grant
+    (the payer's, on its whole cost) is stated on the SPV's notice only."""
     c = ctx.contract
     authorisation = c.require_payer(payer).authorisation
     # The amounts are the ledger's (what the settlement runs posted for the year, net of
     # corrections); the runs say which tranches were settled, their maxima and their traces.
-    figures = read_payer_years(session, c.id, [payer], ctx.fiscal_year)[payer]
+    spv = read_payer_years(session, c.id, [payer], ctx.fiscal_year)[payer]
+    owed = read_provider_years(session, c, payer, ctx.fiscal_year).get(payee or "") \
+        if payee is not None else None
+    if payee is not None and owed is None:
+        raise NotFound(f"no tranche of {c.id} routes {payer}'s payment to {payee!r}",
+                       "PAYEE_NOT_FOUND", "payee")
+    earned_by_tranche = owed.earned_by_tranche if owed else spv.earned_by_tranche
     runs = [run for (year, _evaluation), run in sorted(current_runs(session, c.id).items())
             if year == ctx.fiscal_year]
     lines = []
@@ -211,28 +225,33 @@ def payment_notice(session: Session, ctx: Context, payer: str) -> sd.PaymentNoti
         for line in session.scalars(select(SettlementLine).where(
                 SettlementLine.run_id == run.id, SettlementLine.payer_id == payer)):
             tranche = c.tranche(line.tranche_id)
+            if provider_payee(c, tranche) != payee:
+                continue  # on the other payee's notice
             lines.append(sd.EarnedLine(
                 line.tranche_id, tranche_name(c, tranche), line.maximum_minor,
-                figures.earned_by_tranche.get(line.tranche_id, 0),
+                earned_by_tranche.get(line.tranche_id, 0),
                 _trace_lines(traces, line.tranche_id, payer, _trace_style(c, tranche.kpi))))
     # Paid to date: what was paid before this notice — for the results of earlier years,
     # counted in the budget year that paid them — never the notice itself.
     paid = {year: amount for year, amount in
             read_payments_by_results_year(session, c, payer).items() if year < ctx.fiscal_year}
     paid_before = sum(paid.values())
-    payee = _intermediary(c)
+    issuer = _party(c, payee) if payee is not None else _intermediary(c)
     zone = document_zone(c)
     # The notice is numbered as a finance office files it, and its footer's time is written
     # in the zone its dates are in (the same instant: the bytes still follow the data alone).
     header = replace(_header(ctx, "notice", payer),
-                     document_id=notice_number(c, payer, ctx.fiscal_year),
+                     document_id=notice_number(c, payer, ctx.fiscal_year, payee=payee),
                      generated_at=ctx.generated_at.astimezone(zone))
     return sd.PaymentNotice(
-        header=header, payer=_party(c, payer), payee=payee,
+        header=header, payer=_party(c, payer), payee=issuer,
         kpi_results=_with_audits(session, ctx, payer, kpi_results(session, ctx, payer)),
-        earned_lines=tuple(lines), earned_total_minor=figures.earned_minor,
-        consumption_tax_minor=figures.tax_minor, amount_due_minor=figures.receivable_minor,
-        tax_included=figures.tax_included, grant_covered_minor=figures.grant_minor,
+        earned_lines=tuple(lines),
+        earned_total_minor=owed.earned_minor if owed else spv.earned_minor,
+        consumption_tax_minor=owed.tax_minor if owed else spv.tax_minor,
+        amount_due_minor=owed.due_minor if owed else spv.receivable_minor,
+        tax_included=owed.tax_included if owed else spv.tax_included,
+        grant_covered_minor=0 if owed else spv.grant_minor,
         due_on=due_on(c, ctx.fiscal_year),
         paid_to_date_minor=paid_before,
         authorisation=sd.BudgetAuthorisation(
@@ -241,9 +260,9 @@ def payment_notice(session: Session, ctx: Context, payer: str) -> sd.PaymentNoti
             authorisation.max_amount_minor,
             _authorisation_years(c, payer, paid_by_budget_year(c, paid))),
         issued_on=notice_issued_on(runs, ctx.generated_at, zone),
-        registration_number=_registration_number(c, payee.party_id),
+        registration_number=_registration_number(c, issuer.party_id),
         tax_rate=outcome_tax_rate(c),
-        remit_to=_remit_account(session, c.id, payee.party_id))
+        remit_to=_remit_account(session, c.id, issuer.party_id))
 
 
 JST = timezone(timedelta(hours=9), "JST")
@@ -256,14 +275,18 @@ def document_zone(contract: Contract) -> tzinfo:
     return JST if contract.currency == "JPY" else UTC
 
 
-def notice_number(contract: Contract, payer: str, fiscal_year: int, sequence: int = 1) -> str:
+def notice_number(contract: Contract, payer: str, fiscal_year: int, sequence: int = 1,
+                  payee: str | None = None) -> str:
     """A notice's number as a finance office files it, ``SIB2019-UBE-FY2021-01``: the contract
     (its first word and first fiscal year), the payer, the fiscal year and the notice's place
     among the year's notices to that payer. Made of terms only, so the same notice built again
-    has the same number. A year's interim and final evaluations are one notice: ``01``."""
+    has the same number. A year's interim and final evaluations are one notice: ``01``. A
+    provider's notice (``payee``, not the intermediary) names it after the payer:
+    ``SIB2019-UBE-THL-FY2021-01``, distinct from the SPV's."""
     words = [w for w in contract.id.split("-") if w.isalpha()]
     code = f"{(words[0] if words else 'sib').upper()}{contract.first_fiscal_year}"
-    return f"{code}-{payer.upper()}-FY{fiscal_year}-{sequence:02d}"
+    to = f"-{payee.upper()}" if payee is not None else ""
+    return f"{code}-{payer.upper()}{to}-FY{fiscal_year}-{sequence:02d}"
 
 
 def notice_issued_on(runs: list[SettlementRun], generated_at: datetime, zone: tzinfo) -> date:

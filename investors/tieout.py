@@ -7,10 +7,15 @@ returns a :class:`Mismatch` for every figure that differs, naming the document, 
 both values. ``tie_out_year`` checks every document of a contract year.
 
 What is held against what:
-- payment notice: the amount due = what was posted to the payer's receivable for the year's
-  settlement (earned and consumption tax, net of corrections); the earned total = the payer's
-  outcome income for the year as earned (before tax inside it is moved out); the tax = the
-  tax payable posted for the payer and year; the
+- payment notice from a provider (a tranche naming it as payee): the amount due = what the
+  payers' book says the payer owes that provider for the year (its payable to the provider,
+  payments aside); the tax = the tax posted on top of the invoice, or (tax included) the tax
+  inside the earned total, once; the grant = 0 (stated on the SPV's notice); and the SPV book
+  holds nothing for the provider's tranches of the year.
+- payment notice from the SPV: the amount due = what was posted to the payer's receivable for
+  the year's settlement (earned and consumption tax, net of corrections); the earned total =
+  the payer's outcome income for the year as earned (before tax inside it is moved out); the
+  tax = the tax payable posted for the payer and year; the
   grant = the grant receivable recognised for the payer and year; the lines add up to the total.
 - lender statement, per loan: opening and closing principal = the loan account's balance the
   day before the year and on its last day; every point of the balance chart = the balance on
@@ -31,7 +36,17 @@ from typing import TypedDict
 
 from sqlmodel import Session
 
-from contracts.chart import Code, Kind, payers_book_code
+from contracts.chart import (
+    Code,
+    Kind,
+    notice_payees,
+    payers_book_code,
+    provider_payee,
+    provider_payees,
+)
+from contracts.liability import tax_inside
+from contracts.model import Contract
+from contracts.store import contract_for_year
 from investors import documents
 from investors import statement_data as sd
 from ledger import read
@@ -83,6 +98,9 @@ def _net_debit(postings: Iterable[read.PostingView]) -> int:
 def notice_mismatches(session: Session, notice: sd.PaymentNotice) -> list[Mismatch]:
     """The payment notice against the payer's accounts for its fiscal year."""
     c, fy, payer = notice.header.contract_id, notice.header.fiscal_year, notice.payer.party_id
+    contract = contract_for_year(session, c, fy)
+    if (payer, notice.payee.party_id) in provider_payees(contract):
+        return _provider_notice_mismatches(session, contract, notice)
     check = _Check(notice.header.document_id)
     check.same("amount due", notice.amount_due_minor,
                _net_debit(_year_postings(session, c, Code.receivable(payer), fy)))
@@ -96,6 +114,32 @@ def notice_mismatches(session: Session, notice: sd.PaymentNotice) -> list[Mismat
     check.same("grant covered", notice.grant_covered_minor,
                _net_debit(_year_postings(session, payers_book_code(c),
                                          Code.grant_receivable(payer), fy)))
+    check.same("sum of the earned lines", sum(x.earned_minor for x in notice.earned_lines),
+               notice.earned_total_minor)
+    return check.found
+
+
+def _provider_notice_mismatches(session: Session, contract: Contract,
+                                notice: sd.PaymentNotice) -> list[Mismatch]:
+    """A provider's notice against the payer's payable to that provider for the year."""
+    fy, payer, provider = notice.header.fiscal_year, notice.payer.party_id, \
+        notice.payee.party_id
+    check = _Check(notice.header.document_id)
+    owed = [p for p in _year_postings(session, payers_book_code(contract.id),
+                                      Code.payable_to(payer, provider), fy)
+            if p.kind != Kind.OUTCOME_PAYMENT]
+    taxed = [p for p in owed if p.kind.startswith(Kind.PROVIDER_OUTCOME_TAX)]
+    earned = -_net_debit(p for p in owed if p not in taxed)
+    check.same("amount due", notice.amount_due_minor, -_net_debit(owed))
+    check.same("earned total", notice.earned_total_minor, earned)
+    check.same("consumption tax", notice.consumption_tax_minor,
+               tax_inside(contract, earned, "outcome_payments") if notice.tax_included
+               else -_net_debit(taxed))
+    check.same("grant covered", notice.grant_covered_minor, 0)
+    mine = {t.id for t in contract.tranches if provider_payee(contract, t) == provider}
+    check.same("SPV book entries for the provider's tranches", 0, len([
+        p for p in read.postings(session, contract.id)
+        if p.links.get("fiscal_year") == fy and p.links.get("tranche") in mine]))
     check.same("sum of the earned lines", sum(x.earned_minor for x in notice.earned_lines),
                notice.earned_total_minor)
     return check.found
@@ -189,7 +233,9 @@ def tie_out_year(session: Session, contract_id: str, fiscal_year: int) -> list[M
     c = ctx.contract
     out: list[Mismatch] = []
     for payer in c.payer_ids if c.pays_on_outcomes else ():
-        out += notice_mismatches(session, documents.payment_notice(session, ctx, payer))
+        for payee in notice_payees(c, payer):
+            out += notice_mismatches(session,
+                                     documents.payment_notice(session, ctx, payer, payee))
     for lender in dict.fromkeys(loan.lender for loan in c.loans):
         out += lender_mismatches(session, documents.lender_statement(session, ctx, lender))
     out += investor_mismatches(session, c.id, documents.investor_statements(session, ctx),

@@ -8,6 +8,13 @@ entry linked to the fiscal year, the payer and the tranche; a correction reverse
 with the same links. So the year's figures are the net of the postings of the entries linked to
 that year, whenever they were posted. :func:`payer_year` is pure (postings in, figures out);
 :func:`read_payer_years` reads the postings once for every payer.
+
+What a payer owes a provider directly (tranches whose payee is the provider) is not in the SPV
+book at all: :func:`provider_year` reads it from the payers' book, where each earned amount is
+the payer's outcome cost against ``payable:<payer>:<provider>``, with the tax added on top of
+the provider's invoice as one more entry. That payable is the provider's receivable
+(:func:`provider_receivable`). ``PayerYear.due_minor`` is the payer's whole cost (the SPV's
+and the providers'); ``receivable_minor`` only what it owes the SPV.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from types import MappingProxyType
 
 from sqlmodel import Session
 
-from contracts.chart import Code, Kind, payers_book_code
+from contracts.chart import Code, Kind, payers_book_code, provider_payees
+from contracts.liability import tax_inside
 from contracts.model import Contract
 from ledger import read
 from settlement.budget import budget_year, obligation_year_of
@@ -87,6 +95,89 @@ def payer_year(payer: str, fiscal_year: int, spv: Iterable[read.PostingView],
                      included)
 
 
+@dataclass(frozen=True)
+class ProviderYear:
+    """What a payer owes a provider directly for one fiscal year's outcomes (the provider's
+    invoice to it), in minor units.
+
+    Attributes:
+        earned_by_tranche: tranche id → outcome earned (net of corrections), as the contract
+            states its amounts.
+        earned_minor: their sum.
+        tax_minor: the invoice's consumption tax: added on top (posted), or (``tax_included``)
+            the part of ``earned_minor`` that is tax, computed once on the invoice.
+        due_minor: what the payer owes the provider for the year (the payable's credits).
+    """
+
+    payer: str
+    provider: str
+    fiscal_year: int
+    earned_by_tranche: Mapping[str, int] = field(default_factory=dict)
+    earned_minor: int = 0
+    tax_minor: int = 0
+    due_minor: int = 0
+    tax_included: bool = False
+
+
+_PROVIDER_TAX_KINDS = (Kind.PROVIDER_OUTCOME_TAX, f"{Kind.PROVIDER_OUTCOME_TAX}_correction")
+
+
+def provider_year(contract: Contract, payer: str, provider: str, fiscal_year: int,
+                  postings: Iterable[read.PostingView]) -> ProviderYear:
+    """The provider's invoice to the payer for the year, from the postings to the payable
+    (any payables, any years: the others are left out here)."""
+    account = Code.payable_to(payer, provider)
+    by_tranche: dict[str, int] = {}
+    tax = due = 0
+    for p in postings:
+        if p.account != account or p.links.get("fiscal_year") != fiscal_year:
+            continue
+        amount = p.credit_minor - p.debit_minor
+        if p.kind == Kind.OUTCOME_PAYMENT:
+            continue  # paid, not owed: the payment does not change what the year's invoice was
+        due += amount
+        if p.kind in _PROVIDER_TAX_KINDS:
+            tax += amount
+        else:
+            tranche = str(p.links.get("tranche", ""))
+            by_tranche[tranche] = by_tranche.get(tranche, 0) + amount
+    earned = sum(by_tranche.values())
+    included = contract.consumption_tax is not None and \
+        contract.consumption_tax.amounts_include_tax
+    if included:
+        tax = tax_inside(contract, earned, "outcome_payments")
+    return ProviderYear(payer, provider, fiscal_year, MappingProxyType(by_tranche), earned, tax,
+                        due, included)
+
+
+def read_provider_years(session: Session, contract: Contract, payer: str,
+                        fiscal_year: int) -> dict[str, ProviderYear]:
+    """:func:`provider_year` for each provider some tranche routes ``payer``'s payment to."""
+    providers = [prov for pay, prov in provider_payees(contract) if pay == payer]
+    if not providers:
+        return {}
+    postings = read.postings(session, payers_book_code(contract.id), accounts=[
+        Code.payable_to(payer, prov) for prov in providers])
+    return {prov: provider_year(contract, payer, prov, fiscal_year, postings)
+            for prov in providers}
+
+
+def provider_receivable(session: Session, contract: Contract,
+                        provider: str) -> dict[tuple[str, int], int]:
+    """The provider's receivable: (payer, results year) → what that payer still owes it
+    (owed less paid), from the payers' payables to it."""
+    out: dict[tuple[str, int], int] = {}
+    for payer, prov in provider_payees(contract):
+        if prov != provider:
+            continue
+        for p in read.postings(session, payers_book_code(contract.id),
+                               account=Code.payable_to(payer, provider)):
+            year = p.links.get("fiscal_year", p.links.get("obligation_year"))
+            if isinstance(year, int):
+                out[(payer, year)] = out.get((payer, year), 0) + p.credit_minor - p.debit_minor
+    return out
+
+
 def read_payer_years(session: Session, contract_id: str, payer_ids: Iterable[str],
                      fiscal_year: int) -> dict[str, PayerYear]:
     """:func:`payer_year` for each payer, from two reads of the books."""
@@ -125,7 +216,11 @@ def paid_by_budget_year(contract: Contract, by_results_year: Mapping[int, int]) 
 
 def read_payments_by_results_year(session: Session, contract: Contract,
                                   payer: str) -> dict[int, int]:
-    """:func:`payments_by_results_year` of one payer, from its payable in the payers' book."""
+    """:func:`payments_by_results_year` of one payer, from its payables in the payers' book
+    (to the SPV and to each provider it pays directly: all under its authorisation)."""
+    accounts = [Code.payable(payer)] + [Code.payable_to(pay, prov)
+                                        for pay, prov in provider_payees(contract)
+                                        if pay == payer]
     return payments_by_results_year(contract, read.postings(
-        session, payers_book_code(contract.id), account=Code.payable(payer),
+        session, payers_book_code(contract.id), accounts=accounts,
         kinds=[Kind.OUTCOME_PAYMENT]))
