@@ -317,6 +317,9 @@ JAPANESE_WORDS: dict[Phrase, Wording] = {
     Phrase.TAX: Wording("消費税額", lambda w, s: f"{w(s['earned'])} × {w.n(s['rate'])}"),
     Phrase.TAX_INSIDE: Wording(
         "うち消費税額", lambda w, s: "{} × {}/{}".format(w(s["earned"]), *ratio(s["share"]))),
+    Phrase.TAX_BOOKED_BEFORE: Wording(
+        "同一年度の他の評価で計上済みの消費税額を控除",
+        lambda w, s: f"{w(s['invoice_tax'])} − {w(s['before'])}"),
     Phrase.GRANT_COVERED: Wording(
         "交付金対象額", lambda w, s: "{} × {}/{}".format(w(s["due"]), *ratio(s["rate"]))),
     Phrase.GRANT_LIMIT: Wording(

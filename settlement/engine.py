@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
 
+from contracts.chart import provider_payee
 from contracts.liability import tax_inside
 from contracts.model import Contract, Tranche
 from contracts.terms import max_outcome_by_tranche_payer, tax_on
@@ -47,15 +48,33 @@ class Line:
 
 
 @dataclass
+class Invoice:
+    """A provider's invoice to a payer for the tranches that name the provider as payee: what
+    it earned and its consumption tax, computed once on the invoice (as the SPV's)."""
+
+    earned_minor: int = 0
+    tax_minor: int = 0
+    tax_included: bool = False
+
+    @property
+    def due_minor(self) -> int:
+        return self.earned_minor + (0 if self.tax_included else self.tax_minor)
+
+
+@dataclass
 class PayerTotals:
     """What one payer owes for the evaluation.
 
     Attributes:
-        earned_minor: outcome payments earned, as the contract states its amounts (including
-            the tax where its amounts include it).
-        tax_minor: consumption tax on the payer's invoice, computed once: added on top, or
-            (``tax_included``) the part of the earned amount that is tax.
-        due_minor: what the payer pays: earned, plus the tax when it is added on top.
+        earned_minor: outcome payments earned on the SPV's tranches, as the contract states
+            its amounts (including the tax where its amounts include it).
+        tax_minor: consumption tax on the payer's invoice from the SPV, computed once: added
+            on top, or (``tax_included``) the part of the earned amount that is tax.
+        spv_due_minor: what the payer pays the SPV: earned, plus the tax when added on top.
+        providers: provider id → the invoice of the tranches paid to that provider directly
+            (never the SPV's receivable or income).
+        due_minor: the payer's whole cost: what it pays the SPV and every provider (its
+            budget authorisation and the grant count all of it).
         grant_minor: the part of the payer's cost the national grant covers.
     """
 
@@ -63,15 +82,33 @@ class PayerTotals:
     tax_minor: int = 0
     grant_minor: int = 0
     tax_included: bool = False
+    providers: dict[str, Invoice] = field(default_factory=dict)
+
+    @property
+    def spv_due_minor(self) -> int:
+        return self.earned_minor + (0 if self.tax_included else self.tax_minor)
 
     @property
     def due_minor(self) -> int:
-        return self.earned_minor + (0 if self.tax_included else self.tax_minor)
+        return self.spv_due_minor + sum(i.due_minor for i in self.providers.values())
 
     @property
     def earned_before_tax_minor(self) -> int:
         """The earned amount without its tax (the SPV's outcome income)."""
         return self.earned_minor - (self.tax_minor if self.tax_included else 0)
+
+
+@dataclass
+class YearBefore:
+    """What the year's other evaluation (settled before, on the same invoice) earned and booked
+    as tax, per payer."""
+
+    earned: dict[str, int] = field(default_factory=dict)
+    tax: dict[str, int] = field(default_factory=dict)
+
+    def add(self, payer: str, earned_minor: int, tax_minor: int) -> None:
+        self.earned[payer] = self.earned.get(payer, 0) + earned_minor
+        self.tax[payer] = self.tax.get(payer, 0) + tax_minor
 
 
 @dataclass
@@ -96,7 +133,8 @@ def settle_year(contract: Contract, fiscal_year: int, evaluation: str,
                 earned_before: Mapping[str, int] | None = None,
                 due_before: Mapping[str, int] | None = None,
                 grant_before: Mapping[str, int] | None = None,
-                due_in_year_before: Mapping[str, int] | None = None) -> YearSettlement:
+                due_in_year_before: Mapping[str, int] | None = None,
+                year_before: YearBefore | None = None) -> YearSettlement:
     """Settle one evaluation. ``inputs`` maps (KPI id, payer id or ``""``) to audited values;
     ``earned_before`` / ``due_before`` / ``grant_before`` are per payer totals of the other
     runs in force (for the contract cap, the authorisations and the grant cap);
@@ -109,10 +147,19 @@ def settle_year(contract: Contract, fiscal_year: int, evaluation: str,
             continue
         out.lines += _tranche_lines(contract, tranche, committed, inputs, out)
     _apply_contract_cap(contract, out, sum((earned_before or {}).values()))
+    payees = {t.id: provider_payee(contract, t) for t in contract.tranches}
     for payer in contract.payer_ids:
-        out.payers[payer] = PayerTotals(sum(ln.earned_minor for ln in out.lines
-                                            if ln.payer == payer))
-    _apply_tax(contract, out)
+        totals = out.payers[payer] = PayerTotals()
+        for ln in out.lines:
+            if ln.payer != payer:
+                continue
+            provider = payees.get(ln.tranche_id)
+            if provider is None:
+                totals.earned_minor += ln.earned_minor
+            else:
+                totals.providers.setdefault(provider, Invoice()).earned_minor += ln.earned_minor
+    _apply_tax(contract, out, year_before or YearBefore())
+    _apply_provider_tax(contract, out, year_before or YearBefore())
     _apply_grants(contract, out, grant_before or {})
     out.problems += authorisation_problems(contract, out, due_before or {},
                                            due_in_year_before or {})
@@ -209,14 +256,19 @@ def _apply_contract_cap(contract: Contract, out: YearSettlement, earned_before: 
     out.traces.append(trace)
 
 
-def _apply_tax(contract: Contract, out: YearSettlement) -> None:
+def _apply_tax(contract: Contract, out: YearSettlement, year_before: YearBefore) -> None:
+    """The tax of each payer's invoice for the year, computed once on the invoice's total:
+    the year's other evaluation (already settled) and this one are one invoice, so this run
+    books the tax on their total less the tax the other run booked."""
     included = contract.consumption_tax is not None and \
         contract.consumption_tax.amounts_include_tax
     for payer, totals in out.payers.items():
         if included:
-            _extract_tax(contract, out, payer, totals)
+            _extract_tax(contract, out, payer, totals, year_before)
             continue
-        totals.tax_minor = tax_on(contract, totals.earned_minor, "outcome_payments")
+        invoice = year_before.earned.get(payer, 0) + totals.earned_minor
+        totals.tax_minor = max(tax_on(contract, invoice, "outcome_payments")
+                               - year_before.tax.get(payer, 0), 0)
         if totals.tax_minor:
             tax_rate = contract.consumption_tax.rate if contract.consumption_tax else Decimal(0)
             trace = Trace(About(Subject.CONSUMPTION_TAX, fiscal_year=out.fiscal_year,
@@ -230,11 +282,55 @@ def _apply_tax(contract: Contract, out: YearSettlement) -> None:
             out.traces.append(trace)
 
 
+def invoice_key(payer: str, provider: str) -> str:
+    """The key of a provider's invoice to a payer in :class:`YearBefore`."""
+    return f"{payer}>{provider}"
+
+
+def _apply_provider_tax(contract: Contract, out: YearSettlement,
+                        year_before: YearBefore) -> None:
+    """The tax of each provider's invoice to a payer, once on the invoice's total (with the
+    year's other evaluation), as the SPV's: the provider's own 仮受消費税, never the SPV's."""
+    tax = contract.consumption_tax
+    included = tax is not None and tax.amounts_include_tax
+    for payer, totals in out.payers.items():
+        for provider, invoice in totals.providers.items():
+            key = invoice_key(payer, provider)
+            total = year_before.earned.get(key, 0) + invoice.earned_minor
+            on_invoice = tax_inside(contract, total, "outcome_payments") if included \
+                else tax_on(contract, total, "outcome_payments")
+            invoice.tax_included = included
+            invoice.tax_minor = max(on_invoice - year_before.tax.get(key, 0), 0)
+            if tax is None or not on_invoice:
+                continue
+            share = Fraction(tax.rate) / (1 + Fraction(tax.rate)) if included \
+                else Fraction(tax.rate)
+            trace = Trace(About(Subject.CONSUMPTION_TAX, fiscal_year=out.fiscal_year,
+                                evaluation=out.evaluation, payer=payer, party=provider),
+                          Step(Phrase.RULE_CONSUMPTION_TAX_INCLUDED if included
+                               else Phrase.RULE_CONSUMPTION_TAX, params={"rate": rate(tax.rate)}))
+            exact = Fraction(total) * share
+            if included:
+                trace.step(Phrase.TAX_INSIDE, minor(exact), earned=minor(total),
+                           share=rate(share))
+            else:
+                trace.step(Phrase.TAX, minor(exact), earned=minor(total), rate=rate(tax.rate))
+            trace.rounding = Rounding(RoundingMode.TRUNCATE if included
+                                      else contract.rounding.mode, exact, on_invoice)
+            trace.result_minor = invoice.tax_minor
+            out.traces.append(trace)
+
+
 def _extract_tax(contract: Contract, out: YearSettlement, payer: str,
-                 totals: PayerTotals) -> None:
-    """The tax inside a tax-inclusive invoice: earned × rate / (1 + rate), once, truncated."""
+                 totals: PayerTotals, year_before: YearBefore) -> None:
+    """The tax inside a tax-inclusive invoice: its total × rate / (1 + rate), once,
+    truncated; less what the year's other evaluation already booked of it."""
     totals.tax_included = True
-    totals.tax_minor = tax_inside(contract, totals.earned_minor, "outcome_payments")
+    earlier_earned = year_before.earned.get(payer, 0)
+    earlier_tax = year_before.tax.get(payer, 0)
+    invoice = earlier_earned + totals.earned_minor
+    on_invoice = tax_inside(contract, invoice, "outcome_payments")
+    totals.tax_minor = max(on_invoice - earlier_tax, 0)
     tax = contract.consumption_tax
     if tax is None or "outcome_payments" not in tax.applies_to or not totals.earned_minor:
         return
@@ -242,10 +338,12 @@ def _extract_tax(contract: Contract, out: YearSettlement, payer: str,
     trace = Trace(About(Subject.CONSUMPTION_TAX, fiscal_year=out.fiscal_year,
                         evaluation=out.evaluation, payer=payer),
                   Step(Phrase.RULE_CONSUMPTION_TAX_INCLUDED, params={"rate": rate(tax.rate)}))
-    exact = Fraction(totals.earned_minor) * share
-    trace.step(Phrase.TAX_INSIDE, minor(exact), earned=minor(totals.earned_minor),
-               share=rate(share))
-    trace.rounding = Rounding(RoundingMode.TRUNCATE, exact, totals.tax_minor)
+    exact = Fraction(invoice) * share
+    trace.step(Phrase.TAX_INSIDE, minor(exact), earned=minor(invoice), share=rate(share))
+    trace.rounding = Rounding(RoundingMode.TRUNCATE, exact, on_invoice)
+    if earlier_tax:
+        trace.step(Phrase.TAX_BOOKED_BEFORE, minor(totals.tax_minor),
+                   invoice_tax=minor(on_invoice), before=minor(earlier_tax))
     trace.result_minor = totals.tax_minor
     out.traces.append(trace)
 

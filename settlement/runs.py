@@ -6,6 +6,14 @@ each payer's outcome cost, what it owes and the grant's share. Settling the same
 again returns the first run. When an audited result is corrected after settlement, a new run
 posts only the differences: each changed figure's entry is reversed and a new entry posted, and
 both runs are kept. Services never commit.
+
+A tranche that names a provider as payee (:func:`contracts.chart.provider_payee`) is owed to that
+provider, not to the SPV: nothing of it is posted in the SPV book (it has no commitment there).
+Its earned amount is posted per tranche in the payers' book, outcome cost / payable to the
+provider (``payable:<payer>:<provider>``), and the tax added on top of that provider's invoice
+once per invoice; the payer's outcome cost is so its whole cost (budget and grant), its
+``payable:<payer>`` what it owes the SPV. The run's summary keeps the SPV's invoice (earned,
+tax, spv_due), the whole cost (due) and each provider's invoice (providers).
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from moneyed import Money
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from contracts.chart import Code, payers_book_code
+from contracts.chart import Code, Kind, payers_book_code, provider_payee
 from contracts.model import Contract
 from contracts.store import active_commitments, contract_for_year
 from ledger.calendar import fiscal_year_bounds
@@ -29,7 +37,7 @@ from ledger.entries import EntryDraft, PostingDraft, credit, debit
 from ledger.errors import Problem, SibError
 from ledger.money import from_minor
 from ledger.service import post_entry, post_pending, reverse_entry, utc_now, void_pending
-from settlement.engine import YearSettlement, settle_year
+from settlement.engine import YearBefore, YearSettlement, invoice_key, settle_year
 from settlement.payouts import KpiInput
 from settlement.results import current_audited, pending_audit
 from settlement.tables import KpiResult, SettlementLine, SettlementRun
@@ -81,23 +89,31 @@ def current_runs(session: Session, contract_id: str) -> dict[tuple[int, str], Se
 
 def _totals_before(session: Session, contract_id: str, fiscal_year: int,
                    evaluation: str) -> tuple[dict[str, int], dict[str, int], dict[str, int],
-                                             dict[str, int]]:
-    """Per payer: earned, due and grant of the other runs in force, and the part of the due
-    owed for ``fiscal_year`` itself (its other evaluation)."""
+                                             dict[str, int], YearBefore]:
+    """Per payer: earned, due and grant of the other runs in force, the part of the due owed
+    for ``fiscal_year`` itself (its other evaluation), and what that other evaluation earned
+    and booked as tax (one invoice covers the year: its tax is computed once)."""
     earned: dict[str, int] = {}
     due: dict[str, int] = {}
     grant: dict[str, int] = {}
     due_in_year: dict[str, int] = {}
+    year_before = YearBefore()
     for (year, ev), run in current_runs(session, contract_id).items():
         if (year, ev) == (fiscal_year, evaluation):
             continue
         for payer, figures in json.loads(run.summary)["payers"].items():
-            earned[payer] = earned.get(payer, 0) + figures["earned"]
+            providers = figures.get("providers", {})
+            earned[payer] = earned.get(payer, 0) + figures["earned"] + sum(
+                invoice["earned"] for invoice in providers.values())
             due[payer] = due.get(payer, 0) + figures["due"]
             grant[payer] = grant.get(payer, 0) + figures["grant"]
             if year == fiscal_year:
                 due_in_year[payer] = due_in_year.get(payer, 0) + figures["due"]
-    return earned, due, grant, due_in_year
+                year_before.add(payer, figures["earned"], figures["tax"])
+                for provider, invoice in providers.items():
+                    year_before.add(invoice_key(payer, provider), invoice["earned"],
+                                    invoice["tax"])
+    return earned, due, grant, due_in_year, year_before
 
 
 def inputs_hash(rows: dict[tuple[str, str], KpiResult]) -> str:
@@ -111,9 +127,10 @@ def preview(session: Session, contract_id: str, fiscal_year: int,
     """What settling would post now, with every trace; writes nothing."""
     contract = contract_for_year(session, contract_id, fiscal_year)
     rows = current_audited(session, contract_id, fiscal_year, evaluation)
-    earned, due, grant, in_year = _totals_before(session, contract_id, fiscal_year, evaluation)
+    earned, due, grant, in_year, year_before = _totals_before(session, contract_id,
+                                                              fiscal_year, evaluation)
     return settle_year(contract, fiscal_year, evaluation, kpi_inputs(contract, rows), earned,
-                       due, grant, in_year)
+                       due, grant, in_year, year_before)
 
 
 def settle(session: Session, contract_id: str, fiscal_year: int, evaluation: str = "final",
@@ -135,9 +152,10 @@ def settle(session: Session, contract_id: str, fiscal_year: int, evaluation: str
     previous = runs_of(session, contract_id, fiscal_year, evaluation)
     if previous and previous[-1].inputs_hash == digest:
         return RunResult(previous[-1], False)
-    earned, due, grant, in_year = _totals_before(session, contract_id, fiscal_year, evaluation)
+    earned, due, grant, in_year, year_before = _totals_before(session, contract_id,
+                                                              fiscal_year, evaluation)
     result = settle_year(contract, fiscal_year, evaluation, kpi_inputs(contract, rows), earned,
-                         due, grant, in_year)
+                         due, grant, in_year, year_before)
     if result.problems:
         raise SibError(result.problems)
     on = on or fiscal_year_bounds(fiscal_year, contract.fiscal_year_start_month)[1]
@@ -180,6 +198,8 @@ class _Poster:
         self.key = f"{contract.id}:settle:FY{run.fiscal_year}:{run.evaluation}:run{run.run_no}"
         self.links = {"contract": contract.id, "settlement_run": run.id,
                       "fiscal_year": run.fiscal_year, "evaluation": run.evaluation}
+        self.payers_book = payers_book_code(contract.id)
+        self.payees = {t.id: provider_payee(contract, t) for t in contract.tranches}
 
     def _money(self, minor: int) -> Money:
         return from_minor(minor, self.cur)
@@ -191,6 +211,9 @@ class _Poster:
             if c.evaluation == self.run.evaluation}
         for line in result.lines:
             commitment = commitments.get((line.tranche_id, line.payer))
+            if self.payees.get(line.tranche_id) is not None:
+                self._line(line, self._provider_line(line, commitment))
+                continue
             if commitment is None:
                 raise SibError(f"no commitment for {line.tranche_id} / {line.payer}",
                                "COMMITMENT_MISSING", "tranche")
@@ -218,16 +241,20 @@ class _Poster:
         for line in result.lines:
             old = old_lines.get((line.tranche_id, line.payer))
             entry_id = old.entry_id if old else None
+            provider = self.payees.get(line.tranche_id)
             if old is None or old.earned_minor != line.earned_minor:
                 key = f"{self.key}:{line.tranche_id}:{line.payer}"
+                book = self.contract.id if provider is None else self.payers_book
                 if entry_id is not None:
-                    reverse_entry(self.session, self.contract.id, entry_id, f"{key}:reverse",
+                    reverse_entry(self.session, book, entry_id, f"{key}:reverse",
                                   self.on, f"Correction of FY{self.run.fiscal_year} "
                                   f"{line.tranche_id} — {line.payer}", "outcome_correction",
                                   dict(self.links, corrects_entry=entry_id,
                                        tranche=line.tranche_id, payer=line.payer))
                     entry_id = None
-                if line.earned_minor > 0:
+                if provider is not None:
+                    entry_id = self._provider_line(line, None, " (corrected)")
+                elif line.earned_minor > 0:
                     entry_id = self._post(key, "outcome_earned", [
                         debit(f"receivable:{line.payer}", self._money(line.earned_minor)),
                         credit(f"outcome-income:{line.payer}", self._money(line.earned_minor))],
@@ -236,6 +263,28 @@ class _Poster:
                                              payer=line.payer))
             self._line(line, entry_id)
         return self._payer_entries(result, json.loads(previous.summary)["payers"])
+
+    def _provider_line(self, line: Any, commitment: Any, note: str = "") -> int | None:
+        """A line paid to a provider: its earned amount is the payer's cost and a payable to
+        the provider, in the payers' book; nothing in the SPV book. (A commitment the SPV book
+        holds for it from before tranches were routed by payee is voided.)"""
+        provider = self.payees[line.tranche_id]
+        assert provider is not None
+        key = f"{self.key}:{line.tranche_id}:{line.payer}"
+        links = dict(self.links, tranche=line.tranche_id, payer=line.payer, payee=provider)
+        if commitment is not None:
+            void_pending(self.session, self.contract.id, commitment.entry_id, f"{key}:void",
+                         self.on, f"Paid to {provider}, not the SPV: FY{self.run.fiscal_year} "
+                         f"{line.tranche_id} — {line.payer}", kind="outcome_not_earned",
+                         links=links)
+        if line.earned_minor <= 0:
+            return None
+        amount = self._money(line.earned_minor)
+        return self._post(key, Kind.PROVIDER_OUTCOME_OWED,
+                          [debit(Code.outcome_cost(line.payer), amount),
+                           credit(Code.payable_to(line.payer, provider), amount)],
+                          f"Owed to {provider} FY{self.run.fiscal_year} {line.tranche_id} — "
+                          f"{line.payer}{note}", links, self.payers_book)
 
     def _line(self, line: Any, entry_id: int | None) -> None:
         self.session.add(SettlementLine(run_id=self.run.id or 0, tranche_id=line.tranche_id,
@@ -261,28 +310,49 @@ class _Poster:
             # outcome income into 仮受消費税.
             tax_from = Code.outcome_income(payer) if totals.tax_included \
                 else Code.receivable(payer)
+            # The cost entry is what the payer owes the SPV; what it owes a provider is
+            # posted per tranche (_provider_line), and the tax added on top of that provider's
+            # invoice here, once (tax inside a tax-inclusive amount is already in it).
             figures = {"tax": (totals.tax_minor, self.contract.id,
                                tax_from, Code.TAX_PAYABLE, "outcome_tax"),
-                       "cost": (totals.due_minor, payers_book, f"outcome-cost:{payer}",
+                       "cost": (totals.spv_due_minor, payers_book, f"outcome-cost:{payer}",
                                 f"payable:{payer}", "outcome_cost"),
                        "grant": (totals.grant_minor, payers_book, f"grant-receivable:{payer}",
                                  f"grant-income:{payer}", "grant_recognised")}
+            previously = {"tax": old.get("tax", 0), "cost": old.get("spv_due", old.get("due", 0)),
+                          "grant": old.get("grant", 0)}
+            old_providers = old.get("providers", {})
+            for provider, invoice in totals.providers.items():
+                name = f"tax:{provider}"
+                figures[name] = (0 if invoice.tax_included else invoice.tax_minor, payers_book,
+                                 Code.outcome_cost(payer), Code.payable_to(payer, provider),
+                                 Kind.PROVIDER_OUTCOME_TAX)
+                was = old_providers.get(provider, {})
+                previously[name] = 0 if was.get("tax_included") else was.get("tax", 0)
             for name, (amount, book, dr, cr, kind) in figures.items():
-                previous = old.get({"tax": "tax", "cost": "due", "grant": "grant"}[name], 0)
+                previous = previously[name]
+                links = dict(self.links, payer=payer)
+                if name.startswith("tax:"):
+                    links["payee"] = name.removeprefix("tax:")
                 if amount == previous and (name in entries or amount == 0):
                     continue
                 key = f"{self.key}:{name}:{payer}"
                 if entries.get(name):
                     reverse_entry(self.session, book, entries.pop(name), f"{key}:reverse",
                                   self.on, f"Correction of {kind} FY{self.run.fiscal_year} — "
-                                  f"{payer}", f"{kind}_correction", dict(self.links, payer=payer))
+                                  f"{payer}", f"{kind}_correction", links)
                 if amount > 0:
                     entries[name] = self._post(key, kind, [debit(dr, self._money(amount)),
                                                            credit(cr, self._money(amount))],
                                                f"{kind.replace('_', ' ').capitalize()} "
-                                               f"FY{self.run.fiscal_year} — {payer}",
-                                               dict(self.links, payer=payer), book)
+                                               f"FY{self.run.fiscal_year} — {payer}", links,
+                                               book)
             summary["payers"][payer] = {"earned": totals.earned_minor, "tax": totals.tax_minor,
                                         "due": totals.due_minor, "grant": totals.grant_minor,
-                                        "entries": entries}
+                                        "spv_due": totals.spv_due_minor, "entries": entries}
+            if totals.providers:
+                summary["payers"][payer]["providers"] = {
+                    provider: {"earned": i.earned_minor, "tax": i.tax_minor,
+                               "due": i.due_minor, "tax_included": i.tax_included}
+                    for provider, i in totals.providers.items()}
         return summary

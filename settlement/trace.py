@@ -170,6 +170,7 @@ class Phrase(StrEnum):
     ROOM_UNDER_CAP = "step.room_under_cap"
     TAX = "step.tax"
     TAX_INSIDE = "step.tax_inside"
+    TAX_BOOKED_BEFORE = "step.tax_booked_before"
     GRANT_COVERED = "step.grant_covered"
     GRANT_LIMIT = "step.grant_limit"
     WATERFALL_STEP = "step.waterfall_step"
@@ -848,6 +849,9 @@ ENGLISH_WORDS: dict[Phrase, Wording] = {
     Phrase.TAX: Wording("tax", lambda w, s: f"{w.n(s['earned'])} × {w.n(s['rate'])}"),
     Phrase.TAX_INSIDE: Wording(
         "tax included", lambda w, s: "{} × {}/{}".format(w.n(s["earned"]), *ratio(s["share"]))),
+    Phrase.TAX_BOOKED_BEFORE: Wording(
+        "less the tax the year's other evaluation booked",
+        lambda w, s: f"{w.n(s['invoice_tax'])} − {w.n(s['before'])}"),
     Phrase.GRANT_COVERED: Wording(
         "covered", lambda w, s: "{} × {}/{}".format(w.n(s["due"]), *ratio(s["rate"]))),
     Phrase.GRANT_LIMIT: Wording(

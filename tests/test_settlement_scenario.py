@@ -165,11 +165,26 @@ def expected_runs() -> dict[tuple[int, str], dict[str, int]]:
 
 EARNED = expected_runs()
 # Tax: the contract's maxima already include consumption tax (税込), so none is added; what a
-# payer owes is what it earned. The tax inside each run's invoice (one per payer and run) is
-# earned × 10/110, truncated, and moves from outcome income to 仮受消費税 (tax payable).
-# The grant covers half of each run's cost, truncated.
+# payer owes is what it earned. One invoice (notice) per payer and year: the tax inside it is
+# the year's total × 10/110, truncated, computed once; the year's first run books the tax on
+# its own amount, the second the tax on the total less what the first booked. It moves from
+# outcome income to 仮受消費税 (tax payable). The grant covers half of each run's cost.
 GRANT = {key: {p: amount // 2 for p, amount in run.items()} for key, run in EARNED.items()}
-TAX = {key: {p: amount * 10 // 110 for p, amount in run.items()} for key, run in EARNED.items()}
+
+
+def _taxes() -> dict[tuple[int, str], dict[str, int]]:
+    out: dict[tuple[int, str], dict[str, int]] = {}
+    booked: dict[tuple[int, str], tuple[int, int]] = {}
+    for key in sorted(EARNED, key=lambda k: (k[0], k[1] != "interim")):
+        out[key] = {}
+        for p, amount in EARNED[key].items():
+            earned_before, tax_before = booked.get((key[0], p), (0, 0))
+            out[key][p] = (earned_before + amount) * 10 // 110 - tax_before
+            booked[(key[0], p)] = (earned_before + amount, tax_before + out[key][p])
+    return out
+
+
+TAX = _taxes()
 
 
 def owed_for(year: int) -> dict[str, int]:
@@ -493,9 +508,8 @@ def test_what_each_municipality_earned_owed_and_was_granted_each_year(story):
         summary = json.loads(runs[key].summary)["payers"]
         assert {p: summary[p]["earned"] for p in PAYERS} == earned, key
         # The maxima include the tax (税込): the tax inside each payer's invoice is taken out
-        # once, earned × 10/110, truncated (it is part of what is due, not added to it).
-        assert {p: summary[p]["tax"] for p in PAYERS} == {
-            p: earned[p] * 10 // 110 for p in PAYERS}, key
+        # once per invoice (see TAX), part of what is due, not added to it.
+        assert {p: summary[p]["tax"] for p in PAYERS} == TAX[key], key
         assert {p: summary[p]["due"] for p in PAYERS} == earned, key
         assert {p: summary[p]["grant"] for p in PAYERS} == GRANT[key], key
     for year in YEARS:
