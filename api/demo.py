@@ -148,7 +148,8 @@ def run_year(year: int, out: Path, summary: list[tuple]) -> None:  # type: ignor
         pay_fixed_fees(s, C, year, date(year, 9, 30))
     evaluate(year)
     with db.unit_of_work() as s:
-        pack = close_year(s, C, year, "twr")
+        # The year is settled and closed on 1 May (JST): the notices are issued that day.
+        pack = close_year(s, C, year, "twr", now=datetime(year + 1, 5, 1, 1, 0, tzinfo=UTC))
     paid_on = next_business_day(date(year + 1, 5, 20))
     waterfall_on = next_business_day(date(year + 1, 5, 29))
     zengin = out / "zengin"

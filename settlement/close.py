@@ -106,7 +106,7 @@ def close_year(session: Session, contract_id: str, fiscal_year: int, actor: str 
     if book.closed_through_on is not None and book.closed_through_on >= end:
         raise SibError(f"FY{fiscal_year} of {contract_id} is already closed",
                        "PERIOD_ALREADY_CLOSED", "fiscal_year")
-    _settle_audited(session, contract, fiscal_year, by=actor)
+    _settle_audited(session, contract, fiscal_year, by=actor, now=now)
     _grant_on_fixed_fees(session, contract, fiscal_year, end)
     _accrue_to_year_end(session, contract, fiscal_year, end)
     pack = build_pack(session, contract, fiscal_year)
@@ -153,11 +153,12 @@ def _grant_on_fixed_fees(session: Session, contract: Contract, fiscal_year: int,
             in_year += amount
 
 
-def _settle_audited(session: Session, contract: Contract, fiscal_year: int, by: str) -> None:
+def _settle_audited(session: Session, contract: Contract, fiscal_year: int, by: str,
+                    now: datetime | None = None) -> None:
     """Audited results not yet settled become receivables before the books close."""
     for evaluation in ("interim", "final"):
         if current_audited(session, contract.id, fiscal_year, evaluation):
-            settle(session, contract.id, fiscal_year, evaluation, by=by)
+            settle(session, contract.id, fiscal_year, evaluation, by=by, now=now)
 
 
 def _accrue_to_year_end(session: Session, contract: Contract, fiscal_year: int,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -134,8 +134,10 @@ def preview(session: Session, contract_id: str, fiscal_year: int,
 
 
 def settle(session: Session, contract_id: str, fiscal_year: int, evaluation: str = "final",
-           on: date | None = None, by: str = "") -> RunResult:
-    """Settle a contract-year evaluation from its audited results (idempotent)."""
+           on: date | None = None, by: str = "", now: datetime | None = None) -> RunResult:
+    """Settle a contract-year evaluation from its audited results (idempotent). ``now``: the
+    moment of the settlement (the payment notice's issue date) when it is recorded after the
+    fact; the clock otherwise."""
     contract = contract_for_year(session, contract_id, fiscal_year)
     if not contract.first_fiscal_year <= fiscal_year <= contract.last_fiscal_year:
         raise SibError(f"FY{fiscal_year} is outside the term of {contract_id} "
@@ -164,7 +166,7 @@ def settle(session: Session, contract_id: str, fiscal_year: int, evaluation: str
                         run_no=run_no, contract_version=_version_for(session, contract),
                         inputs_hash=digest,
                         supersedes_run_id=previous[-1].id if previous else None,
-                        settled_on=utc_now(), created_by=by,
+                        settled_on=now or utc_now(), created_by=by,
                         trace=json.dumps([t.as_dict() for t in result.traces],
                                          ensure_ascii=False))
     session.add(run)
