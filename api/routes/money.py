@@ -184,6 +184,16 @@ def _m(amount_minor: int, currency: str) -> MoneyJSON:
     return MoneyJSON.from_minor(amount_minor, currency)
 
 
+def _in_contract_currency(session: Any, contract_id: str, amount: MoneyJSON) -> int:
+    """The amount in minor units, refused (on ``amount.currency``) unless it is in the
+    contract's currency."""
+    currency = get_contract(session, contract_id).currency
+    if amount.currency != currency:
+        raise SibError(f"{contract_id} is in {currency}, not {amount.currency}",
+                       "CURRENCY_MISMATCH", "amount.currency")
+    return amount.to_minor()
+
+
 def _ids(entries: list[Any]) -> list[int]:
     return [int(e.id) for e in entries]
 
@@ -233,11 +243,8 @@ def post_grant_receipt(contract_id: str, body: GrantReceiptCreate, request: Requ
     require(user, *MOVERS)
 
     def work() -> tuple[int, PostedPublic]:
-        currency = get_contract(session, contract_id).currency
-        if body.amount.currency != currency:
-            raise SibError(f"{contract_id} is in {currency}, not {body.amount.currency}",
-                           "CURRENCY_MISMATCH", "amount.currency")
-        entry = receive_grant(session, contract_id, body.payer, body.amount.to_minor(),
+        entry = receive_grant(session, contract_id, body.payer,
+                              _in_contract_currency(session, contract_id, body.amount),
                               body.received_on, body.reference)
         return 201, PostedPublic(entries=_ids([entry]))
     return run_write(request, session, user, idempotency_key, body, "money.grant_receipt",
@@ -253,11 +260,8 @@ def post_receipt(contract_id: str, body: ReceiptCreate, request: Request, sessio
     require(user, *MOVERS)
 
     def work() -> tuple[int, Any]:
-        currency = get_contract(session, contract_id).currency
-        if body.amount.currency != currency:
-            raise SibError(f"{contract_id} is in {currency}, not {body.amount.currency}",
-                           "CURRENCY_MISMATCH", "amount.currency")
-        entries = record_payment(session, contract_id, body.payer, body.amount.to_minor(),
+        entries = record_payment(session, contract_id, body.payer,
+                                 _in_contract_currency(session, contract_id, body.amount),
                                  body.received_on, body.reference, body.fiscal_year)
         return 201, ReceiptPublic(payer=body.payer, amount=body.amount,
                                   received_on=body.received_on, reference=body.reference,
