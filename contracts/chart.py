@@ -238,10 +238,15 @@ def spv_accounts(contract: Contract) -> list[AccountSpec]:
                               f"Payable — {en}", opened_on=day, party_ref=ref)]
     for unit_class in contract.unit_classes:
         ja, en = unit_class.name_ja or unit_class.id, unit_class.name_en or unit_class.id
-        specs += [AccountSpec(f"units:{unit_class.id}", "equity", f"匿名組合出資金 {ja}",
-                              f"Units — {en}", opened_on=day),
-                  AccountSpec(f"distributions:{unit_class.id}", "equity", f"分配金 {ja}",
-                              f"Distributions — {en}", opened_on=day),
+        # 匿名組合 (TK) units as the operator (営業者) books them under Japanese GAAP: the
+        # investors' contributions are a liability (預り匿名組合出資金), their share of the
+        # profit an expense (匿名組合損益分配額) — not equity.
+        specs += [AccountSpec(f"units:{unit_class.id}", "liability", f"預り匿名組合出資金 {ja}",
+                              f"Silent-partnership contributions — {en}", opened_on=day),
+                  AccountSpec(f"distributions:{unit_class.id}", "expense",
+                              f"匿名組合損益分配額 {ja}",
+                              f"Silent-partnership profit distributions — {en}",
+                              opened_on=day),
                   AccountSpec(f"distributions-payable:{unit_class.id}", "liability",
                               f"未払分配金 {ja}", f"Distributions payable — {en}",
                               opened_on=day)]

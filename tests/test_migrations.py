@@ -18,3 +18,51 @@ def test_sqlite_migrations_go_up_down_and_up_again(tmp_path):
     engine.dispose()
     assert {"ledger_entry", "ledger_posting", "contract_version", "settlement_run",
             "investor_holder", "api_audit"} <= names
+
+
+def test_a_book_opened_before_0009_has_its_tk_accounts_reclassified(tmp_path):
+    """A book whose 匿名組合 accounts were opened as equity (before revision 0009) reads, after
+    the migration, as Japanese GAAP has the operator book them: contributions a liability
+    (預り匿名組合出資金), the profit share an expense (匿名組合損益分配額); down again, as before.
+    Nothing but the accounts' type and names changes."""
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url, "0008")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO ledger_book (code, name_ja, name_en, currency, fiscal_year_start_month,"
+            " entry_count, head_hash, created_at) VALUES ('b', '', '', 'JPY', 4, 0, :h, "
+            "'2021-04-01 00:00:00')"), {"h": "0" * 64})
+        for code, kind, ja, en in (
+                ("units:c", "equity", "匿名組合出資金 市民", "Units — Citizens"),
+                ("distributions:c", "equity", "分配金 市民", "Distributions — Citizens"),
+                ("distributions-payable:c", "liability", "未払分配金 市民",
+                 "Distributions payable — Citizens")):
+            conn.execute(text(
+                "INSERT INTO ledger_account (book_id, code, name_ja, name_en, type, currency, "
+                "opened_on, debits_must_not_exceed_credits, credits_must_not_exceed_debits) "
+                "VALUES (1, :code, :ja, :en, :kind, 'JPY', '2021-04-01', 0, 0)"),
+                {"code": code, "ja": ja, "en": en, "kind": kind})
+    engine.dispose()
+
+    def accounts() -> list[tuple[str, str, str, str]]:
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT code, type, name_ja, name_en FROM ledger_account "
+                                     "ORDER BY code")).all()
+        engine.dispose()
+        return [tuple(r) for r in rows]
+
+    before = accounts()
+    upgrade(url)
+    assert accounts() == [
+        ("distributions-payable:c", "liability", "未払分配金 市民",
+         "Distributions payable — Citizens"),
+        ("distributions:c", "expense", "匿名組合損益分配額 市民",
+         "Silent-partnership profit distributions — Citizens"),
+        ("units:c", "liability", "預り匿名組合出資金 市民",
+         "Silent-partnership contributions — Citizens")]
+    downgrade(url, "0008")
+    assert accounts() == before

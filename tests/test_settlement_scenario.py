@@ -699,7 +699,8 @@ def test_the_project_book_reconciles_to_the_settlement_runs(story):
         assert spv[f"interest-payable:{loan_id}"] == 0
     # Citizen units: capital back, returns declared, both waiting to be paid to holders.
     assert spv[f"units:{UNITS}"] == 0
-    assert spv[f"distributions:{UNITS}"] == -sum(expected.coupons_in.values()) == -923_013
+    # 匿名組合損益分配額: the investors' share of the profit, an expense of the operator.
+    assert spv[f"distributions:{UNITS}"] == sum(expected.coupons_in.values()) == 923_013
     assert spv[f"distributions-payable:{UNITS}"] == expected.units_payable
     # Cash: everything in, less everything paid out; the rest is the SPV's.
     assert spv["cash"] == expected.cash == expected.left[2023] + expected.units_payable

@@ -113,9 +113,9 @@ def balances(session) -> dict[str, int]:
 
 
 def returns_declared(session) -> int:
-    """Returns declared to the class: the debit balance of the equity account
-    ``distributions:<class>`` (the trial balance shows an equity debit as negative)."""
-    return -balances(session)[f"distributions:{UNITS}"]
+    """Returns declared to the class: the balance of ``distributions:<class>``, the
+    operator's expense 匿名組合損益分配額 (a debit, shown positive)."""
+    return balances(session)[f"distributions:{UNITS}"]
 
 
 def steps(trace) -> dict[str, object]:
