@@ -311,7 +311,7 @@ def _pay_one(session: Session, contract: Contract, unit_class: UnitClass,
              "source_entry": source.entry_id}))
         for row in rows:
             row["entry_id"] = paying.id
-    # SQLModel sets a table model's __table__ without declaring it (ledger.schema.table_of).
+    # SQLModel sets a table model's __table__ without declaring it to type checkers.
     session.execute(insert(HolderPayment.__table__), rows)  # type: ignore[attr-defined]
     return [PaidShare(**{k: row[k] for k in PaidShare.__dataclass_fields__}) for row in rows]
 
