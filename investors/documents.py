@@ -35,7 +35,7 @@ from investors.capital import (
 )
 from investors.returns import CashFlow, summarise
 from investors.tables import Holder, HolderPayment, Subscription
-from investors.trace_text import TraceStyle, trace_text
+from investors.trace_text import JAPANESE_WORDS, TraceStyle, trace_text
 from ledger import read
 from ledger.calendar import fiscal_year_bounds
 from ledger.errors import NotFound
@@ -54,7 +54,15 @@ from settlement.results import results_for
 from settlement.runs import current_runs
 from settlement.schedules import compare
 from settlement.tables import SettlementLine, SettlementRun
-from settlement.trace import Subject, Trace, find, is_structured
+from settlement.trace import (
+    DAY_COUNT_TERMS,
+    DAY_ENDS_TERMS,
+    ENGLISH_WORDS,
+    Subject,
+    Trace,
+    find,
+    is_structured,
+)
 from settlement.transfers import bank_account
 
 
@@ -167,6 +175,15 @@ def _loan_year(session: Session, ctx: Context, loan_id: str) -> LoanYear:
     return read_loan_year(session, ctx.contract.id, loan_id, ctx.start_on, ctx.end_on)
 
 
+def _day_count(loan: Any) -> sd.Text:
+    """The loan's day count and which ends of a period count, in the words the calculation
+    traces use in each language (実日数／365日、片端（初日算入・末日不算入）)."""
+    terms = (DAY_COUNT_TERMS[loan.day_count],
+             DAY_ENDS_TERMS[(loan.count_first_day, loan.count_last_day)])
+    return sd.Text("、".join(str(JAPANESE_WORDS[t].label) for t in terms),
+                   ", ".join(str(ENGLISH_WORDS[t].label) for t in terms))
+
+
 def _loan_section(session: Session, ctx: Context, loan: Any) -> sd.LoanSection:
     year = _loan_year(session, ctx, loan.id)
     rows = compare(loan_schedule(loan), list(year.payments))
@@ -175,7 +192,7 @@ def _loan_section(session: Session, ctx: Context, loan: Any) -> sd.LoanSection:
         loan_id=loan.id, name=sd.Text(name, loan.name_en or loan.id),
         commitment_minor=loan.commitment_minor,
         interest_rate_percent=loan.rate_annual * 100,
-        day_count=f"{loan.day_count}, {'片端' if not loan.count_last_day else '両端'}",
+        day_count=_day_count(loan),
         opening_balance_minor=year.opening_minor,
         draws=tuple(sd.LoanDraw(on, amount) for on, amount in year.draws),
         principal_repaid_minor=year.repaid_minor + year.other_minor,

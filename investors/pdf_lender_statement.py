@@ -31,7 +31,7 @@ def _loan_blocks(loan: LoanSection, fmt: DocumentFormat) -> list[Block]:
         (fmt.label("commitment"), fmt.amount(loan.commitment_minor)),
         (fmt.label("interest_rate"), format_percent(loan.interest_rate_percent, 3)),
         (fmt.label("opening_balance"), fmt.amount(loan.opening_balance_minor)),
-        (fmt.label("day_count"), loan.day_count),
+        (fmt.label("day_count"), fmt.name(loan.day_count)),
         (fmt.label("drawn"), fmt.amount(loan.drawn_minor)),
         (fmt.label("interest_accrued"), fmt.amount(loan.interest_accrued_minor)),
         (fmt.label("principal_repaid"), fmt.amount(loan.principal_repaid_minor)),

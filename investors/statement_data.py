@@ -212,7 +212,8 @@ class LoanSection:
         name: the loan's name (``成果連動型事業資金 第1号``).
         commitment_minor: the amount the bank committed.
         interest_rate_percent: annual rate in percent (``Decimal("1.2")``).
-        day_count: the day-count convention (``ACT/365 fixed, 片端``).
+        day_count: the day-count convention and which ends of a period count, in each
+            language (``実日数／365日…、片端…`` / ``ACT/365F, 片端 (first day counted…)``).
         opening_balance_minor: principal outstanding at the start of the period.
         draws: draws in the period.
         principal_repaid_minor: principal repaid in the period.
@@ -231,7 +232,7 @@ class LoanSection:
     name: Text
     commitment_minor: int
     interest_rate_percent: Decimal
-    day_count: str
+    day_count: Text
     opening_balance_minor: int
     draws: tuple[LoanDraw, ...]
     principal_repaid_minor: int
