@@ -37,6 +37,7 @@ def _register_subcommands() -> None:
     app.command("close")(st.close_command)
     app.command("schedule")(st.schedule_command)
     app.command("pay")(st.pay_command)
+    app.command("approve")(st.approve_command)
     from api import cli_investors as inv
     app.add_typer(inv.holder_app, name="holder")
     app.add_typer(inv.tax_app, name="tax")

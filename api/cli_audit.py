@@ -27,6 +27,7 @@ WRITE_COMMANDS = {
     ("kpi", "audit"), ("kpi", "correct"), ("settle", None), ("close", None), ("money", "draw"),
     ("money", "fees"), ("money", "receive"), ("money", "distribute"),
     ("money", "contributions"), ("money", "grant-receive"), ("tax", "remit"),
+    ("approve", None),
     ("bank-account", "set"), ("holder", "add"), ("holder", "subscribe"), ("holder", "pay"),
     ("user", "add"), ("token", "create"),
 }

@@ -251,6 +251,30 @@ def schedule_command(contract: str = ContractOpt,
                     right=[2, 3, 4, 5, 6, 7])
 
 
+def approve_command(contract: str = ContractOpt, year: int = YearOpt,
+                    payer: str = typer.Option(..., "--payer"),
+                    by: str = typer.Option(..., "--by", help="the approving officer"),
+                    inspected_on: str = typer.Option("", "--inspected-on",
+                                                     help="the day of the 検査 (default today)"),
+                    as_json: bool = JsonOpt) -> None:
+    """Record a finance office's inspection (検査) and approval of a year's payment notice at
+    the amount it states (the payer's Zengin file pays only approved amounts)."""
+    from settlement.approvals import approve_notice
+
+    def work(session: Any) -> dict[str, Any]:
+        row = approve_notice(session, contract, year, payer, by,
+                             date.fromisoformat(inspected_on) if inspected_on else None)
+        return {"contract": contract, "fiscal_year": year, "payer": payer,
+                "amount": row.amount_minor, "inspected_on": row.inspected_on.isoformat(),
+                "approved_by": row.approved_by}
+    data = _run(work)
+    if as_json:
+        print_json(data)
+        return
+    typer.echo(f"FY{year} notice of {payer} approved for {data['amount']:,} "
+               f"(inspected {data['inspected_on']}, by {data['approved_by']})")
+
+
 def pay_command(contract: str = ContractOpt,
                 payer: str | None = typer.Option(None, "--payer", help="write the payer's "
                                                     "transfer of what it owes to the SPV"),

@@ -18,7 +18,8 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 
 from rich.console import Console
@@ -33,6 +34,7 @@ from investors.store import HolderSpec, add_holder, pay_holders, remit_withholdi
 from investors.tax import month_of
 from ledger.calendar import next_business_day
 from ledger.reports import trial_balance
+from settlement.approvals import approve_notice
 from settlement.close import close_year
 from settlement.kpi import ResultInput
 from settlement.payments import (
@@ -155,6 +157,13 @@ def run_year(year: int, out: Path, summary: list[tuple]) -> None:  # type: ignor
     zengin = out / "zengin"
     zengin.mkdir(parents=True, exist_ok=True)
     with db.unit_of_work() as s:
+        # Each finance office inspects its notice and approves it before paying it.
+        inspected_on = paid_on - timedelta(days=10)
+        for p in pack.payers:
+            if p["outstanding"]:
+                approve_notice(s, C, year, p["payer"], f"{p['payer']} finance office",
+                               inspected_on=inspected_on,
+                               now=datetime.combine(inspected_on, clock_time(1), tzinfo=UTC))
         data, _ = payer_transfer(s, C, "ube", paid_on)
         (zengin / f"ube-FY{year}.txt").write_bytes(data)
         received = {}

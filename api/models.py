@@ -15,6 +15,7 @@ from ledger.schema import (  # noqa: F401
 )
 from settlement.tables import (  # noqa: F401
     KpiResult,
+    NoticeApproval,
     PartyBankAccount,
     ReceiptApplication,
     SettlementLine,

@@ -152,3 +152,31 @@ class ReceiptApplication(SQLModel, table=True):
     amount_minor: int = Field(sa_type=BigInteger)
     applied_on: date
     recorded_at: datetime
+
+
+
+class NoticeApproval(SQLModel, table=True):
+    """A municipality's finance office inspected (検査) and approved a year's payment notice
+    for the amount it states: the payer's Zengin file is produced only for approved amounts.
+
+    Insert-only, like the ledger's entries. A settlement corrected after the approval changes
+    the amount owed: the new amount needs an approval of its own.
+
+    Attributes:
+        amount_minor: what the notice asked for when it was approved (the payer's receivable
+            for the year's results).
+        inspected_on: the day of the 検査, as the finance office records it.
+    """
+
+    __tablename__ = "settlement_notice_approval"
+    __table_args__ = (UniqueConstraint("contract_id", "fiscal_year", "payer_id",
+                                       "amount_minor"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: str = Field(max_length=64)
+    fiscal_year: int
+    payer_id: str = Field(max_length=64)
+    amount_minor: int = Field(sa_type=BigInteger)
+    inspected_on: date
+    approved_by: str = Field(max_length=128)
+    approved_at: datetime

@@ -19,6 +19,7 @@ from contracts.store import get_contract
 from ledger import read
 from ledger.entries import DEBIT
 from ledger.errors import NotFound, SibError
+from settlement.approvals import require_approved
 from settlement.tables import PartyBankAccount
 from settlement.zengin import BankProfile, Transfer, TransferHeader, build_transfer_file
 
@@ -81,7 +82,8 @@ def _intermediary(contract: Contract) -> str:
 def payer_transfer(session: Session, contract_id: str, payer: str, on: date,
                    amount_minor: int | None = None,
                    profile: BankProfile = BankProfile()) -> tuple[bytes, int]:
-    """The file a payer uploads to pay the SPV (default: everything it owes now)."""
+    """The file a payer uploads to pay the SPV (default: everything it owes now), once its
+    finance office has approved every notice it still owes for."""
     contract = get_contract(session, contract_id)
     contract.require_payer(payer)
     owed = read.totals(session, contract_id, Code.receivable(payer)).net_debit_minor
@@ -93,6 +95,7 @@ def payer_transfer(session: Session, contract_id: str, payer: str, on: date,
     header = _header(bank_account(session, contract_id, payer), on)
     payee = _transfer(bank_account(session, contract_id, spv), contract.party(spv).name_en,
                       amount)
+    require_approved(session, contract, payer)
     return build_transfer_file(header, [payee], profile), amount
 
 

@@ -47,6 +47,7 @@ from contracts.store import get_contract
 from investors.store import HolderSpec, add_holder, pay_holders, subscribe
 from ledger.calendar import next_business_day
 from ledger.schema import Account, Entry, Posting
+from settlement.approvals import approve_notice
 from settlement.close import build_pack
 from settlement.payments import distribute, pay_fixed_fees, record_payment
 from settlement.runs import settle
@@ -156,6 +157,8 @@ def _tell_the_story(url: str, out: Path) -> dict[str, Any]:
         demo.evaluate(2022)
         with db.unit_of_work() as s:
             settle(s, C, 2022)
+            for payer in demo.PAYERS:  # each finance office approves its FY2022 notice
+                approve_notice(s, C, 2022, payer, f"{payer} finance office")
             ids: dict[str, Any] = {
                 "yamaguchi_draw": _entry_touching(s, "lender:yamaguchi-bank", "loan_drawdown"),
                 "kyoto_draw": _entry_touching(s, "lender:kyoto-bank", "loan_drawdown"),

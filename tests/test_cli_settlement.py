@@ -159,6 +159,15 @@ def test_a_year_from_results_to_a_zengin_file(cli_db, tmp_path):
                "--type", "1", "--number", "7654321",
                "--holder", "ｶ)ﾂｸﾊﾞｳｴﾙﾈｽﾘｻ-ﾁ").exit_code == 0
     out = tmp_path / "ube-fy2019.txt"
+    # Not before Ube's finance office has inspected and approved its FY2019 notice, at the
+    # amount it states (the whole FY2019 receivable).
+    assert "NOTICE_NOT_APPROVED" in refused("pay", "-c", C, "--payer", "ube", "--on",
+                                            "2020-05-29", "--out", str(out))
+    approval = ok("approve", "-c", C, "-y", "2019", "--payer", "ube", "--by", "宇部市 会計課",
+                  "--inspected-on", "2020-05-15")
+    assert (approval["amount"], approval["inspected_on"]) == (ube_owed, "2020-05-15")
+    assert ok("approve", "-c", C, "-y", "2019", "--payer", "ube", "--by", "宇部市 会計課",
+              "--inspected-on", "2020-05-15") == approval  # approved once
     paid = ok("pay", "-c", C, "--payer", "ube", "--on", "2020-05-29", "--out", str(out))
     data = out.read_bytes()
     assert paid == {"file": str(out), "bytes": len(data), "total": ube_owed}

@@ -22,10 +22,11 @@ from api.schemas import PageOf, file_responses
 from api.writes import run_write
 from contracts.model import PAYER_NOT_FOUND
 from contracts.store import get_contract
-from ledger.errors import NotFound, SibError
+from ledger.errors import NotFound
 from ledger.money_json import MoneyJSON
 from settlement import close as closing
 from settlement import results, runs
+from settlement.approvals import approve_notice
 from settlement.kpi import ResultInput
 from settlement.loan_ledger import read_loan_year
 from settlement.loans import loan_schedule
@@ -257,22 +258,20 @@ def pack(contract_id: str, fiscal_year: ContractYear, session: SessionDep,
              status_code=201)
 def approve(contract_id: str, fiscal_year: ContractYear, payer: str, request: Request,
             session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None) -> Response:
-    """A finance officer approves its own municipality's share of a settled year."""
+    """A finance officer records its inspection (検査) and approval of its own municipality's
+    notice for a settled year, at the amount it states; the payer's Zengin file is produced
+    only for approved amounts."""
     if user.role == "finance_officer" and user.scope != payer:
         raise NotFound(f"no payer {payer!r} in {contract_id} that you may see",
                        PAYER_NOT_FOUND, "payer")
     require(user, "finance_officer", "admin")
 
     def work() -> tuple[int, Any]:
-        current = runs.current_runs(session, contract_id)
-        figures = {ev: json.loads(run.summary)["payers"].get(payer)
-                   for (year, ev), run in current.items() if year == fiscal_year}
-        if not any(figures.values()):
-            raise SibError(f"FY{fiscal_year} of {contract_id} is not settled for {payer}",
-                           "NOT_SETTLED", "fiscal_year")
+        approval = approve_notice(session, contract_id, fiscal_year, payer, user.username)
         return 201, {"contract": contract_id, "fiscal_year": fiscal_year, "payer": payer,
-                     "approved_by": user.username,
-                     "due": sum(f["due"] for f in figures.values() if f)}
+                     "approved_by": approval.approved_by,
+                     "inspected_on": approval.inspected_on.isoformat(),
+                     "due": approval.amount_minor}
     return run_write(request, session, user, idempotency_key,
                      {"fy": fiscal_year, "payer": payer}, "settlement.payer.approve", work)
 
