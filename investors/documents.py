@@ -90,11 +90,14 @@ def context(session: Session, contract_id: str, fiscal_year: int,
 
 
 def _header(ctx: Context, kind: str, party: str) -> sd.DocumentHeader:
+    """What every document states about itself; its time in the zone its dates are in (JST
+    for a yen contract — the same instant, so the bytes still follow the data alone)."""
     c = ctx.contract
     return sd.DocumentHeader(
         document_id=f"{kind}/{c.id}/FY{ctx.fiscal_year}/{party}", contract_id=c.id,
         contract_name=sd.Text(c.name_ja, c.name_en), fiscal_year=ctx.fiscal_year,
-        generated_at=ctx.generated_at, ledger_state_hash=ctx.ledger_hash, currency=c.currency,
+        generated_at=ctx.generated_at.astimezone(document_zone(c)),
+        ledger_state_hash=ctx.ledger_hash, currency=c.currency,
         fiscal_year_start_month=c.fiscal_year_start_month)
 
 
@@ -255,11 +258,9 @@ def payment_notice(session: Session, ctx: Context, payer: str,
     paid_before = sum(paid.values())
     issuer = _party(c, payee) if payee is not None else _intermediary(c)
     zone = document_zone(c)
-    # The notice is numbered as a finance office files it, and its footer's time is written
-    # in the zone its dates are in (the same instant: the bytes still follow the data alone).
+    # The notice is numbered as a finance office files it.
     header = replace(_header(ctx, "notice", payer),
-                     document_id=notice_number(c, payer, ctx.fiscal_year, payee=payee),
-                     generated_at=ctx.generated_at.astimezone(zone))
+                     document_id=notice_number(c, payer, ctx.fiscal_year, payee=payee))
     return sd.PaymentNotice(
         header=header, payer=_party(c, payer), payee=issuer,
         kpi_results=_with_audits(session, ctx, payer, kpi_results(session, ctx, payer)),

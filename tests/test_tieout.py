@@ -137,3 +137,16 @@ def test_the_budget_tables_agree_year_by_year(demo_session, monkeypatch):
     # 予算額 is FY2023's budget for these results, not the five-year authorisation.
     ube = next(p for p in contract.payers if p.party == "ube")
     assert planned_2023["ube"].authorised_minor < ube.authorisation.max_amount_minor
+
+
+def test_every_document_of_a_yen_contract_is_dated_in_japan(demo_session):
+    """Issue 12, item 7: the footer time of every document of a Japanese contract is JST."""
+    from datetime import timedelta
+
+    ctx = documents.context(demo_session, C, 2022)
+    docs = [documents.lender_statement(demo_session, ctx, "kyoto-bank"),
+            documents.year_end_report(demo_session, ctx),
+            documents.payment_notice(demo_session, ctx, "ube")]
+    docs += documents.investor_statements(demo_session, ctx)[:1]
+    assert {d.header.generated_at.utcoffset() for d in docs} == {timedelta(hours=9)}
+    assert {d.header.generated_at for d in docs} == {ctx.generated_at}  # the same instant
