@@ -497,9 +497,11 @@ def year_end_report(session: Session, ctx: Context) -> sd.YearEndReport:
     c = ctx.contract
     pack = build_pack(session, c, ctx.fiscal_year)
     # 予算額: what the budget year paying this year's results may spend on them (the council's
-    # limit for that year where it set one), not the whole authorisation.
+    # limit for that year where it set one), not the whole authorisation. 支出済額 and 未収額
+    # are the outcome payments' (fees a payer pays its providers directly are shown with the
+    # providers, not as paid against outcomes).
     payers = tuple(sd.PayerRow(_party(c, p["payer"]), _year_budget(c, p["payer"], ctx.fiscal_year),
-                               p["earned"], p["paid"] + p["fixed_fees_paid"], p["grant"])
+                               p["earned"], p["paid"], p["grant"])
                     for p in pack.payers)
     years = [(loan, _loan_year(session, ctx, loan.id)) for loan in c.loans]
     lenders = tuple(sd.LenderRow(_party(c, loan.lender), year.opening_minor, year.drawn_minor,
