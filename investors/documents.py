@@ -356,13 +356,14 @@ def _with_audits(session: Session, ctx: Context, payer: str,
     evaluators = c.parties_with_role("evaluator")
     out = []
     for result in results:
-        row = audited.get((result.kpi_id, result.evaluation))
-        if row is None or row.audited_at is None:
+        audit = audited.get((result.kpi_id, result.evaluation))
+        if audit is None or audit.audited_at is None:
             out.append(result)
             continue
-        at = row.audited_at if row.audited_at.tzinfo else row.audited_at.replace(tzinfo=UTC)
+        at = audit.audited_at if audit.audited_at.tzinfo \
+            else audit.audited_at.replace(tzinfo=UTC)
         party = c.kpi(result.kpi_id).evaluator or (evaluators[0].id if evaluators else None)
-        out.append(replace(result, audited_by=row.audited_by or "",
+        out.append(replace(result, audited_by=audit.audited_by or "",
                            audited_on=at.astimezone(zone).date(),
                            evaluator=sd.Text(*_names(c, party)) if party else None))
     return tuple(out)
@@ -426,13 +427,14 @@ def investor_statements(session: Session, ctx: Context,
     wanted = set(holder_codes) if holder_codes is not None else None
     holders = {h.id: h for h in session.scalars(select(Holder).where(Holder.id.in_(
         select(Subscription.holder_id).where(Subscription.contract_id == c.id))))}
-    # Plain rows, not ORM objects: twenty thousand holders' worth of them.
+    # Plain rows, not ORM objects: twenty thousand holders' worth of them. (SQLModel sets a
+    # table model's __table__ without declaring it to type checkers.)
     subs: dict[tuple[int, str], list[Any]] = defaultdict(list)
-    for s in session.execute(select(Subscription.__table__).where(
+    for s in session.execute(select(Subscription.__table__).where(  # type: ignore[attr-defined]
             Subscription.contract_id == c.id, Subscription.subscribed_on <= ctx.end_on)):
         subs[(s.holder_id, s.unit_class)].append(s)
     pays: dict[tuple[int, str], list[Any]] = defaultdict(list)
-    for p in session.execute(select(HolderPayment.__table__).where(
+    for p in session.execute(select(HolderPayment.__table__).where(  # type: ignore[attr-defined]
             HolderPayment.contract_id == c.id, HolderPayment.paid_on <= ctx.end_on)
             .order_by(HolderPayment.paid_on, HolderPayment.id)):
         pays[(p.holder_id, p.unit_class)].append(p)
