@@ -187,12 +187,19 @@ def _day_count(loan: Any) -> sd.Text:
                    ", ".join(str(ENGLISH_WORDS[t].label) for t in terms))
 
 
+def _loan_name(contract: Contract, loan: Any) -> sd.Text:
+    """What a bank calls the loan: the contract's name for it, or else the lender's loan to the
+    borrower in words (株式会社京都銀行 貸付金) — never a bare id."""
+    lender_ja, lender_en = _names(contract, loan.lender)
+    return sd.Text(loan.name_ja or f"{lender_ja} 貸付金",
+                   loan.name_en or f"Loan from {lender_en}")
+
+
 def _loan_section(session: Session, ctx: Context, loan: Any) -> sd.LoanSection:
     year = _loan_year(session, ctx, loan.id)
     rows = compare(loan_schedule(loan), list(year.payments))
-    name = f"{loan.name_ja or loan.id}"
     return sd.LoanSection(
-        loan_id=loan.id, name=sd.Text(name, loan.name_en or loan.id),
+        loan_id=loan.id, name=_loan_name(ctx.contract, loan),
         commitment_minor=loan.commitment_minor,
         interest_rate_percent=loan.rate_annual * 100,
         day_count=_day_count(loan),
