@@ -19,7 +19,11 @@ from contracts.model import Contract
 from contracts.store import get_contract
 from ledger.errors import SibError
 from ledger.service import utc_now
-from settlement.payer_ledger import read_payer_years, read_payments_by_results_year
+from settlement.payer_ledger import (
+    read_payer_history,
+    read_payer_years,
+    read_payments_by_results_year,
+)
 from settlement.tables import NoticeApproval
 
 
@@ -61,8 +65,9 @@ def unapproved_years(session: Session, contract: Contract, payer: str) -> list[i
         select(NoticeApproval).where(col(NoticeApproval.contract_id) == contract.id,
                                      col(NoticeApproval.payer_id) == payer))}
     out = []
-    for year in contract.fiscal_years:
-        owed = read_payer_years(session, contract.id, [payer], year)[payer].receivable_minor
+    history = read_payer_history(session, contract.id, payer, contract.fiscal_years)
+    for year, figures in history.items():
+        owed = figures.receivable_minor
         if owed - paid.get(year, 0) > 0 and (year, owed) not in approved:
             out.append(year)
     return out

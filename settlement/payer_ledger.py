@@ -182,11 +182,26 @@ def read_payer_years(session: Session, contract_id: str, payer_ids: Iterable[str
                      fiscal_year: int) -> dict[str, PayerYear]:
     """:func:`payer_year` for each payer, from two reads of the books."""
     ids = list(payer_ids)
+    spv, payers = _payer_postings(session, contract_id, ids)
+    return {p: payer_year(p, fiscal_year, spv, payers) for p in ids}
+
+
+def read_payer_history(session: Session, contract_id: str, payer: str,
+                       fiscal_years: Iterable[int]) -> dict[int, PayerYear]:
+    """:func:`payer_year` of one payer for each of ``fiscal_years``, from the same two reads."""
+    spv, payers = _payer_postings(session, contract_id, [payer])
+    return {year: payer_year(payer, year, spv, payers) for year in fiscal_years}
+
+
+def _payer_postings(session: Session, contract_id: str, ids: list[str]
+                    ) -> tuple[list[read.PostingView], list[read.PostingView]]:
+    """The postings a payer's year is computed from: the SPV book's (outcome income, tax
+    payable) and the payers' book's (outcome cost, grant income)."""
     spv = read.postings(session, contract_id, accounts=[Code.TAX_PAYABLE] + [
         Code.outcome_income(p) for p in ids])
     payers = read.postings(session, payers_book_code(contract_id), accounts=[
         code for p in ids for code in (Code.outcome_cost(p), Code.grant_income(p))])
-    return {p: payer_year(p, fiscal_year, spv, payers) for p in ids}
+    return spv, payers
 
 
 def payments_by_results_year(contract: Contract,
