@@ -14,10 +14,12 @@ from ledger.schema import (  # noqa: F401
                            Posting,
 )
 from settlement.tables import (  # noqa: F401
+    ChangeRequest,
     KpiResult,
     NoticeApproval,
     PartyBankAccount,
     ReceiptApplication,
     SettlementLine,
     SettlementRun,
+    TransferFilePayee,
 )

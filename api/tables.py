@@ -31,7 +31,16 @@ class User(SQLModel, table=True):
 
 
 class ApiToken(SQLModel, table=True):
-    """A bearer token; only its SHA-256 is stored, the token itself is shown once."""
+    """A bearer token; only its SHA-256 is stored, the token itself is shown once.
+
+    Attributes:
+        prefix: the token's first characters, to tell tokens apart in listings.
+        expires_at: after this moment the token is refused (``TOKEN_EXPIRED``); set at creation
+            from the settings' token lifetime.
+        revoked_at: set by ``sib token revoke``; a revoked token is refused from then on.
+        last_used_at: when the token last authenticated a request (to the minute: it is
+            written at most once a minute per token).
+    """
 
     __tablename__ = "api_token"
 
@@ -40,7 +49,9 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True, index=True)
     prefix: str = Field(max_length=12)
     created_at: datetime
+    expires_at: datetime | None = None
     revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 class AuditRecord(SQLModel, table=True):

@@ -180,3 +180,65 @@ class NoticeApproval(SQLModel, table=True):
     inspected_on: date
     approved_by: str = Field(max_length=128)
     approved_at: datetime
+
+
+CHANGE_STATES = ("requested", "approved", "rejected")
+
+
+class ChangeRequest(SQLModel, table=True):
+    """A change that takes effect only once a second person approves it (four eyes): a
+    party's bank account, the reopening of a closed fiscal year.
+
+    The row is the change's history: what it replaces, what it proposes, who asked and why,
+    who decided and when. The change itself is applied in the same database transaction as
+    the approval (:mod:`settlement.change_requests`).
+
+    Attributes:
+        act: what is changed (``bank_account.change``, ``period.reopen``).
+        subject: what it is changed on: the party (a bank account) or ``FY2021`` (a period).
+        proposed: JSON of the new values.
+        previous: JSON of the values replaced (``""`` when there were none: a first
+            registration).
+        state: ``requested``, then ``approved`` or ``rejected``, once.
+    """
+
+    __tablename__ = "settlement_change_request"
+    __table_args__ = (Index("ix_change_request_subject", "contract_id", "act", "subject",
+                            "state"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    act: str = Field(max_length=32)
+    contract_id: str = Field(max_length=64)
+    subject: str = Field(max_length=64)
+    proposed: str = "{}"
+    previous: str = ""
+    reason: str = ""
+    state: str = Field(default="requested", max_length=16)
+    requested_by: str = Field(max_length=128)
+    requested_at: datetime
+    decided_by: str | None = Field(default=None, max_length=128)
+    decided_at: datetime | None = None
+    decision_reason: str = ""
+
+
+class TransferFilePayee(SQLModel, table=True):
+    """A payee of a Zengin file that was produced, and the account it was paid to: what the
+    next file compares with to say that a payee's account changed since the last file.
+
+    Attributes:
+        account_digest: SHA-256 of the account's bank, branch, type, number and holder.
+        account_masked: the account as listings show it (``0170-001 1 ****567``).
+        transfer_on: the transfer date of the file.
+    """
+
+    __tablename__ = "settlement_transfer_file_payee"
+    __table_args__ = (Index("ix_transfer_file_payee", "contract_id", "party"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: str = Field(max_length=64)
+    party: str = Field(max_length=64)
+    account_digest: str = Field(max_length=64)
+    account_masked: str = Field(max_length=64)
+    transfer_on: date
+    produced_by: str = Field(default="", max_length=128)
+    produced_at: datetime
