@@ -7,11 +7,14 @@ The start month is a parameter everywhere, because a contract or book may differ
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date, timedelta
 
 import jpholiday
 
 from ledger.errors import SibError
+from ledger.inputs import check_date_window
 
 
 class OutsideEras(SibError, ValueError):
@@ -24,6 +27,60 @@ _ERAS: tuple[tuple[date, str, str], ...] = (
     (date(1989, 1, 8), "平成", "Heisei"),
     (date(1926, 12, 25), "昭和", "Showa"),
 )
+
+
+# The last day of each era that has ended (an era's year numbers stop there).
+_ERA_ENDS = {"平成": date(2019, 4, 30), "昭和": date(1989, 1, 7)}
+_ISO_OR_SLASHES = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
+_KANJI_WESTERN = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
+_KANJI_ERA = re.compile(r"(令和|平成|昭和)(元|\d{1,2})年(\d{1,2})月(\d{1,2})日")
+
+
+def parse_date(text: str, field: str) -> date:
+    """A date as a person types it in Japan, within the sane window of :mod:`ledger.inputs`.
+
+    Accepted: ``2020-05-20``, ``2020/05/20`` (or ``2020/5/20``), ``2020年5月20日`` and 和暦
+    ``令和2年5月20日`` / ``令和元年5月1日`` / ``平成31年4月30日``; full-width digits are read
+    (NFKC), as an IME types them. Refused with ``DATE_INVALID`` naming ``field``: any other
+    form, a day that does not exist (2020-02-30), an era year outside its era (平成32年, or
+    令和元年4月1日 — 令和 began on 1 May 2019); with ``DATE_OUT_OF_RANGE``: a date outside
+    1990–2100.
+    """
+    typed = unicodedata.normalize("NFKC", text).strip().replace(" ", "")
+    day = _western(typed) if not _KANJI_ERA.fullmatch(typed) else _wareki(typed, field)
+    if day is None:
+        raise SibError(f"{text.strip()[:40]!r} is not a date: write 2020-05-20, 2020/05/20 or "
+                       "令和2年5月20日", "DATE_INVALID", field)
+    return check_date_window(day, field)
+
+
+def _western(typed: str) -> date | None:
+    match = _ISO_OR_SLASHES.fullmatch(typed) or _KANJI_WESTERN.fullmatch(typed)
+    if match is None:
+        return None
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+
+
+def _wareki(typed: str, field: str) -> date:
+    match = _KANJI_ERA.fullmatch(typed)
+    assert match is not None
+    era = match[1]
+    start = next(first for first, kanji, _ in _ERAS if kanji == era)
+    year_in_era = 1 if match[2] == "元" else int(match[2])
+    try:
+        day = date(start.year + year_in_era - 1, int(match[3]), int(match[4]))
+    except ValueError:
+        day = None
+    end = _ERA_ENDS.get(era, date.max)
+    if day is None or year_in_era < 1 or not start <= day <= end:
+        last = f"{wareki_date(end)} ({end.isoformat()})" if era in _ERA_ENDS else "today"
+        raise SibError(f"{typed!r} is not a date of the {era} era, which runs from "
+                       f"{wareki_date(start)} ({start.isoformat()}) to {last}",
+                       "DATE_INVALID", field)
+    return day
 
 
 def _check_start_month(start_month: int) -> None:

@@ -15,6 +15,7 @@ FRAMEWORKS = ("sqlalchemy", "sqlmodel", "fastapi", "starlette", "reportlab", "pa
 # The pure calculation modules: payment rules, terms, schedules, waterfalls, statement data.
 # Persistence, files, rendering and the clock live in the other modules (the edges).
 PURE = ["ledger.money", "ledger.rounding", "ledger.calendar", "ledger.errors", "ledger.entries",
+        "ledger.inputs",
         "ledger.money_json", "ledger.accounts", "contracts.chart", "contracts.liability",
         "contracts.model", "contracts.rules", "contracts.terms",
         "contracts.values", "contracts.instruments", "contracts.checks", "contracts.validate",
