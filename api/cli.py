@@ -6,20 +6,67 @@ Every read command takes ``--json``. A refusal prints every problem with its cod
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import typer
+from typer._click.core import Context
+from typer._click.exceptions import ClickException, UsageError
+from typer.core import TyperGroup
 
 from api import db
 from api.output import money_json, money_text, print_json, print_table, report_error
+from ledger.calendar import parse_date
 from ledger.errors import SibError
 
+EXIT_REFUSED = 1
+EXIT_USAGE = 2  # as click: the command line itself is wrong
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a fault of ours, not of the input
+
+
+class RefusingGroup(TyperGroup):
+    """The root command: whatever a command raises ends as named problems, never a traceback.
+
+    A refusal (:class:`SibError`) prints its problems and exits 1; a database whose tables do
+    not exist yet says to run ``sib db upgrade``; anything else is reported as
+    ``INTERNAL_ERROR`` (exit 70) with its type — ``SIB_DEBUG=1`` shows the traceback.
+    """
+
+    def invoke(self, ctx: Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as error:  # an option missing or of the wrong type: named too
+            param = getattr(error, "param", None)
+            report_error(SibError(error.format_message(), "OPTION_INVALID",
+                                  getattr(param, "name", None)))
+            raise typer.Exit(EXIT_USAGE) from None
+        except (typer.Exit, typer.Abort, ClickException, typer.TyperException):
+            raise
+        except SibError as error:
+            report_error(error)
+            raise typer.Exit(EXIT_REFUSED) from None
+        except OverflowError:  # a number typed beyond what the database can store
+            report_error(SibError("a number given is too large to be stored; check the "
+                                  "figures typed", "NUMBER_TOO_LARGE"))
+            raise typer.Exit(EXIT_REFUSED) from None
+        except Exception as error:
+            if db.schema_missing(error):
+                report_error(db.not_migrated())
+                raise typer.Exit(EXIT_REFUSED) from None
+            if os.environ.get("SIB_DEBUG"):
+                raise
+            report_error(SibError(f"an unexpected error stopped the command "
+                                  f"({type(error).__name__}); the database was left as it was. "
+                                  "Run it again with SIB_DEBUG=1 to see where, and report it",
+                                  "INTERNAL_ERROR"))
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+
 app = typer.Typer(help="SIB settlement: ledger, contracts, settlement, investors.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, cls=RefusingGroup)
 db_app = typer.Typer(help="Database schema (migrations).", no_args_is_help=True)
 ledger_app = typer.Typer(help="Read and check the ledger.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -110,7 +157,7 @@ def ledger_trial_balance(book: str = typer.Option(..., "--book", "-b"),
     """Trial balance of a book (posted balances; pending shown apart)."""
     from ledger.reports import trial_balance
     with db.unit_of_work() as session:
-        tb = trial_balance(session, book, date.fromisoformat(as_of) if as_of else None)
+        tb = trial_balance(session, book, parse_date(as_of, "as_of") if as_of else None)
     cur = tb.currency
     if as_json:
         print_json({"book": tb.book, "as_of": tb.as_of, "balanced": tb.balanced,
@@ -147,8 +194,8 @@ def ledger_statement(book: str = typer.Option(..., "--book", "-b"),
     from ledger.reports import account_statement
     with db.unit_of_work() as session:
         st = account_statement(session, book, account,
-                               date.fromisoformat(from_on) if from_on else None,
-                               date.fromisoformat(to_on) if to_on else None)
+                               parse_date(from_on, "from") if from_on else None,
+                               parse_date(to_on, "to") if to_on else None)
     cur = st.currency
     if as_json:
         print_json({"book": st.book, "account": st.account, "type": st.type,

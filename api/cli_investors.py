@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -12,7 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 
 from api import cli_audit
 from api.output import money_text, print_json, print_table, report_error
+from ledger.calendar import parse_date
 from ledger.errors import SibError
+from ledger.inputs import check_count
 from ledger.money_json import MoneyJSON
 
 holder_app = typer.Typer(help="Holders (banks, citizens, companies) and their units.",
@@ -60,8 +62,9 @@ def holder_subscribe(contract: str = typer.Option(..., "--contract", "-c"),
                      on: str = typer.Option(..., "--on")) -> None:
     """A holder buys units: cash received, units issued."""
     from investors.store import subscribe
-    row = _run(lambda s: subscribe(s, contract, unit_class, holder, units,
-                                   date.fromisoformat(on)))
+    on_day = parse_date(on, "on")
+    check_count(units, "units")
+    row = _run(lambda s: subscribe(s, contract, unit_class, holder, units, on_day))
     typer.echo(f"{holder}: {row.units} units of {unit_class} ({row.amount_minor:,})")
 
 
@@ -70,10 +73,10 @@ def holder_pay(contract: str = typer.Option(..., "--contract", "-c"),
                on: str = typer.Option(..., "--on"), as_json: bool = JsonOpt) -> None:
     """Pay holders the class distributions of a date, withholding tax per holder."""
     from investors.store import pay_holders
+    on_day = parse_date(on, "on")
     rows = _run(lambda s: [{"holder_id": p.holder_id, "class": p.unit_class, "kind": p.kind,
                             "gross": p.gross_minor, "withheld": p.withheld_minor,
-                            "net": p.net_minor} for p in pay_holders(s, contract,
-                                                                     date.fromisoformat(on))])
+                            "net": p.net_minor} for p in pay_holders(s, contract, on_day)])
     if as_json:
         print_json(rows)
     else:
@@ -132,12 +135,7 @@ def tax_remit(contract: str = typer.Option(..., "--contract", "-c"),
     next business day if it is not one); paying later is allowed and said."""
     from api.routes.investors import tax_remittance_public, today_in_japan
     from investors.store import remit_withholding
-    try:
-        paid_on = date.fromisoformat(on) if on else None
-    except ValueError:
-        report_error(SibError(f"--on must be a date written YYYY-MM-DD, not {on!r}",
-                              "DATE_INVALID", "on"))
-        raise typer.Exit(1) from None
+    paid_on = parse_date(on, "on") if on else None
     result = _run(lambda s: tax_remittance_public(
         remit_withholding(s, contract, month, paid_on, today_in_japan())))
     if as_json:

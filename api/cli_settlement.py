@@ -12,7 +12,9 @@ import typer
 
 from api import cli_audit
 from api.output import money_json, money_text, print_json, print_table
+from ledger.calendar import parse_date
 from ledger.errors import SibError
+from ledger.inputs import check_amount_minor
 
 kpi_app = typer.Typer(help="KPI results: submit, import, audit, correct, list.",
                       no_args_is_help=True)
@@ -21,7 +23,8 @@ money_app = typer.Typer(help="Money movements: loan draws, fixed fees, payments 
 bank_app = typer.Typer(help="Parties' bank accounts (for Zengin files).", no_args_is_help=True)
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
 ContractOpt = typer.Option(..., "--contract", "-c")
-YearOpt = typer.Option(..., "--year", "-y", help="fiscal year, e.g. 2019 for 令和元年度")
+YearOpt = typer.Option(..., "--year", "-y", min=1990, max=2100,
+                       help="fiscal year, e.g. 2019 for 令和元年度")
 
 
 _run = cli_audit.run
@@ -149,7 +152,7 @@ def settle_command(contract: str = ContractOpt, year: int = YearOpt,
                     "traces": [t.as_dict() for t in result.traces],
                     "trace_lines": [ln for t in result.traces for ln in t.lines()]}
         outcome = settle(session, contract, year, evaluation,
-                         date.fromisoformat(on) if on else None, by)
+                         parse_date(on, "on") if on else None, by)
         run = outcome.run
         return {"preview": False, "currency": currency, "run": run.id, "run_no": run.run_no,
                 "created": outcome.created, "contract_version": run.contract_version,
@@ -263,7 +266,7 @@ def approve_command(contract: str = ContractOpt, year: int = YearOpt,
 
     def work(session: Any) -> dict[str, Any]:
         row = approve_notice(session, contract, year, payer, by,
-                             date.fromisoformat(inspected_on) if inspected_on else None)
+                             parse_date(inspected_on, "inspected_on") if inspected_on else None)
         return {"contract": contract, "fiscal_year": year, "payer": payer,
                 "amount": row.amount_minor, "inspected_on": row.inspected_on.isoformat(),
                 "approved_by": row.approved_by}
@@ -290,14 +293,14 @@ def pay_command(contract: str = ContractOpt,
     from settlement.transfers import distribution_transfers, payer_transfer
     from settlement.zengin import BankProfile
     profile = BankProfile(record_separator=line_ending, eof_mark=eof_mark)
-    when = date.fromisoformat(on)
+    when = parse_date(on, "on")
 
     def work(session: Any) -> tuple[bytes, int]:
         if payer:
             return payer_transfer(session, contract, payer, when, profile=profile)
         if distribution_on:
-            return distribution_transfers(session, contract, date.fromisoformat(distribution_on),
-                                          profile)
+            return distribution_transfers(
+                session, contract, parse_date(distribution_on, "distribution"), profile)
         raise SibError("give --payer or --distribution", "PAYMENT_RUN_UNKNOWN", "payer")
     data, total = _run(work)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -316,7 +319,8 @@ def pay_command(contract: str = ContractOpt,
 def draw(contract: str = ContractOpt, through: str = typer.Option(..., "--through")) -> None:
     """Post every loan draw dated on or before --through."""
     from settlement.payments import draw_loans
-    entries = _run(lambda s: [e.id for e in draw_loans(s, contract, date.fromisoformat(through))])
+    through_on = parse_date(through, "through")
+    entries = _run(lambda s: [e.id for e in draw_loans(s, contract, through_on)])
     typer.echo(f"{len(entries)} loan draws posted (or already posted)")
 
 
@@ -325,8 +329,8 @@ def fees(contract: str = ContractOpt, year: int = YearOpt, on: str = typer.Optio
         -> None:
     """Pay the providers' fixed fees of a year."""
     from settlement.payments import pay_fixed_fees
-    entries = _run(lambda s: [e.id for e in pay_fixed_fees(s, contract, year,
-                                                            date.fromisoformat(on))])
+    paid_on = parse_date(on, "on")
+    entries = _run(lambda s: [e.id for e in pay_fixed_fees(s, contract, year, paid_on)])
     typer.echo(f"{len(entries)} fixed fees posted (or already posted)")
 
 
@@ -335,8 +339,8 @@ def contributions(contract: str = ContractOpt, year: int = YearOpt,
                   on: str = typer.Option(..., "--on")) -> None:
     """Book the year's contributions (cash, or in kind at their stated value), once."""
     from settlement.payments import record_contributions
-    entries = _run(lambda s: [e.id for e in record_contributions(s, contract, year,
-                                                                 date.fromisoformat(on))])
+    on_day = parse_date(on, "on")
+    entries = _run(lambda s: [e.id for e in record_contributions(s, contract, year, on_day)])
     typer.echo(f"{len(entries)} contributions posted (or already posted)")
 
 
@@ -348,7 +352,9 @@ def grant_receive(contract: str = ContractOpt, payer: str = typer.Option(..., "-
                                                 help="the 交付決定 or payment reference")) -> None:
     """Record a grant received by a municipality (its grant receivable is settled)."""
     from settlement.payments import receive_grant
-    _run(lambda s: receive_grant(s, contract, payer, amount, date.fromisoformat(on), reference))
+    on_day = parse_date(on, "on")
+    check_amount_minor(amount, "amount")
+    _run(lambda s: receive_grant(s, contract, payer, amount, on_day, reference))
     typer.echo(f"grant of {amount:,} received by {payer} recorded")
 
 
@@ -362,7 +368,9 @@ def receive(contract: str = ContractOpt, payer: str = typer.Option(..., "--payer
                 "the reference names, else the date's year with the closing period)")) -> None:
     """Record a payer's payment received by the SPV (value date --on)."""
     from settlement.payments import record_payment
-    _run(lambda s: record_payment(s, contract, payer, amount, date.fromisoformat(on), reference,
+    on_day = parse_date(on, "on")
+    check_amount_minor(amount, "amount")
+    _run(lambda s: record_payment(s, contract, payer, amount, on_day, reference,
                                   fiscal_year))
     typer.echo(f"payment of {amount:,} from {payer} recorded")
 
@@ -381,10 +389,11 @@ def distribute_command(contract: str = ContractOpt, on: str = typer.Option(..., 
     distributed: each receipt is spent once."""
     from contracts.store import get_contract
     from settlement.payments import distribute
+    on_day = parse_date(on, "on")
 
     def work(session: Any) -> dict[str, Any]:
         terms = get_contract(session, contract)
-        result = distribute(session, contract, date.fromisoformat(on), final, reference)
+        result = distribute(session, contract, on_day, final, reference)
         return {"currency": terms.currency, "available": result.waterfall.available_minor,
                 "applied": [{"receipt_entry": r.entry_id, "payer": r.payer,
                              "reference": r.reference, "received_on": r.received_on.isoformat(),

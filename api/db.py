@@ -15,10 +15,11 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
 from api.settings import get_settings
+from ledger.errors import SibError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -105,6 +106,25 @@ def unit_of_work(url: str | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def schema_missing(error: BaseException) -> bool:
+    """Whether ``error`` says a table of ours does not exist: a database never migrated, or
+    migrated to an older revision than the code (SQLite "no such table", PostgreSQL
+    ``undefined_table``)."""
+    if not isinstance(error, DBAPIError):
+        return False
+    text = str(error.orig)
+    return ("no such table" in text
+            or getattr(error.orig, "sqlstate", None) == "42P01")  # undefined_table
+
+
+def not_migrated(url: str | None = None) -> SibError:
+    """The refusal for a command run on a database whose schema is missing or behind."""
+    where = (url or get_settings().database_url).split("@")[-1]  # no password in messages
+    return SibError(f"the database {where} has not been set up for this version: run "
+                    "`sib db upgrade` first (it creates or migrates the tables; data is kept)",
+                    "DATABASE_NOT_MIGRATED", "database")
 
 
 def alembic_config(url: str | None = None) -> Config:

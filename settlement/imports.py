@@ -3,10 +3,20 @@
 Expected columns: ``contract``, ``fiscal_year``, ``kpi``, ``payer`` (may be empty), ``value``,
 and optionally ``evaluation`` (default ``final``). Row numbers are those a person sees in a
 spreadsheet: the header is row 1, the first data row is row 2.
+
+A file is checked before it is parsed, so that a mistaken or hostile file is refused by name
+instead of exhausting the server: at most :data:`MAX_FILE_BYTES` bytes and
+:data:`MAX_ROWS` data rows; an ``.xlsx`` (a zip of XML parts) at most
+:data:`MAX_XLSX_UNPACKED_BYTES` once unpacked, read from the zip's own member sizes before
+anything is inflated. A CSV is read as Excel in Japan saves it: UTF-8, UTF-8 with a BOM, or
+Shift_JIS (cp932); any other encoding is refused by name. An old ``.xls`` workbook, or a file
+that only has an ``.xlsx`` name, is refused with what to do.
 """
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +25,10 @@ from ledger.errors import Problem, SibError
 from settlement.kpi import ResultInput
 
 REQUIRED = ("contract", "fiscal_year", "kpi", "value")
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_ROWS = 5_000
+MAX_XLSX_UNPACKED_BYTES = 20 * 1024 * 1024
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old binary .xls (and .doc) container
 
 
 def read_results_file(path: Path, problems_out: list[Problem] | None = None
@@ -25,12 +39,7 @@ def read_results_file(path: Path, problems_out: list[Problem] | None = None
     once, or — with ``problems_out`` — collected there so that the caller can report them
     together with the checks of the other rows.
     """
-    if path.suffix.lower() in (".xlsx", ".xls"):
-        frame = pd.read_excel(path, dtype=str, keep_default_na=False)
-    elif path.suffix.lower() == ".csv":
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    else:
-        raise SibError(f"{path.name}: use a .csv or .xlsx file", "FILE_FORMAT", "file")
+    frame = read_frame(path)
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
@@ -40,8 +49,9 @@ def read_results_file(path: Path, problems_out: list[Problem] | None = None
     for index, row in frame.iterrows():
         where = f"{path.name}:row {int(index) + 2}"
         year_text = str(row["fiscal_year"]).strip()
-        if not year_text.isdigit():
-            problems.append(Problem("FISCAL_YEAR_INVALID", f"{year_text!r} is not a fiscal year",
+        if not (year_text.isascii() and year_text.isdigit() and len(year_text) == 4):
+            problems.append(Problem("FISCAL_YEAR_INVALID", f"{year_text[:20]!r} is not a fiscal "
+                                    "year: write the year it starts in, such as 2019",
                                     "fiscal_year", where))
             continue
         results.append(ResultInput(contract=str(row["contract"]).strip(),
@@ -57,3 +67,102 @@ def read_results_file(path: Path, problems_out: list[Problem] | None = None
     if not results and not problems:
         raise SibError(f"{path.name} has no rows", "FILE_EMPTY", "file")
     return results, sources
+
+
+def read_frame(path: Path) -> pd.DataFrame:
+    """Every cell of the file as text, after the size, encoding and format checks."""
+    suffix = path.suffix.lower()
+    if suffix == ".xls":
+        raise _refusal(path, "XLS_NOT_SUPPORTED", "old Excel .xls workbooks cannot be read: "
+                       "open it in Excel and save it as .xlsx (Excel workbook) or CSV")
+    if suffix not in (".csv", ".xlsx"):
+        raise _refusal(path, "FILE_FORMAT", "use a .csv or .xlsx file")
+    data = _read_bounded(path)
+    if suffix == ".csv":
+        return _csv_frame(path, data)
+    return _xlsx_frame(path, data)
+
+
+def _refusal(path: Path, code: str, message: str) -> SibError:
+    return SibError([Problem(code, message, "file", path.name)])
+
+
+def _read_bounded(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise _refusal(path, "FILE_TOO_LARGE", f"the file has {size:,} bytes; at most "
+                           f"{MAX_FILE_BYTES:,} are accepted: split it into smaller files")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise _refusal(path, "FILE_NOT_FOUND", "no such file") from None
+    except IsADirectoryError:
+        raise _refusal(path, "FILE_NOT_FOUND", "this is a folder, not a file") from None
+    except OSError as error:
+        raise _refusal(path, "FILE_UNREADABLE",
+                       f"the file cannot be read: {error.strerror}") from None
+
+
+def decode_text(path: Path, data: bytes) -> str:
+    """The text of a CSV saved as UTF-8 (with or without a BOM) or Shift_JIS (cp932).
+
+    UTF-8 is tried first: a cp932 file is almost never valid UTF-8, while the reverse often
+    decodes to nonsense. UTF-16 (Excel's "Unicode text") is recognised by its BOM and refused
+    by name, like anything else that is neither.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _refusal(path, "FILE_ENCODING_UNSUPPORTED", "the file is UTF-16 text: save it as "
+                       "CSV UTF-8 (or CSV in Shift_JIS) instead")
+    for encoding in ("utf-8-sig", "cp932"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise _refusal(path, "FILE_ENCODING_UNSUPPORTED", "the file is neither UTF-8 nor Shift_JIS "
+                   "(cp932) text: save it from Excel as CSV UTF-8")
+
+
+def _csv_frame(path: Path, data: bytes) -> pd.DataFrame:
+    text = decode_text(path, data)
+    if "\x00" in text:
+        raise _refusal(path, "FILE_NOT_CSV", "the file holds binary data, not CSV text")
+    rows = text.count("\n")
+    if rows > MAX_ROWS + 1:
+        raise _refusal(path, "FILE_TOO_MANY_ROWS", f"the file has about {rows:,} rows; at most "
+                       f"{MAX_ROWS:,} are accepted: split it into smaller files")
+    try:
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise _refusal(path, "FILE_EMPTY", "the file is empty") from None
+    except (pd.errors.ParserError, ValueError) as error:
+        raise _refusal(path, "FILE_NOT_CSV", f"the file is not a readable CSV table: "
+                       f"{str(error).strip()[:200]}") from None
+
+
+def _xlsx_frame(path: Path, data: bytes) -> pd.DataFrame:
+    if data.startswith(_OLE_MAGIC):
+        raise _refusal(path, "XLS_NOT_SUPPORTED", "the file is an old Excel .xls workbook with "
+                       "an .xlsx name: open it in Excel and save it as .xlsx or CSV")
+    not_xlsx = _refusal(path, "FILE_NOT_XLSX", "the file is not an Excel .xlsx workbook: open "
+                        "it in Excel and save it as .xlsx, or export it as CSV")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise not_xlsx from None
+    if "xl/workbook.xml" not in names:
+        raise not_xlsx
+    if unpacked > MAX_XLSX_UNPACKED_BYTES:
+        raise _refusal(path, "FILE_TOO_LARGE", f"the workbook unpacks to {unpacked:,} bytes; at "
+                       f"most {MAX_XLSX_UNPACKED_BYTES:,} are accepted: keep only the results "
+                       "sheet, or export it as CSV")
+    try:
+        frame = pd.read_excel(io.BytesIO(data), dtype=str, keep_default_na=False,
+                              nrows=MAX_ROWS + 1)
+    except Exception:  # openpyxl raises many types for a damaged workbook; all mean the same
+        raise not_xlsx from None
+    if len(frame) > MAX_ROWS:
+        raise _refusal(path, "FILE_TOO_MANY_ROWS", f"the sheet has more than {MAX_ROWS:,} rows; "
+                       "split it into smaller files")
+    return frame

@@ -9,11 +9,12 @@ contract does not provide for that year.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from contracts.model import PAYER_NOT_FOUND, Contract, not_a_payer
-from ledger.errors import Problem
+from ledger.errors import Problem, SibError
+from ledger.inputs import parse_plain_decimal
 
 NON_NEGATIVE_UNITS = ("count", "people", "steps", "money", "yen", "ratio", "score")
 
@@ -39,13 +40,20 @@ class ResultInput:
 
 def parse_value(raw: Any) -> Decimal | None:
     """Exact decimal from text or int; None when it is not a plain finite number."""
-    if isinstance(raw, (bool, float)) or raw is None:
-        return None
     try:
-        value = Decimal(str(raw).strip().replace(",", ""))
-    except InvalidOperation:
+        return read_value(raw)
+    except SibError:
         return None
-    return value if value.is_finite() else None
+
+
+def read_value(raw: Any) -> Decimal:
+    """Exact decimal from text or int, written plainly (``7,000``, ``68.5``); refused with its
+    reason otherwise — an exponent (``3e3``, ``1E+100000``, which would make the settlement's
+    arithmetic fail), full-width digits (``１２３４``), NaN or Infinity, too many digits."""
+    if isinstance(raw, (bool, float)) or raw is None:
+        raise SibError("a KPI value is exact decimal text such as \"68.5\"", "VALUE_INVALID",
+                       "value")
+    return parse_plain_decimal(str(raw), "value")
 
 
 def check_result(contract: Contract, result: ResultInput, source: str = "",
@@ -64,9 +72,11 @@ def check_result(contract: Contract, result: ResultInput, source: str = "",
             f"FY{contract.first_fiscal_year}–FY{contract.last_fiscal_year}", "fiscal_year")
     if result.evaluation not in ("interim", "final"):
         add("EVALUATION_UNKNOWN", "evaluation must be interim or final", "evaluation")
-    value = parse_value(result.value)
-    if value is None:
-        add("VALUE_INVALID", f"{result.value!r} is not a number", "value")
+    value: Decimal | None = None
+    try:
+        value = read_value(result.value)
+    except SibError as error:
+        add(error.code, error.problems[0].message, "value")
     if kpi is None:
         return problems
     if value is not None:
