@@ -19,6 +19,7 @@ from typing import Any
 from moneyed import Money
 
 from ledger.errors import Problem
+from ledger.inputs import EARLIEST_ON, LATEST_ON, MAX_AMOUNT_MINOR
 from ledger.money import from_minor, to_minor
 
 # Values of Entry.status.
@@ -96,6 +97,10 @@ def validate_draft(draft: EntryDraft) -> list[Problem]:
         problems.append(Problem("IDEMPOTENCY_KEY_INVALID",
                                 "an idempotency key of 1 to 200 characters is required",
                                 "idempotency_key"))
+    if not EARLIEST_ON <= draft.effective_on <= LATEST_ON:
+        problems.append(Problem("DATE_OUT_OF_RANGE", f"{draft.effective_on.isoformat()} is "
+                                f"outside {EARLIEST_ON.isoformat()} to {LATEST_ON.isoformat()}",
+                                "effective_on"))
     if not draft.kind:
         problems.append(Problem("ENTRY_KIND_MISSING", "every entry needs a kind saying why it "
                                 "exists", "kind"))
@@ -129,6 +134,10 @@ def _posting_problems(postings: Iterable[PostingDraft]) -> list[Problem]:
             problems.append(Problem("AMOUNT_NOT_POSITIVE",
                                     f"posting amounts must be positive, got {posting.amount}",
                                     f"{where}.amount"))
+        elif minor > MAX_AMOUNT_MINOR:  # beyond it, sums could overflow the database's int64
+            problems.append(Problem("AMOUNT_TOO_LARGE",
+                                    f"{minor:,} minor units is more than the ledger accepts in "
+                                    f"one posting ({MAX_AMOUNT_MINOR:,})", f"{where}.amount"))
     return problems
 
 

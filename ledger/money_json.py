@@ -13,7 +13,9 @@ refuses, each with a named reason:
 - ``amount_precision``: more decimal places than the currency's minor unit (``"12.345"`` GBP,
   ``"100.5"`` JPY, and also ``"100.0"`` JPY: the text is checked, not only the value);
 - ``currency_invalid``: a currency that is not three upper-case letters (``"jpy"``, ``"¥"``);
-- ``currency_unknown``: three letters that are not an ISO 4217 currency (``"ABC"``).
+- ``currency_unknown``: three letters that are not an ISO 4217 currency (``"ABC"``);
+- ``amount_too_large``: more than 10^15 minor units either way
+  (:data:`ledger.inputs.MAX_AMOUNT_MINOR`), so that no sum overflows the database's integers.
 
 Each error's context carries ``code``, the matching :class:`~ledger.errors.SibError` code
 (``AMOUNT_NOT_STRING``, ``AMOUNT_PRECISION`` ...), so the API layer can report pydantic errors
@@ -39,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ledger.errors import SibError
+from ledger.inputs import MAX_AMOUNT_MINOR
 from ledger.money import currency_of, exponent, format_plain, parse_amount, to_minor
 
 # The only amount text accepted on the wire: ASCII digits, an optional leading minus and an
@@ -170,7 +173,7 @@ class MoneyJSON(BaseModel):
         """
         places, allowed = _decimal_places(self.amount), exponent(self.currency)
         if places <= allowed:
-            return self
+            return self._within_bounds(allowed)
         if allowed == 0:
             error = PydanticCustomError(
                 "amount_precision",
@@ -189,14 +192,34 @@ class MoneyJSON(BaseModel):
             type(self).__name__,
             [InitErrorDetails(type=error, loc=("amount",), input=self.amount)])
 
+    def _within_bounds(self, allowed: int) -> Self:
+        """Refuse an amount beyond :data:`MAX_AMOUNT_MINOR` minor units (checked on the text's
+        length first, so that a thousand-digit amount costs nothing to refuse)."""
+        whole = self.amount.lstrip("-").split(".")[0].lstrip("0")
+        if len(whole) + allowed <= 15 or abs(Decimal(self.amount).scaleb(allowed)) \
+                <= MAX_AMOUNT_MINOR:
+            return self
+        error = PydanticCustomError(
+            "amount_too_large",
+            "amount \"{amount}\" is more than the largest amount accepted ({largest} "
+            "{currency} in minor units); check the figure",
+            {"code": "AMOUNT_TOO_LARGE", "amount": self.amount[:30],
+             "largest": f"{MAX_AMOUNT_MINOR:,}", "currency": self.currency})
+        raise ValidationError.from_exception_data(
+            type(self).__name__,
+            [InitErrorDetails(type=error, loc=("amount",), input=self.amount)])
+
     @classmethod
     def from_money(cls, money: Money) -> Self:
         """The canonical wire form of ``money``: exactly the currency's decimals (``"12.50"``).
 
         Refuses (``SibError`` ``AMOUNT_PRECISION``) a ``Money`` finer than its currency allows
         rather than rounding it: rounding is a named choice made in :mod:`ledger.rounding`.
+        Not bounded: the bound is on what a client sends, and a figure the service computed
+        (a total) is reported as it is.
         """
-        return cls(amount=format_plain(money), currency=money.currency.code)
+        amount = format_plain(money)  # refuses a Money finer than its currency
+        return cls.model_construct(amount=amount, currency=money.currency.code)
 
     @classmethod
     def from_minor(cls, amount_minor: int, currency: str) -> Self:

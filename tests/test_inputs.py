@@ -11,8 +11,13 @@ import pytest
 
 from ledger.calendar import parse_date
 from ledger.errors import SibError
-from ledger.inputs import (MAX_AMOUNT_MINOR, check_amount_minor, check_date_window,
-                           normalise_code, parse_plain_decimal)
+from ledger.inputs import (
+    MAX_AMOUNT_MINOR,
+    check_amount_minor,
+    check_date_window,
+    normalise_code,
+    parse_plain_decimal,
+)
 
 
 @pytest.mark.parametrize("typed, day", [
@@ -115,3 +120,21 @@ def test_a_code_that_could_look_like_another_or_like_a_path_is_refused(typed):
     with pytest.raises(SibError) as refused:
         normalise_code(typed, "code")
     assert (refused.value.code, refused.value.problems[0].field) == ("CODE_INVALID", "code")
+
+
+def test_the_ledger_refuses_a_posting_beyond_the_bound_and_a_date_outside_the_window():
+    """The service-level guard: whatever the route, no posting of 2^63 − 1 (accepted before,
+    after which SQLite's balances became floats and verify failed for ever) and no entry dated
+    9999-12-31 (posted before)."""
+    from moneyed import Money
+
+    from ledger.entries import EntryDraft, credit, debit, validate_draft
+    huge = Money(2**63 - 1, "JPY")
+    problems = validate_draft(EntryDraft("spv", "k", "payment_received", date(9999, 12, 31),
+                                         [debit("cash", huge), credit("receivable", huge)]))
+    assert sorted((p.code, p.field) for p in problems) == [
+        ("AMOUNT_TOO_LARGE", "postings[0].amount"), ("AMOUNT_TOO_LARGE", "postings[1].amount"),
+        ("DATE_OUT_OF_RANGE", "effective_on")]
+    largest = Money(MAX_AMOUNT_MINOR, "JPY")
+    assert validate_draft(EntryDraft("spv", "k", "payment_received", date(2020, 5, 20),
+                                     [debit("cash", largest), credit("receivable", largest)])) == []

@@ -17,6 +17,7 @@ from moneyed import Money
 from pydantic import BaseModel, ValidationError
 
 from ledger.errors import SibError
+from ledger.inputs import MAX_AMOUNT_MINOR
 from ledger.money_json import MoneyJSON
 
 
@@ -78,7 +79,7 @@ def test_from_money_refuses_rather_than_rounds() -> None:
     assert caught.value.code == "AMOUNT_PRECISION"
 
 
-@given(amount_minor=st.integers(min_value=-10**18, max_value=10**18),
+@given(amount_minor=st.integers(min_value=-MAX_AMOUNT_MINOR, max_value=MAX_AMOUNT_MINOR),
        code=st.sampled_from(["JPY", "GBP", "USD", "EUR", "AUD"]))
 def test_round_trip_through_json(amount_minor: int, code: str) -> None:
     carried = MoneyJSON.from_minor(amount_minor, code)
@@ -87,7 +88,7 @@ def test_round_trip_through_json(amount_minor: int, code: str) -> None:
     assert again.to_minor() == amount_minor
 
 
-@given(amount_minor=st.integers(min_value=-10**18, max_value=10**18),
+@given(amount_minor=st.integers(min_value=-MAX_AMOUNT_MINOR, max_value=MAX_AMOUNT_MINOR),
        code=st.sampled_from(["JPY", "GBP", "USD", "KWD", "gbp"]))
 def test_the_wire_dict_is_the_validated_wire_form(amount_minor: int, code: str) -> None:
     """Responses written straight to JSON carry what MoneyJSON itself would accept and mean."""
@@ -95,6 +96,26 @@ def test_the_wire_dict_is_the_validated_wire_form(amount_minor: int, code: str) 
     assert wire == MoneyJSON.writer(code)(amount_minor)
     assert wire == MoneyJSON.from_minor(amount_minor, code).model_dump()
     assert MoneyJSON.model_validate(wire).to_minor() == amount_minor
+
+
+@pytest.mark.parametrize("amount, currency", [
+    ("1000000000000001", "JPY"),  # 10^15 + 1 yen
+    ("9223372036854775807", "JPY"),  # 2^63 − 1: accepted before, and balances became floats
+    ("9223372036854775808", "JPY"),  # 2^63: a 500 before
+    ("-1000000000000001", "JPY"),
+    ("10000000000000.01", "GBP"),  # 10^15 + 1 pence
+    ("1" + "0" * 400, "JPY"),
+])
+def test_refuses_an_amount_beyond_ten_to_the_fifteen_minor_units(amount: str,
+                                                                 currency: str) -> None:
+    error = refusal({"amount": amount, "currency": currency})
+    assert (error["type"], error["loc"], error["ctx"]["code"]) == (
+        "amount_too_large", ("amount",), "AMOUNT_TOO_LARGE")
+
+
+def test_the_largest_amount_is_accepted() -> None:
+    assert MoneyJSON(amount="1000000000000000", currency="JPY").to_minor() == 10**15
+    assert MoneyJSON(amount="-10000000000000.00", currency="GBP").to_minor() == -(10**15)
 
 
 def test_the_wire_dict_small_amounts() -> None:
