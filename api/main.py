@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import problems
+from api.limits import BoundedBodies
 from api.routes import audit, contracts, investors, ledger, money, settlement
 from ledger.errors import SibError
 
@@ -23,7 +25,10 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.add_exception_handler(SibError, problems.sib_error_handler)
     app.add_exception_handler(RequestValidationError, problems.validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, problems.http_error_handler)
+    app.add_exception_handler(DBAPIError, problems.database_error_handler)
+    app.add_exception_handler(OverflowError, problems.overflow_error_handler)
     app.add_exception_handler(Exception, problems.unexpected_error_handler)
+    app.add_middleware(BoundedBodies)
     for router in (ledger.router, contracts.router, settlement.router, money.router,
                    investors.router, audit.router):
         app.include_router(router, responses=problems.ERROR_RESPONSES)

@@ -5,6 +5,7 @@ Domain code raises :class:`ledger.errors.SibError`; only here does it become HTT
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import Request
@@ -116,3 +117,25 @@ def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
 def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(500, [Problem("INTERNAL_ERROR", "an unexpected error occurred; "
                                           "nothing was written")], str(request.url.path))
+
+
+def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A database whose tables do not exist yet is 503 ``DATABASE_NOT_MIGRATED`` (the operator
+    runs ``sib db upgrade``); any other database failure is an internal error."""
+    from api.db import not_migrated, schema_missing
+    if schema_missing(exc):
+        return problem_response(503, not_migrated(request.app.state.database_url).problems,
+                                str(request.url.path))
+    logger.error("database error on %s", request.url.path, exc_info=exc)
+    return unexpected_error_handler(request, exc)
+
+
+def overflow_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A number too large for the database's integers (bounds should have refused it first)."""
+    problems = [Problem("NUMBER_TOO_LARGE", "a number sent is too large to be stored")]
+    audit_refusal(request, 422, problems)
+    return problem_response(422, problems, str(request.url.path))
+
+
+logger = logging.getLogger(__name__)
+TITLES.update({413: "Content too large", 503: "Service unavailable"})

@@ -13,7 +13,7 @@ write-down). Services never commit.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date
 
 from sqlalchemy import func, insert, select
@@ -49,6 +49,7 @@ from ledger import read
 from ledger.calendar import fiscal_year_of
 from ledger.entries import DEBIT, EntryDraft, credit, debit
 from ledger.errors import Conflict, NotFound, Problem, SibError
+from ledger.inputs import normalise_code
 from ledger.money import from_minor
 from ledger.rounding import RemainderPolicy, allocate
 from ledger.service import post_entry, utc_now
@@ -80,9 +81,25 @@ class HolderSpec:
     account_holder_kana: str = ""
 
 
+MAX_HOLDER_TEXT = 200  # characters of a name, kana, address or e-mail
+
+
 def add_holder(session: Session, spec: HolderSpec) -> Holder:
-    """Register a holder (idempotent: the same details again return the holder)."""
+    """Register a holder (idempotent: the same details again return the holder).
+
+    The code is stored in NFKC form and must be a safe code (:func:`normalise_code`): it names
+    the holder's documents and must not look like another holder's.
+    """
     problems = []
+    if spec.code:
+        try:
+            spec = replace(spec, code=normalise_code(spec.code, "code", "holder code"))
+        except SibError as error:
+            problems += error.problems
+    problems += [Problem("TEXT_TOO_LONG", f"at most {MAX_HOLDER_TEXT} characters, "
+                         f"not {len(value):,}", name)
+                 for name, value in vars(spec).items()
+                 if isinstance(value, str) and len(value) > MAX_HOLDER_TEXT]
     if spec.kind not in HOLDER_KINDS:
         problems.append(Problem("HOLDER_KIND_UNKNOWN", f"kind must be one of "
                                 f"{', '.join(HOLDER_KINDS)}", "kind"))

@@ -16,6 +16,7 @@ that only has an ``.xlsx`` name, is refused with what to do.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -28,6 +29,7 @@ REQUIRED = ("contract", "fiscal_year", "kpi", "value")
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5_000
 MAX_XLSX_UNPACKED_BYTES = 20 * 1024 * 1024
+_NOT_CP932_TEXT = re.compile("[\x80-\x9f\ue000-\uf8ff]")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old binary .xls (and .doc) container
 
 
@@ -113,11 +115,18 @@ def decode_text(path: Path, data: bytes) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise _refusal(path, "FILE_ENCODING_UNSUPPORTED", "the file is UTF-16 text: save it as "
                        "CSV UTF-8 (or CSV in Shift_JIS) instead")
-    for encoding in ("utf-8-sig", "cp932"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp932")
+    except UnicodeDecodeError:
+        text = ""
+    # cp932 maps a few unassigned bytes to C1 controls and private-use characters, which no
+    # CSV a person saved holds: such a file is in another encoding (Latin-1, EUC-JP...).
+    if text and not _NOT_CP932_TEXT.search(text):
+        return text
     raise _refusal(path, "FILE_ENCODING_UNSUPPORTED", "the file is neither UTF-8 nor Shift_JIS "
                    "(cp932) text: save it from Excel as CSV UTF-8")
 
