@@ -79,7 +79,10 @@ def _register_subcommands() -> None:
     app.add_typer(contract_app, name="contract")
     app.add_typer(st.kpi_app, name="kpi")
     app.add_typer(st.money_app, name="money")
-    app.add_typer(st.bank_app, name="bank-account")
+    from api import cli_controls as controls
+    app.add_typer(controls.bank_app, name="bank-account")
+    app.add_typer(controls.change_app, name="change")
+    app.add_typer(controls.period_app, name="period")
     app.command("settle")(st.settle_command)
     app.command("close")(st.close_command)
     app.command("schedule")(st.schedule_command)
@@ -249,6 +252,7 @@ def ledger_export(book: str = typer.Option(..., "--book", "-b"),
                   fmt: str = typer.Option("beancount", "--format"),
                   out: Path | None = typer.Option(None, "--out", "-o")) -> None:
     """Write a book as a beancount file (stdout unless --out)."""
+    from investors.files import write_text_atomic
     from ledger.export import export_beancount
     if fmt != "beancount":
         raise SibError(f"unknown export format {fmt!r}; use beancount", "FORMAT_UNKNOWN",
@@ -258,8 +262,7 @@ def ledger_export(book: str = typer.Option(..., "--book", "-b"),
     if out is None:
         sys.stdout.write(text)
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        write_text_atomic(out, text)
         typer.echo(f"wrote {out}")
 
 
@@ -318,13 +321,51 @@ def user_add(username: str, role: str = typer.Option(..., "--role", help=
 
 @token_app.command("create")
 @refusals_exit
-def token_create(username: str) -> None:
+def token_create(username: str, days: int | None = typer.Option(
+        None, "--days", help="valid for this many days (default: SIB_TOKEN_LIFETIME_DAYS, "
+        "90)")) -> None:
     """Create an API token for a user; it is printed once and stored only as a hash."""
     from api import cli_audit
     from api.users import create_token
     with cli_audit.unit_of_work() as session:
-        token = create_token(session, username)
+        token = create_token(session, username, days)
     typer.echo(token)
+
+
+@token_app.command("list")
+@refusals_exit
+def token_list(user: str | None = typer.Option(None, "--user"),
+               as_json: bool = JsonOpt) -> None:
+    """Every token (never the token itself): its prefix, user, expiry, last use, state."""
+    from dataclasses import asdict
+
+    from api.users import list_tokens
+    with db.unit_of_work() as session:
+        rows = [asdict(t) for t in list_tokens(session, user)]
+    if as_json:
+        print_json(rows)
+        return
+    print_table("Tokens", ["id", "prefix", "user", "role", "created", "expires", "last used",
+                           "state"],
+                [(r["id"], r["prefix"], r["username"], r["role"], _minute(r["created_at"]),
+                  _minute(r["expires_at"]), _minute(r["last_used_at"]), r["state"])
+                 for r in rows])
+
+
+def _minute(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else ""
+
+
+@token_app.command("revoke")
+@refusals_exit
+def token_revoke(token: str = typer.Argument(..., help="the token's id or prefix "
+                                             "(sib token list)")) -> None:
+    """Revoke a token: refused from now on (revoking it again changes nothing)."""
+    from api import cli_audit
+    from api.users import revoke_token
+    with cli_audit.unit_of_work() as session:
+        row = revoke_token(session, token)
+    typer.echo(f"token {row.id} ({row.prefix}…) of {row.username} revoked")
 
 
 @app.command("serve")

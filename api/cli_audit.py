@@ -27,10 +27,30 @@ WRITE_COMMANDS = {
     ("kpi", "audit"), ("kpi", "correct"), ("settle", None), ("close", None), ("money", "draw"),
     ("money", "fees"), ("money", "receive"), ("money", "distribute"),
     ("money", "contributions"), ("money", "grant-receive"), ("tax", "remit"),
-    ("approve", None),
-    ("bank-account", "set"), ("holder", "add"), ("holder", "subscribe"), ("holder", "pay"),
+    ("approve", None), ("change", "approve"), ("change", "reject"), ("period", "reopen"),
+    ("bank-account", "set"), ("token", "revoke"), ("holder", "add"), ("holder", "subscribe"),
+    ("holder", "pay"),
     ("user", "add"), ("token", "create"),
 }
+
+
+# A command may put what its audit record should say beyond its arguments here, in
+# ``session.info`` (a change request's old and new account, masked).
+DETAIL = "sib_audit_detail"
+# Options whose values the audit log keeps masked (an account number shows its last 3 digits).
+MASKED_OPTIONS = ("--number",)
+
+
+def _masked_arguments(argv: list[str]) -> str:
+    from settlement.change_requests import mask_number
+    words = list(argv)
+    for i, word in enumerate(words):
+        if word in MASKED_OPTIONS and i + 1 < len(words):
+            words[i + 1] = mask_number(words[i + 1])
+        for option in MASKED_OPTIONS:
+            if word.startswith(option + "="):
+                words[i] = option + "=" + mask_number(word.split("=", 1)[1])
+    return " ".join(words)
 
 
 def _command(argv: list[str]) -> tuple[str, str | None]:
@@ -50,8 +70,9 @@ def unit_of_work() -> Iterator[Session]:
             session.add(AuditRecord(
                 at=datetime.now(UTC), username=f"cli:{getpass.getuser()}", role="cli",
                 action=" ".join(part for part in command if part),
-                target=" ".join(sys.argv[1:])[:2000], request_id=uuid.uuid4().hex,
-                idempotency_key="", status=0, detail="sib command line"))
+                target=_masked_arguments(sys.argv[1:])[:2000], request_id=uuid.uuid4().hex,
+                idempotency_key="", status=0,
+                detail=str(session.info.get(DETAIL, "sib command line"))))
 
 
 def run(work: Callable[[Session], Any]) -> Any:

@@ -20,7 +20,6 @@ kpi_app = typer.Typer(help="KPI results: submit, import, audit, correct, list.",
                       no_args_is_help=True)
 money_app = typer.Typer(help="Money movements: loan draws, fixed fees, payments received, "
                         "waterfall distributions.", no_args_is_help=True)
-bank_app = typer.Typer(help="Parties' bank accounts (for Zengin files).", no_args_is_help=True)
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
 ContractOpt = typer.Option(..., "--contract", "-c")
 YearOpt = typer.Option(..., "--year", "-y", min=1990, max=2100,
@@ -179,11 +178,22 @@ def settle_command(contract: str = ContractOpt, year: int = YearOpt,
 
 
 def close_command(contract: str = ContractOpt, year: int = YearOpt,
-                  by: str = typer.Option("", "--by"), as_json: bool = JsonOpt) -> None:
+                  by: str = typer.Option("", "--by"),
+                  force: bool = typer.Option(False, "--force", help="close although results "
+                                             "await audit or the year is not settled"),
+                  reason: str = typer.Option("", "--reason", help="why, with --force"),
+                  as_json: bool = JsonOpt) -> None:
     """Year-end close: accrue interest to 31 March, settle what is audited, build the
-    settlement pack, close the period and carry balances forward."""
+    settlement pack, close the period and carry balances forward. Refused while a result
+    awaits audit or a paying KPI has none, unless --force with a --reason (recorded)."""
     from settlement.close import close_year
-    pack = _run(lambda s: close_year(s, contract, year, by).as_dict())
+
+    def work(session: Any) -> dict[str, Any]:
+        if force:
+            session.info[cli_audit.DETAIL] = f"forced: {reason}"
+        return close_year(session, contract, year, by,
+                          force_reason=reason if force else None).as_dict()
+    pack = _run(work)
     if as_json:
         print_json(pack)
         return
@@ -289,25 +299,41 @@ def pay_command(contract: str = ContractOpt,
                 line_ending: str = typer.Option("CRLF", "--line-ending"),
                 eof_mark: bool = typer.Option(False, "--eof-mark"),
                 as_json: bool = JsonOpt) -> None:
-    """Write a Zengin (全銀協) 総合振込 file for a payment run."""
-    from settlement.transfers import distribution_transfers, payer_transfer
+    """Write a Zengin (全銀協) 総合振込 file for a payment run. A payee whose bank account
+    changed since the last file is named in a notice (BANK_ACCOUNT_CHANGED, on stderr and in
+    the JSON): confirm the new account before uploading."""
+    from settlement.transfers import (
+        TransferFile,
+        distribution_transfer_file,
+        payer_transfer_file,
+        record_transfer_file,
+    )
     from settlement.zengin import BankProfile
     profile = BankProfile(record_separator=line_ending, eof_mark=eof_mark)
     when = parse_date(on, "on")
 
-    def work(session: Any) -> tuple[bytes, int]:
+    def work(session: Any) -> TransferFile:
         if payer:
-            return payer_transfer(session, contract, payer, when, profile=profile)
-        if distribution_on:
-            return distribution_transfers(
+            found = payer_transfer_file(session, contract, payer, when, profile=profile)
+        elif distribution_on:
+            found = distribution_transfer_file(
                 session, contract, parse_date(distribution_on, "distribution"), profile)
-        raise SibError("give --payer or --distribution", "PAYMENT_RUN_UNKNOWN", "payer")
-    data, total = _run(work)
+        else:
+            raise SibError("give --payer or --distribution", "PAYMENT_RUN_UNKNOWN", "payer")
+        record_transfer_file(session, contract, found.payees, when, "cli")
+        return found
+    found = _run(work)
+    data, total = found.data, found.amount_minor
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
     records = len(data) // 120
+    for notice in found.notices:
+        typer.echo(f"NOTICE {notice.code}: {notice.message()}", err=True)
     if as_json:
-        print_json({"file": str(out), "bytes": len(data), "total": total})
+        print_json({"file": str(out), "bytes": len(data), "total": total,
+                    "notices": [{"code": n.code, "party": n.party, "previous": n.previous,
+                                 "current": n.current, "message": n.message()}
+                                for n in found.notices]})
     else:
         typer.echo(f"wrote {out}: {len(data)} bytes, about {records} records, total "
                    f"{total:,} yen")
@@ -421,22 +447,3 @@ def distribute_command(contract: str = ContractOpt, on: str = typer.Option(..., 
     if trace:
         for line in data["trace_lines"]:
             typer.echo(line)
-
-
-@bank_app.command("set")
-def bank_set(contract: str = ContractOpt, party: str = typer.Option(..., "--party"),
-             bank: str = typer.Option(..., "--bank", help="4-digit bank code"),
-             bank_name: str = typer.Option("", "--bank-name", help="kana"),
-             branch: str = typer.Option(..., "--branch", help="3-digit branch code"),
-             branch_name: str = typer.Option("", "--branch-name", help="kana"),
-             account_type: str = typer.Option("1", "--type", help="1 普通, 2 当座"),
-             number: str = typer.Option(..., "--number"),
-             holder: str = typer.Option(..., "--holder", help="口座名義 in kana"),
-             requester_code: str = typer.Option("", "--requester-code")) -> None:
-    """Register a party's bank account for a contract."""
-    from settlement.transfers import set_bank_account
-    _run(lambda s: set_bank_account(s, contract, party, bank_code=bank, bank_name=bank_name,
-                                    branch_code=branch, branch_name=branch_name,
-                                    account_type=account_type, account_number=number,
-                                    holder_kana=holder, requester_code=requester_code))
-    typer.echo(f"bank account of {party} registered")

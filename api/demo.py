@@ -95,15 +95,17 @@ def fresh_database() -> str:
 
 
 def set_up() -> None:
-    """Load the contract, register bank accounts, draw the loans."""
+    """Load the contract, register bank accounts (the intermediary asks, the admin approves),
+    draw the loans."""
     contract, problems = load_contract_file(CONTRACT_FILE)
     assert contract is not None and not problems, problems
     with db.unit_of_work() as s:
         result = load_contract(s, contract, str(CONTRACT_FILE.name))
         for party, (bank, bank_name, branch, branch_name, number, holder, code) in \
                 BANK_ACCOUNTS.items():
-            set_bank_account(s, C, party, bank_code=bank, bank_name=bank_name,
-                             branch_code=branch, branch_name=branch_name, account_number=number,
+            set_bank_account(s, C, party, requested_by="twr", approved_by="admin",
+                             bank_code=bank, bank_name=bank_name, branch_code=branch,
+                             branch_name=branch_name, account_number=number,
                              holder_kana=holder, requester_code=code)
         draws = draw_loans(s, C, date(2024, 3, 31))
     console.print(f"contract {C} loaded: {result.commitments} tranche commitments pending; "

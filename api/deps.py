@@ -15,10 +15,12 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from api.db import SQLITE_NO_WAIT, get_engine
+from api.security import FailedAuthLimiter
 from api.tables import SCOPED_ROLES
-from api.users import Caller, user_for_token
+from api.users import Caller, needs_touch, token_caller, touch_token
 from contracts.store import get_contract
 from ledger.errors import Forbidden, NotFound, SibError
+from ledger.service import utc_now
 
 FULL_READ_ROLES = ("admin", "intermediary", "auditor", "evaluator")
 MAX_ID = 2**63 - 1
@@ -110,23 +112,61 @@ def _begin_at_once(session: Session) -> bool:
     return True
 
 
+_REFUSED_TOKEN = {
+    "unknown": ("the token is unknown", "UNAUTHENTICATED"),
+    "expired": ("the token has expired: ask for a new one (`sib token create`)",
+                "TOKEN_EXPIRED"),
+    "revoked": ("the token was revoked: ask for a new one (`sib token create`)",
+                "TOKEN_REVOKED"),
+}
+
+
 async def get_current_user(request: Request, session: SessionDep,
                            authorization: Annotated[str | None, Header()] = None) -> Caller:
-    """The user of the bearer token, or 401. Read in the request's own transaction: for a
-    write, the token is checked in the same transaction that writes."""
+    """The user of the bearer token, or 401 (429 for an address that failed too often).
+    Read in the request's own transaction: for a write, the token is checked in the same
+    transaction that writes."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthorised("send 'Authorization: Bearer <token>' (create one with "
                            "`sib token create`)", "UNAUTHENTICATED", "authorization")
+    client = request.client.host if request.client else "unknown"
+    limiter: FailedAuthLimiter | None = getattr(request.app.state, "auth_limiter", None)
+    if limiter is not None:
+        limiter.check(client)
     token = authorization.split(" ", 1)[1].strip()
-    if request.method in ("GET", "HEAD"):
-        user = await in_database(session, user_for_token, session, token)
-    else:
-        user = await write_in_database(session, user_for_token, session, token)
-    if user is None:
-        raise Unauthorised("the token is unknown or revoked", "UNAUTHENTICATED",
-                           "authorization")
+    now = utc_now()
+    read_only = request.method in ("GET", "HEAD")
+    run = in_database if read_only else write_in_database
+    user, state = await run(session, token_caller, session, token, now)
+    if user is None or state != "active":
+        if limiter is not None:
+            limiter.failed(client)
+        message, code = _REFUSED_TOKEN[state]
+        raise Unauthorised(message, code, "authorization")
+    if needs_touch(user, now):
+        await _record_use(request, session, user, now, read_only)
     request.state.caller = user  # for the audit record of a write refused later on
     return user
+
+
+async def _record_use(request: Request, session: Session, user: Caller, now: Any,
+                      read_only: bool) -> None:
+    """The token's last-used time: in a write's own transaction; for a read (whose session
+    writes nothing), in a short transaction of its own, skipped if the database is busy
+    writing (the time is kept to the minute, the next request records it)."""
+    if not read_only:
+        await write_in_database(session, lambda: touch_token(session.connection(), user, now))
+        return
+    engine = get_engine(_database_url(request))
+
+    def touch_apart() -> None:
+        try:
+            with engine.connect().execution_options(**{SQLITE_NO_WAIT: True}) as connection, \
+                    connection.begin():
+                touch_token(connection, user, now)
+        except OperationalError:
+            return
+    await in_database(session, touch_apart)
 
 
 CurrentUser = Annotated[Caller, Depends(get_current_user)]

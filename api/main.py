@@ -9,7 +9,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import problems
 from api.limits import BoundedBodies
-from api.routes import audit, contracts, investors, ledger, money, settlement
+from api.routes import audit, changes, contracts, investors, ledger, money, settlement
+from api.security import FailedAuthLimiter, SecurityHeaders
+from api.settings import get_settings
 from ledger.errors import SibError
 
 
@@ -22,6 +24,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
                               '{"amount": "1234567", "currency": "JPY"}; every write needs an '
                               "Idempotency-Key header.")
     app.state.database_url = database_url
+    app.state.auth_limiter = FailedAuthLimiter(get_settings().auth_failures_per_minute)
+    app.add_middleware(SecurityHeaders)
     app.add_exception_handler(SibError, problems.sib_error_handler)
     app.add_exception_handler(RequestValidationError, problems.validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, problems.http_error_handler)
@@ -30,7 +34,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.add_exception_handler(Exception, problems.unexpected_error_handler)
     app.add_middleware(BoundedBodies)
     for router in (ledger.router, contracts.router, settlement.router, money.router,
-                   investors.router, audit.router):
+                   investors.router, changes.router, audit.router):
         app.include_router(router, responses=problems.ERROR_RESPONSES)
 
     @app.get("/health", tags=["service"])

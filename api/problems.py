@@ -17,9 +17,10 @@ from api.audit_log import audit_refusal
 from ledger.errors import Problem, SibError
 
 STATUS = {"invalid": 422, "not_found": 404, "conflict": 409, "forbidden": 403,
-          "unauthorised": 401}
+          "unauthorised": 401, "rate_limited": 429}
 TITLES = {400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
           405: "Method not allowed", 409: "Conflict", 422: "Unprocessable request",
+          429: "Too many requests",
           500: "Internal error"}
 
 
@@ -57,6 +58,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: _documented("Conflicts with the recorded state (idempotency key reused, already "
                      "resolved…)"),
     422: _documented("The request is not valid; every problem with its field"),
+    429: _documented("Too many failed authentications from this address"),
 }
 
 
@@ -81,6 +83,8 @@ def sib_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SibError)
     status = status_of(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 429:
+        headers = {"Retry-After": str(getattr(exc, "retry_after_seconds", 60))}
     audit_refusal(request, status, exc.problems)
     return problem_response(status, exc.problems, str(request.url.path), headers)
 

@@ -23,6 +23,11 @@ class Settings:
             ``postgresql+psycopg://…``.
         log_level: ``INFO`` unless ``SIB_LOG_LEVEL`` says otherwise.
         out_dir: where documents and exports are written by default.
+        token_lifetime_days: how long a new API token is valid (``SIB_TOKEN_LIFETIME_DAYS``,
+            default 90).
+        auth_failures_per_minute: failed authentications a client address may make in a
+            minute before it is refused with 429 (``SIB_AUTH_FAILURES_PER_MINUTE``, default
+            10).
     """
 
     database_url: str = field(default_factory=_default_database_url)
@@ -30,6 +35,8 @@ class Settings:
     out_dir: Path = PROJECT_ROOT / "out"
     host: str = "127.0.0.1"
     port: int = 8000
+    token_lifetime_days: int = 90
+    auth_failures_per_minute: int = 10
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -39,6 +46,8 @@ class Settings:
             out_dir=Path(os.environ.get("SIB_OUT_DIR", str(PROJECT_ROOT / "out"))),
             host=os.environ.get("SIB_HOST", "127.0.0.1"),
             port=int(os.environ.get("SIB_PORT", "8000")),
+            token_lifetime_days=int(os.environ.get("SIB_TOKEN_LIFETIME_DAYS", "90")),
+            auth_failures_per_minute=int(os.environ.get("SIB_AUTH_FAILURES_PER_MINUTE", "10")),
         )
 
 

@@ -10,6 +10,9 @@ from sqlmodel import Field, SQLModel
 ROLES = ("admin", "intermediary", "evaluator", "finance_officer", "lender", "investor", "auditor")
 # Roles bound to one party, and the prefix of that party's ledger references.
 SCOPED_ROLES = {"finance_officer": "payer", "lender": "lender", "investor": "holder"}
+# Roles bound to one party that act on the contracts naming it in a role: an evaluator submits
+# and audits results only for the contracts whose evaluator its party is.
+CONTRACT_SCOPED_ROLES = {"evaluator": "evaluator"}
 
 
 class User(SQLModel, table=True):
@@ -17,7 +20,8 @@ class User(SQLModel, table=True):
 
     Attributes:
         role: one of ``ROLES``.
-        scope: for scoped roles, the party they act for (a payer, bank or holder id).
+        scope: for scoped roles, the party they act for (a payer, bank or holder id; for an
+            evaluator, the evaluator party of the contracts it evaluates).
     """
 
     __tablename__ = "api_user"

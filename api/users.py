@@ -5,14 +5,18 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, select
-from sqlmodel import Session
+from sqlalchemy import Connection, bindparam, select, update
+from sqlmodel import Session, col
 
-from api.tables import ROLES, SCOPED_ROLES, ApiToken, User
-from ledger.errors import Conflict, NotFound, Problem, SibError
+from api.settings import get_settings
+from api.tables import CONTRACT_SCOPED_ROLES, ROLES, SCOPED_ROLES, ApiToken, User
+from ledger.errors import Conflict, Forbidden, NotFound, Problem, SibError
 from ledger.schema import table_of
 from ledger.service import utc_now
+
+MAX_TOKEN_LIFETIME_DAYS = 3650
 
 
 def hash_token(token: str) -> str:
@@ -22,15 +26,17 @@ def hash_token(token: str) -> str:
 
 def add_user(session: Session, username: str, role: str, scope: str | None = None,
              display_name: str = "") -> User:
-    """Create a user; scoped roles (finance officer, lender, investor) need their party."""
+    """Create a user; scoped roles (finance officer, lender, investor, evaluator) need their
+    party."""
     problems = []
     if role not in ROLES:
         problems.append(Problem("ROLE_UNKNOWN", f"role must be one of {', '.join(ROLES)}",
                                 "role"))
-    if role in SCOPED_ROLES and not scope:
+    party_kinds = SCOPED_ROLES | CONTRACT_SCOPED_ROLES
+    if role in party_kinds and not scope:
         problems.append(Problem("SCOPE_REQUIRED", f"a {role} acts for one "
-                                f"{SCOPED_ROLES[role]}: give --scope", "scope"))
-    if role not in SCOPED_ROLES and scope:
+                                f"{party_kinds[role]} party: give --scope", "scope"))
+    if role not in party_kinds and scope:
         problems.append(Problem("SCOPE_NOT_ALLOWED", f"a {role} is not bound to a party",
                                 "scope"))
     if problems:
@@ -44,16 +50,98 @@ def add_user(session: Session, username: str, role: str, scope: str | None = Non
     return user
 
 
-def create_token(session: Session, username: str) -> str:
-    """A new token for the user; returned once, stored only as its hash."""
+def create_token(session: Session, username: str, lifetime_days: int | None = None,
+                 now: datetime | None = None) -> str:
+    """A new token for the user, valid ``lifetime_days`` (default: the settings' token
+    lifetime); returned once, stored only as its hash."""
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None:
         raise NotFound(f"no user {username!r}", "USER_NOT_FOUND", "username")
+    days = get_settings().token_lifetime_days if lifetime_days is None else lifetime_days
+    if not 1 <= days <= MAX_TOKEN_LIFETIME_DAYS:
+        raise SibError(f"a token is valid for 1 to {MAX_TOKEN_LIFETIME_DAYS} days, not {days}",
+                       "TOKEN_LIFETIME_INVALID", "days")
     token = "sib_" + secrets.token_urlsafe(32)
+    moment = now or utc_now()
     session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), prefix=token[:12],
-                         created_at=utc_now()))
+                         created_at=moment, expires_at=moment + timedelta(days=days)))
     session.flush()
     return token
+
+
+def require_user_role(session: Session, username: str, roles: tuple[str, ...]) -> User:
+    """The registered user ``username`` if its role is one of ``roles`` (the command line's
+    ``--by`` for an act a second person approves: both people must be users of the
+    service)."""
+    user = session.scalars(select(User).where(col(User.username) == username)).first()
+    if user is None:
+        raise NotFound(f"{username!r} is not a user of the service (sib user add)",
+                       "USER_NOT_FOUND", "by")
+    if user.role not in roles:
+        raise Forbidden(f"{username} is a {user.role}; this needs a user who is "
+                        f"{' or '.join(roles)}", "ROLE_FORBIDDEN", "by")
+    return user
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """A token as ``sib token list`` shows it (never the token itself).
+
+    Attributes:
+        state: ``active``, ``expired`` or ``revoked``.
+    """
+
+    id: int
+    prefix: str
+    username: str
+    role: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    state: str
+
+
+def _state(expires_at: datetime | None, revoked_at: datetime | None, now: datetime) -> str:
+    if revoked_at is not None:
+        return "revoked"
+    if expires_at is not None and expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def list_tokens(session: Session, username: str | None = None,
+                now: datetime | None = None) -> list[TokenRow]:
+    """Every token (of one user, if given), oldest first."""
+    moment = now or utc_now()
+    query = (select(ApiToken, User).join(User, col(User.id) == col(ApiToken.user_id))
+             .order_by(col(ApiToken.id)))
+    if username is not None:
+        query = query.where(col(User.username) == username)
+    return [TokenRow(t.id or 0, t.prefix, u.username, u.role, t.created_at, t.expires_at,
+                     t.last_used_at, t.revoked_at, _state(t.expires_at, t.revoked_at, moment))
+            for t, u in session.execute(query).tuples()]
+
+
+def revoke_token(session: Session, token_ref: str, now: datetime | None = None) -> TokenRow:
+    """Revoke a token named by its id or its prefix (``sib_AbCdEfGh``); revoking it again
+    changes nothing."""
+    query = select(ApiToken)
+    query = query.where(col(ApiToken.id) == int(token_ref)) if token_ref.isdigit() else \
+        query.where(col(ApiToken.prefix) == token_ref)
+    found = list(session.scalars(query))
+    if not found:
+        raise NotFound(f"no token {token_ref!r} (see sib token list)", "TOKEN_NOT_FOUND",
+                       "token")
+    if len(found) > 1:
+        raise SibError(f"{len(found)} tokens start with {token_ref!r}: give the id",
+                       "TOKEN_AMBIGUOUS", "token")
+    token = found[0]
+    if token.revoked_at is None:
+        token.revoked_at = now or utc_now()
+        session.add(token)
+        session.flush()
+    return next(t for t in list_tokens(session, now=now) if t.id == token.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,16 +152,55 @@ class Caller:
     username: str
     role: str
     scope: str | None
+    token_id: int = 0
+    token_last_used_at: datetime | None = None
 
 
 _USER, _TOKEN = table_of(User), table_of(ApiToken)
-_CALLER = (select(_USER.c.id, _USER.c.username, _USER.c.role, _USER.c.scope)
+_CALLER = (select(_USER.c.id, _USER.c.username, _USER.c.role, _USER.c.scope,
+                  _TOKEN.c.id.label("token_id"), _TOKEN.c.expires_at, _TOKEN.c.revoked_at,
+                  _TOKEN.c.last_used_at)
            .select_from(_TOKEN.join(_USER, _USER.c.id == _TOKEN.c.user_id))
-           .where(_TOKEN.c.token_hash == bindparam("digest"), _TOKEN.c.revoked_at.is_(None)))
+           .where(_TOKEN.c.token_hash == bindparam("digest")))
+_TOUCH = (update(_TOKEN).where(_TOKEN.c.id == bindparam("token_id"))
+          .values(last_used_at=bindparam("at")))
+# A token's last use is written at most this often (a write on every request would cost more
+# than the request).
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def token_caller(db: Session | Connection, token: str,
+                 now: datetime | None = None) -> tuple[Caller | None, str]:
+    """The user a bearer token belongs to and the token's state (``active``, ``expired``,
+    ``revoked``, or ``unknown`` with no user)."""
+    connection = db.connection() if isinstance(db, Session) else db
+    row = connection.execute(_CALLER, {"digest": hash_token(token)}).first()
+    if row is None:
+        return None, "unknown"
+    state = _state(_aware(row.expires_at), row.revoked_at, now or utc_now())
+    return Caller(row.id, row.username, row.role, row.scope, row.token_id,
+                  _aware(row.last_used_at)), state
 
 
 def user_for_token(db: Session | Connection, token: str) -> Caller | None:
-    """The user a bearer token belongs to, if the token is known and not revoked."""
-    connection = db.connection() if isinstance(db, Session) else db
-    row = connection.execute(_CALLER, {"digest": hash_token(token)}).first()
-    return Caller(row.id, row.username, row.role, row.scope) if row is not None else None
+    """The user a bearer token belongs to, if the token is known, unexpired and not
+    revoked."""
+    caller, state = token_caller(db, token)
+    return caller if state == "active" else None
+
+
+def needs_touch(caller: Caller, now: datetime) -> bool:
+    """Whether the token's last-used time is older than its resolution."""
+    last = caller.token_last_used_at
+    return last is None or now - last >= LAST_USED_RESOLUTION
+
+
+def touch_token(connection: Connection, caller: Caller, now: datetime) -> None:
+    """Record that the caller's token was used ``now``."""
+    connection.execute(_TOUCH, {"token_id": caller.token_id, "at": now})
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """A timestamp read back as UTC (SQLite keeps no zone)."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None \
+        else moment

@@ -81,8 +81,12 @@ def _replay(stored: Any, digest: str, key: str, request_id: str) -> Response:
 
 
 def run_write(request: Request, session: Session, user: Caller, key: str | None, body: Any,
-              action: str, work: Callable[[], tuple[int, Any]]) -> Response:
-    """Run ``work`` once per (user, idempotency key); commit; return its JSON response."""
+              action: str, work: Callable[[], tuple[int, Any]],
+              detail: Callable[[Any], str] | None = None) -> Response:
+    """Run ``work`` once per (user, idempotency key); commit; return its JSON response.
+    ``detail`` says, from the response's payload, what the audit record should hold beyond
+    who, what and when (a bank account's old and new values, masked; a forced close's
+    reason)."""
     if not key or len(key) > 200:
         raise SibError("every write needs an Idempotency-Key header (1 to 200 characters)",
                        "IDEMPOTENCY_KEY_REQUIRED", "Idempotency-Key")
@@ -100,7 +104,8 @@ def run_write(request: Request, session: Session, user: Caller, key: str | None,
             session.connection().execute(_INSERT_RESPONSE, dict(
                 user_id=user.id, key=key, method=request.method, path=path, body_hash=digest,
                 status=status, body=content, created_at=utc_now()))
-            audit(session, user, action, path, key, status, request_id)
+            audit(session, user, action, path, key, status, request_id,
+                  detail(payload) if detail is not None else "")
             session.commit()
             request.state.audited = True
         except IntegrityError:

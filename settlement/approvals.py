@@ -17,14 +17,15 @@ from sqlmodel import Session, col
 
 from contracts.model import Contract
 from contracts.store import get_contract
-from ledger.errors import SibError
+from ledger.errors import Forbidden, SibError
 from ledger.service import utc_now
+from settlement.change_requests import APPROVER_IS_SETTLER
 from settlement.payer_ledger import (
     read_payer_history,
     read_payer_years,
     read_payments_by_results_year,
 )
-from settlement.tables import NoticeApproval
+from settlement.tables import NoticeApproval, SettlementRun
 
 
 def approve_notice(session: Session, contract_id: str, fiscal_year: int, payer: str,
@@ -37,6 +38,7 @@ def approve_notice(session: Session, contract_id: str, fiscal_year: int, payer: 
     if not approved_by:
         raise SibError("the approving officer must be named", "APPROVER_REQUIRED",
                        "approved_by")
+    _require_not_settler(session, contract.id, fiscal_year, approved_by)
     owed = read_payer_years(session, contract.id, [payer], fiscal_year)[payer].receivable_minor
     if owed <= 0:
         raise SibError(f"FY{fiscal_year} of {contract_id} asks nothing of {payer}: there is no "
@@ -55,6 +57,18 @@ def approve_notice(session: Session, contract_id: str, fiscal_year: int, payer: 
     session.add(row)
     session.flush()
     return row
+
+
+def _require_not_settler(session: Session, contract_id: str, fiscal_year: int,
+                         approved_by: str) -> None:
+    """Four eyes: whoever ran a settlement of the year does not approve its notice."""
+    settlers = set(session.scalars(select(col(SettlementRun.created_by)).where(
+        col(SettlementRun.contract_id) == contract_id,
+        col(SettlementRun.fiscal_year) == fiscal_year)))
+    if approved_by in settlers:
+        raise Forbidden(f"{approved_by} ran the FY{fiscal_year} settlement of {contract_id}: "
+                        "someone else approves its notice (four eyes)", APPROVER_IS_SETTLER,
+                        "approved_by")
 
 
 def unapproved_years(session: Session, contract: Contract, payer: str) -> list[int]:

@@ -30,6 +30,7 @@ from ledger.errors import SibError
 from ledger.periods import close_period
 from ledger.service import get_book
 from ledger.verify import ledger_state_hash
+from settlement.closing_rules import require_closable
 from settlement.grants import grant_room, grant_rounding_mode, rounded_grant
 from settlement.loan_ledger import loan_year
 from settlement.loans import loan_schedule
@@ -98,19 +99,24 @@ class SettlementPack:
 
 
 def close_year(session: Session, contract_id: str, fiscal_year: int, actor: str = "",
-               now: datetime | None = None) -> SettlementPack:
-    """Close FY ``fiscal_year`` of a contract and return its settlement pack."""
+               now: datetime | None = None,
+               force_reason: str | None = None) -> SettlementPack:
+    """Close FY ``fiscal_year`` of a contract and return its settlement pack. Refused while a
+    result awaits audit or a paying KPI has none (:mod:`settlement.closing_rules`), unless
+    ``force_reason`` says why it closes anyway (kept in the period's log)."""
     contract = contract_for_year(session, contract_id, fiscal_year)
     start, end = fiscal_year_bounds(fiscal_year, contract.fiscal_year_start_month)
     book = get_book(session, contract_id)
     if book.closed_through_on is not None and book.closed_through_on >= end:
         raise SibError(f"FY{fiscal_year} of {contract_id} is already closed",
                        "PERIOD_ALREADY_CLOSED", "fiscal_year")
+    require_closable(session, contract, fiscal_year, force_reason)
     _settle_audited(session, contract, fiscal_year, by=actor, now=now)
     _grant_on_fixed_fees(session, contract, fiscal_year, end)
     _accrue_to_year_end(session, contract, fiscal_year, end)
     pack = build_pack(session, contract, fiscal_year)
-    reason = f"year-end close FY{fiscal_year}"
+    reason = f"year-end close FY{fiscal_year}" + (f" (forced: {force_reason})"
+                                                   if force_reason is not None else "")
     close_period(session, contract_id, fiscal_year, actor, reason, now)
     close_period(session, payers_book_code(contract_id), fiscal_year, actor, reason, now)
     pack.closed = True

@@ -17,8 +17,9 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from contracts.store import contract_for_year
-from ledger.errors import Conflict, NotFound, Problem, SibError
+from ledger.errors import Conflict, Forbidden, NotFound, Problem, SibError
 from ledger.service import utc_now
+from settlement.change_requests import KPI_AUDIT_BY_SUBMITTER
 from settlement.imports import read_results_file
 from settlement.kpi import ResultInput, check_result, parse_value
 from settlement.tables import KpiResult
@@ -126,7 +127,8 @@ def submit_draft(session: Session, result_id: int) -> KpiResult:
 def audit_result(session: Session, result_id: int, audited_by: str,
                  now: datetime | None = None) -> KpiResult:
     """submitted → audited, recording who signed off and when (``now``: the moment of the
-    audit when it is recorded after the fact; auditing twice is a no-op)."""
+    audit when it is recorded after the fact; auditing twice is a no-op). The auditor is not
+    the submitter (four eyes)."""
     row = get_result(session, result_id)
     if row.state == "audited" and row.audited_by == audited_by:
         return row
@@ -135,6 +137,9 @@ def audit_result(session: Session, result_id: int, audited_by: str,
                        "audited", "KPI_RESULT_STATE", "state")
     if not audited_by:
         raise SibError("the auditor must be named", "AUDITOR_REQUIRED", "audited_by")
+    if audited_by == row.submitted_by:
+        raise Forbidden(f"result {result_id} was submitted by {audited_by}: someone else must "
+                        "audit it (four eyes)", KPI_AUDIT_BY_SUBMITTER, "audited_by")
     row.state, row.audited_by, row.audited_at = "audited", audited_by, now or utc_now()
     session.add(row)
     session.flush()

@@ -21,7 +21,7 @@ def client(db_url):
         tokens = {}
         for name, role, scope in [("ana", "intermediary", None), ("aud", "auditor", None),
                                   ("yb", "lender", "yamaguchi"), ("kb", "lender", "kyoto"),
-                                  ("ev", "evaluator", None)]:
+                                  ("ev", "evaluator", "tsukuba-kuno-lab")]:
             add_user(session, name, role, scope)
             tokens[name] = create_token(session, name)
     with TestClient(app) as c:

@@ -70,12 +70,14 @@ BANK_ACCOUNT = {"bank_code": "0170", "bank_name": "ﾔﾏｸﾞﾁｷﾞﾝｺ�
 ROLES = {  # name → (role, scope)
     "admin": ("admin", None),
     "intermediary": ("intermediary", None),
-    "evaluator": ("evaluator", None),
+    "evaluator": ("evaluator", "tsukuba-kuno-lab"),
     "finance_officer": ("finance_officer", "ube"),
     "lender": ("lender", "yamaguchi-bank"),
     "investor": ("investor", "citizen-001"),
     "auditor": ("auditor", None),
 }
+SECOND_PEOPLE = {"submitter": ("evaluator", "tsukuba-kuno-lab"),
+                 "requester": ("intermediary", None)}
 EVERYONE = frozenset(ROLES)
 FULL_READ = frozenset({"admin", "intermediary", "evaluator", "auditor"})
 OVERSIGHT = frozenset({"admin", "intermediary", "auditor"})
@@ -144,7 +146,8 @@ def _tell_the_story(url: str, out: Path) -> dict[str, Any]:
                                 "tohoku-bank", "kyoto-bank", "kagoshima-bank",
                                 "saitama-resona-bank")
             for party in contract_parties:  # the demo pays these without Zengin files
-                set_bank_account(s, C, party, **BANK_ACCOUNT)
+                set_bank_account(s, C, party, requested_by="twr", approved_by="admin",
+                                 **BANK_ACCOUNT)
         for year in (2019, 2020):
             demo.run_year(year, out, [])
         with db.unit_of_work() as s:
@@ -168,6 +171,11 @@ def _tell_the_story(url: str, out: Path) -> dict[str, Any]:
             for name, (role, scope) in ROLES.items():
                 add_user(s, f"u-{name}", role, scope)
                 ids["tokens"][name] = create_token(s, f"u-{name}")
+            # Who submits the results the matrix audits and asks for the changes it approves:
+            # four eyes, so never the caller itself.
+            for name, (role, scope) in SECOND_PEOPLE.items():
+                add_user(s, f"u-{name}", role, scope)
+                ids["tokens"][name] = create_token(s, f"u-{name}")
     return ids
 
 
@@ -184,6 +192,11 @@ class World:
         [(2023, "continuation-rate", p) for p in demo.PAYERS]
         + [(2023, kpi, "") for kpi in ("participants", "inactive-share", "guideline-share")]))
     written: dict[str, str] = field(default_factory=dict)  # key → path of each successful write
+    # Parties whose bank account the matrix asks to change, one per request (a party has one
+    # change awaiting a decision at a time).
+    parties: Iterator[str] = field(default_factory=lambda: itertools.cycle(
+        ("peoples", "tokyo-dome-sports", "tohoku-bank", "kyoto-bank", "kagoshima-bank",
+         "saitama-resona-bank", "yamaguchi-bank")))
 
     @property
     def app(self) -> FastAPI:
@@ -196,8 +209,11 @@ class World:
         return headers
 
     def as_admin(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.as_("admin", method, path, **kwargs)
+
+    def as_(self, who: str, method: str, path: str, **kwargs: Any) -> Any:
         response = self.client.request(method, path,
-                                       headers=self.headers("admin", method != "GET"), **kwargs)
+                                       headers=self.headers(who, method != "GET"), **kwargs)
         assert response.status_code < 300, response.text
         return response.json()
 
@@ -266,8 +282,8 @@ def _made_entry(pending: bool) -> Callable[[World], dict[str, Any]]:
 def _made_result(audited: bool) -> Callable[[World], dict[str, Any]]:
     def make(w: World) -> dict[str, Any]:
         year, kpi, payer = next(w.slots)
-        row = w.as_admin("POST", f"/contracts/{C}/kpi-results",
-                         json={"fiscal_year": year, "kpi": kpi, "payer": payer, "value": "70.5"})[0]
+        row = w.as_("submitter", "POST", f"/contracts/{C}/kpi-results",
+                    json={"fiscal_year": year, "kpi": kpi, "payer": payer, "value": "70.5"})[0]
         if audited:
             w.as_admin("POST", f"/kpi-results/{row['id']}/audit")
         return {"target": row["id"]}
@@ -311,6 +327,32 @@ def _upload(w: World, role: str | None, allowed: bool) -> httpx.Response:
     if response.status_code < 300:
         w.written[headers["Idempotency-Key"]] = "/kpi-results/upload"
     return response
+
+
+def _account_request(w: World) -> dict[str, Any]:
+    """A bank-account change asked for by another intermediary, for the caller to decide."""
+    party = next(w.parties)
+    row = w.as_("requester", "PUT", f"/contracts/{C}/parties/{party}/bank-account",
+                json=_fresh_account(w))
+    return {"target": row["id"]}
+
+
+def _fresh_account(w: World) -> dict[str, Any]:
+    return BANK_ACCOUNT | {"account_number": f"{next(w.days):07d}"}
+
+
+def _fresh_party(w: World) -> dict[str, Any]:
+    return {"party": next(w.parties)}
+
+
+def _latest_closed(w: World) -> dict[str, Any]:
+    """The latest closed year, with no reopening of it awaiting a decision."""
+    for row in w.as_admin("GET", "/change-requests", params={"state": "requested"})["items"]:
+        if row["act"] == "period.reopen":
+            w.as_admin("POST", f"/change-requests/{row['id']}/rejection",
+                       json={"reason": "matrix"})
+    [book] = [b for b in w.as_admin("GET", "/ledger/books")["items"] if b["code"] == C]
+    return {"year": date.fromisoformat(book["closed_through_on"]).year - 1}
 
 
 def _close(w: World) -> dict[str, Any]:
@@ -470,7 +512,18 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("POST", "/contracts/{contract_id}/tax-remittances"): Row(WRITERS, post(
         "/contracts/{C}/tax-remittances", {"month": "2022-05", "paid_on": OPEN_ON})),
     ("PUT", "/contracts/{contract_id}/parties/{party}/bank-account"): Row(WRITERS, post(
-        "/contracts/{C}/parties/thl/bank-account", BANK_ACCOUNT, method="PUT")),
+        "/contracts/{C}/parties/{party}/bank-account", BANK_ACCOUNT, make_body=_fresh_account,
+        prepare=_fresh_party, default={"party": "thl"}, method="PUT")),
+    # four eyes: another intermediary asked; the caller approves or rejects
+    ("GET", "/change-requests"): Row(OVERSIGHT, get("/change-requests")),
+    ("POST", "/change-requests/{request_id}/approval"): Row(WRITERS, post(
+        "/change-requests/{target}/approval", prepare=_account_request, default={"target": 1})),
+    ("POST", "/change-requests/{request_id}/rejection"): Row(WRITERS, post(
+        "/change-requests/{target}/rejection", {"reason": "not this account"},
+        prepare=_account_request, default={"target": 1})),
+    ("POST", "/contracts/{contract_id}/years/{fiscal_year}/reopen"): Row(WRITERS, post(
+        "/contracts/{C}/years/{year}/reopen", {"reason": "a late invoice"},
+        prepare=_latest_closed, default={"year": 2020})),
     ("GET", "/contract-schema"): Row(EVERYONE, get("/contract-schema")),
     ("GET", "/ledger/books/{book}/export"): Row(OVERSIGHT, get("{B}/export")),
     # the audit log

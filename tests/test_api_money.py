@@ -65,7 +65,8 @@ def _through_the_services(url: str) -> None:
     _load_and_register(url)
     with db.unit_of_work(url) as s:
         for party in demo.BANK_ACCOUNTS:
-            set_bank_account(s, C, party, **_bank(party))
+            set_bank_account(s, C, party, requested_by="twr", approved_by="admin",
+                                 **_bank(party))
         draw_loans(s, C, DRAWN_THROUGH)
     for year in YEARS:
         if year == 2021:
@@ -105,13 +106,20 @@ def _through_the_api(url: str) -> dict:
     with db.unit_of_work(url) as s:
         add_user(s, "twr", "intermediary")
         token = create_token(s, "twr")
+        add_user(s, "admin", "admin")
+        admin_token = create_token(s, "admin")
     seen: dict = {"distributions": [], "holder_payments": []}
     with TestClient(create_app(url)) as client:
         api = Api(client, token)
-        for party in demo.BANK_ACCOUNTS:
-            account = api.send("PUT", f"/contracts/{C}/parties/{party}/bank-account",
-                               _bank(party), status=200)
-            assert account["account_number"] == _bank(party)["account_number"]
+        admin = Api(client, admin_token)
+        for party in demo.BANK_ACCOUNTS:  # asked for by TWR, approved by the admin
+            request = api.send("PUT", f"/contracts/{C}/parties/{party}/bank-account",
+                               _bank(party), status=202)
+            number = _bank(party)["account_number"]
+            assert request["proposed"]["account_number"] == "****" + number[-3:]
+            approved = admin.send("POST", f"/change-requests/{request['id']}/approval", None,
+                                  status=200)
+            assert approved["state"] == "approved"
         draws = api.send("POST", f"/contracts/{C}/loan-draws",
                          {"through_on": DRAWN_THROUGH.isoformat()})
         again = api.send("POST", f"/contracts/{C}/loan-draws",

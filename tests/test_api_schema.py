@@ -69,7 +69,7 @@ def admin_token() -> Iterator[str]:
         load_contract(s, contract)
         draw_loans(s, C, date(2020, 3, 31))
         for row in submit_results(s, results, "schema-evaluator"):
-            audit_result(s, row.id or 0, "schema-evaluator")
+            audit_result(s, row.id or 0, "schema-auditor")
         close_year(s, C, 2019, "schema-intermediary")
         add_holder(s, HolderSpec("citizen-001", "individual", "市民 一", "ｼﾐﾝ ｲﾁ"))
         add_user(s, "schema-admin", "admin")

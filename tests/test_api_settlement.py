@@ -16,7 +16,8 @@ from api.users import add_user, create_token
 FIVE = (Path(__file__).resolve().parent.parent
         / "contracts/examples/sib-2019-five-municipalities.yaml")
 C = "sib-2019-five-municipalities"
-USERS = [("ana", "intermediary", None), ("eva", "evaluator", None), ("aud", "auditor", None),
+USERS = [("ana", "intermediary", None), ("eva", "evaluator", "tsukuba-kuno-lab"),
+         ("kai", "evaluator", "tsukuba-kuno-lab"), ("aud", "auditor", None),
          ("ube", "finance_officer", "ube"), ("tono", "finance_officer", "tono"),
          ("yb", "lender", "yamaguchi-bank"), ("inv", "investor", "h-sato")]
 
@@ -101,9 +102,9 @@ def test_evaluator_submits_and_audits_but_cannot_settle(client):
             "fiscal_year": 2019, "kpi": kpi, "value": value, "payer": payer},
             headers=h(client, "eva", f"k{i}"))
         assert r.status_code == 201, r.text
-        a = client.post(f"/kpi-results/{r.json()[0]['id']}/audit", headers=h(client, "eva",
+        a = client.post(f"/kpi-results/{r.json()[0]['id']}/audit", headers=h(client, "kai",
                                                                                 f"a{i}"))
-        assert a.json()["state"] == "audited" and a.json()["audited_by"] == "eva"
+        assert a.json()["state"] == "audited" and a.json()["audited_by"] == "kai"
     refused = client.post(f"/contracts/{C}/years/2019/settlement", json={},
                           headers=h(client, "eva", "s1"))
     assert refused.status_code == 403

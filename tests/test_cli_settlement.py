@@ -56,6 +56,13 @@ def ok(*args: str):
     return json.loads(result.stdout)
 
 
+def set_account(*args: str) -> None:
+    """A bank account asked for by alice (intermediary) and approved by bob (admin)."""
+    request = ok("bank-account", "set", "-c", C, *args, "--by", "alice")
+    assert request["state"] == "requested"
+    assert ok("change", "approve", str(request["id"]), "--by", "bob")["state"] == "approved"
+
+
 def refused(*args: str) -> str:
     result = sib(*args)
     assert result.exit_code == 1, result.output
@@ -147,17 +154,18 @@ def test_a_year_from_results_to_a_zengin_file(cli_db, tmp_path):
     assert rows[-1]["scheduled_closing"] == 0
     assert {r["actual_principal"] for r in rows} == {0}
 
-    # Ube pays what it owes by a Zengin transfer from its own account to TWR's.
+    # Ube pays what it owes by a Zengin transfer from its own account to TWR's. Each account
+    # is asked for by one user of the service and approved by another.
     assert "BANK_ACCOUNT_MISSING" in refused("pay", "-c", C, "--payer", "ube", "--on",
                                              "2020-05-29", "--out", str(tmp_path / "x"))
-    assert sib("bank-account", "set", "-c", C, "--party", "ube", "--bank", "0170",
-               "--bank-name", "ﾔﾏｸﾞﾁ", "--branch", "101", "--branch-name", "ｳﾍﾞ",
-               "--number", "1234567", "--holder", "ｳﾍﾞｼｶｲｹｲｶﾝﾘｼｬ",
-               "--requester-code", "3500000001").exit_code == 0
-    assert sib("bank-account", "set", "-c", C, "--party", "twr", "--bank", "0150",
-               "--bank-name", "ｼﾞﾖｳﾖｳ", "--branch", "201", "--branch-name", "ﾂｸﾊﾞ",
-               "--type", "1", "--number", "7654321",
-               "--holder", "ｶ)ﾂｸﾊﾞｳｴﾙﾈｽﾘｻ-ﾁ").exit_code == 0
+    assert sib("user", "add", "alice", "--role", "intermediary").exit_code == 0
+    assert sib("user", "add", "bob", "--role", "admin").exit_code == 0
+    set_account("--party", "ube", "--bank", "0170", "--bank-name", "ﾔﾏｸﾞﾁ", "--branch", "101",
+                "--branch-name", "ｳﾍﾞ", "--number", "1234567", "--holder", "ｳﾍﾞｼｶｲｹｲｶﾝﾘｼｬ",
+                "--requester-code", "3500000001")
+    set_account("--party", "twr", "--bank", "0150", "--bank-name", "ｼﾞﾖｳﾖｳ", "--branch", "201",
+                "--branch-name", "ﾂｸﾊﾞ", "--type", "1", "--number", "7654321",
+                "--holder", "ｶ)ﾂｸﾊﾞｳｴﾙﾈｽﾘｻ-ﾁ")
     out = tmp_path / "ube-fy2019.txt"
     # Not before Ube's finance office has inspected and approved its FY2019 notice, at the
     # amount it states (the whole FY2019 receivable).
@@ -170,7 +178,7 @@ def test_a_year_from_results_to_a_zengin_file(cli_db, tmp_path):
               "--inspected-on", "2020-05-15") == approval  # approved once
     paid = ok("pay", "-c", C, "--payer", "ube", "--on", "2020-05-29", "--out", str(out))
     data = out.read_bytes()
-    assert paid == {"file": str(out), "bytes": len(data), "total": ube_owed}
+    assert paid == {"file": str(out), "bytes": len(data), "total": ube_owed, "notices": []}
     assert len(data) == 4 * 122  # header, one data record, trailer, end; CRLF after each
     parsed = parse_transfer_file(data)
     h = parsed.header
@@ -188,9 +196,8 @@ def test_a_year_from_results_to_a_zengin_file(cli_db, tmp_path):
     assert (parsed.trailer.count, parsed.trailer.total_minor) == (1, ube_owed)
     assert data[:1] == b"1" and data[-122:-120] == b"9 " and data.endswith(b"\r\n")
     # A name that is not kana as the bank holds it is refused with the party named.
-    assert sib("bank-account", "set", "-c", C, "--party", "twr", "--bank", "0150",
-               "--branch", "201", "--number", "7654321", "--holder",
-               "つくばウエルネスリサーチ株式会社").exit_code == 0
+    set_account("--party", "twr", "--bank", "0150", "--branch", "201", "--number", "7654321",
+                "--holder", "つくばウエルネスリサーチ株式会社")
     refusal = refused("pay", "-c", C, "--payer", "ube", "--on", "2020-05-29", "--out",
                       str(tmp_path / "bad.txt"))
     assert "ZENGIN" in refusal and "株式会社" in refusal

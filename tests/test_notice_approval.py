@@ -34,7 +34,8 @@ def settled(db_url):
         for party in ("ube", "twr"):
             bank, bank_name, branch, branch_name, number, holder, code = \
                 demo.BANK_ACCOUNTS[party]
-            set_bank_account(s, C, party, bank_code=bank, bank_name=bank_name,
+            set_bank_account(s, C, party, requested_by="twr", approved_by="admin",
+                             bank_code=bank, bank_name=bank_name,
                              branch_code=branch, branch_name=branch_name,
                              account_number=number, holder_kana=holder, requester_code=code)
         for row in submit_results(s, inputs, "evaluator"):

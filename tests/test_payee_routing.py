@@ -75,9 +75,10 @@ def settled(session):
     terms, problems = validate_document(document(), "routing.yaml")
     assert problems == []
     load_contract(session, terms)
-    set_bank_account(session, C, "spv", holder_kana="ｴｽﾋﾟｰﾌﾞｲ", **ACCOUNT)
-    set_bank_account(session, C, "thl", holder_kana="ﾀﾆﾀﾍﾙｽﾘﾝｸ",
-                     **dict(ACCOUNT, account_number="7654321"))
+    set_bank_account(session, C, "spv", requested_by="spv", approved_by="admin",
+                     holder_kana="ｴｽﾋﾟｰﾌﾞｲ", **ACCOUNT)
+    set_bank_account(session, C, "thl", requested_by="spv", approved_by="admin",
+                     holder_kana="ﾀﾆﾀﾍﾙｽﾘﾝｸ", **dict(ACCOUNT, account_number="7654321"))
     rows = submit_results(session, [ResultInput(C, 2021, "participants", "800"),
                                     ResultInput(C, 2021, "steps", "6000")], "evaluator")
     for row in rows:

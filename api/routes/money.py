@@ -2,8 +2,9 @@
 holders, bank accounts; and the 支払調書 data and the contract schema.
 
 The same services as ``sib money …``, ``sib holder pay|records``, ``sib bank-account set`` and
-``sib contract schema``. Only the intermediary (and admin) moves
-money or registers bank accounts; the auditor reads everything here that is read.
+``sib contract schema``. Only the intermediary (and admin) moves money or asks for a bank
+account to be registered (another of them approves it); the auditor reads everything here that
+is read.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from api.deps import ContractYear, CurrentUser, SessionDep, require
+from api.routes.changes import ChangeRequestPublic, change_detail, change_public
 from api.writes import run_write
 from contracts.schema import contract_json_schema
 from contracts.store import get_contract
@@ -23,6 +25,7 @@ from investors.store import pay_holders, payment_records
 from investors.tables import Holder
 from ledger.errors import SibError
 from ledger.money_json import MoneyJSON
+from settlement.change_requests import request_bank_account
 from settlement.payments import (
     distribute,
     draw_loans,
@@ -31,7 +34,6 @@ from settlement.payments import (
     record_contributions,
     record_payment,
 )
-from settlement.transfers import set_bank_account
 
 router = APIRouter(tags=["money"])
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
@@ -169,15 +171,6 @@ class BankAccountSet(BaseModel):
     holder_kana: str = Field(min_length=1, max_length=40,
                              description="口座名義 in half-width kana")
     requester_code: str = Field("", pattern=r"^([0-9]{10})?$")
-
-
-class BankAccountPublic(BaseModel):
-    party: str
-    bank_code: str
-    branch_code: str
-    account_type: str
-    account_number: str
-    holder_kana: str
 
 
 def _m(amount_minor: int, currency: str) -> MoneyJSON:
@@ -345,23 +338,22 @@ def get_payment_records(contract_id: str, session: SessionDep, user: CurrentUser
         for r in payment_records(session, contract_id, calendar_year)]
 
 
-@router.put("/contracts/{contract_id}/parties/{party}/bank-account",
-            response_model=BankAccountPublic)
+@router.put("/contracts/{contract_id}/parties/{party}/bank-account", status_code=202,
+            response_model=ChangeRequestPublic)
 def put_bank_account(contract_id: str, party: str, body: BankAccountSet, request: Request,
                      session: SessionDep, user: CurrentUser,
                      idempotency_key: IdemKey = None) -> Response:
-    """Register or replace a party's bank account for the contract's Zengin files
-    (intermediary)."""
+    """Ask for a party's bank account to be registered or replaced (intermediary, admin): a
+    change request that takes effect when another admin or intermediary approves it
+    (``POST /change-requests/{id}/approval``). Account numbers are masked in the answer."""
     require(user, *MOVERS)
 
     def work() -> tuple[int, Any]:
-        row = set_bank_account(session, contract_id, party, **body.model_dump())
-        return 200, BankAccountPublic(party=party, bank_code=row.bank_code,
-                                      branch_code=row.branch_code,
-                                      account_type=row.account_type,
-                                      account_number=row.account_number,
-                                      holder_kana=row.holder_kana)
-    return run_write(request, session, user, idempotency_key, body, "bank_account.set", work)
+        row = request_bank_account(session, contract_id, party, user.username,
+                                   **body.model_dump())
+        return 202, change_public(row)
+    return run_write(request, session, user, idempotency_key, body,
+                     "bank_account.change.request", work, detail=change_detail)
 
 
 @router.get("/contract-schema")

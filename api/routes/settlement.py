@@ -1,6 +1,7 @@
 """KPI results, settlement, year-end close, loan schedules and Zengin files over HTTP.
 
-The evaluator submits and audits results but cannot settle; only the intermediary (and admin)
+The evaluator submits and audits results, only for the contracts naming its party as their
+evaluator and never its own submissions, but cannot settle; only the intermediary (and admin)
 settles and closes; a finance officer downloads and approves only its own municipality's
 share; a bank reads only its own loans.
 """
@@ -17,12 +18,13 @@ from fastapi import APIRouter, File, Header, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.db import unit_of_work
 from api.deps import FULL_READ_ROLES, ContractYear, CurrentUser, Id, PageDep, SessionDep, require
 from api.schemas import PageOf, file_responses
 from api.writes import run_write
 from contracts.model import PAYER_NOT_FOUND
 from contracts.store import get_contract
-from ledger.errors import NotFound
+from ledger.errors import Forbidden, NotFound
 from ledger.money_json import MoneyJSON
 from settlement import close as closing
 from settlement import results, runs
@@ -31,11 +33,17 @@ from settlement.kpi import ResultInput
 from settlement.loan_ledger import read_loan_year
 from settlement.loans import loan_schedule
 from settlement.schedules import compare
-from settlement.transfers import distribution_transfers, payer_transfer
+from settlement.transfers import (
+    TransferFile,
+    distribution_transfer_file,
+    payer_transfer_file,
+    record_transfer_file,
+)
 
 router = APIRouter(tags=["settlement"])
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 EVALUATOR = ("admin", "evaluator")
+EVALUATOR_NOT_OF_CONTRACT = "EVALUATOR_NOT_OF_CONTRACT"
 SETTLER = ("admin", "intermediary")
 ZENGIN = file_responses("application/octet-stream", "The 総合振込 (Zengin) transfer file")
 
@@ -96,6 +104,13 @@ class SettleRequest(BaseModel):
     on: date | None = None
 
 
+class CloseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    force: bool = Field(False, description="close although results await audit or the year is "
+                                           "not settled")
+    reason: str = Field("", max_length=2000, description="why, when forcing (required then)")
+
+
 class ScheduleRowPublic(BaseModel):
     number: int
     due_on: date
@@ -118,6 +133,18 @@ def _public(r: Any) -> ResultPublic:
                         submitted_by=r.submitted_by, audited_by=r.audited_by, reason=r.reason)
 
 
+def _evaluates(session: SessionDep, user: Any, contract_ids: Any) -> None:
+    """An evaluator acts only on the contracts naming its party as their evaluator."""
+    if user.role != "evaluator":
+        return
+    for contract_id in sorted(set(contract_ids)):
+        contract = get_contract(session, contract_id)
+        if user.scope not in {p.id for p in contract.parties_with_role("evaluator")}:
+            raise Forbidden(f"{user.username} evaluates for {user.scope}, which is not an "
+                            f"evaluator of {contract_id}: its results are submitted and audited "
+                            "by its own evaluator", EVALUATOR_NOT_OF_CONTRACT, "contract")
+
+
 def _figures(payers: dict[str, dict[str, int]], cur: str) -> dict[str, PayerFigures]:
     return {p: PayerFigures(**{k: MoneyJSON.from_minor(f[k], cur)
                                for k in ("earned", "tax", "due", "grant")})
@@ -132,6 +159,7 @@ def submit(contract_id: str, body: ResultCreate, request: Request, session: Sess
            user: CurrentUser, idempotency_key: IdemKey = None) -> Response:
     """Submit a result (evaluator)."""
     require(user, *EVALUATOR)
+    _evaluates(session, user, [contract_id])
 
     def work() -> tuple[int, Any]:
         rows = results.submit_results(session, [ResultInput(
@@ -155,6 +183,7 @@ async def upload(request: Request, session: SessionDep, user: CurrentUser,
             path = Path(tmp) / name
             path.write_bytes(data)
             rows = results.import_results_file(session, path, user.username)
+        _evaluates(session, user, [r.contract_id for r in rows])
         return 201, [_public(r) for r in rows]
     import hashlib
     return run_write(request, session, user, idempotency_key,
@@ -165,11 +194,15 @@ async def upload(request: Request, session: SessionDep, user: CurrentUser,
 @router.post("/kpi-results/{result_id}/audit", status_code=200, response_model=ResultPublic)
 def audit_result(result_id: Id, request: Request, session: SessionDep, user: CurrentUser,
                  idempotency_key: IdemKey = None) -> Response:
-    """Sign off a submitted result (evaluator); records who and when."""
+    """Sign off a submitted result (evaluator of the contract, admin); records who and when.
+    Someone other than its submitter audits it (else 403 KPI_AUDIT_BY_SUBMITTER)."""
     require(user, *EVALUATOR)
+
+    def work() -> tuple[int, Any]:
+        _evaluates(session, user, [results.get_result(session, result_id).contract_id])
+        return 200, _public(results.audit_result(session, result_id, user.username))
     return run_write(request, session, user, idempotency_key, {"id": result_id}, "kpi.audit",
-                     lambda: (200, _public(results.audit_result(session, result_id,
-                                                                user.username))))
+                     work)
 
 
 @router.post("/kpi-results/{result_id}/corrections", status_code=201,
@@ -178,9 +211,12 @@ def correct(result_id: Id, body: ResultCorrection, request: Request, session: Se
             user: CurrentUser, idempotency_key: IdemKey = None) -> Response:
     """Correct an audited or settled result: a new version with a reason."""
     require(user, *EVALUATOR)
-    return run_write(request, session, user, idempotency_key, body, "kpi.correct",
-                     lambda: (201, _public(results.correct_result(
-                         session, result_id, body.value, body.reason, user.username))))
+
+    def work() -> tuple[int, Any]:
+        _evaluates(session, user, [results.get_result(session, result_id).contract_id])
+        return 201, _public(results.correct_result(session, result_id, body.value,
+                                                   body.reason, user.username))
+    return run_write(request, session, user, idempotency_key, body, "kpi.correct", work)
 
 
 @router.get("/contracts/{contract_id}/kpi-results", response_model=PageOf[ResultPublic])
@@ -236,13 +272,20 @@ def settle(contract_id: str, fiscal_year: ContractYear, body: SettleRequest, req
 
 @router.post("/contracts/{contract_id}/years/{fiscal_year}/close", status_code=201)
 def close(contract_id: str, fiscal_year: ContractYear, request: Request, session: SessionDep,
-          user: CurrentUser, idempotency_key: IdemKey = None) -> Response:
-    """Year-end close (intermediary): returns the settlement pack data."""
+          user: CurrentUser, body: CloseRequest | None = None,
+          idempotency_key: IdemKey = None) -> Response:
+    """Year-end close (intermediary): returns the settlement pack data. Refused while a result
+    of the year awaits audit or the year is not settled, unless ``force`` with a ``reason``
+    (recorded in the audit log and the period's log)."""
     require(user, *SETTLER)
-    return run_write(request, session, user, idempotency_key, {"fy": fiscal_year},
-                     "settlement.close",
+    force = body.reason if body is not None and body.force else None
+    return run_write(request, session, user, idempotency_key,
+                     {"fy": fiscal_year} | ({"force": force} if force is not None else {}),
+                     "settlement.close" if force is None else "settlement.close.forced",
                      lambda: (201, closing.close_year(session, contract_id, fiscal_year,
-                                                      user.username).as_dict()))
+                                                      user.username,
+                                                      force_reason=force).as_dict()),
+                     detail=(lambda _: f"forced: {force}") if force is not None else None)
 
 
 @router.get("/contracts/{contract_id}/years/{fiscal_year}/pack")
@@ -314,7 +357,7 @@ def schedule(contract_id: str, loan_id: str, session: SessionDep,
 
 @router.get("/contracts/{contract_id}/payers/{payer}/zengin", response_class=Response,
             responses=ZENGIN)
-def payer_zengin(contract_id: str, payer: str, on: date, session: SessionDep,
+def payer_zengin(contract_id: str, payer: str, on: date, request: Request, session: SessionDep,
                  user: CurrentUser) -> Response:
     """The payer's 総合振込 file paying the SPV what it owes (its finance officer, the
     intermediary; the auditor reads it)."""
@@ -322,18 +365,43 @@ def payer_zengin(contract_id: str, payer: str, on: date, session: SessionDep,
         raise NotFound(f"no payer {payer!r} in {contract_id} that you may see",
                        PAYER_NOT_FOUND, "payer")
     require(user, "finance_officer", "intermediary", "admin", "auditor")
-    data, _ = payer_transfer(session, contract_id, payer, on)
-    return Response(data, media_type="application/octet-stream", headers={
-        "Content-Disposition": f'attachment; filename="{contract_id}-{payer}-{on}.txt"'})
+    found = payer_transfer_file(session, contract_id, payer, on)
+    _record_file(request, user, contract_id, found, on)
+    return Response(found.data, media_type="application/octet-stream", headers={
+        "Content-Disposition": f'attachment; filename="{contract_id}-{payer}-{on}.txt"',
+        **_notice_headers(found)})
 
 
 @router.get("/contracts/{contract_id}/distributions/{on}/zengin", response_class=Response,
             responses=ZENGIN)
-def distribution_zengin(contract_id: str, on: date, session: SessionDep,
+def distribution_zengin(contract_id: str, on: date, request: Request, session: SessionDep,
                         user: CurrentUser) -> Response:
     """The SPV's 総合振込 file for the waterfall run of a date (intermediary; the auditor
     reads it)."""
     require(user, "intermediary", "admin", "auditor")
-    data, _ = distribution_transfers(session, contract_id, on)
-    return Response(data, media_type="application/octet-stream", headers={
-        "Content-Disposition": f'attachment; filename="{contract_id}-distribution-{on}.txt"'})
+    found = distribution_transfer_file(session, contract_id, on)
+    _record_file(request, user, contract_id, found, on)
+    return Response(found.data, media_type="application/octet-stream", headers={
+        "Content-Disposition": f'attachment; filename="{contract_id}-distribution-{on}.txt"',
+        **_notice_headers(found)})
+
+
+def _notice_headers(found: TransferFile) -> dict[str, str]:
+    """``Sib-Notice``: a JSON list (ASCII) of the payees whose account changed since the last
+    file, each with its code, party, masked accounts and message; absent when none did."""
+    if not found.notices:
+        return {}
+    return {"Sib-Notice": json.dumps([{"code": n.code, "party": n.party, "previous": n.previous,
+                                       "current": n.current, "message": n.message()}
+                                      for n in found.notices])}
+
+
+def _record_file(request: Request, user: Any, contract_id: str, found: TransferFile,
+                 on: date) -> None:
+    """A file fetched by whoever pays with it (not the auditor, who only reads) is recorded:
+    the next file's notices compare with its payees' accounts. In a transaction of its own,
+    as the request itself writes nothing."""
+    if user.role == "auditor":
+        return
+    with unit_of_work(getattr(request.app.state, "database_url", None)) as session:
+        record_transfer_file(session, contract_id, found.payees, on, user.username)
