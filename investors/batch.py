@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from contracts.chart import notice_payees
 from investors import documents
+from investors.files import write_atomic
 from investors.pdf import render
 from investors.statement_data import Document
 
@@ -62,9 +63,7 @@ def jobs_for_year(session: Session, contract_id: str, fiscal_year: int,
 
 def _render_chunk(out_dir: str, chunk: Sequence[Job]) -> int:
     for job in chunk:
-        target = Path(out_dir) / job.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(render(job.document, job.lang))
+        write_atomic(Path(out_dir) / job.path, render(job.document, job.lang))
     return len(chunk)
 
 

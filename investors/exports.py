@@ -46,6 +46,7 @@ from openpyxl.styles import DEFAULT_FONT, Alignment, Border, Font, PatternFill, 
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from investors.files import write_atomic, write_text_atomic
 from ledger.errors import Problems
 from ledger.money import exponent, format_plain, from_minor
 
@@ -379,10 +380,10 @@ def write_pack_files(sheets: Sequence[Sheet], directory: Path, stem: str, curren
     check_sheets(sheets)
     directory.mkdir(parents=True, exist_ok=True)
     book = directory / f"{stem}.xlsx"
-    book.write_bytes(workbook(sheets, currency, lang, title))
+    write_atomic(book, workbook(sheets, currency, lang, title))
     paths = [book]
     for sheet in sheets:
         path = directory / f"{stem}-{sheet.key}.csv"
-        path.write_text(sheet_csv(sheet, currency), encoding="utf-8-sig", newline="")
+        write_text_atomic(path, sheet_csv(sheet, currency), encoding="utf-8-sig")
         paths.append(path)
     return paths

@@ -100,3 +100,51 @@ def test_sib_db_upgrade_killed_at_random_moments_always_completes_on_rerun(tmp_p
                                capture_output=True, text=True)
         assert rerun.returncode == 0, (trial, rerun.stderr[-2000:])
         assert _schema(path) == _schema(clean), trial
+
+
+# --------------------------------------------------------------------------- documents
+
+def test_a_document_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    from investors import files
+    target = tmp_path / "out" / "notice.ja.pdf"
+    files.write_atomic(target, b"%PDF-1.4 first")
+    assert target.read_bytes() == b"%PDF-1.4 first" and oct(target.stat().st_mode)[-3:] == "644"
+
+    def crash(_fd: int) -> None:  # the process dies after writing part, before the rename
+        raise KeyboardInterrupt
+    monkeypatch.setattr(files.os, "fsync", crash)
+    with pytest.raises(KeyboardInterrupt):
+        files.write_atomic(target, b"%PDF-1.4 second, longer")
+    assert target.read_bytes() == b"%PDF-1.4 first"  # the old document, untouched
+    assert [p.name for p in target.parent.iterdir()] == ["notice.ja.pdf"]  # no temporary left
+
+
+_WRITE_FOREVER = """
+import sys
+from pathlib import Path
+from investors.files import write_atomic
+target, size = Path(sys.argv[1]), int(sys.argv[2])
+print("ready", flush=True)
+for n in range(1000):
+    write_atomic(target, bytes([n % 256]) * size)
+"""
+
+
+def test_a_kill_while_documents_are_written_never_leaves_a_truncated_one(tmp_path):
+    """Before: a kill during `sib statements` could leave a truncated PDF under its final
+    name. Here a process rewrites a 20 MB document over and over and is killed at random
+    moments: the file under the final name is always whole (20 MB of one byte value)."""
+    target = tmp_path / "statement.pdf"
+    size = 20 * 1024 * 1024
+    rng = random.Random(5)
+    for _ in range(TRIALS):
+        process = subprocess.Popen([sys.executable, "-c", _WRITE_FOREVER, str(target),
+                                    str(size)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+        time.sleep(rng.uniform(0.05, 0.5))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        process.stdout.close()
+        if target.exists():
+            data = target.read_bytes()
+            assert len(data) == size and data.count(data[:1]) == size
