@@ -1,0 +1,258 @@
+"""Four eyes where money is redirected or released (issue 14, item 1), each defect of the
+issue's list reproduced and shown fixed:
+
+- "One person can redirect municipal payments": an intermediary changed a party's bank account
+  and the next Zengin file paid the new account, with no approval, no history, and neither the
+  old nor the new value in the audit log.
+- "No segregation of duties": an evaluator audited its own KPI results and submitted results
+  for any contract.
+
+FY2019 of the five-municipality contract: Ube pays TWR (the SPV) by a Zengin file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api import db, demo
+from api.main import create_app
+from api.users import add_user, create_token
+from contracts.store import load_contract
+from contracts.validate import load_contract_file
+from ledger.errors import SibError
+from settlement.approvals import approve_notice
+from settlement.change_requests import (
+    SECOND_PERSON_ACTS,
+    approve_change,
+    reject_change,
+    request_bank_account,
+)
+from settlement.kpi import ResultInput
+from settlement.results import audit_result, submit_results
+from settlement.runs import settle
+from settlement.transfers import bank_account, payer_transfer_file, record_transfer_file
+from settlement.zengin import parse_transfer_file
+
+C = demo.C
+PAYS_ON = date(2020, 5, 20)
+NEW_TWR = {"bank_code": "0150", "bank_name": "ｼﾞﾖｳﾖｳ", "branch_code": "201",
+           "branch_name": "ﾂｸﾊﾞ", "account_number": "7777777", "holder_kana": "ｶ)ﾂｸﾊﾞｳｴﾙﾈｽ",
+           "requester_code": ""}
+
+
+def _account(party: str) -> dict[str, str]:
+    bank, bank_name, branch, branch_name, number, holder, code = demo.BANK_ACCOUNTS[party]
+    return {"bank_code": bank, "bank_name": bank_name, "branch_code": branch,
+            "branch_name": branch_name, "account_number": number, "holder_kana": holder,
+            "requester_code": code}
+
+
+@pytest.fixture
+def loaded(db_url):
+    """The contract loaded; Ube's and TWR's accounts asked for by twr, approved by admin."""
+    contract, problems = load_contract_file(demo.CONTRACT_FILE)
+    assert contract is not None and not problems
+    with db.unit_of_work(db_url) as s:
+        load_contract(s, contract, demo.CONTRACT_FILE.name)
+        for party in ("ube", "twr"):
+            request = request_bank_account(s, C, party, "twr", **_account(party))
+            approve_change(s, request.id, "admin")
+    return db_url
+
+
+@pytest.fixture
+def approved(loaded):
+    """FY2019 settled and Ube's notice approved: Ube can pay by Zengin file."""
+    contract_wide, per_payer = demo.RESULTS[2019]
+    inputs = [ResultInput(C, 2019, kpi, value) for kpi, value in contract_wide.items()]
+    inputs += [ResultInput(C, 2019, "continuation-rate", v, p) for p, v in per_payer.items()]
+    with db.unit_of_work(loaded) as s:
+        for row in submit_results(s, inputs, "kuno-lab"):
+            audit_result(s, row.id or 0, "committee")
+        settle(s, C, 2019, by="twr")
+        approve_notice(s, C, 2019, "ube", "宇部市 会計課")
+    return loaded
+
+
+def _refusal(work) -> list[tuple[str, str | None]]:
+    with pytest.raises(SibError) as refused:
+        work()
+    return [(p.code, p.field) for p in refused.value.problems]
+
+
+# --------------------------------------------------------------------------- bank accounts
+
+def test_a_bank_account_change_takes_effect_only_when_another_person_approves_it(loaded):
+    with db.unit_of_work(loaded) as s:
+        request = request_bank_account(s, C, "twr", "alice", "bank merger", **NEW_TWR)
+        # Asked for, not in effect: the files still pay the account on record.
+        assert bank_account(s, C, "twr").account_number == "1234567"
+        assert _refusal(lambda: approve_change(s, request.id, "alice")) == [
+            ("APPROVER_IS_REQUESTER", "approved_by")]
+        # One change awaits a decision at a time.
+        assert _refusal(lambda: request_bank_account(
+            s, C, "twr", "carol", **(NEW_TWR | {"account_number": "1"}))) == [
+            ("CHANGE_REQUEST_PENDING", "subject")]
+        approved = approve_change(s, request.id, "bob")
+        assert (approved.state, approved.decided_by) == ("approved", "bob")
+        assert bank_account(s, C, "twr").account_number == "7777777"
+        # The history: what it replaced and what it put in place.
+        assert json.loads(approved.previous)["account_number"] == "1234567"
+        assert json.loads(approved.proposed)["account_number"] == "7777777"
+        assert _refusal(lambda: reject_change(s, request.id, "carol", "too late")) == [
+            ("CHANGE_REQUEST_DECIDED", "request_id")]
+
+
+def test_a_rejected_change_changes_nothing_and_bad_fields_are_named(loaded):
+    with db.unit_of_work(loaded) as s:
+        request = request_bank_account(s, C, "twr", "alice", **NEW_TWR)
+        rejected = reject_change(s, request.id, "bob", "the payee did not confirm it")
+        assert rejected.state == "rejected"
+        assert bank_account(s, C, "twr").account_number == "1234567"
+        assert _refusal(lambda: request_bank_account(
+            s, C, "twr", "alice", **(NEW_TWR | {"account_number": "12345678",
+                                                "bank_code": "17"}))) == [
+            ("BANK_ACCOUNT_FIELD_INVALID", "bank_code"),
+            ("BANK_ACCOUNT_FIELD_INVALID", "account_number")]
+        assert _refusal(lambda: request_bank_account(s, C, "twr", "alice",
+                                                     **_account("twr"))) == [
+            ("BANK_ACCOUNT_UNCHANGED", "account_number")]
+
+
+def test_the_next_zengin_file_says_that_the_payees_account_changed(approved):
+    with db.unit_of_work(approved) as s:
+        first = payer_transfer_file(s, C, "ube", PAYS_ON)
+        assert first.notices == ()  # TWR's first registered account: nothing changed
+        record_transfer_file(s, C, first.payees, PAYS_ON, "ube-finance")
+        request = request_bank_account(s, C, "twr", "alice", **NEW_TWR)
+        approve_change(s, request.id, "bob")
+        second = payer_transfer_file(s, C, "ube", PAYS_ON)
+        [notice] = second.notices
+        assert (notice.code, notice.party, notice.last_file_on) == (
+            "BANK_ACCOUNT_CHANGED", "twr", PAYS_ON)
+        assert "****567" in notice.previous and "****777" in notice.current
+        assert "7777777" not in notice.message() and "alice" in notice.message()
+        [record] = parse_transfer_file(second.data).records
+        assert record.account_number == "7777777"
+        # Once a file paid the new account, the following one carries no notice.
+        record_transfer_file(s, C, second.payees, PAYS_ON, "ube-finance")
+        assert payer_transfer_file(s, C, "ube", PAYS_ON).notices == ()
+
+
+def test_the_acts_needing_a_second_person_are_stated():
+    assert {"bank-account change", "period reopen", "KPI audit",
+            "settlement approval (a notice's 検査・承認)", "early termination"} == \
+        set(SECOND_PERSON_ACTS)
+
+
+def test_whoever_settled_the_year_does_not_approve_its_notice(loaded):
+    contract_wide, per_payer = demo.RESULTS[2019]
+    inputs = [ResultInput(C, 2019, kpi, value) for kpi, value in contract_wide.items()]
+    inputs += [ResultInput(C, 2019, "continuation-rate", v, p) for p, v in per_payer.items()]
+    with db.unit_of_work(loaded) as s:
+        for row in submit_results(s, inputs, "kuno-lab"):
+            audit_result(s, row.id or 0, "committee")
+        settle(s, C, 2019, by="admin")
+        assert _refusal(lambda: approve_notice(s, C, 2019, "ube", "admin")) == [
+            ("APPROVER_IS_SETTLER", "approved_by")]
+        assert approve_notice(s, C, 2019, "ube", "宇部市 会計課").approved_by == "宇部市 会計課"
+
+
+# --------------------------------------------------------------------------- over HTTP
+
+USERS = [("alice", "intermediary", None), ("bob", "admin", None), ("aud", "auditor", None),
+         ("ube", "finance_officer", "ube"), ("eva", "evaluator", "tsukuba-kuno-lab"),
+         ("kai", "evaluator", "tsukuba-kuno-lab"), ("other-lab", "evaluator", "elsewhere-lab")]
+
+
+@pytest.fixture
+def client(approved):
+    with db.unit_of_work(approved) as s:
+        tokens = {name: (add_user(s, name, role, scope), create_token(s, name))[1]
+                  for name, role, scope in USERS}
+    with TestClient(create_app(approved)) as c:
+        c.tokens = tokens
+        yield c
+
+
+def h(client, who, key=None):
+    headers = {"Authorization": f"Bearer {client.tokens[who]}"}
+    return headers | ({"Idempotency-Key": key} if key else {})
+
+
+def test_over_http_one_person_cannot_redirect_a_payment(client):
+    zengin = f"/contracts/{C}/payers/ube/zengin?on={PAYS_ON}"
+    before = client.get(zengin, headers=h(client, "ube"))
+    assert before.status_code == 200 and "sib-notice" not in before.headers
+    asked = client.put(f"/contracts/{C}/parties/twr/bank-account", json=NEW_TWR,
+                       headers=h(client, "alice", "change-1"))
+    assert asked.status_code == 202, asked.text
+    request = asked.json()
+    assert (request["state"], request["proposed"]["account_number"],
+            request["previous"]["account_number"]) == ("requested", "****777", "****567")
+    # Not in effect: the file still pays the account on record.
+    still = client.get(zengin, headers=h(client, "ube"))
+    assert parse_transfer_file(still.content).records[0].account_number == "1234567"
+    own = client.post(f"/change-requests/{request['id']}/approval",
+                      headers=h(client, "alice", "approve-1"))
+    assert own.status_code == 403 and own.json()["code"] == "APPROVER_IS_REQUESTER"
+    ok = client.post(f"/change-requests/{request['id']}/approval",
+                     headers=h(client, "bob", "approve-2"))
+    assert ok.status_code == 200 and ok.json()["state"] == "approved"
+    after = client.get(zengin, headers=h(client, "ube"))
+    assert parse_transfer_file(after.content).records[0].account_number == "7777777"
+    [notice] = json.loads(after.headers["sib-notice"])
+    assert (notice["code"], notice["party"], notice["current"]) == (
+        "BANK_ACCOUNT_CHANGED", "twr", "0150-201 1 ****777 ｶ)ﾂｸﾊﾞｳｴﾙﾈｽ")
+    # The history is in the audit log: who asked, who refused, who approved; old and new
+    # values, the number masked — never in full.
+    log = client.get("/audit", params={"limit": 500}, headers=h(client, "aud")).json()["items"]
+    steps = [(r["username"], r["action"], r["status"]) for r in log
+             if "change" in r["action"] or "bank" in r["action"]]
+    assert sorted(steps) == sorted([
+        ("alice", "bank_account.change.request", 202),
+        ("alice", "change_request.approve", 403), ("bob", "change_request.approve", 200)])
+    asked_record = next(r for r in log if r["action"] == "bank_account.change.request")
+    assert "0170-001 1 ****567" in asked_record["detail"]
+    assert "0150-201 1 ****777" in asked_record["detail"]
+    assert not any("7777777" in json.dumps(r) or "1234567" in json.dumps(r) for r in log)
+    listed = client.get("/change-requests", headers=h(client, "aud")).json()["items"]
+    assert listed[0]["proposed"]["account_number"] == "****777"  # newest first
+    assert all(r["proposed"]["account_number"].startswith("****") for r in listed)
+
+
+def test_an_evaluator_never_audits_its_own_results(client):
+    submitted = client.post(f"/contracts/{C}/kpi-results", json={
+        "fiscal_year": 2020, "kpi": "participants", "value": "10400"},
+        headers=h(client, "eva", "s1"))
+    assert submitted.status_code == 201, submitted.text
+    result_id = submitted.json()[0]["id"]
+    own = client.post(f"/kpi-results/{result_id}/audit", headers=h(client, "eva", "a1"))
+    assert own.status_code == 403 and own.json()["code"] == "KPI_AUDIT_BY_SUBMITTER"
+    other = client.post(f"/kpi-results/{result_id}/audit", headers=h(client, "kai", "a2"))
+    assert other.status_code == 200 and other.json()["audited_by"] == "kai"
+
+
+def test_an_evaluator_acts_only_on_the_contracts_it_evaluates(client):
+    refused = client.post(f"/contracts/{C}/kpi-results", json={
+        "fiscal_year": 2020, "kpi": "participants", "value": "10400"},
+        headers=h(client, "other-lab", "s1"))
+    assert refused.status_code == 403
+    assert (refused.json()["code"], refused.json()["field"]) == (
+        "EVALUATOR_NOT_OF_CONTRACT", "contract")
+    data = f"contract,fiscal_year,kpi,payer,value\n{C},2020,participants,,10400\n"
+    upload = client.post("/kpi-results/upload", headers=h(client, "other-lab", "u1"),
+                         files={"file": ("r.csv", io.BytesIO(data.encode()), "text/csv")})
+    assert upload.status_code == 403 and upload.json()["code"] == "EVALUATOR_NOT_OF_CONTRACT"
+    listed = client.get(f"/contracts/{C}/kpi-results", params={"fiscal_year": 2020},
+                        headers=h(client, "aud")).json()
+    assert listed["total"] == 0  # nothing of either was written
+    with db.unit_of_work(client.app.state.database_url) as s, \
+            pytest.raises(SibError) as unscoped:
+        add_user(s, "anyone", "evaluator")
+    assert unscoped.value.code == "SCOPE_REQUIRED"
