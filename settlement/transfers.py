@@ -28,7 +28,6 @@ from contracts.store import get_contract
 from ledger import read
 from ledger.entries import DEBIT
 from ledger.errors import NotFound, SibError
-from ledger.schema import id_of
 from ledger.service import utc_now
 from settlement.approvals import require_approved
 from settlement.change_requests import (
@@ -56,7 +55,7 @@ def set_bank_account(session: Session, contract_id: str, party: str, *, requeste
         if error.code != "BANK_ACCOUNT_UNCHANGED":
             raise
         return bank_account(session, contract_id, party)
-    approve_change(session, id_of(request), approved_by, now)
+    approve_change(session, request.id or 0, approved_by, now)
     return bank_account(session, contract_id, party)
 
 
