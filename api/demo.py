@@ -24,20 +24,24 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from sqlmodel import Session
 
 from api import db
 from api.settings import PROJECT_ROOT, get_settings
+from contracts.chart import Code, Kind
 from contracts.store import load_contract
 from contracts.validate import load_contract_file
 from investors.batch import jobs_for_year, write_documents
 from investors.store import HolderSpec, add_holder, pay_holders, remit_withholding, subscribe
 from investors.tax import month_of
-from ledger.calendar import next_business_day
+from ledger import read
+from ledger.calendar import fiscal_year_bounds, next_business_day
 from ledger.reports import trial_balance
 from settlement.approvals import approve_notice
 from settlement.close import close_year
 from settlement.kpi import ResultInput
 from settlement.payments import (
+    Distribution,
     distribute,
     draw_loans,
     pay_fixed_fees,
@@ -155,7 +159,10 @@ def run_year(year: int, out: Path, summary: list[tuple]) -> None:  # type: ignor
         # The year is settled and closed on 1 May (JST): the notices are issued that day.
         pack = close_year(s, C, year, "twr", now=datetime(year + 1, 5, 1, 1, 0, tzinfo=UTC))
     paid_on = next_business_day(date(year + 1, 5, 20))
-    waterfall_on = next_business_day(date(year + 1, 5, 29))
+    final = year == 2023
+    # The waterfall runs at the end of May; the final one after the loans' last due date
+    # (28 June 2024), so that every instalment is paid on its own date, none early.
+    waterfall_on = date(2024, 6, 28) if final else next_business_day(date(year + 1, 5, 29))
     zengin = out / "zengin"
     zengin.mkdir(parents=True, exist_ok=True)
     with db.unit_of_work() as s:
@@ -173,20 +180,39 @@ def run_year(year: int, out: Path, summary: list[tuple]) -> None:  # type: ignor
             if p["outstanding"]:
                 record_payment(s, C, p["payer"], p["outstanding"], paid_on, f"FY{year}")
                 received[p["payer"]] = p["outstanding"]
-        final = year == 2023
         result = distribute(s, C, waterfall_on, final=final, reference=f"FY{year}")
         holders = pay_holders(s, C, waterfall_on)
+        report_late_payments(result)
     with db.unit_of_work() as s:  # on its due date: the 10th of June, or the next business day
         remitted = remit_withholding(s, C, month_of(waterfall_on))
-    paid_banks = sum(a.paid_minor for a in result.waterfall.allocations
-                     if a.claim.step in ("interest", "principal")
-                     and a.claim.instrument.startswith("loan"))
+    with db.unit_of_work() as s:
+        paid_banks = debt_service_paid(s, C, year)
     summary.append((f"FY{year}", sum(p["earned"] for p in pack.payers),
                     sum(p["grant"] for p in pack.payers), sum(received.values()), paid_banks,
                     sum(h.gross_minor for h in holders if h.kind != "write_down"),
                     sum(h.withheld_minor for h in holders),
                     remitted.slip.withheld_minor if remitted.paid_on else 0,
                     sum(ln["outstanding"] for ln in pack.lenders)))
+
+
+def report_late_payments(result: Distribution) -> None:
+    """Print each instalment paid after its due date by the debt service the waterfall ran
+    first, with its default interest (遅延損害金)."""
+    for day in result.service.days if result.service else []:
+        late = [(due, amount) for due, amount in day.paid if due.due_on < day.on]
+        for due, amount in late:
+            console.print(f"  {due.loan_id}: {due.component.replace('_', ' ')} due "
+                          f"{due.due_on} paid late on {day.on}: {amount:,} JPY")
+
+
+def debt_service_paid(session: Session, contract_id: str, fiscal_year: int) -> int:
+    """What the banks were paid in the fiscal year (interest, default interest, principal),
+    from the ledger."""
+    start, end = fiscal_year_bounds(fiscal_year)
+    kinds = [Kind.INTEREST_PAYMENT, Kind.DEFAULT_INTEREST_PAYMENT, Kind.PRINCIPAL_REPAYMENT,
+             Kind.PREPAYMENT_FEE]
+    return sum(p.credit_minor for p in read.postings(session, contract_id, account=Code.CASH,
+                                                    kinds=kinds, from_on=start, through_on=end))
 
 
 def write_year_documents(year: int, out: Path) -> int:

@@ -47,6 +47,11 @@ class Kind(StrEnum):
     PROVIDER_FEE = "provider_fee"
     INTEREST_PAYMENT = "interest_payment"
     PRINCIPAL_REPAYMENT = "principal_repayment"
+    # Debt service on due dates (settlement.debt_service): 遅延損害金 accrued on an overdue
+    # amount and paid, and the fee on a prepayment (期限前弁済手数料).
+    DEFAULT_INTEREST_ACCRUAL = "default_interest_accrual"
+    DEFAULT_INTEREST_PAYMENT = "default_interest_payment"
+    PREPAYMENT_FEE = "prepayment_fee"
     INVESTOR_DISTRIBUTION = "investor_distribution"
     CAPITAL_RETURN = "capital_return"
     GUARANTEE_DRAW = "guarantee_draw"

@@ -99,6 +99,38 @@ class Repayment(_Frozen):
     business_day: Literal["following", "modified_following", "preceding"] = "following"
 
 
+class Prepayment(_Frozen):
+    """When and how a loan may be repaid ahead of its schedule (期限前弁済).
+
+    Attributes:
+        allowed_from: the first date a prepayment may be made (any date when absent).
+        minimum_minor: the smallest prepayment accepted (document key ``minimum``).
+        fee_rate: a fee on the amount prepaid (``"0.005"`` = 0.5 %), paid to the lender with
+            the prepayment; none by default.
+        effect: what the prepayment does to the remaining schedule: ``shorten_term``
+            (期間短縮型: the last instalments are cancelled, from the last one back, until the
+            amount is used) or ``lower_instalment`` (返済額軽減型: the remaining instalments
+            are rebuilt on the lower balance over the same due dates).
+    """
+
+    allowed_from: date | None = None
+    minimum_minor: AmountMinor = Field(default=0, alias="minimum")
+    fee_rate: UnitRate | None = None
+    effect: Literal["shorten_term", "lower_instalment"] = "shorten_term"
+
+
+class CashSweep(_Frozen):
+    """A share of the money left after a waterfall's claims that prepays the loan.
+
+    Attributes:
+        share: the share of the surplus swept (``"0.5"`` = half).
+        from_on: the first distribution date the sweep applies to.
+    """
+
+    share: UnitRate
+    from_on: date
+
+
 class Loan(_Frozen):
     """A bank loan to the intermediary or SPV, drawn once or several times.
 
@@ -118,8 +150,16 @@ class Loan(_Frozen):
         interest_rounding: how a fractional interest amount becomes whole minor units.
         repayment: the principal profile.
         seniority: 1 is the most senior; higher numbers are repaid later and lose first.
-        repayment_from_outcomes: repaid only out of outcome payments (through the waterfall),
-            principal written down if outcomes fall short.
+        repayment_from_outcomes: limited recourse to the outcome payments: the loan keeps its
+            due dates like any other, and what the outcomes did not cover by the contract's
+            final distribution is written down (after any guarantee) rather than left owing.
+        default_interest_rate_annual: 遅延損害金: the yearly rate on an amount not paid on its
+            due date, by the day from the day after the due date to the day it is paid
+            (ACT/365, truncated per arrear and payment); none when absent.
+        default_interest_on: which overdue amounts bear default interest: ``principal``
+            and/or ``interest`` (「支払うべき金額」: both, by default).
+        prepayment: the prepayment terms; a loan without them cannot be prepaid.
+        cash_sweep: the share of each distribution's surplus that prepays the loan, if any.
     """
 
     type: Literal["loan"] = "loan"
@@ -138,6 +178,11 @@ class Loan(_Frozen):
     repayment: Repayment
     seniority: int = Field(default=1, ge=1)
     repayment_from_outcomes: bool = False
+    default_interest_rate_annual: UnitRate | None = None
+    default_interest_on: tuple[Literal["principal", "interest"], ...] = ("principal",
+                                                                          "interest")
+    prepayment: Prepayment | None = None
+    cash_sweep: CashSweep | None = None
 
 
 class UnitClass(_Frozen):

@@ -217,6 +217,7 @@ JAPANESE_WORDS: dict[Phrase, Wording] = {
     Phrase.COSTS: Wording("費用"),
     Phrase.INTEREST: Wording("利息"),
     Phrase.PRINCIPAL: Wording("元本"),
+    Phrase.DEFAULT_INTEREST: Wording("遅延損害金"),
     Phrase.INVESTOR_RETURNS: Wording("出資者への分配"),
     Phrase.ACT_365F: Wording("実日数／365日（うるう年も365日）"),
     Phrase.ACT_360: Wording("実日数／360日"),

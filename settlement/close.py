@@ -31,11 +31,12 @@ from ledger.periods import close_period
 from ledger.service import get_book
 from ledger.verify import ledger_state_hash
 from settlement.closing_rules import require_closable
+from settlement.debt_service import accrue_to, service
 from settlement.grants import grant_room, grant_rounding_mode, rounded_grant
 from settlement.loan_ledger import loan_year
 from settlement.loans import loan_schedule
 from settlement.payer_ledger import read_payer_years, read_payments_by_results_year
-from settlement.payments import _post, loan_position
+from settlement.payments import _post
 from settlement.results import current_audited, results_for
 from settlement.runs import settle
 from settlement.schedules import compare
@@ -169,16 +170,11 @@ def _settle_audited(session: Session, contract: Contract, fiscal_year: int, by: 
 
 def _accrue_to_year_end(session: Session, contract: Contract, fiscal_year: int,
                         end: date) -> None:
-    for loan in contract.loans:
-        target = loan_position(session, contract, loan, end).interest_accrued_minor
-        accrued = read.totals(session, contract.id,
-                              Code.interest_payable(loan.id)).credits_minor
-        if target > accrued:
-            _post(session, contract.id, f"{contract.id}:close:FY{fiscal_year}:accrue:{loan.id}",
-                  Kind.INTEREST_ACCRUAL, end, target - accrued, Code.interest_expense(loan.id),
-                  Code.interest_payable(loan.id), f"Interest accrued to {end} — {loan.id}",
-                  {"contract": contract.id, "loan": loan.id, "fiscal_year": fiscal_year},
-                  contract.currency)
+    """Every instalment due in the year is serviced on its date (debt service through the
+    year end), then each loan's interest earned to the year end and its default interest are
+    booked."""
+    service(session, contract.id, end)
+    accrue_to(session, contract, end, f"{contract.id}:close:FY{fiscal_year}", fiscal_year)
 
 
 def build_pack(session: Session, contract: Contract, fiscal_year: int) -> SettlementPack:

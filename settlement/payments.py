@@ -28,7 +28,7 @@ from ledger.money import from_minor
 from ledger.rounding import round_minor
 from ledger.service import EntryRecord, get_book, post_entry
 from settlement.budget import obligation_year_of
-from settlement.loans import LoanPosition, loan_schedule, position
+from settlement.debt_service import ServiceRun, accrue_to, read_state, service, sweep
 from settlement.tables import ReceiptApplication, SettlementRun
 from settlement.trace import About, Subject, Trace
 from settlement.unit_returns import CapitalChange, RateSchedule, ReturnOwed, return_owed
@@ -248,6 +248,7 @@ class Distribution:
     entries: list[int] = field(default_factory=list)
     losses: list[Any] = field(default_factory=list)
     applied: list[tuple[Receipt, int]] = field(default_factory=list)
+    service: ServiceRun | None = None
 
     @property
     def applied_minor(self) -> int:
@@ -264,56 +265,31 @@ class Distribution:
 def claims_at(session: Session, contract: Contract, on: date,
               receipts: dict[str, int], final: bool) -> list[Claim]:
     """What is owed from outcome money at ``on``: provider outcome shares of ``receipts``,
-    interest and principal due, investor returns (and, at the end, capital)."""
+    investor returns and, at the end of the contract, every loan's payoff (the interest
+    booked and unpaid, and the principal still outstanding) and the units' capital.
+
+    Loans are not paid here before the end: their instalments are paid on their due dates by
+    debt service (:func:`settlement.debt_service.service`, which runs first)."""
     claims = _provider_claims(contract, receipts)
-    for loan in contract.loans:
-        pos = loan_position(session, contract, loan, on)
-        paid_interest, _ = account_totals(session, contract.id, f"interest-payable:{loan.id}",
-                                          ("interest_payment",))
-        repaid, drawn = account_totals(session, contract.id, f"loan:{loan.id}")
-        interest = interest_owed(session, contract, loan, on, final) - paid_interest
-        principal = drawn - repaid if (loan.repayment_from_outcomes or final) \
-            else min(pos.principal_due_minor - repaid, drawn - repaid)
-        if interest > 0:
-            claims.append(Claim("interest", loan.id, loan.lender, interest, loan.seniority))
-        if principal > 0:
-            claims.append(Claim("principal", loan.id, loan.lender, principal, loan.seniority))
+    if final:
+        for loan in contract.loans:
+            interest, principal = _payoff(session, contract, loan.id)
+            if interest > 0:
+                claims.append(Claim("interest", loan.id, loan.lender, interest, loan.seniority))
+            if principal > 0:
+                claims.append(Claim("principal", loan.id, loan.lender, principal,
+                                    loan.seniority))
     claims += _investor_claims(session, contract, on, final)
     return claims
 
 
-def loan_position(session: Session, contract: Contract, loan: Any, on: date) -> LoanPosition:
-    """The loan's position at the end of ``on``. A loan repaid from outcome payments pays
-    interest on the principal actually outstanding, not on its nominal schedule: the
-    repayments (and any write-down) posted so far are taken into account."""
-    schedule = loan_schedule(loan)
-    if not loan.repayment_from_outcomes:
-        return position(loan, schedule, on)
-    return position(loan, schedule, on, _principal_reductions(session, contract, loan.id))
-
-
-def interest_owed(session: Session, contract: Contract, loan: Any, on: date,
-                  final: bool) -> int:
-    """Interest the loan has earned in total by a distribution on ``on``.
-
-    A scheduled loan: the interest of its due dates up to ``on`` (at the end of the contract,
-    also what has run since the last one). A loan repaid from outcome payments is repaid
-    whenever outcome money arrives, so it is paid its interest up to that day: what has run to
-    the end of the day before (片端: the day of repayment is not counted).
-    """
-    if loan.repayment_from_outcomes:
-        return loan_position(session, contract, loan,
-                             on - timedelta(days=1)).interest_accrued_minor
-    pos = loan_position(session, contract, loan, on)
-    return pos.interest_accrued_minor if final else pos.interest_due_minor
-
-
-def _principal_reductions(session: Session, contract: Contract,
-                          loan_id: str) -> list[tuple[date, int]]:
-    """(effective on, amount) of every debit to the loan account: repayments, guarantee
-    draws and write-downs, each reducing the principal outstanding from its date."""
-    return [(p.effective_on, p.amount_minor) for p in read.postings(
-        session, contract.id, account=Code.loan(loan_id), side=DEBIT)]
+def _payoff(session: Session, contract: Contract, loan_id: str) -> tuple[int, int]:
+    """A loan repaid in full at the contract's end: the interest booked and unpaid and the
+    principal outstanding."""
+    payable = read.totals(session, contract.id, Code.interest_payable(loan_id))
+    outstanding = read.totals(session, contract.id, Code.loan(loan_id))
+    return (payable.credits_minor - payable.debits_minor,
+            outstanding.credits_minor - outstanding.debits_minor)
 
 
 def free_cash(session: Session, contract: Contract) -> int:
@@ -432,9 +408,13 @@ def distribute(session: Session, contract_id: str, on: date, final: bool = False
     (``NOTHING_TO_DISTRIBUTE``), whatever its date or reference. What the claims leave of the
     applied money stays in cash until the end of the contract.
 
-    Interest falls due (is accrued) as the schedule says, then is paid as far as money allows;
-    at the end of the contract (``final``: refused before the last fiscal year is settled, and
-    done once) every instrument's unpaid principal becomes a loss: covered in part by a
+    Debt service runs first (:func:`settlement.debt_service.service` through ``on``): every
+    instalment due by then is paid on its own due date from the cash there was, arrears with
+    their default interest; the waterfall pays no loan before the end. A surplus left by the
+    claims prepays the loans whose terms sweep it (:func:`settlement.debt_service.sweep`). At
+    the end of the contract (``final``: refused before the last fiscal year is settled, and
+    done once) each loan is paid off — the interest booked to the day before and the principal
+    outstanding — and every instrument's unpaid principal becomes a loss: covered in part by a
     guarantee, the rest written down. A run repeated on the same date and reference is refused
     (``ALREADY_DISTRIBUTED``).
     """
@@ -445,10 +425,17 @@ def distribute(session: Session, contract_id: str, on: date, final: bool = False
     _refuse_if_before_latest(session, contract, on)
     if final:
         _refuse_final_too_early(session, contract)
+    serviced = service(session, contract.id, on)
+    if final:
+        accrue_to(session, contract, on - timedelta(days=1), f"{tag}:final")
     cash = max(free_cash(session, contract), 0)
     unapplied = [r for r in receipts(session, contract.id, through_on=on,
                                      reference=reference or None) if r.unapplied_minor > 0]
-    applied = _apply(unapplied, min(sum(r.unapplied_minor for r in unapplied), cash))
+    # Outcome money is applied up to the cash still held (debt service on a due date may
+    # have spent part of it); the final distribution applies every receipt left, so that the
+    # providers' shares are of all the outcome money received.
+    received = sum(r.unapplied_minor for r in unapplied)
+    applied = _apply(unapplied, received if final else min(received, cash))
     if not applied and not final:
         raise Conflict(_nothing_left(contract, on, reference), "NOTHING_TO_DISTRIBUTE",
                        "reference")
@@ -458,14 +445,16 @@ def distribute(session: Session, contract_id: str, on: date, final: bool = False
     available = cash if final else sum(per_payer.values())
     claims = claims_at(session, contract, on, per_payer, final)
     result = run_waterfall(available, claims, contract.waterfall)
-    out = Distribution(on, result, applied=applied)
-    _accrue_interest(session, contract, on, final, tag, out)
+    out = Distribution(on, result, applied=applied, service=serviced)
+    out.entries += serviced.entries
     for allocation in result.allocations:
         if allocation.paid_minor > 0:
             out.entries.append(_post_allocation(session, contract, allocation, on, tag,
                                                 final).id or 0)
     if final:
         _write_down(session, contract, result, on, tag, out)
+    elif result.left_minor > 0:
+        out.entries += sweep(session, contract, result.left_minor, on, tag)
     _record_applications(session, contract, tag, on, applied)
     return out
 
@@ -543,21 +532,6 @@ def _refuse_if_distributed(session: Session, contract: Contract, tag: str, on: d
                        "posted; it is not run twice", "ALREADY_DISTRIBUTED", "reference")
 
 
-def _accrue_interest(session: Session, contract: Contract, on: date, final: bool, tag: str,
-                     out: Distribution) -> None:
-    """Bring each loan's accrued interest up to what it has earned (see :func:`interest_owed`)."""
-    for loan in contract.loans:
-        _, accrued = account_totals(session, contract.id, f"interest-payable:{loan.id}")
-        target = interest_owed(session, contract, loan, on, final)
-        if target > accrued:
-            out.entries.append(_post(
-                session, contract.id, f"{tag}:accrue:{loan.id}", "interest_accrual", on,
-                target - accrued, f"interest-expense:{loan.id}", f"interest-payable:{loan.id}",
-                f"Interest due to {on} — {loan.id}", {"contract": contract.id,
-                                                       "loan": loan.id}, contract.currency).id
-                or 0)
-
-
 def _post_allocation(session: Session, contract: Contract, allocation: Any, on: date,
                      tag: str, final: bool) -> EntryRecord:
     claim = allocation.claim
@@ -575,6 +549,17 @@ def _post_allocation(session: Session, contract: Contract, allocation: Any, on: 
                              "distribution": tag, link: instrument}
     if final:
         links["final"] = True
+    if is_loan and claim.step == "interest":
+        # The payoff's interest is the current period's, to the day before: it settles the
+        # period's due date ahead of it. Its principal is a prepayment (no due date).
+        loan = next(ln for ln in contract.loans if ln.id == instrument)
+        following = read_state(session, contract, loan, on).next_due
+        if following is not None:
+            links["due_on"] = following.due_on.isoformat()
+        links["component"] = "interest"
+    elif is_loan:
+        links["component"] = "principal"
+        links["payoff"] = True
     # Money for unit holders waits in a payable until it is paid to each holder, net of the
     # tax withheld (investors package); everything else leaves the cash account now.
     paid_from = Code.distributions_payable(instrument) if link == "unit_class" else Code.CASH

@@ -108,6 +108,7 @@ class Phrase(StrEnum):
     COSTS = "term.costs"
     INTEREST = "term.interest"
     PRINCIPAL = "term.principal"
+    DEFAULT_INTEREST = "term.default_interest"
     INVESTOR_RETURNS = "term.investor_returns"
     ACT_365F = "term.act_365f"
     ACT_360 = "term.act_360"
@@ -214,7 +215,8 @@ DIRECTION_TERMS: dict[str, Phrase] = {"higher": Phrase.HIGHER_IS_BETTER,
                                       "lower": Phrase.LOWER_IS_BETTER}
 WATERFALL_TERMS: dict[str, Phrase] = {
     "provider_fees": Phrase.PROVIDER_FEES, "costs": Phrase.COSTS, "interest": Phrase.INTEREST,
-    "principal": Phrase.PRINCIPAL, "investor_returns": Phrase.INVESTOR_RETURNS}
+    "principal": Phrase.PRINCIPAL, "investor_returns": Phrase.INVESTOR_RETURNS,
+    "default_interest": Phrase.DEFAULT_INTEREST}
 DAY_COUNT_TERMS: dict[str, Phrase] = {"ACT/365F": Phrase.ACT_365F, "ACT/360": Phrase.ACT_360,
                                       "30/360": Phrase.THIRTY_360}
 DAY_ENDS_TERMS: dict[tuple[bool, bool], Phrase] = {
@@ -758,6 +760,7 @@ ENGLISH_WORDS: dict[Phrase, Wording] = {
     Phrase.COSTS: Wording("costs"),
     Phrase.INTEREST: Wording("interest"),
     Phrase.PRINCIPAL: Wording("principal"),
+    Phrase.DEFAULT_INTEREST: Wording("default interest (遅延損害金)"),
     Phrase.INVESTOR_RETURNS: Wording("investor returns"),
     Phrase.ACT_365F: Wording("ACT/365F"),
     Phrase.ACT_360: Wording("ACT/360"),

@@ -232,7 +232,7 @@ def test_a_year_from_results_to_a_zengin_file(cli_db, tmp_path):
                "--on", "2020-06-05", "--reference", "FY2019-rest").exit_code == 0
     shown = sib("money", "distribute", "-c", C, "--on", "2020-06-08", "--trace")
     assert shown.exit_code == 0 and "waterfall: " in shown.output
-    assert "1,000 available" in shown.output
+    assert "available = 1,000" in shown.output
 
 
 def test_refusals_name_the_field_or_row_and_write_nothing(cli_db, tmp_path):

@@ -538,7 +538,9 @@ class ConservationMachine(RuleBasedStateMachine):
             ("FINAL_BEFORE_TERM_END",) if final and not self.last_year_settled else
             ("FINAL_ALREADY_DISTRIBUTED",) if final and self.final_done else
             ("NOTHING_TO_DISTRIBUTE",) if not final and not expected_applied else
-            ("PERIOD_CLOSED", None) if closed else (None,))
+            ("PERIOD_CLOSED", None) if closed else
+            # Debt service runs first: instalments due by then may take the cash there was.
+            (None, "NOTHING_TO_DISTRIBUTE") if not final else (None,))
         before = self._snapshot()
         backdated = any(on < d for d, _, _ in self.distributions)
         name = "distribute" + (" final" if final else "") + (" backdated" if backdated else "")
@@ -552,6 +554,11 @@ class ConservationMachine(RuleBasedStateMachine):
         if refused is not None:
             return refused
         applied = {receipt.entry_id: amount for receipt, amount in result.applied}
+        # What the model expects is applied after debt service has paid what fell due (from
+        # the same cash); the final distribution applies every receipt left.
+        serviced = sum(d.paid_minor for d in result.service.days) if result.service else 0
+        expected_applied = first_in_first_out(
+            eligible, within_reach if final else min(within_reach, max(cash - serviced, 0)))
         assert applied == expected_applied, (
             f"distribute(on={on}, reference={reference!r}) applied {applied}, the model "
             f"expected {expected_applied} (free cash {cash})")

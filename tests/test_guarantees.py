@@ -127,16 +127,19 @@ def story(session):
 
 def test_a_guarantor_paying_4m_of_a_5m_loss_is_4m_recovered_and_1m_written_down(session, story):
     final, _, pack = story
-    # Cash at the end: 10,000,000 drawn + 1,000,000 of units + 4,000,000 from the city
-    # − 9,875,343 fee = 5,124,657. Interest first, to the day before (30 June 2021 is an
-    # interest date): 10,000,000 × 1 % × 90/365 = 24,657.5 → 24,657, then 365 days → 100,000:
-    # 124,657. Principal: 5,124,657 − 124,657 = 5,000,000 of the 10,000,000; nothing is left
-    # for the units.
-    interest = int(10_000_000 * Fraction("0.01") * 90 / 365) + 100_000
-    assert interest == 124_657
+    # Debt service on the due dates (interest every 30 June, back from the bullet's date):
+    # 30 June 2021, 10,000,000 × 1 % × 90/365 = 24,657.5 → 24,657, paid from the cash left
+    # after the fee (10,000,000 + 1,000,000 − 9,875,343 = 1,124,657); 30 June 2022, 365 days
+    # → 100,000, paid by the service the final distribution runs first. Interest 124,657.
+    first = int(10_000_000 * Fraction("0.01") * 90 / 365)
+    assert (first, first + 100_000) == (24_657, 124_657)
+    assert [(d.on, [(due.component, due.due_on, amount) for due, amount in d.paid])
+            for d in final.service.days if d.paid] == [
+        (date(2022, 6, 30), [("interest", date(2022, 6, 30), 100_000)])]
+    # Cash at the payoff: 1,124,657 − 24,657 + 4,000,000 from the city − 100,000 = 5,000,000
+    # for the principal, of the 10,000,000; nothing is left for the units.
     assert {(a.claim.step, a.claim.instrument): (a.claim.amount_minor, a.paid_minor)
             for a in final.waterfall.allocations} == {
-        ("interest", "bank-loan"): (interest, interest),
         ("principal", "bank-loan"): (10_000_000, 5_000_000),
         ("principal", "protected-units"): (1_000_000, 0)}
     # The loan's 5,000,000 unpaid: the guarantee pays up to 4,000,000, 1,000,000 is lost.

@@ -69,6 +69,7 @@ from settlement.schedules import (
     accrued_interest_trace,
     build_schedule,
 )
+from settlement.servicing import Due, pay
 from settlement.trace import (
     ENGLISH_SUBJECTS,
     ENGLISH_WORDS,
@@ -557,7 +558,7 @@ DISTRIBUTION_AND_LOAN_PHRASES = {
     Phrase.OWED, Phrase.PAID_IN_FULL, Phrase.PAID_IN_PART, Phrase.PROVIDER_FEES, Phrase.COSTS,
     Phrase.INTEREST, Phrase.PRINCIPAL, Phrase.INVESTOR_RETURNS, Phrase.ACT_365F,
     Phrase.ACT_360, Phrase.THIRTY_360, Phrase.FIRST_DAY_ONLY, Phrase.BOTH_ENDS,
-    Phrase.LAST_DAY_ONLY, Phrase.NEITHER_END}
+    Phrase.LAST_DAY_ONLY, Phrase.NEITHER_END, Phrase.DEFAULT_INTEREST}
 
 
 def _other_traces() -> Iterator[tuple[Contract, Trace]]:
@@ -590,6 +591,11 @@ def _other_traces() -> Iterator[tuple[Contract, Trace]]:
               Claim("interest", "loan", "bank", 50, 1), Claim("principal", "loan", "bank", 500),
               Claim("investor_returns", "units", "units", 70, 101)]
     yield five, run_waterfall(400, claims).trace
+    # Debt service on a due date, short of cash: default interest, interest, principal.
+    owed = [Due("loan", "bank", 1, "default_interest", date(2022, 3, 31), 30),
+            Due("loan", "bank", 1, "interest", date(2022, 3, 31), 70),
+            Due("loan", "bank", 1, "principal", date(2022, 3, 31), 500)]
+    yield five, pay(200, owed)[1]
     for loss in losses([("loan", "bank", 1_000), ("units", "units", 300)],
                        [("loan", Fraction(4, 5), 700)]):
         yield five, loss.trace

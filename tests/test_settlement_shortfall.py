@@ -123,34 +123,42 @@ def test_the_junior_units_lose_principal_and_the_guarantee_covers_part(
     pack = close_year(session, C, 2023, "spv")
     session.commit()
 
-    # June 2022, 4,000,000 received: the provider's 20 %, the loan's interest to 29 June
-    # (to the first due date, 30 June 2021, then the running year), the rest repays principal.
-    # Nothing is left for the units' return (455 days at 3 % on 5,000,000).
+    # The loan is serviced on its due dates (interest every 30 June, the bullet on 30 June
+    # 2023), from the vehicle's cash, whatever the outcome money: 30 June 2021, interest from
+    # 1 April to 29 June (90 days) on 10,000,000 = 24,657.5 → 24,657; 30 June 2022, 365 days
+    # → 100,000. Cash never runs short (15,000,000 raised − 4,000,000 fee = 11,000,000).
+    interest_0 = int(interest(10_000_000, DRAWN_ON, date(2021, 6, 29)))
+    interest_1 = int(interest(10_000_000, date(2021, 6, 30), date(2022, 6, 29)))
+    assert (interest_0, interest_1) == (24_657, 100_000)
+    assert [(due.component, due.due_on, amount) for d in june.service.days
+            for due, amount in d.paid] == [("interest", date(2022, 6, 30), interest_1)]
+    # June 2022, 4,000,000 received: the provider's 20 %, then the units' return for 455
+    # days (1 April 2021 to 29 June 2022) at 3 % on 5,000,000; the loan is owed nothing
+    # before its due date, and what is left stays in cash (no sweep term).
     fee_1 = int(4_000_000 * Fraction("0.20"))
-    interest_1 = int(interest(10_000_000, DRAWN_ON, date(2021, 6, 29))) + \
-        int(interest(10_000_000, date(2021, 6, 30), date(2022, 6, 29)))
-    repaid_1 = 4_000_000 - fee_1 - interest_1
     coupon_1 = int(5_000_000 * Fraction("0.03") * 455 / 365)
-    assert (fee_1, interest_1, repaid_1, coupon_1) == (800_000, 124_657, 3_075_343, 186_986)
+    assert (fee_1, coupon_1) == (800_000, 186_986)
     assert allocations(june) == {("provider_fees", "provider"): (fee_1, fee_1),
-                                 ("interest", "senior-loan"): (interest_1, interest_1),
-                                 ("principal", "senior-loan"): (10_000_000, repaid_1),
-                                 ("investor_returns", "junior-units"): (coupon_1, 0)}
+                                 ("investor_returns", "junior-units"): (coupon_1, coupon_1)}
 
-    # June 2023, the end: all the cash (10,000,000: 15,000,000 raised, 8,000,000 of fees,
-    # 4,000,000 and 3,000,000 received, 4,000,000 paid out in 2022) goes down the waterfall.
-    # The loan's interest now runs on the 6,924,657 still owed.
-    cash = 15_000_000 - 8_000_000 + 4_000_000 - 4_000_000 + 3_000_000
+    # June 2023, the end. First the due date: interest 100,000 and the bullet 10,000,000,
+    # on time. Then the waterfall on the cash left for it: 15,000,000 raised − 8,000,000
+    # of fees + 4,000,000 + 3,000,000 received − 224,657 interest − 10,000,000 principal −
+    # 800,000 provider − 186,986 return reserved for the holders = 2,788,357.
+    interest_2 = int(interest(10_000_000, date(2022, 6, 30), date(2023, 6, 29)))
+    assert interest_2 == 100_000
+    assert [(due.component, due.due_on, amount) for d in final.service.days
+            for due, amount in d.paid] == [("interest", date(2023, 6, 30), interest_2),
+                                           ("principal", date(2023, 6, 30), 10_000_000)]
+    cash = 15_000_000 - 8_000_000 + 4_000_000 + 3_000_000 \
+        - (interest_0 + interest_1 + interest_2) - 10_000_000 - fee_1 - coupon_1
     fee_2 = int(3_000_000 * Fraction("0.20"))
-    owed = 10_000_000 - repaid_1
-    interest_2 = int(interest(owed, date(2022, 6, 30), date(2023, 6, 29)))
-    returned = cash - fee_2 - interest_2 - owed
+    returned = cash - fee_2          # capital comes before returns in the waterfall
     unpaid = 5_000_000 - returned
-    coupon_2 = int(5_000_000 * Fraction("0.03") * (date(2023, 6, 30) - DRAWN_ON).days / 365)
-    assert (interest_2, returned, unpaid) == (69_246, 2_406_097, 2_593_903)
+    # The return owed: 820 days (1 April 2021 to 29 June 2023) at 3 % less what was paid.
+    coupon_2 = int(5_000_000 * Fraction("0.03") * 820 / 365) - coupon_1
+    assert (cash, returned, unpaid, coupon_2) == (2_788_357, 2_188_357, 2_811_643, 150_000)
     assert allocations(final) == {("provider_fees", "provider"): (fee_2, fee_2),
-                                  ("interest", "senior-loan"): (interest_2, interest_2),
-                                  ("principal", "senior-loan"): (owed, owed),
                                   ("principal", "junior-units"): (5_000_000, returned),
                                   ("investor_returns", "junior-units"): (coupon_2, 0)}
     assert final.waterfall.left_minor == 0
@@ -159,7 +167,9 @@ def test_the_junior_units_lose_principal_and_the_guarantee_covers_part(
     share, cap = Fraction(cover_percent) / 100, int(cover_max.replace(",", ""))
     guaranteed = min(int(unpaid * share), cap)
     written_down = unpaid - guaranteed
-    assert guaranteed == {"the percentage": 1_296_951, "the maximum": 1_500_000}[binding]
+    # 50 % of 2,811,643 = 1,405,821.5 → 1,405,821 (under the 2,000,000 cap); 80 % would be
+    # 2,249,314, capped at 1,500,000.
+    assert guaranteed == {"the percentage": 1_405_821, "the maximum": 1_500_000}[binding]
     assert [(x.instrument, x.unpaid_minor, x.guaranteed_minor, x.written_down_minor)
             for x in final.losses] == [("junior-units", unpaid, guaranteed, written_down)]
     kinds = [e.kind for e in session.scalars(select(Entry).where(
@@ -168,14 +178,14 @@ def test_the_junior_units_lose_principal_and_the_guarantee_covers_part(
 
     balances = tb(session)
     assert balances["units:junior-units"] == 0                # capital: returned or lost
-    assert balances["distributions-payable:junior-units"] == returned  # owed to the holders
+    assert balances["distributions-payable:junior-units"] == returned + coupon_1  # holders
     assert balances["guarantor-claim:foundation-guarantee"] == guaranteed  # owed to the
     assert balances["write-down-gain"] == written_down                     # foundation
     assert balances["loan:senior-loan"] == 0
     assert balances["interest-payable:senior-loan"] == 0
-    assert balances["interest-expense:senior-loan"] == interest_1 + interest_2
-    assert balances["distributions:junior-units"] == 0        # no return was ever paid
-    assert balances["cash"] == returned                       # only the holders' money left
+    assert balances["interest-expense:senior-loan"] == interest_0 + interest_1 + interest_2
+    assert balances["distributions:junior-units"] == coupon_1  # the 2022 return
+    assert balances["cash"] == returned + coupon_1            # only the holders' money left
     assert balances["fees:provider"] == 8_000_000 + fee_1 + fee_2
     assert verify(session).ok
     # The pack of the year the contract ended in (FY2023, closed after the final waterfall).
