@@ -401,6 +401,67 @@ def receive(contract: str = ContractOpt, payer: str = typer.Option(..., "--payer
     typer.echo(f"payment of {amount:,} from {payer} recorded")
 
 
+@money_app.command("service")
+def service_command(contract: str = ContractOpt,
+                    through: str = typer.Option(..., "--through",
+                                                help="service every due date up to this day"),
+                    as_json: bool = JsonOpt) -> None:
+    """Pay every loan instalment falling due up to --through on its own due date, from the
+    cash the vehicle had then; what cannot be paid stays overdue with 遅延損害金 and is paid
+    on the next date cash comes in. Dates already serviced are not serviced again."""
+    from api.routes.debt_service import service_public
+    from contracts.store import get_contract
+    from settlement.debt_service import service
+    through_on = parse_date(through, "through")
+
+    def work(session: Any) -> dict[str, Any]:
+        currency = get_contract(session, contract).currency
+        return service_public(service(session, contract, through_on), currency) \
+            .model_dump(mode="json")
+    data = _run(work)
+    if as_json:
+        print_json(data)
+        return
+    for day in data["days"]:
+        for paid in day["paid"]:
+            late = f" (due {paid['due_on']}, paid late)" if paid["late"] else ""
+            typer.echo(f"{day['on']} {paid['loan']} {paid['component']}: "
+                       f"{int(paid['amount']['amount']):,} {paid['amount']['currency']}{late}")
+    for due in data["overdue"]:
+        typer.echo(f"OVERDUE {due['loan']} {due['component']} due {due['due_on']}: "
+                   f"{int(due['amount']['amount']):,} {due['amount']['currency']}")
+    typer.echo(f"serviced through {data['through']}: {len(data['entries'])} entries posted")
+
+
+@money_app.command("prepay")
+def prepay_command(contract: str = ContractOpt, loan: str = typer.Option(..., "--loan"),
+                   amount: int = typer.Option(..., "--amount", help="in minor units (yen)"),
+                   on: str = typer.Option(..., "--on"), as_json: bool = JsonOpt) -> None:
+    """Prepay a loan (期限前弁済) under its prepayment terms; the remaining schedule is
+    rebuilt (a shorter term or lower instalments, as the terms say)."""
+    from api.routes.debt_service import instalments_json
+    from contracts.store import get_contract
+    from settlement.debt_service import prepay
+    on_day = parse_date(on, "on")
+    check_amount_minor(amount, "amount")
+
+    def work(session: Any) -> dict[str, Any]:
+        currency = get_contract(session, contract).currency
+        result = prepay(session, contract, loan, amount, on_day)
+        return {"loan": result.loan_id, "on": result.on.isoformat(),
+                "amount": result.amount_minor, "fee": result.fee_minor,
+                "currency": currency, "entries": list(result.entries),
+                "instalments": instalments_json(result.schedule_after, currency)}
+    data = _run(work)
+    if as_json:
+        print_json(data)
+        return
+    typer.echo(f"prepaid {data['amount']:,} of {loan} on {data['on']} (fee {data['fee']:,})")
+    for row in data["instalments"]:
+        if row["status"] == "not_due":
+            typer.echo(f"  {row['due_on']}: principal {int(row['principal']['amount']):,}")
+
+
 @money_app.command("distribute")
 def distribute_command(contract: str = ContractOpt, on: str = typer.Option(..., "--on"),
                        reference: str = typer.Option(

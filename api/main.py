@@ -9,7 +9,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import problems
 from api.limits import BoundedBodies
-from api.routes import audit, changes, contracts, investors, ledger, money, settlement
+from api.routes import (
+    audit,
+    changes,
+    contracts,
+    debt_service,
+    investors,
+    ledger,
+    money,
+    settlement,
+)
 from api.security import FailedAuthLimiter, SecurityHeaders
 from api.settings import get_settings
 from ledger.errors import SibError
@@ -34,7 +43,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.add_exception_handler(Exception, problems.unexpected_error_handler)
     app.add_middleware(BoundedBodies)
     for router in (ledger.router, contracts.router, settlement.router, money.router,
-                   investors.router, changes.router, audit.router):
+                   investors.router, changes.router, audit.router, debt_service.router):
         app.include_router(router, responses=problems.ERROR_RESPONSES)
 
     @app.get("/health", tags=["service"])

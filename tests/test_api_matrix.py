@@ -187,6 +187,9 @@ class World:
     ids: dict[str, Any]
     closes: Iterator[int] = field(default_factory=lambda: iter((2021, 2022)))
     days: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    # Distributions of fresh receipts run in June 2023, after the FY2022 waterfall and before
+    # the loans' June due dates, so that debt service does not spend the receipt first.
+    waterfall_days: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     # Fresh (fiscal year, KPI, payer) slots for results: FY2023 is not evaluated in the story.
     slots: Iterator[tuple[int, str, str]] = field(default_factory=lambda: iter(
         [(2023, "continuation-rate", p) for p in demo.PAYERS]
@@ -499,8 +502,18 @@ EXPECTED: dict[tuple[str, str], Row] = {
                              "reference": f"matrix-{uuid.uuid4().hex[:8]}"})),
     ("POST", "/contracts/{contract_id}/distributions"): Row(WRITERS, post(
         "/contracts/{C}/distributions", {"on": "2024-07-31", "reference": "refused"},
-        make_body=lambda w: {"on": f"2024-08-{next(w.days):02d}",
+        make_body=lambda w: {"on": f"2023-06-{next(w.waterfall_days):02d}",
                              "reference": _received(w)})),
+    ("POST", "/contracts/{contract_id}/debt-service"): Row(WRITERS, post(
+        "/contracts/{C}/debt-service", {"through": "2023-05-31"})),  # serviced: nothing new
+    ("POST", "/contracts/{contract_id}/prepayments"): Row(WRITERS, post(
+        "/contracts/{C}/prepayments", {"loan": "loan-kyoto", "on": "2023-06-01",
+                                       "amount": {"amount": "100000", "currency": "JPY"}},
+        make_body=lambda w: {"loan": "loan-kyoto", "on": f"2023-06-{next(w.waterfall_days):02d}",
+                             "amount": {"amount": "100000", "currency": "JPY"}})),
+    ("GET", "/contracts/{contract_id}/loans/{loan_id}/instalments"): Row(
+        FULL_READ | {"lender"}, get("/contracts/{C}/loans/loan-yamaguchi/instalments",
+                                    as_of="2023-03-31")),
     ("POST", "/contracts/{contract_id}/holder-payments"): Row(WRITERS, post(
         "/contracts/{C}/holder-payments", {"on": FY2021_WATERFALL_ON})),  # paid: paid once
     ("GET", "/contracts/{contract_id}/payment-records"): Row(
