@@ -28,17 +28,32 @@ def closing_problems(session: Session, contract: Contract, fiscal_year: int) -> 
                 f"result {row.id} ({row.kpi_id} {row.payer_id or 'contract'} {evaluation} "
                 f"FY{fiscal_year}, version {row.version}) is {row.state}: it must be audited "
                 "(sib kpi audit) before the year closes", "fiscal_year"))
-    audited = {kpi for kpi, _ in current_audited(session, contract.id, fiscal_year)}
-    pending = {row.kpi_id for row in pending_audit(session, contract.id, fiscal_year)}
-    paying = sorted({t.kpi for t in contract.tranches_in(fiscal_year)
-                     if t.kpi is not None and t.evaluation == "final"})
-    for kpi in paying:
-        if kpi not in audited and kpi not in pending:
+    audited = set(current_audited(session, contract.id, fiscal_year))
+    pending = {(row.kpi_id, row.payer_id)
+               for row in pending_audit(session, contract.id, fiscal_year)}
+    for kpi, payer in _results_needed(contract, fiscal_year):
+        if (kpi, payer) not in audited and (kpi, payer) not in pending:
+            whose = f" for {payer}" if payer else ""
             problems.append(Problem(
                 PERIOD_NOT_SETTLED,
-                f"{kpi} decides a payment for FY{fiscal_year} and has no audited result: the "
-                "year cannot be settled; submit and audit it before closing", "fiscal_year"))
+                f"{kpi}{whose} decides a payment for FY{fiscal_year} and has no audited "
+                "result: the year cannot be settled; submit and audit it before closing",
+                "fiscal_year"))
     return problems
+
+
+def _results_needed(contract: Contract, fiscal_year: int) -> list[tuple[str, str]]:
+    """(KPI, payer) of every final result a payment of the year depends on (payer ``""`` for
+    a KPI measured for the whole contract)."""
+    needed: set[tuple[str, str]] = set()
+    for tranche in contract.tranches_in(fiscal_year):
+        if tranche.kpi is None or tranche.evaluation != "final":
+            continue
+        if contract.kpi(tranche.kpi).measured == "per_payer":
+            needed |= {(tranche.kpi, p) for p in tranche.payers or contract.payer_ids}
+        else:
+            needed.add((tranche.kpi, ""))
+    return sorted(needed)
 
 
 def require_closable(session: Session, contract: Contract, fiscal_year: int,

@@ -156,3 +156,25 @@ def test_over_http_a_year_closes_only_when_audited_and_reopens_by_two_people(db_
     assert closed_through(db_url) is None
     forced_record = next(r for r in log if r["action"] == "settlement.close.forced")
     assert forced_record["detail"] == "forced: board decision"
+
+
+def test_a_payer_without_its_result_holds_the_close_back(db_url):
+    """Continuation rate is measured per municipality: four of five audited is not enough."""
+    from api import demo
+    from contracts.store import contract_for_year, load_contract
+    from contracts.validate import load_contract_file
+    from settlement.closing_rules import closing_problems
+    from settlement.kpi import ResultInput
+    from settlement.results import audit_result, submit_results
+    contract, _ = load_contract_file(FIVE)
+    contract_wide, per_payer = demo.RESULTS[2019]
+    inputs = [ResultInput(C, 2019, kpi, value) for kpi, value in contract_wide.items()]
+    inputs += [ResultInput(C, 2019, "continuation-rate", v, p) for p, v in per_payer.items()
+               if p != "misato"]
+    with db.unit_of_work(db_url) as s:
+        load_contract(s, contract, FIVE.name)
+        for row in submit_results(s, inputs, "kuno-lab"):
+            audit_result(s, row.id or 0, "committee")
+        problems = closing_problems(s, contract_for_year(s, C, 2019), 2019)
+    assert [(p.code, p.field) for p in problems] == [("PERIOD_NOT_SETTLED", "fiscal_year")]
+    assert "continuation-rate for misato" in problems[0].message
