@@ -63,8 +63,11 @@ SECOND_PERSON_ACTS: dict[str, str] = {
 }
 
 
-def get_change_request(session: Session, request_id: int) -> ChangeRequest:
-    row = session.get(ChangeRequest, request_id)
+def get_change_request(session: Session, request_id: int,
+                       for_decision: bool = False) -> ChangeRequest:
+    """The request; ``for_decision`` locks its row (PostgreSQL) so that two decisions sent
+    at once are taken one after the other, the second seeing the first."""
+    row = session.get(ChangeRequest, request_id, with_for_update=for_decision)
     if row is None:
         raise NotFound(f"no change request {request_id}", CHANGE_REQUEST_NOT_FOUND,
                        "request_id")
@@ -110,7 +113,7 @@ def approve_change(session: Session, request_id: int, approved_by: str,
                    now: datetime | None = None) -> ChangeRequest:
     """Approve a request and apply its change, by someone other than the requester
     (approving again by the same person returns it)."""
-    row = get_change_request(session, request_id)
+    row = get_change_request(session, request_id, for_decision=True)
     if row.state == "approved" and row.decided_by == approved_by:
         return row
     _require_open(row)
@@ -130,7 +133,7 @@ def approve_change(session: Session, request_id: int, approved_by: str,
 def reject_change(session: Session, request_id: int, rejected_by: str, reason: str,
                   now: datetime | None = None) -> ChangeRequest:
     """Reject a request (its requester may withdraw it this way); nothing changes."""
-    row = get_change_request(session, request_id)
+    row = get_change_request(session, request_id, for_decision=True)
     if row.state == "rejected" and row.decided_by == rejected_by:
         return row
     _require_open(row)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 RESULT_STATES = ("draft", "submitted", "audited", "settled")
@@ -203,8 +203,13 @@ class ChangeRequest(SQLModel, table=True):
     """
 
     __tablename__ = "settlement_change_request"
-    __table_args__ = (Index("ix_change_request_subject", "contract_id", "act", "subject",
-                            "state"),)
+    __table_args__ = (
+        Index("ix_change_request_subject", "contract_id", "act", "subject", "state"),
+        # One request awaiting a decision per subject, even when two are sent at once.
+        Index("ux_change_request_open", "contract_id", "act", "subject", unique=True,
+              sqlite_where=text("state = 'requested'"),
+              postgresql_where=text("state = 'requested'")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     act: str = Field(max_length=32)

@@ -256,3 +256,62 @@ def test_an_evaluator_acts_only_on_the_contracts_it_evaluates(client):
             pytest.raises(SibError) as unscoped:
         add_user(s, "anyone", "evaluator")
     assert unscoped.value.code == "SCOPE_REQUIRED"
+
+
+# --------------------------------------------------------------------------- races
+
+def _open_request(session, contract_id: str) -> int:
+    from ledger.service import utc_now
+    from settlement.tables import ChangeRequest
+    row = ChangeRequest(act="bank_account.change", contract_id=contract_id, subject="twr",
+                        proposed=json.dumps(NEW_TWR), requested_by="alice",
+                        requested_at=utc_now())
+    session.add(row)
+    session.flush()
+    return row.id or 0
+
+
+def test_a_subject_has_one_request_awaiting_a_decision_even_when_two_are_sent_at_once(db_url):
+    """The check before writing cannot see a request sent at the same moment; the database's
+    partial unique index can."""
+    from sqlalchemy.exc import IntegrityError
+    with pytest.raises(IntegrityError), db.unit_of_work(db_url) as s:
+        _open_request(s, "race")
+        _open_request(s, "race")
+
+
+@pytest.mark.postgres
+def test_two_decisions_sent_at_once_are_taken_one_after_the_other(pg_url):
+    """Two people reject (or approve) the same request at the same moment: the second waits
+    for the first and is told it was already decided — one decision, one change."""
+    import threading
+    import uuid
+
+    from sqlmodel import Session
+
+    from api.db import make_engine
+    engine = make_engine(pg_url)
+    with Session(engine) as s:
+        request_id = _open_request(s, f"race-{uuid.uuid4().hex[:8]}")
+        s.commit()
+    first = Session(engine)
+    reject_change(first, request_id, "bob", "first")  # holds the request's row lock
+    outcome: list[str] = []
+
+    def second() -> None:
+        with Session(engine) as s:
+            try:
+                reject_change(s, request_id, "carol", "second")
+                s.commit()
+                outcome.append("decided")
+            except SibError as error:
+                outcome.append(error.code)
+    waiting = threading.Thread(target=second)
+    waiting.start()
+    waiting.join(timeout=1)
+    assert waiting.is_alive()  # waiting for the first decision's lock
+    first.commit()
+    first.close()
+    waiting.join(timeout=10)
+    engine.dispose()
+    assert outcome == ["CHANGE_REQUEST_DECIDED"]

@@ -49,6 +49,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_change_request_subject", "settlement_change_request",
                     ["contract_id", "act", "subject", "state"])
+    # One request awaiting a decision per subject, even when two are sent at once.
+    op.create_index("ux_change_request_open", "settlement_change_request",
+                    ["contract_id", "act", "subject"], unique=True,
+                    sqlite_where=sa.text("state = 'requested'"),
+                    postgresql_where=sa.text("state = 'requested'"))
     op.create_table(
         "settlement_transfer_file_payee",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -79,5 +84,6 @@ def downgrade() -> None:
         batch.drop_column("expires_at")
     op.drop_index("ix_transfer_file_payee", table_name="settlement_transfer_file_payee")
     op.drop_table("settlement_transfer_file_payee")
+    op.drop_index("ux_change_request_open", table_name="settlement_change_request")
     op.drop_index("ix_change_request_subject", table_name="settlement_change_request")
     op.drop_table("settlement_change_request")
