@@ -93,6 +93,8 @@ def _register_subcommands() -> None:
     app.add_typer(inv.tax_app, name="tax")
     app.command("statements")(inv.statements_command)
     app.command("export")(inv.export_command)
+    from api.cli_loans import loan_app
+    app.add_typer(loan_app, name="loan")
 
 
 _register_subcommands()

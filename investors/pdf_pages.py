@@ -208,6 +208,30 @@ _FURNITURE_LABELS = ("generated_at", "document_id", "ledger_state", "verify_hint
                      "fiscal_year", "period", "total", "amount")
 _KPI_LABELS = ("kpi_results", "kpi", "payer", "target", "result", "achievement", "maximum",
                "earned", "evaluation_interim")
+_LOAN_LABELS = ("loan_name", "loan_id", "lender", "borrower", "interest_rate",
+                "default_interest_rate", "day_count", "none", "end_mark", "principal",
+                "interest", "default_interest", "paid_on", "not_paid", "issued_on")
+# The loan documents (investors.pdf_loan_documents).
+LOAN_KIND_LABELS: dict[str, tuple[str, ...]] = {
+    "loan_confirmation": _FURNITURE_LABELS + _LOAN_LABELS + (
+        "loan_confirmation", "addressee", "confirmed_by", "confirmation_intro", "as_of",
+        "as_of_end", "balances", "item", "principal_outstanding", "of_which_overdue_principal",
+        "overdue_interest", "default_interest_owed", "interest_running", "commitment",
+        "drawn", "undrawn", "next_due", "due_date", "principal_scheduled",
+        "interest_scheduled", "scheduled_total", "arrears", "no_arrears", "days_late",
+        "default_interest_paid", "default_interest_unpaid", "booked", "interest_payable_booked",
+        "of_which_default_interest", "booked_note"),
+    "interest_statement": _FURNITURE_LABELS + _LOAN_LABELS + (
+        "interest_statement", "addressee", "confirmed_by", "as_of", "as_of_end", "item",
+        "instalment", "due_date",
+        "interest_period", "period_from", "period_to", "principal_balance", "days", "rate",
+        "interest_exact", "rounding", "rounding_dropped", "interest_due", "interest_paid",
+        "interest_unpaid", "payments", "interest_note", "trace", "default_interest_paid"),
+    "repayment_notice": _FURNITURE_LABELS + _LOAN_LABELS + (
+        "repayment_notice", "addressee", "notified_by", "notice_intro", "notice_on", "item",
+        "repayment_date", "instalment", "component", "due_date", "this_instalment",
+        "in_arrears", "total_due", "principal_after", "notice_note"),
+}
 # The labels each kind of document prints (a test keeps these lists complete): their
 # characters are seeded into the document's first font subset.
 KIND_LABELS: dict[str, tuple[str, ...]] = {
@@ -245,6 +269,7 @@ KIND_LABELS: dict[str, tuple[str, ...]] = {
         "provider", "fixed_fees", "outcome_fees", "investor_classes", "class", "holders_count",
         "units", "opening", "contributions", "distributions_gross", "withheld", "write_downs",
         "closing", "kpi_chart", "trial_balance", "account_code", "account", "debit", "credit"),
+    **LOAN_KIND_LABELS,
 }
 
 

@@ -514,6 +514,18 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("GET", "/contracts/{contract_id}/loans/{loan_id}/instalments"): Row(
         FULL_READ | {"lender"}, get("/contracts/{C}/loans/loan-yamaguchi/instalments",
                                     as_of="2023-03-31")),
+    # a loan's documents (残高証明書, 利息計算書, 返済予定通知書): the bank of the loan reads them
+    ("GET", "/contracts/{contract_id}/loans/{loan_id}/confirmation"): Row(
+        FULL_READ | {"lender"}, get("/contracts/{C}/loans/loan-yamaguchi/confirmation",
+                                    as_of="2021-04-30", format="json")),
+    ("GET", "/contracts/{contract_id}/loans/{loan_id}/interest-statements/{due_on}"): Row(
+        FULL_READ | {"lender"},
+        get("/contracts/{C}/loans/loan-yamaguchi/interest-statements/2021-03-31",
+            format="json")),
+    ("GET", "/contracts/{contract_id}/loans/{loan_id}/repayment-notices/{due_on}"): Row(
+        FULL_READ | {"lender"},
+        get("/contracts/{C}/loans/loan-yamaguchi/repayment-notices/2021-03-31",
+            format="json")),
     ("POST", "/contracts/{contract_id}/holder-payments"): Row(WRITERS, post(
         "/contracts/{C}/holder-payments", {"on": FY2021_WATERFALL_ON})),  # paid: paid once
     ("GET", "/contracts/{contract_id}/payment-records"): Row(
@@ -605,6 +617,12 @@ def test_every_successful_write_is_in_the_audit_log(world):
 CROSS_PARTY = [
     ("lender", "another bank's loan", "GET",
      "/contracts/{C}/loans/loan-kyoto", "/contracts/{C}/loans/loan-nowhere"),
+    ("lender", "another bank's balance confirmation", "GET",
+     "/contracts/{C}/loans/loan-kyoto/confirmation?as_of=2021-04-30",
+     "/contracts/{C}/loans/loan-nowhere/confirmation?as_of=2021-04-30"),
+    ("lender", "another bank's interest statement", "GET",
+     "/contracts/{C}/loans/loan-kyoto/interest-statements/2021-06-30",
+     "/contracts/{C}/loans/loan-nowhere/interest-statements/2021-06-30"),
     ("lender", "another bank's statement", "GET",
      "{Y}/documents/lenders/kyoto-bank", "{Y}/documents/lenders/no-such-bank"),
     ("lender", "another bank's loan account", "GET",
