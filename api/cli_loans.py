@@ -15,7 +15,7 @@ from api import cli_audit
 from api.output import money_text, print_json, print_table
 from investors import loan_documents
 from investors.files import write_atomic
-from investors.formatting import check_lang
+from investors.formatting import check_lang, format_rate
 from investors.loan_document_data import (
     BalanceConfirmation,
     InterestStatement,
@@ -68,7 +68,7 @@ def _summary(doc: LoanDocument) -> None:
         title = (f"{doc.loan.name.ja} ({doc.loan.loan_id}) — 利息計算書, due {doc.due_on} "
                  f"(period {doc.period_start_on} – {doc.due_on})")
         rows = [(f"{s.since_on} – {s.until_on}: {money_text(s.principal_minor, cur)} × "
-                 f"{s.rate_annual.numerator}/{s.rate_annual.denominator} × "
+                 f"{format_rate(s.rate_annual, 'en', 3)} × "
                  f"{s.days}/{s.basis_days}", None) for s in doc.stretches]
         rows += [("interest due (rounded: " + doc.rounding.value + ")", doc.interest_minor),
                  *((f"paid on {p.paid_on}", p.amount_minor) for p in doc.payments),
