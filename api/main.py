@@ -16,7 +16,6 @@ from api.routes import (
     debt_service,
     investors,
     ledger,
-    loans,
     money,
     settlement,
 )
@@ -35,7 +34,6 @@ def create_app(database_url: str | None = None) -> FastAPI:
                               "Idempotency-Key header.")
     app.state.database_url = database_url
     app.state.auth_limiter = FailedAuthLimiter(get_settings().auth_failures_per_minute)
-    app.add_middleware(SecurityHeaders)
     app.add_exception_handler(SibError, problems.sib_error_handler)
     app.add_exception_handler(RequestValidationError, problems.validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, problems.http_error_handler)
@@ -43,10 +41,11 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.add_exception_handler(OverflowError, problems.overflow_error_handler)
     app.add_exception_handler(Exception, problems.unexpected_error_handler)
     app.add_middleware(BoundedBodies)
+    # Outermost of ours: its headers go on every response, a body refused as too large too.
+    app.add_middleware(SecurityHeaders)
     for router in (ledger.router, contracts.router, settlement.router, money.router,
                    investors.router, changes.router, audit.router, debt_service.router):
         app.include_router(router, responses=problems.ERROR_RESPONSES)
-    app.include_router(loans.router, responses=problems.ERROR_RESPONSES)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, str]:

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api.audit_log import audit_refusal
+from api.security import security_headers
 from ledger.errors import Problem, SibError
 
 STATUS = {"invalid": 422, "not_found": 404, "conflict": 409, "forbidden": 403,
@@ -119,8 +120,11 @@ def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
 
 
 def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    # Answered outside the application's middleware (Starlette's error middleware is always
+    # outermost), so the security headers are set here.
     return problem_response(500, [Problem("INTERNAL_ERROR", "an unexpected error occurred; "
-                                          "nothing was written")], str(request.url.path))
+                                          "nothing was written")], str(request.url.path),
+                            dict(security_headers()))
 
 
 def database_error_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -32,6 +32,12 @@ CACHEABLE_PATHS = ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect")
 AUTH_RATE_LIMITED = "AUTH_RATE_LIMITED"
 
 
+def security_headers() -> list[tuple[str, str]]:
+    """The headers every response carries, and ``Cache-Control: no-store``, as text (for a
+    response made outside the middleware)."""
+    return [(name.decode(), value.decode()) for name, value in (*SECURITY_HEADERS, NO_STORE)]
+
+
 class SecurityHeaders:
     """ASGI middleware adding :data:`SECURITY_HEADERS` to every response, and
     ``Cache-Control: no-store`` to every API response (unless the route set its own)."""

@@ -141,3 +141,19 @@ def test_failed_authentication_is_limited_per_address(db_url):
         for _ in range(5):
             assert client.get("/contracts").status_code == 401
         assert client.get("/contracts", headers=bearer(token)).status_code == 200
+
+
+def test_a_refused_body_and_an_internal_error_carry_them_too(db_url):
+    app_ = create_app(db_url)
+
+    @app_.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug")
+    with TestClient(app_, raise_server_exceptions=False) as client:
+        too_large = client.post("/ledger/books", content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+                                headers={"Content-Type": "application/json"})
+        failed = client.get("/boom")
+    assert too_large.status_code == 413 and failed.status_code == 500
+    for response in (too_large, failed):
+        assert {k: response.headers.get(k) for k in SECURITY} == SECURITY
+        assert response.headers["cache-control"] == "no-store"
