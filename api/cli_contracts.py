@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -70,9 +70,12 @@ def amend(contract_id: str, file: Path, reason: str = typer.Option(..., "--reaso
           effective_from: int | None = typer.Option(
               None, "--effective-from", help="first fiscal year the new terms govern "
               "(default: the last amendment listed in the file)"),
+          by: str | None = typer.Option(None, "--by", help="the registered user asking, for "
+                                        "an early termination (another approves it)"),
           as_json: bool = JsonOpt) -> None:
-    """Store a new version of a contract governing later fiscal years."""
-    from contracts.store import amend_contract
+    """Store a new version of a contract governing later fiscal years. One that ends the term
+    sooner is an early termination: a change request (--by) another user approves."""
+    from contracts.store import amend_contract, ends_sooner
     try:
         contract = _validated(file)
     except SibError as error:
@@ -85,8 +88,29 @@ def amend(contract_id: str, file: Path, reason: str = typer.Option(..., "--reaso
         report_error(SibError("give --effective-from or list the amendment in the file",
                               "EFFECTIVE_FROM_REQUIRED", "effective_from"))
         raise typer.Exit(1)
-    result = cli_audit.run(lambda session: amend_contract(session, contract_id, contract,
-                                                          reason, year))
+    first_year = year
+
+    def work(session: Any) -> Any:
+        if not ends_sooner(session, contract_id, contract):
+            return amend_contract(session, contract_id, contract, reason, first_year)
+        from api.cli_controls import DECIDERS, noted
+        from api.users import require_user_role
+        from settlement.change_requests import request_amendment
+        if not by:
+            raise SibError("the amendment ends the term sooner: an early termination is a "
+                           "change request another user approves; give --by",
+                           "REQUESTER_REQUIRED", "by")
+        require_user_role(session, by, DECIDERS)
+        return noted(session, request_amendment(session, contract_id, contract, reason,
+                                                first_year, by))
+    result = cli_audit.run(work)
+    if isinstance(result, dict):  # an early termination, asked for
+        if as_json:
+            print_json(result)
+        else:
+            typer.echo(f"{result['summary']}\nit takes effect when another admin or "
+                       f"intermediary approves it: sib change approve {result['id']} --by OTHER")
+        return
     if as_json:
         print_json({"contract": result.contract_id, "version": result.version,
                     "created": result.created, "commitments": result.commitments})

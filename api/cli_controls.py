@@ -8,7 +8,6 @@ with the account numbers masked.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import typer
@@ -34,7 +33,7 @@ def _row(r: Any) -> dict[str, Any]:
     return change_public(r).model_dump(mode="json")
 
 
-def _noted(session: Session, row: Any) -> dict[str, Any]:
+def noted(session: Session, row: Any) -> dict[str, Any]:
     """The request as listings show it, its summary kept for the audit record."""
     shown = _row(row)
     session.info[cli_audit.DETAIL] = shown["summary"]
@@ -59,7 +58,7 @@ def bank_set(contract: str = ContractOpt, party: str = typer.Option(..., "--part
 
     def work(session: Session) -> dict[str, Any]:
         require_user_role(session, by, DECIDERS)
-        return _noted(session, request_bank_account(
+        return noted(session, request_bank_account(
             session, contract, party, by, reason, bank_code=bank, bank_name=bank_name,
             branch_code=branch, branch_name=branch_name, account_type=account_type,
             account_number=number, holder_kana=holder, requester_code=requester_code))
@@ -93,7 +92,7 @@ def _what(row: dict[str, Any]) -> str:
     if row["act"] == "bank_account.change":
         from settlement.change_requests import account_summary
         return f"{account_summary(row['previous'] or {})} -> {account_summary(row['proposed'])}"
-    return json.dumps(row["proposed"], ensure_ascii=False) + f" ({row['reason']})"
+    return str(row["summary"]).split(") ", 1)[-1].split("; requested by")[0]
 
 
 @change_app.command("approve")
@@ -103,7 +102,7 @@ def change_approve(request_id: int, by: str = ByOpt, as_json: bool = JsonOpt) ->
 
     def work(session: Session) -> dict[str, Any]:
         require_user_role(session, by, DECIDERS)
-        return _noted(session, approve_change(session, request_id, by))
+        return noted(session, approve_change(session, request_id, by))
     row = cli_audit.run(work)
     print_json(row) if as_json else typer.echo(row["summary"])
 
@@ -116,7 +115,7 @@ def change_reject(request_id: int, by: str = ByOpt,
 
     def work(session: Session) -> dict[str, Any]:
         require_user_role(session, by, DECIDERS)
-        return _noted(session, reject_change(session, request_id, by, reason))
+        return noted(session, reject_change(session, request_id, by, reason))
     row = cli_audit.run(work)
     print_json(row) if as_json else typer.echo(row["summary"])
 
@@ -132,7 +131,7 @@ def period_reopen(contract: str = ContractOpt,
 
     def work(session: Session) -> dict[str, Any]:
         require_user_role(session, by, DECIDERS)
-        return _noted(session, request_period_reopen(session, contract, year, by, reason))
+        return noted(session, request_period_reopen(session, contract, year, by, reason))
     row = cli_audit.run(work)
     if as_json:
         print_json(row)

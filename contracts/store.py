@@ -32,7 +32,7 @@ from contracts.terms import apply_amendment, max_outcome_by_tranche_payer
 from ledger import read
 from ledger.calendar import fiscal_year_bounds
 from ledger.entries import DEBIT, EntryDraft, credit, debit
-from ledger.errors import Conflict, NotFound, Problem, SibError
+from ledger.errors import Conflict, Forbidden, NotFound, Problem, SibError
 from ledger.money import from_minor
 from ledger.service import (
     create_book,
@@ -209,13 +209,24 @@ def list_contracts(session: Session) -> list[ContractVersion]:
         (newest.c.v == col(ContractVersion.version))).order_by(col(ContractVersion.contract_id))))
 
 
+EARLY_TERMINATION_NEEDS_APPROVAL = "EARLY_TERMINATION_NEEDS_APPROVAL"
+
+
+def ends_sooner(session: Session, contract_id: str, amended: Contract) -> bool:
+    """Whether an amendment ends the contract's term before its current last year (an early
+    termination: a second person approves it)."""
+    return amended.last_fiscal_year < get_contract(session, contract_id).last_fiscal_year
+
+
 def amend_contract(session: Session, contract_id: str, amended: Contract, reason: str,
-                   effective_from: int, now: datetime | None = None) -> LoadResult:
+                   effective_from: int, now: datetime | None = None,
+                   approved_by: str | None = None) -> LoadResult:
     """Store a new version governing fiscal years ≥ ``effective_from``.
 
     The terms of earlier years must not change (:func:`contracts.terms.apply_amendment` says
     what may); a year it governs must not be settled yet. The same amendment sent again
-    returns the version it created.
+    returns the version it created. An amendment ending the term sooner needs the second
+    person who ``approved_by`` names (:mod:`settlement.change_requests`).
     """
     current_row = latest_version(session, contract_id)
     assert current_row is not None
@@ -228,6 +239,12 @@ def amend_contract(session: Session, contract_id: str, amended: Contract, reason
         return LoadResult(contract_id, current_row.version, False,
                           _count_commitments(session, contract_id))
     current = contract_from_row(current_row)
+    if amended.last_fiscal_year < current.last_fiscal_year and not approved_by:
+        raise Forbidden(f"the amendment ends {contract_id} after FY{amended.last_fiscal_year} "
+                        f"instead of FY{current.last_fiscal_year}: an early termination takes "
+                        "effect only when a second person approves it (sib contract amend "
+                        "files it as a change request; sib change approve)",
+                        EARLY_TERMINATION_NEEDS_APPROVAL, "last_fiscal_year")
     new_version, problems = apply_amendment(current, amended, reason, effective_from)
     problems += _settled_problems(session, contract_id, effective_from)
     if problems or new_version is None:

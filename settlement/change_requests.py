@@ -2,8 +2,9 @@
 approves them.
 
 A change request records what one person asks for (a party's new bank account, the reopening
-of a closed fiscal year), what it replaces and why; another person approves it, which applies
-the change in the same database transaction, or rejects it. The row is the change's history.
+of a closed fiscal year, an amendment ending the contract's term sooner), what it replaces and
+why; another person approves it, which applies the change in the same database transaction, or
+rejects it. The row is the change's history.
 Who may request and approve is the edge's business (roles in ``api/``); here, only that the
 approver is not the requester.
 
@@ -23,7 +24,8 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from contracts.chart import payers_book_code
-from contracts.store import get_contract
+from contracts.model import Contract
+from contracts.store import amend_contract, document_json, get_contract
 from ledger.errors import Conflict, Forbidden, NotFound, Problems, SibError
 from ledger.periods import periods_of, reopen_period
 from ledger.service import utc_now
@@ -35,6 +37,7 @@ class Act(StrEnum):
 
     BANK_ACCOUNT_CHANGE = "bank_account.change"
     PERIOD_REOPEN = "period.reopen"
+    EARLY_TERMINATION = "contract.early_termination"
 
 
 # Named refusals of the four-eyes rules (defined once; the API and CLI match on them).
@@ -58,8 +61,10 @@ SECOND_PERSON_ACTS: dict[str, str] = {
     "settlement approval (a notice's 検査・承認)": "approved by someone other than whoever ran "
                                                "the year's settlement; else "
                                                + APPROVER_IS_SETTLER,
-    "early termination": "an amendment ending the term sooner (sib contract amend): NOT yet "
-                         "under four eyes",
+    "early termination": "an amendment ending the term sooner (sib contract amend, POST "
+                         "…/amendments) is a change request another admin or intermediary "
+                         "approves; applied directly it is refused "
+                         "(EARLY_TERMINATION_NEEDS_APPROVAL)",
 }
 
 
@@ -289,4 +294,37 @@ def request_period_reopen(session: Session, contract_id: str, fiscal_year: int,
                           {"fiscal_year": fiscal_year}, None, requested_by, reason, now)
 
 
-_APPLY = {Act.BANK_ACCOUNT_CHANGE: _apply_bank_account, Act.PERIOD_REOPEN: _apply_reopen}
+# --------------------------------------------------------------------------- early termination
+
+def request_amendment(session: Session, contract_id: str, amended: Contract, reason: str,
+                      effective_from: int, requested_by: str,
+                      now: datetime | None = None) -> ChangeRequest:
+    """Ask for an amendment that ends the term sooner: checked now as the amendment itself
+    would be (and nothing kept), applied when another authorised user approves it."""
+    if not reason.strip():
+        raise SibError("an early termination needs a reason", "REASON_REQUIRED", "reason")
+    current = get_contract(session, contract_id)
+    trial = session.begin_nested()
+    try:
+        amend_contract(session, contract_id, amended, reason, effective_from, now,
+                       approved_by=requested_by)
+    finally:
+        trial.rollback()
+    proposed = {"document": json.loads(document_json(amended)), "reason": reason,
+                "effective_from": effective_from, "last_fiscal_year": amended.last_fiscal_year}
+    previous = {"version": current.version, "last_fiscal_year": current.last_fiscal_year}
+    return request_change(session, Act.EARLY_TERMINATION, contract_id, "term", proposed,
+                          previous, requested_by, reason, now)
+
+
+def _apply_amendment(session: Session, row: ChangeRequest, approved_by: str,
+                     now: datetime | None) -> None:
+    """Store the amendment, with the approver as the second person."""
+    proposed = json.loads(row.proposed)
+    amend_contract(session, row.contract_id, Contract.model_validate(proposed["document"]),
+                   proposed["reason"], int(proposed["effective_from"]), now,
+                   approved_by=approved_by)
+
+
+_APPLY = {Act.BANK_ACCOUNT_CHANGE: _apply_bank_account, Act.PERIOD_REOPEN: _apply_reopen,
+          Act.EARLY_TERMINATION: _apply_amendment}

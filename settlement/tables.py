@@ -187,15 +187,17 @@ CHANGE_STATES = ("requested", "approved", "rejected")
 
 class ChangeRequest(SQLModel, table=True):
     """A change that takes effect only once a second person approves it (four eyes): a
-    party's bank account, the reopening of a closed fiscal year.
+    party's bank account, the reopening of a closed fiscal year, an early termination.
 
     The row is the change's history: what it replaces, what it proposes, who asked and why,
     who decided and when. The change itself is applied in the same database transaction as
     the approval (:mod:`settlement.change_requests`).
 
     Attributes:
-        act: what is changed (``bank_account.change``, ``period.reopen``).
-        subject: what it is changed on: the party (a bank account) or ``FY2021`` (a period).
+        act: what is changed (``bank_account.change``, ``period.reopen``,
+            ``contract.early_termination``).
+        subject: what it is changed on: the party (a bank account), ``FY2021`` (a period) or
+            ``term`` (an early termination).
         proposed: JSON of the new values.
         previous: JSON of the values replaced (``""`` when there were none: a first
             registration).

@@ -315,3 +315,54 @@ def test_two_decisions_sent_at_once_are_taken_one_after_the_other(pg_url):
     waiting.join(timeout=10)
     engine.dispose()
     assert outcome == ["CHANGE_REQUEST_DECIDED"]
+
+
+# --------------------------------------------------------------------------- early termination
+
+def _two_year_contract_and_its_early_end():
+    """The rules' two-year base contract (FY2020-2021), and the amendment ending it after
+    FY2020."""
+    from tests.test_contracts_rules import BASE, contract, with_targets
+    return contract(), contract(last_fiscal_year=2020, tranches=BASE["tranches"][:1],
+                                kpis=with_targets({2020: "70"}))
+
+
+def test_an_early_termination_takes_effect_only_when_a_second_person_approves_it(db_url):
+    from contracts.store import amend_contract, get_contract
+    from settlement.change_requests import request_amendment
+    base, ended = _two_year_contract_and_its_early_end()
+    with db.unit_of_work(db_url) as s:
+        load_contract(s, base)
+        assert _refusal(lambda: amend_contract(s, base.id, ended, "funding withdrawn",
+                                               2021)) == [
+            ("EARLY_TERMINATION_NEEDS_APPROVAL", "last_fiscal_year")]
+        request = request_amendment(s, base.id, ended, "funding withdrawn", 2021, "alice")
+        assert get_contract(s, base.id).last_fiscal_year == 2021  # asked for, not done
+        assert _refusal(lambda: approve_change(s, request.id, "alice")) == [
+            ("APPROVER_IS_REQUESTER", "approved_by")]
+        approve_change(s, request.id, "bob")
+        terms = get_contract(s, base.id)
+    assert (terms.version, list(terms.fiscal_years)) == (2, [2020])
+
+
+def test_over_http_an_amendment_ending_the_term_sooner_is_a_request(db_url):
+    base, ended = _two_year_contract_and_its_early_end()
+    with db.unit_of_work(db_url) as s:
+        load_contract(s, base)
+        tokens = {name: (add_user(s, name, role), create_token(s, name))[1]
+                  for name, role in (("alice", "intermediary"), ("bob", "admin"))}
+    from contracts.model import to_document
+    body = {"reason": "funding withdrawn", "effective_from": 2021,
+            "document": json.loads(json.dumps(to_document(ended), default=str))}
+    with TestClient(create_app(db_url)) as client:
+        asked = client.post(f"/contracts/{base.id}/amendments", json=body, headers={
+            "Authorization": f"Bearer {tokens['alice']}", "Idempotency-Key": "end-1"})
+        assert asked.status_code == 202, asked.text
+        assert (asked.json()["act"], asked.json()["proposed"]["last_fiscal_year"]) == (
+            "contract.early_termination", 2020)
+        approved = client.post(f"/change-requests/{asked.json()['id']}/approval", headers={
+            "Authorization": f"Bearer {tokens['bob']}", "Idempotency-Key": "end-2"})
+        assert approved.status_code == 200, approved.text
+        shown = client.get(f"/contracts/{base.id}",
+                           headers={"Authorization": f"Bearer {tokens['bob']}"}).json()
+    assert shown["document"]["last_fiscal_year"] == 2020

@@ -178,3 +178,39 @@ def test_a_payer_without_its_result_holds_the_close_back(db_url):
         problems = closing_problems(s, contract_for_year(s, C, 2019), 2019)
     assert [(p.code, p.field) for p in problems] == [("PERIOD_NOT_SETTLED", "fiscal_year")]
     assert "continuation-rate for misato" in problems[0].message
+
+
+def test_sib_contract_amend_files_an_early_termination_as_a_request(tmp_path, monkeypatch):
+    import yaml
+
+    from contracts.model import to_document
+    from tests.test_contracts_rules import BASE, contract, with_targets
+    base = contract()
+    ended = contract(last_fiscal_year=2020, tranches=BASE["tranches"][:1],
+                     kpis=with_targets({2020: "70"}))
+    for name, terms in (("base.yaml", base), ("ended.yaml", ended)):
+        (tmp_path / name).write_text(yaml.safe_dump(json.loads(json.dumps(
+            to_document(terms), default=str)), allow_unicode=True), encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        assert sib("db", "upgrade").exit_code == 0
+        assert sib("contract", "load", str(tmp_path / "base.yaml")).exit_code == 0
+        assert sib("user", "add", "alice", "--role", "intermediary").exit_code == 0
+        assert sib("user", "add", "bob", "--role", "admin").exit_code == 0
+        amend = ("contract", "amend", base.id, str(tmp_path / "ended.yaml"), "--reason",
+                 "funding withdrawn", "--effective-from", "2021")
+        assert "REQUESTER_REQUIRED" in refused(*amend)
+        request = ok(*amend, "--by", "alice")
+        assert request["act"] == "contract.early_termination"
+        assert "APPROVER_IS_REQUESTER" in refused("change", "approve", str(request["id"]),
+                                                  "--by", "alice")
+        assert ok("change", "approve", str(request["id"]), "--by", "bob")["state"] == \
+            "approved"
+        shown = ok("contract", "show", base.id)
+    finally:
+        get_settings.cache_clear()
+        db._engines.pop(url).dispose() if url in db._engines else None
+    years = {a["fiscal_year"] for a in shown["authorisation"]} - {None}  # None: the total
+    assert (shown["version"], years) == (2, {2020})

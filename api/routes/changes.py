@@ -68,6 +68,10 @@ def _summary(row: ChangeRequest, previous: dict[str, Any] | None,
     if row.act == Act.BANK_ACCOUNT_CHANGE.value:
         what = (f"{row.subject}'s bank account: {account_summary(previous or {})} -> "
                 f"{account_summary(proposed)}")
+    elif row.act == Act.EARLY_TERMINATION.value:
+        what = (f"end {row.contract_id} after FY{proposed['last_fiscal_year']} instead of "
+                f"FY{(previous or {}).get('last_fiscal_year')} (terms from "
+                f"FY{proposed['effective_from']}): {row.reason}")
     else:
         what = f"reopen {row.subject} of {row.contract_id}: {row.reason}"
     decided = f", {row.state} by {row.decided_by}" if row.decided_by else ""
@@ -79,9 +83,12 @@ def change_public(row: ChangeRequest) -> ChangeRequestPublic:
     """The request as the service shows it: account numbers masked."""
     previous = json.loads(row.previous) if row.previous else None
     proposed = json.loads(row.proposed)
+    # An amendment's full document is not repeated in listings (GET /contracts/{id} shows
+    # the terms once approved).
+    shown = {k: v for k, v in proposed.items() if k != "document"}
     return ChangeRequestPublic(
         id=row.id or 0, act=row.act, contract=row.contract_id, subject=row.subject,
-        state=row.state, proposed=masked(proposed), previous=masked(previous) if previous
+        state=row.state, proposed=masked(shown), previous=masked(previous) if previous
         else None, reason=row.reason, requested_by=row.requested_by,
         requested_at=row.requested_at, decided_by=row.decided_by, decided_at=row.decided_at,
         decision_reason=row.decision_reason, summary=_summary(row, previous, proposed))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Header, Request, Response
 from pydantic import BaseModel
 
 from api.deps import FULL_READ_ROLES, CurrentUser, PageDep, SessionDep, require
+from api.routes.changes import ChangeRequestPublic, change_public
 from api.schemas import PageOf
 from api.writes import run_write
 from contracts import store
@@ -16,6 +17,7 @@ from contracts.terms import authorisation_table
 from contracts.validate import validate_document
 from ledger.errors import NotFound, SibError
 from ledger.money_json import MoneyJSON
+from settlement.change_requests import request_amendment
 
 router = APIRouter(prefix="/contracts", tags=["contracts"])
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
@@ -116,17 +118,29 @@ def load(document: Document, request: Request, session: SessionDep, user: Curren
     return run_write(request, session, user, idempotency_key, document, "contract.load", work)
 
 
-@router.post("/{contract_id}/amendments", status_code=201, response_model=LoadPublic)
+@router.post("/{contract_id}/amendments", status_code=201,
+             response_model=LoadPublic | ChangeRequestPublic,
+             responses={202: {"model": ChangeRequestPublic,
+                              "description": "An early termination: a change request another "
+                                             "admin or intermediary approves"}})
 def amend(contract_id: str, body: AmendRequest, request: Request, session: SessionDep,
           user: CurrentUser, idempotency_key: IdemKey = None) -> Response:
-    """A new version of the terms, governing fiscal years from ``effective_from``."""
+    """A new version of the terms, governing fiscal years from ``effective_from``. One that
+    ends the term sooner is an early termination: a change request (202) that another admin
+    or intermediary approves (``POST /change-requests/{id}/approval``)."""
     require(user, "admin", "intermediary")
 
     def work() -> tuple[int, Any]:
-        result = store.amend_contract(session, contract_id, _validated(body.document),
-                                      body.reason, body.effective_from)
+        amended = _validated(body.document)
+        if store.ends_sooner(session, contract_id, amended):
+            return 202, change_public(request_amendment(
+                session, contract_id, amended, body.reason, body.effective_from,
+                user.username))
+        result = store.amend_contract(session, contract_id, amended, body.reason,
+                                      body.effective_from)
         return 201, _load_public(result)
-    return run_write(request, session, user, idempotency_key, body, "contract.amend", work)
+    return run_write(request, session, user, idempotency_key, body, "contract.amend", work,
+                     detail=lambda payload: getattr(payload, "summary", ""))
 
 
 @router.get("", response_model=PageOf[ContractSummary])
