@@ -157,3 +157,20 @@ def test_a_refused_body_and_an_internal_error_carry_them_too(db_url):
     for response in (too_large, failed):
         assert {k: response.headers.get(k) for k in SECURITY} == SECURITY
         assert response.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_tokens_use_is_recorded_and_its_expiry_enforced(pg_url):
+    import uuid
+    name = f"aud-{uuid.uuid4().hex[:8]}"
+    with db.unit_of_work(pg_url) as s:
+        add_user(s, name, "auditor")
+        token = create_token(s, name)
+        expired = create_token(s, name, 1, now=utc_now() - timedelta(days=2))
+    with TestClient(create_app(pg_url)) as client:
+        assert client.get("/contracts", headers=bearer(token)).status_code == 200
+        refused = client.get("/contracts", headers=bearer(expired))
+    assert refused.status_code == 401 and refused.json()["code"] == "TOKEN_EXPIRED"
+    with db.unit_of_work(pg_url) as s:
+        used = {t.prefix: t.last_used_at for t in list_tokens(s, name)}
+    assert used[token[:12]] is not None and used[expired[:12]] is None
