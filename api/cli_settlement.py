@@ -4,7 +4,6 @@ movements of a contract year (draws, fees, payments received, distributions)."""
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -217,31 +216,34 @@ def close_command(contract: str = ContractOpt, year: int = YearOpt,
 
 def schedule_command(contract: str = ContractOpt,
                      loan: str | None = typer.Option(None, "--loan"),
+                     as_of: str | None = typer.Option(
+                         None, "--as-of", help="the state at the end of this day (default: "
+                         "the latest date in the contract's books)"),
                      as_json: bool = JsonOpt) -> None:
-    """Repayment schedule of each loan against what was actually paid."""
+    """Each loan's instalments against what the ledger records: scheduled, paid (and when),
+    overdue, 遅延損害金 and status, and the balance after each due date."""
     from contracts.store import get_contract
-    from settlement.loan_ledger import read_loan_year
-    from settlement.loans import loan_schedule
-    from settlement.schedules import compare
+    from settlement.debt_service import books_date, schedule_against_actual
 
     def work(session: Any) -> list[dict[str, Any]]:
         terms = get_contract(session, contract)
+        on = parse_date(as_of, "as_of") if as_of else books_date(session, terms.id)
         out = []
         for item in terms.loans:
             if loan and item.id != loan:
                 continue
-            schedule = loan_schedule(item)
-            paid = read_loan_year(session, terms.id, item.id, date.min, date.max).payments
-            rows = compare(schedule, list(paid))
+            rows = schedule_against_actual(session, terms, item, on)
             out.append({"loan": item.id, "lender": item.lender, "currency": terms.currency,
-                        "profile": item.repayment.profile,
+                        "profile": item.repayment.profile, "as_of": on,
                         "rows": [dict(number=r.number, due_on=r.due_on,
                                       scheduled_principal=r.scheduled_principal,
-                                      actual_principal=r.actual_principal,
+                                      actual_principal=r.paid_principal,
                                       scheduled_interest=r.scheduled_interest,
-                                      actual_interest=r.actual_interest,
-                                      scheduled_closing=r.scheduled_closing_principal,
-                                      actual_closing=r.actual_closing_principal)
+                                      actual_interest=r.paid_interest,
+                                      paid_on=list(r.paid_on), overdue=r.overdue,
+                                      default_interest=r.default_interest, status=r.status,
+                                      scheduled_closing=r.scheduled_closing,
+                                      actual_closing=r.actual_closing)
                                  for r in rows]})
         if loan and not out:
             raise SibError(f"{contract} has no loan {loan!r}", "LOAN_NOT_FOUND", "loan")
@@ -253,15 +255,19 @@ def schedule_command(contract: str = ContractOpt,
     for item in data:
         cur = item["currency"]
         print_table(f"{item['loan']} ({item['lender']}, {item['profile']}) — schedule against "
-                    f"actual, {cur}", ["#", "due", "principal", "paid", "interest", "paid",
-                                       "closing", "actual closing"],
+                    f"actual at {item['as_of']}, {cur}",
+                    ["#", "due", "principal", "paid", "interest", "paid", "paid on", "overdue",
+                     "default int.", "status", "actual closing"],
                     [(r["number"], r["due_on"], money_text(r["scheduled_principal"], cur),
                       money_text(r["actual_principal"], cur),
                       money_text(r["scheduled_interest"], cur),
                       money_text(r["actual_interest"], cur),
-                      money_text(r["scheduled_closing"], cur),
-                      money_text(r["actual_closing"], cur)) for r in item["rows"]],
-                    right=[2, 3, 4, 5, 6, 7])
+                      ", ".join(str(d) for d in r["paid_on"]),
+                      money_text(r["overdue"], cur), money_text(r["default_interest"], cur),
+                      r["status"].replace("_", " "),
+                      "" if r["actual_closing"] is None else money_text(r["actual_closing"], cur))
+                     for r in item["rows"]],
+                    right=[2, 3, 4, 5, 7, 8, 10])
 
 
 def approve_command(contract: str = ContractOpt, year: int = YearOpt,

@@ -16,6 +16,7 @@ from api.routes import (
     debt_service,
     investors,
     ledger,
+    loans,
     money,
     settlement,
 )
@@ -46,6 +47,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     for router in (ledger.router, contracts.router, settlement.router, money.router,
                    investors.router, changes.router, audit.router, debt_service.router):
         app.include_router(router, responses=problems.ERROR_RESPONSES)
+    app.include_router(loans.router, responses=problems.ERROR_RESPONSES)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, str]:

@@ -42,8 +42,8 @@ from ledger.errors import NotFound
 from ledger.service import get_book
 from settlement.budget import budget_year, due_on, planned_by_budget_year
 from settlement.close import build_pack
+from settlement.debt_service import ScheduleLine, schedule_against_actual
 from settlement.loan_ledger import LoanYear, read_loan_year
-from settlement.loans import loan_schedule
 from settlement.payer_ledger import (
     paid_by_budget_year,
     read_payer_years,
@@ -52,7 +52,6 @@ from settlement.payer_ledger import (
 )
 from settlement.results import results_for
 from settlement.runs import current_runs
-from settlement.schedules import compare
 from settlement.tables import SettlementLine, SettlementRun
 from settlement.trace import (
     DAY_COUNT_TERMS,
@@ -195,9 +194,17 @@ def _loan_name(contract: Contract, loan: Any) -> sd.Text:
                    loan.name_en or f"Loan from {lender_en}")
 
 
+def _in_period(line: ScheduleLine, ctx: Context) -> bool:
+    """A due date the statement shows: due in the period, settled in it (an arrear of an
+    earlier date paid late), or still overdue at its end."""
+    return (ctx.start_on <= line.due_on <= ctx.end_on
+            or any(ctx.start_on <= on <= ctx.end_on for on in line.paid_on)
+            or line.overdue > 0)
+
+
 def _loan_section(session: Session, ctx: Context, loan: Any) -> sd.LoanSection:
     year = _loan_year(session, ctx, loan.id)
-    rows = compare(loan_schedule(loan), list(year.payments))
+    rows = schedule_against_actual(session, ctx.contract, loan, ctx.end_on)
     return sd.LoanSection(
         loan_id=loan.id, name=_loan_name(ctx.contract, loan),
         commitment_minor=loan.commitment_minor,
@@ -213,9 +220,12 @@ def _loan_section(session: Session, ctx: Context, loan: Any) -> sd.LoanSection:
         interest_accrued_minor=year.interest_accrued_minor,
         interest_paid_minor=year.interest_paid_minor,
         schedule=tuple(sd.ScheduleRow(r.due_on, r.scheduled_principal, r.scheduled_interest,
-                                      r.actual_principal, r.actual_interest,
-                                      r.paid_on[-1] if r.paid_on else None)
-                       for r in rows if ctx.start_on <= r.due_on <= ctx.end_on),
+                                      r.paid_principal, r.paid_interest,
+                                      r.paid_on[-1] if r.paid_on else None, r.overdue,
+                                      r.default_interest, r.status)
+                       for r in rows if _in_period(r, ctx)),
+        overdue_minor=sum(r.overdue for r in rows),
+        default_interest_minor=year.default_interest_accrued_minor,
         balance_series=tuple(sd.BalancePoint(on, balance)
                              for on, balance in year.balance_series))
 
@@ -516,7 +526,8 @@ def year_end_report(session: Session, ctx: Context) -> sd.YearEndReport:
     lenders = tuple(sd.LenderRow(_party(c, loan.lender), year.opening_minor, year.drawn_minor,
                                  year.repaid_minor + year.other_minor,
                                  year.written_down_minor, year.interest_accrued_minor,
-                                 year.interest_paid_minor, year.guaranteed_minor)
+                                 year.interest_paid_minor, year.guaranteed_minor,
+                                 year.default_interest_accrued_minor)
                     for loan, year in years)
     providers = tuple(sd.ProviderRow(_party(c, p["provider"]), p["fixed_fees"],
                                      p["outcome_fees"], p["fixed_fees"] + p["outcome_fees"])

@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from contracts.store import contract_for_year
 from investors.exports import Column, ColumnKind, Lang, Sheet, write_pack_files
-from investors.formatting import format_fiscal_year
+from investors.formatting import format_fiscal_year, label
 from settlement.close import SettlementPack, build_pack
 
 # Sheet titles: (Japanese, English), keyed by the ASCII key that names the CSV file.
@@ -66,6 +66,10 @@ HEADERS: dict[str, tuple[str, str]] = {
     "actual_interest": ("利息支払実績", "Interest paid"),
     "scheduled_closing": ("予定残高（支払後）", "Scheduled balance after"),
     "actual_closing": ("実績残高（支払後）", "Actual balance after"),
+    "paid_on": ("支払日（全て）", "Paid on (every payment)"),
+    "overdue": ("延滞額（期末）", "Overdue at year end"),
+    "default_interest": ("遅延損害金", "Default interest"),
+    "status": ("状況", "Status"),
     "provider": ("サービス提供者", "Provider"),
     "fixed_fees": ("当期固定委託料", "Fixed fees in the year"),
     "outcome_fees": ("当期成果連動委託料", "Outcome fees in the year"),
@@ -158,8 +162,8 @@ def pack_sheets(pack: SettlementPack, lang: Lang = "ja") -> list[Sheet]:
             [dict(ln, lender=_name(ln, lang, ln["lender"], "lender_name"))
              for ln in pack.lenders]),
         _sheet("schedule", lang, _schedule_columns(lang),
-               [dict(r, loan=ln["loan"]) for ln in pack.lenders
-                for r in ln["schedule_vs_actual"]]),
+               [dict(r, loan=ln["loan"], status=label(f"status_{r['status']}", lang))
+                for ln in pack.lenders for r in ln["schedule_vs_actual"]]),
         _sheet("providers", lang, _columns(
             lang, ("provider", "text"), ("name", "text"), ("fixed_fees", "amount"),
             ("outcome_fees", "amount")),
@@ -191,7 +195,9 @@ def _schedule_columns(lang: Lang) -> tuple[Column, ...]:
     columns = _columns(lang, ("loan", "text"), ("number", "count"), ("due_on", "date"),
                        ("scheduled_principal", "amount"), ("actual_principal", "amount"),
                        ("scheduled_interest", "amount"), ("actual_interest", "amount"),
-                       ("scheduled_closing", "amount"), ("actual_closing", "amount"))
+                       ("scheduled_closing", "amount"), ("actual_closing", "amount"),
+                       ("paid_on", "text"), ("overdue", "amount"),
+                       ("default_interest", "amount"), ("status", "text"))
     # Balances after each instalment do not add up: the total row leaves them blank.
     return tuple(Column(c.key, c.header, c.kind, False) if c.key.endswith("_closing") else c
                  for c in columns)

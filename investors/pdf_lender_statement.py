@@ -40,6 +40,8 @@ def _loan_blocks(loan: LoanSection, fmt: DocumentFormat) -> list[Block]:
         (fmt.label("recovered_from_guarantee"), fmt.amount(loan.recovered_minor)),
         (fmt.label("written_down"), fmt.amount(loan.written_down_minor)),
         (fmt.label("closing_balance"), fmt.amount(loan.closing_balance_minor)),
+        (fmt.label("overdue_at_end"), fmt.amount(loan.overdue_minor)),
+        (fmt.label("default_interest_accrued"), fmt.amount(loan.default_interest_minor)),
     ])
     if loan.draws:
         blocks += [gap(4), table(
@@ -55,22 +57,29 @@ def _loan_blocks(loan: LoanSection, fmt: DocumentFormat) -> list[Block]:
 
 
 def _schedule_table(loan: LoanSection, fmt: DocumentFormat) -> Table:
-    columns = [Column(fmt.label("due_date"), 1.5),
-               Column(fmt.label("principal_scheduled"), 1.3, "right"),
-               Column(fmt.label("interest_scheduled"), 1.1, "right"),
-               Column(fmt.label("principal_paid"), 1.3, "right"),
-               Column(fmt.label("interest_paid"), 1.1, "right"),
-               Column(fmt.label("paid_on"), 1.5),
-               Column(fmt.label("difference"), 1.1, "right")]
+    """Each due date of the period: scheduled, paid (and when), what is still overdue, the
+    遅延損害金 it ran up and its status (paid on time / late / overdue / …)."""
+    columns = [Column(fmt.label("due_date"), 1.35),
+               Column(fmt.label("principal_scheduled"), 1.2, "right"),
+               Column(fmt.label("interest_scheduled"), 1.0, "right"),
+               Column(fmt.label("principal_paid"), 1.2, "right"),
+               Column(fmt.label("interest_paid"), 1.0, "right"),
+               Column(fmt.label("paid_on"), 1.35),
+               Column(fmt.label("overdue_amount"), 1.0, "right"),
+               Column(fmt.label("default_interest_column"), 0.9, "right"),
+               Column(fmt.label("instalment_status"), 1.0)]
     rows = [[fmt.day(r.due_on), fmt.amount(r.principal_scheduled_minor),
              fmt.amount(r.interest_scheduled_minor), fmt.amount(r.principal_paid_minor),
              fmt.amount(r.interest_paid_minor),
              fmt.day(r.paid_on) if r.paid_on else fmt.label("not_paid"),
-             fmt.amount(r.difference_minor)] for r in loan.schedule]
+             fmt.amount(r.overdue_minor), fmt.amount(r.default_interest_minor),
+             fmt.label(f"status_{r.status}")] for r in loan.schedule]
     total = [fmt.label("total")] + [fmt.amount(column_total(loan.schedule, name)) for name in (
         "principal_scheduled_minor", "interest_scheduled_minor", "principal_paid_minor",
-        "interest_paid_minor")] + ["", fmt.amount(column_total(loan.schedule, "difference_minor"))]
-    return table(columns, rows, total, size=7.5)
+        "interest_paid_minor")] + ["", fmt.amount(column_total(loan.schedule, "overdue_minor")),
+                                   fmt.amount(column_total(loan.schedule,
+                                                           "default_interest_minor")), ""]
+    return table(columns, rows, total, size=6.5)
 
 
 def lender_statement_blocks(data: LenderStatement, lang: str) -> list[Block]:

@@ -249,7 +249,10 @@ KIND_LABELS: dict[str, tuple[str, ...]] = {
         "interest_paid", "written_down", "recovered_from_guarantee", "closing_balance",
         "draw_date", "schedule_vs_actual",
         "due_date", "principal_scheduled", "interest_scheduled", "principal_paid", "paid_on",
-        "difference", "not_paid", "balance_chart"),
+        "not_paid", "balance_chart", "overdue_amount", "default_interest_column",
+        "instalment_status", "overdue_at_end", "default_interest_accrued",
+        "status_paid_on_time", "status_paid_late", "status_prepaid", "status_overdue",
+        "status_written_down", "status_recovered", "status_part_recovered", "status_not_due"),
     "payment_notice": _FURNITURE_LABELS + _KPI_LABELS + (
         "payment_notice", "payee", "amount_due", "due_on", "remit_to", "earned_lines", "trace",
         "earned_total", "consumption_tax", "grant_covered", "authorisation", "name",

@@ -165,15 +165,21 @@ class LoanDraw:
 
 @dataclass(frozen=True)
 class ScheduleRow:
-    """One instalment: what the schedule says against what was paid.
+    """One instalment: what the schedule says against what was paid, as the ledger records it
+    at the end of the statement period.
 
     Attributes:
         due_on: due date (already moved to a bank business day).
-        principal_scheduled_minor: principal due.
-        interest_scheduled_minor: interest due.
-        principal_paid_minor: principal actually paid for this instalment.
-        interest_paid_minor: interest actually paid for this instalment.
-        paid_on: the day it was paid, or None if not (yet) paid.
+        principal_scheduled_minor: principal due (the schedule as it stands, rebuilt after
+            any prepayment).
+        interest_scheduled_minor: interest due (on the principal actually outstanding).
+        principal_paid_minor: principal paid against this due date.
+        interest_paid_minor: interest paid against this due date.
+        paid_on: the day it was settled (the last payment against it), or None.
+        overdue_minor: principal and interest of it still unpaid after the due date.
+        default_interest_minor: 遅延損害金 it ran up (paid or not).
+        status: ``paid_on_time``, ``paid_late``, ``prepaid``, ``overdue``, ``written_down``,
+            ``recovered``, ``part_recovered`` or ``not_due``.
     """
 
     due_on: date
@@ -182,6 +188,9 @@ class ScheduleRow:
     principal_paid_minor: int = 0
     interest_paid_minor: int = 0
     paid_on: date | None = None
+    overdue_minor: int = 0
+    default_interest_minor: int = 0
+    status: str = "not_due"
 
     @property
     def difference_minor(self) -> int:
@@ -224,8 +233,11 @@ class LoanSection:
         interest_paid_minor: interest paid in the period.
         recovered_minor: principal a guarantor paid in the borrower's place in the period
             (保証履行): money the lender received, a recovery, never a loss.
-        schedule: instalments of the period, scheduled against actual.
+        schedule: instalments of the period (and arrears of earlier ones settled in it or
+            still overdue), scheduled against actual.
         balance_series: the balance over time, for the chart.
+        overdue_minor: principal and interest fallen due and unpaid at the period's end.
+        default_interest_minor: 遅延損害金 booked in the period.
     """
 
     loan_id: str
@@ -243,6 +255,8 @@ class LoanSection:
     recovered_minor: int = 0
     schedule: tuple[ScheduleRow, ...] = ()
     balance_series: tuple[BalancePoint, ...] = ()
+    overdue_minor: int = 0
+    default_interest_minor: int = 0
 
     def __post_init__(self) -> None:
         expected = (self.opening_balance_minor + self.drawn_minor - self.principal_repaid_minor
@@ -606,6 +620,7 @@ class LenderRow:
         interest_accrued_minor: interest accrued in the year.
         interest_paid_minor: interest paid in the year.
         recovered_minor: principal a guarantor paid in the year (a recovery, not a loss).
+        default_interest_minor: 遅延損害金 booked in the year (apart from the interest).
     """
 
     lender: Party
@@ -616,6 +631,7 @@ class LenderRow:
     interest_accrued_minor: int
     interest_paid_minor: int
     recovered_minor: int = 0
+    default_interest_minor: int = 0
 
     @property
     def closing_minor(self) -> int:

@@ -169,7 +169,10 @@ def loan_mismatches(session: Session, contract_id: str, document: str, loan: sd.
                            kinds=[Kind.INTEREST_PAYMENT], **within).debits_minor)
     check.same("interest accrued", loan.interest_accrued_minor,
                read.totals(session, contract_id, Code.interest_expense(loan.loan_id),
-                           **within).net_debit_minor)
+                           kinds=[Kind.INTEREST_ACCRUAL], **within).net_debit_minor)
+    check.same("default interest accrued", loan.default_interest_minor,
+               read.totals(session, contract_id, Code.interest_expense(loan.loan_id),
+                           kinds=[Kind.DEFAULT_INTEREST_ACCRUAL], **within).net_debit_minor)
     check.same("opening + drawn − repaid − written down", loan.opening_balance_minor
                + sum(d.amount_minor for d in loan.draws) - loan.principal_repaid_minor
                - loan.written_down_minor, loan.closing_balance_minor)
@@ -250,7 +253,8 @@ def tie_out_year(session: Session, contract_id: str, fiscal_year: int) -> list[M
                                  row.repaid_minor, row.written_down_minor,
                                  row.opening_minor + row.drawn_minor - row.repaid_minor
                                  - row.written_down_minor, row.interest_accrued_minor,
-                                 row.interest_paid_minor)
+                                 row.interest_paid_minor,
+                                 default_interest_minor=row.default_interest_minor)
         out += loan_mismatches(session, c.id, report.header.document_id, section,
                                ctx.start_on, ctx.end_on)
     return out

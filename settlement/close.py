@@ -31,15 +31,13 @@ from ledger.periods import close_period
 from ledger.service import get_book
 from ledger.verify import ledger_state_hash
 from settlement.closing_rules import require_closable
-from settlement.debt_service import accrue_to, service
+from settlement.debt_service import accrue_to, schedule_against_actual, service
 from settlement.grants import grant_room, grant_rounding_mode, rounded_grant
 from settlement.loan_ledger import loan_year
-from settlement.loans import loan_schedule
 from settlement.payer_ledger import read_payer_years, read_payments_by_results_year
 from settlement.payments import _post
 from settlement.results import current_audited, results_for
 from settlement.runs import settle
-from settlement.schedules import compare
 
 # What takes principal off a loan or a unit class without its borrower paying it: a guarantor
 # paying in its place (and subrogated) and the final write-down of what nobody paid.
@@ -308,12 +306,12 @@ def _lender_row(session: Session, contract: Contract, loan: Any, start: date,
             "written_down_year": year.written_down_minor, "closing": year.closing_minor,
             "schedule_vs_actual": [
                 {"number": r.number, "due_on": r.due_on, "scheduled_principal":
-                 r.scheduled_principal, "actual_principal": r.actual_principal,
-                 "scheduled_interest": r.scheduled_interest,
-                 "actual_interest": r.actual_interest,
-                 "scheduled_closing": r.scheduled_closing_principal,
-                 "actual_closing": r.actual_closing_principal}
-                for r in compare(loan_schedule(loan), list(year.payments))]}
+                 r.scheduled_principal, "actual_principal": r.paid_principal,
+                 "scheduled_interest": r.scheduled_interest, "actual_interest": r.paid_interest,
+                 "scheduled_closing": r.scheduled_closing, "actual_closing": r.actual_closing,
+                 "paid_on": ", ".join(d.isoformat() for d in r.paid_on), "overdue": r.overdue,
+                 "default_interest": r.default_interest, "status": r.status}
+                for r in schedule_against_actual(session, contract, loan, end)]}
 
 
 @dataclass(frozen=True)

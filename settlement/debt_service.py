@@ -143,6 +143,63 @@ def available_cash(session: Session, contract: Contract, on: date) -> int:
     return max(min(now, lowest) if lowest is not None else now, 0)
 
 
+@dataclass(frozen=True)
+class ScheduleLine:
+    """One due date of a loan, scheduled against what the ledger records, at ``as_of``: what
+    every document and the API show as "schedule against actual".
+
+    ``scheduled_*`` is the schedule as it now stands (rebuilt after any prepayment);
+    ``paid_*`` what was paid against this due date (on ``paid_on``); ``overdue`` what is
+    still unpaid of it after its due date; ``actual_closing`` the loan account's balance at
+    the end of the due date (None when it is still ahead).
+    """
+
+    number: int
+    due_on: date
+    scheduled_principal: int
+    scheduled_interest: int
+    paid_principal: int
+    paid_interest: int
+    paid_on: tuple[date, ...]
+    overdue: int
+    default_interest: int
+    default_interest_paid: int
+    recovered: int
+    written_down: int
+    status: str
+    scheduled_closing: int
+    actual_closing: int | None
+
+
+def schedule_against_actual(session: Session, contract: Contract, loan: Loan,
+                            as_of: date) -> list[ScheduleLine]:
+    """Every due date of the loan at the end of ``as_of``, from the ledger (the one reading
+    of a loan's instalments: lender statement, pack, ``sib schedule``, API)."""
+    record = read_record(session, contract.id, loan.id, as_of)
+    state = loan_state(loan, record, as_of)
+    out, scheduled = [], 0
+    for i in state.instalments:
+        scheduled += i.principal_minor
+        prepaid = sum(p.amount_minor for p in record.payments
+                      if p.due_on is None and p.component == "principal"
+                      and p.paid_on <= i.due_on)
+        drawn = sum(a for on, a in record.draws if on <= i.due_on)
+        out.append(ScheduleLine(
+            i.number, i.due_on, i.principal_minor, i.interest_minor, i.principal_paid_minor,
+            i.interest_paid_minor, i.paid_on, i.overdue_minor, i.default_interest_minor,
+            i.default_interest_paid_minor, i.recovered_minor, i.written_down_minor, i.status,
+            max(drawn - scheduled - prepaid, 0),
+            record.outstanding_on(i.due_on) if i.due_on <= as_of else None))
+    return out
+
+
+def books_date(session: Session, contract_id: str) -> date:
+    """The latest date the contract's book has anything on (its "today" for statements
+    asked without a date)."""
+    found = read.entries(session, contract_id)
+    return max((e.effective_on for e in found), default=date.today())
+
+
 # --------------------------------------------------------------------------- servicing
 
 @dataclass
@@ -413,6 +470,7 @@ def sweep(session: Session, contract: Contract, surplus_minor: int, on: date,
     return out
 
 
-__all__ = ["ServiceDay", "ServiceRun", "PrepaymentResult", "accrue_to", "available_cash",
+__all__ = ["ScheduleLine", "ServiceDay", "ServiceRun", "PrepaymentResult", "accrue_to",
+           "available_cash", "books_date", "schedule_against_actual",
            "find_loan", "prepay", "read_record", "read_state", "record_from_postings",
            "service", "serviced_through", "sweep"]

@@ -36,8 +36,10 @@ class LoanYear:
         other_minor: any other movement of principal in the period (a reversal of a draw or
             a repayment, say), so that opening + drawn − repaid − written down − guaranteed −
             other = closing always.
-        interest_accrued_minor / interest_paid_minor: interest expense booked, and interest
-            paid, in the period.
+        interest_accrued_minor / interest_paid_minor: interest booked (the periods' interest,
+            on the principal outstanding), and interest paid, in the period.
+        default_interest_accrued_minor / default_interest_paid_minor: 遅延損害金 booked and
+            paid in the period (apart from the interest).
         interest_payable_opening_minor / interest_payable_closing_minor: interest accrued and
             not yet paid, before and at the end of the period.
         payments: (paid on, principal, interest) per payment date from the first payment to
@@ -61,6 +63,8 @@ class LoanYear:
     interest_payable_closing_minor: int
     payments: tuple[tuple[date, int, int], ...]
     balance_series: tuple[tuple[date, int], ...]
+    default_interest_accrued_minor: int = 0
+    default_interest_paid_minor: int = 0
 
     @property
     def drawn_minor(self) -> int:
@@ -78,6 +82,7 @@ def loan_year(loan_id: str, postings: Iterable[read.PostingView], start_on: date
     principal, interest_expense, interest_payable = (
         Code.loan(loan_id), Code.interest_expense(loan_id), Code.interest_payable(loan_id))
     opening = closing = repaid = written = guaranteed = accrued = paid_interest = 0
+    default_accrued = default_paid = 0
     payable_opening = payable_closing = 0
     draws: list[tuple[date, int]] = []
     payments: dict[date, list[int]] = {}
@@ -103,7 +108,10 @@ def loan_year(loan_id: str, postings: Iterable[read.PostingView], start_on: date
             if p.side == DEBIT and p.kind == Kind.PRINCIPAL_REPAYMENT:
                 payments.setdefault(p.effective_on, [0, 0])[0] += p.amount_minor
         elif p.account == interest_expense and in_period:
-            accrued += p.debit_minor - p.credit_minor
+            if p.kind == Kind.DEFAULT_INTEREST_ACCRUAL:
+                default_accrued += p.debit_minor - p.credit_minor
+            elif p.kind != Kind.PREPAYMENT_FEE:
+                accrued += p.debit_minor - p.credit_minor
         elif p.account == interest_payable:
             payable_closing += p.credit_minor - p.debit_minor
             if not in_period:
@@ -112,6 +120,8 @@ def loan_year(loan_id: str, postings: Iterable[read.PostingView], start_on: date
                 payments.setdefault(p.effective_on, [0, 0])[1] += p.amount_minor
                 if in_period:
                     paid_interest += p.amount_minor
+            if p.side == DEBIT and p.kind == Kind.DEFAULT_INTEREST_PAYMENT and in_period:
+                default_paid += p.amount_minor
     series, balance = [], 0
     for on in sorted(by_day):
         balance += by_day[on]
@@ -121,7 +131,7 @@ def loan_year(loan_id: str, postings: Iterable[read.PostingView], start_on: date
     return LoanYear(loan_id, start_on, end_on, opening, tuple(draws), repaid, written, guaranteed,
                     closing, accrued, paid_interest, payable_opening, payable_closing,
                     tuple((on, pr, it) for on, (pr, it) in sorted(payments.items())),
-                    tuple(series))
+                    tuple(series), default_accrued, default_paid)
 
 
 def read_loan_year(session: Session, contract_id: str, loan_id: str, start_on: date,

@@ -429,8 +429,10 @@ def distribute(session: Session, contract_id: str, on: date, final: bool = False
     if final:
         accrue_to(session, contract, on - timedelta(days=1), f"{tag}:final")
     cash = max(free_cash(session, contract), 0)
+    # The final distribution is the end: it applies every receipt left, whatever its reference.
     unapplied = [r for r in receipts(session, contract.id, through_on=on,
-                                     reference=reference or None) if r.unapplied_minor > 0]
+                                     reference=None if final else reference or None)
+                 if r.unapplied_minor > 0]
     # Outcome money is applied up to the cash still held (debt service on a due date may
     # have spent part of it); the final distribution applies every receipt left, so that the
     # providers' shares are of all the outcome money received.

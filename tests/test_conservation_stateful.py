@@ -529,7 +529,8 @@ class ConservationMachine(RuleBasedStateMachine):
     def _distribute(self, on: date, reference: str, final: bool) -> str | None:
         """Distribute and check the outcome against the model; returns the refusal code."""
         cash = self._read(free_cash)
-        eligible = eligible_for(list(self.receipts.values()), on, reference)
+        # The final distribution applies every receipt left, whatever its reference.
+        eligible = eligible_for(list(self.receipts.values()), on, "" if final else reference)
         within_reach = sum(r.unapplied for r in eligible)
         expected_applied = first_in_first_out(eligible, min(within_reach, max(cash, 0)))
         closed = self.closed_through is not None and on <= self.closed_through

@@ -116,9 +116,11 @@ def lender_statement() -> LenderStatement:
         principal_repaid_minor=5_000_000, written_down_minor=0,
         closing_balance_minor=25_000_000, interest_accrued_minor=155_122,
         interest_paid_minor=155_122,
-        schedule=(ScheduleRow(date(2019, 12, 30), 0, 102_191, 0, 102_191, date(2019, 12, 30)),
+        # The 31 March instalment paid 1,000,000 short: overdue at the year end.
+        schedule=(ScheduleRow(date(2019, 12, 30), 0, 102_191, 0, 102_191, date(2019, 12, 30),
+                              status="paid_on_time"),
                   ScheduleRow(date(2020, 3, 31), 6_000_000, 52_931, 5_000_000, 52_931,
-                              date(2020, 3, 31))),
+                              date(2020, 3, 31), overdue_minor=1_000_000, status="overdue")),
         balance_series=(BalancePoint(date(2019, 7, 1), 20_000_000),
                         BalancePoint(date(2019, 10, 1), 30_000_000),
                         BalancePoint(date(2020, 3, 31), 25_000_000)))

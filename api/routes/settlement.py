@@ -29,10 +29,8 @@ from ledger.money_json import MoneyJSON
 from settlement import close as closing
 from settlement import results, runs
 from settlement.approvals import approve_notice
+from settlement.debt_service import books_date, schedule_against_actual
 from settlement.kpi import ResultInput
-from settlement.loan_ledger import read_loan_year
-from settlement.loans import loan_schedule
-from settlement.schedules import compare
 from settlement.transfers import (
     TransferFile,
     distribution_transfer_file,
@@ -118,6 +116,12 @@ class ScheduleRowPublic(BaseModel):
     actual_principal: MoneyJSON
     scheduled_interest: MoneyJSON
     actual_interest: MoneyJSON
+    paid_on: list[date] = Field(description="the dates of the payments against this due date")
+    overdue: MoneyJSON = Field(description="principal and interest still unpaid after the "
+                                           "due date")
+    default_interest: MoneyJSON = Field(description="遅延損害金 it ran up")
+    status: str = Field(description="paid_on_time, paid_late, prepaid, overdue, written_down, "
+                                    "recovered, part_recovered or not_due")
 
 
 class SchedulePublic(BaseModel):
@@ -332,15 +336,18 @@ def schedules(contract_id: str, session: SessionDep, user: CurrentUser) -> list[
         loans = list(contract.loans)
     cur = contract.currency
     out = []
+    on = books_date(session, contract.id)
     for loan in loans:
-        paid = read_loan_year(session, contract.id, loan.id, date.min, date.max).payments
-        rows = compare(loan_schedule(loan), list(paid))
+        rows = schedule_against_actual(session, contract, loan, on)
         out.append(SchedulePublic(loan=loan.id, lender=loan.lender, rows=[ScheduleRowPublic(
             number=r.number, due_on=r.due_on,
             scheduled_principal=MoneyJSON.from_minor(r.scheduled_principal, cur),
-            actual_principal=MoneyJSON.from_minor(r.actual_principal, cur),
+            actual_principal=MoneyJSON.from_minor(r.paid_principal, cur),
             scheduled_interest=MoneyJSON.from_minor(r.scheduled_interest, cur),
-            actual_interest=MoneyJSON.from_minor(r.actual_interest, cur)) for r in rows]))
+            actual_interest=MoneyJSON.from_minor(r.paid_interest, cur),
+            paid_on=list(r.paid_on), overdue=MoneyJSON.from_minor(r.overdue, cur),
+            default_interest=MoneyJSON.from_minor(r.default_interest, cur),
+            status=r.status) for r in rows]))
     return out
 
 
