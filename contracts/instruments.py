@@ -67,12 +67,27 @@ class Draw(_Frozen):
     amount_minor: AmountMinor = Field(alias="amount")
 
 
+class TableRow(_Frozen):
+    """One due date of a custom repayment table (約定返済表).
+
+    Attributes:
+        due_on: the nominal due date (moved by the loan's business-day convention).
+        principal_minor: principal due that day (document key ``principal``); 0 for a date
+            that pays interest only.
+    """
+
+    due_on: date
+    principal_minor: AmountMinor = Field(alias="principal")
+
+
 class Repayment(_Frozen):
     """How a loan's principal comes back.
 
     Attributes:
-        profile: ``bullet`` (all at the end), ``equal_principal`` (元金均等) or ``annuity``
-            (元利均等).
+        profile: ``bullet`` (all at the end), ``equal_principal`` (元金均等), ``annuity``
+            (元利均等) or ``custom`` (the agreement's own table, ``table``).
+        table: for ``custom``: every due date with its principal, in date order; the
+            principal adds up to what is drawn. Interest is due on every date of it.
         grace_period_months: months after the first draw with interest only (据置期間).
         instalments: number of principal instalments (1 for a bullet).
         frequency_months: months between instalments.
@@ -89,7 +104,8 @@ class Repayment(_Frozen):
             (翌営業日, or 前営業日 if that is in the next month), ``preceding`` (前営業日).
     """
 
-    profile: Literal["bullet", "equal_principal", "annuity"]
+    profile: Literal["bullet", "equal_principal", "annuity", "custom"]
+    table: tuple[TableRow, ...] = ()
     grace_period_months: int = Field(default=0, ge=0)
     instalments: int = Field(default=1, ge=1)
     frequency_months: int = Field(default=12, ge=1, le=12)

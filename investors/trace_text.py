@@ -342,6 +342,7 @@ JAPANESE_WORDS: dict[Phrase, Wording] = {
     Phrase.PRINCIPAL_LAST: Wording("元本返済額", "最終回：残元本の全額"),
     Phrase.PRINCIPAL_BULLET: Wording("元本返済額", "満期一括返済：元本は最終回に返済"),
     Phrase.PRINCIPAL_EQUAL: Wording("元本返済額", "元金均等返済の割賦元金"),
+    Phrase.PRINCIPAL_TABLE: Wording("元本返済額", "約定返済表による返済元金"),
     Phrase.PRINCIPAL_LEVEL: Wording(
         "元本返済額",
         lambda w, s: f"元利均等返済：毎回の返済額 {w(s['level'])} − 利息 {w(s['interest'])}"),

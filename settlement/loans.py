@@ -42,6 +42,17 @@ def loan_terms(loan: Loan) -> LoanTerms:
     rule and the business-day convention are the loan's own.
     """
     repayment = loan.repayment
+    if repayment.profile == "custom":
+        # The agreement's own table: every due date, interest-only ones with principal 0.
+        table = tuple((row.due_on, row.principal_minor) for row in repayment.table)
+        return LoanTerms(
+            draws=tuple((d.drawn_on, d.amount_minor) for d in loan.draws),
+            rate_annual=loan.rate_annual, first_payment_on=table[0][0] if table else date.min,
+            instalments=len(table), profile="custom",
+            frequency_months=repayment.frequency_months, day_count=loan.day_count,
+            count_first_day=loan.count_first_day, count_last_day=loan.count_last_day,
+            interest_rounding=loan.interest_rounding, end_of_month=repayment.end_of_month,
+            business_day_convention=repayment.business_day, custom_table=table)
     first_principal_on = repayment.first_repayment_on
     if first_principal_on is None:
         raise ValueError(f"loan {loan.id} has no first repayment date")

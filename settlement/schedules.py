@@ -59,13 +59,13 @@ from settlement.trace import (
 
 DayCount = Literal["ACT/365F", "ACT/360", "30/360"]
 BusinessDayConvention = Literal["following", "modified_following", "preceding", "unadjusted"]
-RepaymentProfile = Literal["bullet", "equal_principal", "annuity"]
+RepaymentProfile = Literal["bullet", "equal_principal", "annuity", "custom"]
 RemainderTo = Literal["first", "last"]
 
 DAY_COUNTS: tuple[str, ...] = ("ACT/365F", "ACT/360", "30/360")
 BUSINESS_DAY_CONVENTIONS: tuple[str, ...] = ("following", "modified_following", "preceding",
                                              "unadjusted")
-PROFILES: tuple[str, ...] = ("bullet", "equal_principal", "annuity")
+PROFILES: tuple[str, ...] = ("bullet", "equal_principal", "annuity", "custom")
 _YEAR_BASIS: dict[str, int] = {"ACT/365F": 365, "ACT/360": 360, "30/360": 360}
 _PROFILE_NAMES: dict[str, str] = {"bullet": "bullet",
                                   "equal_principal": "equal principal (元金均等)",
@@ -121,6 +121,7 @@ class LoanTerms:
     principal_remainder_to: RemainderTo = "first"
     end_of_month: bool = False
     business_day_convention: BusinessDayConvention = "following"
+    custom_table: tuple[tuple[date, int], ...] = ()
 
     def __post_init__(self) -> None:
         # Stored as a tuple so that the terms stay immutable and hashable.
@@ -280,8 +281,13 @@ def _first_principal_on(terms: LoanTerms) -> date | None:
         grace_rows = _grace_row_count(terms)
     except (TypeError, ValueError, AttributeError):
         return terms.first_payment_on
+    if not dates:
+        return terms.first_payment_on
     if terms.profile == "bullet":
         return dates[-1]
+    if terms.profile == "custom":
+        # Draws come before the first due date of the table, interest-only or not.
+        return dates[0]
     return dates[min(grace_rows, len(dates) - 1)]
 
 
@@ -324,6 +330,25 @@ def _check_term(terms: LoanTerms, problems: Problems) -> None:
     if not _is_amount(terms.grace_period_months) or terms.grace_period_months < 0:
         problems.add("LOAN_GRACE_INVALID", f"the grace period must be zero or more months, "
                      f"got {terms.grace_period_months!r}", "grace_period_months")
+    if terms.profile == "custom":
+        _check_table(terms, problems)
+
+
+def _check_table(terms: LoanTerms, problems: Problems) -> None:
+    """A custom table: one row per due date, in order, its principal adding up to the draws
+    (a table with a zero row pays interest only that day; no separate grace period)."""
+    table = terms.custom_table
+    dates = [on for on, _ in table]
+    if not table or len(table) != terms.instalments or dates != sorted(set(dates)):
+        problems.add("LOAN_TABLE_INVALID", f"a custom schedule needs its {terms.instalments} "
+                     "due dates once each, in order", "custom_table")
+    elif sum(amount for _, amount in table) != terms.total_drawn_minor:
+        problems.add("LOAN_TABLE_TOTAL", f"the table's principal adds up to "
+                     f"{sum(a for _, a in table):,}, not to the {terms.total_drawn_minor:,} "
+                     "drawn", "custom_table")
+    if terms.grace_period_months:
+        problems.add("LOAN_TABLE_WITH_GRACE", "a custom table states its interest-only dates "
+                     "itself (principal 0); no grace period with it", "grace_period_months")
 
 
 def _check_grace_fits(terms: LoanTerms, problems: Problems) -> None:
@@ -385,7 +410,9 @@ def year_basis(day_count: str) -> int:
 
 def _nominal_dates(terms: LoanTerms) -> list[date]:
     """Due dates before adjustment, each computed from the first (no drift from clipping),
-    at month ends under the end-of-month rule."""
+    at month ends under the end-of-month rule; a custom table's own dates."""
+    if terms.profile == "custom":
+        return [on for on, _ in terms.custom_table]
     return [roll_months(terms.first_payment_on, k * terms.frequency_months, terms.end_of_month)
             for k in range(terms.instalments)]
 
@@ -544,6 +571,9 @@ class _Builder:
             return outstanding, Step(Phrase.PRINCIPAL_LAST, minor(outstanding))
         if self.terms.profile == "bullet":
             return 0, Step(Phrase.PRINCIPAL_BULLET, minor(0))
+        if self.terms.profile == "custom":
+            part = min(self.terms.custom_table[index][1], outstanding)
+            return part, Step(Phrase.PRINCIPAL_TABLE, minor(part))
         if self.principal_parts is not None:
             part = min(self.principal_parts[index - self.grace_rows], outstanding)
             return part, Step(Phrase.PRINCIPAL_EQUAL, minor(part))

@@ -35,7 +35,13 @@ from fractions import Fraction
 from typing import Literal
 
 from contracts.instruments import Loan
-from ledger.rounding import RemainderPolicy, RoundingMode, round_minor, split_evenly
+from ledger.rounding import (
+    RemainderPolicy,
+    RoundingMode,
+    allocate,
+    round_minor,
+    split_evenly,
+)
 from settlement.loans import loan_terms
 from settlement.schedules import (
     LoanTerms,
@@ -269,6 +275,12 @@ def _rebuilt(loan: Loan, schedule: Schedule, later: list[int], remaining: int,
         return [0] * (count - 1) + [remaining]
     if terms.profile == "equal_principal":
         return split_evenly(remaining, count, RemainderPolicy.FIRST_PART)
+    if terms.profile == "custom":
+        # The table's remaining rows keep their proportions, on the lower balance.
+        weights = [schedule.rows[k].principal for k in later]
+        if sum(weights) == 0:
+            return [0] * (count - 1) + [remaining]
+        return allocate(remaining, weights, RemainderPolicy.LARGEST_REMAINDER)
     first = schedule.rows[later[0]]
     rebuilt = build_schedule(LoanTerms(
         draws=((prepaid_on, remaining),), rate_annual=terms.rate_annual,

@@ -183,6 +183,7 @@ class Phrase(StrEnum):
     PRINCIPAL_LAST = "step.principal_last"
     PRINCIPAL_BULLET = "step.principal_bullet"
     PRINCIPAL_EQUAL = "step.principal_equal"
+    PRINCIPAL_TABLE = "step.principal_table"
     PRINCIPAL_LEVEL = "step.principal_level"
     NEXT_DUE_DATE = "step.next_due_date"
     NO_OPEN_PERIOD = "step.no_open_period"
@@ -876,6 +877,7 @@ ENGLISH_WORDS: dict[Phrase, Wording] = {
     Phrase.PRINCIPAL_LAST: Wording("principal", "last instalment: all principal outstanding"),
     Phrase.PRINCIPAL_BULLET: Wording("principal", "bullet: principal due on the last date"),
     Phrase.PRINCIPAL_EQUAL: Wording("principal", "equal principal (元金均等) instalment"),
+    Phrase.PRINCIPAL_TABLE: Wording("principal", "the agreement's repayment table"),
     Phrase.PRINCIPAL_LEVEL: Wording(
         "principal", lambda w, s: f"level payment {w.n(s['level'])} − interest "
                                   f"{w.n(s['interest'])} (元利均等)"),

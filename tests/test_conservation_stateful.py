@@ -565,7 +565,10 @@ class ConservationMachine(RuleBasedStateMachine):
             f"expected {expected_applied} (free cash {cash})")
         for entry_id, amount in applied.items():
             self.receipts[entry_id].applied += amount
-        if self._snapshot() != before:
+        # What the distribution itself posted or applied makes a repeat ALREADY_DISTRIBUTED;
+        # debt service it ran first (due dates, arrears) is not the distribution's own.
+        own = set(result.entries) - set(result.service.entries if result.service else [])
+        if (own or applied) and self._snapshot() != before:
             self.distributed.add((on, reference))
         if final and any(a.paid_minor > 0 for a in result.waterfall.allocations):
             self.final_done = True

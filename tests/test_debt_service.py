@@ -256,6 +256,39 @@ def test_interest_runs_on_what_was_actually_drawn():
     assert principal_plan(yamaguchi, schedule, one) == [0, 0] + [3_750_000] * 4 + [0] * 4
 
 
+def test_a_custom_repayment_table():
+    """A 約定返済表: 9,000,000 drawn 1 April 2021 at 1 %, interest every 30 Sep / 31 Mar,
+    principal 0, 2,000,000, 3,000,000, 4,000,000."""
+    document = {"id": "loan", "lender": "bank", "borrower": "spv", "commitment": "9,000,000",
+                "rate_annual": "0.01",
+                "draws": [{"drawn_on": "2021-04-01", "amount": "9,000,000"}],
+                "repayment": {"profile": "custom", "table": [
+                    {"due_on": "2021-09-30", "principal": "0"},
+                    {"due_on": "2022-03-31", "principal": "2,000,000"},
+                    {"due_on": "2022-09-30", "principal": "3,000,000"},
+                    {"due_on": "2023-03-31", "principal": "4,000,000"}]}}
+    schedule = nominal_schedule(Loan.model_validate(document))
+    # 182 days on 9,000,000 (1 Apr–29 Sep) = 24,657.5…: 9,000,000 × 1 % × 182 / 365 =
+    # 44,876.7 → 44,876; again 182 days (30 Sep–30 Mar) → 44,876; then 183 days on
+    # 7,000,000 → 35,095.8 → 35,095; 182 days on 4,000,000 → 19,945.2 → 19,945.
+    assert [(r.due_on, r.principal, r.interest) for r in schedule.rows] == [
+        (date(2021, 9, 30), 0, 44_876), (date(2022, 3, 31), 2_000_000, 44_876),
+        (date(2022, 9, 30), 3_000_000, 35_095), (date(2023, 3, 31), 4_000_000, 19_945)]
+    # The table must add up to what is drawn.
+    bad = document | {"repayment": {"profile": "custom", "table": [
+        {"due_on": "2022-03-31", "principal": "8,000,000"}]}}
+    contract = document_with_loan(bad)
+    assert ("LOAN_TABLE_TOTAL", "instruments[0].repayment.table") in [
+        (p.code, p.field) for p in validate_document(contract, "custom.yaml")[1]]
+
+
+def document_with_loan(loan: dict) -> dict:
+    """The servicing contract with ``loan`` as its only loan (lent by bank-a)."""
+    doc = document()
+    doc["instruments"] = [loan | {"type": "loan", "id": "custom-loan", "lender": "bank-a"}]
+    return doc
+
+
 # --------------------------------------------------------------------------- properties
 
 @st.composite

@@ -558,7 +558,7 @@ DISTRIBUTION_AND_LOAN_PHRASES = {
     Phrase.OWED, Phrase.PAID_IN_FULL, Phrase.PAID_IN_PART, Phrase.PROVIDER_FEES, Phrase.COSTS,
     Phrase.INTEREST, Phrase.PRINCIPAL, Phrase.INVESTOR_RETURNS, Phrase.ACT_365F,
     Phrase.ACT_360, Phrase.THIRTY_360, Phrase.FIRST_DAY_ONLY, Phrase.BOTH_ENDS,
-    Phrase.LAST_DAY_ONLY, Phrase.NEITHER_END, Phrase.DEFAULT_INTEREST}
+    Phrase.LAST_DAY_ONLY, Phrase.NEITHER_END, Phrase.DEFAULT_INTEREST, Phrase.PRINCIPAL_TABLE}
 
 
 def _other_traces() -> Iterator[tuple[Contract, Trace]]:
@@ -576,7 +576,8 @@ def _other_traces() -> Iterator[tuple[Contract, Trace]]:
                                                        date(year + 1, 3, 31))
     draws = ((date(2024, 4, 1), 30_000_000), (date(2024, 7, 1), 20_000_000))
     for (profile, day_count, ends), mode in zip(
-            product(PROFILES, DAY_COUNTS, product((True, False), repeat=2)),
+            product([p for p in PROFILES if p != "custom"], DAY_COUNTS,
+                    product((True, False), repeat=2)),
             cycle(RoundingMode)):
         terms = LoanTerms(draws, D("0.015"), date(2025, 3, 31), 4, profile,
                           day_count=day_count, count_first_day=ends[0], count_last_day=ends[1],
@@ -586,6 +587,11 @@ def _other_traces() -> Iterator[tuple[Contract, Trace]]:
             yield contract, row.trace
         for on in (date(2024, 3, 31), date(2025, 3, 31)):
             yield contract, accrued_interest_trace(terms, schedule, on)
+    table = LoanTerms(draws, D("0.015"), date(2025, 3, 31), 2, "custom",
+                      custom_table=((date(2025, 3, 31), 20_000_000),
+                                    (date(2026, 3, 31), 30_000_000)))
+    for row in build_schedule(table).rows:
+        yield contract, row.trace
     five = load(FIVE)
     claims = [Claim("provider_fees", "tanita", "tanita", 100),
               Claim("interest", "loan", "bank", 50, 1), Claim("principal", "loan", "bank", 500),

@@ -71,10 +71,37 @@ def _loan(contract: Contract, loan: Loan, at: str) -> list[Problem]:
             f"the first repayment ({repayment.first_repayment_on}) is not after the first draw "
             f"({min(dates)})", f"{at}.repayment.first_repayment_on"))
     problems += _first_due(repayment, min(dates), at)
+    problems += _custom_table(loan, drawn, min(dates), at)
     if repayment.profile == "bullet" and repayment.instalments != 1:
         problems.append(problem("LOAN_BULLET_INSTALMENTS", "a bullet loan is repaid in one "
                                 "instalment", f"{at}.repayment.instalments"))
     return problems
+
+
+def _custom_table(loan: Loan, drawn: int, first_drawn_on: date, at: str) -> list[Problem]:
+    """LOAN_TABLE_*: a custom repayment table lists dates in order, after every draw, with
+    principal adding up to what is drawn; only a custom loan has one."""
+    repayment, where = loan.repayment, f"{at}.repayment.table"
+    if repayment.profile != "custom":
+        return [problem("LOAN_TABLE_NOT_CUSTOM", "a repayment table is given only with "
+                        "profile: custom", where)] if repayment.table else []
+    table = repayment.table
+    if not table:
+        return [problem("LOAN_TABLE_MISSING", "a custom repayment lists its due dates and "
+                        "principal in table", where)]
+    dates = [row.due_on for row in table]
+    if dates != sorted(set(dates)):
+        return [problem("LOAN_TABLE_NOT_IN_ORDER", "list the table's due dates once each, in "
+                        "date order", where)]
+    last_draw = max(d.drawn_on for d in loan.draws)
+    if dates[0] <= last_draw:
+        return [problem("LOAN_TABLE_BEFORE_DRAW", f"the table's first due date ({dates[0]}) is "
+                        f"not after the last draw ({last_draw})", f"{where}[0].due_on")]
+    total = sum(row.principal_minor for row in table)
+    if total != drawn:
+        return [problem("LOAN_TABLE_TOTAL", f"the table's principal adds up to {total:,}, not "
+                        f"to the {drawn:,} drawn", where)]
+    return []
 
 
 def _first_due(repayment: Repayment, first_drawn_on: date, at: str) -> list[Problem]:
