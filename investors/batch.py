@@ -12,19 +12,24 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import Session
 
-from contracts.chart import notice_payees
+from contracts.chart import Code, Kind, notice_payees
 from investors import documents
 from investors.files import write_atomic
+from investors.loan_document_data import LoanDocument
+from investors.loan_documents import balance_confirmation
 from investors.pdf import render
 from investors.statement_data import Document
+from ledger import read
 
 KIND_DIRS = {"lender_statement": "lenders", "investor_statement": "investors",
-             "payment_notice": "notices", "year_end_report": "year-end"}
+             "payment_notice": "notices", "year_end_report": "year-end",
+             "loan_confirmation": "lenders/confirmations"}
+LOAN_KINDS = ("loan_confirmation", "interest_statement", "repayment_notice")
 
 
 @dataclass(frozen=True)
@@ -32,11 +37,13 @@ class Job:
     """One document to render: where it goes (relative to the output folder) and its data."""
 
     path: str
-    document: Document
+    document: Document | LoanDocument
     lang: str
 
 
-def _name(document: Document) -> str:
+def _name(document: Document | LoanDocument) -> str:
+    if document.kind in LOAN_KINDS:  # <kind>/<contract>/<loan>/<date>: the loan and the date
+        return "_".join(document.header.document_id.split("/")[2:])
     return document.header.document_id.split("/", 3)[-1].replace("/", "_")
 
 
@@ -45,10 +52,11 @@ def jobs_for_year(session: Session, contract_id: str, fiscal_year: int,
                   generated_at: datetime | None = None) -> list[Job]:
     """Every document of the year: a statement per lender and per holder and class, a notice
     per payer and payee (where the contract pays on outcomes: a fixed-fee programme's
-    municipality pays its providers itself, and is sent no notice), the year-end report — in
-    each language."""
+    municipality pays its providers itself, and is sent no notice), the year-end report, and a
+    balance confirmation (残高証明書) at the year end of each loan outstanding in the year —
+    in each language."""
     ctx = documents.context(session, contract_id, fiscal_year, generated_at)
-    docs: list[Document] = [documents.year_end_report(session, ctx)]
+    docs: list[Document | LoanDocument] = [documents.year_end_report(session, ctx)]
     if ctx.contract.pays_on_outcomes:
         # One notice per (payer, payee): the SPV's, and each provider's a tranche pays directly.
         docs += [documents.payment_notice(session, ctx, p.party, payee)
@@ -57,8 +65,23 @@ def jobs_for_year(session: Session, contract_id: str, fiscal_year: int,
     docs += [documents.lender_statement(session, ctx, lender)
              for lender in dict.fromkeys(loan.lender for loan in ctx.contract.loans)]
     docs += documents.investor_statements(session, ctx)
+    # A balance confirmation (残高証明書) of every loan at the year end, as each bank's
+    # auditors ask for it: every loan outstanding at some time in the year.
+    docs += [balance_confirmation(session, contract_id, loan.id, ctx.end_on)
+             for loan in ctx.contract.loans
+             if _outstanding_in(session, contract_id, loan.id, ctx.start_on, ctx.end_on)]
     return [Job(f"{KIND_DIRS[d.kind]}/{_name(d)}.{lang}.pdf", d, lang)
             for d in docs for lang in langs]
+
+
+def _outstanding_in(session: Session, contract_id: str, loan_id: str, start_on: date,
+                    end_on: date) -> bool:
+    """The loan owed something at the start or the end of the period, or was drawn in it."""
+    account = Code.loan(loan_id)
+    return bool(read.balance_as_of(session, contract_id, account, start_on - timedelta(days=1))
+                or read.balance_as_of(session, contract_id, account, end_on)
+                or read.totals(session, contract_id, account, kinds=[Kind.LOAN_DRAWDOWN],
+                               from_on=start_on, through_on=end_on).credits_minor)
 
 
 def _render_chunk(out_dir: str, chunk: Sequence[Job]) -> int:

@@ -16,8 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from investors.formatting import check_lang
+from investors.loan_document_data import (
+    BalanceConfirmation,
+    InterestStatement,
+    LoanDocument,
+    RepaymentNotice,
+)
 from investors.pdf_investor_statement import investor_statement_blocks, render_investor_statement
 from investors.pdf_lender_statement import lender_statement_blocks, render_lender_statement
+from investors.pdf_loan_documents import render_loan_document
 from investors.pdf_pages import KIND_LABELS, page_count
 from investors.pdf_payment_notice import payment_notice_blocks, render_payment_notice
 from investors.pdf_year_end_report import render_year_end_report, year_end_report_blocks
@@ -40,11 +47,14 @@ _RENDERERS: dict[type, Callable[..., bytes]] = {
     InvestorStatement: render_investor_statement,
     PaymentNotice: render_payment_notice,
     YearEndReport: render_year_end_report,
+    BalanceConfirmation: render_loan_document,
+    InterestStatement: render_loan_document,
+    RepaymentNotice: render_loan_document,
 }
 
 
-def render(document: Document, lang: str = "ja") -> bytes:
-    """Any of the four documents as PDF bytes, by the type of its data record."""
+def render(document: Document | LoanDocument, lang: str = "ja") -> bytes:
+    """Any document as PDF bytes, by the type of its data record."""
     renderer = _RENDERERS.get(type(document))
     if renderer is None:
         raise SibError(f"no renderer for {type(document).__name__}", "DOCUMENT_KIND_UNKNOWN",

@@ -343,10 +343,15 @@ def period_interest(terms: LoanTerms, performing: Performing, start: date, end: 
     annual, basis = Fraction(terms.rate_annual), year_basis(terms.day_count)
     exact = Fraction(0)
     extra = int(terms.count_first_day) + int(terms.count_last_day or through_end) - 1
+    # A stretch runs while the balance stays the same (a date where it does not move, a
+    # payment of an overdue amount say, does not split it).
+    balances = {on: performing.at(on) for on in points}
+    points = [on for k, on in enumerate(points)
+              if k == 0 or balances[on] != balances[points[k - 1]]]
     for k, since in enumerate(points):
         until = points[k + 1] if k + 1 < len(points) else end
         counted = _elapsed(since, until, terms) + (extra if until == end else 0)
-        balance = performing.at(since)
+        balance = balances[since]
         if balance > 0 and counted > 0:
             part = balance * annual * counted / basis
             trace.step(Phrase.INTEREST_ON, minor(part), amount=minor(balance),

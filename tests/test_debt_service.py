@@ -26,8 +26,12 @@ from contracts.validate import load_contract_file, validate_document
 from ledger import read
 from ledger.errors import SibError
 from ledger.verify import verify
+from settlement.close import close_year
 from settlement.debt_service import prepay, read_state, service
-from settlement.payments import draw_loans, pay_fixed_fees
+from settlement.kpi import ResultInput
+from settlement.payments import distribute, draw_loans, pay_fixed_fees, record_payment
+from settlement.results import audit_result, submit_results
+from settlement.runs import settle
 from settlement.servicing import (
     LoanRecord,
     Payment,
@@ -156,6 +160,40 @@ def test_a_late_instalment_pays_its_default_interest_to_the_yen(session, vehicle
     assert service(session, C, date(2021, 11, 30)).entries == []
     assert len(read.entries(session, C)) == before
     assert verify(session).ok
+
+
+def test_a_cash_sweep_prepays_from_the_surplus(session):
+    """The first loan repaid in four semi-annual instalments of 3,000,000 (to 31 March 2023),
+    with half of each distribution's surplus swept into it from 2022."""
+    doc = document()
+    doc["instruments"][0]["repayment"]["instalments"] = 4
+    doc["instruments"][0]["cash_sweep"] = {"share": "0.5", "from_on": "2022-01-01"}
+    terms, problems = validate_document(doc, "sweep.yaml")
+    assert problems == []
+    load_contract(session, terms)
+    draw_loans(session, C, date(2021, 11, 15))
+    for row in submit_results(session, [ResultInput(C, 2021, "participants", "400")],
+                              "evaluator"):
+        audit_result(session, row.id, "evaluation committee")
+    settle(session, C, 2021)
+    close_year(session, C, 2021, "spv")
+    # 40 % of 10,000,000 earned: 4,000,000 received; nothing else is owed from it (no
+    # provider share, no units, no due date before 15 June), so all of it is surplus and
+    # half, 2,000,000, prepays the loan.
+    record_payment(session, C, "city", 4_000_000, date(2022, 5, 31), "FY2021")
+    result = distribute(session, C, date(2022, 6, 15), reference="FY2021")
+    assert result.waterfall.left_minor == 4_000_000
+    [swept] = read.entries(session, C, links={"sweep": True})
+    assert (swept.effective_on, swept.amount_on(Code.loan("first-loan"), "D")) == (
+        date(2022, 6, 15), 2_000_000)
+    # Shortening the term (the default effect): the last instalment, 31 March 2023, falls
+    # from 3,000,000 to 1,000,000; 30 September 2022 is unchanged.
+    state = read_state(session, get_contract(session, C), get_contract(session, C).loans[0],
+                       date(2022, 6, 15))
+    assert [(i.due_on, i.principal_minor) for i in state.instalments] == [
+        (date(2021, 9, 30), 3_000_000), (date(2022, 3, 31), 3_000_000),
+        (date(2022, 9, 30), 3_000_000), (date(2023, 3, 31), 1_000_000)]
+    assert state.outstanding_minor == 4_000_000 and verify(session).ok
 
 
 def _loan(effect: str) -> Loan:

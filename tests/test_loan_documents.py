@@ -278,11 +278,12 @@ def test_the_interest_statement_shows_the_period_the_rounding_and_the_payments(s
 def test_the_second_period_runs_on_the_principal_performing(story):
     doc = interest_statement(story, C, "loan-a", SECOND_DUE, as_of=date(2022, 4, 15))
     # The overdue 5,000,000 left the interest base on 30 Sep (it bore 遅延損害金 instead): the
-    # period runs on 5,000,000 throughout, in the trace's two stretches either side of the
-    # late payment of 20 Oct (20 + 162 = 182 days): 5,000,000 × 0.02 × 182/365 = 49,863.01 →
+    # period runs on 5,000,000 throughout, one stretch (the late payment of 20 Oct does not
+    # move the performing balance, so it does not split it): 182 days, 5,000,000 × 0.02 ×
+    # 182/365 = 49,863.01 →
     # 49,863; 9,877 paid; 遅延損害金 30,239 to 15 Apr (see the confirmation's test).
     assert [(s.since_on, s.until_on, s.principal_minor, s.days) for s in doc.stretches] == [
-        (FIRST_DUE, PAID_LATE_ON, 5_000_000, 20), (PAID_LATE_ON, SECOND_DUE, 5_000_000, 162)]
+        (FIRST_DUE, SECOND_DUE, 5_000_000, 182)]
     assert doc.exact_minor == Fraction(5_000_000 * 2 * 182, 100 * 365)
     assert (doc.interest_minor, doc.interest_paid_minor, doc.interest_unpaid_minor,
             doc.default_interest_minor) == (49_863, 9_877, 39_986, 30_239)
