@@ -197,6 +197,39 @@ def test_annuity_matches_numpy_financial_within_the_rounding(principal, rate, in
     assert all(r.payment == schedule.level_payment_minor for r in schedule.rows[:-1])
 
 
+@settings(max_examples=200, deadline=None)
+@given(principal=st.integers(100_000, 10**11), rate_bp=st.integers(1, 1500),
+       instalments=st.integers(1, 120), months=st.sampled_from([1, 3, 6, 12]))
+def test_annuity_matches_numpy_financial_for_random_terms(principal, rate_bp, instalments,
+                                                           months):
+    """Random annuities (元利均等): the level payment is numpy-financial's pmt truncated, each
+    row's interest and principal its ipmt and ppmt within the rounding, the last row taking
+    what the rounded payment left over."""
+    rate = str(Decimal(rate_bp) / 10_000)
+    terms = _annuity_30_360(principal, rate, instalments, months)
+    schedule = build_schedule(terms)
+    payment, interest, expected_principal = _npf_rows(terms)
+    # The instalment: numpy-financial's pmt, truncated (less than a yen below it; the
+    # reference's floating point errs by up to about 1e-10 of the payment either way).
+    assert -payment * 1e-10 <= payment - schedule.level_payment_minor < 1 + payment * 1e-10
+    # Rows drift from the exact ones by the roundings: each row pays up to 1 yen less than
+    # the exact payment and truncates its interest (< 1 yen), so the balance error grows as
+    # E(k) = E(k−1) × (1 + i) + 2, E(k) = 2((1 + i)^k − 1)/i, and row k's interest is within
+    # 1 + i × E(k) of the exact one (plus the reference's own floating-point error).
+    i = rate_bp / 10_000 * months / 12
+
+    def drift(k: int) -> float:
+        return 2 * ((1 + i) ** k - 1) / i
+
+    eps = principal * 1e-9
+    for k, (row, expected) in enumerate(zip(schedule.rows, interest)):
+        assert abs(row.interest - expected) <= 1 + i * drift(k) + eps, k
+    for k in range(instalments - 1):
+        paid = sum(r.principal for r in schedule.rows[:k + 1])
+        assert abs(paid - sum(expected_principal[:k + 1])) <= drift(k + 1) + eps, k
+    assert schedule.total_principal_minor == principal
+
+
 def test_level_payment_is_computed_exactly():
     # 1,200 at 12 % a year, monthly (1 % a period), 2 payments:
     # 1,200 × 0.01 × 1.01² / (1.01² − 1) = 12 × 1.0201 / 0.0201 = 40,804/67 = 609.01…
