@@ -7,6 +7,7 @@ row locks itself.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
+import api.seals  # noqa: F401  (seals the records that decide money as they are written)
 from api.settings import get_settings
 from ledger.errors import SibError
 
@@ -29,6 +31,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option: begin this SQLite transaction only if the database is free right now
 # (BEGIN IMMEDIATE with no busy wait): "database is locked" at once instead of waiting.
 SQLITE_NO_WAIT = "sib_sqlite_no_wait"
+# Fault injection for the crash tests (tests/test_crash_retry.py), off unless set: the process
+# dies at once (no rollback, no clean-up, as under SIGKILL) before its N-th SQL statement.
+FAULT_AFTER_STATEMENTS = "SIB_FAULT_AFTER_STATEMENTS"
 
 
 def ensure_sqlite_folder(url: str) -> None:
@@ -47,6 +52,13 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
     deferred transactions, so that reads never queue behind writers (WAL lets them run
     side by side).
     """
+    engine = _make_engine(url, read_only)
+    if os.environ.get(FAULT_AFTER_STATEMENTS):
+        _die_before_statement(engine, int(os.environ[FAULT_AFTER_STATEMENTS]))
+    return engine
+
+
+def _make_engine(url: str, read_only: bool) -> Engine:
     if url.startswith("sqlite"):
         ensure_sqlite_folder(url)
         # LIFO: the connection used last is handed out next, so its page cache is warm (a
@@ -57,6 +69,17 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
         _sqlite_immediate(engine, "BEGIN" if read_only else "BEGIN IMMEDIATE")
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _die_before_statement(engine: Engine, statements: int) -> None:
+    """Exit the process (status 137, like SIGKILL) before the ``statements``-th statement."""
+    seen = [0]
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(*_args):  # type: ignore[no-untyped-def]
+        seen[0] += 1
+        if seen[0] >= statements:
+            os._exit(137)
 
 
 def _sqlite_immediate(engine: Engine, begin: str = "BEGIN IMMEDIATE") -> None:
