@@ -18,7 +18,9 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlmodel import Session
 
+from api.db import make_engine
 from contracts.chart import Code, Kind
 from contracts.instruments import Loan
 from contracts.store import get_contract, load_contract
@@ -90,14 +92,33 @@ def document(prepayment: dict | None = None) -> dict:
     }
 
 
-@pytest.fixture
-def vehicle(session):
+def _load_vehicle(session):
     terms, problems = validate_document(document(), "servicing.yaml")
     assert problems == []
     load_contract(session, terms)
     draw_loans(session, C, date(2021, 4, 1))
     pay_fixed_fees(session, C, 2021, date(2021, 4, 15))
     return get_contract(session, C)
+
+
+@pytest.fixture
+def vehicle(session):
+    return _load_vehicle(session)
+
+
+@pytest.mark.postgres
+def test_a_late_instalment_on_postgresql(pg_url):
+    """The same worked example on PostgreSQL, in one transaction rolled back at the end."""
+    engine = make_engine(pg_url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            try:
+                test_a_late_instalment_pays_its_default_interest_to_the_yen(
+                    session, _load_vehicle(session))
+            finally:
+                session.rollback()
+    finally:
+        engine.dispose()
 
 
 def test_a_late_instalment_pays_its_default_interest_to_the_yen(session, vehicle):
