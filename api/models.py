@@ -13,13 +13,14 @@ from ledger.schema import (  # noqa: F401
                            PeriodSnapshot,
                            Posting,
 )
+from ledger.seals import RecordSeal  # noqa: F401
 from settlement.tables import (  # noqa: F401
-    ChangeRequest,
-    KpiResult,
-    NoticeApproval,
-    PartyBankAccount,
-    ReceiptApplication,
-    SettlementLine,
-    SettlementRun,
-    TransferFilePayee,
+                           ChangeRequest,
+                           KpiResult,
+                           NoticeApproval,
+                           PartyBankAccount,
+                           ReceiptApplication,
+                           SettlementLine,
+                           SettlementRun,
+                           TransferFilePayee,
 )

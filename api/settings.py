@@ -28,6 +28,9 @@ class Settings:
         auth_failures_per_minute: failed authentications a client address may make in a
             minute before it is refused with 429 (``SIB_AUTH_FAILURES_PER_MINUTE``, default
             10).
+        chain_key: the key sealing the records that decide money (``SIB_CHAIN_KEY``, kept
+            outside the database); empty: seals are plain SHA-256, which anyone able to edit
+            the database can recompute.
     """
 
     database_url: str = field(default_factory=_default_database_url)
@@ -37,6 +40,7 @@ class Settings:
     port: int = 8000
     token_lifetime_days: int = 90
     auth_failures_per_minute: int = 10
+    chain_key: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -48,6 +52,7 @@ class Settings:
             port=int(os.environ.get("SIB_PORT", "8000")),
             token_lifetime_days=int(os.environ.get("SIB_TOKEN_LIFETIME_DAYS", "90")),
             auth_failures_per_minute=int(os.environ.get("SIB_AUTH_FAILURES_PER_MINUTE", "10")),
+            chain_key=os.environ.get("SIB_CHAIN_KEY", ""),
         )
 
 
