@@ -95,6 +95,8 @@ def _register_subcommands() -> None:
     app.command("export")(inv.export_command)
     from api.cli_loans import loan_app
     app.add_typer(loan_app, name="loan")
+    from api.cli_verify import verify_command
+    app.command("verify")(verify_command)
 
 
 _register_subcommands()
