@@ -177,13 +177,22 @@ def _loan_year(session: Session, ctx: Context, loan_id: str) -> LoanYear:
     return read_loan_year(session, ctx.contract.id, loan_id, ctx.start_on, ctx.end_on)
 
 
-def _day_count(loan: Any) -> sd.Text:
+def _day_count(loan: Any, japanese_terms: bool = True) -> sd.Text:
     """The loan's day count and which ends of a period count, in the words the calculation
-    traces use in each language (実日数／365日、片端（初日算入・末日不算入）)."""
+    traces use in each language (実日数／365日、片端（初日算入・末日不算入）). A contract
+    outside Japan (``japanese_terms`` false) reads its English without the Japanese terms."""
     terms = (DAY_COUNT_TERMS[loan.day_count],
              DAY_ENDS_TERMS[(loan.count_first_day, loan.count_last_day)])
-    return sd.Text("、".join(str(JAPANESE_WORDS[t].label) for t in terms),
-                   ", ".join(str(ENGLISH_WORDS[t].label) for t in terms))
+    english = [str(ENGLISH_WORDS[t].label) for t in terms]
+    if not japanese_terms:
+        english = [_PLAIN_ENGLISH.get(word, word) for word in english]
+    return sd.Text("、".join(str(JAPANESE_WORDS[t].label) for t in terms), ", ".join(english))
+
+
+# The English of 片端 / 両端 without the Japanese term, for contracts outside Japan.
+_PLAIN_ENGLISH = {str(ENGLISH_WORDS[phrase].label): plain for phrase, plain in (
+    (DAY_ENDS_TERMS[(True, False)], "first day counted, last not"),
+    (DAY_ENDS_TERMS[(True, True)], "both ends counted"))}
 
 
 def _loan_name(contract: Contract, loan: Any) -> sd.Text:
@@ -209,7 +218,7 @@ def _loan_section(session: Session, ctx: Context, loan: Any) -> sd.LoanSection:
         loan_id=loan.id, name=_loan_name(ctx.contract, loan),
         commitment_minor=loan.commitment_minor,
         interest_rate_percent=loan.rate_annual * 100,
-        day_count=_day_count(loan),
+        day_count=_day_count(loan, ctx.contract.currency == "JPY"),
         opening_balance_minor=year.opening_minor,
         draws=tuple(sd.LoanDraw(on, amount) for on, amount in year.draws),
         principal_repaid_minor=year.repaid_minor + year.other_minor,

@@ -366,3 +366,15 @@ def test_an_account_type_outside_zengin_is_refused():
     with pytest.raises(SibError) as caught:
         replace(TWR_ACCOUNT, account_type="3")
     assert caught.value.code == "ACCOUNT_TYPE_UNKNOWN"
+
+
+def test_a_contract_outside_japan_reads_its_day_count_without_japanese_terms():
+    """Issue 12, item 7: the English of a GBP contract's lender statement says what 片端 means
+    without the Japanese term; a Japanese contract keeps it (its readers know it)."""
+    from contracts.validate import load_contract_file
+    from investors.documents import _day_count
+    gbp, problems = load_contract_file("contracts/examples/gbp-rate-card-employment.yaml")
+    assert gbp is not None and not problems
+    [loan] = gbp.loans
+    assert _day_count(loan, japanese_terms=False).en == "ACT/365F, first day counted, last not"
+    assert _day_count(loan).en == "ACT/365F, 片端 (first day counted, last not)"
