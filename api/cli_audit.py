@@ -26,7 +26,7 @@ WRITE_COMMANDS = {
     ("contract", "load"), ("contract", "amend"), ("kpi", "submit"), ("kpi", "import"),
     ("kpi", "audit"), ("kpi", "correct"), ("settle", None), ("close", None), ("money", "draw"),
     ("money", "fees"), ("money", "receive"), ("money", "distribute"),
-    ("money", "service"), ("money", "prepay"),
+    ("money", "service"), ("money", "prepay"), ("money", "pay-provider"),
     ("money", "contributions"), ("money", "grant-receive"), ("tax", "remit"),
     ("approve", None), ("change", "approve"), ("change", "reject"), ("period", "reopen"),
     ("bank-account", "set"), ("token", "revoke"), ("holder", "add"), ("holder", "subscribe"),

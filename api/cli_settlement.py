@@ -407,6 +407,24 @@ def receive(contract: str = ContractOpt, payer: str = typer.Option(..., "--payer
     typer.echo(f"payment of {amount:,} from {payer} recorded")
 
 
+@money_app.command("pay-provider")
+def pay_provider(contract: str = ContractOpt, payer: str = typer.Option(..., "--payer"),
+                 provider: str = typer.Option(..., "--provider"),
+                 amount: int = typer.Option(..., "--amount", help="in minor units (yen)"),
+                 on: str = typer.Option(..., "--on"),
+                 reference: str = typer.Option(..., "--reference"),
+                 fiscal_year: int | None = typer.Option(
+                     None, "--fiscal-year", help="the results year it settles")) -> None:
+    """Record a payer's payment made directly to a provider a tranche routes it to (its
+    payable to the provider, the provider's receivable, is settled)."""
+    from settlement.payments import record_provider_payment
+    on_day = parse_date(on, "on")
+    check_amount_minor(amount, "amount")
+    _run(lambda s: record_provider_payment(s, contract, payer, provider, amount, on_day,
+                                           reference, fiscal_year))
+    typer.echo(f"payment of {amount:,} from {payer} to {provider} recorded")
+
+
 @money_app.command("service")
 def service_command(contract: str = ContractOpt,
                     through: str = typer.Option(..., "--through",

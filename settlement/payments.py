@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from contracts.chart import Code, Kind, payers_book_code
+from contracts.chart import Code, Kind, payers_book_code, provider_payees
 from contracts.instruments import Contribution
 from contracts.model import Contract
 from contracts.store import contract_from_row, get_contract, versions
@@ -120,6 +120,39 @@ def record_payment(session: Session, contract_id: str, payer: str, amount_minor:
                      f"Outcome payment received — {payer} ({reference})", links,
                      contract.currency)
     return paid, received
+
+
+def record_provider_payment(session: Session, contract_id: str, payer: str, provider: str,
+                            amount_minor: int, on: date, reference: str,
+                            fiscal_year: int | None = None) -> EntryRecord:
+    """A payer pays a service provider directly for the tranches routed to it (payee
+    routing): its payable to the provider (``payable:<payer>:<provider>``, the provider's
+    receivable) is settled from the payer's bank, in the payers' book. Nothing moves in the
+    SPV's book. Refused when no tranche routes the payer's payments to that provider
+    (``PAYEE_NOT_FOUND``) or for more than the payer owes it (``PAYMENT_EXCEEDS_DUE``). The
+    payment records the results year it settles, as :func:`record_payment` does; the same
+    payment again (payer, provider, reference) is the same entry."""
+    contract = get_contract(session, contract_id)
+    contract.require_payer(payer)
+    if (payer, provider) not in provider_payees(contract):
+        raise SibError(f"no tranche of {contract.id} routes {payer}'s payments to {provider!r}"
+                       "; it pays the SPV (sib money receive)", "PAYEE_NOT_FOUND", "provider")
+    if amount_minor <= 0:
+        raise SibError("a payment must be positive", "AMOUNT_NOT_POSITIVE", "amount")
+    book, account = payers_book_code(contract.id), Code.payable_to(payer, provider)
+    key = f"{contract.id}:provider-payment:{payer}:{provider}:{reference}"
+    done = read.entries(session, book, key_prefix=key)
+    owed = read.totals(session, book, account).net_credit_minor
+    if not done and amount_minor > owed:
+        raise SibError(f"{payer} owes {provider} {owed:,}; a payment of {amount_minor:,} is "
+                       "more than is due", "PAYMENT_EXCEEDS_DUE", "amount")
+    obligation = fiscal_year if fiscal_year is not None else \
+        obligation_year_of(contract, on, reference)
+    links = {"contract": contract.id, "payer": payer, "payee": provider,
+             "reference": reference, "obligation_year": obligation}
+    return _post(session, book, key, Kind.OUTCOME_PAYMENT, on, amount_minor, account,
+                 f"bank:{payer}", f"Outcome payment to {provider} — {payer} ({reference})",
+                 links, contract.currency)
 
 
 @dataclass(frozen=True)

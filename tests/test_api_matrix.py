@@ -162,6 +162,7 @@ def _tell_the_story(url: str, out: Path) -> dict[str, Any]:
             settle(s, C, 2022)
             for payer in demo.PAYERS:  # each finance office approves its FY2022 notice
                 approve_notice(s, C, 2022, payer, f"{payer} finance office")
+            _routed_contract_settled(s)
             ids: dict[str, Any] = {
                 "yamaguchi_draw": _entry_touching(s, "lender:yamaguchi-bank", "loan_drawdown"),
                 "kyoto_draw": _entry_touching(s, "lender:kyoto-bank", "loan_drawdown"),
@@ -177,6 +178,25 @@ def _tell_the_story(url: str, out: Path) -> dict[str, Any]:
                 add_user(s, f"u-{name}", role, scope)
                 ids["tokens"][name] = create_token(s, f"u-{name}")
     return ids
+
+
+def _routed_contract_settled(session: Any) -> None:
+    """The payee-routing contract (tests/test_payee_routing.py) with FY2021 settled: its city
+    owes THL 1,650,000 directly, which the provider-payments row pays a yen at a time."""
+    from contracts.store import load_contract
+    from contracts.validate import validate_document
+    from settlement.kpi import ResultInput
+    from settlement.results import audit_result, submit_results
+    from tests.test_payee_routing import C as ROUTED
+    from tests.test_payee_routing import document
+    terms, problems = validate_document(document(), "routing.yaml")
+    assert problems == []
+    load_contract(session, terms)
+    for row in submit_results(session, [ResultInput(ROUTED, 2021, "participants", "800"),
+                                        ResultInput(ROUTED, 2021, "steps", "6000")],
+                              "evaluator"):
+        audit_result(session, row.id or 0, "evaluation committee")
+    settle(session, ROUTED, 2021)
 
 
 @dataclass
@@ -504,6 +524,15 @@ EXPECTED: dict[tuple[str, str], Row] = {
         "/contracts/{C}/distributions", {"on": "2024-07-31", "reference": "refused"},
         make_body=lambda w: {"on": f"2023-06-{next(w.waterfall_days):02d}",
                              "reference": _received(w)})),
+    ("POST", "/contracts/{contract_id}/provider-payments"): Row(WRITERS, post(
+        "/contracts/routing-sib/provider-payments", {"payer": "city", "provider": "thl",
+                                                     "amount": {"amount": "1", "currency": "JPY"},
+                                                     "paid_on": "2022-05-20",
+                                                     "reference": "refused"},
+        make_body=lambda w: {"payer": "city", "provider": "thl",
+                             "amount": {"amount": "1", "currency": "JPY"},
+                             "paid_on": "2022-05-20",
+                             "reference": f"matrix-{uuid.uuid4().hex[:8]}"})),
     ("POST", "/contracts/{contract_id}/debt-service"): Row(WRITERS, post(
         "/contracts/{C}/debt-service", {"through": "2023-05-31"})),  # serviced: nothing new
     ("POST", "/contracts/{contract_id}/prepayments"): Row(WRITERS, post(

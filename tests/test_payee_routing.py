@@ -141,3 +141,33 @@ def test_the_budget_counts_the_providers_part_too(settled):
     assert preview_.payers["city"].due_minor == 2_530_000
     assert preview_.payers["city"].spv_due_minor == 880_000
     assert read_payer_years(settled, C, ["city"], 2021)["city"].due_minor == 2_530_000
+
+
+def test_the_city_pays_the_provider_directly_and_its_receivable_falls(settled):
+    """THL is paid 1,000,000 of its 1,650,000 by the city on 20 May 2022: THL's receivable for
+    FY2021 falls to 650,000; the SPV's book does not move; the city's FY2021 payments (its
+    budget's) count it. Paying more than the rest, or paying a provider no tranche routes to,
+    is refused with nothing written."""
+    from datetime import date
+
+    from contracts.store import get_contract
+    from ledger.errors import SibError
+    from settlement.payer_ledger import read_payments_by_results_year
+    from settlement.payments import record_provider_payment
+    s = settled
+    spv_entries = len(read.entries(s, C))
+    record_provider_payment(s, C, "city", "thl", 1_000_000, date(2022, 5, 20), "FY2021")
+    contract = get_contract(s, C)
+    assert provider_receivable(s, contract, "thl") == {("city", 2021): 650_000}
+    assert _net(s, PAYERS, "payable:city:thl") == -650_000
+    assert len(read.entries(s, C)) == spv_entries
+    assert read_payments_by_results_year(s, contract, "city") == {2021: 1_000_000}
+    # The same payment again (a retry) is the same entry.
+    record_provider_payment(s, C, "city", "thl", 1_000_000, date(2022, 5, 20), "FY2021")
+    assert _net(s, PAYERS, "payable:city:thl") == -650_000
+    for payee, amount, code in (("thl", 650_001, "PAYMENT_EXCEEDS_DUE"),
+                                ("spv", 1, "PAYEE_NOT_FOUND")):
+        with pytest.raises(SibError) as refused:
+            record_provider_payment(s, C, "city", payee, amount, date(2022, 5, 21), "rest")
+        assert refused.value.problems[0].code == code
+    assert _net(s, PAYERS, "payable:city:thl") == -650_000

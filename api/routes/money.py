@@ -33,6 +33,7 @@ from settlement.payments import (
     receive_grant,
     record_contributions,
     record_payment,
+    record_provider_payment,
 )
 
 router = APIRouter(tags=["money"])
@@ -82,6 +83,27 @@ class ReceiptCreate(BaseModel):
         None, ge=1900, le=2999, description="the results year the payment settles, which "
         "decides the budget year it is paid from; default: the year the reference names "
         "(FY2021), else the year of received_on with the closing period (出納整理期間)")
+
+
+class ProviderPaymentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    payer: str = Field(min_length=1, max_length=100)
+    provider: str = Field(min_length=1, max_length=100,
+                          description="the provider a tranche routes the payer's payment to")
+    amount: MoneyJSON
+    paid_on: date
+    reference: str = Field(min_length=1, max_length=100)
+    fiscal_year: int | None = Field(None, ge=1900, le=2999,
+                                    description="the results year the payment settles")
+
+
+class ProviderPaymentPublic(BaseModel):
+    payer: str
+    provider: str
+    amount: MoneyJSON
+    paid_on: date
+    reference: str
+    entries: list[int]
 
 
 class ReceiptPublic(BaseModel):
@@ -260,6 +282,29 @@ def post_receipt(contract_id: str, body: ReceiptCreate, request: Request, sessio
                                   received_on=body.received_on, reference=body.reference,
                                   entries=_ids(list(entries)))
     return run_write(request, session, user, idempotency_key, body, "money.receive", work)
+
+
+@router.post("/contracts/{contract_id}/provider-payments", status_code=201,
+             response_model=ProviderPaymentPublic)
+def post_provider_payment(contract_id: str, body: ProviderPaymentCreate, request: Request,
+                          session: SessionDep, user: CurrentUser,
+                          idempotency_key: IdemKey = None) -> Response:
+    """Record a municipality's payment made directly to a service provider for the tranches
+    routed to it (payee routing): its payable to the provider — the provider's receivable —
+    is settled in the payers' book. More than it owes, or a provider no tranche routes to, is
+    refused."""
+    require(user, *MOVERS)
+
+    def work() -> tuple[int, Any]:
+        entry = record_provider_payment(
+            session, contract_id, body.payer, body.provider,
+            _in_contract_currency(session, contract_id, body.amount), body.paid_on,
+            body.reference, body.fiscal_year)
+        return 201, ProviderPaymentPublic(payer=body.payer, provider=body.provider,
+                                          amount=body.amount, paid_on=body.paid_on,
+                                          reference=body.reference, entries=_ids([entry]))
+    return run_write(request, session, user, idempotency_key, body, "money.provider_payment",
+                     work)
 
 
 @router.post("/contracts/{contract_id}/distributions", status_code=201,
