@@ -34,7 +34,12 @@ from settlement.closing_rules import require_closable
 from settlement.debt_service import accrue_to, schedule_against_actual, service
 from settlement.grants import grant_room, grant_rounding_mode, rounded_grant
 from settlement.loan_ledger import loan_year
-from settlement.payer_ledger import read_payer_years, read_payments_by_results_year
+from settlement.payer_ledger import (
+    payments_by_results_year,
+    read_payer_years,
+    read_payments_by_results_year,
+    read_provider_years,
+)
 from settlement.payments import _post
 from settlement.results import current_audited, results_for
 from settlement.runs import settle
@@ -262,18 +267,35 @@ def _payer_rows(session: Session, contract: Contract, fiscal_year: int, start: d
     years = read_payer_years(session, contract.id, [p.party for p in contract.payers],
                              fiscal_year)
     rows = []
+    book = payers_book_code(contract.id)
     for payer in contract.payers:
         p, year = payer.party, years[payer.party]
+        # What it paid for the year: to the SPV and (payee routing) to the providers its
+        # tranches route to; the providers' part is also shown apart.
         paid = read_payments_by_results_year(session, contract, p).get(fiscal_year, 0)
+        providers = read_provider_years(session, contract, p, fiscal_year)
+        provider_paid = payments_by_results_year(contract, [
+            posting for prov in providers for posting in read.postings(
+                session, book, account=Code.payable_to(p, prov), kinds=[Kind.OUTCOME_PAYMENT])
+        ]).get(fiscal_year, 0) if providers else 0
+        provider_earned = sum(y.earned_minor for y in providers.values())
+        provider_tax = sum(y.tax_minor for y in providers.values())
+        provider_due = sum(y.due_minor for y in providers.values())
         receivable = read.totals(session, contract.id, Code.receivable(p), through_on=end)
         rows.append({
             "payer": p, "name_ja": contract.party(p).name_ja,
             "name_en": contract.party(p).name_en,
             "authorised_total": payer.authorisation.max_amount_minor,
             "authorised_year": payer.authorisation.limits_by_year_minor.get(fiscal_year),
-            "earned": year.earned_minor, "tax": year.tax_minor, "due": year.due_minor,
+            # Earned and tax of every tranche the payer pays, whoever it pays (the SPV, or a
+            # provider directly); due is its whole cost for the year.
+            "earned": year.earned_minor + provider_earned,
+            "tax": year.tax_minor + provider_tax, "due": year.due_minor,
             "grant": year.grant_minor, "paid": paid,
-            "outstanding": receivable.net_debit_minor})
+            "outstanding": receivable.net_debit_minor,
+            "provider_earned": provider_earned, "provider_tax": provider_tax,
+            "provider_due": provider_due, "provider_paid": provider_paid,
+            "provider_outstanding": provider_due - provider_paid})
     return rows
 
 

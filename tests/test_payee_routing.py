@@ -171,3 +171,23 @@ def test_the_city_pays_the_provider_directly_and_its_receivable_falls(settled):
             record_provider_payment(s, C, "city", payee, amount, date(2022, 5, 21), "rest")
         assert refused.value.problems[0].code == code
     assert _net(s, PAYERS, "payable:city:thl") == -650_000
+
+
+def test_the_pack_shows_what_the_city_owes_and_paid_each_payee(settled):
+    """The pack's payer row: everything the city pays for FY2021 — earned 800,000 + 1,500,000
+    = 2,300,000, tax 80,000 + 150,000 = 230,000, due 2,530,000 — and THL's part apart
+    (1,500,000 + 150,000 = 1,650,000). After the city pays THL 1,000,000, 650,000 is still
+    owed to THL; nothing has reached the SPV, whose receivable stays 880,000."""
+    from datetime import date
+
+    from contracts.store import get_contract
+    from settlement.close import build_pack
+    from settlement.payments import record_provider_payment
+    s = settled
+    record_provider_payment(s, C, "city", "thl", 1_000_000, date(2022, 5, 20), "FY2021")
+    [row] = build_pack(s, get_contract(s, C), 2021).payers
+    assert (row["earned"], row["tax"], row["due"], row["paid"], row["outstanding"]) == (
+        2_300_000, 230_000, 2_530_000, 1_000_000, 880_000)
+    assert (row["provider_earned"], row["provider_tax"], row["provider_due"],
+            row["provider_paid"], row["provider_outstanding"]) == (
+        1_500_000, 150_000, 1_650_000, 1_000_000, 650_000)
