@@ -84,6 +84,49 @@ def holder_pay(contract: str = typer.Option(..., "--contract", "-c"),
                    f"withheld {sum(r['withheld'] for r in rows):,}")
 
 
+@holder_app.command("returns")
+def holder_returns_command(contract: str = typer.Option(..., "--contract", "-c"),
+                           holder: str | None = typer.Option(None, "--holder"),
+                           as_of: str | None = typer.Option(
+                               None, "--as-of", help="value on this day (default: today)"),
+                           as_json: bool = JsonOpt) -> None:
+    """Per holder and class (and per class): paid in, the return and the capital paid back,
+    recovered from a guarantor, written down, tax withheld, residual value, IRR and multiple —
+    the investor statement's figures."""
+    from datetime import date
+    from decimal import Decimal
+    from typing import Any
+
+    from contracts.store import get_contract
+    from investors.holder_returns import as_json as row_json
+    from investors.holder_returns import holder_returns
+    on = parse_date(as_of, "as_of") if as_of else date.today()
+
+    def work(session: Any) -> list[dict[str, Any]]:
+        currency = get_contract(session, contract).currency
+        return [row_json(r, currency) for r in holder_returns(session, contract, on, holder)]
+    rows = _run(work)
+    if as_json:
+        print_json(rows)
+        return
+
+    def money(value: dict[str, str]) -> str:
+        whole, _, cents = value["amount"].partition(".")
+        return f"{int(whole):,}" + (f".{cents}" if cents else "")
+
+    def rate(value: str | None, scale: int, suffix: str) -> str:
+        return "—" if value is None else f"{Decimal(value) * scale:.2f}{suffix}"
+    print_table(f"Returns at {on}", ["class", "holder", "paid in", "return", "capital back",
+                                     "recovered", "written down", "residual", "IRR",
+                                     "multiple"],
+                [(r["unit_class"], r["holder"] or "(class)", money(r["paid_in"]),
+                  money(r["return_distributed"]), money(r["capital_returned"]),
+                  money(r["recovered_from_guarantor"]), money(r["written_down"]),
+                  money(r["residual_value"]), rate(r["irr"], 100, "%"),
+                  rate(r["multiple"], 1, "x")) for r in rows],
+                right=[2, 3, 4, 5, 6, 7, 8, 9])
+
+
 @holder_app.command("records")
 def holder_records(contract: str = typer.Option(..., "--contract", "-c"),
                    year: int = typer.Option(..., "--calendar-year"),

@@ -487,6 +487,8 @@ EXPECTED: dict[tuple[str, str], Row] = {
             "subscribed_on": f"2024-07-{next(w.days):02d}"})),
     ("GET", "/contracts/{contract_id}/holders/{code}/payments"): Row(
         OVERSIGHT | {"investor"}, get("/contracts/{C}/holders/citizen-001/payments")),
+    ("GET", "/contracts/{contract_id}/returns"): Row(
+        OVERSIGHT | {"investor"}, get("/contracts/{C}/returns", as_of="2023-03-31")),
     # documents and exports
     ("GET", "/contracts/{contract_id}/years/{fiscal_year}/documents/lenders/{lender}"): Row(
         OVERSIGHT | {"lender"}, get("{Y}/documents/lenders/yamaguchi-bank")),

@@ -28,6 +28,8 @@ from api.users import Caller
 from api.writes import run_write
 from contracts.store import get_contract
 from investors import documents as docs
+from investors.holder_returns import as_json as returns_json
+from investors.holder_returns import holder_returns
 from investors.pack_export import write_pack
 from investors.pdf import render
 from investors.store import (
@@ -166,6 +168,26 @@ def payments(contract_id: str, code: str, session: SessionDep, user: CurrentUser
                            net=MoneyJSON.from_minor(p.net_minor, cur)) for p in rows]
     return PageOf[PaymentPublic](items=items[page.offset:page.offset + page.limit],
                                  total=len(items), limit=page.limit, offset=page.offset)
+
+
+@router.get("/contracts/{contract_id}/returns")
+def returns(contract_id: str, session: SessionDep, user: CurrentUser,
+            as_of: date = Query(description="value on this day"),
+            holder: str | None = Query(None, description="one holder's rows only")
+            ) -> list[dict[str, Any]]:
+    """Per holder and class (and, without ``holder``, per class): paid in, the return and the
+    capital paid back, recovered from a guarantor, written down, tax withheld, residual value,
+    IRR and multiple — the investor statement's figures. An investor sees only its own."""
+    if user.role == "investor":
+        if holder is not None and holder != user.scope:
+            raise NotFound(f"no holder {holder!r} that you may see", "HOLDER_NOT_FOUND",
+                           "holder")
+        holder = user.scope
+    else:
+        require(user, *ALL)
+    currency = get_contract(session, contract_id).currency
+    return [returns_json(r, currency)
+            for r in holder_returns(session, contract_id, as_of, holder)]
 
 
 def _pdf(data: bytes, name: str) -> Response:
