@@ -286,7 +286,7 @@ def main() -> int:
                   f"({tb.total_debit_minor:,} JPY each side); withholding-payable "
                   f"{withholding:,} JPY after the last remittance")
     status = run_cli("ledger", "trial-balance", "--book", C)
-    status |= run_cli("ledger", "verify")
+    status |= run_cli("verify")  # the ledger and every sealed record that decides money
     console.print(f"demo finished in {time.monotonic() - started:.1f} s")
     return status
 

