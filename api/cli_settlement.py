@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from api import cli_audit
+from api import cli_audit, cli_retries
 from api.output import money_json, money_text, print_json, print_table
 from ledger.calendar import parse_date
 from ledger.errors import SibError
@@ -185,9 +185,13 @@ def close_command(contract: str = ContractOpt, year: int = YearOpt,
     """Year-end close: accrue interest to 31 March, settle what is audited, build the
     settlement pack, close the period and carry balances forward. Refused while a result
     awaits audit or a paying KPI has none, unless --force with a --reason (recorded)."""
-    from settlement.close import close_year
+    from contracts.store import contract_for_year
+    from settlement.close import build_pack, close_year
 
     def work(session: Any) -> dict[str, Any]:
+        if cli_retries.year_closed(session, contract, year):  # a retry: say what is there
+            terms = contract_for_year(session, contract, year)
+            return {**build_pack(session, terms, year).as_dict(), "already_closed": True}
         if force:
             session.info[cli_audit.DETAIL] = f"forced: {reason}"
         return close_year(session, contract, year, by,
@@ -197,7 +201,8 @@ def close_command(contract: str = ContractOpt, year: int = YearOpt,
         print_json(pack)
         return
     cur = pack["currency"]
-    typer.echo(f"{contract} FY{year} closed; ledger hash {pack['ledger_hash']}")
+    done = "was already closed — nothing changed" if pack.get("already_closed") else "closed"
+    typer.echo(f"{contract} FY{year} {done}; ledger hash {pack['ledger_hash']}")
     print_table("Payers", ["payer", "authorised", "earned", "due", "grant", "paid",
                            "outstanding"],
                 [(p["payer"], money_text(p["authorised_total"], cur),
@@ -402,9 +407,15 @@ def receive(contract: str = ContractOpt, payer: str = typer.Option(..., "--payer
     from settlement.payments import record_payment
     on_day = parse_date(on, "on")
     check_amount_minor(amount, "amount")
-    _run(lambda s: record_payment(s, contract, payer, amount, on_day, reference,
-                                  fiscal_year))
-    typer.echo(f"payment of {amount:,} from {payer} recorded")
+
+    def work(session: Any) -> bool:
+        if cli_retries.payment_recorded(session, contract, payer, amount, on_day, reference):
+            return False  # a retry of this very payment
+        record_payment(session, contract, payer, amount, on_day, reference, fiscal_year)
+        return True
+    created = _run(work)
+    typer.echo(f"payment of {amount:,} from {payer} "
+               f"{'recorded' if created else 'already recorded — nothing changed'}")
 
 
 @money_app.command("pay-provider")
@@ -504,7 +515,12 @@ def distribute_command(contract: str = ContractOpt, on: str = typer.Option(..., 
 
     def work(session: Any) -> dict[str, Any]:
         terms = get_contract(session, contract)
-        result = distribute(session, contract, on_day, final, reference)
+        try:
+            result = distribute(session, contract, on_day, final, reference)
+        except SibError as error:  # a retry: what the first run applied and paid
+            if error.code != cli_retries.ALREADY_DISTRIBUTED:
+                raise
+            return cli_retries.distribution_done(session, contract, on_day, reference)
         return {"currency": terms.currency, "available": result.waterfall.available_minor,
                 "applied": [{"receipt_entry": r.entry_id, "payer": r.payer,
                              "reference": r.reference, "received_on": r.received_on.isoformat(),
@@ -525,9 +541,12 @@ def distribute_command(contract: str = ContractOpt, on: str = typer.Option(..., 
         print_json(data)
         return
     cur = data["currency"]
+    if data.get("already_distributed"):
+        typer.echo(f"the waterfall of {on} was already posted — nothing changed; what it paid:")
     print_table(f"Waterfall on {on} ({cur}): {data['available']:,} available",
                 ["step", "instrument", "owed", "paid"],
-                [(a["step"], a["instrument"], money_text(a["owed"], cur),
+                [(a["step"], a["instrument"],
+                  "—" if a["owed"] is None else money_text(a["owed"], cur),
                   money_text(a["paid"], cur)) for a in data["allocations"]], right=[2, 3])
     if trace:
         for line in data["trace_lines"]:

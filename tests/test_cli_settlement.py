@@ -140,7 +140,8 @@ def test_a_year_from_results_to_a_zengin_file(cli_db, tmp_path):
     assert (ube["earned"], ube["due"], ube["paid"], ube["outstanding"]) == (
         ube_owed, ube_owed, 0, ube_owed)
     assert pack["closed"] is True and len(pack["lenders"]) == 5
-    assert "PERIOD_ALREADY_CLOSED" in refused("close", "-c", C, "-y", "2019")
+    again = ok("close", "-c", C, "-y", "2019")  # a retry: already closed, exit 0 (issue 14)
+    assert again["already_closed"] is True and again["payers"] == pack["payers"]
 
     # The Kyoto loan: 12,000,000 at 0.9 %, interest only to 30 June 2020, then four annual
     # level payments (元利均等) due 「毎年6月末日」; 30 June 2024 is a Sunday and Monday 1 July
@@ -216,8 +217,11 @@ def test_a_year_from_results_to_a_zengin_file(cli_db, tmp_path):
         ube_owed - 1_000
     assert any(t["subject"] == "waterfall" for t in waterfall["traces"])
     assert "trace_lines" not in waterfall
-    assert "ALREADY_DISTRIBUTED" in refused("money", "distribute", "-c", C, "--on",
-                                            "2020-06-01", "--reference", "FY2019")
+    # Run again, it answers what it applied and paid, exit 0 (issue 14: a retry is "done").
+    again = ok("money", "distribute", "-c", C, "--on", "2020-06-01", "--reference", "FY2019")
+    assert again["already_distributed"] is True and again["applied"] == waterfall["applied"]
+    assert [(a["instrument"], a["paid"]) for a in again["allocations"]] == \
+        [(a["instrument"], a["paid"]) for a in waterfall["allocations"] if a["paid"]]
     # The issue's reproduction: the same receipts a month later are not there to spend again,
     # whatever the reference; and the final distribution waits for the last year's settlement.
     book_before = ok("ledger", "trial-balance", "--book", C)
