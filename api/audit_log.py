@@ -28,6 +28,17 @@ def audit(session: Session, user: Caller, action: str, target: str, key: str, st
 
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+REQUEST_ID_MAX = 64
+"""The audit log keeps a caller's X-Request-Id up to this length (its column's)."""
+
+
+def request_id_of(request: Request) -> str:
+    """The caller's X-Request-Id as the log can hold it: printable ASCII, at most 64
+    characters (a longer one is cut, never a reason to lose the audit record); a fresh id
+    when none is given."""
+    given = request.headers.get("X-Request-Id", "")
+    kept = "".join(ch for ch in given if " " < ch <= "~")[:REQUEST_ID_MAX]
+    return kept or uuid.uuid4().hex
 
 
 def audit_refusal(request: Request, status: int, problems: list[Problem]) -> None:
@@ -46,6 +57,6 @@ def audit_refusal(request: Request, status: int, problems: list[Problem]) -> Non
     with unit_of_work(getattr(request.app.state, "database_url", None)) as session:
         audit(session, caller, action, request.url.path,
               request.headers.get("Idempotency-Key", "")[:200], status,
-              request.headers.get("X-Request-Id") or uuid.uuid4().hex,
+              request_id_of(request),
               "; ".join(str(p) for p in problems))
     request.state.audited = True

@@ -122,9 +122,12 @@ def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
 def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
     # Answered outside the application's middleware (Starlette's error middleware is always
     # outermost), so the security headers are set here.
-    return problem_response(500, [Problem("INTERNAL_ERROR", "an unexpected error occurred; "
-                                          "nothing was written")], str(request.url.path),
-                            dict(security_headers()))
+    problems = [Problem("INTERNAL_ERROR", "an unexpected error occurred; nothing was written")]
+    try:  # a write that failed is still recorded (run_write records its own; this, the rest)
+        audit_refusal(request, 500, problems)
+    except Exception:  # the database itself may be what failed
+        logger.error("could not audit the failed write on %s", request.url.path)
+    return problem_response(500, problems, str(request.url.path), dict(security_headers()))
 
 
 def database_error_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +28,7 @@ from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from api.audit_log import audit
+from api.audit_log import audit, request_id_of
 from api.problems import status_of
 from api.tables import IdempotentResponse
 from api.users import Caller
@@ -90,7 +89,7 @@ def run_write(request: Request, session: Session, user: Caller, key: str | None,
     if not key or len(key) > 200:
         raise SibError("every write needs an Idempotency-Key header (1 to 200 characters)",
                        "IDEMPOTENCY_KEY_REQUIRED", "Idempotency-Key")
-    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    request_id = request_id_of(request)
     path = request.url.path
     digest = body_hash(request.method, path, body)
     _queue_same_key(session, user, key)
@@ -121,6 +120,18 @@ def run_write(request: Request, session: Session, user: Caller, key: str | None,
               "; ".join(str(p) for p in error.problems))
         session.commit()
         request.state.audited = True
+        raise
+    except Exception as error:
+        # An unexpected failure is a write that did not happen: still one the log records
+        # (status 500), in a transaction of its own after the failed one is rolled back.
+        session.rollback()
+        try:
+            audit(session, user, action, path, key, 500, request_id,
+                  f"internal error ({type(error).__name__}); nothing was written")
+            session.commit()
+            request.state.audited = True
+        except Exception:  # the database itself is failing: the 500 still goes out
+            session.rollback()
         raise
     return Response(content.encode(), status_code=status, media_type="application/json",
                     headers={"X-Request-Id": request_id})
