@@ -457,3 +457,13 @@ def test_a_date_is_typed_as_a_person_in_japan_writes_it(world, typed):
                                        typed, "--json"])
     assert typed_result.exit_code == 0, typed_result.output
     assert typed_result.output == iso.output
+
+
+def test_a_kpi_upload_is_imported_off_the_event_loop():
+    """Issue 14, 'a 100k-row KPI CSV freezes the whole server': besides the row and size
+    limits, the upload endpoint is a plain function, which the server runs in its thread pool
+    (an async one ran the whole import on the event loop, holding up every other request)."""
+    import inspect
+
+    from api.routes.settlement import upload
+    assert not inspect.iscoroutinefunction(upload)

@@ -174,12 +174,13 @@ def submit(contract_id: str, body: ResultCreate, request: Request, session: Sess
 
 
 @router.post("/kpi-results/upload", status_code=201, response_model=list[ResultPublic])
-async def upload(request: Request, session: SessionDep, user: CurrentUser,
-                 file: UploadFile = File(...), idempotency_key: IdemKey = None) -> Response:
+def upload(request: Request, session: SessionDep, user: CurrentUser,
+           file: UploadFile = File(...), idempotency_key: IdemKey = None) -> Response:
     """Import a CSV/XLSX of results; any bad row refuses the whole file (row and column
-    named)."""
+    named). A plain (not async) endpoint: the import runs in the thread pool, never on the
+    event loop, so a large file does not hold up the other requests."""
     require(user, *EVALUATOR)
-    data = await file.read()
+    data = file.file.read()
     name = Path(file.filename or "results.csv").name
 
     def work() -> tuple[int, Any]:
