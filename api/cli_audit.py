@@ -15,12 +15,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import typer
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from api import db
 from api.output import report_error
 from api.tables import AuditRecord
-from ledger.errors import SibError
+from ledger.errors import Conflict, SibError
 
 WRITE_COMMANDS = {
     ("contract", "load"), ("contract", "amend"), ("kpi", "submit"), ("kpi", "import"),
@@ -83,4 +84,11 @@ def run(work: Callable[[Session], Any]) -> Any:
             return work(session)
     except SibError as error:
         report_error(error)
+        raise typer.Exit(1) from None
+    except IntegrityError:
+        # Another command wrote the same thing at the same moment and won: nothing of this
+        # one was written (its transaction rolled back), and running it again is safe.
+        report_error(Conflict("another command wrote the same record at the same time; nothing "
+                              "of this one was written: run it again", "CONCURRENT_WRITE",
+                              "command"))
         raise typer.Exit(1) from None

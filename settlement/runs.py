@@ -36,7 +36,14 @@ from ledger.calendar import fiscal_year_bounds
 from ledger.entries import EntryDraft, PostingDraft, credit, debit
 from ledger.errors import Problem, SibError
 from ledger.money import from_minor
-from ledger.service import post_entry, post_pending, reverse_entry, utc_now, void_pending
+from ledger.service import (
+    get_book,
+    post_entry,
+    post_pending,
+    reverse_entry,
+    utc_now,
+    void_pending,
+)
 from settlement.engine import YearBefore, YearSettlement, invoice_key, settle_year
 from settlement.payouts import KpiInput
 from settlement.results import current_audited, pending_audit
@@ -139,6 +146,9 @@ def settle(session: Session, contract_id: str, fiscal_year: int, evaluation: str
     moment of the settlement (the payment notice's issue date) when it is recorded after the
     fact; the clock otherwise."""
     contract = contract_for_year(session, contract_id, fiscal_year)
+    # Settlements of one contract one at a time: a second, concurrent one waits here and then
+    # finds the first's run (the same inputs: nothing to do) instead of racing it to run 1.
+    get_book(session, contract.id, lock=True)
     if not contract.first_fiscal_year <= fiscal_year <= contract.last_fiscal_year:
         raise SibError(f"FY{fiscal_year} is outside the term of {contract_id} "
                        f"(FY{contract.first_fiscal_year}–FY{contract.last_fiscal_year})",
