@@ -335,8 +335,8 @@ def pay_command(contract: str = ContractOpt,
         return found
     found = _run(work)
     data, total = found.data, found.amount_minor
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
+    from investors.files import write_atomic
+    write_atomic(out, data)  # a killed command never leaves half a transfer file to upload
     records = len(data) // 120
     for notice in found.notices:
         typer.echo(f"NOTICE {notice.code}: {notice.message()}", err=True)

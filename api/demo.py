@@ -32,6 +32,7 @@ from contracts.chart import Code, Kind
 from contracts.store import load_contract
 from contracts.validate import load_contract_file
 from investors.batch import jobs_for_year, write_documents
+from investors.files import write_atomic
 from investors.store import HolderSpec, add_holder, pay_holders, remit_withholding, subscribe
 from investors.tax import month_of
 from ledger import read
@@ -174,7 +175,7 @@ def run_year(year: int, out: Path, summary: list[tuple]) -> None:  # type: ignor
                                inspected_on=inspected_on,
                                now=datetime.combine(inspected_on, clock_time(1), tzinfo=UTC))
         data, _ = payer_transfer(s, C, "ube", paid_on)
-        (zengin / f"ube-FY{year}.txt").write_bytes(data)
+        write_atomic(zengin / f"ube-FY{year}.txt", data)
         received = {}
         for p in pack.payers:
             if p["outstanding"]:
