@@ -95,21 +95,26 @@ def sealed_tables() -> dict[str, Table]:
     return {name: tables[name] for name in SEALED}
 
 
-def seal_pending(connection: Connection, pending: Mapping[str, set[int] | None]) -> None:
-    """Seal the rows written in this transaction (``None``: every row not matching its seal)."""
+def seal_pending(connection: Connection, pending: Mapping[str, set[int] | None],
+                 backfill: bool = False) -> None:
+    """Seal the rows written in this transaction: those named, and for ``None`` (a bulk
+    insert, whose ids the session does not see) every row without a seal yet — never a row
+    already sealed whose content changed behind the service's back (verify reports it).
+    ``backfill``: every row not matching its seal (the migration's first sealing)."""
     if not pending:
         return
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_SEAL_LOCK})
     tables, key = sealed_tables(), chain_key()
     for name in sorted(pending):
-        seal_rows(connection, key, tables[name], SEALED[name], pending[name])
+        seal_rows(connection, key, tables[name], SEALED[name], pending[name],
+                  unsealed_only=pending[name] is None and not backfill)
 
 
 def seal_all(connection: Connection) -> None:
     """Seal every row of every sealed table that its latest seal does not match (the
     migration's backfill)."""
-    seal_pending(connection, {name: None for name in SEALED})
+    seal_pending(connection, {name: None for name in SEALED}, backfill=True)
 
 
 def _mark(session: Session, table_name: str, row_id: int | None) -> None:

@@ -113,9 +113,11 @@ def _latest_hashes(connection: Connection, table_name: str,
 
 
 def seal_rows(connection: Connection, key: bytes | None, table: Table, columns: Sequence[str],
-              row_ids: Iterable[int] | None = None) -> int:
+              row_ids: Iterable[int] | None = None, unsealed_only: bool = False) -> int:
     """Append a seal for each row (of ``row_ids``, or every row) whose current content is not
     what its latest seal says: new rows and rows changed since. Returns how many were sealed.
+    ``unsealed_only``: only rows that have no seal yet (a bulk insert's new rows) — a row
+    edited behind the service's back keeps its old seal, so verify still reports it.
 
     The caller holds the transaction that wrote the rows, so the seals commit with them.
     """
@@ -131,7 +133,7 @@ def seal_rows(connection: Connection, key: bytes | None, table: Table, columns: 
     new: list[dict[str, object]] = []
     for row in rows:
         digest = content_hash(table.name, row, columns)
-        if latest.get(row["id"]) == digest:
+        if latest.get(row["id"]) == digest or (unsealed_only and row["id"] in latest):
             continue
         seq += 1
         seal = chain_seal(key, prev, table.name, seq, row["id"], digest)

@@ -249,3 +249,20 @@ def test_a_checkpoint_edited_or_written_without_the_key_is_refused(keyed_story, 
     result = _verify("--checkpoint", str(tmp_path / "other.json"))
     assert result.exit_code == 1
     assert "CHAIN_KEY_MISSING" in result.output
+
+
+def test_a_later_bulk_write_does_not_reseal_an_edited_row(demo_file):
+    """A bulk insert (holder payments) cannot name its new rows: the sealing that follows it
+    seals the rows without a seal, never a sealed row edited behind the service's back —
+    that one keeps reporting. (Before, every row not matching its seal was sealed again,
+    which laundered the edit.)"""
+    from api.seals import seal_pending
+    row_id = _first_id(demo_file, "investor_payment")
+    _sql(demo_file, f"UPDATE investor_payment SET gross_minor = gross_minor + 1000 "
+                    f"WHERE id = {row_id}")
+    with Session(db.get_engine()) as session:
+        seal_pending(session.connection(), {"investor_payment": None})  # what a bulk write does
+        session.commit()
+    result = _verify()
+    assert result.exit_code == 1
+    assert f"investor_payment {row_id}: content does not match its seal" in result.output
