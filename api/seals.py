@@ -26,59 +26,19 @@ import api.models  # noqa: F401  (every table on the metadata)
 from api.settings import get_settings
 from ledger.errors import Problem, SibError
 from ledger.schema import Book, Entry
-from ledger.seals import SealReport, seal_at, seal_rows, sign, verify_seals
+from ledger.seals import (
+    PENDING_KEY,
+    SEALED,
+    SealReport,
+    seal_at,
+    seal_rows,
+    sign,
+    verify_seals,
+)
 from ledger.verify import VerifyReport, verify
 
-SEALED: dict[str, tuple[str, ...]] = {
-    "settlement_kpi_result": (
-        "contract_id", "fiscal_year", "kpi_id", "payer_id", "evaluation", "version", "value",
-        "outcomes_per_person", "state", "submitted_by", "submitted_at", "audited_by",
-        "audited_at", "settled_run_id", "reason", "supersedes_id", "source"),
-    "contract_version": (
-        "contract_id", "version", "name_ja", "name_en", "currency", "document",
-        "document_hash", "effective_from", "reason", "source", "loaded_at"),
-    "contract_commitment": (
-        "contract_id", "version", "tranche_id", "payer_id", "fiscal_year", "evaluation",
-        "amount_minor", "entry_id", "active"),
-    "settlement_bank_account": (
-        "contract_id", "party", "bank_code", "bank_name", "branch_code", "branch_name",
-        "account_type", "account_number", "holder_kana", "requester_code"),
-    "settlement_change_request": (
-        "act", "contract_id", "subject", "proposed", "previous", "reason", "state",
-        "requested_by", "requested_at", "decided_by", "decided_at", "decision_reason"),
-    "settlement_transfer_file_payee": (
-        "contract_id", "party", "account_digest", "account_masked", "transfer_on",
-        "produced_by", "produced_at"),
-    "settlement_run": (
-        "contract_id", "fiscal_year", "evaluation", "run_no", "contract_version", "inputs_hash",
-        "supersedes_run_id", "settled_on", "created_by", "summary", "trace"),
-    "settlement_line": (
-        "run_id", "tranche_id", "kpi_id", "payer_id", "maximum_minor", "earned_minor",
-        "entry_id"),
-    "settlement_receipt_application": (
-        "contract_id", "distribution_key", "receipt_entry_id", "payer_id", "amount_minor",
-        "applied_on", "recorded_at"),
-    "settlement_notice_approval": (
-        "contract_id", "fiscal_year", "payer_id", "amount_minor", "inspected_on",
-        "approved_by", "approved_at"),
-    "investor_holder": (
-        "code", "kind", "name_kanji", "name_kana", "name_en", "email", "address",
-        "tax_category", "bank_code", "bank_name", "branch_code", "branch_name", "account_type",
-        "account_number", "account_holder_kana", "created_at"),
-    "investor_subscription": (
-        "contract_id", "unit_class", "holder_id", "units", "amount_minor", "subscribed_on",
-        "entry_id"),
-    "investor_payment": (
-        "contract_id", "unit_class", "holder_id", "paid_on", "kind", "income_type",
-        "gross_minor", "withheld_minor", "net_minor", "source_entry_id", "entry_id"),
-    "api_user": ("username", "display_name", "role", "scope", "created_at"),
-    "api_audit": (
-        "at", "username", "role", "action", "target", "request_id", "idempotency_key",
-        "status", "detail"),
-}
-
 # session.info: table name -> row ids to seal, or None for "compare every row" (bulk writes).
-_PENDING = "sib_seal_pending"
+_PENDING = PENDING_KEY
 # PostgreSQL: one transaction at a time appends seals (held to its commit), so chains never fork.
 _PG_SEAL_LOCK = 0x5EA15EA1
 

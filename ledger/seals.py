@@ -35,6 +35,61 @@ from ledger.errors import Problem
 
 GENESIS = "0" * 64
 
+# The sealed tables and the columns that decide money in each (frozen: a migration that adds
+# a deciding column reseals its table).
+SEALED: dict[str, tuple[str, ...]] = {
+    "settlement_kpi_result": (
+        "contract_id", "fiscal_year", "kpi_id", "payer_id", "evaluation", "version", "value",
+        "outcomes_per_person", "state", "submitted_by", "submitted_at", "audited_by",
+        "audited_at", "settled_run_id", "reason", "supersedes_id", "source"),
+    "contract_version": (
+        "contract_id", "version", "name_ja", "name_en", "currency", "document",
+        "document_hash", "effective_from", "reason", "source", "loaded_at"),
+    "contract_commitment": (
+        "contract_id", "version", "tranche_id", "payer_id", "fiscal_year", "evaluation",
+        "amount_minor", "entry_id", "active"),
+    "settlement_bank_account": (
+        "contract_id", "party", "bank_code", "bank_name", "branch_code", "branch_name",
+        "account_type", "account_number", "holder_kana", "requester_code"),
+    "settlement_change_request": (
+        "act", "contract_id", "subject", "proposed", "previous", "reason", "state",
+        "requested_by", "requested_at", "decided_by", "decided_at", "decision_reason"),
+    "settlement_transfer_file_payee": (
+        "contract_id", "party", "account_digest", "account_masked", "transfer_on",
+        "produced_by", "produced_at"),
+    "settlement_run": (
+        "contract_id", "fiscal_year", "evaluation", "run_no", "contract_version", "inputs_hash",
+        "supersedes_run_id", "settled_on", "created_by", "summary", "trace"),
+    "settlement_line": (
+        "run_id", "tranche_id", "kpi_id", "payer_id", "maximum_minor", "earned_minor",
+        "entry_id"),
+    "settlement_receipt_application": (
+        "contract_id", "distribution_key", "receipt_entry_id", "payer_id", "amount_minor",
+        "applied_on", "recorded_at"),
+    "settlement_notice_approval": (
+        "contract_id", "fiscal_year", "payer_id", "amount_minor", "inspected_on",
+        "approved_by", "approved_at"),
+    "investor_holder": (
+        "code", "kind", "name_kanji", "name_kana", "name_en", "email", "address",
+        "tax_category", "bank_code", "bank_name", "branch_code", "branch_name", "account_type",
+        "account_number", "account_holder_kana", "created_at"),
+    "investor_subscription": (
+        "contract_id", "unit_class", "holder_id", "units", "amount_minor", "subscribed_on",
+        "entry_id"),
+    "investor_payment": (
+        "contract_id", "unit_class", "holder_id", "paid_on", "kind", "income_type",
+        "gross_minor", "withheld_minor", "net_minor", "source_entry_id", "entry_id"),
+    "api_user": ("username", "display_name", "role", "scope", "created_at"),
+    "api_audit": (
+        "at", "username", "role", "action", "target", "request_id", "idempotency_key",
+        "status", "detail"),
+}
+
+PENDING_KEY = "sib_seal_pending"
+"""``session.info`` key: table name → ids of the rows written in the transaction and not yet
+sealed (``None``: a bulk write), sealed when it commits."""
+
+
 # Columns that are never deciding: the row id is sealed separately.
 SealedTables = Mapping[str, Sequence[str]]
 
@@ -234,3 +289,23 @@ def sign(key: bytes, heads: Mapping[str, object]) -> str:
     """HMAC-SHA256 of the canonical JSON of a checkpoint's heads."""
     text = json.dumps(heads, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+
+def altered(session: Any, table_name: str, row_ids: Iterable[int]) -> list[int]:
+    """The rows (of ``row_ids``) whose content is not what their latest seal says: changed
+    outside the service. Rows written in the session's own transaction (not sealed until it
+    commits) and rows never sealed are not judged here (``sib verify`` reports those)."""
+    pending = session.info.get(PENDING_KEY, {})
+    if table_name in pending and pending[table_name] is None:
+        return []
+    written = pending.get(table_name) or set()
+    ids = sorted(set(row_ids) - written)
+    if not ids:
+        return []
+    table = SQLModel.metadata.tables[table_name]
+    connection = session.connection()
+    rows = connection.execute(select(table).where(table.c.id.in_(ids))).mappings().all()
+    latest = _latest_hashes(connection, table_name, ids)
+    columns = SEALED[table_name]
+    return [int(r["id"]) for r in rows if r["id"] in latest
+            and latest[r["id"]] != content_hash(table_name, r, columns)]

@@ -36,6 +36,7 @@ from ledger.calendar import fiscal_year_bounds
 from ledger.entries import EntryDraft, PostingDraft, credit, debit
 from ledger.errors import Problem, SibError
 from ledger.money import from_minor
+from ledger.seals import altered
 from ledger.service import (
     get_book,
     post_entry,
@@ -160,6 +161,13 @@ def settle(session: Session, contract_id: str, fiscal_year: int, evaluation: str
                                 "it must be audited before settlement", "kpi")
                         for r in waiting])
     rows = current_audited(session, contract_id, fiscal_year, evaluation)
+    tampered = altered(session, "settlement_kpi_result", [r.id for r in rows.values() if r.id])
+    if tampered:
+        # An audited result changed outside the service is not money anyone agreed to pay.
+        raise SibError([Problem("RECORD_TAMPERED", f"KPI result {row_id} does not match what "
+                                "was submitted and audited (changed outside the service); "
+                                "nothing is settled from it: run sib verify", "kpi")
+                        for row_id in tampered])
     digest = inputs_hash(rows)
     previous = runs_of(session, contract_id, fiscal_year, evaluation)
     if previous and previous[-1].inputs_hash == digest:

@@ -266,3 +266,34 @@ def test_a_later_bulk_write_does_not_reseal_an_edited_row(demo_file):
     result = _verify()
     assert result.exit_code == 1
     assert f"investor_payment {row_id}: content does not match its seal" in result.output
+
+
+def test_an_edited_kpi_result_is_not_settled(demo_file):
+    """Issue 14: 'an edited KPI result is then posted as valid entries by sib settle'. A
+    result changed directly in the database is refused by settlement (RECORD_TAMPERED,
+    nothing posted); untouched, settling the year again finds nothing to do."""
+    from ledger.errors import SibError
+    from settlement.runs import settle
+    c = "sib-2019-five-municipalities"
+    with Session(db.get_engine()) as session:
+        assert settle(session, c, 2023).created is False
+    with closing(sqlite3.connect(demo_file)) as conn:
+        row_id = conn.execute("SELECT id FROM settlement_kpi_result WHERE fiscal_year = 2023 "
+                              "AND kpi_id = 'participants' ORDER BY id DESC").fetchone()[0]
+    _sql(demo_file, "DROP TRIGGER IF EXISTS settlement_kpi_result_no_update",
+         f"UPDATE settlement_kpi_result SET value = '99999' WHERE id = {row_id}")
+    with Session(db.get_engine()) as session:
+        entries = len(session.exec(select_entries()).all())
+        with pytest.raises(SibError) as refused:
+            settle(session, c, 2023)
+        assert refused.value.code == "RECORD_TAMPERED"
+        assert f"KPI result {row_id}" in str(refused.value)
+        session.rollback()
+        assert len(session.exec(select_entries()).all()) == entries
+
+
+def select_entries():
+    from sqlmodel import select
+
+    from ledger.schema import Entry
+    return select(Entry)
