@@ -127,6 +127,8 @@ class Instalment:
         recovered_minor / written_down_minor: its principal settled by a guarantor / lost.
         paid_on: dates of the payments against it.
         interest_trace: how its interest was computed.
+        cancelled: its principal was taken away by an earlier prepayment (期間短縮, or the
+            payoff at the contract's end): nothing falls due on it any more.
     """
 
     number: int
@@ -143,6 +145,7 @@ class Instalment:
     paid_on: tuple[date, ...]
     as_of: date
     interest_trace: Trace = field(compare=False, repr=False)
+    cancelled: bool = False
 
     @property
     def scheduled_minor(self) -> int:
@@ -183,6 +186,8 @@ class Instalment:
             if self.is_due:
                 return "part_recovered" if self.recovered_minor else "overdue"
             return "not_due"
+        if self.cancelled and not self.paid_on and self.scheduled_minor == 0:
+            return "prepaid"
         last = max(self.paid_on, default=self.due_on)
         if last > self.due_on:
             return "paid_late"
@@ -430,7 +435,10 @@ def loan_state(loan: Loan, record: LoanRecord, as_of: date,
             sum(p.amount_minor for p in paid if p.component == "default_interest"),
             recovered if reduced_on is not None and reduced_on <= as_of else 0,
             written if reduced_on is not None and reduced_on <= as_of else 0,
-            tuple(sorted({p.paid_on for p in paid})), as_of, trace))
+            tuple(sorted({p.paid_on for p in paid})), as_of, trace,
+            row.principal > 0 and principal == 0 and any(
+                p.due_on is None and p.component == "principal" and p.paid_on < row.due_on
+                for p in record.payments)))
     current = next((r for r in schedule.rows if r.period_start <= as_of < r.due_on), None)
     running = 0
     if current is not None:

@@ -251,6 +251,15 @@ def test_a_prepayment_that_shortens_the_term():
     # + 0 + the 4,000,000 prepaid = 12,000,000.
     plan, interest = _after_prepayment("shorten_term")
     assert plan == [3_000_000, 3_000_000, 2_000_000, 0]
+    # The cancelled 2025 instalment reads as prepaid, not as paid on time.
+    loan = _loan("shorten_term")
+    record = LoanRecord(((date(2021, 4, 1), 12_000_000),), (
+        Payment(date(2022, 3, 31), "interest", 119_671, date(2022, 3, 31)),
+        Payment(date(2022, 3, 31), "principal", 3_000_000, date(2022, 3, 31)),
+        Payment(date(2022, 6, 30), "principal", 4_000_000)))
+    last = loan_state(loan, record, date(2026, 1, 1)).instalments[-1]
+    assert (last.due_on, last.principal_minor, last.interest_minor, last.status) == (
+        date(2025, 3, 31), 0, 0, "prepaid")
     # Interest to 31 March 2023 runs on 9,000,000 for 91 days (31 March to 29 June) and on
     # 5,000,000 for 274 days (30 June to 30 March): (9,000,000 × 91 + 5,000,000 × 274) × 1 %
     # / 365 = 59,972.6 → 59,972.
