@@ -298,24 +298,31 @@ def _accrue(session: Session, contract: Contract, loan: Loan, state: LoanState,
             on: date) -> list[int]:
     """Book the interest of every period ended by ``on`` and the default interest run up to
     ``on``, as far as not booked yet (a year-end accrual may have booked part of it)."""
-    out = []
     due_interest = sum(i.interest_minor for i in state.instalments if i.is_due)
-    accrued = read.totals(session, contract.id, Code.interest_payable(loan.id),
-                          kinds=[Kind.INTEREST_ACCRUAL]).credits_minor
-    links: dict[str, Any] = {"contract": contract.id, "loan": loan.id, KEY: on.isoformat()}
-    if due_interest > accrued:
-        out.append(_post(session, contract, f"{contract.id}:{KEY}:{on}:{loan.id}:accrue",
-                         Kind.INTEREST_ACCRUAL, on, due_interest - accrued,
-                         Code.interest_expense(loan.id), Code.interest_payable(loan.id),
-                         f"Interest due on {on} — {loan.id}", links).id or 0)
-    default = sum(i.default_interest_minor for i in state.instalments)
-    booked = read.totals(session, contract.id, Code.interest_payable(loan.id),
-                         kinds=[Kind.DEFAULT_INTEREST_ACCRUAL]).credits_minor
-    if default > booked:
-        out.append(_post(session, contract, f"{contract.id}:{KEY}:{on}:{loan.id}:default",
-                         Kind.DEFAULT_INTEREST_ACCRUAL, on, default - booked,
-                         Code.interest_expense(loan.id), Code.interest_payable(loan.id),
-                         f"Default interest (遅延損害金) to {on} — {loan.id}", links).id or 0)
+    return _book(session, contract, loan, state, on, due_interest,
+                 f"{contract.id}:{KEY}:{on}:{loan.id}:{{suffix}}",
+                 {"contract": contract.id, "loan": loan.id, KEY: on.isoformat()},
+                 f"Interest due on {on}")
+
+
+def _book(session: Session, contract: Contract, loan: Loan, state: LoanState, on: date,
+          interest_minor: int, key: str, links: dict[str, Any], wording: str) -> list[int]:
+    """Bring the loan's booked interest up to ``interest_minor`` and its booked default
+    interest up to what the state has run up (each as far as not booked yet), on ``on``.
+    ``key`` is the entries' idempotency key with ``{suffix}`` for ``accrue`` / ``default``."""
+    out = []
+    payable = Code.interest_payable(loan.id)
+    for kind, target, suffix, what in (
+            (Kind.INTEREST_ACCRUAL, interest_minor, "accrue", wording),
+            (Kind.DEFAULT_INTEREST_ACCRUAL,
+             sum(i.default_interest_minor for i in state.instalments), "default",
+             f"Default interest (遅延損害金) to {on}")):
+        booked = read.totals(session, contract.id, payable, kinds=[kind]).credits_minor
+        if target > booked:
+            out.append(_post(session, contract, key.replace("{suffix}", suffix), kind, on,
+                             target - booked,
+                             Code.interest_expense(loan.id), payable,
+                             f"{what} — {loan.id}", links).id or 0)
     return out
 
 
@@ -345,27 +352,13 @@ def accrue_to(session: Session, contract: Contract, on: date, tag: str,
     out = []
     for loan in contract.loans:
         state = read_state(session, contract, loan, on)
-        target = sum(i.interest_minor for i in state.instalments if i.is_due) \
+        earned = sum(i.interest_minor for i in state.instalments if i.is_due) \
             + state.interest_running_minor
-        accrued = read.totals(session, contract.id, Code.interest_payable(loan.id),
-                              kinds=[Kind.INTEREST_ACCRUAL]).credits_minor
         links: dict[str, Any] = {"contract": contract.id, "loan": loan.id}
         if fiscal_year is not None:
             links["fiscal_year"] = fiscal_year
-        if target > accrued:
-            out.append(_post(session, contract, f"{tag}:accrue:{loan.id}",
-                             Kind.INTEREST_ACCRUAL, on, target - accrued,
-                             Code.interest_expense(loan.id), Code.interest_payable(loan.id),
-                             f"Interest accrued to {on} — {loan.id}", links).id or 0)
-        default = sum(i.default_interest_minor for i in state.instalments)
-        booked = read.totals(session, contract.id, Code.interest_payable(loan.id),
-                             kinds=[Kind.DEFAULT_INTEREST_ACCRUAL]).credits_minor
-        if default > booked:
-            out.append(_post(session, contract, f"{tag}:default:{loan.id}",
-                             Kind.DEFAULT_INTEREST_ACCRUAL, on, default - booked,
-                             Code.interest_expense(loan.id), Code.interest_payable(loan.id),
-                             f"Default interest (遅延損害金) accrued to {on} — {loan.id}",
-                             links).id or 0)
+        out += _book(session, contract, loan, state, on, earned,
+                     f"{tag}:{{suffix}}:{loan.id}", links, f"Interest accrued to {on}")
     return out
 
 

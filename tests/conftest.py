@@ -91,6 +91,31 @@ def pg_url(pg_server_url) -> str:
     return pg_server_url
 
 
+@pytest.fixture
+def own_pg_url() -> Iterator[str]:
+    """A PostgreSQL database of this test's own, migrated to head (for stories whose ids are
+    fixed, or that need real concurrency); dropped afterwards."""
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("SIB_REQUIRE_POSTGRES=1 but SIB_TEST_POSTGRES_URL is not set")
+        pytest.skip("PostgreSQL tests need SIB_TEST_POSTGRES_URL")
+    from api import db
+    name = f"sib_own_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    db.upgrade(url)
+    try:
+        yield url
+    finally:
+        for key in [k for k in db._engines if name in k]:
+            db._engines.pop(key).dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ANN001, ARG001
     """Say how many PostgreSQL-marked tests ran, so CI output shows they did not skip."""
     counts: dict[str, int] = {}

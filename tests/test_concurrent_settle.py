@@ -5,12 +5,9 @@ with one run, the other finding it done — on PostgreSQL, where they truly run 
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from api import db
 from contracts.store import load_contract
@@ -19,30 +16,7 @@ from settlement.kpi import ResultInput
 from settlement.results import audit_result, submit_results
 from settlement.runs import settle
 from settlement.tables import SettlementRun
-from tests.conftest import PG_URL, REQUIRE_PG
 from tests.test_guarantees import C, document
-
-
-@pytest.fixture
-def own_pg_url() -> Iterator[str]:
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("SIB_REQUIRE_POSTGRES=1 but SIB_TEST_POSTGRES_URL is not set")
-        pytest.skip("PostgreSQL tests need SIB_TEST_POSTGRES_URL")
-    name = f"sib_race_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    db.upgrade(url)
-    try:
-        yield url
-    finally:
-        for key in [k for k in db._engines if name in k]:
-            db._engines.pop(key).dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.mark.postgres

@@ -11,14 +11,11 @@ audited, the year closed, every payer's payment received on 2020-05-20 and distr
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from api import db, demo
 from api.main import create_app
@@ -39,7 +36,6 @@ from settlement.payments import (
 )
 from settlement.results import audit_result, submit_results
 from settlement.tables import ReceiptApplication
-from tests.conftest import PG_URL, REQUIRE_PG
 
 C = demo.C
 RECEIVED_ON, DISTRIBUTED_ON = date(2020, 5, 20), date(2020, 5, 29)
@@ -135,29 +131,6 @@ def _check_distributed_once(url: str) -> None:
 
 def test_money_received_is_distributed_once_on_sqlite(db_url):
     _check_distributed_once(db_url)
-
-
-@pytest.fixture
-def own_pg_url() -> Iterator[str]:
-    """A database of its own on the PostgreSQL server (the contract id is fixed)."""
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("SIB_REQUIRE_POSTGRES=1 but SIB_TEST_POSTGRES_URL is not set")
-        pytest.skip("PostgreSQL tests need SIB_TEST_POSTGRES_URL")
-    name = f"sib_once_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    db.upgrade(url)
-    try:
-        yield url
-    finally:
-        for key in [k for k in db._engines if name in k]:
-            db._engines.pop(key).dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.mark.postgres
