@@ -97,6 +97,9 @@ def _register_subcommands() -> None:
     app.add_typer(loan_app, name="loan")
     from api.cli_verify import verify_command
     app.command("verify")(verify_command)
+    from api import cli_jobs, cli_simulate
+    cli_simulate.register(app)
+    cli_jobs.register(app)
 
 
 _register_subcommands()

@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import problems
+from api import portal, problems
 from api.limits import BoundedBodies
 from api.routes import (
     audit,
@@ -15,10 +15,12 @@ from api.routes import (
     contracts,
     debt_service,
     investors,
+    jobs,
     ledger,
     loans,
     money,
     settlement,
+    simulation,
 )
 from api.security import FailedAuthLimiter, SecurityHeaders
 from api.settings import get_settings
@@ -48,6 +50,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
                    investors.router, changes.router, audit.router, debt_service.router):
         app.include_router(router, responses=problems.ERROR_RESPONSES)
     app.include_router(loans.router, responses=problems.ERROR_RESPONSES)
+    app.include_router(simulation.router, responses=problems.ERROR_RESPONSES)
+    app.include_router(jobs.router, responses=problems.ERROR_RESPONSES)
+    portal.install(app)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, str]:
