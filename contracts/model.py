@@ -272,6 +272,37 @@ class Kpi(_Frozen):
     cohort: Slug | None = None
 
 
+class Condition(_Frozen):
+    """One KPI's test in a tranche's conditions: its audited value meets ``threshold`` in the
+    KPI's direction (at or above where higher is better, at or below where lower is).
+
+    Attributes:
+        kpi: the KPI tested (its result for the tranche's fiscal year and evaluation).
+        threshold: the value to meet; None: the KPI's target for that fiscal year (per payer
+            where the KPI has targets by payer).
+    """
+
+    kpi: Slug
+    threshold: ExactDecimal | None = None
+
+
+class Conditions(_Frozen):
+    """What must hold, over several KPIs, for a tranche to pay at all: every condition of
+    ``all_of``, or at least one of ``any_of`` (one of the two lists, not both). When they do
+    not hold the tranche pays 0 whatever its own rule says; when they do, its rule decides."""
+
+    all_of: tuple[Condition, ...] = ()
+    any_of: tuple[Condition, ...] = ()
+
+    @property
+    def mode(self) -> Literal["all_of", "any_of"]:
+        return "all_of" if self.all_of else "any_of"
+
+    @property
+    def items(self) -> tuple[Condition, ...]:
+        return self.all_of or self.any_of
+
+
 class Tranche(_Frozen):
     """One KPI-conditional payment: for a KPI and fiscal year, a maximum and a rule.
 
@@ -286,6 +317,8 @@ class Tranche(_Frozen):
         payers: payers sharing this tranche (empty: all payers, by the contract's shares).
         payee: who receives it (None: the intermediary).
         cohort: the cohort it pays for, if one.
+        conditions: tests over several KPIs that must hold for it to pay (``all_of`` /
+            ``any_of``); None: only its rule decides.
     """
 
     id: Slug
@@ -300,6 +333,16 @@ class Tranche(_Frozen):
     payers: tuple[Slug, ...] = ()
     payee: Slug | None = None
     cohort: Slug | None = None
+    conditions: Conditions | None = None
+
+    @property
+    def kpi_ids(self) -> tuple[str, ...]:
+        """Every KPI whose result this tranche needs: its own, then its conditions'."""
+        ids = [self.kpi] if self.kpi else []
+        for condition in self.conditions.items if self.conditions else ():
+            if condition.kpi not in ids:
+                ids.append(condition.kpi)
+        return tuple(ids)
 
 
 class Caps(_Frozen):
@@ -454,7 +497,7 @@ class Contract(_Frozen):
     def pays_on_outcomes(self) -> bool:
         """Whether any payment depends on a KPI (a fixed-fee programme pays on none: its
         payers pay their providers themselves, and receive no payment notice)."""
-        return any(t.kpi is not None for t in self.tranches)
+        return any(t.kpi_ids for t in self.tranches)
 
     @property
     def payer_ids(self) -> tuple[str, ...]:

@@ -396,10 +396,12 @@ def _with_audits(session: Session, ctx: Context, payer: str,
 
 
 def _trace_style(contract: Contract, kpi_id: str | None) -> TraceStyle:
-    """How a tranche's trace is written in Japanese: the contract's currency, the KPI's unit and
-    the payers' Japanese names (a split between payers names them all)."""
-    names = {p: contract.party(p).name_ja or contract.party(p).name_en or p
-             for p in contract.payer_ids}
+    """How a tranche's trace is written in Japanese: the contract's currency, the KPI's unit,
+    the payers' Japanese names (a split between payers names them all) and the KPIs' (a
+    condition over several KPIs names each)."""
+    names = {k.id: k.name_ja or k.name_en or k.id for k in contract.kpis}
+    names |= {p: contract.party(p).name_ja or contract.party(p).name_en or p
+              for p in contract.payer_ids}
     return TraceStyle(contract.currency, contract.kpi(kpi_id).unit if kpi_id else "", names)
 
 

@@ -211,6 +211,8 @@ JAPANESE_WORDS: dict[Phrase, Wording] = {
     Phrase.LOWER_IS_BETTER: Wording("低いほど良い"),
     Phrase.YES: Wording("達成"),
     Phrase.NO: Wording("未達成"),
+    Phrase.ALL_OF: Wording("すべて"),
+    Phrase.ANY_OF: Wording("いずれか"),
     Phrase.PAID_IN_FULL: Wording("全額"),
     Phrase.PAID_IN_PART: Wording("一部"),
     Phrase.PROVIDER_FEES: Wording("サービス提供者への成果報酬"),
@@ -246,6 +248,9 @@ JAPANESE_WORDS: dict[Phrase, Wording] = {
         lambda w, s: f"削減額分配型：削減額のうち{w(s['hurdle'])}までは{w(s['before'])}、"
                      f"超える部分は{w(s['after'])}"),
     Phrase.RULE_FIXED: Wording("固定払：成果にかかわらず履行確認により上限額の全額"),
+    Phrase.RULE_FIXED_ON_CONDITIONS: Wording(
+        lambda w, s: f"条件付き固定払：下記の支払条件の{w(s['mode'])}を満たす場合に上限額の全額、"
+                     f"満たさない場合は{w.amount(0)}"),
     Phrase.RULE_CONTRACT_CAP: Wording(lambda w, s: f"契約期間全体の支払上限額 {w(s['cap'])}"),
     Phrase.RULE_CONSUMPTION_TAX: Wording(
         lambda w, s: f"消費税：請求額の合計に税率{w(s['rate'])}（請求書ごとに1回計算）"),
@@ -278,6 +283,12 @@ JAPANESE_WORDS: dict[Phrase, Wording] = {
     Phrase.UNPAID: Wording("未償還元本"),
     Phrase.RATE_ANNUAL: Wording("目標分配率（年率）"),
     Phrase.VALUED_ON: Wording("算定基準日"),
+    Phrase.CONDITION_MET: Wording(
+        lambda w, s: f"支払条件（{w(s['name'])}）",
+        lambda w, s: f"{w(s['kpi'])} {'≦' if is_lower(s) else '≧'} {w(s['threshold'])}",
+        " → "),
+    Phrase.CONDITIONS_HOLD: Wording(
+        lambda w, s: f"支払条件の判定（{w(s['mode'])}の条件を満たすこと）", None, ""),
     Phrase.THRESHOLD_MET: Wording(
         "基準値の達成",
         lambda w, s: f"{w(s['kpi'])} {'≦' if is_lower(s) else '≧'} {w(s['threshold'])}",

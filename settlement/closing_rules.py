@@ -47,12 +47,13 @@ def _results_needed(contract: Contract, fiscal_year: int) -> list[tuple[str, str
     a KPI measured for the whole contract)."""
     needed: set[tuple[str, str]] = set()
     for tranche in contract.tranches_in(fiscal_year):
-        if tranche.kpi is None or tranche.evaluation != "final":
+        if tranche.evaluation != "final":
             continue
-        if contract.kpi(tranche.kpi).measured == "per_payer":
-            needed |= {(tranche.kpi, p) for p in tranche.payers or contract.payer_ids}
-        else:
-            needed.add((tranche.kpi, ""))
+        for kpi_id in tranche.kpi_ids:
+            if contract.kpi(kpi_id).measured == "per_payer":
+                needed |= {(kpi_id, p) for p in tranche.payers or contract.payer_ids}
+            else:
+                needed.add((kpi_id, ""))
     return sorted(needed)
 
 

@@ -21,7 +21,7 @@ from contracts.terms import max_outcome_by_tranche_payer, tax_on
 from ledger.errors import Problem
 from ledger.rounding import RemainderPolicy, RoundingMode, allocate
 from settlement.grants import grant_room, grant_rounding_mode, rounded_grant
-from settlement.payouts import KpiInput, earned
+from settlement.payouts import KpiInput, Payout, Test, conditional, earned
 from settlement.trace import (
     ROUNDING_TERMS,
     About,
@@ -182,19 +182,21 @@ def _tranche_lines(contract: Contract, tranche: Tranche,
         lines = []
         for payer, maximum in parts.items():
             value = _input(inputs, kpi.id, payer, tranche, out)
-            if value is None:
+            tests = _tests(contract, tranche, inputs, payer, out)
+            if value is None or tests is None:
                 continue  # reported as a problem: the settlement will be refused
-            payout = earned(tranche.rule, maximum, replace(value, unit=kpi.unit), mode,
-                            replace(about, payer=payer))
+            payout = _pay(tranche, maximum, replace(value, unit=kpi.unit), tests, mode,
+                          replace(about, payer=payer))
             out.traces.append(payout.trace)
             lines.append(Line(tranche.id, kpi.id, payer, maximum, payout.amount_minor))
         return lines
     value = _input(inputs, kpi.id, "", tranche, out) if kpi is not None else None
-    if kpi is not None and value is None:
+    tests = _tests(contract, tranche, inputs, "", out)
+    if (kpi is not None and value is None) or tests is None:
         return []  # reported as a problem: the settlement will be refused
     if kpi is not None and value is not None:
         value = replace(value, unit=kpi.unit)
-    payout = earned(tranche.rule, sum(parts.values()), value, mode, about)
+    payout = _pay(tranche, sum(parts.values()), value, tests, mode, about)
     shares = split_within(payout.amount_minor, list(parts.values()),
                           contract.rounding.remainder_policy)
     payout.trace.step(Phrase.SPLIT_BETWEEN_PAYERS, _parts(zip(parts, shares)),
@@ -202,6 +204,40 @@ def _tranche_lines(contract: Contract, tranche: Tranche,
     out.traces.append(payout.trace)
     return [Line(tranche.id, kpi.id if kpi else "", p, m, s)
             for (p, m), s in zip(parts.items(), shares)]
+
+
+def _pay(tranche: Tranche, maximum_minor: int, value: KpiInput | None, tests: list[Test],
+         mode: RoundingMode, about: About) -> Payout:
+    """The tranche's rule on ``value``, behind its conditions when it has some."""
+    if tranche.conditions is None:
+        return earned(tranche.rule, maximum_minor, value, mode, about)
+    return conditional(tranche.conditions.mode, tests, tranche.rule, maximum_minor, value, mode,
+                       about)
+
+
+def _tests(contract: Contract, tranche: Tranche, inputs: Mapping[tuple[str, str], KpiInput],
+           payer: str, out: YearSettlement) -> list[Test] | None:
+    """The tranche's conditions with the audited results they are judged on (for ``payer``
+    where a condition's KPI is measured per payer); None when a result is missing (reported
+    as a problem)."""
+    tests: list[Test] = []
+    missing = False
+    for condition in tranche.conditions.items if tranche.conditions else ():
+        kpi = contract.kpi(condition.kpi)
+        value = _input(inputs, kpi.id, payer if kpi.measured == "per_payer" else "", tranche,
+                       out)
+        if value is None:
+            missing = True
+            continue
+        threshold = condition.threshold if condition.threshold is not None else value.target
+        if threshold is None:
+            out.problems.append(Problem(
+                "KPI_TARGET_MISSING", f"tranche {tranche.id}: KPI {kpi.id} has no target for "
+                f"FY{tranche.fiscal_year} to judge its condition against", "kpi"))
+            missing = True
+            continue
+        tests.append(Test(kpi.id, replace(value, unit=kpi.unit), threshold))
+    return None if missing else tests
 
 
 def _parts(amounts: Iterable[tuple[str, int]]) -> tuple[Step, ...]:

@@ -92,7 +92,7 @@ def check_result(contract: Contract, result: ResultInput, source: str = "",
             "payer")
     if result.payer and result.payer not in contract.payer_ids:
         add(PAYER_NOT_FOUND, not_a_payer(contract.id, result.payer), "payer")
-    tranches = [t for t in contract.tranches if t.kpi == kpi.id
+    tranches = [t for t in contract.tranches if kpi.id in t.kpi_ids
                 and t.fiscal_year == result.fiscal_year]
     has_target = result.fiscal_year in kpi.targets or any(
         result.fiscal_year in by_year for by_year in kpi.targets_by_payer.values())

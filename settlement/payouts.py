@@ -10,8 +10,8 @@ below it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
 
@@ -31,6 +31,7 @@ from settlement.trace import (
     DIRECTION_TERMS,
     About,
     Figure,
+    Party,
     Phrase,
     Step,
     Subject,
@@ -226,6 +227,66 @@ def fixed(rule: FixedRule, maximum_minor: int, kpi: KpiInput | None, rounding: R
     """The whole maximum, paid on delivery whatever the outcome."""
     trace = _start(about, Step(Phrase.RULE_FIXED), maximum_minor, kpi)
     return _finish(trace, Fraction(maximum_minor), maximum_minor, rounding)
+
+
+@dataclass(frozen=True)
+class Test:
+    """One of a tranche's conditions with the audited result it is judged on.
+
+    Attributes:
+        kpi_id: the KPI tested.
+        kpi: its audited result (with its direction and unit).
+        threshold: the value to meet (the condition's, or the KPI's target for the year).
+    """
+
+    kpi_id: str
+    kpi: KpiInput
+    threshold: Decimal
+
+
+def conditions_hold(mode: str, tests: Sequence[Test]) -> tuple[bool, list[Step]]:
+    """Whether ``all_of`` (every test met) or ``any_of`` (at least one) holds, with one step
+    per test and the verdict, for the trace."""
+    steps = []
+    met_each = []
+    for test in tests:
+        met = _meets(test.kpi.value, test.threshold, test.kpi.direction)
+        met_each.append(met)
+        steps.append(Step(Phrase.CONDITION_MET, Phrase.YES if met else Phrase.NO, {
+            "name": Party(test.kpi_id), "kpi": _kpi(test.kpi, test.kpi.value),
+            "threshold": _kpi(test.kpi, test.threshold), "direction": _direction(test.kpi)}))
+    holds = all(met_each) if mode == "all_of" else any(met_each)
+    steps.append(Step(Phrase.CONDITIONS_HOLD, Phrase.YES if holds else Phrase.NO,
+                      {"mode": Phrase.ALL_OF if mode == "all_of" else Phrase.ANY_OF}))
+    return holds, steps
+
+
+def conditional(mode: str, tests: Sequence[Test], rule: PaymentRule, maximum_minor: int,
+                kpi: KpiInput | None, rounding: RoundingMode,
+                about: About | None = None) -> Payout:
+    """A tranche with conditions over several KPIs: its own rule decides the amount when the
+    conditions hold, and it pays 0 when they do not. The trace shows each condition first."""
+    holds, steps = conditions_hold(mode, tests)
+    if holds:
+        payout = earned(rule, maximum_minor, kpi, rounding, about)
+        trace = payout.trace
+        if rule.type == "fixed":
+            trace.rule = _fixed_on(mode)
+        trace.steps[:0] = steps
+        if trace.rounding is not None and trace.rounding.after_steps is not None:
+            trace.rounding = replace(trace.rounding,
+                                     after_steps=trace.rounding.after_steps + len(steps))
+        return payout
+    shown = earned(rule, maximum_minor, kpi, rounding, about).trace  # the rule as written
+    trace = Trace(shown.about, _fixed_on(mode) if rule.type == "fixed" else shown.rule,
+                  shown.inputs, steps)
+    return _finish(trace, Fraction(0), maximum_minor, rounding)
+
+
+def _fixed_on(mode: str) -> Step:
+    """A fixed payment behind conditions: "the whole maximum when they hold"."""
+    return Step(Phrase.RULE_FIXED_ON_CONDITIONS,
+                params={"mode": Phrase.ALL_OF if mode == "all_of" else Phrase.ANY_OF})
 
 
 _RULES: dict[str, Callable[..., Payout]] = {

@@ -102,6 +102,8 @@ class Phrase(StrEnum):
     LOWER_IS_BETTER = "term.lower_is_better"
     YES = "term.yes"
     NO = "term.no"
+    ALL_OF = "term.all_of"
+    ANY_OF = "term.any_of"
     PAID_IN_FULL = "term.paid_in_full"
     PAID_IN_PART = "term.paid_in_part"
     PROVIDER_FEES = "term.provider_fees"
@@ -128,6 +130,7 @@ class Phrase(StrEnum):
     RULE_RATE_CARD = "rule.rate_card"
     RULE_SAVINGS_SHARE = "rule.savings_share"
     RULE_FIXED = "rule.fixed"
+    RULE_FIXED_ON_CONDITIONS = "rule.fixed_on_conditions"
     RULE_CONTRACT_CAP = "rule.contract_cap"
     RULE_CONSUMPTION_TAX = "rule.consumption_tax"
     RULE_CONSUMPTION_TAX_INCLUDED = "rule.consumption_tax_included"
@@ -154,6 +157,8 @@ class Phrase(StrEnum):
     VALUED_ON = "input.valued_on"
     # steps
     THRESHOLD_MET = "step.threshold_met"
+    CONDITION_MET = "step.condition_met"
+    CONDITIONS_HOLD = "step.conditions_hold"
     SHARE_EARNED = "step.share_earned"
     AMOUNT_OF_SHARE = "step.amount_of_share"
     ACHIEVEMENT = "step.achievement"
@@ -755,6 +760,8 @@ ENGLISH_WORDS: dict[Phrase, Wording] = {
     Phrase.LOWER_IS_BETTER: Wording("lower is better"),
     Phrase.YES: Wording("yes"),
     Phrase.NO: Wording("no"),
+    Phrase.ALL_OF: Wording("all of them"),
+    Phrase.ANY_OF: Wording("at least one of them"),
     Phrase.PAID_IN_FULL: Wording("in full"),
     Phrase.PAID_IN_PART: Wording("in part"),
     Phrase.PROVIDER_FEES: Wording("provider fees"),
@@ -784,6 +791,10 @@ ENGLISH_WORDS: dict[Phrase, Wording] = {
         lambda w, s: f"savings share {w.n(s['before'])} up to {w.n(s['hurdle'])}, then "
                      f"{w.n(s['after'])}"),
     Phrase.RULE_FIXED: Wording("fixed: paid on delivery"),
+    Phrase.RULE_FIXED_ON_CONDITIONS: Wording(
+        lambda w, s: "fixed: the whole maximum when " + (
+            "all of the conditions below are" if s.get("mode") is Phrase.ALL_OF
+            else "at least one of the conditions below is") + " met, else nothing"),
     Phrase.RULE_CONTRACT_CAP: Wording(lambda w, s: f"contract total cap {w.n(s['cap'])}"),
     Phrase.RULE_CONSUMPTION_TAX: Wording(
         lambda w, s: f"{w.n(s['rate'])} on the invoice total, once per invoice"),
@@ -817,6 +828,11 @@ ENGLISH_WORDS: dict[Phrase, Wording] = {
     Phrase.UNPAID: Wording("unpaid"),
     Phrase.RATE_ANNUAL: Wording("annual rate"),
     Phrase.VALUED_ON: Wording("valued on"),
+    Phrase.CONDITION_MET: Wording(
+        lambda w, s: f"condition on {w(s['name'])}",
+        lambda w, s: f"{w.n(s['kpi'])} {'≤' if is_lower(s) else '≥'} {w.n(s['threshold'])}"),
+    Phrase.CONDITIONS_HOLD: Wording(
+        lambda w, s: f"conditions hold ({w(s['mode'])} met)", None, ""),
     Phrase.THRESHOLD_MET: Wording(
         "threshold met",
         lambda w, s: f"{w.n(s['kpi'])} {'≤' if is_lower(s) else '≥'} {w.n(s['threshold'])}"),

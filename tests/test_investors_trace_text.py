@@ -266,7 +266,10 @@ FY2019.update({("continuation-rate", p): KpiInput(D(v)) for p, v in
 
 
 def names(contract: Contract) -> dict[str, str]:
-    return {p: contract.party(p).name_ja or p for p in contract.payer_ids}
+    """Payers' and KPIs' Japanese names, as a tranche's trace style gives them (a KPI without
+    one — the GBP example's — is named by its id, a code)."""
+    return {k.id: k.name_ja or k.id for k in contract.kpis} | {
+        p: contract.party(p).name_ja or p for p in contract.payer_ids}
 
 
 def about(traces: list[Trace], **wanted: Any) -> dict:
@@ -433,6 +436,23 @@ def _variants(name: str) -> Iterator[Contract]:
             document["tranches"][0]["rule"] = {"type": "fixed"}
     yield load(name, lower)
 
+    def conditional(document: dict) -> None:
+        """Every tranche behind a condition on its own KPI (every other one all_of, the
+        rest any_of, one threshold met by some swept values and missed by others); the first
+        paid on a contract-wide KPI becomes a fixed payment behind that condition."""
+        per_payer = {k["id"] for k in document["kpis"] if k.get("measured") == "per_payer"}
+        fixed_done = False
+        for i, tranche in enumerate(document["tranches"]):
+            if not tranche.get("kpi"):
+                continue
+            mode = "all_of" if i % 2 == 0 else "any_of"
+            tranche["conditions"] = {mode: [{"kpi": tranche["kpi"], "threshold": "1"}]}
+            if not fixed_done and tranche["kpi"] not in per_payer:
+                tranche["rule"] = {"type": "fixed"}
+                tranche["kpi"] = None
+                fixed_done = True
+    yield load(name, conditional)
+
 
 def _values(contract: Contract, kpi_id: str) -> list[D]:
     """Results around every figure the KPI's rules and targets name: below, at, between and
@@ -532,7 +552,8 @@ def test_settlement_traces_are_data_with_a_kpi_unit_for_every_kpi_figure(settled
 def test_japanese_trace_lines_have_no_english_word(settled):
     english = set()
     for contract, trace in settled:
-        codes = set(contract.payer_ids) | {t.id for t in contract.tranches}
+        codes = set(contract.payer_ids) | {t.id for t in contract.tranches} | {
+            k.id for k in contract.kpis}
         english |= _english_words(japanese_lines(trace, _style(contract)), codes,
                                   list(names(contract).values()))
     assert english == set()

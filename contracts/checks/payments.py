@@ -159,6 +159,7 @@ def check_tranches(contract: Contract, known: Known) -> list[Problem]:
                                  f"tranche '{tranche.id}'")
         kpi = kpis.get(tranche.kpi) if tranche.kpi else None
         problems += _kpi_of_tranche(contract, tranche, kpi, at)
+        problems += _conditions(contract, tranche, kpi, kpis, at)
         problems += _rule(tranche, kpi, f"{at}.rule", contract.currency)
     if "tranches" not in known.pruned:
         problems += _weights(contract)
@@ -181,6 +182,39 @@ def _kpi_of_tranche(contract: Contract, tranche: Tranche, kpi: Kpi | None,
                     f"KPI '{kpi.id}' has no target for FY{tranche.fiscal_year}, but tranche "
                     f"'{tranche.id}' pays on it that year: add the target under the KPI",
                     f"{at}.kpi")]
+
+
+def _conditions(contract: Contract, tranche: Tranche, kpi: Kpi | None, kpis: dict[str, Kpi],
+                at: str) -> list[Problem]:
+    """One of ``all_of`` / ``any_of``, not both, not empty; a KPI measured per payer only on a
+    tranche paid per payer (each payer is judged on its own result); a target for the year
+    where a condition gives no threshold."""
+    conditions = tranche.conditions
+    if conditions is None:
+        return []
+    if bool(conditions.all_of) == bool(conditions.any_of):
+        return [problem("CONDITIONS_INVALID", "give the conditions as all_of or as any_of "
+                        "(one non-empty list, not both)", f"{at}.conditions")]
+    problems: list[Problem] = []
+    per_payer_tranche = kpi is not None and kpi.measured == "per_payer"
+    payer_ids = tranche.payers or contract.payer_ids
+    for k, condition in enumerate(conditions.items):
+        where = f"{at}.conditions.{conditions.mode}[{k}]"
+        tested = kpis.get(condition.kpi)
+        if tested is None:
+            continue  # reported as UNKNOWN_KPI
+        if tested.measured == "per_payer" and not per_payer_tranche:
+            problems.append(problem(
+                "CONDITION_PER_PAYER", f"KPI '{tested.id}' is measured per payer, but tranche "
+                f"'{tranche.id}' is paid for the whole contract: it cannot be judged on one "
+                "payer's result", f"{where}.kpi"))
+        if condition.threshold is None and not has_target(tested, tranche.fiscal_year,
+                                                          payer_ids):
+            problems.append(problem(
+                "KPI_TARGET_MISSING", f"KPI '{tested.id}' has no target for "
+                f"FY{tranche.fiscal_year}: give the condition a threshold, or add the target",
+                f"{where}.threshold"))
+    return problems
 
 
 def _rule(tranche: Tranche, kpi: Kpi | None, at: str, currency: str) -> list[Problem]:

@@ -59,6 +59,10 @@ def _references(contract: Contract) -> Iterator[tuple[str, str, str, tuple[str, 
         at = f"tranches[{i}]"
         if tranche.kpi is not None:
             yield f"{at}.kpi", tranche.kpi, "kpis", ()
+        if tranche.conditions is not None:
+            mode = tranche.conditions.mode
+            for k, condition in enumerate(tranche.conditions.items):
+                yield f"{at}.conditions.{mode}[{k}].kpi", condition.kpi, "kpis", ()
         for k, payer_id in enumerate(tranche.payers):
             yield f"{at}.payers[{k}]", payer_id, "payers", ()
         if tranche.payee is not None:
