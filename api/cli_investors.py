@@ -212,21 +212,37 @@ def statements_command(contract: str = typer.Option(..., "--contract", "-c"),
                        generated_at: str | None = typer.Option(
                            None, "--generated-at", help="timestamp to print (default: the "
                            "time of the ledger state, so reruns are byte-identical)")) -> None:
-    """Write every document of a contract year (PDF), on all cores, with a progress bar."""
-    from investors.batch import jobs_for_year, write_documents
+    """Write every document of a contract year (PDF), on all cores, with a progress bar.
+
+    The work is a statements job (``sib job list`` shows it) that this command runs itself,
+    in ``--processes`` workers; run again after an interruption, it takes up the same job
+    where it stopped."""
+    from api import jobs
+    from api.cli_jobs import _url, default_processes
+    from api.job_kinds import start_statements
+    from api.job_worker import run_inline
     langs = ("ja", "en") if lang == "both" else (lang,)
     if any(x not in ("ja", "en") for x in langs):
         report_error(SibError("--lang must be ja, en or both", "LANG_UNKNOWN", "lang"))
         raise typer.Exit(1)
     when = datetime.fromisoformat(generated_at) if generated_at else None
-    jobs = _run(lambda s: jobs_for_year(s, contract, year, langs, when))
+    job = _run(lambda s: start_statements(s, contract, year, jobs.started_by_cli(), langs, out,
+                                          when, jobs.INLINE_QUEUE))
     started = datetime.now()
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn()) as progress:
-        task = progress.add_task(f"{contract} FY{year}", total=len(jobs))
-        write_documents(jobs, out, processes, lambda n: progress.advance(task, n))
+        bar = progress.add_task(f"{contract} FY{year}", total=job.units_total)
+        try:
+            done = run_inline(_url(), job.id, processes or default_processes(),
+                              lambda v: progress.update(bar, completed=v.units_done,
+                                                        total=v.units_total))
+        except SibError as error:
+            progress.stop()
+            report_error(error)
+            raise typer.Exit(1) from None
     seconds = (datetime.now() - started).total_seconds()
-    typer.echo(f"wrote {len(jobs)} documents to {out} in {seconds:.1f} s")
+    typer.echo(f"wrote {done.result.get('documents', done.units_done)} documents to {out} "
+               f"in {seconds:.1f} s (job {done.id})")
 
 
 def export_command(contract: str = typer.Option(..., "--contract", "-c"),

@@ -1,5 +1,6 @@
 """Every table of the project, imported in one place so Alembic sees one metadata."""
 
+from api.job_tables import Job, JobTask  # noqa: F401,E402
 from api.tables import ApiToken, AuditRecord, IdempotentResponse, User  # noqa: F401,E402
 from contracts.tables import ContractVersion, TrancheCommitment  # noqa: F401,E402
 from investors.tables import Holder, HolderPayment, Subscription  # noqa: F401,E402

@@ -50,12 +50,20 @@ def _name(document: Document | LoanDocument) -> str:
 def jobs_for_year(session: Session, contract_id: str, fiscal_year: int,
                   langs: Sequence[str] = ("ja", "en"),
                   generated_at: datetime | None = None) -> list[Job]:
-    """Every document of the year: a statement per lender and per holder and class, a notice
-    per payer and payee (where the contract pays on outcomes: a fixed-fee programme's
-    municipality pays its providers itself, and is sent no notice), the year-end report, and a
-    balance confirmation (残高証明書) at the year end of each loan outstanding in the year —
-    in each language."""
+    """Every document of the year: :func:`contract_documents` and a statement per holder and
+    class — in each language."""
     ctx = documents.context(session, contract_id, fiscal_year, generated_at)
+    return jobs_of([*contract_documents(session, ctx),
+                    *documents.investor_statements(session, ctx)], langs)
+
+
+def contract_documents(session: Session,
+                       ctx: documents.Context) -> list[Document | LoanDocument]:
+    """Every document of the year but the investor statements: a statement per lender, a
+    notice per payer and payee (where the contract pays on outcomes: a fixed-fee programme's
+    municipality pays its providers itself, and is sent no notice), the year-end report, and a
+    balance confirmation (残高証明書) at the year end of each loan outstanding in the year."""
+    contract_id = ctx.contract.id
     docs: list[Document | LoanDocument] = [documents.year_end_report(session, ctx)]
     if ctx.contract.pays_on_outcomes:
         # One notice per (payer, payee): the SPV's, and each provider's a tranche pays directly.
@@ -64,12 +72,16 @@ def jobs_for_year(session: Session, contract_id: str, fiscal_year: int,
                  for payee in notice_payees(ctx.contract, p.party)]
     docs += [documents.lender_statement(session, ctx, lender)
              for lender in dict.fromkeys(loan.lender for loan in ctx.contract.loans)]
-    docs += documents.investor_statements(session, ctx)
     # A balance confirmation (残高証明書) of every loan at the year end, as each bank's
     # auditors ask for it: every loan outstanding at some time in the year.
     docs += [balance_confirmation(session, contract_id, loan.id, ctx.end_on)
              for loan in ctx.contract.loans
              if _outstanding_in(session, contract_id, loan.id, ctx.start_on, ctx.end_on)]
+    return docs
+
+
+def jobs_of(docs: Sequence[Document | LoanDocument], langs: Sequence[str]) -> list[Job]:
+    """Each document in each language, with the path it is written to."""
     return [Job(f"{KIND_DIRS[d.kind]}/{_name(d)}.{lang}.pdf", d, lang)
             for d in docs for lang in langs]
 
@@ -84,9 +96,14 @@ def _outstanding_in(session: Session, contract_id: str, loan_id: str, start_on: 
                                from_on=start_on, through_on=end_on).credits_minor)
 
 
+def write_job(out_dir: Path, job: Job) -> None:
+    """Render one document and write it, whole or not at all."""
+    write_atomic(out_dir / job.path, render(job.document, job.lang))
+
+
 def _render_chunk(out_dir: str, chunk: Sequence[Job]) -> int:
     for job in chunk:
-        write_atomic(Path(out_dir) / job.path, render(job.document, job.lang))
+        write_job(Path(out_dir), job)
     return len(chunk)
 
 
