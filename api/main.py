@@ -29,7 +29,8 @@ from ledger.errors import SibError
 
 def create_app(database_url: str | None = None) -> FastAPI:
     """The service; ``database_url`` overrides the settings (tests)."""
-    app = FastAPI(title="SIB settlement", version="0.1.0",
+    # /docs and /redoc are the portal's (api.portal.docs): served from local files, no CDN.
+    app = FastAPI(title="SIB settlement", version="0.1.0", docs_url=None, redoc_url=None,
                   description="System of record for Social Impact Bond contracts: ledger, "
                               "contracts, settlement, investors. Errors are "
                               "application/problem+json (RFC 9457); money is "

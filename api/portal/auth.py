@@ -1,0 +1,124 @@
+"""Sign-in, sessions and CSRF for the portal.
+
+A session is an API token of the user (:func:`api.users.create_token`, one day long): the
+cookie holds it, :func:`api.users.token_caller` reads it back exactly as it reads a bearer
+token, and signing out revokes it (:func:`api.users.revoke_token`), so an administrator sees and
+ends portal sessions with ``sib token list`` / ``sib token revoke``. One signs in with a one-time
+link an administrator made (``sib-portal link USER``: a token consumed, that is revoked, by its
+first use) or with one of one's own API tokens (not consumed). The CSRF token of a form is an
+HMAC of the session token, so it needs no storage and a page of another site cannot know it;
+the sign-in form, before any session, uses a random cookie it must echo.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from api.audit_log import audit, request_id_of
+from api.deps import SessionDep
+from api.security import FailedAuthLimiter
+from api.users import Caller, create_token, revoke_token, token_caller
+from ledger.errors import Forbidden, SibError
+from ledger.service import utc_now
+
+SESSION_COOKIE = "sib_session"
+PRE_SESSION_COOKIE = "sib_pre"
+LANG_COOKIE = "sib_lang"
+SESSION_DAYS = 1
+CSRF_FIELD = "csrf"
+LINK_LIFETIME = timedelta(days=1)
+CSRF_REFUSED = "CSRF_REFUSED"
+
+
+class SignInRequired(SibError):
+    """No valid session: the page answers with the sign-in page (303)."""
+
+    status = "unauthorised"
+
+
+def csrf_token(session_token: str) -> str:
+    """The CSRF token of every form of a session."""
+    return hmac.new(session_token.encode(), b"sib-portal-csrf", hashlib.sha256).hexdigest()
+
+
+def check_csrf(expected: str, given: str | None) -> None:
+    """Refuse (403 ``CSRF_REFUSED``) a form without the session's CSRF token."""
+    if not given or not hmac.compare_digest(expected, given):
+        raise Forbidden("this form was not sent from the portal's own page (its CSRF token is "
+                        "missing or wrong): reload the page and send it again", CSRF_REFUSED,
+                        CSRF_FIELD)
+
+
+def new_pre_session() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _limiter(request: Request) -> FailedAuthLimiter | None:
+    return getattr(request.app.state, "auth_limiter", None)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def caller_of_token(session: Session, token: str) -> Caller | None:
+    """The user whose active token ``token`` is, else None."""
+    caller, state = token_caller(session, token, utc_now())
+    return caller if caller is not None and state == "active" else None
+
+
+def sign_in(request: Request, session: Session, token: str, username: str | None,
+            consume: bool) -> tuple[Caller, str]:
+    """Check ``token`` (and that it is ``username``'s, when given), open a session (a new
+    token of a day) and record the sign-in; ``consume`` revokes ``token`` (a one-time link).
+    Returns the user and the session token. Commits."""
+    limiter = _limiter(request)
+    client = _client(request)
+    if limiter is not None:
+        limiter.check(client)
+    caller = caller_of_token(session, token.strip())
+    if caller is None or (username and caller.username != username.strip()):
+        if limiter is not None:
+            limiter.failed(client)
+        raise Forbidden("this sign-in link or code is unknown, used, expired or not yours: ask "
+                        "an administrator for a new link", "SIGN_IN_REFUSED", "code")
+    if consume:
+        revoke_token(session, str(caller.token_id))
+    session_token = create_token(session, caller.username, SESSION_DAYS)
+    audit(session, caller, "portal.signin", request.url.path, "", 200, request_id_of(request),
+          "one-time link" if consume else "token")
+    session.commit()
+    return caller, session_token
+
+
+def sign_out(request: Request, session: Session, caller: Caller) -> None:
+    """Revoke the session's token and record it. Commits."""
+    revoke_token(session, str(caller.token_id))
+    audit(session, caller, "portal.signout", request.url.path, "", 200, request_id_of(request))
+    session.commit()
+
+
+def portal_user(request: Request, session: SessionDep) -> Caller:
+    """The signed-in user of the request (its session cookie), or :class:`SignInRequired`."""
+    token = request.cookies.get(SESSION_COOKIE)
+    caller = caller_of_token(session, token) if token else None
+    if caller is None or token is None:
+        raise SignInRequired("sign in first", "SIGN_IN_REQUIRED", "session")
+    request.state.caller = caller
+    request.state.csrf = csrf_token(token)
+    return caller
+
+
+PortalUser = Annotated[Caller, Depends(portal_user)]
+
+
+def link_token(session: Session, username: str) -> str:
+    """A one-time sign-in token for ``username`` (valid a day, revoked by its first use)."""
+    return create_token(session, username, int(LINK_LIFETIME.days))

@@ -1,0 +1,131 @@
+"""The portal's words in Japanese and English, and the filters that write figures the way the
+documents write them (円 with commas, 和暦 dates on Japanese pages: investors.formatting)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from investors.formatting import format_amount, format_date, format_fiscal_year, format_timestamp
+
+LANGS = ("ja", "en")
+
+WORDS: dict[str, tuple[str, str]] = {
+    "portal": ("SIB 成果連動型事業 ポータル", "SIB portal"),
+    "sign_in": ("サインイン", "Sign in"),
+    "sign_out": ("サインアウト", "Sign out"),
+    "username": ("ユーザー名", "User name"),
+    "code": ("サインインコード（管理者が発行したリンクのコード、または API トークン）",
+             "Sign-in code (from the link an administrator sent you, or an API token)"),
+    "link_intro": ("管理者が発行したワンタイムリンクでサインインします。"
+                   "このリンクは一度だけ使えます。",
+                   "Sign in with the one-time link an administrator made for you. The link "
+                   "works once."),
+    "contract": ("契約", "Contract"), "contracts": ("契約一覧", "Contracts"),
+    "fiscal_year": ("年度", "Fiscal year"),
+    "budget": ("債務負担行為", "Budget authorisation (債務負担行為)"),
+    "limit": ("限度額", "Limit"), "authorised": ("年度限度額", "Authorised for the year"),
+    "planned": ("支出予定額", "Planned"), "paid": ("支出済額", "Paid"),
+    "headroom": ("残額", "Headroom"), "total": ("合計", "Total"),
+    "kpi_results": ("成果指標の実績と目標", "KPI results against targets"),
+    "kpi": ("成果指標", "KPI"), "value": ("実績", "Result"), "target": ("目標", "Target"),
+    "notices": ("支払通知", "Payment notices"), "notice": ("支払通知", "Payment notice"),
+    "amount_due": ("請求額", "Amount due"), "earned": ("成果額", "Earned"),
+    "tax": ("消費税", "Consumption tax"), "grant": ("交付金対象額", "Grant covers"),
+    "due_on": ("支払期限", "Due on"), "issued_on": ("発行日", "Issued on"),
+    "approved": ("検査・承認済", "Inspected and approved"),
+    "not_approved": ("未承認", "Not approved"),
+    "approve": ("検査し承認する", "Inspect and approve"),
+    "zengin": ("全銀ファイル（総合振込）", "Zengin transfer file"),
+    "pay_on": ("振込指定日", "Transfer date"), "download": ("ダウンロード", "Download"),
+    "view": ("表示", "View"), "pdf_ja": ("PDF（日本語）", "PDF (Japanese)"),
+    "pdf_en": ("PDF（英語）", "PDF (English)"),
+    "loans": ("融資", "Loans"), "balance": ("残高の推移", "Balance over time"),
+    "schedule": ("約定と実績", "Schedule against actual"),
+    "principal": ("元金", "Principal"), "interest": ("利息", "Interest"),
+    "scheduled": ("約定", "Scheduled"), "actual": ("実績", "Actual"),
+    "paid_on": ("入金日", "Paid on"), "overdue": ("延滞", "Overdue"),
+    "default_interest": ("遅延損害金", "Default interest"), "status": ("状況", "Status"),
+    "statements": ("計算書・証明書", "Statements and confirmations"),
+    "statement": ("融資先向け計算書", "Lender statement"),
+    "confirmation": ("残高証明書", "Balance confirmation"),
+    "holdings": ("保有口数と運用成績", "Holdings and returns"),
+    "unit_class": ("クラス", "Class"), "paid_in": ("出資額", "Paid in"),
+    "distributed": ("分配額", "Distributed"), "capital_returned": ("出資返還", "Capital returned"),
+    "withheld": ("源泉徴収税", "Tax withheld"), "residual": ("残存価値", "Residual value"),
+    "irr": ("内部収益率", "IRR"), "multiple": ("倍率", "Multiple"),
+    "distributions": ("分配と源泉徴収", "Distributions and withholding"),
+    "kind": ("種類", "Kind"), "gross": ("総額", "Gross"), "net": ("手取額", "Net"),
+    "audit_log": ("監査ログ", "Audit log"), "filter": ("絞り込み", "Filter"),
+    "who": ("実施者", "Who"), "when": ("日時", "When"), "action": ("操作", "Action"),
+    "target_path": ("対象", "Target"), "detail": ("詳細", "Detail"),
+    "verify": ("検証", "Verification"), "run_verify": ("検証を実行", "Run verification"),
+    "latest_verify": ("最新の検証結果", "Latest verification"),
+    "never_verified": ("まだ実行されていません", "Not run yet"),
+    "workflow": ("年度の手続き", "The year's workflow"), "step": ("手順", "Step"),
+    "done": ("完了", "Done"), "waiting": ("前の手順の完了待ち", "Waits for the previous step"),
+    "ready": ("実行できます", "Ready"), "next": ("次へ", "Next"),
+    "step_kpi": ("成果指標の登録と監査（別の者による）", "KPI results imported and audited (by "
+                                                    "someone else)"),
+    "step_preview": ("精算の試算（計算過程を確認）", "Settlement preview (every trace)"),
+    "step_settle": ("精算", "Settle"), "step_close": ("年度末決算", "Year-end close"),
+    "step_approval": ("市町村の検査・承認", "Municipalities' inspection and approval"),
+    "step_receipts": ("入金の記録", "Receipts recorded"),
+    "step_waterfall": ("ウォーターフォール（返済と分配）", "Waterfall (debt service, returns)"),
+    "step_holders": ("投資家への支払", "Holder payments"),
+    "step_documents": ("書類の作成", "Documents"),
+    "settle": ("精算する", "Settle"), "close": ("決算する", "Close the year"),
+    "record_receipt": ("入金を記録", "Record receipt"), "payer": ("支払者", "Payer"),
+    "amount": ("金額（円）", "Amount (JPY)"), "on": ("日付", "Date"),
+    "reference": ("参照", "Reference"), "distribute": ("実行", "Run"),
+    "pay_holders": ("支払う", "Pay"), "preview": ("精算の試算", "Settlement preview"),
+    "trace": ("計算過程", "Trace"), "whatif": ("見込み値による試算", "What-if"),
+    "projection": ("試算（見込み値・未保存）", "PROJECTION (assumed values, not stored)"),
+    "projected": ("見込み値", "Projected value"), "compute": ("試算する", "Compute"),
+    "debt_service": ("充当される返済額", "Debt service it would fund"),
+    "debt_service_due": ("返済予定額", "Debt service due"),
+    "budget_headroom": ("予算残額", "Budget headroom"),
+    "audited": ("監査済", "Audited"), "submitted": ("登録済", "Submitted"),
+    "import": ("取込", "Import"), "file": ("ファイル（CSV/XLSX）", "File (CSV/XLSX)"),
+    "audit": ("監査する", "Audit"), "results": ("成果指標の実績", "KPI results"),
+    "year_end": ("年度末精算報告書", "Year-end report"), "pack": ("精算パック（Excel）",
+                                                                 "Settlement pack (xlsx)"),
+    "not_found": ("見つかりません", "Not found"), "refused": ("受け付けられません", "Refused"),
+    "language": ("English", "日本語"), "problems": ("問題", "Problems"),
+    "none": ("なし", "None"), "documents": ("書類", "Documents"),
+    "investor_statement": ("投資家向け報告書", "Investor statement"),
+    "whole": ("契約全体", "contract-wide"),
+}
+
+
+def word(key: str, lang: str) -> str:
+    ja, en = WORDS.get(key, (key, key))
+    return ja if lang == "ja" else en
+
+
+def yen(amount_minor: int | None, lang: str, currency: str = "JPY") -> str:
+    """An amount as the documents write it (``1,234,567円`` / ``JPY 1,234,567``)."""
+    if amount_minor is None:
+        return "—"
+    return format_amount(amount_minor, currency, lang)
+
+
+def day(on: date | datetime | str | None, lang: str) -> str:
+    """A date in 和暦 on Japanese pages, in English otherwise."""
+    if on is None or on == "":
+        return "—"
+    if isinstance(on, str):
+        on = datetime.fromisoformat(on)
+    if isinstance(on, datetime):
+        return format_timestamp(on, lang)
+    return format_date(on, lang)
+
+
+def fiscal_year(year: int, lang: str) -> str:
+    return format_fiscal_year(year, lang)
+
+
+def decimal_text(value: Decimal | str | None, places: int = 2) -> str:
+    if value is None:
+        return "—"
+    return f"{Decimal(value):,.{places}f}"
