@@ -27,7 +27,8 @@ from rich.console import Console
 from rich.table import Table
 
 BENCHMARKS = {"ledger": "bench.ledger_bench", "settlement": "bench.settlement_bench",
-              "statements": "bench.statements_bench", "api": "bench.api_bench"}
+              "statements": "bench.statements_bench", "api": "bench.api_bench",
+              "jobs": "bench.jobs_bench"}
 RESULTS = Path(__file__).resolve().parent / "results.json"
 console = Console(width=140)
 
