@@ -257,6 +257,12 @@ class Kpi(_Frozen):
         targets_by_payer: payer id → fiscal year → target, for KPIs measured per payer.
         evaluator: the party auditing it, if not the contract's only evaluator.
         cohort: the cohort it measures, if one.
+        minimum, maximum: the range a result may take, where the unit's own is not right (a
+            percentage up to 160 % of a baseline, a change or a difference that may be
+            negative); None: the unit's (0–100 for a percentage, 0 upwards for counts, people,
+            steps, amounts, ratios and scores).
+        decimals: how many decimal places a result may have; None: the unit's (none for
+            counts, people and yen, the currency's for money, any for the others).
     """
 
     id: Slug
@@ -270,6 +276,30 @@ class Kpi(_Frozen):
     targets_by_payer: dict[Slug, dict[FiscalYear, ExactDecimal]] = Field(default_factory=dict)
     evaluator: Slug | None = None
     cohort: Slug | None = None
+    minimum: ExactDecimal | None = None
+    maximum: ExactDecimal | None = None
+    decimals: int | None = Field(default=None, ge=0, le=6)
+
+    def bounds(self) -> tuple[Decimal | None, Decimal | None]:
+        """The lowest and highest result allowed (None: no bound on that side)."""
+        low, high = UNIT_RANGES.get(self.unit, (None, None))
+        return (self.minimum if self.minimum is not None else low,
+                self.maximum if self.maximum is not None else high)
+
+    def places(self, currency_exponent: int) -> int | None:
+        """How many decimal places a result may have (None: any)."""
+        if self.decimals is not None:
+            return self.decimals
+        if self.unit == "money":
+            return currency_exponent
+        return 0 if self.unit in ("count", "people", "yen") else None
+
+
+UNIT_RANGES: dict[str, tuple[Decimal | None, Decimal | None]] = {
+    "percent": (Decimal(0), Decimal(100)),
+    **{u: (Decimal(0), None) for u in ("count", "people", "steps", "money", "yen", "ratio",
+                                        "score")}}
+"""Each KPI unit's own range of results, unless the KPI states ``minimum`` / ``maximum``."""
 
 
 class Condition(_Frozen):

@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from contracts.chart import provider_payee
 from contracts.model import Contract, Tranche
+from contracts.rules import RateCardRule
 from contracts.store import contract_for_year
 from investors import statement_data as sd
 from investors.capital import (
@@ -139,6 +140,9 @@ def kpi_results(session: Session, ctx: Context, payer: str | None = None) -> tup
         target = kpi.targets_by_payer.get(payer_id, {}).get(ctx.fiscal_year) if payer_id \
             else None
         figures = earned.get((kpi_id, payer_id, evaluation))
+        prices = {t.rule.price_per_outcome_minor for t in c.tranches_in(ctx.fiscal_year)
+                  if t.kpi == kpi_id and t.evaluation == evaluation
+                  and isinstance(t.rule, RateCardRule)}
         out.append(sd.KpiResult(
             kpi_id=kpi_id, name=sd.Text(kpi.name_ja or kpi.id, kpi.name_en or kpi.id),
             unit=kpi.unit, value=Decimal(row.value),
@@ -147,7 +151,8 @@ def kpi_results(session: Session, ctx: Context, payer: str | None = None) -> tup
             payer=sd.Text(*_names(c, payer_id)) if payer_id else None, evaluation=evaluation,
             audited_on=row.audited_at.date() if row.audited_at else None,
             maximum_minor=figures[0] if figures else None,
-            earned_minor=figures[1] if figures else None))
+            earned_minor=figures[1] if figures else None,
+            price_minor=prices.pop() if len(prices) == 1 else None))
     return tuple(out)
 
 

@@ -63,6 +63,17 @@ def contract_rows(header: DocumentHeader, fmt: DocumentFormat) -> list[Row]:
                    (fmt.label("fiscal_year"), fmt.fiscal_year(header.fiscal_year))], columns=1)
 
 
+def _target_cell(result: KpiResult, fmt: DocumentFormat) -> str:
+    """The target, or for a rate card without one the price of an outcome (the payment is
+    outcomes × price: no achievement rate to show)."""
+    if result.target is not None:
+        return format_kpi_value(result.target, result.unit, fmt.lang)
+    if result.price_minor is not None:
+        price = fmt.amount(result.price_minor)
+        return f"単価 {price}" if fmt.lang == "ja" else f"{price} each"
+    return ""
+
+
 def kpi_table(results: Sequence[KpiResult], fmt: DocumentFormat, with_amounts: bool) -> Table:
     """The KPI results against their targets; ``with_amounts`` adds the maximum and earned."""
     columns = [Column(fmt.label("kpi"), 3.2), Column(fmt.label("payer"), 1.6),
@@ -78,7 +89,7 @@ def kpi_table(results: Sequence[KpiResult], fmt: DocumentFormat, with_amounts: b
         row: list[CellText] = [r.name.get(fmt.lang) + ("" if r.evaluation == "final"
                                    else f"（{fmt.label('evaluation_interim')}）"),
                fmt.names(r.payer),
-               "" if r.target is None else format_kpi_value(r.target, r.unit, fmt.lang),
+               _target_cell(r, fmt),
                format_kpi_value(r.value, r.unit, fmt.lang),
                "" if achievement is None else format_percent(achievement, 1)]
         if with_amounts:

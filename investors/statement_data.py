@@ -119,6 +119,8 @@ class KpiResult:
         earned_minor: what it earned, if shown.
         audited_by: who signed the audit off (as the evaluator recorded it), if shown.
         evaluator: the independent evaluator the result is audited for, if shown.
+        price_minor: the price of one outcome where a rate card pays on the KPI that year
+            (the document then reads "outcomes × price", not an achievement rate).
     """
 
     kpi_id: str
@@ -134,6 +136,7 @@ class KpiResult:
     earned_minor: int | None = None
     audited_by: str = ""
     evaluator: Text | None = None
+    price_minor: int | None = None
 
     @property
     def achievement_percent(self) -> Decimal | None:

@@ -1,16 +1,17 @@
 """KPI results from a CSV or XLSX file (pandas): every bad row reported, nothing imported if any.
 
 Expected columns: ``contract``, ``fiscal_year``, ``kpi``, ``payer`` (may be empty), ``value``,
-and optionally ``evaluation`` (default ``final``). Row numbers are those a person sees in a
-spreadsheet: the header is row 1, the first data row is row 2.
+and optionally ``evaluation`` (default ``final``) and ``outcomes_per_person`` (for a rate card:
+each person's number of outcomes, separated by ``;`` or spaces, e.g. ``1;0;2``). Row numbers are
+those a person sees in a spreadsheet: the header is row 1, the first data row is row 2.
 
 A file is checked before it is parsed, so that a mistaken or hostile file is refused by name
-instead of exhausting the server: at most :data:`MAX_FILE_BYTES` bytes and
-:data:`MAX_ROWS` data rows; an ``.xlsx`` (a zip of XML parts) at most
-:data:`MAX_XLSX_UNPACKED_BYTES` once unpacked, read from the zip's own member sizes before
-anything is inflated. A CSV is read as Excel in Japan saves it: UTF-8, UTF-8 with a BOM, or
-Shift_JIS (cp932); any other encoding is refused by name. An old ``.xls`` workbook, or a file
-that only has an ``.xlsx`` name, is refused with what to do.
+instead of exhausting the server: at most :data:`MAX_FILE_BYTES` bytes and :data:`MAX_ROWS` data
+rows; an ``.xlsx`` (a zip of XML parts) at most :data:`MAX_XLSX_UNPACKED_BYTES` once unpacked,
+read from the zip's own member sizes before anything is inflated. A CSV is read as Excel in
+Japan saves it: UTF-8, UTF-8 with a BOM, or Shift_JIS (cp932); any other encoding is refused by
+name. An old ``.xls`` workbook, or a file that only has an ``.xlsx`` name, is refused with what
+to do.
 """
 
 from __future__ import annotations
@@ -56,11 +57,21 @@ def read_results_file(path: Path, problems_out: list[Problem] | None = None
                                     "year: write the year it starts in, such as 2019",
                                     "fiscal_year", where))
             continue
+        per_person_text = str(row.get("outcomes_per_person", "") or "").strip()
+        per_person = None
+        if per_person_text:
+            per_person = parse_per_person(per_person_text)
+            if per_person is None:
+                problems.append(Problem(
+                    "VALUE_INVALID", "outcomes per person are whole numbers separated by ';' "
+                    "or spaces, such as 1;0;2", "outcomes_per_person", where))
+                continue
         results.append(ResultInput(contract=str(row["contract"]).strip(),
                                    fiscal_year=int(year_text), kpi=str(row["kpi"]).strip(),
                                    value=str(row["value"]).strip(),
                                    payer=str(row.get("payer", "")).strip(),
-                                   evaluation=str(row.get("evaluation", "") or "final").strip()))
+                                   evaluation=str(row.get("evaluation", "") or "final").strip(),
+                                   outcomes_per_person=per_person))
         sources.append(where)
     if problems and problems_out is None:
         raise SibError(problems)
@@ -69,6 +80,15 @@ def read_results_file(path: Path, problems_out: list[Problem] | None = None
     if not results and not problems:
         raise SibError(f"{path.name} has no rows", "FILE_EMPTY", "file")
     return results, sources
+
+
+def parse_per_person(text: str) -> tuple[int, ...] | None:
+    """Whole numbers separated by ``;``, ``,`` or spaces (ASCII digits only); None if any
+    part is not one."""
+    parts = [p for p in re.split(r"[;,\s]+", text.strip()) if p]
+    if not parts or not all(p.isascii() and p.isdigit() and len(p) <= 9 for p in parts):
+        return None
+    return tuple(int(p) for p in parts)
 
 
 def read_frame(path: Path) -> pd.DataFrame:

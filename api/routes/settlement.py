@@ -54,6 +54,9 @@ class ResultCreate(BaseModel):
     payer: str = ""
     evaluation: str = "final"
     draft: bool = False
+    outcomes_per_person: list[int] | None = Field(
+        default=None, max_length=100_000,
+        description="for a rate card: each person's number of outcomes (they add up to value)")
 
 
 class ResultCorrection(BaseModel):
@@ -166,8 +169,11 @@ def submit(contract_id: str, body: ResultCreate, request: Request, session: Sess
     _evaluates(session, user, [contract_id])
 
     def work() -> tuple[int, Any]:
+        per_person = None if body.outcomes_per_person is None \
+            else tuple(body.outcomes_per_person)
         rows = results.submit_results(session, [ResultInput(
-            contract_id, body.fiscal_year, body.kpi, body.value, body.payer, body.evaluation)],
+            contract_id, body.fiscal_year, body.kpi, body.value, body.payer, body.evaluation,
+            per_person)],
             user.username, body.draft, "api")
         return 201, [_public(r) for r in rows]
     return run_write(request, session, user, idempotency_key, body, "kpi.submit", work)

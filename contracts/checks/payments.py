@@ -121,19 +121,27 @@ def check_authorisations(contract: Contract, known: Known) -> list[Problem]:
 # --- KPIs --------------------------------------------------------------------------------------
 
 def check_kpis(contract: Contract, known: Known) -> list[Problem]:
-    """YEAR_OUTSIDE_TERM for targets; KPI_TARGET_OUT_OF_RANGE for a percentage target
-    outside 0–100."""
+    """YEAR_OUTSIDE_TERM for targets; KPI_RANGE_EMPTY for a minimum above the maximum;
+    KPI_TARGET_OUT_OF_RANGE for a target outside the KPI's range (0–100 for a percentage
+    unless the KPI states its own)."""
     problems: list[Problem] = []
     for i, kpi in enumerate(contract.kpis):
+        low, high = kpi.bounds()
+        if low is not None and high is not None and low > high:
+            problems.append(problem("KPI_RANGE_EMPTY", f"the minimum {low} is above the maximum "
+                                    f"{high}", f"kpis[{i}].minimum"))
         tables = [(f"kpis[{i}].targets", kpi.targets)]
         tables += [(f"kpis[{i}].targets_by_payer.{p}", t) for p, t in kpi.targets_by_payer.items()]
         for path, table in tables:
             for year, target in table.items():
                 at = f"{path}{year_key(year)}"
                 problems += outside_term(contract, year, at, f"a target of KPI '{kpi.id}'")
-                if kpi.unit == "percent" and not 0 <= target <= 100:
-                    problems.append(problem("KPI_TARGET_OUT_OF_RANGE",
-                                            f"{target} % is not a possible percentage", at))
+                if (low is not None and target < low) or (high is not None and target > high):
+                    problems.append(problem(
+                        "KPI_TARGET_OUT_OF_RANGE",
+                        f"{target} % is not a possible percentage" if kpi.unit == "percent"
+                        and kpi.minimum is None and kpi.maximum is None
+                        else f"the target {target} is outside the KPI's range", at))
     return problems
 
 
@@ -175,6 +183,8 @@ def _kpi_of_tranche(contract: Contract, tranche: Tranche, kpi: Kpi | None,
                         "name the KPI", f"{at}.kpi")]
     if kpi is None:
         return []  # reported as UNKNOWN_KPI
+    if not isinstance(tranche.rule, ProRataRule) or tranche.rule.target is not None:
+        return []  # only a pro-rata rule without a target of its own reads the KPI's target
     payer_ids = tranche.payers or contract.payer_ids
     if has_target(kpi, tranche.fiscal_year, payer_ids):
         return []
