@@ -298,6 +298,8 @@ LABELS: dict[str, dict[str, str]] = {
     "income_tokumei_kumiai": {"ja": "匿名組合契約の利益の分配",
                               "en": "Silent-partnership distribution"},
     "income_interest": {"ja": "利子", "en": "Interest"},
+    "income_dividend": {"ja": "配当", "en": "Dividend"},
+    "income_none": {"ja": "分配金（源泉徴収なし）", "en": "Distribution (no withholding)"},
     "income_capital_return": {"ja": "出資金の返還", "en": "Return of capital"},
     "returns": {"ja": "投資成果（累計）", "en": "Returns since inception"},
     "contributed_total": {"ja": "払込累計額", "en": "Contributed to date"},

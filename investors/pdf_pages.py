@@ -240,6 +240,7 @@ KIND_LABELS: dict[str, tuple[str, ...]] = {
         "tax_corporate", "tax_tax_exempt", "units", "unit_price", "issuer", "capital_account",
         "opening", "contributions", "income", "distributions_gross", "write_downs", "closing",
         "distributions", "paid_on", "income_type", "income_tokumei_kumiai", "income_interest",
+        "income_dividend", "income_none",
         "withheld", "net_paid", "no_distributions", "returns", "contributed_total", "as_of",
         "distributed_total", "moic", "residual_value", "irr", "tax_note",
         "recovered_from_guarantee"),

@@ -36,7 +36,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from investors.withholding import TOKUMEI_KUMIAI
+from investors.withholding import DIVIDEND, TOKUMEI_KUMIAI
 from ledger.calendar import next_business_day
 from ledger.errors import SibError
 from ledger.rounding import RoundingMode, round_minor
@@ -113,13 +113,17 @@ class SlipCategory:
 INTEREST_ETC_FORM_JA = "利子等の所得税徴収高計算書（納付書）"
 INTEREST_ETC_FORM_EN = "Income tax collection statement (payment slip): interest etc."
 
-# Only the 匿名組合 row is known: interest withheld from an individual also carries the local
+# The 匿名組合 row and the dividend row are known (a class of tax category none withholds
+# nothing, so it is on no slip): interest withheld from an individual also carries the local
 # 住民税利子割, which is paid to the prefecture on another slip, so it is refused rather than put
 # on this one whole.
 SLIP_CATEGORIES: tuple[SlipCategory, ...] = (
     SlipCategory(TOKUMEI_KUMIAI, INTEREST_ETC_FORM_JA, INTEREST_ETC_FORM_EN,
                  "匿名組合契約等に基づく利益の分配",
                  "Profit distributions under silent-partnership (tokumei kumiai) contracts"),
+    SlipCategory(DIVIDEND, "配当等の所得税徴収高計算書（納付書）",
+                 "Income tax collection statement (payment slip): dividends",
+                 "非上場株式等の配当等", "Dividends of unlisted shares"),
 )
 
 

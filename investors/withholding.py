@@ -40,6 +40,11 @@ CORPORATE = "corporate"
 TAX_EXEMPT = "tax_exempt"
 TOKUMEI_KUMIAI = "tokumei_kumiai"
 INTEREST = "interest"
+DIVIDEND = "dividend"
+NONE = "none"
+INCOME_TYPES = (TOKUMEI_KUMIAI, INTEREST, DIVIDEND, NONE)
+"""Every ``tax_category`` a unit class may have (contracts.instruments.UnitClass): each has a
+rate for every holder category below, so that every class can be paid."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,8 @@ _NATIONAL_TK = _component("income_tax_and_reconstruction", "所得税及び復�
                           "Income tax and special reconstruction income tax", "20.42")
 _NATIONAL_INTEREST = _component("income_tax_and_reconstruction", "所得税及び復興特別所得税",
                                 "Income tax and special reconstruction income tax", "15.315")
+_NATIONAL_DIVIDEND = _component("income_tax_and_reconstruction", "所得税及び復興特別所得税",
+                                "Income tax and special reconstruction income tax", "20.42")
 _LOCAL_INTEREST = _component("local_interest", "住民税利子割", "Local inhabitant tax on interest",
                              "5")
 # The special reconstruction income tax (復興特別所得税, 2.1 % of income tax) applies to payments
@@ -112,6 +119,17 @@ DEFAULT_RATES: tuple[WithholdingRate, ...] = (
                     "非課税 (公共法人等)"),
     WithholdingRate(TAX_EXEMPT, INTEREST, _RECONSTRUCTION_FROM, (),
                     "非課税 (公共法人等)"),
+    # Dividends of an unlisted company (an SPV's shares are not listed): 20.42 % to individuals
+    # and companies alike, with no local 配当割 (that is withheld on listed shares only).
+    WithholdingRate(INDIVIDUAL, DIVIDEND, _RECONSTRUCTION_FROM, (_NATIONAL_DIVIDEND,),
+                    "非上場株式等の配当等: 所得税20% + 復興特別所得税0.42%"),
+    WithholdingRate(CORPORATE, DIVIDEND, _RECONSTRUCTION_FROM, (_NATIONAL_DIVIDEND,),
+                    "非上場株式等の配当等: 所得税20% + 復興特別所得税0.42%"),
+    WithholdingRate(TAX_EXEMPT, DIVIDEND, _RECONSTRUCTION_FROM, (),
+                    "非課税 (公共法人等)"),
+    # A class whose distributions bear no withholding by the contract's terms: paid gross.
+    *(WithholdingRate(category, NONE, date(1900, 1, 1), (), "源泉徴収の対象外")
+      for category in (INDIVIDUAL, CORPORATE, TAX_EXEMPT)),
 )
 
 
@@ -324,6 +342,11 @@ DEFAULT_FILING_THRESHOLDS: tuple[FilingThreshold, ...] = (
     FilingThreshold(TOKUMEI_KUMIAI, "JPY", 50_000,
                     "所得税法第225条第1項・所得税法施行規則第85条: 同一人への年間の支払金額が"
                     "5万円以下なら提出不要"),
+    # 配当等の支払調書: not filed for a payment of at most 100,000 yen × the months of its
+    # calculation period ÷ 12 — 100,000 a year for a class that distributes once a year, which
+    # is what this yearly figure assumes (a class paying more often needs its own table).
+    FilingThreshold(DIVIDEND, "JPY", 100_000,
+                    "所得税法施行規則第83条: 年1回の配当で1回の支払金額が10万円以下なら提出不要"),
 )
 
 
@@ -339,8 +362,10 @@ def _filing(lines: Sequence[PaymentRecordLine], currency: str,
             thresholds: Sequence[FilingThreshold]) -> tuple[bool, int | None]:
     """(must file, threshold) for a record's lines; a record with no payment is not filed."""
     found = [filing_threshold(line.income_type, currency, thresholds) for line in lines]
+    # Payments outside any withholding regime (a class of tax category none) have no record.
     must_file = any(rule is None or line.paid_minor > rule.threshold_minor
-                    for line, rule in zip(lines, found) if line.count)
+                    for line, rule in zip(lines, found)
+                    if line.count and line.income_type != NONE)
     known = [rule.threshold_minor for rule in found if rule is not None]
     return must_file, max(known) if known else None
 

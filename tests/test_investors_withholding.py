@@ -83,7 +83,7 @@ def test_unknown_categories_and_income_types_are_refused_by_name():
     assert (caught.value.code, caught.value.problems[0].field) == (
         "WITHHOLDING_CATEGORY_UNKNOWN", "tax_category")
     with pytest.raises(SibError) as caught:
-        rate_for(INDIVIDUAL, "dividend", PAID_ON)
+        rate_for(INDIVIDUAL, "royalty", PAID_ON)
     assert caught.value.code == "WITHHOLDING_INCOME_TYPE_UNKNOWN"
 
 
