@@ -4,6 +4,7 @@ under ``/portal/static/docs``, not from a CDN. The paths stay those FastAPI give
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import fastapi_offline
@@ -13,11 +14,27 @@ from fastapi.openapi.docs import (
     get_swagger_ui_html,
     get_swagger_ui_oauth2_redirect_html,
 )
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 DOCS_ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
 ASSETS_URL = "/portal/static/docs"
 OAUTH2_REDIRECT = "/docs/oauth2-redirect"
+# ReDoc's sidebar shows its maker's logo from the maker's CDN; the portal's copy of the script
+# points it at our own favicon instead (served by the portal at REDOC_URL).
+REDOC_URL = "/portal/docs-assets/redoc.standalone.js"
+REDOC_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+@cache
+def redoc_script() -> bytes:
+    """ReDoc's script with its one outside address replaced by a local one."""
+    script = (DOCS_ASSETS / "redoc.standalone.js").read_bytes()
+    return script.replace(REDOC_LOGO, f"{ASSETS_URL}/favicon.png".encode())
+
+
+def redoc_script_response() -> Response:
+    return Response(redoc_script(), media_type="text/javascript",
+                    headers={"Cache-Control": "public, max-age=86400"})
 
 
 def install(app: FastAPI) -> None:
@@ -40,6 +57,6 @@ def install(app: FastAPI) -> None:
     @app.get("/redoc", include_in_schema=False)
     def redoc() -> HTMLResponse:
         return get_redoc_html(openapi_url=openapi_url, title=f"{title} — ReDoc",
-                              redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
+                              redoc_js_url=REDOC_URL,
                               redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
                               with_google_fonts=False)

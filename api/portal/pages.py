@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.deps import Page, SessionDep
 from api.portal import auth, charts, text
 from api.portal.auth import PortalUser
-from api.portal.docs import DOCS_ASSETS
+from api.portal.docs import DOCS_ASSETS, redoc_script_response
 from api.problems import status_of
 from api.routes import audit as audit_routes
 from api.routes import contracts as contract_routes
@@ -191,6 +191,11 @@ def switch_language(lang: str, next: str = "/portal/") -> Response:  # noqa: A00
     response.set_cookie(auth.LANG_COOKIE, lang if lang in text.LANGS else "ja",
                         samesite="lax", path="/", max_age=365 * 86400)
     return response
+
+
+@router.get("/docs-assets/redoc.standalone.js", include_in_schema=False)
+def redoc_script() -> Response:
+    return redoc_script_response()
 
 
 @router.get("/")

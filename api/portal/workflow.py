@@ -108,23 +108,30 @@ def steps(session: Session, c: Contract, fy: int) -> tuple[list[Step], dict[str,
     holders_due = bool(c.unit_classes) and waterfall_on is not None
     out = [Step("kpi", kpi_done, True, _who_kpi(last), _kpi_time(last),
                 f"{len(audited)} / {len(audited) + len(pending)}")]
-    out.append(Step("preview", run is not None, kpi_done))
+    out.append(Step("preview", kpi_done, kpi_done))  # a read: open once the results are
     who, at = _recorded(session, "settlement.run", where)
     out.append(Step("settle", run is not None, kpi_done, who or (run.created_by if run else ""),
                     at or (run.settled_on if run else None)))
     who, at = _recorded(session, "settlement.close", where)
     out.append(Step("close", closed, run is not None, who, at))
     out.append(Step("approval", closed and not unapproved, closed, note=", ".join(unapproved)))
-    received = closed and not unapproved and outstanding == 0 and bool(receipts)
+    # The pack counts what is owed at the year end; a receipt in the closing period is
+    # recorded under the year's reference: each payer owing something has one.
+    paying = {p["payer"] for p in payers if p["outstanding"]}
+    received_from = {str(e.links.get("payer")) for e in receipts}
+    received = closed and not unapproved and bool(receipts) and paying <= received_from
+    outstanding -= sum(e.amount_on("cash", "D") for e in receipts)
     out.append(Step("receipts", received, closed and not unapproved,
                     *_recorded(session, "money.receive", f"/{c.id}/"),
                     note=text.yen(outstanding, "en")))
     who, _ = _recorded(session, "money.distribute", f"/{c.id}/")
     out.append(Step("waterfall", waterfall_on is not None, received, who, waterfall_at,
                     waterfall_on.isoformat() if waterfall_on else ""))
-    who, at = _recorded(session, "holder.pay", f"/{c.id}/")
-    out.append(Step("holders", bool(paid_holders) or (waterfall_on is not None
-                                                        and not holders_due),
+    # Done when holders were paid that day, or the payment was run for the year (in a year
+    # before any unit was sold it pays nobody).
+    who, at = _recorded(session, "holder.pay", where)
+    out.append(Step("holders", bool(paid_holders) or at is not None
+                    or (waterfall_on is not None and not holders_due),
                     waterfall_on is not None, who, at, str(len(paid_holders))))
     out.append(Step("documents", out[-1].done, out[-1].done))
     # A step is open only when every step before it is done.
@@ -133,7 +140,8 @@ def steps(session: Session, c: Contract, fy: int) -> tuple[list[Step], dict[str,
     for s in out:
         opened.append(Step(s.key, s.done, s.enabled and before_done, s.who, s.at, s.note))
         before_done = before_done and s.done
-    figures = {"payers": payers, "reference": reference, "waterfall_on": waterfall_on,
+    figures = {"payers": payers, "reference": reference, "received_from": received_from,
+               "waterfall_on": waterfall_on,
                "receive_on": next_business_day(date(fy + 1, 5, 20)),
                "distribute_on": next_business_day(date(fy + 1, 5, 29)),
                "due_on": due_on(c, fy), "final": fy == c.last_fiscal_year}
