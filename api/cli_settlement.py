@@ -132,14 +132,27 @@ def settle_command(contract: str = ContractOpt, year: int = YearOpt,
                                                 help="compute and show traces; post nothing"),
                    on: str | None = typer.Option(None, "--on", help="posting date "
                                                     "(default: the fiscal year's last day)"),
-                   by: str = typer.Option("", "--by"), as_json: bool = JsonOpt) -> None:
+                   by: str = typer.Option("", "--by"), as_json: bool = JsonOpt,
+                   assume: list[str] | None = typer.Option(
+                       None, "--assume", help="with --preview: a projected KPI value, "
+                       "kpi=value[,payer] (repeat it); the figures are a projection, nothing "
+                       "is stored")) -> None:
     """Settle a contract year from its audited KPI results (idempotent)."""
     from contracts.store import get_contract
     from settlement.runs import preview as preview_run
     from settlement.runs import settle
 
+    if assume and not preview:
+        from api.output import report_error
+        report_error(SibError("--assume projects values for a preview only: add --preview "
+                              "(a settlement is made from audited results alone)",
+                              "ASSUMPTION_NEEDS_PREVIEW", "assume"))
+        raise typer.Exit(1)
+
     def work(session: Any) -> dict[str, Any]:
         currency = get_contract(session, contract).currency
+        if preview and assume:
+            return _projection(session, contract, year, evaluation, assume, currency)
         if preview:
             result = preview_run(session, contract, year, evaluation)
             return {"preview": True, "currency": currency,
@@ -161,8 +174,16 @@ def settle_command(contract: str = ContractOpt, year: int = YearOpt,
         data["payers"] = {p: {k: (money_json(v, cur) if isinstance(v, int) else v)
                               for k, v in f.items()} for p, f in data["payers"].items()}
         data.pop("trace_lines", None)
+        if data.get("projection"):
+            data["budget"] = {p: {k: (money_json(v, cur) if isinstance(v, int) else v)
+                                  for k, v in b.items()} for p, b in data["budget"].items()}
+            for name in ("debt_service_due", "debt_service_funded"):
+                data[name] = money_json(data[name], cur)
         print_json(data)
         return
+    if data.get("projection"):
+        typer.echo("PROJECTION — assumed values, not audited, nothing stored: "
+                   + ", ".join(data["assumptions"]))
     if data["preview"]:
         for line in data["trace_lines"]:
             typer.echo(line)
@@ -171,9 +192,46 @@ def settle_command(contract: str = ContractOpt, year: int = YearOpt,
     else:
         typer.echo(f"settlement run {data['run']} (run {data['run_no']}) "
                    f"{'posted' if data['created'] else 'already posted — nothing changed'}")
-    print_table(f"{contract} FY{year} {evaluation} ({cur})",
+    print_table(f"{contract} FY{year} {evaluation} ({cur})"
+                + (" — PROJECTION" if data.get("projection") else ""),
                 ["payer", "earned", "tax", "due", "grant covers"], _summary_rows(data, cur),
                 right=[1, 2, 3, 4])
+    if data.get("projection"):
+        budget = data["budget"]
+        print_table(f"Budget headroom, FY{data['budget_fiscal_year']} budget — PROJECTION",
+                    ["payer", "authorised", "projected due", "headroom"],
+                    [(p, money_text(b["authorised"], cur) if b["authorised"] is not None
+                      else "—", money_text(b["due"], cur),
+                      money_text(b["headroom"], cur) if b["headroom"] is not None else "—")
+                     for p, b in budget.items()], right=[1, 2, 3])
+        typer.echo(f"debt service due in FY{data['budget_fiscal_year']}: "
+                   f"{money_text(data['debt_service_due'], cur)}; the projected payments "
+                   f"would fund {money_text(data['debt_service_funded'], cur)} of it")
+
+
+def _projection(session: Any, contract: str, year: int, evaluation: str,
+                assume: list[str], currency: str) -> dict[str, Any]:
+    """``--preview --assume``: the year settled with projected values (api.portal.whatif),
+    as the preview's data plus the budget headroom and the debt service funded."""
+    from api.portal import whatif
+    found = whatif.project(session, contract, year,
+                           [whatif.parse_assumption(a) for a in assume], evaluation)
+    result = found.result
+    return {"preview": True, "projection": True, "currency": currency,
+            "assumptions": [f"{a.kpi}={a.value}" + (f",{a.payer}" if a.payer else "")
+                            for a in found.assumptions],
+            "payers": {p.payer: {"earned": p.earned_minor, "tax": p.tax_minor,
+                                 "due": p.due_minor, "grant": p.grant_minor}
+                       for p in found.payers},
+            "budget_fiscal_year": found.payers[0].budget_fiscal_year if found.payers
+            else year,
+            "budget": {p.payer: {"authorised": p.authorised_minor, "due": p.due_minor,
+                                 "headroom": p.headroom_minor} for p in found.payers},
+            "debt_service_due": found.debt_service_due_minor,
+            "debt_service_funded": found.debt_service_funded_minor,
+            "problems": [str(p) for p in result.problems],
+            "traces": [t.as_dict() for t in result.traces],
+            "trace_lines": [ln for t in result.traces for ln in t.lines()]}
 
 
 def close_command(contract: str = ContractOpt, year: int = YearOpt,

@@ -54,6 +54,7 @@ class Step:
         enabled: whether it may be done now (the step before is done).
         who, at: who did it and when, as recorded (empty when nobody has).
         note: a figure or state worth reading beside it.
+        amount_minor: an amount worth reading beside it (what is still to be received).
     """
 
     key: str
@@ -62,6 +63,7 @@ class Step:
     who: str = ""
     at: datetime | date | None = None
     note: str = ""
+    amount_minor: int | None = None
 
 
 def _recorded(session: Session, action: str, target_part: str) -> tuple[str, datetime | None]:
@@ -123,7 +125,7 @@ def steps(session: Session, c: Contract, fy: int) -> tuple[list[Step], dict[str,
     outstanding -= sum(e.amount_on("cash", "D") for e in receipts)
     out.append(Step("receipts", received, closed and not unapproved,
                     *_recorded(session, "money.receive", f"/{c.id}/"),
-                    note=text.yen(outstanding, "en")))
+                    amount_minor=max(outstanding, 0)))
     who, _ = _recorded(session, "money.distribute", f"/{c.id}/")
     out.append(Step("waterfall", waterfall_on is not None, received, who, waterfall_at,
                     waterfall_on.isoformat() if waterfall_on else ""))
@@ -138,7 +140,8 @@ def steps(session: Session, c: Contract, fy: int) -> tuple[list[Step], dict[str,
     opened = []
     before_done = True
     for s in out:
-        opened.append(Step(s.key, s.done, s.enabled and before_done, s.who, s.at, s.note))
+        opened.append(Step(s.key, s.done, s.enabled and before_done, s.who, s.at, s.note,
+                           s.amount_minor))
         before_done = before_done and s.done
     figures = {"payers": payers, "reference": reference, "received_from": received_from,
                "waterfall_on": waterfall_on,
