@@ -95,6 +95,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "none": ("なし", "None"), "documents": ("書類", "Documents"),
     "investor_statement": ("投資家向け報告書", "Investor statement"),
     "whole": ("契約全体", "contract-wide"),
+    "start_statements": ("全書類を作成（バックグラウンド）",
+                         "Write every document (background job)"),
+    "job": ("ジョブ", "Job"), "progress": ("進捗", "Progress"),
+    "job_state": ("状態", "State"), "started_by": ("開始者", "Started by"),
 }
 
 

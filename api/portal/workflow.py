@@ -8,6 +8,7 @@ then the year's documents."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -28,7 +29,7 @@ from api.routes import settlement as settlement_routes
 from api.tables import AuditRecord
 from contracts.chart import Kind
 from contracts.model import Contract
-from investors.store import holder_payments
+from investors.store import holder_payments, units_held
 from ledger import read
 from ledger.calendar import fiscal_year_bounds, next_business_day
 from ledger.errors import SibError
@@ -107,7 +108,9 @@ def steps(session: Session, c: Contract, fy: int) -> tuple[list[Step], dict[str,
     waterfall_on, waterfall_at = waterfall_of(session, c.id, reference)
     paid_holders = [p for p in holder_payments(session, c.id) if p.paid_on == waterfall_on] \
         if waterfall_on else []
-    holders_due = bool(c.unit_classes) and waterfall_on is not None
+    # Holders are owed a payment only once someone holds units (sold from year 3 in the demo).
+    holders_due = waterfall_on is not None and any(
+        units_held(session, c.id, unit_class.id, waterfall_on) for unit_class in c.unit_classes)
     out = [Step("kpi", kpi_done, True, _who_kpi(last), _kpi_time(last),
                 f"{len(audited)} / {len(audited) + len(pending)}")]
     out.append(Step("preview", kpi_done, kpi_done))  # a read: open once the results are
@@ -175,6 +178,7 @@ def workflow_page(request: Request, session: SessionDep, user: PortalUser,
     checklist, figures = steps(session, c, year)
     return render(request, "workflow.html", contract=c, contracts=_contracts(session, user),
                   fiscal_year=year, steps=checklist, figures=figures,
+                  jobs=recent_jobs(request, session, user, c.id, year),
                   years=list(range(c.first_fiscal_year, c.last_fiscal_year + 1)))
 
 
@@ -240,6 +244,46 @@ def pay_holders(request: Request, session: SessionDep, user: PortalUser, contrac
                                       request, session, user,
                                       idempotency_key=f"portal:{form_key}")
     return _back(contract, fy)
+
+
+# --------------------------------------------------------------------------- background jobs
+
+@router.post("/contracts/{contract}/years/{fy}/statement-jobs")
+def start_statements(request: Request, session: SessionDep, user: PortalUser, contract: str,
+                     fy: int, form_key: FormKey, csrf: Csrf = None) -> Response:
+    """Every document of the year written by a background job (the jobs' own service, as
+    ``POST …/statement-jobs``); the job's page follows it."""
+    from api.portal.pages import _see_other
+    from api.routes import jobs as job_routes
+    _check(request, csrf)
+    response = job_routes.start_statements_job(
+        contract, fy, job_routes.StatementsJobCreate(), request, session, user,
+        idempotency_key=f"portal:{form_key}")
+    job = json.loads(bytes(response.body))
+    return _see_other(f"/portal/jobs/{int(job['id'])}")
+
+
+@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+def job_page(request: Request, session: SessionDep, user: PortalUser, job_id: int
+             ) -> HTMLResponse:
+    """A job's progress, read from the database: a reload (or a restarted worker) shows where
+    it is; the page reloads itself every two seconds until the job is finished."""
+    from api.portal.pages import render
+    from api.routes import jobs as job_routes
+    job = job_routes.get_job(job_id, request, session, user)
+    return render(request, "job.html", job=job,
+                  finished=job.state in ("done", "failed"))
+
+
+def recent_jobs(request: Request, session: Session, user: Any, contract: str,
+                fy: int) -> list[Any]:
+    """The statements jobs of the contract-year, newest first (the jobs' own listing)."""
+    from api.deps import Page
+    from api.routes import jobs as job_routes
+    listed = job_routes.list_jobs(request, session, user, Page(limit=200, offset=0),
+                                  kind="statements", state=None).items
+    return [j for j in listed if j.params.get("contract_id", j.params.get("contract")) ==
+            contract and j.params.get("fiscal_year") == fy]
 
 
 @router.get("/files/year-end.pdf")

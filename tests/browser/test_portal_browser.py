@@ -55,10 +55,22 @@ def offline_context(browser, base: str):  # noqa: ANN001, ANN201
 @pytest.fixture(scope="module")
 def demo_portal(demo_story, tmp_path_factory):  # noqa: ANN001, ANN201
     """The demo's five years (a copy of its database) with a user per role, served."""
-    url = copy_sqlite(demo_story[0], tmp_path_factory.mktemp("portal") / "demo.db")
+    from api.settings import get_settings
+    folder = tmp_path_factory.mktemp("portal")
+    url = copy_sqlite(demo_story[0], folder / "demo.db")
     tokens = add_users(url, USERS)
-    for base in serve(url):
-        yield Portal(base, url, tokens)
+    before = os.environ.get("SIB_OUT_DIR")
+    os.environ["SIB_OUT_DIR"] = str(folder / "out")  # where a statements job writes
+    get_settings.cache_clear()
+    try:
+        for base in serve(url):
+            yield Portal(base, url, tokens)
+    finally:
+        if before is None:
+            os.environ.pop("SIB_OUT_DIR", None)
+        else:
+            os.environ["SIB_OUT_DIR"] = before
+        get_settings.cache_clear()
 
 
 def _status(page, url: str) -> int:  # noqa: ANN001
@@ -146,6 +158,24 @@ def test_a_what_if_changes_the_figures_and_writes_nothing(browser, demo_portal):
     assert page.locator("[data-projected-due=tono]").inner_text() == \
         page.locator("[data-due=tono]").inner_text()
     assert _ledger_rows(demo_portal.db_url) == rows
+    context.close()
+
+
+def test_the_intermediary_starts_the_statements_job_and_follows_it(browser, demo_portal):
+    """Item 4 through the portal: the jobs' own service starts it; its page shows the
+    progress read from the database and reloads itself until the job is done."""
+    context = browser.new_context()
+    page = context.new_page()
+    demo_portal.sign_in(page, "twr")
+    page.goto(f"{demo_portal.base}/portal/workflow?contract={C}&fy=2019")
+    page.get_by_role("button", name="全書類を作成（バックグラウンド）").click()
+    page.wait_for_load_state()
+    assert "/portal/jobs/" in page.url
+    page.wait_for_selector("#job-state[data-state=done]", timeout=120_000)
+    assert page.locator("#job-progress").get_attribute("value") == \
+        page.locator("#job-progress").get_attribute("max")
+    page.reload()  # the progress is the database's: a reload shows it again
+    assert page.locator("#job-state").get_attribute("data-state") == "done"
     context.close()
 
 
