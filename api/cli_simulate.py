@@ -1,9 +1,107 @@
-"""``sib simulate`` (issue 16)."""
+"""``sib simulate`` (issue 16): draw scenarios of a contract's outcomes and settle each with the
+contract's own rules, writing nothing to the ledger; print the figures (or JSON) and write the
+workbook and the PDF report when asked."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
+from sqlmodel import Session
+
+from api import cli_audit
+from api.output import print_json, print_table, report_error
+from contracts.source import read_document
+from ledger.errors import SibError
+from ledger.money import format_plain, from_minor
+
+MAX_RUNS = 1_000_000
 
 
 def register(app: typer.Typer) -> None:
     """Adds the simulation commands to ``app``."""
+
+    @app.command("simulate")
+    def simulate_command(
+            contract: str = typer.Option(..., "--contract", "-c"),
+            assumptions: Path = typer.Option(..., "--assumptions",
+                                             help="the simulation file (YAML)"),
+            runs: int = typer.Option(1000, "--runs", min=1, max=MAX_RUNS),
+            seed: int = typer.Option(0, "--seed", min=0, help="the same seed, the same output"),
+            from_year: int | None = typer.Option(
+                None, "--from-year", help="first fiscal year simulated; the audited results "
+                "of earlier years are used as they are"),
+            as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+            xlsx: Path | None = typer.Option(None, "--xlsx", help="write the workbook here"),
+            pdf: Path | None = typer.Option(None, "--pdf", help="write the PDF report here"),
+            lang: str = typer.Option("ja", "--lang", help="ja or en (PDF and workbook)")) -> None:
+        """Simulate the contract's outcomes: payments per payer and year against their
+        債務負担行為, debt-service shortfalls and lender losses, investor returns."""
+        if lang not in ("ja", "en"):
+            report_error(SibError("--lang is ja or en", "LANG_INVALID", "lang"))
+            raise typer.Exit(1)
+        data, problems = read_document(assumptions)
+        if data is None:
+            report_error(SibError(problems))
+            raise typer.Exit(1)
+
+        def work(session: Session) -> dict[str, Any]:
+            from settlement.simulation import as_json as summary_json
+            from settlement.simulation import summarise
+            from settlement.simulation_service import run_simulation
+            sim = run_simulation(session, contract, data, str(assumptions), runs, seed,
+                                 from_year)
+            summary = summarise(sim)
+            _write_files(summary, sim, xlsx, pdf, lang)
+            return summary_json(summary, sim.contract.currency) if as_json else summary
+
+        result = cli_audit.run(work)
+        if as_json:
+            print_json(result)
+        else:
+            _print_summary(result)
+
+
+def _write_files(summary: dict[str, Any], sim: Any, xlsx: Path | None, pdf: Path | None,
+                 lang: str) -> None:
+    from investors.files import write_atomic
+    if xlsx is not None:
+        from investors.simulation_xlsx import write
+        write_atomic(xlsx, write(summary, sim, lang))
+    if pdf is not None:
+        from investors.pdf_simulation import render
+        write_atomic(pdf, render(summary, sim.contract, lang))
+
+
+def _yen(amount: int | None, currency: str) -> str:
+    if amount is None:
+        return "—"
+    plain = format_plain(from_minor(int(amount), currency))
+    whole, _, fraction = plain.partition(".")
+    return f"{int(whole):,}" + (f".{fraction}" if fraction else "")
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    cur = s["currency"]
+    paths = s["paths"]
+    print_table(f"{s['contract']}: {s['runs']:,} runs, seed {s['seed']}, simulated from "
+                f"FY{s['from_fiscal_year']} (payouts {paths['payouts']['path']}, books "
+                f"{paths['books']['path']}, {paths['books']['scalar_runs']:,} runs by the "
+                f"engine) — payments by results year ({cur})",
+                ["FY", "P5", "P50", "P95", "mean"],
+                [(r["fiscal_year"], *[_yen(r[k], cur) for k in ("p5", "p50", "p95", "mean")])
+                 for r in s["payments_by_year"]], right=[1, 2, 3, 4])
+    print_table("Payers: total and 債務負担行為", ["payer", "total P50", "total P95",
+                                                 "authorised", "P(above)"],
+                [(p["payer"], _yen(p["total_due"]["p50"], cur), _yen(p["total_due"]["p95"], cur),
+                  _yen(p["authorisation"], cur), p["years"][-1]["probability_above_authorisation"])
+                 for p in s["payers"]], right=[1, 2, 3, 4])
+    print_table("Loans", ["loan", "lender", "P(shortfall)", "first shortfall (mean)",
+                          "expected loss"],
+                [(ln["loan"], ln["lender"], ln["probability_of_shortfall"],
+                  ln["expected_first_shortfall_on"] or "—", _yen(ln["expected_loss"], cur))
+                 for ln in s["loans"]], right=[2, 4])
+    print_table("Unit classes", ["class", "IRR P5", "IRR P50", "IRR P95", "P(capital loss)"],
+                [(c["class"], c["irr"]["p5"], c["irr"]["p50"], c["irr"]["p95"],
+                  c["probability_of_capital_loss"]) for c in s["classes"]], right=[1, 2, 3, 4])

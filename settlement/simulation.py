@@ -24,6 +24,7 @@ import numpy.typing as npt
 from contracts.model import Contract
 from ledger.calendar import fiscal_year_bounds, next_business_day
 from ledger.errors import Problem
+from ledger.money import format_plain, from_minor
 from settlement.budget import budget_year
 from settlement.servicing import nominal_schedule
 from settlement.simulation_assumptions import Assumptions, missing_distributions
@@ -350,7 +351,7 @@ def _public_cost(sim: Simulation, total_by_year: Mapping[int, Ints]) -> dict[str
         if not earned.any():
             continue
         outcome = Decimal(0)
-        for (year, evaluation, kpi_id, _), d in sim.draws.items():
+        for (_year, evaluation, kpi_id, _), d in sim.draws.items():
             if kpi_id == kpi.id and evaluation == "final":
                 outcome += Decimal(int(d.numerators.sum())) / d.scale
         outcome /= sim.runs
@@ -361,3 +362,24 @@ def _public_cost(sim: Simulation, total_by_year: Mapping[int, Ints]) -> dict[str
             if outcome > 0 else None})
     return {"total": _stats(total), "grant": _stats(grant),
             "municipalities_net": _stats(total - grant), "per_kpi": per_kpi}
+
+
+MONEY_KEYS = frozenset({"p5", "p25", "p50", "p75", "p95", "mean", "expected_loss",
+                        "expected_paid", "expected_paid_per_unit", "authorisation",
+                        "year_limit"})
+"""The summary's keys whose integers are money (minor units); every other integer is a
+count or a year."""
+
+
+def as_json(summary: Mapping[str, Any], currency: str) -> dict[str, Any]:
+    """The summary with every amount as ``{"amount": "…", "currency": "…"}`` (the API's
+    form, :mod:`ledger.money_json`): the same figures, the wire's spelling."""
+    def convert(key: str, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: convert(k, v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [convert(key, v) for v in value]
+        if key in MONEY_KEYS and isinstance(value, int) and not isinstance(value, bool):
+            return {"amount": format_plain(from_minor(value, currency)), "currency": currency}
+        return value
+    return {k: convert(k, v) for k, v in summary.items()}

@@ -2,11 +2,11 @@
 
 Pure (numpy only; no scipy): the normal CDF by the identity Φ(x) = ½ erfc(−x/√2) with the
 standard library's ``math.erfc`` applied element-wise (exact to double precision in both
-tails), the inverse normal CDF by Acklam's rational approximation with one Halley refinement step (relative error below
-1e-15), the regularised incomplete beta function by its continued fraction (Lentz), and beta
-quantiles by inverting that CDF tabulated on a fine grid (4,097 points, monotone linear
-interpolation; the drawn value is then rounded to the KPI's decimals, far coarser than the
-grid's error).
+tails), the inverse normal CDF by Acklam's rational approximation with one Halley refinement
+step (relative error below 1e-15), the regularised incomplete beta function by its continued
+fraction (Lentz), and beta quantiles by inverting that CDF tabulated on a fine grid (4,097
+points, monotone linear interpolation; the drawn value is then rounded to the KPI's decimals,
+far coarser than the grid's error).
 
 The draw is a pure function of the seed: one ``numpy.random.Generator(PCG64(seed))`` draws a
 runs × variables matrix of standard normals, the Cholesky factor of the correlation matrix

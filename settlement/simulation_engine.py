@@ -383,7 +383,7 @@ def _final(contract: Contract, log: BooksLog, record: DistributionRecord,
     out.cash_left[:] = np.where(full, cash - total, 0)
     cover = [(g.covers, Fraction(g.cover_percent) / 100 if g.cover_percent is not None
               else None, g.cover_max_minor) for g in contract.guarantees]
-    for run in np.nonzero(ok & ~full)[0]:
+    for run in (int(r) for r in np.nonzero(ok & ~full)[0]):
         claims = [Claim("provider_fees", p, p, int(f[run])) for p, f in fees.items()
                   if f[run] > 0] + fixed
         result = run_waterfall(int(cash[run]), claims, contract.waterfall)

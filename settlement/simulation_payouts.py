@@ -190,14 +190,15 @@ def _round(numerator: Ints, denominator: Ints | int, mode: RoundingMode) -> Ints
     """``round_minor(numerator / denominator)`` for non-negative numerators."""
     whole, rest = np.divmod(numerator, denominator)
     if mode is RoundingMode.TRUNCATE:
-        return whole
+        return np.asarray(whole, dtype=np.int64)
     twice = 2 * rest
     if mode is RoundingMode.HALF_UP:
-        return whole + (twice >= denominator)
-    return whole + ((twice > denominator) | ((twice == denominator) & (whole % 2 == 1)))
+        return np.asarray(whole + (twice >= denominator), dtype=np.int64)
+    return np.asarray(whole + ((twice > denominator)
+                               | ((twice == denominator) & (whole % 2 == 1))), dtype=np.int64)
 
 
-def _frac(value: Decimal | int) -> tuple[int, int]:
+def _frac(value: Decimal | Fraction | int) -> tuple[int, int]:
     f = Fraction(value)
     return f.numerator, f.denominator
 
@@ -227,14 +228,16 @@ def _payout(tranche: Tranche, maximum: int, draw: KpiDraws | None, direction: st
         chosen = rule.target if rule.target is not None else target
         assert chosen is not None and chosen > 0  # the scalar path names the refusal
         tn, td = _frac(chosen)
+        num_r: Ints
+        den_r: Ints
         if higher:
-            num, den = v * td, np.full(runs, s * tn, dtype=np.int64)
+            num_r, den_r = v * td, np.full(runs, s * tn, dtype=np.int64)
         else:
             positive = v > 0
-            num = np.where(positive, tn * s, 1)
-            den = np.where(positive, td * v, 1)
-        num = np.minimum(num, den)
-        return _round(num * maximum, den, mode)
+            num_r = np.where(positive, tn * s, 1).astype(np.int64)
+            den_r = np.where(positive, td * v, 1).astype(np.int64)
+        num_r = np.minimum(num_r, den_r)
+        return _round(num_r * maximum, den_r, mode)
     assert isinstance(rule, SteppedRule)
     out = _zeros(runs)
     open_ = np.ones(runs, dtype=bool)
@@ -370,9 +373,9 @@ def _tranche(contract: Contract, tranche: Tranche, committed: Mapping[tuple[str,
             draw = draws[(year, evaluation, kpi.id, payer)]
             out[payer] = _payout(tranche, maximum, draw, kpi.direction, target, mode, runs)
         return out
-    draw = draws[(year, evaluation, kpi.id, "")] if kpi is not None else None
+    whole = draws[(year, evaluation, kpi.id, "")] if kpi is not None else None
     target = kpi.targets.get(year) if kpi is not None else None
-    total = _payout(tranche, sum(parts.values()), draw,
+    total = _payout(tranche, sum(parts.values()), whole,
                     kpi.direction if kpi is not None else "higher", target, mode, runs)
     shares = _split(total, list(parts.values()), policy)
     return dict(zip(parts, shares))
@@ -381,7 +384,8 @@ def _tranche(contract: Contract, tranche: Tranche, committed: Mapping[tuple[str,
 def variables(contract: Contract) -> list[Variable]:
     """Every audited result the contract's tranches need, in a stable order."""
     seen: dict[Variable, None] = {}
-    for tranche in sorted(contract.tranches, key=lambda t: (t.fiscal_year, t.evaluation != "interim")):
+    for tranche in sorted(contract.tranches,
+                          key=lambda t: (t.fiscal_year, t.evaluation != "interim")):
         if tranche.kpi is None:
             continue
         kpi = contract.kpi(tranche.kpi)
