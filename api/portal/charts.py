@@ -94,8 +94,13 @@ def bar_chart(title: str, categories: Sequence[str], series: Sequence[Series],
                         f'{escape(value_label.format(marker.values[c]))}</title></line>')
         body.append(f'<text x="{x0 + group * 0.35:.1f}" y="{HEIGHT - BOTTOM + 16}" '
                     f'text-anchor="middle" font-size="11">{escape(name)}</text>')
-    legend = list(series) + ([Series(marker.name + " ‐ ‐", ())] if marker else [])
-    body += _legend(legend)
+    body += _legend(series)
+    if marker is not None:  # the marker's key: its own dashed red line, after the bars' keys
+        x = LEFT + sum(18 + 7 * len(s.name) + 24 for s in series)
+        body.append(f'<line x1="{x}" y1="{HEIGHT - 9}" x2="{x + 14}" y2="{HEIGHT - 9}" '
+                    f'stroke="#b00020" stroke-width="3" stroke-dasharray="4 2"/>'
+                    f'<text x="{x + 18}" y="{HEIGHT - 5}" font-size="11">'
+                    f'{escape(marker.name)}</text>')
     desc = "; ".join(f"{s.name}: " + ", ".join(
         f"{c} {value_label.format(v) if v is not None else '—'}"
         for c, v in zip(categories, s.values)) for s in (*series, *([marker] if marker else [])))

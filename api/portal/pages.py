@@ -241,9 +241,11 @@ def payer_page(request: Request, session: SessionDep, user: PortalUser,
                              tuple(r["authorised"] for r in budget["years"])))
     kpi_charts = [(k, charts.bar_chart(
         k["name"], [text.fiscal_year(y, lang_of(request)) for y in k["years"]],
-        [charts.Series(text.word("value", lang_of(request)), tuple(k["values"]))],
+        [charts.Series(text.word("value", lang_of(request)),
+                       tuple(float(v) for v in k["values"]))],
         value_label="{:,.1f}",
-        marker=charts.Series(text.word("target", lang_of(request)), tuple(k["targets"]))))
+        marker=charts.Series(text.word("target", lang_of(request)),
+                             tuple(None if t is None else float(t) for t in k["targets"]))))
         for k in kpis]
     return render(request, "payer.html", contract=c, contracts=_contracts(session, user),
                   payer=payer_id, budget=budget, budget_chart=budget_chart,
@@ -269,6 +271,7 @@ def _budget_table(rows: list[Any], notice: Any) -> dict[str, Any]:
         (_money(r.authorised) for r in rows if r.fiscal_year is None and r.authorised), None)
     paid_total = sum(y["paid"] for y in years)
     return {"years": years, "limit": limit, "paid": paid_total,
+            "notice": notice.header.document_id if notice else "",
             "planned": sum(y["planned"] or 0 for y in years),
             "remaining": None if limit is None else limit - paid_total}
 
@@ -285,8 +288,8 @@ def _kpi_series(session: Any, c: Contract, payer: str, years: list[int]) -> list
                                             "name_en": r.name.en, "unit": r.unit,
                                             "years": [], "values": [], "targets": []})
             k["years"].append(year)
-            k["values"].append(float(r.value))
-            k["targets"].append(None if r.target is None else float(r.target))
+            k["values"].append(r.value)
+            k["targets"].append(r.target)
     return list(found.values())
 
 
@@ -407,13 +410,14 @@ def investor_page(request: Request, session: SessionDep, user: PortalUser,
     years = sorted({int(p.paid_on[:4]) for p in paid})
     statement_years = [y for y in _settled_years(session, c.id)
                        if y >= min(years, default=c.last_fiscal_year + 1) - 1]
+    returns_paid = [p for p in paid if p.kind == "distribution"]  # capital back apart
     chart = charts.bar_chart(
         text.word("distributions", lang_of(request)), [str(y) for y in years],
         [charts.Series(text.word("net", lang_of(request)),
-                       tuple(sum(_money(p.net) for p in paid if p.paid_on.startswith(str(y)))
-                             for y in years)),
+                       tuple(sum(_money(p.net) for p in returns_paid
+                                 if p.paid_on.startswith(str(y))) for y in years)),
          charts.Series(text.word("withheld", lang_of(request)),
-                       tuple(sum(_money(p.withheld) for p in paid
+                       tuple(sum(_money(p.withheld) for p in returns_paid
                                  if p.paid_on.startswith(str(y))) for y in years))])
     return render(request, "investor.html", contract=c, contracts=_contracts(session, user),
                   holder=code, returns=[r for r in returns if r["holder"] == code],

@@ -97,6 +97,16 @@ WORDS: dict[str, tuple[str, str]] = {
     "whole": ("契約全体", "contract-wide"),
     "start_statements": ("全書類を作成（バックグラウンド）",
                          "Write every document (background job)"),
+    "kind:distribution": ("分配", "Distribution"),
+    "kind:capital_return": ("出資返還", "Capital returned"),
+    "kind:write_down": ("減額（損失）", "Written down"),
+    "kind:guarantee": ("保証による回収", "Recovered from the guarantor"),
+    "status:paid_on_time": ("期日どおり入金", "Paid on time"),
+    "status:paid_late": ("遅延後入金", "Paid late"), "status:prepaid": ("期限前返済", "Prepaid"),
+    "status:overdue": ("延滞中", "Overdue"), "status:written_down": ("減額", "Written down"),
+    "status:recovered": ("保証で回収", "Recovered"),
+    "status:part_recovered": ("一部回収", "Partly recovered"),
+    "status:not_due": ("期日未到来", "Not yet due"),
     "job": ("ジョブ", "Job"), "progress": ("進捗", "Progress"),
     "job_state": ("状態", "State"), "started_by": ("開始者", "Started by"),
 }
@@ -119,7 +129,7 @@ def day(on: date | datetime | str | None, lang: str) -> str:
     if on is None or on == "":
         return "—"
     if isinstance(on, str):
-        on = datetime.fromisoformat(on)
+        on = date.fromisoformat(on) if len(on) == 10 else datetime.fromisoformat(on)
     if isinstance(on, datetime):
         return format_timestamp(on, lang)
     return format_date(on, lang)
