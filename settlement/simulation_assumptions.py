@@ -414,8 +414,8 @@ def _calendar(check: _Check, data: Any, contract: Contract) -> Calendar:
             continue
         by_payer[payer] = _month_day(check, spec, f"calendar.receipts_by_payer.{payer}",
                                      base.receipts_on)
-    final = body.get("final_distribution_on")
-    if final is not None and not isinstance(final, date):
+    final = _date(body.get("final_distribution_on"))
+    if body.get("final_distribution_on") is not None and final is None:
         check.add("DATE_INVALID", "a date (YYYY-MM-DD) is needed",
                   "calendar.final_distribution_on")
         final = None
@@ -427,6 +427,18 @@ def _calendar(check: _Check, data: Any, contract: Contract) -> Calendar:
         _month_day(check, body.get("distributions_on"), "calendar.distributions_on",
                    base.distributions_on),
         final)
+
+
+def _date(value: Any) -> date | None:
+    """A date from YAML (a date already) or JSON (ISO text)."""
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
 
 
 def _subscriptions(check: _Check, data: Any, contract: Contract
@@ -444,7 +456,8 @@ def _subscriptions(check: _Check, data: Any, contract: Contract
             check.add("UNIT_CLASS_NOT_FOUND", f"the contract's unit classes: "
                       f"{', '.join(classes) or 'none'}", f"{where}.class")
             continue
-        if not isinstance(body.get("date"), date):
+        on = _date(body.get("date"))
+        if on is None:
             check.add("DATE_INVALID", "a date (YYYY-MM-DD) is needed", f"{where}.date")
             continue
         units = body.get("units")
@@ -452,7 +465,7 @@ def _subscriptions(check: _Check, data: Any, contract: Contract
             check.add("PARAMETER_INVALID", "units is a whole number above zero",
                       f"{where}.units")
             continue
-        out.append(UnitSubscription(str(body["class"]), body["date"], units))
+        out.append(UnitSubscription(str(body["class"]), on, units))
     return tuple(out)
 
 

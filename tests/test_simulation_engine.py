@@ -1,0 +1,298 @@
+"""Issue 16, acceptance 1: the simulation's figures per scenario are what settlement posts.
+
+Two layers, both honest about what they compare:
+
+- 200 random scenarios of the five-municipality contract (every year drawn, wide uniform
+  assumptions, so that payouts run from nothing to the maximum and the loans fall short in
+  some): the vectorised payouts equal :func:`settlement.engine.settle_year` run per scenario
+  (what ``sib settle`` posts is what ``settle_year`` returns), and the vectorised books equal
+  the scalar books run per scenario.
+- A handful of scenarios chosen from a simulation (the lowest and highest payments, the worst
+  loss, others) are driven through the real services on a scratch SQLite database — KPI
+  results submitted and audited, each year settled and closed, the payers' payments recorded
+  on their expected dates, the waterfall distributed with its debt service, the final payoff —
+  and every figure the simulation records for that scenario is read back from the ledger and
+  compared to the yen.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from api import db
+from api.demo import INTERIM, RESULTS
+from contracts.chart import Code, Kind
+from contracts.store import load_contract
+from contracts.validate import load_contract_file
+from investors.store import HolderSpec, add_holder, subscribe
+from ledger import read
+from ledger.calendar import fiscal_year_bounds
+from ledger.errors import Conflict
+from settlement.close import close_year
+from settlement.debt_service import schedule_against_actual, service
+from settlement.kpi import ResultInput
+from settlement.payments import account_totals, distribute, draw_loans, pay_fixed_fees
+from settlement.payments import record_payment
+from settlement.results import audit_result, submit_results
+from settlement.runs import current_runs
+from settlement.simulation import simulate
+from settlement.simulation_assumptions import validate_assumptions
+from settlement.simulation_engine import books_scalar, books_vectorised
+from settlement.simulation_payouts import settle_scalar, settle_vectorised, variables
+
+EXAMPLE = "contracts/examples/sib-2019-five-municipalities.yaml"
+C = "sib-2019-five-municipalities"
+UNITS = "citizen-units"
+UNITS_SOLD = 360  # as the demo: 120 citizens buying 1 to 5 units each
+
+
+@pytest.fixture(scope="module")
+def contract():
+    found, problems = load_contract_file(EXAMPLE)
+    assert found is not None, problems
+    return found
+
+
+def wide_assumptions(contract, low: str = "0.2", high: str = "1.25") -> dict:
+    """Every paying KPI, every year: uniform between ``low`` and ``high`` times its target."""
+    kpis: dict = {}
+    for year, evaluation, kpi_id, _ in variables(contract):
+        kpi = contract.kpi(kpi_id)
+        target = kpi.targets[year] if evaluation == "final" else Decimal(3600)
+        spec = {"distribution": "uniform", "min": str(target * Decimal(low)),
+                "max": str(min(target * Decimal(high), Decimal(100))
+                           if kpi.unit == "percent" else target * Decimal(high))}
+        body = kpis.setdefault(kpi_id, {"decimals": 0 if kpi_id == "participants" else 1})
+        body.setdefault(evaluation, {})[year] = spec
+    return {"contract": C, "kpis": kpis,
+            "correlation": {"between_years": "0.5", "between_payers": "0.3"},
+            "calendar": {"final_distribution_on": "2024-06-28"},
+            "subscriptions": [{"class": UNITS, "date": "2021-06-01", "units": UNITS_SOLD}]}
+
+
+def demo_history() -> dict:
+    """The demo's audited results of FY2019–FY2020 (api.demo.RESULTS), as known results."""
+    known = {}
+    for year in (2019, 2020):
+        contract_wide, per_payer = RESULTS[year]
+        for kpi, value in contract_wide.items():
+            known[(year, "final", kpi, "")] = value
+        for payer, value in per_payer.items():
+            known[(year, "final", "continuation-rate", payer)] = value
+    known[(2019, "interim", "participants", "")] = INTERIM[2019]
+    return known
+
+
+def _equal(a: dict, b: dict, what: str) -> None:
+    for key in a:
+        if isinstance(a[key], dict):
+            _equal(a[key], b[key], f"{what}[{key}]")
+        else:
+            assert np.array_equal(a[key], b[key]), (what, key)
+
+
+def test_200_scenarios_payouts_and_books_equal_the_engine_run_per_scenario(contract):
+    assumptions, problems = validate_assumptions(wide_assumptions(contract), contract)
+    assert assumptions is not None, problems
+    sim, problems = simulate(contract, assumptions, 200, seed=16)
+    assert sim is not None, problems
+    assert sim.paths["payouts"]["path"] == "vectorised"
+    # The engine, scenario by scenario.
+    engine = settle_scalar(contract, sim.draws, sim.runs)
+    for table in ("due", "spv_due", "grant", "earned_by_kpi"):
+        _equal(getattr(sim.payouts, table), getattr(engine, table), table)
+    assert settle_vectorised(contract, sim.draws, sim.runs).due["ube"][2023].tolist() == \
+        engine.due["ube"][2023].tolist()
+    # The scenarios span the rules: FY2021 pays at most 50,000,000 (20 + 10 + 10 + 10
+    # million); some scenarios earn under half of it, some over nine tenths.
+    totals = sum(engine.due[p][2021] for p in contract.payer_ids)
+    assert totals.min() < 25_000_000 and totals.max() > 45_000_000
+    # The books: the vectorised path (reference + conditions + scalar fallback) against the
+    # scalar books of every scenario.
+    scalar = books_scalar(contract, sim.plans, sim.payouts, [
+        s for s in _subscriptions(contract)])
+    for name in ("loan_paid", "loan_short", "loan_overdue", "loan_written_down",
+                 "loan_interest_unpaid", "class_flows", "class_returns", "class_capital_back",
+                 "class_written_down", "provider_fees"):
+        _equal(getattr(sim.money, name), getattr(scalar, name), name)
+    assert np.array_equal(sim.money.cash_left, scalar.cash_left)
+    # Shortfalls happen in these scenarios (so the comparison covers arrears).
+    assert any(v.any() for d in scalar.loan_short.values() for v in d.values())
+
+
+def test_with_history_most_scenarios_take_the_vectorised_books_and_agree(contract):
+    assumptions, _ = validate_assumptions(wide_assumptions(contract, "0.3"), contract)
+    sim, problems = simulate(contract, assumptions, 200, seed=3, known=demo_history(),
+                             from_fiscal_year=2021)
+    assert sim is not None, problems
+    assert sim.paths["books"]["path"] == "vectorised"
+    assert sim.money.scalar_runs < sim.runs  # the reference is followed, not bypassed
+    scalar = books_scalar(contract, sim.plans, sim.payouts, _subscriptions(contract))
+    for name in ("loan_paid", "loan_short", "loan_written_down", "loan_interest_unpaid",
+                 "class_flows", "provider_fees"):
+        _equal(getattr(sim.money, name), getattr(scalar, name), name)
+    again = books_vectorised(contract, sim.plans, sim.payouts, _subscriptions(contract))
+    _equal(again.loan_paid, sim.money.loan_paid, "loan_paid (rerun)")
+
+
+def _subscriptions(contract):
+    from settlement.simulation_books import Subscription
+    return [Subscription(UNITS, date(2021, 6, 1), UNITS_SOLD * 50_000)]
+
+
+# --------------------------------------------------------------------------- the database
+
+def _value_text(draw, run: int) -> str:
+    value = Decimal(int(draw.numerators[run])) / Decimal(draw.scale)
+    return f"{value:f}"
+
+
+def drive(url: str, contract, sim, run: int) -> None:
+    """One scenario through the services, in the order of ``make demo``."""
+    with db.unit_of_work(url) as s:
+        load_contract(s, contract, "simulation-test")
+        draw_loans(s, C, date(2100, 1, 1))
+    holders = [(f"citizen-{i:03d}", i % 5 + 1) for i in range(1, 121)]
+    for plan in sim.plans:
+        year = plan.fiscal_year
+        start, end = fiscal_year_bounds(year)
+        with db.unit_of_work(url) as s:
+            if start <= date(2021, 6, 1) <= end:
+                for code, units in holders:
+                    add_holder(s, HolderSpec(code, "individual", f"市民 {code}"))
+                    subscribe(s, C, UNITS, code, units, date(2021, 6, 1))
+            pay_fixed_fees(s, C, year, plan.fees_on)
+        with db.unit_of_work(url) as s:
+            inputs = [ResultInput(C, y, kpi, _value_text(d, run), payer, evaluation=ev)
+                      for (y, ev, kpi, payer), d in sim.draws.items() if y == year]
+            for row in submit_results(s, inputs, "tsukuba-kuno-lab", source="test"):
+                audit_result(s, row.id or 0, "tsukuba-kuno-lab (audit)",
+                             now=datetime(year + 1, 4, 24, 1, tzinfo=UTC))
+        with db.unit_of_work(url) as s:
+            pack = close_year(s, C, year, "twr", now=datetime(year + 1, 5, 1, 1, tzinfo=UTC))
+        with db.unit_of_work(url) as s:
+            for p in pack.payers:
+                if p["outstanding"]:
+                    record_payment(s, C, p["payer"], p["outstanding"],
+                                   plan.receipts_on[p["payer"]], f"FY{year}")
+        try:
+            with db.unit_of_work(url) as s:
+                distribute(s, C, plan.distribution_on, final=plan.final, reference=f"FY{year}")
+        except Conflict as refused:  # nothing received: the debt service still runs
+            assert refused.problems[0].code == "NOTHING_TO_DISTRIBUTE"
+            with db.unit_of_work(url) as s:
+                service(s, C, plan.distribution_on)
+
+
+def ledger_figures(url: str, contract) -> dict:
+    """What the ledger says of the scenario, in the simulation's terms."""
+    out: dict = {"due": {}, "grant": {}, "loan_paid": {}, "written_down": {},
+                 "interest_unpaid": {}, "short": {}, "fees": {}}
+    with db.unit_of_work(url) as s:
+        for (year, _), run in current_runs(s, C).items():
+            for payer, figures in json.loads(run.summary)["payers"].items():
+                out["due"][(payer, year)] = out["due"].get((payer, year), 0) + figures["due"]
+                out["grant"][(payer, year)] = out["grant"].get((payer, year), 0) + \
+                    figures["grant"]
+        paid_kinds = [Kind.INTEREST_PAYMENT, Kind.DEFAULT_INTEREST_PAYMENT,
+                      Kind.PRINCIPAL_REPAYMENT]
+        for loan in contract.loans:
+            by_year: dict[int, int] = {}
+            for p in read.postings(s, C, account=Code.CASH, kinds=paid_kinds):
+                if p.links.get("loan") == loan.id and p.credit_minor:
+                    on = p.effective_on
+                    year = on.year if on.month >= 4 else on.year - 1
+                    by_year[year] = by_year.get(year, 0) + p.credit_minor
+            out["loan_paid"][loan.id] = by_year
+            out["written_down"][loan.id] = sum(p.debit_minor for p in read.postings(
+                s, C, account=Code.loan(loan.id), kinds=[Kind.WRITE_DOWN]))
+            payable = read.totals(s, C, Code.interest_payable(loan.id))
+            out["interest_unpaid"][loan.id] = payable.credits_minor - payable.debits_minor
+            out["short"][loan.id] = sorted(
+                line.due_on for line in schedule_against_actual(s, contract, loan,
+                                                                date(2030, 1, 1))
+                if line.status in ("paid_late", "overdue", "written_down", "recovered",
+                                   "part_recovered"))
+        debits, credits = account_totals(s, C, f"distributions:{UNITS}")
+        out["returns"] = debits - credits
+        units_debits, units_credits = account_totals(s, C, f"units:{UNITS}")
+        out["paid_in"] = units_credits
+        out["capital_back"] = sum(p.debit_minor for p in read.postings(
+            s, C, account=Code.units(UNITS), kinds=[Kind.CAPITAL_RETURN]))
+        out["class_written_down"] = sum(p.debit_minor for p in read.postings(
+            s, C, account=Code.units(UNITS), kinds=[Kind.WRITE_DOWN]))
+        for provider in contract.providers:
+            out["fees"][provider.party] = sum(p.debit_minor for p in read.postings(
+                s, C, account=Code.fees(provider.party), kinds=[Kind.PROVIDER_FEE]))
+        del units_debits
+    return out
+
+
+def chosen_runs(sim) -> list[int]:
+    """The lowest and highest total payments, the largest loss and three others."""
+    total = sum(sim.payouts.due[p][y] for p in sim.contract.payer_ids
+                for y in sim.contract.fiscal_years)
+    loss = sum(sim.money.loan_written_down.values()) + \
+        sim.money.class_written_down[UNITS]
+    picks = [int(total.argmin()), int(total.argmax()), int(loss.argmax()), 1, 2, 3]
+    return list(dict.fromkeys(picks))
+
+
+@pytest.fixture(scope="module")
+def db_scenarios(contract, tmp_path_factory):
+    """A simulation from FY2021 on (the demo's FY2019–FY2020 as history), and a handful of its
+    scenarios each settled in a database of its own."""
+    from api.db import upgrade
+    assumptions, _ = validate_assumptions(wide_assumptions(contract, "0.15"), contract)
+    sim, problems = simulate(contract, assumptions, 60, seed=2026, known=demo_history(),
+                             from_fiscal_year=2021)
+    assert sim is not None, problems
+    base = tmp_path_factory.mktemp("simulation-db")
+    migrated = base / "migrated.db"
+    upgrade(f"sqlite:///{migrated}")
+    out = []
+    for run in chosen_runs(sim):
+        path = base / f"run-{run}.db"
+        path.write_bytes(migrated.read_bytes())
+        url = f"sqlite:///{path}"
+        drive(url, contract, sim, run)
+        out.append((run, ledger_figures(url, contract)))
+    return sim, out
+
+
+def test_chosen_scenarios_equal_what_the_services_post_in_the_ledger(contract, db_scenarios):
+    sim, scenarios = db_scenarios
+    money = sim.money
+    losses = 0
+    for run, posted in scenarios:
+        for payer in contract.payer_ids:
+            for year in contract.fiscal_years:
+                assert int(sim.payouts.due[payer][year][run]) == posted["due"][(payer, year)], \
+                    (run, payer, year)
+                assert int(sim.payouts.grant[payer][year][run]) == \
+                    posted["grant"][(payer, year)], (run, payer, year)
+        for loan in contract.loans:
+            simulated = {y: int(v[run]) for y, v in money.loan_paid[loan.id].items()
+                         if v[run]}
+            assert simulated == posted["loan_paid"][loan.id], (run, loan.id)
+            assert int(money.loan_written_down[loan.id][run]) == \
+                posted["written_down"][loan.id], (run, loan.id)
+            assert int(money.loan_interest_unpaid[loan.id][run]) == \
+                posted["interest_unpaid"][loan.id], (run, loan.id)
+            assert sorted(d for d, v in money.loan_short[loan.id].items() if v[run]) == \
+                posted["short"][loan.id], (run, loan.id)
+            losses += posted["written_down"][loan.id]
+        assert int(money.class_returns[UNITS][run]) == posted["returns"], run
+        assert int(money.class_paid_in[UNITS][run]) == posted["paid_in"], run
+        assert int(money.class_capital_back[UNITS][run]) == posted["capital_back"], run
+        assert int(money.class_written_down[UNITS][run]) == posted["class_written_down"], run
+        losses += posted["class_written_down"]
+        for provider, fee in posted["fees"].items():
+            assert int(money.provider_fees[provider][run]) == fee, (run, provider)
+    # The chosen scenarios include a loss, so the write-down path is held to the ledger too.
+    assert losses > 0
