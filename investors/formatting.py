@@ -18,13 +18,11 @@ from fractions import Fraction
 
 from ledger.calendar import wareki_date, wareki_fiscal_year
 from ledger.errors import SibError
-from ledger.money import exponent
+from ledger.money import SYMBOLS_EN, exponent
 from ledger.rounding import RoundingMode, round_minor
 
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
               "Dec")
-# Symbols English readers expect before an amount; other currencies are written with the code.
-_SYMBOLS_EN = {"GBP": "£", "EUR": "€", "USD": "US$", "JPY": "¥"}
 
 
 def check_lang(lang: str) -> str:
@@ -59,7 +57,7 @@ def format_amount(amount_minor: int, currency: str, lang: str, style: str = "def
     body = _plain(amount_minor, currency)
     if currency == "JPY" and lang == "ja":
         return f"{sign}￥{body}" if style == "symbol" else f"{sign}{body}円"
-    symbol = _SYMBOLS_EN.get(currency) if lang == "en" else None
+    symbol = SYMBOLS_EN.get(currency) if lang == "en" else None
     if symbol and (currency != "JPY" or style == "symbol"):
         return f"{sign}{symbol}{body}"
     return f"{currency} {sign}{body}"

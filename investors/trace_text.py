@@ -4,10 +4,11 @@ Settlement keeps every trace as data (:mod:`settlement.trace`): phrase keys, fig
 units, the rounding applied. This module writes that data in Japanese the way a finance office
 writes it, with a wording for every phrase key (:data:`JAPANESE_WORDS`; a key without one fails
 the tests), and gives each line of a trace in both languages for the documents: English from
-:data:`settlement.trace.ENGLISH`, Japanese from :class:`Japanese`. Nothing here reads English
+:class:`settlement.trace.English`, Japanese from :class:`Japanese`. Nothing here reads English
 text.
 
-Figures are kept exact. In Japanese, amounts carry ``円`` (yen contracts) and grouped digits,
+Figures are kept exact. In Japanese, amounts carry ``円`` (yen contracts) and grouped digits, or
+the currency's code in major units (``GBP 1,250.50``),
 KPI values their unit (``%``, ``人``, ``歩``, ``件``), rates read as percentages, shares carry
 their percentage, dates are written in 和暦, rounding modes as 切り捨て / 四捨五入 / 偶数丸め, and
 payers by their Japanese names.
@@ -26,10 +27,11 @@ from typing import Any
 
 from investors.statement_data import Text
 from ledger.calendar import wareki_date
+from ledger.money import HOME_CURRENCY, amount_text
 from settlement.trace import (
-    ENGLISH,
     ROUNDING_TERMS,
     About,
+    English,
     Figure,
     Party,
     Phrase,
@@ -93,7 +95,11 @@ class Japanese(Writer):
         self.style = style or TraceStyle()
 
     def _yen(self, value: Any, always: bool = False) -> str:
-        suffix = "円" if always or self.style.currency == "JPY" else ""
+        """An amount: yen with ``円`` as ever; another currency in major units after its code,
+        as the Japanese documents write it (``GBP 1,250.50``, ``USD 270,000.00``)."""
+        if not always and self.style.currency != HOME_CURRENCY:
+            return amount_text(value, self.style.currency, "ja")
+        suffix = "円"
         exact, approx = exact_parts(value)
         if approx is None:
             return f"{grouped(exact)}{suffix}"
@@ -430,10 +436,12 @@ def _recorded(trace: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def english_lines(trace: Trace | Mapping[str, Any]) -> list[str]:
-    """The trace's lines in English: the rule, each input, each step, the rounding."""
+def english_lines(trace: Trace | Mapping[str, Any], currency: str) -> list[str]:
+    """The trace's lines in English, amounts in ``currency`` (the contract's): the rule, each
+    input, each step, the rounding."""
     data = as_trace(trace)
-    return ENGLISH.body(data) if data is not None else _recorded(trace)  # type: ignore[arg-type]
+    return English(currency).body(data) if data is not None \
+        else _recorded(trace)  # type: ignore[arg-type]
 
 
 def japanese_lines(trace: Trace | Mapping[str, Any], style: TraceStyle | None = None
@@ -457,5 +465,6 @@ def japanese_subject(trace: Trace | Mapping[str, Any], style: TraceStyle | None 
 def trace_text(trace: Trace | Mapping[str, Any], style: TraceStyle | None = None
                ) -> tuple[Text, ...]:
     """The trace's lines in both document languages."""
+    currency = (style or TraceStyle()).currency
     return tuple(Text(ja, en) for ja, en in zip(japanese_lines(trace, style),
-                                                english_lines(trace), strict=True))
+                                                english_lines(trace, currency), strict=True))

@@ -117,3 +117,88 @@ def format_plain(money: Money) -> str:
 def zero(code: str | Currency) -> Money:
     """The zero of a currency, the start value for ``sum(xs, zero(code))``."""
     return Money(0, currency_of(code))
+
+
+# Symbols a reader of English expects before an amount; other currencies are written with
+# their code (``CHF 12.50``). Yen amounts in the project's own messages and traces are written
+# bare (``1,234,567``): the contracts this system was built for are in yen, and their readers
+# have always read them so.
+SYMBOLS_EN: dict[str, str] = {"GBP": "£", "EUR": "€", "USD": "US$", "JPY": "¥"}
+HOME_CURRENCY = "JPY"
+_APPROX_PLACES = 6
+
+
+def _grouped(text: str) -> str:
+    """An unsigned plain decimal with its integer part grouped: ``1250.5`` → ``1,250.5``."""
+    units, _, decimals = text.partition(".")
+    return f"{int(units):,}" + (f".{decimals}" if decimals else "")
+
+
+def _terminating(value: Fraction) -> str | None:
+    """The exact decimal text of a non-negative fraction, or None when it does not end."""
+    denominator, twos, fives = value.denominator, 0, 0
+    while denominator % 2 == 0:
+        denominator, twos = denominator // 2, twos + 1
+    while denominator % 5 == 0:
+        denominator, fives = denominator // 5, fives + 1
+    if denominator != 1:
+        return None
+    places = max(twos, fives)
+    units, fraction = divmod(value.numerator * 10**places // value.denominator, 10**places)
+    return f"{units}.{fraction:0{places}d}" if places else str(units)
+
+
+def _major_body(amount_major: Fraction, places: int) -> tuple[str, str | None]:
+    """The unsigned amount in major units: at least the currency's decimals, more only when
+    the exact amount has them (``123.456``); a fraction that does not end as ``a/b (≈x)``."""
+    magnitude = abs(amount_major)
+    exact = _terminating(magnitude)
+    if exact is None:
+        scaled = magnitude.numerator * 10**_APPROX_PLACES * 2 // magnitude.denominator
+        approx = (scaled + 1) // 2  # half up, on the 7th place, for the approximation only
+        units, fraction = divmod(approx, 10**_APPROX_PLACES)
+        return f"{magnitude.numerator}/{magnitude.denominator}", f"{units:,}.{fraction:06d}"
+    units, _, decimals = exact.partition(".")
+    decimals = decimals.ljust(places, "0")
+    return _grouped(f"{units}.{decimals}" if decimals else units), None
+
+
+def amount_text(amount_minor: int | Fraction | Decimal, currency: str | Currency,
+                lang: str = "en") -> str:
+    """An amount of minor units as a person reads it, in major units with its currency.
+
+    The one way the project's messages, CLI lines and calculation traces write money:
+    ``125050, "GBP"`` → ``£1,250.50``; ``27000000, "USD"`` → ``US$270,000.00``;
+    ``Fraction(617283, 5), "GBP"`` (an exact amount finer than a penny) → ``£1,234.566``;
+    ``Fraction(2000000, 3), "GBP"`` → ``£20000/3 (≈£6,666.666667)``; a currency without an
+    English symbol, or any currency in Japanese, by its code (``CHF 12.50``, ``GBP 1,250.50``).
+    Yen are written as they always were, bare and grouped (``1,234,567``); documents add
+    ``円`` or ``JPY`` themselves. Floats are refused.
+    """
+    if isinstance(amount_minor, (float, bool)):
+        raise TypeError("an amount is an int, Fraction or Decimal of minor units, not "
+                        f"{amount_minor!r}")
+    cur = currency_of(currency)
+    exact = Fraction(amount_minor) / 10**exponent(cur)
+    body, approx = _major_body(exact, exponent(cur))
+    sign = "-" if exact < 0 else ""
+    if cur.code == HOME_CURRENCY:
+        return f"{sign}{body}" + (f" (≈{sign}{approx})" if approx else "")
+    symbol = SYMBOLS_EN.get(cur.code) if lang == "en" else None
+    mark = symbol if symbol else f"{cur.code} "
+    return f"{sign}{mark}{body}" + (f" (≈{sign}{mark}{approx})" if approx else "")
+
+
+def parse_major(text: str, currency: str | Currency, field: str = "amount") -> int:
+    """Integer minor units of an amount a person typed in major units (``"270000.00"`` USD →
+    27,000,000 cents; ``"14146566"`` JPY), refusing more decimals than the currency has
+    (``AMOUNT_PRECISION``) through :func:`parse_amount`'s rules. The text is checked as well
+    as the value, as on the wire: ``"100.0"`` yen is refused, since a person who wrote a
+    decimal point for yen may have meant another currency or another figure."""
+    money = parse_amount(text, currency, field)
+    places, allowed = len(text.strip().partition(".")[2]), exponent(currency)
+    if places > allowed:
+        raise SibError(f"{text.strip()} has {places} decimal places but {money.currency.code} "
+                       + (f"allows at most {allowed}" if allowed else "has no minor unit: write "
+                          "a whole number"), "AMOUNT_PRECISION", field)
+    return to_minor(money)

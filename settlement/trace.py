@@ -14,7 +14,8 @@ as data, never as sentences:
 - the rounding applied (:class:`Rounding`: mode, exact amount, result, dropped fraction).
 
 Words are added only when a trace is rendered, by a :class:`Writer` holding a wording for every
-phrase key: English here (:data:`ENGLISH`, the CLI's :meth:`Trace.lines`), Japanese in
+phrase key: English here (:class:`English` for a contract's currency, :data:`ENGLISH` for yen;
+the CLI's :meth:`Trace.lines`), Japanese in
 :mod:`investors.trace_text`. Nothing reads a rendered sentence back.
 
 Stored with the settlement run as JSON (:meth:`Trace.as_dict`, ``"version": 2``): figures as
@@ -34,6 +35,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any, Union
 
+from ledger.money import HOME_CURRENCY, amount_text
 from ledger.rounding import RoundingMode, round_minor
 
 TRACE_VERSION = 2
@@ -400,11 +402,13 @@ class Trace:
         """What the trace is about, in English."""
         return ENGLISH.subject(self.about)
 
-    def lines(self) -> list[str]:
-        """The trace as readable English lines, for the CLI."""
-        body = ENGLISH.body(self)
+    def lines(self, currency: str) -> list[str]:
+        """The trace as readable English lines, for the CLI, amounts in ``currency`` (the
+        contract's): ``£1,250.50``; yen bare, ``1,250,500``."""
+        writer = English(currency)
+        body = writer.body(self)
         return ([f"{self.subject}: {body[0]}"] + [f"  {line}" for line in body[1:]]
-                + [f"  result: {self.result_minor:,}"])
+                + [f"  result: {writer.amount(self.result_minor)}"])
 
     def as_dict(self) -> dict[str, Any]:
         """The trace as JSON data (version 2), as stored with the settlement run."""
@@ -672,15 +676,23 @@ def _less(a: Param, b: Param) -> bool:
 
 
 class English(Writer):
-    """Traces in English, as the CLI and the English documents print them. Amounts are
-    grouped; KPI values, shares and rates are written as the contract gives them."""
+    """Traces in English, as the CLI and the English documents print them, for a contract in
+    ``currency``. Amounts in the contract's currency are written in major units with its symbol
+    or code (``£1,250.50``, ``US$270,000.00``; an exact fraction of a penny as ``£123.456``);
+    yen amounts, as ever, bare and grouped (``1,250,500``). KPI values, shares and rates are
+    written as the contract gives them."""
 
     separator = "; "
+
+    def __init__(self, currency: str = HOME_CURRENCY) -> None:
+        self.currency = currency
 
     def figure(self, figure: Figure) -> str:
         value = figure.value
         if isinstance(value, date):
             return value.isoformat()
+        if figure.unit in (Unit.MINOR, Unit.MONEY) and self.currency != HOME_CURRENCY:
+            return amount_text(value, self.currency)
         if figure.unit in (Unit.MINOR, Unit.MONEY, Unit.YEN, Unit.NUMBER):
             exact, approx = exact_parts(value)
             if approx is None:
@@ -700,10 +712,13 @@ class English(Writer):
 
     def rounding_line(self, rounding: Rounding) -> str:
         dropped = rounding.dropped
-        detail = "exact" if not dropped else (f"fraction {show(dropped)} dropped" if dropped > 0
-                                              else f"rounded up by {show(-dropped)}")
+        # Yen drop a fraction of a yen, written as the fraction it is; other currencies a
+        # fraction of their minor unit, written as money (£0.0033…).
+        size = show if self.currency == HOME_CURRENCY else self.amount
+        detail = "exact" if not dropped else (f"fraction {size(dropped)} dropped" if dropped > 0
+                                              else f"rounded up by {size(-dropped)}")
         return (f"rounding: {self(ROUNDING_TERMS[rounding.mode])}: {self.amount(rounding.exact)}"
-                f" → {rounding.result_minor:,} ({detail})")
+                f" → {self.amount(rounding.result_minor)} ({detail})")
 
 
 def _tier_span(w: Writer, s: Step) -> str:

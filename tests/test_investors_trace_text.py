@@ -130,7 +130,7 @@ def test_linear_between_floor_and_cap():
         "支払割合：(83.5 − 79) ÷ (87 − 79)（0～1の範囲に限る） = 0.5625（56.25%）",
         "算定額：0.5625 × 3,000,000円 = 1,687,500円",
         "端数処理（切り捨て）：1,687,500円 → 1,687,500円（端数なし）"]
-    assert english_lines(trace)[4:] == [
+    assert english_lines(trace, "JPY")[4:] == [
         "share earned: (83.5 − 79) ÷ (87 − 79), within 0..1 = 0.5625",
         "amount: 0.5625 × 3,000,000 = 1,687,500",
         "rounding: truncate: 1,687,500 → 1,687,500 (exact)"]
@@ -291,7 +291,7 @@ def test_a_contract_wide_result_split_between_the_payers_names_them():
         "支払者間の按分：各支払者の負担上限額の比による（宇部市 3,103,451円、遠野市 526,645円、"
         "八幡市 1,373,040円、指宿市 789,968円、美里町 206,896円） = 宇部市 3,103,451円、"
         "遠野市 526,645円、八幡市 1,373,040円、指宿市 789,968円、美里町 206,896円"]
-    assert english_lines(trace)[-1] == (
+    assert english_lines(trace, "JPY")[-1] == (
         "split between payers: by their committed parts ube 3,103,451; tono 526,645; "
         "yawata 1,373,040; ibusuki 789,968; misato 206,896 = ube 3,103,451; tono 526,645; "
         "yawata 1,373,040; ibusuki 789,968; misato 206,896")
@@ -315,7 +315,7 @@ def test_consumption_tax_and_the_grant():
         "交付金：支払者の負担額の2分の1",
         "交付金対象額：13,854,324円 × 1/2 = 6,927,162円",
         "端数処理（切り捨て）：6,927,162円 → 6,927,162円（端数なし）"]
-    assert english_lines(grant) == [
+    assert english_lines(grant, "JPY") == [
         "rate 1/2 of the payer's cost", "covered: 13,854,324 × 1/2 = 6,927,162",
         "rounding: truncate: 6,927,162 → 6,927,162 (exact)"]
 
@@ -402,7 +402,7 @@ def test_a_trace_stored_as_english_text_only_is_given_as_recorded():
               "rounding": "truncate: 500 → 500 (exact)", "result_minor": 500}
     recorded = ["linear from 79 (0) to 87 (full)", "maximum = 1,000", "amount: 0.5 × 1,000 = 500",
                 "rounding: truncate: 500 → 500 (exact)"]
-    assert english_lines(legacy) == japanese_lines(legacy) == recorded
+    assert english_lines(legacy, "JPY") == japanese_lines(legacy) == recorded
     assert [t.en for t in trace_text(legacy)] == [t.ja for t in trace_text(legacy)] == recorded
     with pytest.raises(ValueError, match="English text only"):
         Trace.from_dict(legacy)
@@ -553,7 +553,7 @@ def test_japanese_trace_lines_have_no_english_word(settled):
     english = set()
     for contract, trace in settled:
         codes = set(contract.payer_ids) | {t.id for t in contract.tranches} | {
-            k.id for k in contract.kpis}
+            k.id for k in contract.kpis} | {contract.currency}  # GBP 1,250.50: a code
         english |= _english_words(japanese_lines(trace, _style(contract)), codes,
                                   list(names(contract).values()))
     assert english == set()
@@ -579,7 +579,11 @@ DISTRIBUTION_AND_LOAN_PHRASES = {
     Phrase.OWED, Phrase.PAID_IN_FULL, Phrase.PAID_IN_PART, Phrase.PROVIDER_FEES, Phrase.COSTS,
     Phrase.INTEREST, Phrase.PRINCIPAL, Phrase.INVESTOR_RETURNS, Phrase.ACT_365F,
     Phrase.ACT_360, Phrase.THIRTY_360, Phrase.FIRST_DAY_ONLY, Phrase.BOTH_ENDS,
-    Phrase.LAST_DAY_ONLY, Phrase.NEITHER_END, Phrase.DEFAULT_INTEREST, Phrase.PRINCIPAL_TABLE}
+    Phrase.LAST_DAY_ONLY, Phrase.NEITHER_END, Phrase.DEFAULT_INTEREST, Phrase.PRINCIPAL_TABLE,
+    # unit-class return rules (settlement.class_returns)
+    Phrase.RULE_TIERED_RETURN, Phrase.RULE_IRR_RETURN, Phrase.RULE_COMPOUNDING_RETURN,
+    Phrase.RULE_FIXED_RETURN, Phrase.YEAR_RATE, Phrase.FLOW_VALUE, Phrase.FLOWS_NET,
+    Phrase.FIXED_RETURN_DUE, Phrase.RETURN_CAPPED}
 
 
 def _other_traces() -> Iterator[tuple[Contract, Trace]]:
@@ -639,7 +643,7 @@ def test_schedules_distributions_and_returns_in_japanese_have_no_english_word():
     english = set()
     for contract, trace in traces:
         codes = {"loan", "units", "bank", "tanita"} | {x.id for x in contract.loans} | \
-            {u.id for u in contract.unit_classes}
+            {u.id for u in contract.unit_classes} | {contract.currency}  # GBP 250,000.00
         lines = japanese_lines(trace, _style(contract)) + [
             japanese_subject(trace, _style(contract))]
         english |= _english_words(lines, codes, list(names(contract).values()))

@@ -54,7 +54,7 @@ def test_linear_truncates_the_fraction_of_a_yen_and_says_so():
     payout = earned(LinearRule(floor="0", cap="3"), 1_000_000, KpiInput(D("1")), T)
     assert payout.amount_minor == 333_333
     assert payout.trace.rounding.dropped == Fraction(1, 3)
-    assert "(fraction 1/3 (≈0.333333) dropped)" in payout.trace.lines()[-2]
+    assert "(fraction 1/3 (≈0.333333) dropped)" in payout.trace.lines("JPY")[-2]
 
 
 def test_linear_where_lower_is_better_has_floor_above_cap():
@@ -124,7 +124,7 @@ def test_trace_lists_inputs_steps_and_rounding():
                     KpiInput(D("83.5"), unit="percent"), T,
                     About(Subject.TRANCHE, fiscal_year=2019, tranche="continuation",
                           payer="ube"))
-    assert payout.trace.lines() == [
+    assert payout.trace.lines("JPY") == [
         "continuation FY2019 — ube: linear from 79 (0) to 87 (full)",
         "  maximum = 3,000,000",
         "  audited value = 83.5",

@@ -78,7 +78,7 @@ def test_equal_principal_totals_payments_and_nominal_dates():
 
 def test_trace_shows_the_interest_formula_with_its_figures_and_rounding():
     row = build_schedule(EQUAL_PRINCIPAL).rows[2]
-    lines = row.trace.lines()
+    lines = row.trace.lines("JPY")
     assert "instalment 3 due 2023-04-03 (nominal 2023-04-01)" in lines[0]
     assert "ACT/365F" in lines[0] and "片端" in lines[0] and "truncate" in lines[0]
     assert any("75,000,000 × 0.01 × 367 / 365" in line for line in lines)
@@ -89,7 +89,7 @@ def test_trace_shows_the_interest_formula_with_its_figures_and_rounding():
     # Interest is rounded before the principal is set: the lines read in that order.
     assert lines.index("  rounding: truncate: 55050000/73 (≈754,109.589041) → 754,109 "
                        "(fraction 43/73 (≈0.589041) dropped)") == 2
-    assert "grace period" in build_schedule(EQUAL_PRINCIPAL).rows[0].trace.lines()[3]
+    assert "grace period" in build_schedule(EQUAL_PRINCIPAL).rows[0].trace.lines("JPY")[3]
 
 
 def test_equal_principal_remainder_goes_to_the_first_instalment_by_default():
@@ -109,7 +109,7 @@ def test_both_ends_counted_adds_a_day_to_every_period():
     # 100,000,000 × 1 % × 366/365 = 1,002,739.72… → 1,002,739
     assert rows[0].interest == 1_002_739
     assert rows[0].trace.rule["ends"] is Phrase.BOTH_ENDS
-    assert "両端 (both ends counted)" in rows[0].trace.lines()[0]
+    assert "両端 (both ends counted)" in rows[0].trace.lines("JPY")[0]
 
 
 # --- bullet ---------------------------------------------------------------------------------

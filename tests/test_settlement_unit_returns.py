@@ -168,7 +168,7 @@ def test_a_return_paid_in_part_is_owed_again_the_next_year(session):
     assert figures["capital paid in on 2021-04-01 (2 entries)"] == Fraction(4_920_000, 73)
     assert trace.result_minor == 47_397 and trace.rounding.mode is RoundingMode.TRUNCATE
     assert "  rounding: truncate: 4920000/73 (≈67,397.260274) → 67,397 (fraction 19/73 " \
-        "(≈0.260274) dropped)" in trace.lines()
+        "(≈0.260274) dropped)" in trace.lines("JPY")
     assert trace in june_2023.traces
     # Holders: unpaid 600,000 × 3 % × 820/365 − 12,000 = 28,438.36 and
     # 400,000 × 3 % × 820/365 − 8,000 = 18,958.90, still 6 : 4 → 47,397 × 0.6 = 28,438.2 and

@@ -101,7 +101,7 @@ def test_both_kpis_one_missed_pays_nothing():
     assert not [p for p in result.problems if "inactive" in p.message or "guideline" in p.message]
     trace = next(t for t in result.traces if t.about.tranche == "fy2019-inactive")
     assert trace.result_minor == 0
-    lines = [ln.strip() for ln in trace.lines()]
+    lines = [ln.strip() for ln in trace.lines("JPY")]
     assert lines[:5] == [
         "fy2019-inactive FY2019: fixed: the whole maximum when all of the conditions below "
         "are met, else nothing",
