@@ -13,7 +13,7 @@ evaluator's KPI results come from elsewhere.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from fractions import Fraction
@@ -27,6 +27,7 @@ from contracts.store import contract_for_year
 from ledger import read
 from ledger.calendar import fiscal_year_bounds
 from ledger.errors import SibError
+from ledger.money_json import MoneyJSON
 from ledger.periods import close_period
 from ledger.service import get_book
 from ledger.verify import ledger_state_hash
@@ -98,8 +99,39 @@ class SettlementPack:
     closed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
+        """The pack as plain data, amounts as integers of minor units (as stored)."""
         plain: dict[str, Any] = json.loads(json.dumps(asdict(self), default=str))
         return plain
+
+    def as_json(self) -> dict[str, Any]:
+        """The pack as ``--json`` prints it: every amount ``{"amount": "1250.50", "currency":
+        "GBP"}`` in major units, as the HTTP API writes money (:data:`PACK_MONEY_KEYS`)."""
+        wire: dict[str, Any] = _money_as_wire(self.as_dict(), MoneyJSON.writer(self.currency))
+        return wire
+
+
+# The keys of a pack's rows that hold amounts of minor units (the others are counts, numbers,
+# dates, names and states).
+PACK_MONEY_KEYS = frozenset((
+    "actual_closing", "actual_interest", "actual_principal", "authorised_total",
+    "authorised_year", "capital", "capital_returned", "closing", "commitment", "contributed_year",
+    "credit", "debit", "default_interest", "distributions", "drawn", "drawn_year", "due",
+    "earned", "fixed_fees", "grant", "guaranteed", "guaranteed_year", "interest_accrued_year",
+    "interest_paid_year", "interest_payable", "interest_payable_opening", "loss", "opening",
+    "outcome_fees", "outstanding", "overdue", "paid", "provider_due", "provider_earned",
+    "provider_outstanding", "provider_paid", "provider_tax", "repaid", "repaid_year",
+    "returned_year", "scheduled_closing", "scheduled_interest", "scheduled_principal", "tax",
+    "written_down", "written_down_year"))
+
+
+def _money_as_wire(value: Any, write: Callable[[int], dict[str, str]]) -> Any:
+    """``value`` with every integer under a :data:`PACK_MONEY_KEYS` key written as money."""
+    if isinstance(value, list):
+        return [_money_as_wire(v, write) for v in value]
+    if not isinstance(value, dict):
+        return value
+    return {k: write(v) if k in PACK_MONEY_KEYS and isinstance(v, int)
+            and not isinstance(v, bool) else _money_as_wire(v, write) for k, v in value.items()}
 
 
 def close_year(session: Session, contract_id: str, fiscal_year: int, actor: str = "",
