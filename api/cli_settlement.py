@@ -14,6 +14,8 @@ from api.output import money_json, money_text, print_json, print_table
 from ledger.calendar import parse_date
 from ledger.errors import SibError
 from ledger.inputs import check_amount_minor
+from ledger.money import amount_text, parse_major
+from ledger.money_json import MoneyJSON
 
 kpi_app = typer.Typer(help="KPI results: submit, import, audit, correct, list.",
                       no_args_is_help=True)
@@ -21,6 +23,8 @@ money_app = typer.Typer(help="Money movements: loan draws, fixed fees, payments 
                         "waterfall distributions.", no_args_is_help=True)
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
 ContractOpt = typer.Option(..., "--contract", "-c")
+AMOUNT_HELP = ("in major units of the contract's currency, with at most its decimals: "
+               "14146566 (JPY), 270000.00 (USD), 1250.50 (GBP)")
 YearOpt = typer.Option(..., "--year", "-y", min=1990, max=2100,
                        help="fiscal year, e.g. 2019 for 令和元年度")
 
@@ -126,6 +130,20 @@ def _summary_rows(summary: dict[str, Any], currency: str) -> list[tuple[Any, ...
             for payer, f in summary["payers"].items()]
 
 
+# The amounts of a settlement run's summary per payer (and per provider it routes to); the
+# other figures are entry ids.
+_PAYER_MONEY = ("earned", "tax", "due", "grant", "spv_due")
+
+
+def _payer_figures_json(figures: dict[str, Any], currency: str) -> dict[str, Any]:
+    """A payer's figures of a settlement for ``--json``: each amount as money, in major units."""
+    out = {k: money_json(v, currency) if k in _PAYER_MONEY else v for k, v in figures.items()}
+    if "providers" in figures:
+        out["providers"] = {p: _payer_figures_json(f, currency)
+                            for p, f in figures["providers"].items()}
+    return out
+
+
 def settle_command(contract: str = ContractOpt, year: int = YearOpt,
                    evaluation: str = typer.Option("final", "--evaluation"),
                    preview: bool = typer.Option(False, "--preview",
@@ -161,7 +179,7 @@ def settle_command(contract: str = ContractOpt, year: int = YearOpt,
                                for p, t in result.payers.items()},
                     "problems": [str(p) for p in result.problems],
                     "traces": [t.as_dict() for t in result.traces],
-                    "trace_lines": [ln for t in result.traces for ln in t.lines()]}
+                    "trace_lines": [ln for t in result.traces for ln in t.lines(currency)]}
         outcome = settle(session, contract, year, evaluation,
                          parse_date(on, "on") if on else None, by)
         run = outcome.run
@@ -171,8 +189,9 @@ def settle_command(contract: str = ContractOpt, year: int = YearOpt,
     data = _run(work)
     cur = data["currency"]
     if as_json:
-        data["payers"] = {p: {k: (money_json(v, cur) if isinstance(v, int) else v)
-                              for k, v in f.items()} for p, f in data["payers"].items()}
+        data["payers"] = {p: _payer_figures_json(f, cur) for p, f in data["payers"].items()}
+        if "earned" in data:
+            data["earned"] = money_json(data["earned"], cur)
         data.pop("trace_lines", None)
         if data.get("projection"):
             data["budget"] = {p: {k: (money_json(v, cur) if isinstance(v, int) else v)
@@ -231,7 +250,7 @@ def _projection(session: Any, contract: str, year: int, evaluation: str,
             "debt_service_funded": found.debt_service_funded_minor,
             "problems": [str(p) for p in result.problems],
             "traces": [t.as_dict() for t in result.traces],
-            "trace_lines": [ln for t in result.traces for ln in t.lines()]}
+            "trace_lines": [ln for t in result.traces for ln in t.lines(currency)]}
 
 
 def close_command(contract: str = ContractOpt, year: int = YearOpt,
@@ -249,11 +268,12 @@ def close_command(contract: str = ContractOpt, year: int = YearOpt,
     def work(session: Any) -> dict[str, Any]:
         if cli_retries.year_closed(session, contract, year):  # a retry: say what is there
             terms = contract_for_year(session, contract, year)
-            return {**build_pack(session, terms, year).as_dict(), "already_closed": True}
+            found = build_pack(session, terms, year)
+            return {**(found.as_json() if as_json else found.as_dict()), "already_closed": True}
         if force:
             session.info[cli_audit.DETAIL] = f"forced: {reason}"
-        return close_year(session, contract, year, by,
-                          force_reason=reason if force else None).as_dict()
+        closed = close_year(session, contract, year, by, force_reason=reason if force else None)
+        return closed.as_json() if as_json else closed.as_dict()
     pack = _run(work)
     if as_json:
         print_json(pack)
@@ -313,7 +333,8 @@ def schedule_command(contract: str = ContractOpt,
         return out
     data = _run(work)
     if as_json:
-        print_json(data)
+        print_json([{**item, "rows": [_money_fields(r, _SCHEDULE_MONEY, item["currency"])
+                                      for r in item["rows"]]} for item in data])
         return
     for item in data:
         cur = item["currency"]
@@ -341,19 +362,21 @@ def approve_command(contract: str = ContractOpt, year: int = YearOpt,
                     as_json: bool = JsonOpt) -> None:
     """Record a finance office's inspection (検査) and approval of a year's payment notice at
     the amount it states (the payer's Zengin file pays only approved amounts)."""
+    from contracts.store import get_contract
     from settlement.approvals import approve_notice
 
     def work(session: Any) -> dict[str, Any]:
         row = approve_notice(session, contract, year, payer, by,
                              parse_date(inspected_on, "inspected_on") if inspected_on else None)
+        currency = get_contract(session, contract).currency
         return {"contract": contract, "fiscal_year": year, "payer": payer,
-                "amount": row.amount_minor, "inspected_on": row.inspected_on.isoformat(),
-                "approved_by": row.approved_by}
+                "amount": money_json(row.amount_minor, currency),
+                "inspected_on": row.inspected_on.isoformat(), "approved_by": row.approved_by}
     data = _run(work)
     if as_json:
         print_json(data)
         return
-    typer.echo(f"FY{year} notice of {payer} approved for {data['amount']:,} "
+    typer.echo(f"FY{year} notice of {payer} approved for {_wire_text(data['amount'])} "
                f"(inspected {data['inspected_on']}, by {data['approved_by']})")
 
 
@@ -371,6 +394,7 @@ def pay_command(contract: str = ContractOpt,
     """Write a Zengin (全銀協) 総合振込 file for a payment run. A payee whose bank account
     changed since the last file is named in a notice (BANK_ACCOUNT_CHANGED, on stderr and in
     the JSON): confirm the new account before uploading."""
+    from contracts.store import get_contract
     from settlement.transfers import (
         TransferFile,
         distribution_transfer_file,
@@ -381,7 +405,7 @@ def pay_command(contract: str = ContractOpt,
     profile = BankProfile(record_separator=line_ending, eof_mark=eof_mark)
     when = parse_date(on, "on")
 
-    def work(session: Any) -> TransferFile:
+    def work(session: Any) -> tuple[TransferFile, str]:
         if payer:
             found = payer_transfer_file(session, contract, payer, when, profile=profile)
         elif distribution_on:
@@ -390,8 +414,8 @@ def pay_command(contract: str = ContractOpt,
         else:
             raise SibError("give --payer or --distribution", "PAYMENT_RUN_UNKNOWN", "payer")
         record_transfer_file(session, contract, found.payees, when, "cli")
-        return found
-    found = _run(work)
+        return found, get_contract(session, contract).currency
+    found, currency = _run(work)
     data, total = found.data, found.amount_minor
     from investors.files import write_atomic
     write_atomic(out, data)  # a killed command never leaves half a transfer file to upload
@@ -399,13 +423,13 @@ def pay_command(contract: str = ContractOpt,
     for notice in found.notices:
         typer.echo(f"NOTICE {notice.code}: {notice.message()}", err=True)
     if as_json:
-        print_json({"file": str(out), "bytes": len(data), "total": total,
+        print_json({"file": str(out), "bytes": len(data), "total": money_json(total, currency),
                     "notices": [{"code": n.code, "party": n.party, "previous": n.previous,
                                  "current": n.current, "message": n.message()}
                                 for n in found.notices]})
     else:
         typer.echo(f"wrote {out}: {len(data)} bytes, about {records} records, total "
-                   f"{total:,} yen")
+                   f"{amount_text(total, currency)}{' yen' if currency == 'JPY' else ''}")
 
 
 # --------------------------------------------------------------------------- money movements
@@ -441,21 +465,24 @@ def contributions(contract: str = ContractOpt, year: int = YearOpt,
 
 @money_app.command("grant-receive")
 def grant_receive(contract: str = ContractOpt, payer: str = typer.Option(..., "--payer"),
-                  amount: int = typer.Option(..., "--amount", help="in minor units (yen)"),
+                  amount: str = typer.Option(..., "--amount", help=AMOUNT_HELP),
                   on: str = typer.Option(..., "--on"),
                   reference: str = typer.Option(..., "--reference",
                                                 help="the 交付決定 or payment reference")) -> None:
     """Record a grant received by a municipality (its grant receivable is settled)."""
     from settlement.payments import receive_grant
     on_day = parse_date(on, "on")
-    check_amount_minor(amount, "amount")
-    _run(lambda s: receive_grant(s, contract, payer, amount, on_day, reference))
-    typer.echo(f"grant of {amount:,} received by {payer} recorded")
+
+    def work(session: Any) -> str:
+        amount_minor, currency = _amount_minor(session, contract, amount)
+        receive_grant(session, contract, payer, amount_minor, on_day, reference)
+        return amount_text(amount_minor, currency)
+    typer.echo(f"grant of {_run(work)} received by {payer} recorded")
 
 
 @money_app.command("receive")
 def receive(contract: str = ContractOpt, payer: str = typer.Option(..., "--payer"),
-            amount: int = typer.Option(..., "--amount", help="in minor units (yen)"),
+            amount: str = typer.Option(..., "--amount", help=AMOUNT_HELP),
             on: str = typer.Option(..., "--on"),
             reference: str = typer.Option(..., "--reference"),
             fiscal_year: int | None = typer.Option(
@@ -464,22 +491,24 @@ def receive(contract: str = ContractOpt, payer: str = typer.Option(..., "--payer
     """Record a payer's payment received by the SPV (value date --on)."""
     from settlement.payments import record_payment
     on_day = parse_date(on, "on")
-    check_amount_minor(amount, "amount")
 
-    def work(session: Any) -> bool:
-        if cli_retries.payment_recorded(session, contract, payer, amount, on_day, reference):
-            return False  # a retry of this very payment
-        record_payment(session, contract, payer, amount, on_day, reference, fiscal_year)
-        return True
-    created = _run(work)
-    typer.echo(f"payment of {amount:,} from {payer} "
+    def work(session: Any) -> tuple[bool, str]:
+        amount_minor, currency = _amount_minor(session, contract, amount)
+        shown = amount_text(amount_minor, currency)
+        if cli_retries.payment_recorded(session, contract, payer, amount_minor, on_day,
+                                        reference):
+            return False, shown  # a retry of this very payment
+        record_payment(session, contract, payer, amount_minor, on_day, reference, fiscal_year)
+        return True, shown
+    created, shown = _run(work)
+    typer.echo(f"payment of {shown} from {payer} "
                f"{'recorded' if created else 'already recorded — nothing changed'}")
 
 
 @money_app.command("pay-provider")
 def pay_provider(contract: str = ContractOpt, payer: str = typer.Option(..., "--payer"),
                  provider: str = typer.Option(..., "--provider"),
-                 amount: int = typer.Option(..., "--amount", help="in minor units (yen)"),
+                 amount: str = typer.Option(..., "--amount", help=AMOUNT_HELP),
                  on: str = typer.Option(..., "--on"),
                  reference: str = typer.Option(..., "--reference"),
                  fiscal_year: int | None = typer.Option(
@@ -488,10 +517,13 @@ def pay_provider(contract: str = ContractOpt, payer: str = typer.Option(..., "--
     payable to the provider, the provider's receivable, is settled)."""
     from settlement.payments import record_provider_payment
     on_day = parse_date(on, "on")
-    check_amount_minor(amount, "amount")
-    _run(lambda s: record_provider_payment(s, contract, payer, provider, amount, on_day,
-                                           reference, fiscal_year))
-    typer.echo(f"payment of {amount:,} from {payer} to {provider} recorded")
+
+    def work(session: Any) -> str:
+        amount_minor, currency = _amount_minor(session, contract, amount)
+        record_provider_payment(session, contract, payer, provider, amount_minor, on_day,
+                                reference, fiscal_year)
+        return amount_text(amount_minor, currency)
+    typer.echo(f"payment of {_run(work)} from {payer} to {provider} recorded")
 
 
 @money_app.command("service")
@@ -519,40 +551,40 @@ def service_command(contract: str = ContractOpt,
         for paid in day["paid"]:
             late = f" (due {paid['due_on']}, paid late)" if paid["late"] else ""
             typer.echo(f"{day['on']} {paid['loan']} {paid['component']}: "
-                       f"{int(paid['amount']['amount']):,} {paid['amount']['currency']}{late}")
+                       f"{_wire_text(paid['amount'])}{late}")
     for due in data["overdue"]:
         typer.echo(f"OVERDUE {due['loan']} {due['component']} due {due['due_on']}: "
-                   f"{int(due['amount']['amount']):,} {due['amount']['currency']}")
+                   f"{_wire_text(due['amount'])}")
     typer.echo(f"serviced through {data['through']}: {len(data['entries'])} entries posted")
 
 
 @money_app.command("prepay")
 def prepay_command(contract: str = ContractOpt, loan: str = typer.Option(..., "--loan"),
-                   amount: int = typer.Option(..., "--amount", help="in minor units (yen)"),
+                   amount: str = typer.Option(..., "--amount", help=AMOUNT_HELP),
                    on: str = typer.Option(..., "--on"), as_json: bool = JsonOpt) -> None:
     """Prepay a loan (期限前弁済) under its prepayment terms; the remaining schedule is
     rebuilt (a shorter term or lower instalments, as the terms say)."""
     from api.routes.debt_service import instalments_json
-    from contracts.store import get_contract
     from settlement.debt_service import prepay
     on_day = parse_date(on, "on")
-    check_amount_minor(amount, "amount")
 
     def work(session: Any) -> dict[str, Any]:
-        currency = get_contract(session, contract).currency
-        result = prepay(session, contract, loan, amount, on_day)
+        amount_minor, currency = _amount_minor(session, contract, amount)
+        result = prepay(session, contract, loan, amount_minor, on_day)
         return {"loan": result.loan_id, "on": result.on.isoformat(),
-                "amount": result.amount_minor, "fee": result.fee_minor,
+                "amount": money_json(result.amount_minor, currency),
+                "fee": money_json(result.fee_minor, currency),
                 "currency": currency, "entries": list(result.entries),
                 "instalments": instalments_json(result.schedule_after, currency)}
     data = _run(work)
     if as_json:
         print_json(data)
         return
-    typer.echo(f"prepaid {data['amount']:,} of {loan} on {data['on']} (fee {data['fee']:,})")
+    typer.echo(f"prepaid {_wire_text(data['amount'])} of {loan} on {data['on']} "
+               f"(fee {_wire_text(data['fee'])})")
     for row in data["instalments"]:
         if row["status"] == "not_due":
-            typer.echo(f"  {row['due_on']}: principal {int(row['principal']['amount']):,}")
+            typer.echo(f"  {row['due_on']}: principal {_wire_text(row['principal'])}")
 
 
 @money_app.command("distribute")
@@ -592,16 +624,17 @@ def distribute_command(contract: str = ContractOpt, on: str = typer.Option(..., 
                             "guaranteed": x.guaranteed_minor,
                             "written_down": x.written_down_minor} for x in result.losses],
                 "traces": [t.as_dict() for t in result.traces],
-                "trace_lines": [line for t in result.traces for line in t.lines()]}
+                "trace_lines": [line for t in result.traces
+                                for line in t.lines(terms.currency)]}
     data = _run(work)
+    cur = data["currency"]
     if as_json:
         data.pop("trace_lines")
-        print_json(data)
+        print_json(_distribution_json(data, cur))
         return
-    cur = data["currency"]
     if data.get("already_distributed"):
         typer.echo(f"the waterfall of {on} was already posted — nothing changed; what it paid:")
-    print_table(f"Waterfall on {on} ({cur}): {data['available']:,} available",
+    print_table(f"Waterfall on {on} ({cur}): {money_text(data['available'], cur)} available",
                 ["step", "instrument", "owed", "paid"],
                 [(a["step"], a["instrument"],
                   "—" if a["owed"] is None else money_text(a["owed"], cur),
@@ -609,3 +642,45 @@ def distribute_command(contract: str = ContractOpt, on: str = typer.Option(..., 
     if trace:
         for line in data["trace_lines"]:
             typer.echo(line)
+
+
+# --------------------------------------------------------------------------- money for people
+
+# The amounts of a schedule row and of a distribution's rows (the other fields are numbers,
+# dates, names and states).
+_SCHEDULE_MONEY = ("scheduled_principal", "actual_principal", "scheduled_interest",
+                   "actual_interest", "overdue", "default_interest", "scheduled_closing",
+                   "actual_closing")
+_DISTRIBUTION_MONEY = {"applied": ("received", "applied"), "allocations": ("owed", "paid"),
+                       "losses": ("unpaid", "guaranteed", "written_down")}
+
+
+def _amount_minor(session: Any, contract: str, amount: str) -> tuple[int, str]:
+    """``--amount`` as a person types it, in major units of the contract's currency, as
+    integer minor units (refused with AMOUNT_PRECISION when it has more decimals than the
+    currency: ``270000.001`` USD, ``1.5`` JPY), and the currency."""
+    from contracts.store import get_contract
+    currency = get_contract(session, contract).currency
+    amount_minor = parse_major(amount, currency, "amount")
+    check_amount_minor(amount_minor, "amount")
+    return amount_minor, currency
+
+
+def _wire_text(money: dict[str, str]) -> str:
+    """A ``{"amount", "currency"}`` money value as a CLI line writes it (``£1,250.50``)."""
+    return amount_text(MoneyJSON(**money).to_minor(), money["currency"])
+
+
+def _money_fields(row: dict[str, Any], keys: tuple[str, ...], currency: str) -> dict[str, Any]:
+    """``row`` with the amounts under ``keys`` as money (None stays None)."""
+    return {k: money_json(v, currency) if k in keys and v is not None else v
+            for k, v in row.items()}
+
+
+def _distribution_json(data: dict[str, Any], currency: str) -> dict[str, Any]:
+    """A distribution for ``--json``: every amount as money, in major units."""
+    out = {**data, "available": money_json(data["available"], currency),
+           "left": None if data["left"] is None else money_json(data["left"], currency)}
+    for name, keys in _DISTRIBUTION_MONEY.items():
+        out[name] = [_money_fields(row, keys, currency) for row in data[name]]
+    return out
