@@ -28,6 +28,7 @@ from investors.trace_text import TraceStyle, trace_text
 from ledger import read
 from ledger.calendar import fiscal_year_of
 from ledger.errors import NotFound, SibError
+from ledger.money import amount_text
 from settlement.debt_service import find_loan, read_record, read_state
 from settlement.servicing import Instalment, LoanState, loan_state, owed_on
 from settlement.trace import Figure, Phrase, Step, Trace
@@ -92,8 +93,10 @@ def balance_confirmation(session: Session, contract_id: str, loan_id: str, as_of
     principal = read.totals(session, contract.id, Code.loan(loan.id),
                             through_on=as_of).net_credit_minor
     if principal != state.outstanding_minor:  # one ledger, read twice: they must agree
-        raise SibError(f"loan {loan.id} on {as_of}: the loan account holds {principal:,}, its "
-                       f"record {state.outstanding_minor:,}", "LOAN_STATE_MISMATCH", "loan")
+        raise SibError(f"loan {loan.id} on {as_of}: the loan account holds "
+                       f"{amount_text(principal, contract.currency)}, its record "
+                       f"{amount_text(state.outstanding_minor, contract.currency)}",
+                       "LOAN_STATE_MISMATCH", "loan")
     payable = read.totals(session, contract.id, Code.interest_payable(loan.id),
                           through_on=as_of)
     default_booked = read.totals(session, contract.id, Code.interest_payable(loan.id),

@@ -50,7 +50,7 @@ from ledger.calendar import fiscal_year_of
 from ledger.entries import DEBIT, EntryDraft, credit, debit
 from ledger.errors import Conflict, NotFound, Problem, SibError
 from ledger.inputs import normalise_code
-from ledger.money import from_minor
+from ledger.money import amount_text, from_minor
 from ledger.rounding import RemainderPolicy, allocate
 from ledger.service import post_entry, utc_now
 from settlement.payments import return_rates
@@ -323,7 +323,8 @@ def _pay_one(session: Session, contract: Contract, unit_class: UnitClass,
             postings.append(credit(Code.WITHHOLDING_PAYABLE, from_minor(tax_total, cur)))
         paying = post_entry(session, EntryDraft(
             contract.id, f"{contract.id}:holders:{source.entry_id}", Kind.HOLDER_PAYMENT, on,
-            postings, f"Paid to {len(rows)} holders of {unit_class.id} (withheld {tax_total:,})",
+            postings, f"Paid to {len(rows)} holders of {unit_class.id} (withheld "
+                      f"{amount_text(tax_total, cur)})",
             {"contract": contract.id, "unit_class": unit_class.id,
              "source_entry": source.entry_id}))
         for row in rows:
@@ -513,7 +514,7 @@ def remit_withholding(session: Session, contract_id: str, month: str | Month,
         contract_id, key, Kind.TAX_REMITTANCE, day,
         [debit(Code.WITHHOLDING_PAYABLE, money), credit(Code.CASH, money)],
         f"源泉所得税 {period}分 納付 — {slip.recipients} recipients, withheld "
-        f"{slip.withheld_minor:,}, due {slip.due_on.isoformat()}",
+        f"{amount_text(slip.withheld_minor, contract.currency)}, due {slip.due_on.isoformat()}",
         {"contract": contract_id, "month": str(period), "due_on": slip.due_on.isoformat()}))
     return TaxRemittance(contract_id, slip, day, entry.id, True)
 
@@ -541,8 +542,10 @@ def _tie_to_ledger(session: Session, contract_id: str, slip: RemittanceSlip) -> 
                          kinds=[Kind.HOLDER_PAYMENT], from_on=slip.month.first_day,
                          through_on=slip.month.last_day).credits_minor
     if booked != slip.withheld_minor:
-        raise SibError(f"holder payments of {slip.month} withheld {slip.withheld_minor:,} but "
-                       f"the ledger's holder payments credit {booked:,} to withholding-payable",
+        raise SibError(f"holder payments of {slip.month} withheld "
+                       f"{amount_text(slip.withheld_minor, slip.currency)} but the ledger's "
+                       f"holder payments credit {amount_text(booked, slip.currency)} to "
+                       "withholding-payable",
                        "WITHHOLDING_LEDGER_MISMATCH", "month")
 
 
@@ -551,8 +554,10 @@ def _remitted_before(contract_id: str, slip: RemittanceSlip, done: read.EntryVie
     """The remittance already posted for the month, if it still pays what was withheld."""
     remitted = done.amount_on(Code.WITHHOLDING_PAYABLE, DEBIT)
     if remitted != slip.withheld_minor:
-        raise Conflict(f"{slip.month} was remitted ({remitted:,}) but its holder payments now "
-                       f"withheld {slip.withheld_minor:,}: the difference needs its own entry",
+        raise Conflict(f"{slip.month} was remitted ({amount_text(remitted, slip.currency)}) but "
+                       f"its holder payments now withheld "
+                       f"{amount_text(slip.withheld_minor, slip.currency)}: the difference "
+                       "needs its own entry",
                        "TAX_REMITTANCE_OUTDATED", "month")
     if paid_on is not None and paid_on != done.effective_on:
         raise Conflict(f"{slip.month} was already remitted on {done.effective_on.isoformat()}",

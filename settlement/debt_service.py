@@ -33,7 +33,7 @@ from contracts.store import get_contract
 from ledger import read
 from ledger.entries import CREDIT, DEBIT, EntryDraft, credit, debit
 from ledger.errors import Conflict, NotFound, Problems
-from ledger.money import from_minor
+from ledger.money import amount_text, from_minor
 from ledger.rounding import round_minor
 from ledger.service import EntryRecord, get_book, post_entry
 from settlement.schedules import Schedule
@@ -390,6 +390,9 @@ def prepay(session: Session, contract_id: str, loan_id: str, amount_minor: int,
                        "ALREADY_PREPAID", "on")
     terms = loan.prepayment
     problems = Problems()
+
+    def money(amount: int) -> str:
+        return amount_text(amount, contract.currency)
     if terms is None:
         problems.add("LOAN_PREPAYMENT_NOT_ALLOWED", f"loan {loan.id} has no prepayment terms: "
                      "its agreement does not allow repaying ahead of the schedule", "loan")
@@ -400,7 +403,7 @@ def prepay(session: Session, contract_id: str, loan_id: str, amount_minor: int,
                      f"{terms.allowed_from}, not on {on}", "on")
     if amount_minor <= 0 or amount_minor < terms.minimum_minor:
         problems.add("LOAN_PREPAYMENT_BELOW_MINIMUM", f"a prepayment of {loan.id} is at least "
-                     f"{max(terms.minimum_minor, 1):,} minor units; got {amount_minor:,}",
+                     f"{money(max(terms.minimum_minor, 1))}; got {money(amount_minor)}",
                      "amount")
     problems.raise_if_any()
     run = service(session, contract.id, on)
@@ -409,18 +412,18 @@ def prepay(session: Session, contract_id: str, loan_id: str, amount_minor: int,
         + state.default_interest_owed_minor
     not_due = state.outstanding_minor - state.overdue_principal_minor
     if overdue:
-        problems.add("LOAN_PREPAYMENT_WITH_ARREARS", f"loan {loan.id} has {overdue:,} overdue "
+        problems.add("LOAN_PREPAYMENT_WITH_ARREARS", f"loan {loan.id} has {money(overdue)} overdue "
                      f"on {on}; arrears are paid before any prepayment", "loan")
     if amount_minor > not_due:
-        problems.add("LOAN_PREPAYMENT_EXCEEDS_BALANCE", f"only {not_due:,} of {loan.id}'s "
-                     f"principal is not yet due on {on}; a prepayment of {amount_minor:,} "
+        problems.add("LOAN_PREPAYMENT_EXCEEDS_BALANCE", f"only {money(not_due)} of {loan.id}'s "
+                     f"principal is not yet due on {on}; a prepayment of {money(amount_minor)} "
                      "is more", "amount")
     fee = round_minor(Fraction(amount_minor) * Fraction(terms.fee_rate),
                       contract.rounding.mode) if terms.fee_rate else 0
     cash = available_cash(session, contract, on)
     if amount_minor + fee > cash:
-        problems.add("INSUFFICIENT_CASH", f"the vehicle has {cash:,} available on {on}; the "
-                     f"prepayment and its fee need {amount_minor + fee:,}", "amount")
+        problems.add("INSUFFICIENT_CASH", f"the vehicle has {money(cash)} available on {on}; "
+                     f"the prepayment and its fee need {money(amount_minor + fee)}", "amount")
     problems.raise_if_any()
     links = {"contract": contract.id, "loan": loan.id, "party": loan.lender,
              "component": "principal", "prepayment": True}

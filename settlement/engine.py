@@ -19,6 +19,7 @@ from contracts.liability import tax_inside
 from contracts.model import Contract, Tranche
 from contracts.terms import max_outcome_by_tranche_payer, tax_on
 from ledger.errors import Problem
+from ledger.money import amount_text
 from ledger.rounding import RemainderPolicy, RoundingMode, allocate
 from settlement.grants import grant_room, grant_rounding_mode, rounded_grant
 from settlement.payouts import KpiInput, Payout, Test, conditional, earned
@@ -421,6 +422,9 @@ def authorisation_problems(contract: Contract, out: YearSettlement,
     """A payer may never owe more than its budget authorisation, per year (the interim and
     final evaluations of a year together) and in total."""
     problems = []
+
+    def money(amount_minor: int) -> str:
+        return amount_text(amount_minor, contract.currency)
     for payer in contract.payers:
         totals = out.payers.get(payer.party)
         if totals is None or not totals.due_minor:
@@ -429,18 +433,19 @@ def authorisation_problems(contract: Contract, out: YearSettlement,
         year_limit = auth.limits_by_year_minor.get(out.fiscal_year)
         in_year = (due_in_year_before or {}).get(payer.party, 0)
         if year_limit is not None and in_year + totals.due_minor > year_limit:
-            before = f" ({in_year:,} already settled plus {totals.due_minor:,} now)" \
+            before = f" ({money(in_year)} already settled plus {money(totals.due_minor)} now)" \
                 if in_year else ""
             problems.append(Problem("AUTHORISATION_EXCEEDED", f"{payer.party} would owe "
-                                    f"{in_year + totals.due_minor:,} in FY{out.fiscal_year}"
-                                    f"{before}, above its authorised {year_limit:,} for the "
-                                    "year", "payers"))
+                                    f"{money(in_year + totals.due_minor)} in "
+                                    f"FY{out.fiscal_year}{before}, above its authorised "
+                                    f"{money(year_limit)} for the year", "payers"))
         so_far = due_before.get(payer.party, 0) + totals.due_minor
         if so_far > auth.max_amount_minor:
             problems.append(Problem("AUTHORISATION_EXCEEDED", f"{payer.party} would owe "
-                                    f"{so_far:,} in total ({due_before.get(payer.party, 0):,} "
-                                    f"before plus {totals.due_minor:,} now), above its "
-                                    f"債務負担行為 of {auth.max_amount_minor:,}", "payers"))
+                                    f"{money(so_far)} in total "
+                                    f"({money(due_before.get(payer.party, 0))} before plus "
+                                    f"{money(totals.due_minor)} now), above its "
+                                    f"債務負担行為 of {money(auth.max_amount_minor)}", "payers"))
         if not auth.from_fiscal_year <= out.fiscal_year <= auth.to_fiscal_year:
             problems.append(Problem("AUTHORISATION_PERIOD", f"{payer.party}'s authorisation "
                                     f"covers FY{auth.from_fiscal_year}–FY{auth.to_fiscal_year}, "

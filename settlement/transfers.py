@@ -28,6 +28,7 @@ from contracts.store import get_contract
 from ledger import read
 from ledger.entries import DEBIT
 from ledger.errors import NotFound, SibError
+from ledger.money import amount_text
 from ledger.service import utc_now
 from settlement.approvals import require_approved
 from settlement.change_requests import (
@@ -209,7 +210,8 @@ def payer_transfer_file(session: Session, contract_id: str, payer: str, on: date
     owed = read.totals(session, contract_id, Code.receivable(payer)).net_debit_minor
     amount = owed if amount_minor is None else amount_minor
     if amount <= 0 or amount > owed:
-        raise SibError(f"{payer} owes {owed:,}; cannot pay {amount:,}", "PAYMENT_EXCEEDS_DUE",
+        raise SibError(f"{payer} owes {amount_text(owed, contract.currency)}; cannot pay "
+                       f"{amount_text(amount, contract.currency)}", "PAYMENT_EXCEEDS_DUE",
                        "amount")
     spv = _intermediary(contract)
     header = _header(bank_account(session, contract_id, payer), on)

@@ -22,6 +22,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ContractYear, CurrentUser, PageDep, SessionDep, require
+from api.output import money_text
 from api.routes.money import MOVERS
 from api.schemas import PageOf, file_responses
 from api.users import Caller
@@ -361,7 +362,7 @@ def _remittance_message(r: TaxRemittance) -> str:
     if r.paid_on is None:
         return f"nothing was withheld in {slip.month}: nothing to pay over"
     done = "paid over" if r.posted else "was already paid over"
-    text = (f"{slip.month}: {slip.withheld_minor:,} {slip.currency} withheld from "
+    text = (f"{slip.month}: {money_text(slip.withheld_minor, slip.currency, True)} withheld from "
             f"{slip.recipients} recipients {done} on {r.paid_on.isoformat()} (entry "
             f"{r.entry_id}), due {slip.due_on.isoformat()}")
     if not r.posted:
