@@ -6,15 +6,17 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from api import cli_audit
-from api.output import money_text, print_json, print_table, report_error
+from api.output import money_json, money_text, print_json, print_table, report_error
 from ledger.calendar import parse_date
 from ledger.errors import SibError
 from ledger.inputs import check_count
+from ledger.money import amount_text
 from ledger.money_json import MoneyJSON
 
 holder_app = typer.Typer(help="Holders (banks, citizens, companies) and their units.",
@@ -61,27 +63,39 @@ def holder_subscribe(contract: str = typer.Option(..., "--contract", "-c"),
                      units: int = typer.Option(..., "--units"),
                      on: str = typer.Option(..., "--on")) -> None:
     """A holder buys units: cash received, units issued."""
+    from contracts.store import get_contract
     from investors.store import subscribe
     on_day = parse_date(on, "on")
     check_count(units, "units")
-    row = _run(lambda s: subscribe(s, contract, unit_class, holder, units, on_day))
-    typer.echo(f"{holder}: {row.units} units of {unit_class} ({row.amount_minor:,})")
+
+    def work(session: Any) -> str:
+        row = subscribe(session, contract, unit_class, holder, units, on_day)
+        return f"{row.units} units of {unit_class} " \
+            f"({amount_text(row.amount_minor, get_contract(session, contract).currency)})"
+    typer.echo(f"{holder}: {_run(work)}")
 
 
 @holder_app.command("pay")
 def holder_pay(contract: str = typer.Option(..., "--contract", "-c"),
                on: str = typer.Option(..., "--on"), as_json: bool = JsonOpt) -> None:
     """Pay holders the class distributions of a date, withholding tax per holder."""
+    from contracts.store import get_contract
     from investors.store import pay_holders
     on_day = parse_date(on, "on")
-    rows = _run(lambda s: [{"holder_id": p.holder_id, "class": p.unit_class, "kind": p.kind,
-                            "gross": p.gross_minor, "withheld": p.withheld_minor,
-                            "net": p.net_minor} for p in pay_holders(s, contract, on_day)])
+
+    def work(session: Any) -> tuple[list[dict[str, Any]], str]:
+        paid = pay_holders(session, contract, on_day)
+        return [{"holder_id": p.holder_id, "class": p.unit_class, "kind": p.kind,
+                 "gross": p.gross_minor, "withheld": p.withheld_minor, "net": p.net_minor}
+                for p in paid], get_contract(session, contract).currency
+    rows, cur = _run(work)
     if as_json:
-        print_json(rows)
+        print_json([{**r, **{k: money_json(r[k], cur) for k in ("gross", "withheld", "net")}}
+                    for r in rows])
     else:
-        typer.echo(f"{len(rows)} holder payments; gross {sum(r['gross'] for r in rows):,}, "
-                   f"withheld {sum(r['withheld'] for r in rows):,}")
+        typer.echo(f"{len(rows)} holder payments; gross "
+                   f"{amount_text(sum(r['gross'] for r in rows), cur)}, withheld "
+                   f"{amount_text(sum(r['withheld'] for r in rows), cur)}")
 
 
 @holder_app.command("returns")
@@ -95,7 +109,6 @@ def holder_returns_command(contract: str = typer.Option(..., "--contract", "-c")
     the investor statement's figures."""
     from datetime import date
     from decimal import Decimal
-    from typing import Any
 
     from contracts.store import get_contract
     from investors.holder_returns import as_json as row_json
