@@ -99,45 +99,44 @@ def _equal(a: dict, b: dict, what: str) -> None:
 def test_200_scenarios_payouts_and_books_equal_the_engine_run_per_scenario(contract):
     assumptions, problems = validate_assumptions(wide_assumptions(contract), contract)
     assert assumptions is not None, problems
-    sim, problems = simulate(contract, assumptions, 200, seed=16)
+    sim, problems = simulate(contract, assumptions, 200, seed=16, known=demo_history(),
+                             from_fiscal_year=2021)
     assert sim is not None, problems
     assert sim.paths["payouts"]["path"] == "vectorised"
-    # The engine, scenario by scenario.
+    assert sim.paths["books"]["path"] == "vectorised"
+    assert sim.money.scalar_runs < sim.runs  # the reference is followed, not bypassed
+    # The engine, scenario by scenario, every year (FY2019–FY2020 from the history).
     engine = settle_scalar(contract, sim.draws, sim.runs)
     for table in ("due", "spv_due", "grant", "earned_by_kpi"):
         _equal(getattr(sim.payouts, table), getattr(engine, table), table)
-    assert settle_vectorised(contract, sim.draws, sim.runs).due["ube"][2023].tolist() == \
-        engine.due["ube"][2023].tolist()
     # The scenarios span the rules: FY2021 pays at most 50,000,000 (20 + 10 + 10 + 10
     # million); some scenarios earn under half of it, some over nine tenths.
     totals = sum(engine.due[p][2021] for p in contract.payer_ids)
     assert totals.min() < 25_000_000 and totals.max() > 45_000_000
-    # The books: the vectorised path (reference + conditions + scalar fallback) against the
-    # scalar books of every scenario.
-    scalar = books_scalar(contract, sim.plans, sim.payouts, [
-        s for s in _subscriptions(contract)])
+    # The books: the vectorised path against the scalar books of every scenario.
+    scalar = books_scalar(contract, sim.plans, sim.payouts, _subscriptions(contract))
     for name in ("loan_paid", "loan_short", "loan_overdue", "loan_written_down",
                  "loan_interest_unpaid", "class_flows", "class_returns", "class_capital_back",
                  "class_written_down", "provider_fees"):
         _equal(getattr(sim.money, name), getattr(scalar, name), name)
     assert np.array_equal(sim.money.cash_left, scalar.cash_left)
-    # Shortfalls happen in these scenarios (so the comparison covers arrears).
-    assert any(v.any() for d in scalar.loan_short.values() for v in d.values())
+    again = books_vectorised(contract, sim.plans, sim.payouts, _subscriptions(contract))
+    _equal(again.loan_paid, sim.money.loan_paid, "loan_paid (rerun)")
 
 
-def test_with_history_most_scenarios_take_the_vectorised_books_and_agree(contract):
+def test_every_year_drawn_the_fallback_agrees_with_the_scalar_books(contract):
+    """From FY2019 on, early shortfalls differ between scenarios: most leave the reference
+    and are settled by the scalar books; the results are the same either way."""
     assumptions, _ = validate_assumptions(wide_assumptions(contract, "0.3"), contract)
-    sim, problems = simulate(contract, assumptions, 200, seed=3, known=demo_history(),
-                             from_fiscal_year=2021)
+    sim, problems = simulate(contract, assumptions, 40, seed=3)
     assert sim is not None, problems
-    assert sim.paths["books"]["path"] == "vectorised"
-    assert sim.money.scalar_runs < sim.runs  # the reference is followed, not bypassed
+    assert sim.money.scalar_runs > 0
     scalar = books_scalar(contract, sim.plans, sim.payouts, _subscriptions(contract))
     for name in ("loan_paid", "loan_short", "loan_written_down", "loan_interest_unpaid",
                  "class_flows", "provider_fees"):
         _equal(getattr(sim.money, name), getattr(scalar, name), name)
-    again = books_vectorised(contract, sim.plans, sim.payouts, _subscriptions(contract))
-    _equal(again.loan_paid, sim.money.loan_paid, "loan_paid (rerun)")
+    # Shortfalls happen in these scenarios (so the comparison covers arrears).
+    assert any(v.any() for d in scalar.loan_short.values() for v in d.values())
 
 
 def _subscriptions(contract):
@@ -234,12 +233,12 @@ def ledger_figures(url: str, contract) -> dict:
 
 
 def chosen_runs(sim) -> list[int]:
-    """The lowest and highest total payments, the largest loss and three others."""
+    """The lowest and highest total payments, the largest loss and one other."""
     total = sum(sim.payouts.due[p][y] for p in sim.contract.payer_ids
                 for y in sim.contract.fiscal_years)
     loss = sum(sim.money.loan_written_down.values()) + \
         sim.money.class_written_down[UNITS]
-    picks = [int(total.argmin()), int(total.argmax()), int(loss.argmax()), 1, 2, 3]
+    picks = [int(total.argmin()), int(total.argmax()), int(loss.argmax()), 1]
     return list(dict.fromkeys(picks))
 
 
