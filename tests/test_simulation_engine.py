@@ -36,14 +36,19 @@ from ledger.errors import Conflict
 from settlement.close import close_year
 from settlement.debt_service import schedule_against_actual, service
 from settlement.kpi import ResultInput
-from settlement.payments import account_totals, distribute, draw_loans, pay_fixed_fees
-from settlement.payments import record_payment
+from settlement.payments import (
+    account_totals,
+    distribute,
+    draw_loans,
+    pay_fixed_fees,
+    record_payment,
+)
 from settlement.results import audit_result, submit_results
 from settlement.runs import current_runs
 from settlement.simulation import simulate
 from settlement.simulation_assumptions import validate_assumptions
 from settlement.simulation_engine import books_scalar, books_vectorised
-from settlement.simulation_payouts import settle_scalar, settle_vectorised, variables
+from settlement.simulation_payouts import settle_scalar, variables
 
 EXAMPLE = "contracts/examples/sib-2019-five-municipalities.yaml"
 C = "sib-2019-five-municipalities"
