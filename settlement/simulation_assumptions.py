@@ -261,8 +261,10 @@ def _years(check: _Check, data: Any, contract: Contract, where: str) -> dict[int
     years = check.mapping(data, where)
     if years is None:
         return out
-    for year, spec in years.items():
-        ywhere = f"{where}.{year}"
+    for key, spec in years.items():
+        ywhere = f"{where}.{key}"
+        # YAML keys are integers; JSON object keys are text.
+        year = int(key) if isinstance(key, str) and key.isdigit() else key
         if not isinstance(year, int) or year not in contract.fiscal_years:
             check.add("FISCAL_YEAR_OUTSIDE_TERM", f"{year!r} is not a fiscal year of the "
                       f"contract (FY{contract.first_fiscal_year}–FY{contract.last_fiscal_year})",
