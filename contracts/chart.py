@@ -64,6 +64,8 @@ class Kind(StrEnum):
     # and the consumption tax added on top of that provider's invoice (once per invoice).
     PROVIDER_OUTCOME_OWED = "provider_outcome_owed"
     PROVIDER_OUTCOME_TAX = "provider_outcome_tax"
+    # The final distribution's surplus returned to a payer (contract term ``residual``).
+    RESIDUAL_REFUND = "residual_refund"
 
 
 class Code:

@@ -13,7 +13,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.values import AmountMinor, FiscalYear, GrantRate, Percent, Slug, UnitRate
+from contracts.values import (
+    AmountMinor,
+    ExactDecimal,
+    FiscalYear,
+    GrantRate,
+    Percent,
+    Slug,
+    UnitRate,
+)
 from ledger.rounding import RoundingMode
 
 
@@ -201,6 +209,68 @@ class Loan(_Frozen):
     cash_sweep: CashSweep | None = None
 
 
+class RateTier(_Frozen):
+    """One row of a return tier table: an audited KPI value in ``[from, to)`` sets the rate.
+
+    Attributes:
+        from_value: lowest value of the tier (included; document key ``from``).
+        to_value: value where the next tier starts (excluded; ``to``); None: no upper end.
+        rate: the annual rate paid for the fiscal year.
+    """
+
+    from_value: ExactDecimal = Field(alias="from")
+    to_value: ExactDecimal | None = Field(default=None, alias="to")
+    rate: UnitRate
+
+
+class ReturnCap(_Frozen):
+    """The most a class's return may reach: one of an annual rate (simple, on its capital),
+    an IRR on its dated cash flows, or a multiple of the capital paid in (capital included:
+    1.5 means the return is at most half the capital)."""
+
+    rate: UnitRate | None = None
+    irr: UnitRate | None = None
+    multiple: ExactDecimal | None = None
+
+
+class ReturnTerms(_Frozen):
+    """How a unit class earns its return, as data (issue 13).
+
+    Attributes:
+        rule: ``simple`` (``rate`` a year on each amount of capital from the day it is paid in,
+            ACT/365); ``compounding`` (``rate`` a year compounded once a year on the dated cash
+            flows, simple within a year); ``irr`` (the payment that brings the class to
+            exactly ``rate`` IRR on its dated cash flows, ACT/365); ``fixed_amount``
+            (``amount`` in total, owed at the final distribution); ``tiered`` (each fiscal
+            year's simple rate from ``tiers`` on the audited final result of ``kpi`` for that
+            year; a year not yet audited earns the minimum, if any, until its result is in).
+        rate: the annual rate of ``simple``, ``compounding`` and ``irr``.
+        amount_minor: the total return of ``fixed_amount`` (document key ``amount``).
+        kpi, tiers: the KPI and tier table of ``tiered``.
+        minimum_rate, minimum_years: a minimum coupon: at least ``minimum_rate`` a year for
+            the first ``minimum_years`` fiscal years from the first sale (``simple`` and
+            ``tiered``).
+        cap: the most the return may reach.
+    """
+
+    rule: Literal["simple", "compounding", "irr", "fixed_amount", "tiered"]
+    rate: UnitRate | None = None
+    amount_minor: AmountMinor | None = Field(default=None, alias="amount")
+    kpi: Slug | None = None
+    tiers: tuple[RateTier, ...] = ()
+    minimum_rate: UnitRate | None = None
+    minimum_years: int | None = Field(default=None, ge=1)
+    cap: ReturnCap | None = None
+
+
+class Redemption(_Frozen):
+    """A scheduled return of capital: from ``on``, ``percent`` of the capital paid in is
+    owed back (cumulatively: 25 then 100 returns a quarter, then the rest)."""
+
+    on: date
+    percent: Percent
+
+
 class UnitClass(_Frozen):
     """A class of investor units, such as silent-partnership units (匿名組合出資) sold to
     citizens.
@@ -215,7 +285,10 @@ class UnitClass(_Frozen):
             in ``protected_by``; it bears a write-down only after that protection is used up.
         protected_by: ids of the guarantees covering the class (each must cover it); required
             when ``principal`` is ``protected``.
-        target_return_annual: target yearly return (``"0.02"`` = 2 %).
+        target_return_annual: target yearly return (``"0.02"`` = 2 %), simple interest; the
+            same as ``returns: {rule: simple, rate: …}``.
+        returns: the class's return rule when it is not a plain simple rate.
+        redemptions: capital returned on a schedule before the end (the rest at the end).
         tax_category: what withholding applies to distributions (``tokumei_kumiai`` 20.42 %,
             ``interest`` 20.315 %, ``dividend``, ``none``); the rates themselves are data
             elsewhere, with effective dates.
@@ -237,6 +310,8 @@ class UnitClass(_Frozen):
     tax_category: Literal["tokumei_kumiai", "interest", "dividend", "none"]
     first_sale_fiscal_year: FiscalYear
     investors: tuple[Slug, ...] = ()
+    returns: ReturnTerms | None = None
+    redemptions: tuple[Redemption, ...] = ()
 
 
 class Guarantee(_Frozen):

@@ -452,6 +452,21 @@ DEFAULT_WATERFALL: tuple[WaterfallStep, ...] = (
     "provider_fees", "costs", "interest", "principal", "investor_returns")
 
 
+class Residual(_Frozen):
+    """Who receives what is left at the final distribution, once every claim is paid.
+
+    Attributes:
+        to: ``payers`` (back to the payers in proportion to what each paid the vehicle),
+            ``provider`` (a bonus to the service provider ``party``), ``unit_class`` (to the
+            holders of the class ``party``, as a distribution), or ``vehicle`` (the vehicle
+            — the intermediary's book — keeps it).
+        party: the provider's party id or the unit class's id, for those two.
+    """
+
+    to: Literal["payers", "provider", "unit_class", "vehicle"]
+    party: Slug | None = None
+
+
 class Contract(_Frozen):
     """A SIB or outcome-based contract, as validated data.
 
@@ -475,6 +490,8 @@ class Contract(_Frozen):
             the Japanese local-government conventions (FY-N results from the FY-N budget,
             a two-month closing period, due two months after the year ends).
         waterfall: order in which received outcome money is applied.
+        residual: who receives any surplus at the final distribution (None: the vehicle keeps
+            it).
         amendments: amendment history, oldest first.
     """
 
@@ -500,6 +517,7 @@ class Contract(_Frozen):
     consumption_tax: ConsumptionTax | None = None
     payment_terms: PaymentTerms | None = None
     waterfall: tuple[WaterfallStep, ...] = DEFAULT_WATERFALL
+    residual: Residual | None = None
     amendments: tuple[Amendment, ...] = ()
 
     @model_validator(mode="wrap")

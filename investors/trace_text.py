@@ -274,6 +274,22 @@ JAPANESE_WORDS: dict[Phrase, Wording] = {
         lambda w, s: f"目標分配率 年{'、'.join(w.each(s['rates']))}（実日数／"
                      f"{w.n(s['basis'])}日）：出資金の払込額ごとに払込日から返還日まで日割りで"
                      "計算し、累計額を1回だけ端数処理して既分配額を差し引く"),
+    Phrase.RULE_TIERED_RETURN: Wording(
+        lambda w, s: f"成果連動分配率：各年度の分配率は{w(s['kpi'])}の評価確定値が該当する"
+                     "区分による"
+                     + (f"（当初{w.n(s['years'])}年度は最低{w(s['minimum'])}）"
+                        if s.get("years") and s["years"].value else "")  # type: ignore[union-attr]
+                     + f"。出資金の払込額ごとに日割り（実日数／{w.n(s['basis'])}日）で計算し、"
+                     "累計額を1回だけ端数処理して既分配額を差し引く"),
+    Phrase.RULE_IRR_RETURN: Wording(
+        lambda w, s: f"元本＋内部収益率{w(s['rate'])}：日付のある出資・分配の各額を"
+                     f"(1＋年率)^(日数／{w.n(s['basis'])})で評価し、内部収益率が{w(s['rate'])}となる額から"
+                     "既分配額を差し引く"),
+    Phrase.RULE_COMPOUNDING_RETURN: Wording(
+        lambda w, s: f"年{w(s['rate'])}の1年複利（1年未満は日割り、1年＝{w.n(s['basis'])}日）"
+                     "で出資・分配の各額を評価し、既分配額を差し引く"),
+    Phrase.RULE_FIXED_RETURN: Wording(
+        lambda w, s: f"確定額の分配 {w(s['amount'])}（最終分配時に支払）"),
     Phrase.TIER_AMOUNT: Wording(lambda w, s: f"{_span(w, s)} → {w(s['amount'])}"),
     Phrase.TIER_PERCENT: Wording(lambda w, s: f"{_span(w, s)} → 上限額の{w.n(s['percent'])}%"),
     Phrase.PAYER_PART: Wording(lambda w, s: f"{w(s['payer'])} {w(s['amount'])}"),
@@ -372,6 +388,24 @@ JAPANESE_WORDS: dict[Phrase, Wording] = {
     Phrase.ACCRUED_ROUNDED: Wording("発生額（端数処理後）", lambda w, s: w(s["mode"])),
     Phrase.ALREADY_PAID: Wording("既分配額", lambda w, s: f"{w(s['on'])}までに分配した額"),
     Phrase.OWED: Wording("未払分配額", _owed),
+    Phrase.YEAR_RATE: Wording(
+        lambda w, s: f"{w.n(s['year'])}年度の分配率",
+        lambda w, s: ("評価確定値なし" if s.get("kpi") is None
+                      else f"評価確定値 {w.n(s['kpi'])} → 区分の分配率 {w(s['tier'])}")
+        + f"、最低分配率 {w(s['floor'])}", " → "),
+    Phrase.FLOW_VALUE: Wording(
+        lambda w, s: f"{w(s['on'])}の出資・分配",
+        lambda w, s: f"{w(s['amount'])} × {w.n(s['days'])}日分の成長率 {w.n(s['growth'])}"),
+    Phrase.FLOWS_NET: Wording(
+        "評価額による発生額",
+        lambda w, s: f"{w(s['valued'])} − 出資残高 {w(s['outstanding'])} + 既分配額 "
+                     f"{w(s['paid'])}"),
+    Phrase.FIXED_RETURN_DUE: Wording(
+        "確定額の分配",
+        lambda w, s: f"{w(s['amount'])}（最終分配："
+                     f"{'該当' if s.get('final') is Phrase.YES else '非該当'}）"),
+    Phrase.RETURN_CAPPED: Wording(
+        "分配の上限", lambda w, s: f"発生額 {w(s['accrued'])} は上限を超える"),
 }
 
 

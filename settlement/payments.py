@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from contracts.chart import Code, Kind, payers_book_code, provider_payees
-from contracts.instruments import Contribution
+from contracts.instruments import Contribution, UnitClass
 from contracts.model import Contract
 from contracts.store import contract_from_row, get_contract, versions
 from ledger import read
@@ -25,12 +25,19 @@ from ledger.calendar import fiscal_year_bounds
 from ledger.entries import CREDIT, DEBIT, EntryDraft, credit, debit
 from ledger.errors import Conflict, SibError
 from ledger.money import from_minor
-from ledger.rounding import round_minor
+from ledger.rounding import RemainderPolicy, allocate, round_minor
 from ledger.service import EntryRecord, get_book, post_entry
 from settlement.budget import obligation_year_of
+from settlement.class_returns import (
+    ClassInputs,
+    class_return_owed,
+    owed_from_flows,
+    tiered_schedule,
+)
 from settlement.debt_service import ServiceRun, accrue_to, read_state, service, sweep
+from settlement.results import current_audited
 from settlement.tables import ReceiptApplication, SettlementRun
-from settlement.trace import About, Subject, Trace
+from settlement.trace import About, Step, Subject, Trace
 from settlement.unit_returns import CapitalChange, RateSchedule, ReturnOwed, return_owed
 from settlement.waterfall import Claim, WaterfallResult, losses, run_waterfall
 
@@ -361,31 +368,82 @@ def _investor_claims(session: Session, contract: Contract, on: date,
         outstanding = capital - returned
         if outstanding <= 0:
             continue
-        owed = investor_return_owed(session, contract, unit_class.id, on)
+        owed = investor_return_owed(session, contract, unit_class.id, on, final)
         if owed is not None and owed.owed_minor > 0:
             claims.append(Claim("investor_returns", unit_class.id, unit_class.id,
                                 owed.owed_minor, unit_class.seniority + 100, owed.trace))
-        if final:
-            claims.append(Claim("principal", unit_class.id, unit_class.id, outstanding,
+        redeem = outstanding if final else redemption_due(contract, unit_class, on, capital,
+                                                          returned)
+        if redeem > 0:
+            claims.append(Claim("principal", unit_class.id, unit_class.id, redeem,
                                 unit_class.seniority))
     return claims
 
 
+def redemption_due(contract: Contract, unit_class: UnitClass, on: date, paid_in_minor: int,
+                   returned_minor: int) -> int:
+    """Capital owed back by ``on`` under the class's redemption schedule: the percentages
+    of the capital paid in whose dates have come, rounded once with the contract's mode,
+    less the capital already returned (or written down)."""
+    percent = sum((Fraction(r.percent) for r in unit_class.redemptions if r.on <= on),
+                  Fraction(0))
+    if not percent:
+        return 0
+    due = round_minor(Fraction(paid_in_minor) * min(percent, Fraction(100)) / 100,
+                      contract.rounding.mode)
+    return max(due - returned_minor, 0)
+
+
 def investor_return_owed(session: Session, contract: Contract, class_id: str,
-                         on: date) -> ReturnOwed | None:
-    """The return a unit class is owed at ``on``, from the ledger alone: the target return
-    accrued on its capital timeline (``units:<class>``) to ``on``, rounded once, less the
+                         on: date, final: bool = False) -> ReturnOwed | None:
+    """The return a unit class is owed at ``on``, from the ledger alone: the return accrued
+    by the class's rule to ``on`` (a simple target return on its capital timeline
+    ``units:<class>``, or a rule of :mod:`settlement.class_returns`), rounded once, less the
     returns already distributed to it (``distributions:<class>``) by ``on``. None when the
-    class has no target return. Computed again after it is paid, it is zero; paid in part, the
-    rest is owed again at the next distribution."""
-    rates = return_rates(session, contract, class_id)
-    if rates is None:
-        return None
+    class has no return. Computed again after it is paid, it is zero; paid in part, the rest
+    is owed again at the next distribution."""
+    unit_class = next(u for u in contract.unit_classes if u.id == class_id)
+    about = About(Subject.INVESTOR_RETURN, instrument=class_id, on=on)
     paid_debits, paid_credits = account_totals(session, contract.id, f"distributions:{class_id}",
                                                through_on=on)
-    return return_owed(About(Subject.INVESTOR_RETURN, instrument=class_id, on=on),
-                       capital_changes(session, contract.id, class_id, on),
-                       rates, on, paid_debits - paid_credits, contract.rounding.mode)
+    changes = capital_changes(session, contract.id, class_id, on)
+    terms = unit_class.returns
+    if terms is None:
+        rates = return_rates(session, contract, class_id)
+        if rates is None:
+            return None
+        return return_owed(about, changes, rates, on, paid_debits - paid_credits,
+                           contract.rounding.mode)
+    schedule: RateSchedule | None = None
+    tier_steps: tuple[Step, ...] = ()
+    if terms.rule == "tiered":
+        schedule, steps = _tier_schedule(session, contract, unit_class)
+        tier_steps = tuple(steps)
+    elif terms.rule == "simple":
+        schedule = RateSchedule.of(max(Fraction(terms.rate or 0),
+                                       Fraction(terms.minimum_rate or 0)))
+    paid_out = [(p.effective_on, p.amount_minor if p.side == DEBIT else -p.amount_minor)
+                for p in read.postings(session, contract.id,
+                                       account=Code.distributions(class_id), through_on=on)]
+    paid_out += [(c.on, -c.amount_minor) for c in changes if c.amount_minor < 0]
+    inputs = ClassInputs(tuple(changes), owed_from_flows(changes, paid_out),
+                         paid_debits - paid_credits, schedule, tier_steps, final)
+    return class_return_owed(about, terms, inputs, on, contract.rounding.mode)
+
+
+def _tier_schedule(session: Session, contract: Contract, unit_class: UnitClass
+                   ) -> tuple[RateSchedule, list[Step]]:
+    """A tiered class's rate by fiscal year, from the audited final results of its KPI."""
+    terms = unit_class.returns
+    assert terms is not None and terms.kpi is not None
+    years = [(year, fiscal_year_bounds(year, contract.fiscal_year_start_month)[0])
+             for year in range(unit_class.first_sale_fiscal_year, contract.last_fiscal_year + 1)]
+    results: dict[int, Decimal] = {}
+    for year, _ in years:
+        row = current_audited(session, contract.id, year).get((terms.kpi, ""))
+        if row is not None:
+            results[year] = Decimal(row.value)
+    return tiered_schedule(terms, years, results, unit_class.first_sale_fiscal_year)
 
 
 def return_rates(session: Session, contract: Contract, class_id: str) -> RateSchedule | None:
@@ -488,9 +546,58 @@ def distribute(session: Session, contract_id: str, on: date, final: bool = False
                                                 final).id or 0)
     if final:
         _write_down(session, contract, result, on, tag, out)
+        if result.left_minor > 0:
+            out.entries += _residual(session, contract, result.left_minor, on, tag)
     elif result.left_minor > 0:
         out.entries += sweep(session, contract, result.left_minor, on, tag)
     _record_applications(session, contract, tag, on, applied)
+    return out
+
+
+def _residual(session: Session, contract: Contract, left_minor: int, on: date,
+              tag: str) -> list[int]:
+    """The surplus of the final distribution to whom the contract's residual term names:
+    the payers, back in proportion to what each paid the vehicle (their outcome income and
+    cost reduced, in both books); a provider's bonus (a fee); a unit class's holders (a
+    distribution, paid to them with their withholding); or nobody (the vehicle keeps it)."""
+    residual = contract.residual
+    if residual is None or residual.to == "vehicle":
+        return []
+    links: dict[str, Any] = {"contract": contract.id, "step": "residual", "final": True,
+                             "distribution": tag}
+    cur = contract.currency
+    if residual.to == "provider":
+        party = residual.party or ""
+        return [_post(session, contract.id, f"{tag}:residual:{party}", Kind.PROVIDER_FEE, on,
+                      left_minor, Code.fees(party), Code.CASH,
+                      f"Residual to the provider — {party}", {**links, "provider": party},
+                      cur).id or 0]
+    if residual.to == "unit_class":
+        class_id = residual.party or ""
+        return [_post(session, contract.id, f"{tag}:residual:{class_id}",
+                      Kind.INVESTOR_DISTRIBUTION, on, left_minor, Code.distributions(class_id),
+                      Code.distributions_payable(class_id),
+                      f"Residual to the holders — {class_id}",
+                      {**links, "unit_class": class_id}, cur).id or 0]
+    paid = {payer: read.totals(session, contract.id, Code.receivable(payer),
+                               kinds=[Kind.OUTCOME_RECEIPT]).credits_minor
+            for payer in contract.payer_ids}
+    payers = [p for p, amount in paid.items() if amount > 0]
+    if not payers:
+        return []
+    parts = allocate(left_minor, [paid[p] for p in payers], RemainderPolicy.LARGEST_REMAINDER)
+    out = []
+    for payer, part in zip(payers, parts):
+        if part <= 0:
+            continue
+        refund = {**links, "payer": payer}
+        out.append(_post(session, contract.id, f"{tag}:residual:{payer}",
+                         Kind.RESIDUAL_REFUND, on, part, Code.outcome_income(payer), Code.CASH,
+                         f"Residual returned to the payer — {payer}", refund, cur).id or 0)
+        out.append(_post(session, payers_book_code(contract.id),
+                         f"{tag}:residual-received:{payer}", Kind.RESIDUAL_REFUND, on, part,
+                         Code.bank(payer), Code.outcome_cost(payer),
+                         f"Residual received from the SPV — {payer}", refund, cur).id or 0)
     return out
 
 

@@ -141,6 +141,10 @@ class Phrase(StrEnum):
     RULE_LOSS = "rule.loss"
     RULE_LOAN_INTEREST = "rule.loan_interest"
     RULE_TARGET_RETURN = "rule.target_return"
+    RULE_TIERED_RETURN = "rule.tiered_return"
+    RULE_IRR_RETURN = "rule.irr_return"
+    RULE_COMPOUNDING_RETURN = "rule.compounding_return"
+    RULE_FIXED_RETURN = "rule.fixed_return"
     TIER_AMOUNT = "part.tier_amount"
     TIER_PERCENT = "part.tier_percent"
     PAYER_PART = "part.payer_part"
@@ -199,6 +203,11 @@ class Phrase(StrEnum):
     ACCRUED_ROUNDED = "step.accrued_rounded"
     ALREADY_PAID = "step.already_paid"
     OWED = "step.owed"
+    YEAR_RATE = "step.year_rate"
+    FLOW_VALUE = "step.flow_value"
+    FLOWS_NET = "step.flows_net"
+    FIXED_RETURN_DUE = "step.fixed_return_due"
+    RETURN_CAPPED = "step.return_capped"
 
 
 class Subject(StrEnum):
@@ -827,6 +836,22 @@ ENGLISH_WORDS: dict[Phrase, Wording] = {
         lambda w, s: f"{'; '.join(w.each(s['rates']))} a year, ACT/{w.n(s['basis'])}, on each "
                      "amount of capital from the day it is paid in to the day it is returned; "
                      "owed = accrued (rounded once) − returns already paid"),
+    Phrase.RULE_TIERED_RETURN: Wording(
+        lambda w, s: f"each fiscal year's rate from the tier its audited {w(s['kpi'])} reaches"
+                     + (f", at least {w.n(s['minimum'])} in the first {w.n(s['years'])} years"
+                        if s.get("years") and s["years"].value else "")  # type: ignore[union-attr]
+                     + f"; ACT/{w.n(s['basis'])} on each amount of capital; owed = accrued "
+                     "(rounded once) − returns already paid"),
+    Phrase.RULE_IRR_RETURN: Wording(
+        lambda w, s: f"capital plus {w.n(s['rate'])} IRR on the dated cash flows "
+                     f"((1 + rate)^(days/{w.n(s['basis'])})); owed = what brings the class to "
+                     "that IRR − returns already paid"),
+    Phrase.RULE_COMPOUNDING_RETURN: Wording(
+        lambda w, s: f"{w.n(s['rate'])} a year compounded yearly on the dated cash flows "
+                     f"(simple within a year of {w.n(s['basis'])} days); owed = accrued − "
+                     "returns already paid"),
+    Phrase.RULE_FIXED_RETURN: Wording(
+        lambda w, s: f"a fixed return of {w.n(s['amount'])}, owed at the final distribution"),
     Phrase.TIER_AMOUNT: Wording(lambda w, s: f"{_tier_span(w, s)} → {w.n(s['amount'])}"),
     Phrase.TIER_PERCENT: Wording(lambda w, s: f"{_tier_span(w, s)} → {w.n(s['percent'])} %"),
     Phrase.PAYER_PART: Wording(lambda w, s: f"{w(s['payer'])} {w(s['amount'])}"),
@@ -924,6 +949,24 @@ ENGLISH_WORDS: dict[Phrase, Wording] = {
     Phrase.ALREADY_PAID: Wording(
         "already paid", lambda w, s: f"returns distributed by {w(s['on'])}"),
     Phrase.OWED: Wording("owed", _owed),
+    Phrase.YEAR_RATE: Wording(
+        lambda w, s: f"rate FY{s['year'].value}",  # type: ignore[union-attr]
+        lambda w, s: ("no audited result yet" if s.get("kpi") is None
+                      else f"result {w.n(s['kpi'])} → tier {w.n(s['tier'])}")
+        + f", minimum {w.n(s['floor'])}"),
+    Phrase.FLOW_VALUE: Wording(
+        lambda w, s: f"flow of {w(s['on'])}",
+        lambda w, s: f"{w.n(s['amount'])} × growth over {w.n(s['days'])} days "
+                     f"{w.n(s['growth'])}"),
+    Phrase.FLOWS_NET: Wording(
+        "accrued on the flows",
+        lambda w, s: f"{w.n(s['valued'])} − capital outstanding {w.n(s['outstanding'])} + "
+                     f"returns paid {w.n(s['paid'])}"),
+    Phrase.FIXED_RETURN_DUE: Wording(
+        "fixed return due",
+        lambda w, s: f"{w.n(s['amount'])} at the final distribution (final: {w(s['final'])})"),
+    Phrase.RETURN_CAPPED: Wording(
+        "capped", lambda w, s: f"accrued {w.n(s['accrued'])} is above the cap"),
 }
 
 ENGLISH_SUBJECTS: dict[Subject, Callable[[Writer, About], str]] = {

@@ -30,6 +30,7 @@ from typing import Any, get_args
 import pytest
 from pypdf import PdfReader
 
+from contracts.instruments import RateTier, ReturnCap, ReturnTerms
 from contracts.model import Contract, Kpi, to_document
 from contracts.rules import (
     BinaryThresholdRule,
@@ -56,6 +57,7 @@ from investors.trace_text import (
     trace_text,
 )
 from ledger.rounding import RoundingMode
+from settlement.class_returns import ClassInputs, Flow, class_return_owed, tiered_schedule
 from settlement.engine import YearBefore, settle_year
 from settlement.kpi import ResultInput
 from settlement.loans import loan_schedule
@@ -636,6 +638,23 @@ def _other_traces() -> Iterator[tuple[Contract, Trace]]:
     yield five, return_owed(about, changes, "0.03", date(2023, 4, 1), 30_000).trace
     amended = RateSchedule.of([(date(2021, 4, 1), "0.03"), (date(2022, 4, 1), "0.025")])
     yield five, return_owed(about, changes, amended, date(2023, 4, 1), 90_000).trace
+    # The return rules of settlement.class_returns: tiered with a minimum, IRR, compounding
+    # under a cap, a fixed amount at the end.
+    tiers = (RateTier.model_validate({"from": "0", "to": "7200", "rate": "0.01"}),
+             RateTier.model_validate({"from": "7200", "rate": "0.03"}))
+    tiered = ReturnTerms(rule="tiered", kpi="participants", tiers=tiers,
+                         minimum_rate=D("0.02"), minimum_years=2)
+    years = [(y, date(y, 4, 1)) for y in range(2021, 2024)]
+    schedule, steps = tiered_schedule(tiered, years, {2021: D(7000), 2022: D(8000)}, 2021)
+    flows = (Flow(date(2021, 4, 1), 1_000_005), Flow(date(2022, 4, 1), -30_000))
+    for terms, extra in ((tiered, {"schedule": schedule, "tier_steps": tuple(steps)}),
+                         (ReturnTerms(rule="irr", rate=D("0.08")), {}),
+                         (ReturnTerms(rule="compounding", rate=D("0.08"),
+                                      cap=ReturnCap(irr=D("0.05"))), {}),
+                         (ReturnTerms.model_validate({"rule": "fixed_amount", "amount": 9}),
+                          {"final": True})):
+        inputs = ClassInputs(tuple(changes), flows, 30_000, **extra)  # type: ignore[arg-type]
+        yield five, class_return_owed(about, terms, inputs, date(2023, 4, 1), "truncate").trace
 
 
 def test_schedules_distributions_and_returns_in_japanese_have_no_english_word():

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from contracts.checks.base import Known
-from contracts.checks.funding import check_instruments, check_providers
+from contracts.checks.funding import check_instruments, check_providers, check_residual
 from contracts.checks.history import check_amendments, check_term, check_waterfall
 from contracts.checks.payments import (
     check_authorisations,
@@ -44,6 +44,7 @@ STRUCTURAL_CHECKS: tuple[Check, ...] = (
     check_term, check_duplicate_ids, check_references, check_roles, check_invoice_numbers,
     check_payer_shares, check_authorisations, check_kpis, check_tranches, check_caps,
     check_instruments, check_providers, check_waterfall, check_amendments, check_tax,
+    check_residual,
 )
 
 # Problems after which the maxima per payer cannot be computed meaningfully.

@@ -4,6 +4,7 @@ guarantees, contributions, and providers' fee terms."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 from contracts.checks.base import Known, name_of, outside_term, problem, year_key
 from contracts.instruments import Contribution, Grant, Guarantee, Loan, Repayment, UnitClass
@@ -28,11 +29,84 @@ def check_instruments(contract: Contract, known: Known) -> list[Problem]:
                                      f"{at}.first_sale_fiscal_year",
                                      f"unit class '{instrument.id}'")
             problems += _protection(contract, instrument, at)
+            problems += _returns(contract, instrument, at)
         elif isinstance(instrument, Guarantee):
             problems += _guarantee(instrument, known, at)
         elif isinstance(instrument, Contribution):
             problems += outside_term(contract, instrument.fiscal_year, f"{at}.fiscal_year",
                                      f"contribution '{instrument.id}'")
+    return problems
+
+
+def check_residual(contract: Contract, known: Known) -> list[Problem]:
+    """A residual to a provider names one of the contract's providers; to a unit class, one
+    of its classes; to the payers or the vehicle, no party."""
+    residual = contract.residual
+    if residual is None:
+        return []
+    choices = {"provider": [p.party for p in contract.providers],
+               "unit_class": [u.id for u in contract.unit_classes]}.get(residual.to)
+    if choices is None:
+        return [] if residual.party is None else [problem(
+            "RESIDUAL_PARTY", f"a residual to the {residual.to} names no party",
+            "residual.party")]
+    if residual.party not in choices:
+        return [problem("RESIDUAL_PARTY", f"a residual to a {residual.to.replace('_', ' ')} "
+                        f"names one of the contract's: {', '.join(choices) or 'none'}",
+                        "residual.party")]
+    return []
+
+
+def _returns(contract: Contract, unit_class: UnitClass, at: str) -> list[Problem]:
+    """A return rule with what it needs (a rate, an amount, a KPI measured for the whole
+    contract and its tiers), one cap, a minimum with its years, and a redemption schedule in
+    date order within the term and adding up to at most 100 %."""
+    problems: list[Problem] = []
+    terms = unit_class.returns
+    if terms is not None:
+        here = f"{at}.returns"
+        if unit_class.target_return_annual is not None:
+            problems.append(problem("RETURN_TWICE", "give the return either as "
+                                    "target_return_annual or as returns, not both",
+                                    f"{at}.target_return_annual"))
+        needs = {"simple": "rate", "compounding": "rate", "irr": "rate",
+                 "fixed_amount": "amount", "tiered": "tiers"}[terms.rule]
+        given = {"rate": terms.rate is not None, "amount": terms.amount_minor is not None,
+                 "tiers": bool(terms.tiers)}[needs]
+        if not given:
+            problems.append(problem("RETURN_TERM_MISSING", f"a {terms.rule} return needs its "
+                                    f"{needs}", f"{here}.{needs}"))
+        if terms.rule == "tiered":
+            kpi = next((k for k in contract.kpis if k.id == terms.kpi), None)
+            if kpi is None:
+                problems.append(problem("UNKNOWN_KPI", f"a tiered return names the KPI whose "
+                                        f"audited result sets its rate; {terms.kpi!r} is not "
+                                        "one of the contract's KPIs", f"{here}.kpi"))
+            elif kpi.measured == "per_payer":
+                problems.append(problem("RETURN_KPI_PER_PAYER", f"KPI '{kpi.id}' is measured "
+                                        "per payer: a class's rate needs one result a year",
+                                        f"{here}.kpi"))
+        if (terms.minimum_rate is None) != (terms.minimum_years is None):
+            problems.append(problem("RETURN_MINIMUM_INCOMPLETE", "a minimum coupon gives both "
+                                    "minimum_rate and minimum_years", f"{here}.minimum_rate"))
+        cap = terms.cap
+        if cap is not None and sum(v is not None for v in (cap.rate, cap.irr,
+                                                            cap.multiple)) != 1:
+            problems.append(problem("RETURN_CAP_INVALID", "a cap is one of rate, irr or "
+                                    "multiple", f"{here}.cap"))
+        elif cap is not None and cap.multiple is not None and cap.multiple < 1:
+            problems.append(problem("RETURN_CAP_INVALID", "a multiple below 1 would cap the "
+                                    "return below zero", f"{here}.cap.multiple"))
+    total = Decimal(0)
+    for k, redemption in enumerate(unit_class.redemptions):
+        here = f"{at}.redemptions[{k}]"
+        total += redemption.percent
+        if k and redemption.on <= unit_class.redemptions[k - 1].on:
+            problems.append(problem("REDEMPTIONS_NOT_IN_ORDER", "redemptions are listed in "
+                                    "date order", f"{here}.on"))
+        if total > 100:
+            problems.append(problem("REDEMPTIONS_ABOVE_CAPITAL", f"the redemptions add up to "
+                                    f"{total} % of the capital", f"{here}.percent"))
     return problems
 
 

@@ -1,0 +1,250 @@
+"""A unit class's return by its own rule (issue 13): simple, tiered on an audited KPI with a
+minimum coupon, compounding, an IRR target on the dated cash flows, a fixed amount, each with
+an optional cap — and what is owed at a date. Pure.
+
+Every rule gives the same two figures: the return *accrued* to a date (cumulative since the
+first subscription, rounded once with the contract's mode) and what is *owed* = accrued − the
+returns already paid (never below zero). So a return paid in part carries its arrears, paying
+it again gives zero, and a rule whose rate becomes known only later (a tier table on a KPI
+audited after the year) catches up at the next distribution.
+
+Rates that depend on time are simple within the rule's own convention:
+
+- ``simple`` / ``tiered``: ``amount × rate × days / 365`` per capital change, with the rate of
+  each period (:class:`~settlement.unit_returns.RateSchedule`); a tiered class's periods are
+  its fiscal years, each at the rate its KPI result reaches (at least the minimum coupon in
+  the first years).
+- ``irr`` and ``compounding``: the return is what makes the class's dated cash flows worth
+  nothing at the rate: accrued = Σ contributions × g(t, on) − Σ paid × g(t, on) − capital
+  outstanding + returns paid, where ``paid`` is every payment to the class (returns and
+  capital) and g is the growth factor from ``t`` to ``on``. For ``irr`` g = (1 + r)^(days/365);
+  this power is irrational, so it is computed in decimal arithmetic to 50 significant digits
+  (far below a millionth of a yen on any amount the ledger accepts) and the result rounded
+  once. For ``compounding`` g = (1 + r)^n × (1 + r × d / 365) for n whole years of 365 days and
+  d days left: exact.
+- ``fixed_amount``: the amount, owed at the final distribution.
+
+A cap bounds the accrued return: a simple rate, an IRR (the ``irr`` accrual at that rate) or a
+multiple of the capital paid in (``(m − 1) ×`` contributions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, localcontext
+from fractions import Fraction
+
+from contracts.instruments import RateTier, ReturnTerms
+from ledger.rounding import RoundingMode
+from settlement.trace import (
+    ROUNDING_TERMS,
+    About,
+    Figure,
+    Party,
+    Phrase,
+    Step,
+    Trace,
+    Unit,
+    day,
+    days,
+    minor,
+    number,
+    rate,
+)
+from settlement.unit_returns import (
+    DAYS_IN_YEAR,
+    CapitalChange,
+    RateSchedule,
+    ReturnOwed,
+    accrued_exact,
+)
+
+_DIGITS = 50
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A dated cash flow of the class: positive paid in, negative paid out to it (a return
+    or capital) — from the class's side, the investors' money."""
+
+    on: date
+    amount_minor: int
+
+
+def tier_rate(tiers: Sequence[RateTier], value: Decimal) -> Fraction:
+    """The rate of the tier ``value`` falls in (``from`` included, ``to`` excluded); 0 when
+    it is in none."""
+    for tier in tiers:
+        if value >= tier.from_value and (tier.to_value is None or value < tier.to_value):
+            return Fraction(tier.rate)
+    return Fraction(0)
+
+
+def tiered_schedule(terms: ReturnTerms, years: Sequence[tuple[int, date]],
+                    results: dict[int, Decimal], first_sale_year: int
+                    ) -> tuple[RateSchedule, list[Step]]:
+    """The rate of each fiscal year (``years``: (fiscal year, its first day), in order) from
+    the KPI result of that year, at least ``minimum_rate`` in the first ``minimum_years``
+    fiscal years from the first sale; a year without a result earns the minimum (or 0)."""
+    periods: list[tuple[date, Fraction]] = []
+    steps: list[Step] = []
+    minimum = Fraction(terms.minimum_rate) if terms.minimum_rate is not None else Fraction(0)
+    for year, starts in years:
+        floor = minimum if terms.minimum_years is not None \
+            and year < first_sale_year + terms.minimum_years else Fraction(0)
+        value = results.get(year)
+        from_tier = tier_rate(terms.tiers, value) if value is not None else None
+        chosen = max(from_tier or Fraction(0), floor)
+        params: dict[str, Figure | Phrase | None] = {
+            "year": number(year), "floor": rate(floor),
+            "tier": None if from_tier is None else rate(from_tier),
+            "kpi": None if value is None else Figure(value, Unit.NUMBER)}
+        steps.append(Step(Phrase.YEAR_RATE, rate(chosen), params))
+        periods.append((date.min if not periods else starts, chosen))
+    return RateSchedule(tuple(periods) or ((date.min, Fraction(0)),)), steps
+
+
+def _growth(rule: str, rate_annual: Fraction, since: date, on: date) -> Fraction:
+    """g(since, on): (1 + r)^(days/365) for ``irr`` (to 50 digits), (1 + r)^n (1 + r d/365)
+    for ``compounding`` (exact)."""
+    elapsed = max((on - since).days, 0)
+    if rule == "compounding":
+        years, rest = divmod(elapsed, DAYS_IN_YEAR)
+        return (1 + rate_annual) ** years * (1 + rate_annual * rest / DAYS_IN_YEAR)
+    with localcontext() as ctx:
+        ctx.prec = _DIGITS
+        base = Decimal(rate_annual.numerator) / Decimal(rate_annual.denominator) + 1
+        power = (base.ln() * elapsed / DAYS_IN_YEAR).exp()
+    return Fraction(power)
+
+
+def flows_accrued(rule: str, rate_annual: Fraction, flows: Sequence[Flow],
+                  returns_paid_minor: int, on: date) -> tuple[Fraction, list[Step]]:
+    """The accrued return of ``irr`` / ``compounding``: Σ flow × g(t, on) − capital
+    outstanding + returns paid (see the module's docstring), with one step per flow (its
+    growth factor shown to 12 decimal places; the value uses it in full)."""
+    steps = []
+    valued = Fraction(0)
+    for flow in flows:
+        if flow.on > on:
+            continue
+        growth = _growth(rule, rate_annual, flow.on, on)
+        value = flow.amount_minor * growth
+        valued += value
+        steps.append(Step(Phrase.FLOW_VALUE, minor(value), {
+            "on": day(flow.on), "amount": minor(flow.amount_minor),
+            "days": days(max((on - flow.on).days, 0)),
+            "growth": number(growth if growth.denominator == 1 or (10**12) % growth.denominator == 0
+                             else Fraction(round(growth * 10**12), 10**12))}))
+    return valued, steps
+
+
+@dataclass(frozen=True)
+class ClassInputs:
+    """What a class's return depends on, read from the ledger and the audited results.
+
+    Attributes:
+        changes: the capital timeline (subscriptions +, capital returned or written down −).
+        flows: every payment in (+) and out to the class (−: returns and capital), dated.
+        returns_paid_minor: the returns already distributed by the date.
+        schedule: the simple rate schedule (``simple``; the target return's amendments).
+        tier_steps: for ``tiered``, how each fiscal year's rate was chosen.
+        final: whether this is the final distribution (``fixed_amount`` is owed then).
+    """
+
+    changes: tuple[CapitalChange, ...]
+    flows: tuple[Flow, ...]
+    returns_paid_minor: int
+    schedule: RateSchedule | None = None
+    tier_steps: tuple[Step, ...] = ()
+    final: bool = False
+
+
+def class_return_owed(about: About, terms: ReturnTerms, inputs: ClassInputs, on: date,
+                      mode: RoundingMode | str) -> ReturnOwed:
+    """The return owed to a class at ``on`` by its rule, with its trace."""
+    mode = RoundingMode(mode)
+    trace = Trace(about, _rule_step(terms, inputs))
+    trace.input(Phrase.VALUED_ON, day(on))
+    capital_in = sum(c.amount_minor for c in inputs.changes if c.amount_minor > 0 and c.on <= on)
+    outstanding = sum(c.amount_minor for c in inputs.changes if c.on <= on)
+    exact = _accrued(terms, inputs, on, outstanding, trace)
+    exact = _capped(terms, inputs, on, outstanding, capital_in, exact, trace)
+    exact = max(exact, Fraction(0))
+    trace.step(Phrase.ACCRUED, minor(exact), on=day(on))
+    accrued = trace.rounded(exact, mode)
+    trace.step(Phrase.ACCRUED_ROUNDED, minor(accrued), mode=ROUNDING_TERMS[mode])
+    paid = inputs.returns_paid_minor
+    trace.step(Phrase.ALREADY_PAID, minor(paid), on=day(on))
+    owed = max(accrued - paid, 0)
+    trace.step(Phrase.OWED, minor(owed), accrued=minor(accrued), paid=minor(paid))
+    trace.result_minor = owed
+    return ReturnOwed(on, exact, accrued, paid, owed, trace)
+
+
+def _rule_step(terms: ReturnTerms, inputs: ClassInputs) -> Step:
+    if terms.rule == "fixed_amount":
+        return Step(Phrase.RULE_FIXED_RETURN, params={"amount": minor(terms.amount_minor or 0)})
+    if terms.rule in ("irr", "compounding"):
+        return Step(Phrase.RULE_IRR_RETURN if terms.rule == "irr"
+                    else Phrase.RULE_COMPOUNDING_RETURN,
+                    params={"rate": rate(Fraction(terms.rate or 0)),
+                            "basis": days(DAYS_IN_YEAR)})
+    if terms.rule == "tiered":
+        return Step(Phrase.RULE_TIERED_RETURN, params={
+            "kpi": Party(terms.kpi or ""), "minimum": rate(Fraction(terms.minimum_rate or 0)),
+            "years": number(terms.minimum_years or 0), "basis": days(DAYS_IN_YEAR)})
+    schedule = inputs.schedule or RateSchedule.of(Fraction(terms.rate or 0))
+    return Step(Phrase.RULE_TARGET_RETURN, params={"rates": schedule.terms(),
+                                                   "basis": days(DAYS_IN_YEAR)})
+
+
+def _accrued(terms: ReturnTerms, inputs: ClassInputs, on: date, outstanding: int,
+             trace: Trace) -> Fraction:
+    if terms.rule == "fixed_amount":
+        amount = terms.amount_minor or 0
+        trace.step(Phrase.FIXED_RETURN_DUE, minor(amount if inputs.final else 0),
+                   amount=minor(amount), final=Phrase.YES if inputs.final else Phrase.NO)
+        return Fraction(amount if inputs.final else 0)
+    if terms.rule in ("irr", "compounding"):
+        valued, steps = flows_accrued(terms.rule, Fraction(terms.rate or 0), inputs.flows,
+                                      inputs.returns_paid_minor, on)
+        trace.steps += steps
+        exact = valued - outstanding + inputs.returns_paid_minor
+        trace.step(Phrase.FLOWS_NET, minor(exact), valued=minor(valued),
+                   outstanding=minor(outstanding), paid=minor(inputs.returns_paid_minor))
+        return exact
+    trace.steps += list(inputs.tier_steps)
+    schedule = inputs.schedule or RateSchedule.of(Fraction(terms.rate or 0))
+    return accrued_exact(inputs.changes, schedule, on)
+
+
+def _capped(terms: ReturnTerms, inputs: ClassInputs, on: date, outstanding: int,
+            capital_in: int, exact: Fraction, trace: Trace) -> Fraction:
+    cap = terms.cap
+    if cap is None:
+        return exact
+    if cap.rate is not None:
+        limit = accrued_exact(inputs.changes, RateSchedule.of(Fraction(cap.rate)), on)
+    elif cap.irr is not None:
+        valued, _ = flows_accrued("irr", Fraction(cap.irr), inputs.flows,
+                                  inputs.returns_paid_minor, on)
+        limit = valued - outstanding + inputs.returns_paid_minor
+    elif cap.multiple is not None:
+        limit = (Fraction(cap.multiple) - 1) * capital_in
+    else:
+        return exact
+    if exact <= limit:
+        return exact
+    trace.step(Phrase.RETURN_CAPPED, minor(limit), accrued=minor(exact))
+    return limit
+
+
+def owed_from_flows(changes: Sequence[CapitalChange], paid_out: Sequence[tuple[date, int]]
+                    ) -> tuple[Flow, ...]:
+    """The class's flows: each subscription in, each payment out (returns and capital)."""
+    flows = [Flow(c.on, c.amount_minor) for c in changes if c.amount_minor > 0]
+    flows += [Flow(on, -amount) for on, amount in paid_out if amount]
+    return tuple(sorted(flows, key=lambda f: (f.on, -f.amount_minor)))

@@ -1,0 +1,287 @@
+"""Return rules per unit class and the residual step (issue 13, items 1–2), as worked
+examples derived by hand: a senior and a junior class whose rates come from a tier table on
+an audited KPI (the senior with a minimum coupon for its first three years), paid by
+seniority; "capital plus 12 % IRR" checked with pyxirr; yearly compounding; a fixed return
+under a multiple cap; a 25 % redemption in year 4; and a surplus returned to the payers."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+from decimal import Decimal as D
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from contracts.instruments import RateTier, Redemption, ReturnCap, ReturnTerms, UnitClass
+from contracts.store import load_contract
+from contracts.validate import validate_document
+from investors.store import HolderSpec, add_holder, subscribe
+from ledger import read
+from ledger.verify import verify
+from settlement.class_returns import (
+    ClassInputs,
+    Flow,
+    class_return_owed,
+    tiered_schedule,
+)
+from settlement.close import close_year
+from settlement.kpi import ResultInput
+from settlement.payments import distribute, free_cash, record_payment, redemption_due
+from settlement.results import audit_result, submit_results
+from settlement.trace import About, Phrase, Subject
+from settlement.unit_returns import CapitalChange
+
+BASE: dict[str, Any] = yaml.safe_load(
+    (Path(__file__).parent / "contracts_invalid/_base_valid.yaml").read_text(encoding="utf-8"))
+ABOUT = About(Subject.INVESTOR_RETURN, instrument="x")
+
+SENIOR_TIERS = (RateTier.model_validate({"from": "0", "to": "50", "rate": "0.01"}),
+                RateTier.model_validate({"from": "50", "to": "70", "rate": "0.03"}),
+                RateTier.model_validate({"from": "70", "rate": "0.05"}))
+JUNIOR_TIERS = (RateTier.model_validate({"from": "50", "to": "70", "rate": "0.06"}),
+                RateTier.model_validate({"from": "70", "rate": "0.10"}))
+SENIOR = ReturnTerms(rule="tiered", kpi="continuation", tiers=SENIOR_TIERS,
+                     minimum_rate=D("0.02"), minimum_years=3)
+JUNIOR = ReturnTerms(rule="tiered", kpi="continuation", tiers=JUNIOR_TIERS)
+YEARS = [(y, date(y, 4, 1)) for y in range(2020, 2025)]
+KPI = {2020: D(45), 2021: D(65), 2022: D(75), 2023: D(40), 2024: D(80)}
+
+
+def owed(terms: ReturnTerms, capital: list[tuple[date, int]], on: date, paid: int = 0,
+         paid_out: list[tuple[date, int]] = (), results: dict[int, D] | None = None,
+         final: bool = False):
+    changes = tuple(CapitalChange(d, a) for d, a in capital)
+    schedule, steps = (tiered_schedule(terms, YEARS, results or {}, 2020)
+                       if terms.rule == "tiered" else (None, []))
+    flows = tuple(sorted([Flow(d, a) for d, a in capital if a > 0]
+                         + [Flow(d, -a) for d, a in paid_out], key=lambda f: f.on))
+    return class_return_owed(ABOUT, terms, ClassInputs(changes, flows, paid, schedule,
+                                                       tuple(steps), final), on, "truncate")
+
+
+# --------------------------------------------------------------------------- tiers
+
+def test_tier_tables_with_a_minimum_coupon():
+    """KPI 45, 65, 75, 40 in FY2020–FY2023. Senior: tiers 1 % / 3 % / 5 %, at least 2 % in
+    its first three fiscal years → 2 %, 3 %, 5 %, then 1 % (the minimum has ended). Junior:
+    0 / 6 % / 10 % → 0, 6 %, 10 %, 0. To 1 April 2024 (FY2023 has 366 days, 29 Feb 2024):
+    senior 1,000,000 × (0.02 + 0.03 + 0.05 + 0.01 × 366/365) = 110,027.39… → 110,027;
+    junior 500,000 × (0.06 + 0.10) = 80,000."""
+    results = {y: KPI[y] for y in (2020, 2021, 2022, 2023)}
+    senior = owed(SENIOR, [(date(2020, 4, 1), 1_000_000)], date(2024, 4, 1), results=results)
+    junior = owed(JUNIOR, [(date(2020, 4, 1), 500_000)], date(2024, 4, 1), results=results)
+    assert senior.accrued_minor == 110_027
+    assert senior.accrued_exact == 1_000_000 * (Fraction(10, 100) + Fraction(366, 36_500))
+    assert junior.accrued_minor == 80_000
+    rates = [s.value.value for s in senior.trace.steps if s.phrase is Phrase.YEAR_RATE]
+    assert rates[:4] == [Fraction(2, 100), Fraction(3, 100), Fraction(5, 100),
+                         Fraction(1, 100)]
+
+
+def test_a_year_not_yet_audited_earns_the_minimum_then_catches_up():
+    """Before FY2020's result: the senior class earns its 2 % minimum (20,000 by 1 April
+    2021), the junior nothing. Once the result (65: 3 %) is in, the senior is owed 30,000 in
+    all, 10,000 more than the 20,000 paid."""
+    before = owed(SENIOR, [(date(2020, 4, 1), 1_000_000)], date(2021, 4, 1))
+    assert before.owed_minor == 20_000
+    assert owed(JUNIOR, [(date(2020, 4, 1), 500_000)], date(2021, 4, 1)).owed_minor == 0
+    after = owed(SENIOR, [(date(2020, 4, 1), 1_000_000)], date(2021, 4, 1), paid=20_000,
+                 results={2020: D(65)})
+    assert (after.accrued_minor, after.owed_minor) == (30_000, 10_000)
+
+
+# --------------------------------------------------------------------------- IRR, compounding
+
+def test_capital_plus_12_percent_irr():
+    """1,000,000 paid in on 1 April 2020; 50,000 of returns paid on 1 April 2021 and 2022;
+    the rest on 1 April 2023 (each year exactly 365 days). At 12 %:
+    1,000,000 × 1.12³ − 50,000 × 1.12² − 50,000 × 1.12 = 1,404,928 − 62,720 − 56,000
+    = 1,286,208 due on 1 April 2023: capital 1,000,000 and a return of 286,208."""
+    terms = ReturnTerms(rule="irr", rate=D("0.12"))
+    capital = [(date(2020, 4, 1), 1_000_000)]
+    paid_out = [(date(2021, 4, 1), 50_000), (date(2022, 4, 1), 50_000)]
+    result = owed(terms, capital, date(2023, 4, 1), paid=100_000, paid_out=paid_out)
+    assert result.owed_minor == 286_208
+    assert result.accrued_minor == 386_208
+    pyxirr = pytest.importorskip("pyxirr")
+    flows = [-1_000_000, 50_000, 50_000, 1_000_000 + result.owed_minor]
+    irr = pyxirr.xirr([date(2020, 4, 1), date(2021, 4, 1), date(2022, 4, 1),
+                       date(2023, 4, 1)], flows)
+    assert round(irr, 4) == 0.12   # float-ok: pyxirr's own figure, to 0.01 %
+
+
+def test_an_irr_over_a_broken_period_agrees_with_pyxirr():
+    """With the last payment on 15 August 2023 (1,231 days: not whole years) the return is
+    irrational; computed to 50 digits and rounded once (truncated), pyxirr on the flows gives
+    12 % to within what one yen of truncation moves it."""
+    terms = ReturnTerms(rule="irr", rate=D("0.12"))
+    capital = [(date(2020, 4, 1), 1_000_000)]
+    result = owed(terms, capital, date(2023, 8, 15))
+    pyxirr = pytest.importorskip("pyxirr")
+    irr = pyxirr.xirr([date(2020, 4, 1), date(2023, 8, 15)],
+                      [-1_000_000, 1_000_000 + result.owed_minor])
+    assert abs(irr - 0.12) < 1e-6   # float-ok: comparing with pyxirr
+    assert (date(2023, 8, 15) - date(2020, 4, 1)).days == 1231
+    assert result.owed_minor == int(1_000_000 * 1.12 ** (1231 / 365) - 1_000_000)  # float-ok
+
+
+def test_yearly_compounding_with_a_stub():
+    """1,000,000 at 12 % compounded yearly, valued on 1 July 2023: three whole years and 91
+    days: 1,000,000 × 1.12³ × (1 + 0.12 × 91/365) = 1,404,928 × 1.0299178… =
+    1,446,960.21… → a return of 446,960 (truncated)."""
+    terms = ReturnTerms(rule="compounding", rate=D("0.12"))
+    result = owed(terms, [(date(2020, 4, 1), 1_000_000)], date(2023, 7, 1))
+    exact = Fraction(1_404_928) * (1 + Fraction(12, 100) * Fraction(91, 365)) - 1_000_000
+    assert result.accrued_exact == exact
+    assert result.owed_minor == 446_960
+
+
+def test_a_fixed_return_is_owed_at_the_end_and_capped_by_a_multiple():
+    """A fixed return of 600,000 on 1,000,000 of capital, capped at 1.5 × the capital: at
+    most 500,000 of return. Nothing is owed before the final distribution."""
+    terms = ReturnTerms.model_validate({"rule": "fixed_amount", "amount": 600_000,
+                                        "cap": {"multiple": "1.5"}})
+    assert terms.cap == ReturnCap(multiple=D("1.5"))
+    capital = [(date(2020, 4, 1), 1_000_000)]
+    assert owed(terms, capital, date(2022, 4, 1)).owed_minor == 0
+    final = owed(terms, capital, date(2024, 4, 1), final=True)
+    assert final.owed_minor == 500_000
+    assert any(s.phrase is Phrase.RETURN_CAPPED for s in final.trace.steps)
+
+
+# --------------------------------------------------------------------------- redemption
+
+def test_a_25_percent_redemption_in_year_4():
+    """A class of 2,000,000 from FY2020 redeems 25 % on 1 April 2023 (the first day of its
+    fourth year): 500,000 owed back then, none before, and none again once paid. At 2 %
+    simple, the capital returned stops earning: to 1 April 2024 the return is
+    2,000,000 × 0.02 × 3 + 1,500,000 × 0.02 × 366/365 = 120,000 + 30,082.19… → 150,082."""
+    contract = type("C", (), {"rounding": type("R", (), {"mode": "truncate"})})()
+    unit_class = UnitClass.model_validate({
+        "type": "unit_class", "id": "u", "issuer": "spv", "unit_price": "50,000",
+        "units_offered": 40, "principal": "at_risk", "tax_category": "tokumei_kumiai",
+        "first_sale_fiscal_year": 2020,
+        "redemptions": [{"on": "2023-04-01", "percent": "25"}]})
+    assert unit_class.redemptions == (Redemption(on=date(2023, 4, 1), percent=D(25)),)
+    assert redemption_due(contract, unit_class, date(2023, 3, 31), 2_000_000, 0) == 0
+    assert redemption_due(contract, unit_class, date(2023, 4, 1), 2_000_000, 0) == 500_000
+    assert redemption_due(contract, unit_class, date(2023, 5, 1), 2_000_000, 500_000) == 0
+    terms = ReturnTerms(rule="simple", rate=D("0.02"), minimum_rate=D("0.02"),
+                        minimum_years=1)
+    result = owed(terms, [(date(2020, 4, 1), 2_000_000), (date(2023, 4, 1), -500_000)],
+                  date(2024, 4, 1))
+    assert result.accrued_minor == 150_082
+
+
+# --------------------------------------------------------------------------- through the books
+
+def _document() -> dict[str, Any]:
+    """The validation base over FY2020–FY2024 with a fixed tranche a year paid 80/20 by the
+    two payers (100,000; FY2022 80,000), a senior and a junior class of units on the tier
+    tables above, and the surplus returned to the payers."""
+    doc = copy.deepcopy(BASE)
+    doc.update(id="tiered-returns", last_fiscal_year=2024)
+    doc.pop("consumption_tax", None)
+    for payer in doc["payers"]:
+        payer["authorisation"]["to_fiscal_year"] = 2024
+    doc["kpis"][0]["targets"] = {y: "70" for y in range(2020, 2025)}
+    doc["tranches"] = [{"id": f"fy{y}-fixed", "fiscal_year": y, "rule": {"type": "fixed"},
+                        "max_amount": "80,000" if y == 2022 else "100,000"}
+                       for y in range(2020, 2025)]
+
+    def tiers(table: tuple[RateTier, ...]) -> list[dict[str, str]]:
+        return [{"from": str(t.from_value), "rate": str(t.rate),
+                 **({"to": str(t.to_value)} if t.to_value is not None else {})} for t in table]
+    doc["instruments"] = [
+        {"type": "unit_class", "id": "senior", "issuer": "spv", "unit_price": "50,000",
+         "units_offered": 20, "seniority": 1, "principal": "at_risk",
+         "tax_category": "none", "first_sale_fiscal_year": 2020,
+         "returns": {"rule": "tiered", "kpi": "continuation", "tiers": tiers(SENIOR_TIERS),
+                     "minimum_rate": "0.02", "minimum_years": 3}},
+        {"type": "unit_class", "id": "junior", "issuer": "spv", "unit_price": "50,000",
+         "units_offered": 10, "seniority": 2, "principal": "at_risk",
+         "tax_category": "none", "first_sale_fiscal_year": 2020,
+         "returns": {"rule": "tiered", "kpi": "continuation", "tiers": tiers(JUNIOR_TIERS)}}]
+    doc["residual"] = {"to": "payers"}
+    return doc
+
+
+def test_tiers_seniority_and_the_residual_through_the_books(session):
+    """Year by year (distributions on each 1 April, each spending that year's 100,000 —
+    80,000 for FY2022):
+    - 2021: senior 20,000 (2 % minimum; 45 is in the 1 % tier); junior 0.
+    - 2022: senior 50,000 − 20,000 = 30,000; junior 6 % = 30,000.
+    - 2023: senior 100,000 − 50,000 = 50,000; junior 80,000 − 30,000 = 50,000, but only
+      80,000 − 50,000 = 30,000 is left: 20,000 in arrears (seniority).
+    - 2024: senior 110,027 − 100,000 = 10,027; junior 80,000 − 60,000 = 20,000 (its arrears;
+      40 earns 0 in FY2023).
+    - final, 1 April 2025: capital 1,000,000 + 500,000 first, then FY2024's 5 % and 10 %:
+      50,000 + 50,000. Cash: 1,500,000 subscribed + 480,000 received − 190,027 paid before
+      = 1,789,973; less 1,600,000 leaves 189,973, returned 80:20 by what each paid
+      (384,000 and 96,000): 151,978.4 and 37,994.6 → 151,978 and 37,995 (largest remainder).
+    """
+    contract, problems = validate_document(_document(), "test")
+    assert problems == []
+    load_contract(session, contract)
+    add_holder(session, HolderSpec("h-senior", "company", "シニア出資者", tax_category="corporate"))
+    add_holder(session, HolderSpec("h-junior", "company", "ジュニア出資者",
+                                   tax_category="corporate"))
+    subscribe(session, "tiered-returns", "senior", "h-senior", 20, date(2020, 4, 1))
+    subscribe(session, "tiered-returns", "junior", "h-junior", 10, date(2020, 4, 1))
+    session.commit()
+    paid_returns: dict[int, dict[str, int]] = {}
+    for year in range(2020, 2025):
+        for row in submit_results(session, [ResultInput("tiered-returns", year, "continuation",
+                                                        str(KPI[year]))], "evaluator"):
+            audit_result(session, row.id or 0, "auditor")
+        pack = close_year(session, "tiered-returns", year, "spv")
+        on = date(year + 1, 4, 1)
+        for p in pack.payers:
+            record_payment(session, "tiered-returns", p["payer"], p["outstanding"], on,
+                           f"FY{year}")
+        result = distribute(session, "tiered-returns", on, final=year == 2024,
+                            reference="" if year == 2024 else f"FY{year}")
+        paid_returns[year] = {a.claim.instrument: a.paid_minor
+                              for a in result.waterfall.allocations
+                              if a.claim.step == "investor_returns"}
+        session.commit()
+    assert paid_returns[2020] == {"senior": 20_000}
+    assert paid_returns[2021] == {"senior": 30_000, "junior": 30_000}
+    assert paid_returns[2022] == {"senior": 50_000, "junior": 30_000}
+    assert paid_returns[2023] == {"senior": 10_027, "junior": 20_000}
+    assert paid_returns[2024] == {"senior": 50_000, "junior": 50_000}
+    refunds = {e.links["payer"]: e for e in read.entries(session, "tiered-returns",
+                                                         kinds=["residual_refund"])}
+    # Cash left: only what the holders are owed and not yet paid to each of them (their
+    # payables): 190,027 of returns paid before plus 1,600,000 at the end. Nothing else.
+    cash = read.totals(session, "tiered-returns", "cash").net_debit_minor
+    assert cash == 190_027 + 1_600_000
+    assert free_cash(session, contract) == 0
+    assert {p: read.totals(session, "tiered-returns", f"outcome-income:{p}",
+                           kinds=["residual_refund"]).debits_minor
+            for p in refunds} == {"city-a": 151_978, "town-b": 37_995}
+    assert verify(session).ok
+
+
+def test_every_rule_s_trace_reads_in_both_languages():
+    from investors.trace_text import english_lines, japanese_lines
+    capital = [(date(2020, 4, 1), 1_000_000)]
+    traces = [owed(SENIOR, capital, date(2024, 4, 1), results={2020: D(45)}).trace,
+              owed(ReturnTerms(rule="irr", rate=D("0.12")), capital, date(2023, 4, 1)).trace,
+              owed(ReturnTerms(rule="compounding", rate=D("0.05"),
+                               cap=ReturnCap(rate=D("0.01"))), capital,
+                   date(2023, 4, 1)).trace,
+              owed(ReturnTerms.model_validate({"rule": "fixed_amount", "amount": 10}),
+                   capital, date(2023, 4, 1), final=True).trace]
+    for trace in traces:
+        english, japanese = english_lines(trace, "JPY"), japanese_lines(trace)
+        assert len(english) == len(japanese) > 3
+    assert "at least 0.02 in the first 3 years" in english_lines(traces[0], "JPY")[0]
+    assert any("FY2020" in line and "result 45 → tier 0.01" in line
+               for line in english_lines(traces[0], "JPY"))
+    assert any(line.startswith("2020年度の分配率") for line in japanese_lines(traces[0]))
+    assert any(line.startswith("capped") for line in english_lines(traces[2], "JPY"))
