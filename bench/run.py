@@ -28,7 +28,7 @@ from rich.table import Table
 
 BENCHMARKS = {"ledger": "bench.ledger_bench", "settlement": "bench.settlement_bench",
               "statements": "bench.statements_bench", "api": "bench.api_bench",
-              "jobs": "bench.jobs_bench"}
+              "jobs": "bench.jobs_bench", "simulation": "bench.simulation_bench"}
 RESULTS = Path(__file__).resolve().parent / "results.json"
 console = Console(width=140)
 
