@@ -121,6 +121,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "note_years": (
         "成果年度の支払は翌年度の予算で支払われる場合がある（予算年度欄）。",
         "A results year may be paid from the next year's budget (budget year column)."),
+    "note_history": (
+        "推計開始年度より前の年度は監査済みの結果どおり計算しており、全試行で共通である"
+        "（その年度の返済不足も含む）。",
+        "Years before the first simulated year are computed from their audited results, the "
+        "same in every run (their debt-service shortfalls included)."),
     "note_loss": (
         "損失は回収されなかった元本と未払利息。保証人による弁済は回収として扱う。",
         "A loss is principal not repaid and interest never paid; a guarantor's payment is a "
@@ -365,7 +370,7 @@ def blocks(summary: Mapping[str, Any], contract: Contract, lang: str) -> list[Bl
                   for k in public["per_kpi"])))
     out += [gap(), heading(_l("notes", lang))]
     out += text_lines([_l(k, lang) for k in ("note_same_rules", "note_percentiles",
-                                             "note_years", "note_loss")])
+                                             "note_years", "note_history", "note_loss")])
     return out
 
 
