@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import Page, SessionDep
-from api.portal import auth, charts, text
+from api.portal import auth, charts, reads, text
 from api.portal.auth import PortalUser
 from api.portal.docs import DOCS_ASSETS, redoc_script_response
 from api.problems import status_of
@@ -305,7 +305,8 @@ def notice_page(request: Request, session: SessionDep, user: PortalUser, contrac
     notice = docs.payment_notice(session, docs.context(session, c.id, fy), payer_id)
     approved = fy not in unapproved_years(session, c, payer_id)
     return render(request, "notice.html", contract=c, payer=payer_id, fiscal_year=fy,
-                  notice=notice, approved=approved, done=done)
+                  notice=notice, approved=approved, done=done,
+                  approvals=reads.notice_approvals(session, c.id, payer_id, fy))
 
 
 @router.post("/payer/approve")

@@ -107,6 +107,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "status:recovered": ("保証で回収", "Recovered"),
     "status:part_recovered": ("一部回収", "Partly recovered"),
     "status:not_due": ("期日未到来", "Not yet due"),
+    "approval_act": ("検査・承認", "Inspection and approval"),
+    "inspected_on": ("検査日", "Inspected on"), "approved_by": ("承認者", "Approved by"),
     "job": ("ジョブ", "Job"), "progress": ("進捗", "Progress"),
     "job_state": ("状態", "State"), "started_by": ("開始者", "Started by"),
 }
