@@ -240,13 +240,14 @@ class ScenarioBooks:
 
     def __init__(self, contract: Contract,
                  return_rates: Mapping[str, RateSchedule | None] | None = None,
-                 log: BooksLog | None = None, cache: StateCache | None = None) -> None:
+                 log: BooksLog | None = None, cache: StateCache | None = None,
+                 schedules: Mapping[str, Schedule] | None = None) -> None:
         self.contract = contract
         self.log = log
         self.cache = cache
-        self._due_dates = {row.due_on for ln in contract.loans
-                           for row in nominal_schedule(ln).rows}
-        self.loans = {ln.id: _Loan(ln, nominal_schedule(ln)) for ln in contract.loans}
+        schedules = schedules or schedules_of(contract)
+        self.loans = {ln.id: _Loan(ln, schedules[ln.id]) for ln in contract.loans}
+        self._due_dates = {row.due_on for b in self.loans.values() for row in b.schedule.rows}
         self.moves: list[tuple[date, int]] = []   # cash less what is owed to holders, in order
         self.cash_debit_dates: set[date] = set()
         self.receipts: list[_Receipt] = []
@@ -574,6 +575,12 @@ class ScenarioBooks:
         return self.outcome
 
 
+def schedules_of(contract: Contract) -> dict[str, Schedule]:
+    """Each loan's schedule as its terms set it (built once per simulation: a pure function of
+    the terms)."""
+    return {ln.id: nominal_schedule(ln) for ln in contract.loans}
+
+
 def _apply(unapplied: list[_Receipt], amount_minor: int) -> list[tuple[_Receipt, int]]:
     """:func:`settlement.payments._apply`: receipts taken in the order received."""
     applied = []
@@ -596,11 +603,12 @@ def run_books(contract: Contract, plans: Sequence[YearPlan],
               receipts: Mapping[int, Mapping[str, int]],
               subscriptions: Sequence[Subscription],
               return_rates: Mapping[str, RateSchedule | None] | None = None,
-              log: BooksLog | None = None, cache: StateCache | None = None) -> BooksOutcome:
+              log: BooksLog | None = None, cache: StateCache | None = None,
+              schedules: Mapping[str, Schedule] | None = None) -> BooksOutcome:
     """The scenario's money, year by year in the order of ``make demo``: draws at set-up;
     each year the subscriptions dated in it, the fixed fees, the close, the payers' payments
     (``receipts``: fiscal year → payer → amount) and the waterfall."""
-    books = ScenarioBooks(contract, return_rates, log, cache)
+    books = ScenarioBooks(contract, return_rates, log, cache, schedules)
     books.draw_loans()
     for plan in plans:
         start, end = fiscal_year_bounds(plan.fiscal_year, contract.fiscal_year_start_month)

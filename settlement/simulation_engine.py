@@ -40,6 +40,7 @@ from settlement.simulation_books import (
     Subscription,
     YearPlan,
     run_books,
+    schedules_of,
 )
 from settlement.simulation_payouts import Payouts
 from settlement.unit_returns import RateSchedule
@@ -160,9 +161,10 @@ def books_scalar(contract: Contract, plans: Sequence[YearPlan], payouts: Payouts
     """The scalar path: :func:`run_books` once per scenario."""
     out = out or _empty(contract, plans, subscriptions, payouts.runs)
     cache = cache if cache is not None else {}
+    schedules = schedules_of(contract)
     for run in (only if only is not None else range(payouts.runs)):
         _fill(out, run, run_books(contract, plans, receipts_of(payouts, run), subscriptions,
-                                  rates, cache=cache))
+                                  rates, cache=cache, schedules=schedules))
     return out
 
 
@@ -188,7 +190,8 @@ def books_vectorised(contract: Contract, plans: Sequence[YearPlan], payouts: Pay
     reference = {y: {p: int(a.max()) if runs else 0 for p, a in by.items()}
                  for y, by in _by_year(payouts).items()}
     log = BooksLog()
-    ref = run_books(contract, plans, reference, subscriptions, rates, log, cache)
+    ref = run_books(contract, plans, reference, subscriptions, rates, log, cache,
+                    schedules_of(contract))
     ok = np.ones(runs, dtype=bool)
     amounts = _move_amounts(log, payouts, runs)
     mode = contract.rounding.mode
