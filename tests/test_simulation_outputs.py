@@ -302,3 +302,22 @@ def test_the_command_prints_json_and_writes_the_files(tmp_path, db_url, contract
     assert (tmp_path / "s.pdf").read_bytes().startswith(b"%PDF")
     assert (tmp_path / "s.xlsx").read_bytes().startswith(b"PK")
     assert not math.isnan(float(Decimal(summary["classes"][0]["irr"]["p50"])))
+
+
+def test_the_demo_ends_with_a_simulation_from_fy2021_on_its_own_history(demo_story, tmp_path,
+                                                                        monkeypatch):
+    """Acceptance 4: the demo's last step simulates FY2021 on, with the audited FY2019–FY2020
+    results of its books as history (17 results: 3 contract-wide KPIs and 5 continuation
+    rates a year, and FY2019's interim participants count), and writes the report."""
+    from api import demo
+    url, _ = demo_story
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert demo.simulate_rest(tmp_path) == 0
+    folder = tmp_path / "simulation"
+    for lang in ("ja", "en"):
+        assert (folder / f"simulation-FY2021-{lang}.pdf").read_bytes().startswith(b"%PDF")
+    assert (folder / "simulation-FY2021.xlsx").stat().st_size > 0
+    text = "".join(page.extract_text() for page in PdfReader(
+        folder / "simulation-FY2021-ja.pdf").pages)
+    assert "推計開始年度" in text and "令和3年度" in text
+    assert "使用した監査済み結果" in text and " 17" in text.replace("\n", " ")
