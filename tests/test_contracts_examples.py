@@ -1,4 +1,4 @@
-"""The four example contracts shipped in ``contracts/examples/``: they validate, their maxima
+"""The example contracts shipped in ``contracts/examples/``: they validate, their maxima
 split between payers add up exactly, and example 1's authorisation table is the one a finance
 officer would check by hand.
 
@@ -28,7 +28,8 @@ from contracts.validate import load_contract_file, validate_document
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "contracts" / "examples"
 FILES = ["sib-2019-five-municipalities.yaml", "sib-2018-three-municipalities.yaml",
-         "kashima-2023.yaml", "gbp-rate-card-employment.yaml"]
+         "kashima-2023.yaml", "gbp-rate-card-employment.yaml",
+         "usd-pay-for-success-housing.yaml"]
 
 
 def load(name: str) -> Contract:
@@ -200,3 +201,17 @@ def test_gbp_rate_card_counts_in_pence_with_caps_per_year_and_per_contract() -> 
         ("outcomes-fund", None, 91_000_000, 91_000_000, 0),
     ]
     assert to_document(contract)["tranches"][0]["max_amount"] == "150060.00"
+
+
+def test_usd_pay_for_success_counts_in_cents_over_a_july_to_june_year() -> None:
+    # $4,250.75 a person housed is 425,075 cents; the $270,000.00 draw 27,000,000 cents; the
+    # state's authorisation of $1,500,000.00 covers both years' maxima, 2 × (425,075.00 +
+    # 300,000.00) = $1,450,150.00, with $49,850.00 to spare.
+    contract = load("usd-pay-for-success-housing.yaml")
+    assert (contract.currency, contract.fiscal_year_start_month) == ("USD", 7)
+    rule = contract.tranche("fy2025-housed").rule
+    assert isinstance(rule, RateCardRule) and rule.price_per_outcome_minor == 425_075
+    assert [d.amount_minor for d in contract.loans[0].draws] == [27_000_000]
+    (total,) = [r for r in authorisation_table(contract) if r.fiscal_year is None]
+    assert (total.max_liability_minor, total.authorised_minor, total.headroom_minor) == (
+        145_015_000, 150_000_000, 4_985_000)
