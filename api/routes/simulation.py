@@ -18,7 +18,7 @@ from settlement.simulation import as_json, summarise
 from settlement.simulation_service import run_simulation
 
 router = APIRouter(tags=["simulation"])
-MAX_API_RUNS = 100_000
+MAX_API_RUNS = 10_000
 
 
 class SimulationCreate(BaseModel):
