@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Literal
 
 from investors.statement_data import DocumentHeader, Party, Text
 from ledger.errors import SibError
+from ledger.money import amount_text
 from ledger.money_json import MoneyJSON
 from ledger.rounding import RoundingMode, round_minor
 
@@ -153,8 +154,9 @@ class BalanceConfirmation:
         _check(sums == totals, f"loan {self.loan.loan_id}: the arrears add up to {sums}, the "
                f"totals say {totals}", "LOAN_ARREARS_UNBALANCED", "arrears")
         _check(0 <= self.overdue_principal_minor <= self.principal_minor,
-               f"loan {self.loan.loan_id}: overdue principal {self.overdue_principal_minor:,} "
-               f"is more than the {self.principal_minor:,} outstanding",
+               f"loan {self.loan.loan_id}: overdue principal "
+               f"{amount_text(self.overdue_principal_minor, self.header.currency)} is more than "
+               f"the {amount_text(self.principal_minor, self.header.currency)} outstanding",
                "LOAN_OVERDUE_EXCEEDS_BALANCE", "overdue_principal_minor")
 
     @property

@@ -23,6 +23,7 @@ from typing import ClassVar
 from investors.capital import CapitalAccount
 from investors.returns import ReturnSummary
 from ledger.errors import SibError
+from ledger.money import amount_text
 
 LANGS = ("ja", "en")
 
@@ -543,8 +544,9 @@ class PaymentNotice:
     def __post_init__(self) -> None:
         lines_total = sum(line.earned_minor for line in self.earned_lines)
         if lines_total != self.earned_total_minor:
-            raise SibError(f"earned lines add up to {lines_total}, the total says "
-                           f"{self.earned_total_minor}", "NOTICE_TOTAL_MISMATCH",
+            raise SibError(f"earned lines add up to {self._money(lines_total)}, the total "
+                           f"says {self._money(self.earned_total_minor)}",
+                           "NOTICE_TOTAL_MISMATCH",
                            "earned_total_minor")
         added = 0 if self.tax_included else self.consumption_tax_minor
         if self.earned_total_minor + added != self.amount_due_minor:
@@ -566,10 +568,14 @@ class PaymentNotice:
             raise SibError("the grant-covered part must lie between 0 and the amount due",
                            "NOTICE_GRANT_INVALID", "grant_covered_minor")
         if self.paid_after_minor > self.authorisation.limit_minor:
-            raise SibError(f"paying {self.amount_due_minor} after {self.paid_to_date_minor} "
-                           f"would exceed the budget authorisation of "
-                           f"{self.authorisation.limit_minor}", "AUTHORISATION_EXCEEDED",
+            raise SibError(f"paying {self._money(self.amount_due_minor)} after "
+                           f"{self._money(self.paid_to_date_minor)} would exceed the budget "
+                           f"authorisation of {self._money(self.authorisation.limit_minor)}",
+                           "AUTHORISATION_EXCEEDED",
                            "amount_due_minor")
+
+    def _money(self, amount_minor: int) -> str:
+        return amount_text(amount_minor, self.header.currency)
 
     @property
     def paid_after_minor(self) -> int:

@@ -46,10 +46,11 @@ from contracts.chart import (
 )
 from contracts.liability import tax_inside
 from contracts.model import Contract
-from contracts.store import contract_for_year
+from contracts.store import contract_for_year, get_contract
 from investors import documents
 from investors import statement_data as sd
 from ledger import read
+from ledger.money import amount_text
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,12 @@ class Mismatch:
     figure: str
     document_minor: int
     ledger_minor: int
+    currency: str = "JPY"
 
     def __str__(self) -> str:
-        return (f"{self.document}: {self.figure} is {self.document_minor:,} on the document "
-                f"but {self.ledger_minor:,} in the ledger")
+        return (f"{self.document}: {self.figure} is "
+                f"{amount_text(self.document_minor, self.currency)} on the document but "
+                f"{amount_text(self.ledger_minor, self.currency)} in the ledger")
 
 
 class _Window(TypedDict):
@@ -74,13 +77,14 @@ class _Window(TypedDict):
 
 
 class _Check:
-    def __init__(self, document: str) -> None:
-        self.document = document
+    def __init__(self, document: str, currency: str) -> None:
+        self.document, self.currency = document, currency
         self.found: list[Mismatch] = []
 
     def same(self, figure: str, on_document: int, in_ledger: int) -> None:
         if on_document != in_ledger:
-            self.found.append(Mismatch(self.document, figure, on_document, in_ledger))
+            self.found.append(Mismatch(self.document, figure, on_document, in_ledger,
+                                       self.currency))
 
 
 def _year_postings(session: Session, book: str, account: str, fiscal_year: int,
@@ -101,7 +105,7 @@ def notice_mismatches(session: Session, notice: sd.PaymentNotice) -> list[Mismat
     contract = contract_for_year(session, c, fy)
     if (payer, notice.payee.party_id) in provider_payees(contract):
         return _provider_notice_mismatches(session, contract, notice)
-    check = _Check(notice.header.document_id)
+    check = _Check(notice.header.document_id, notice.header.currency)
     check.same("amount due", notice.amount_due_minor,
                _net_debit(_year_postings(session, c, Code.receivable(payer), fy)))
     # The earned amounts are the outcome income the settlement entries booked; tax inside
@@ -124,7 +128,7 @@ def _provider_notice_mismatches(session: Session, contract: Contract,
     """A provider's notice against the payer's payable to that provider for the year."""
     fy, payer, provider = notice.header.fiscal_year, notice.payer.party_id, \
         notice.payee.party_id
-    check = _Check(notice.header.document_id)
+    check = _Check(notice.header.document_id, notice.header.currency)
     owed = [p for p in _year_postings(session, payers_book_code(contract.id),
                                       Code.payable_to(payer, provider), fy)
             if p.kind != Kind.OUTCOME_PAYMENT]
@@ -148,7 +152,8 @@ def _provider_notice_mismatches(session: Session, contract: Contract,
 def loan_mismatches(session: Session, contract_id: str, document: str, loan: sd.LoanSection,
                     start_on: date, end_on: date) -> list[Mismatch]:
     """One loan's section (lender statement) against the loan's accounts."""
-    check = _Check(f"{document} {loan.loan_id}")
+    check = _Check(f"{document} {loan.loan_id}",
+                   get_contract(session, contract_id).currency)
     account = Code.loan(loan.loan_id)
     check.same("opening balance", loan.opening_balance_minor,
                read.balance_as_of(session, contract_id, account, start_on - timedelta(days=1)))
@@ -196,7 +201,8 @@ def investor_mismatches(session: Session, contract_id: str, statements: list[sd.
     out: list[Mismatch] = []
     for class_id in class_ids:
         mine = [s for s in statements if s.class_id == class_id]
-        check = _Check(f"investor statements {contract_id} FY{start_on.year} {class_id}")
+        check = _Check(f"investor statements {contract_id} FY{start_on.year} {class_id}",
+                       mine[0].header.currency if mine else "JPY")
         paid = [p for p in read.postings(session, contract_id, kinds=[Kind.HOLDER_PAYMENT],
                                          from_on=start_on, through_on=end_on)
                 if p.links.get("unit_class") == class_id]
@@ -214,7 +220,7 @@ def year_end_mismatches(session: Session, report: sd.YearEndReport, start_on: da
                         end_on: date) -> list[Mismatch]:
     """The year-end report's trial balance against the ledger's at year end."""
     c = report.header.contract_id
-    check = _Check(report.header.document_id)
+    check = _Check(report.header.document_id, report.header.currency)
     ledger_rows = {r.code: r for r in read.trial_balance(session, c, end_on).rows
                    if r.debit_minor or r.credit_minor}
     shown = {r.account_code: r for r in report.trial_balance}
