@@ -38,6 +38,12 @@ GENESIS = "0" * 64
 # The sealed tables and the columns that decide money in each (frozen: a migration that adds
 # a deciding column reseals its table).
 SEALED: dict[str, tuple[str, ...]] = {
+    # The ledger's own entries: their chain (hash, prev_hash) is SHA-256 and can be recomputed
+    # by anyone who can write the file; the keyed seal over each entry and its hash cannot.
+    "ledger_entry": (
+        "book_id", "sequence", "idempotency_key", "content_hash", "kind", "status",
+        "effective_on", "recorded_at", "description", "links", "resolves_entry_id",
+        "reverses_entry_id", "prev_hash", "hash"),
     "settlement_kpi_result": (
         "contract_id", "fiscal_year", "kpi_id", "payer_id", "evaluation", "version", "value",
         "outcomes_per_person", "state", "submitted_by", "submitted_at", "audited_by",

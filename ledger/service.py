@@ -47,6 +47,7 @@ from ledger.schema import (
     id_of,
     table_of,
 )
+from ledger.seals import PENDING_KEY
 
 
 def utc_now() -> datetime:
@@ -476,6 +477,7 @@ def _write(session: Session, write: _Write, now: datetime | None) -> EntryRecord
                   hash=digest)
     connection = session.connection()
     entry_id = connection.execute(_INSERT_ENTRY, values).scalar_one()
+    _to_seal(session, entry_id)
     if posting_tuples:
         connection.execute(_INSERT_POSTING, [dict(
             entry_id=entry_id, account_id=account_id, side=side, amount_minor=amount,
@@ -488,6 +490,15 @@ def _write(session: Session, write: _Write, now: datetime | None) -> EntryRecord
     return EntryRecord(id=entry_id, **values, written_in=book.code,
                        postings=tuple((a.code, side, amount, a.currency)
                                       for a, side, amount in write.postings))
+
+
+def _to_seal(session: Session, entry_id: int) -> None:
+    """Name the entry among the rows the transaction seals when it commits (ledger.seals):
+    its keyed seal covers its chain hash, so a chain recomputed without the key is found."""
+    pending: dict[str, set[int] | None] = session.info.setdefault(PENDING_KEY, {})
+    ids = pending.setdefault(Entry.__tablename__, set())
+    if ids is not None:
+        ids.add(entry_id)
 
 
 _MOVES: dict[int, Any] = {}

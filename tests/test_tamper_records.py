@@ -297,3 +297,63 @@ def select_entries():
 
     from ledger.schema import Entry
     return select(Entry)
+
+
+def test_a_ledger_chain_recomputed_without_the_key_is_found(keyed_story):
+    """Issue 14's defect "anyone with file access can also recompute the whole ledger chain":
+    an amount is raised in the file and every entry's SHA-256 chain (and the book's head)
+    recomputed, so the ledger's own check passes; the keyed seal of each entry, over its
+    chain hash, no longer matches — verify names the first entry whose hash was rewritten."""
+    from moneyed import Money
+
+    from ledger.accounts import AccountSpec
+    from ledger.entries import EntryDraft, chain_hash, credit, debit
+    from ledger.service import create_book, open_account, post_entry
+    from ledger.verify import verify as verify_ledger
+    on = datetime(2024, 4, 1).date()
+    with Session(db.get_engine()) as session:
+        create_book(session, "spv", "JPY")
+        for code, kind in (("cash", "asset"), ("loan", "liability")):
+            open_account(session, "spv", AccountSpec(code, kind, code, code, opened_on=on))
+        for n in range(3):
+            post_entry(session, EntryDraft("spv", f"draw-{n}", "loan_drawdown", on,
+                                           [debit("cash", Money(1_000 + n, "JPY")),
+                                            credit("loan", Money(1_000 + n, "JPY"))], "draw"))
+        session.commit()
+    assert _verify().exit_code == 0
+    path = keyed_story.split("///", 1)[1]
+    _sql(path, "DROP TRIGGER IF EXISTS ledger_posting_no_update",
+         "UPDATE ledger_posting SET amount_minor = amount_minor + 900000 WHERE entry_id = "
+         "(SELECT min(id) FROM ledger_entry)")
+    with closing(sqlite3.connect(path)) as conn:   # the whole chain, recomputed
+        conn.executescript("DROP TRIGGER IF EXISTS ledger_entry_no_update;"
+                           "DROP TRIGGER IF EXISTS ledger_book_no_update;")
+        prev = "0" * 64
+        entries = conn.execute("SELECT id, sequence, idempotency_key, kind, status, "
+                               "effective_on, recorded_at, description, links FROM ledger_entry "
+                               "ORDER BY sequence").fetchall()
+        first_id = entries[0][0]
+        for eid, seq, key, kind, status, eff, rec, desc, links in entries:
+            postings = conn.execute("SELECT account_id, side, amount_minor, currency FROM "
+                                    "ledger_posting WHERE entry_id = ? ORDER BY id",
+                                    (eid,)).fetchall()
+            digest = chain_hash(prev, "spv", seq, key, kind, status,
+                                datetime.fromisoformat(eff).date(),
+                                datetime.fromisoformat(rec), desc, links, None, None,
+                                [tuple(p) for p in postings])
+            conn.execute("UPDATE ledger_entry SET prev_hash = ?, hash = ? WHERE id = ?",
+                         (prev, digest, eid))
+            prev = digest
+        conn.execute("UPDATE ledger_book SET head_hash = ? WHERE code = 'spv'", (prev,))
+        conn.execute("UPDATE ledger_balance SET "
+                     "debits_posted = (SELECT coalesce(sum(amount_minor), 0) FROM ledger_posting "
+                     "WHERE account_id = ledger_balance.account_id AND side = 'D'), "
+                     "credits_posted = (SELECT coalesce(sum(amount_minor), 0) FROM "
+                     "ledger_posting WHERE account_id = ledger_balance.account_id AND "
+                     "side = 'C')")
+        conn.commit()
+    with Session(db.get_engine()) as session:
+        assert verify_ledger(session).ok   # the unkeyed chain alone is fooled
+    result = _verify()
+    assert result.exit_code == 1
+    assert f"ledger_entry {first_id}: content does not match its seal" in result.output
