@@ -28,7 +28,7 @@ from ledger.money import format_plain, from_minor
 from settlement.budget import budget_year
 from settlement.servicing import nominal_schedule
 from settlement.simulation_assumptions import Assumptions, missing_distributions
-from settlement.simulation_books import Subscription, YearPlan
+from settlement.simulation_books import Subscription, YearPlan, unsupported_terms
 from settlement.simulation_draws import draw
 from settlement.simulation_engine import MoneyResults, books_scalar, books_vectorised
 from settlement.simulation_payouts import (
@@ -128,6 +128,9 @@ def simulate(contract: Contract, assumptions: Assumptions, runs: int, seed: int,
     paths (for the benchmark's baseline and the tests)."""
     if runs < 1:
         return None, [Problem("RUNS_INVALID", "at least one run is needed", "runs")]
+    unsupported = unsupported_terms(contract)
+    if unsupported:
+        return None, unsupported
     start = from_fiscal_year or assumptions.from_fiscal_year or contract.first_fiscal_year
     known = dict(known or {})
     fixed = {v: t for v, t in known.items() if v[0] < start}

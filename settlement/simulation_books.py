@@ -25,6 +25,7 @@ from fractions import Fraction
 from contracts.instruments import Loan
 from contracts.model import Contract
 from ledger.calendar import fiscal_year_bounds
+from ledger.errors import Problem
 from ledger.rounding import round_minor
 from settlement.schedules import Schedule
 from settlement.servicing import (
@@ -573,6 +574,30 @@ class ScenarioBooks:
             self.outcome.loans[loan_id].interest_unpaid_minor = max(book.payable_minor, 0)
         self.outcome.cash_left_minor = self.free_cash()
         return self.outcome
+
+
+def unsupported_terms(contract: Contract) -> list[Problem]:
+    """Terms of the contract these books do not replay (so no simulation pretends to): a
+    unit class's own return rule or redemption schedule, a residual term that gives the final
+    surplus away. Each is named with its field; the simulation refuses rather than answer
+    for a contract it would describe a second, different way."""
+    problems = []
+    for unit in contract.unit_classes:
+        returns = getattr(unit, "returns", None)
+        if returns is not None:
+            problems.append(Problem(
+                "TERM_NOT_SIMULATED", f"unit class {unit.id}: its return rule "
+                f"({getattr(returns, 'rule', '?')}) is not simulated yet; only a target return "
+                "(target_return_annual) is", f"instruments.{unit.id}.returns"))
+        if getattr(unit, "redemptions", ()):
+            problems.append(Problem(
+                "TERM_NOT_SIMULATED", f"unit class {unit.id}: a redemption schedule is not "
+                "simulated yet", f"instruments.{unit.id}.redemptions"))
+    residual = getattr(contract, "residual", None)
+    if residual is not None and getattr(residual, "to", "vehicle") != "vehicle":
+        problems.append(Problem("TERM_NOT_SIMULATED", f"the residual term (to "
+                                f"{residual.to}) is not simulated yet", "residual"))
+    return problems
 
 
 def schedules_of(contract: Contract) -> dict[str, Schedule]:
