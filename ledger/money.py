@@ -171,7 +171,8 @@ def amount_text(amount_minor: int | Fraction | Decimal, currency: str | Currency
     ``125050, "GBP"`` → ``£1,250.50``; ``27000000, "USD"`` → ``US$270,000.00``;
     ``Fraction(617283, 5), "GBP"`` (an exact amount finer than a penny) → ``£1,234.566``;
     ``Fraction(2000000, 3), "GBP"`` → ``£20000/3 (≈£6,666.666667)``; a currency without an
-    English symbol, or any currency in Japanese, by its code (``CHF 12.50``, ``GBP 1,250.50``).
+    English symbol, or any currency in Japanese, by its code (``CHF 12.50``, ``GBP 1,250.50``;
+    an approximation in Japanese as ``GBP 20000/3（≒GBP 6,666.666667）``).
     Yen are written as they always were, bare and grouped (``1,234,567``); documents add
     ``円`` or ``JPY`` themselves. Floats are refused.
     """
@@ -186,7 +187,11 @@ def amount_text(amount_minor: int | Fraction | Decimal, currency: str | Currency
         return f"{sign}{body}" + (f" (≈{sign}{approx})" if approx else "")
     symbol = SYMBOLS_EN.get(cur.code) if lang == "en" else None
     mark = symbol if symbol else f"{cur.code} "
-    return f"{sign}{mark}{body}" + (f" (≈{sign}{mark}{approx})" if approx else "")
+    if approx is None:
+        return f"{sign}{mark}{body}"
+    if lang == "ja":
+        return f"{sign}{mark}{body}（≒{sign}{mark}{approx}）"
+    return f"{sign}{mark}{body} (≈{sign}{mark}{approx})"
 
 
 def parse_major(text: str, currency: str | Currency, field: str = "amount") -> int:

@@ -43,6 +43,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,18 @@ from api.cli import app
 from api.settings import get_settings
 from investors.trace_text import TraceStyle, english_lines, japanese_lines
 from ledger.money import amount_text, parse_major
-from settlement.trace import Trace, is_structured
+from settlement.trace import (
+    About,
+    Figure,
+    Phrase,
+    Step,
+    Subject,
+    Trace,
+    Unit,
+    is_structured,
+    minor,
+    share,
+)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "contracts/examples"
 G, U = "gbp-rate-card-employment", "usd-pay-for-success-housing"
@@ -370,7 +382,6 @@ def test_an_amount_is_typed_in_major_units_with_the_currencys_decimals():
 
 
 def test_amounts_read_as_a_person_writes_them_in_each_currency():
-    from fractions import Fraction
     assert amount_text(125_050, "GBP") == "£1,250.50"
     assert amount_text(27_000_000, "USD") == "US$270,000.00"
     assert amount_text(-5, "GBP") == "-£0.05"
@@ -381,3 +392,39 @@ def test_amounts_read_as_a_person_writes_them_in_each_currency():
     assert amount_text(Fraction(2_000_000, 3), "GBP") == "£20000/3 (≈£6,666.666667)"
     # Yen as ever: bare and grouped.
     assert amount_text(14_146_566, "JPY") == "14,146,566"
+
+
+def _two_thirds_of_a_thousand_pounds() -> Trace:
+    """A linear tranche from 10 % (nothing) to 40 % (all of £1,000.00) at 30 %."""
+    percent = lambda v: Figure(Decimal(v), Unit.PERCENT)  # noqa: E731
+    trace = Trace(About(Subject.TRANCHE, fiscal_year=2024, tranche="fy2024-starts"),
+                  Step(Phrase.RULE_LINEAR, params={"floor": percent("10"), "cap": percent("40")}))
+    trace.input(Phrase.MAXIMUM, minor(100_000))
+    trace.step(Phrase.AMOUNT_OF_SHARE, minor(Fraction(200_000, 3)), share=share(Fraction(2, 3)),
+               maximum=minor(100_000))
+    trace.result_minor = trace.rounded(Fraction(200_000, 3), "half_even")
+    return trace
+
+
+def test_an_exact_fraction_of_a_penny_keeps_its_exact_form_in_both_languages():
+    # (30 − 10) / (40 − 10) = 2/3 of 100,000 pence is 200,000/3 pence: £2,000/3, about
+    # £666.666667; half even to the penny gives 66,667 pence, £666.67, rounding up by 1/3 of
+    # a penny, £1/300 (about £0.003333).
+    trace = _two_thirds_of_a_thousand_pounds()
+    assert trace.lines("GBP") == [
+        "fy2024-starts FY2024: linear from 10 (0) to 40 (full)",
+        "  maximum = £1,000.00",
+        "  amount: 2/3 (≈0.666667) × £1,000.00 = £2000/3 (≈£666.666667)",
+        "  rounding: half even: £2000/3 (≈£666.666667) → £666.67 (rounded up by £1/300 "
+        "(≈£0.003333))",
+        "  result: £666.67"]
+    assert japanese_lines(trace, TraceStyle("GBP"))[2:] == [
+        "算定額：2/3（≒0.666667） × GBP 1,000.00 = GBP 2000/3（≒GBP 666.666667）",
+        "端数処理（偶数丸め）：GBP 2000/3（≒GBP 666.666667） → GBP 666.67（偶数丸めによる差 "
+        "-GBP 1/300（≒-GBP 0.003333））"]
+    # The same figures in yen read as they always have: 100,000 yen, 200000/3 yen.
+    assert trace.lines("JPY")[2:] == [
+        "  amount: 2/3 (≈0.666667) × 100,000 = 200000/3 (≈66,666.666667)",
+        "  rounding: half even: 200000/3 (≈66,666.666667) → 66,667 (rounded up by 1/3 "
+        "(≈0.333333))",
+        "  result: 66,667"]
