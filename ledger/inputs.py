@@ -24,6 +24,7 @@ from datetime import date
 from decimal import Decimal
 
 from ledger.errors import SibError
+from ledger.money import amount_text
 
 MAX_AMOUNT_MINOR = 10**15
 EARLIEST_ON = date(1990, 1, 1)
@@ -35,9 +36,15 @@ _PLAIN_DECIMAL = re.compile(r"-?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?
 _SAFE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-def check_amount_minor(amount_minor: int, field: str) -> int:
-    """``amount_minor`` if it is within ±:data:`MAX_AMOUNT_MINOR`; else ``AMOUNT_TOO_LARGE``."""
+def check_amount_minor(amount_minor: int, field: str, currency: str | None = None) -> int:
+    """``amount_minor`` if it is within ±:data:`MAX_AMOUNT_MINOR`; else ``AMOUNT_TOO_LARGE``,
+    saying both figures in ``currency`` as a person typed them when it is given."""
     if abs(amount_minor) > MAX_AMOUNT_MINOR:
+        if currency is not None:
+            raise SibError(f"{amount_text(amount_minor, currency)} is more than the largest "
+                           "amount the ledger accepts "
+                           f"({amount_text(MAX_AMOUNT_MINOR, currency)}); check the figure",
+                           "AMOUNT_TOO_LARGE", field)
         raise SibError(f"{amount_minor:,} is more than the largest amount the ledger accepts "
                        f"({MAX_AMOUNT_MINOR:,} in minor units); check the figure",
                        "AMOUNT_TOO_LARGE", field)
