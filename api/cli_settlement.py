@@ -662,7 +662,7 @@ def _amount_minor(session: Any, contract: str, amount: str) -> tuple[int, str]:
     from contracts.store import get_contract
     currency = get_contract(session, contract).currency
     amount_minor = parse_major(amount, currency, "amount")
-    check_amount_minor(amount_minor, "amount")
+    check_amount_minor(amount_minor, "amount", currency)
     return amount_minor, currency
 
 
