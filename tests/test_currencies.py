@@ -158,6 +158,11 @@ def _usd_year(seen: Seen, out: Path) -> None:
     assert "AMOUNT_PRECISION" in seen.refused(
         "money", "receive", "-c", U, "--payer", "brookhaven-state", "--amount", "519710.751",
         "--on", "2026-07-31", "--reference", "FY2025")
+    # More than the ledger takes in one amount (10^15 cents, $10,000,000,000,000.00): refused,
+    # in dollars.
+    assert "AMOUNT_TOO_LARGE" in seen.refused(
+        "money", "receive", "-c", U, "--payer", "brookhaven-state", "--amount",
+        "10000000000000.01", "--on", "2026-07-31", "--reference", "FY2025")
     seen.sib("money", "receive", "-c", U, "--payer", "brookhaven-state", "--amount",
              "519710.75", "--on", "2026-07-31", "--reference", "FY2025")
     seen.sib("money", "distribute", "-c", U, "--on", "2026-08-03", "--reference", "FY2025",
@@ -332,6 +337,8 @@ def test_dollars_read_as_dollars(world):
         in shown
     # The refusals say it in dollars too.
     assert "AMOUNT_PRECISION amount: 519710.751 has more decimals than USD allows (2)" in shown
+    assert ("US$10,000,000,000,000.01 is more than the largest amount the ledger accepts "
+            "(US$10,000,000,000,000.00)") in " ".join(shown.split())
     [settled] = [data for where, data in seen.jsons if where.startswith("sib settle")]
     assert settled["earned"] == {"amount": "519810.75", "currency": "USD"}
     assert settled["payers"]["brookhaven-state"]["due"] == {"amount": "519810.75",
