@@ -266,7 +266,7 @@ def enqueue(session: Session, kind: str, params: Mapping[str, Any], started_by: 
         with session.begin_nested():
             session.add(job)
             session.flush()
-    except IntegrityError:  # started at the same moment elsewhere (SQLite across processes)
+    except IntegrityError:  # a backstop: the lock above (or SQLite's one writer) queues starts
         existing = _active_with_key(session, key)
         if existing is None:
             raise Conflict("this job was started at the same moment by another request; "
@@ -305,15 +305,16 @@ def fail_abandoned(session: Session, now: datetime | None = None) -> int:
     """Fail the tasks whose workers died :data:`MAX_ATTEMPTS` times running them (and their
     jobs), rather than let a task that kills its worker take every worker down in turn."""
     moment = now or utc_now()
-    rows = list(session.execute(
-        select(JobTask.id, JobTask.job_id, JobTask.seq).where(
-            col(JobTask.state) == RUNNING, col(JobTask.lease_expires_at) < moment,
-            col(JobTask.attempts) >= MAX_ATTEMPTS).with_for_update(skip_locked=True)))
-    for task_id, job_id, seq in rows:
-        message = (f"its worker stopped {MAX_ATTEMPTS} times while running it (killed, out of "
-                   "memory or cut off from the database); see the workers' logs")
-        _fail(session, task_id, job_id, seq, message, moment)
-    return len(rows)
+    abandoned = ((col(JobTask.state) == RUNNING) & (col(JobTask.lease_expires_at) < moment)
+                 & (col(JobTask.attempts) >= MAX_ATTEMPTS))
+    message = (f"its worker stopped {MAX_ATTEMPTS} times while running it (killed, out of "
+               "memory or cut off from the database); see the workers' logs")
+    # Read without locking: the job's row is locked before the task's, as everywhere.
+    rows = list(session.execute(select(JobTask.id, JobTask.job_id, JobTask.seq)
+                                .where(abandoned)))
+    return sum(_fail(session, job_id, seq, message, moment,
+                     (col(JobTask.id) == task_id) & abandoned)
+               for task_id, job_id, seq in rows)
 
 
 def claim(session: Session, worker: str, queue: str = DEFAULT_QUEUE, job_id: int | None = None,
@@ -413,29 +414,34 @@ def complete(session: Session, claim: Claim, result: Mapping[str, Any] | None = 
     return get_job(session, claim.job_id)
 
 
-def _fail(session: Session, task_id: int, job_id: int, seq: int, message: str,
-          moment: datetime, units_done: int | None = None) -> None:
+def _fail(session: Session, job_id: int, seq: int, message: str, moment: datetime,
+          task: Any, units_done: int | None = None) -> bool:
+    """Fail the task matching ``task`` and its job (the job's row locked first); False if no
+    task matches (any more)."""
     job = _lock_job(session, job_id)
     values: dict[str, Any] = dict(state=FAILED, error=message[:ERROR_LIMIT], finished_at=moment,
                                   lease_expires_at=None)
     if units_done is not None:
         values["units_done"] = units_done
-    session.execute(update(JobTask).where(col(JobTask.id) == task_id).values(**values))
+    failed = session.execute(update(JobTask).where(task).values(**values))
+    if not failed.rowcount:  # type: ignore[attr-defined]
+        return False
     if job.state in ACTIVE_STATES:
         job.state, job.finished_at = FAILED, moment
         job.error = f"task {seq}: {message}"[:ERROR_LIMIT]
         session.add(job)
     session.flush()
+    return True
 
 
 def fail(session: Session, claim: Claim, message: str, units_done: int | None = None,
          now: datetime | None = None) -> None:
     """Record that the claimed task failed with ``message`` (after making ``units_done``
-    units); the job fails with it."""
-    if session.scalar(select(func.count()).select_from(JobTask).where(_held(claim))) == 0:
+    units); the job fails with it. Refused ``JOB_LEASE_LOST`` if another worker took the
+    task over."""
+    if not _fail(session, claim.job_id, claim.seq, message, now or utc_now(), _held(claim),
+                 units_done):
         raise _lease_lost(claim)
-    _fail(session, claim.task_id, claim.job_id, claim.seq, message, now or utc_now(),
-          units_done)
 
 
 def error_message(error: BaseException) -> str:

@@ -12,7 +12,9 @@ from the database as it goes, as the job's page reads it.
 Figures: ``one_worker_s``, ``two_workers_s`` (the best of ``SIB_BENCH_JOB_ROUNDS`` rounds,
 default 1, run alternately), ``speedup_2_vs_1`` (goal ≥ 1.6), the workers' CPU seconds, the
 documents written (every run must write the same bytes: ``outputs_identical``), the progress
-readings seen, and the machine's load average around each run (these machines are shared).
+readings seen, and the machine's load average around each run (these machines are shared). The
+workers' CPU seconds over the wall time (``cores_used``) say how much of the machine they got:
+two workers sharing two cores with other work cannot use two.
 ``SIB_BENCH_JOB_LANGS`` (default ``ja,en``) chooses the languages.
 """
 
@@ -45,13 +47,17 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def _digest(folder: Path) -> str:
-    """One hash over every file's path and bytes."""
-    total = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        total.update(str(path.relative_to(folder)).encode())
-        total.update(hashlib.sha256(path.read_bytes()).digest())
-    return total.hexdigest()
+def _digests(folder: Path) -> dict[str, str]:
+    """Every file's path and the hash of its bytes."""
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(p for p in folder.rglob("*") if p.is_file())}
+
+
+def _differences(first: dict[str, str], other: dict[str, str]) -> list[str]:
+    """The files that are not the same in both (at most ten named)."""
+    names = sorted(name for name in first.keys() | other.keys()
+                   if first.get(name) != other.get(name))
+    return names[:10] + ([f"… {len(names) - 10} more"] if len(names) > 10 else [])
 
 
 def _run_job(url: str, workers: int, out: Path, langs: tuple[str, ...]) -> dict[str, Any]:
@@ -84,9 +90,12 @@ def _run_job(url: str, workers: int, out: Path, langs: tuple[str, ...]) -> dict[
             process.wait(timeout=120)
         engine.dispose()
     assert view.state == "done", view.error
+    with Session(make_engine(url)) as s:
+        claims = sum(t.attempts for t in jobs.job_tasks(s, job.id))
+    cpu = _children_cpu() - cpu_before
     return {"seconds": seconds, "plan_s": planned, "documents": view.units_done,
-            "tasks": view.tasks_total, "readings": readings,
-            "worker_cpu_s": _children_cpu() - cpu_before, "load": _load()}
+            "tasks": view.tasks_total, "claims": claims, "readings": readings,
+            "worker_cpu_s": cpu, "cores_used": cpu / seconds, "load": _load()}
 
 
 def _children_cpu() -> float:
@@ -114,8 +123,9 @@ def run() -> dict[str, Any]:
         runs: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
         for index, workers in enumerate(order):
             runs[workers].append(_run_job(url, workers, Path(tmp) / f"out{index}", langs))
-        digests = {_digest(Path(tmp) / f"out{index}") for index in range(len(order))}
-        identical = len(digests) == 1
+        first = _digests(Path(tmp) / "out0")
+        differences = [_differences(first, _digests(Path(tmp) / f"out{index}"))
+                       for index in range(1, len(order))]
     one = min(r["seconds"] for r in runs[1])
     two = min(r["seconds"] for r in runs[2])
     speedup = one / two
@@ -131,7 +141,11 @@ def run() -> dict[str, Any]:
         "load_after_each_run": [r["load"] for n in (1, 2) for r in runs[n]],
         "plan_s": round(max(r["plan_s"] for n in (1, 2) for r in runs[n]), 2),
         "speedup_2_vs_1": round(speedup, 2), "speedup_goal": SPEEDUP_GOAL,
-        "outputs_identical": identical,
+        "outputs_identical": not any(differences),
+        "files_differing": [name for names in differences for name in names][:10],
+        "task_claims": [r["claims"] for n in (1, 2) for r in runs[n]],
+        "one_worker_cores_used": [round(r["cores_used"], 2) for r in runs[1]],
+        "two_workers_cores_used": [round(r["cores_used"], 2) for r in runs[2]],
         "progress_readings_two_workers": [f"{t}s:{n}"
                                           for t, n in runs[2][0]["readings"][::10]],
         "load_average_before": load_before, "load_average_after": _load(),

@@ -312,3 +312,41 @@ def test_a_killed_workers_task_is_taken_up_again(own_pg_url, tmp_path):
     assert [t.attempts for t in tasks if t.attempts > 1] == [2] * len(held)
     shutil.rmtree(tmp_path / "reference", ignore_errors=True)
     assert _files(tmp_path / "job") == _reference(own_pg_url, tmp_path / "reference")
+
+
+# --------------------------------------------------------------------------- the command line
+
+def test_sib_job_start_worker_and_show(story, tmp_path):
+    """``sib job start statements`` queues the year for the workers; ``sib worker --once``
+    serves the queue and stops when it is empty; ``sib job show`` tells how it went."""
+    import json
+
+    def sib(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=ROOT,
+                              env=_env(story), capture_output=True, text=True, timeout=300)
+
+    started = sib("job", "start", "statements", "-c", C, "-y", str(YEAR), "--lang", "ja",
+                  "--out", str(tmp_path / "out"), "--holders-per-task", "10", "--json")
+    assert started.returncode == 0, started.stderr
+    job = json.loads(started.stdout)
+    # The contract's documents, then 30 holders 10 at a time, in Japanese only.
+    assert (job["state"], job["tasks_total"], job["started_by"][:4]) == ("queued", 4, "cli:")
+    again = sib("job", "start", "statements", "-c", C, "-y", str(YEAR), "--lang", "ja",
+                "--out", str(tmp_path / "out"), "--holders-per-task", "10", "--json")
+    assert json.loads(again.stdout)["id"] == job["id"]  # queued already: the same job
+
+    served = sib("worker", "--once")
+    assert served.returncode == 0, served.stderr
+    shown = json.loads(sib("job", "show", str(job["id"]), "--json").stdout)
+    written = _files(tmp_path / "out")
+    assert (shown["state"], shown["percent"], shown["units_done"]) == ("done", 100,
+                                                                        len(written))
+    assert [t["units_total"] for t in shown["tasks"][1:]] == [10, 10, 10]
+    assert sum(1 for name in written if name.startswith("investors/")) == HOLDERS
+    listed = sib("job", "list")
+    assert listed.returncode == 0 and f"{C} FY{YEAR}" in listed.stdout
+
+    missing = sib("job", "show", "999")
+    assert missing.returncode == 1 and "JOB_NOT_FOUND" in missing.stderr
+    unknown = sib("job", "start", "kpi-import", str(tmp_path / "none.csv"), "--by", "x")
+    assert unknown.returncode == 1 and "FILE_NOT_FOUND" in unknown.stderr
