@@ -145,14 +145,15 @@ def _loan(contract: Contract, loan: Loan, at: str) -> list[Problem]:
             f"the first repayment ({repayment.first_repayment_on}) is not after the first draw "
             f"({min(dates)})", f"{at}.repayment.first_repayment_on"))
     problems += _first_due(repayment, min(dates), at)
-    problems += _custom_table(loan, drawn, min(dates), at)
+    problems += _custom_table(loan, drawn, min(dates), at, contract.currency)
     if repayment.profile == "bullet" and repayment.instalments != 1:
         problems.append(problem("LOAN_BULLET_INSTALMENTS", "a bullet loan is repaid in one "
                                 "instalment", f"{at}.repayment.instalments"))
     return problems
 
 
-def _custom_table(loan: Loan, drawn: int, first_drawn_on: date, at: str) -> list[Problem]:
+def _custom_table(loan: Loan, drawn: int, first_drawn_on: date, at: str,
+                  currency: str) -> list[Problem]:
     """LOAN_TABLE_*: a custom repayment table lists dates in order, after every draw, with
     principal adding up to what is drawn; only a custom loan has one."""
     repayment, where = loan.repayment, f"{at}.repayment.table"
@@ -173,8 +174,9 @@ def _custom_table(loan: Loan, drawn: int, first_drawn_on: date, at: str) -> list
                         f"not after the last draw ({last_draw})", f"{where}[0].due_on")]
     total = sum(row.principal_minor for row in table)
     if total != drawn:
-        return [problem("LOAN_TABLE_TOTAL", f"the table's principal adds up to {total:,}, not "
-                        f"to the {drawn:,} drawn", where)]
+        return [problem("LOAN_TABLE_TOTAL", f"the table's principal adds up to "
+                        f"{format_amount(total, currency)}, not to the "
+                        f"{format_amount(drawn, currency)} drawn", where)]
     return []
 
 
