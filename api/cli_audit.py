@@ -41,12 +41,21 @@ WRITE_COMMANDS = {
 DETAIL = "sib_audit_detail"
 # Options whose values the audit log keeps masked (an account number shows its last 3 digits).
 MASKED_OPTIONS = ("--number",)
+# Options never written to the audit log (a token proves who acts: it is replaced by ***).
+SECRET_OPTIONS = ("--token",)
+# ``session.info`` key: the registered user a command proved it acts for (its token's user).
+ACTING_USER = "sib_audit_acting_user"
 
 
 def _masked_arguments(argv: list[str]) -> str:
     from settlement.change_requests import mask_number
     words = list(argv)
     for i, word in enumerate(words):
+        if word in SECRET_OPTIONS and i + 1 < len(words):
+            words[i + 1] = "***"
+        for option in SECRET_OPTIONS:
+            if word.startswith(option + "="):
+                words[i] = option + "=***"
         if word in MASKED_OPTIONS and i + 1 < len(words):
             words[i + 1] = mask_number(words[i + 1])
         for option in MASKED_OPTIONS:
@@ -70,11 +79,17 @@ def unit_of_work() -> Iterator[Session]:
         yield session
         if command in WRITE_COMMANDS and "--preview" not in sys.argv:
             session.add(AuditRecord(
-                at=datetime.now(UTC), username=f"cli:{getpass.getuser()}", role="cli",
+                at=datetime.now(UTC), username=_who(session), role="cli",
                 action=" ".join(part for part in command if part),
                 target=_masked_arguments(sys.argv[1:])[:2000], request_id=uuid.uuid4().hex,
                 idempotency_key="", status=0,
                 detail=str(session.info.get(DETAIL, "sib command line"))))
+
+
+def _who(session: Session) -> str:
+    """``cli:<system user>``, and the registered user it proved it acts for, if any."""
+    acting = session.info.get(ACTING_USER)
+    return (f"cli:{getpass.getuser()}" + (f" as {acting}" if acting else ""))[:128]
 
 
 def run(work: Callable[[Session], Any]) -> Any:

@@ -72,6 +72,8 @@ def amend(contract_id: str, file: Path, reason: str = typer.Option(..., "--reaso
               "(default: the last amendment listed in the file)"),
           by: str | None = typer.Option(None, "--by", help="the registered user asking, for "
                                         "an early termination (another approves it)"),
+          token: str | None = typer.Option(None, "--token", envvar="SIB_TOKEN",
+                                           help="the asking user's own API token"),
           as_json: bool = JsonOpt) -> None:
     """Store a new version of a contract governing later fiscal years. One that ends the term
     sooner is an early termination: a change request (--by) another user approves."""
@@ -93,16 +95,15 @@ def amend(contract_id: str, file: Path, reason: str = typer.Option(..., "--reaso
     def work(session: Any) -> Any:
         if not ends_sooner(session, contract_id, contract):
             return amend_contract(session, contract_id, contract, reason, first_year)
-        from api.cli_controls import DECIDERS, noted
-        from api.users import require_user_role
+        from api.cli_controls import acting, noted
         from settlement.change_requests import request_amendment
-        if not by:
+        if not by and not token:
             raise SibError("the amendment ends the term sooner: an early termination is a "
-                           "change request another user approves; give --by",
+                           "change request another user approves; give --by and --token",
                            "REQUESTER_REQUIRED", "by")
-        require_user_role(session, by, DECIDERS)
+        who = acting(session, by, token)
         return noted(session, request_amendment(session, contract_id, contract, reason,
-                                                first_year, by))
+                                                first_year, who))
     result = cli_audit.run(work)
     if isinstance(result, dict):  # an early termination, asked for
         if as_json:

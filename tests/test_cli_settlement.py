@@ -45,6 +45,21 @@ def cli_db(tmp_path, monkeypatch):
     db._engines.pop(url).dispose() if url in db._engines else None
 
 
+TOKENS: dict[str, str] = {}
+
+
+def sign_in(*names: str) -> None:
+    """Each user's own API token (sib token create), which a four-eyes act is signed with."""
+    for name in names:
+        result = sib("token", "create", name)
+        assert result.exit_code == 0, result.output
+        TOKENS[name] = result.stdout.strip()
+
+
+def signed(name: str) -> list[str]:
+    return ["--by", name, "--token", TOKENS[name]]
+
+
 def sib(*args: str):
     return runner.invoke(app, list(args))
 
@@ -58,9 +73,9 @@ def ok(*args: str):
 
 def set_account(*args: str) -> None:
     """A bank account asked for by alice (intermediary) and approved by bob (admin)."""
-    request = ok("bank-account", "set", "-c", C, *args, "--by", "alice")
+    request = ok("bank-account", "set", "-c", C, *args, *signed("alice"))
     assert request["state"] == "requested"
-    assert ok("change", "approve", str(request["id"]), "--by", "bob")["state"] == "approved"
+    assert ok("change", "approve", str(request["id"]), *signed("bob"))["state"] == "approved"
 
 
 def refused(*args: str) -> str:
@@ -162,6 +177,7 @@ def test_a_year_from_results_to_a_zengin_file(cli_db, tmp_path):
                                              "2020-05-29", "--out", str(tmp_path / "x"))
     assert sib("user", "add", "alice", "--role", "intermediary").exit_code == 0
     assert sib("user", "add", "bob", "--role", "admin").exit_code == 0
+    sign_in("alice", "bob")
     set_account("--party", "ube", "--bank", "0170", "--bank-name", "ﾔﾏｸﾞﾁ", "--branch", "101",
                 "--branch-name", "ｳﾍﾞ", "--number", "1234567", "--holder", "ｳﾍﾞｼｶｲｹｲｶﾝﾘｼｬ",
                 "--requester-code", "3500000001")

@@ -42,9 +42,25 @@ def cli_db(tmp_path, monkeypatch):
     assert sib("contract", "load", str(FIVE)).exit_code == 0
     assert sib("user", "add", "alice", "--role", "intermediary").exit_code == 0
     assert sib("user", "add", "bob", "--role", "admin").exit_code == 0
+    sign_in("alice", "bob")
     yield url
     get_settings.cache_clear()
     db._engines.pop(url).dispose() if url in db._engines else None
+
+
+TOKENS: dict[str, str] = {}
+
+
+def sign_in(*names: str) -> None:
+    """Each user's own API token (sib token create), which a four-eyes act is signed with."""
+    for name in names:
+        result = sib("token", "create", name)
+        assert result.exit_code == 0, result.output
+        TOKENS[name] = result.stdout.strip()
+
+
+def signed(name: str) -> list[str]:
+    return ["--by", name, "--token", TOKENS[name]]
 
 
 def sib(*args: str):
@@ -98,22 +114,36 @@ def test_close_refuses_an_unaudited_year_unless_forced_with_a_reason(cli_db):
 
 def test_a_closed_year_is_reopened_by_two_people(cli_db):
     ok("close", "-c", C, "-y", "2019", "--by", "twr", "--force", "--reason", "test")
-    assert "USER_NOT_FOUND" in refused("period", "reopen", "-c", C, "-y", "2019",
+    # A name typed at the keyboard proves nothing: the act is signed with the user's token.
+    assert "TOKEN_REQUIRED" in refused("period", "reopen", "-c", C, "-y", "2019",
                                        "--reason", "late invoice", "--by", "mallory")
+    assert "TOKEN_INVALID" in refused("period", "reopen", "-c", C, "-y", "2019",
+                                      "--reason", "late invoice", "--token", "guessed")
+    assert "TOKEN_NOT_BY" in refused("period", "reopen", "-c", C, "-y", "2019",
+                                     "--reason", "late invoice", "--by", "bob",
+                                     "--token", TOKENS["alice"])
     assert "PERIOD_NOT_LATEST" in refused("period", "reopen", "-c", C, "-y", "2020",
-                                          "--reason", "late invoice", "--by", "alice")
+                                          "--reason", "late invoice", *signed("alice"))
     request = ok("period", "reopen", "-c", C, "-y", "2019", "--reason",
-                 "a provider's invoice arrived late", "--by", "alice")
+                 "a provider's invoice arrived late", *signed("alice"))
     assert (request["act"], request["subject"], request["state"]) == (
         "period.reopen", "FY2019", "requested")
     assert closed_through(cli_db) == "2020-03-31"  # asked for, not done
     assert "APPROVER_IS_REQUESTER" in refused("change", "approve", str(request["id"]),
-                                              "--by", "alice")
-    assert ok("change", "approve", str(request["id"]), "--by", "bob")["state"] == "approved"
+                                              *signed("alice"))
+    assert ok("change", "approve", str(request["id"]), *signed("bob"))["state"] == "approved"
     assert closed_through(cli_db) is None
     with db.unit_of_work(cli_db) as s:
         reopened = [e for e in s.scalars(select(PeriodEvent)) if e.action == "reopen"]
         actions = [r.action for r in s.scalars(select(AuditRecord))]
+        signed_rows = {r.action: r for r in s.scalars(select(AuditRecord))
+                       if r.action in ("period reopen", "change approve")}
+    # Who acted, as proved by the token; the token itself is never written to the log.
+    assert signed_rows["period reopen"].username.endswith(" as alice")
+    assert signed_rows["change approve"].username.endswith(" as bob")
+    for row in signed_rows.values():
+        assert "--token ***" in row.target
+        assert TOKENS["alice"] not in row.target and TOKENS["bob"] not in row.target
     assert [(e.actor, e.reason) for e in reopened] == [
         ("bob", "a provider's invoice arrived late (requested by alice, approved by bob)")] * 2
     assert actions.count("period reopen") == 1 and actions.count("change approve") == 1
@@ -199,14 +229,15 @@ def test_sib_contract_amend_files_an_early_termination_as_a_request(tmp_path, mo
         assert sib("contract", "load", str(tmp_path / "base.yaml")).exit_code == 0
         assert sib("user", "add", "alice", "--role", "intermediary").exit_code == 0
         assert sib("user", "add", "bob", "--role", "admin").exit_code == 0
+        sign_in("alice", "bob")
         amend = ("contract", "amend", base.id, str(tmp_path / "ended.yaml"), "--reason",
                  "funding withdrawn", "--effective-from", "2021")
         assert "REQUESTER_REQUIRED" in refused(*amend)
-        request = ok(*amend, "--by", "alice")
+        request = ok(*amend, *signed("alice"))
         assert request["act"] == "contract.early_termination"
         assert "APPROVER_IS_REQUESTER" in refused("change", "approve", str(request["id"]),
-                                                  "--by", "alice")
-        assert ok("change", "approve", str(request["id"]), "--by", "bob")["state"] == \
+                                                  *signed("alice"))
+        assert ok("change", "approve", str(request["id"]), *signed("bob"))["state"] == \
             "approved"
         shown = ok("contract", "show", base.id)
     finally:
