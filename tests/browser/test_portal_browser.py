@@ -339,8 +339,8 @@ def test_a_year_through_the_browser_books_as_through_the_cli(browser, fresh_pair
         assert _step_done(page, "receipts")
         page.locator("#step-waterfall button").click()
         page.wait_for_load_state()
-        page.locator("#step-holders button").click()
-        page.wait_for_load_state()
+        # Nobody holds units before FY2021: the holders' step is done with nothing to pay.
+        assert page.locator("#step-holders button").count() == 0
         assert all(_step_done(page, key) for key in ("waterfall", "holders", "documents"))
         response = page.request.get(f"{base}/portal/files/year-end.pdf?contract={C}&fy=2019")
         assert response.status == 200 and response.body().startswith(b"%PDF")
