@@ -5,7 +5,7 @@ and every document of every year must agree with the ledger (issue 10, acceptanc
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -41,6 +41,13 @@ def _value(contract: Contract, kpi_id: str, payer: str, year: int, share: Decima
     return str((Decimal(target) * share).quantize(Decimal("0.1")))
 
 
+def _per_person(value: str, share: Decimal) -> tuple[int, ...]:
+    """Outcomes per person adding up to ``value``: two each in a year above target (so that a
+    cap per person binds), else one each."""
+    outcomes, each = int(Decimal(value)), 2 if share > 1 else 1
+    return (each,) * (outcomes // each) + ((outcomes % each,) if outcomes % each else ())
+
+
 def _results(contract: Contract, year: int, share: Decimal) -> list[ResultInput]:
     """One audited result per KPI that pays in ``year`` (per payer where so measured)."""
     wanted = {(t.kpi, t.evaluation) for t in contract.tranches
@@ -52,10 +59,9 @@ def _results(contract: Contract, year: int, share: Decimal) -> list[ResultInput]
         for payer in payers:
             rate_card = any(t.kpi == kpi_id and t.rule.type == "rate_card"
                             for t in contract.tranches)
-            outcomes = tuple(int(share > 1) + 1 for _ in range(5)) if rate_card else None
-            out.append(ResultInput(contract.id, year, kpi_id,
-                                   _value(contract, kpi_id, payer, year, share), payer,
-                                   evaluation, outcomes))
+            value = _value(contract, kpi_id, payer, year, share)
+            out.append(ResultInput(contract.id, year, kpi_id, value, payer, evaluation,
+                                   _per_person(value, share) if rate_card else None))
     return out
 
 
@@ -64,7 +70,7 @@ def _tell(url: str, contract: Contract) -> None:
         load_contract(s, contract, "example")
         draw_loans(s, contract.id, date(contract.last_fiscal_year + 2, 3, 31))
     for n, year in enumerate(contract.fiscal_years):
-        start, _ = fiscal_year_bounds(year, contract.fiscal_year_start_month)
+        start, end = fiscal_year_bounds(year, contract.fiscal_year_start_month)
         with db.unit_of_work(url) as s:
             pay_fixed_fees(s, contract.id, year, date(start.year, start.month + 5, 30)
                            if start.month <= 7 else start)
@@ -74,13 +80,15 @@ def _tell(url: str, contract: Contract) -> None:
                     audit_result(s, row.id or 0, "auditor")
         with db.unit_of_work(url) as s:
             pack = close_year(s, contract.id, year, "intermediary")
-        paid_on = next_business_day(date(year + 1, 5, 20))
+        # Paid 50 days after the year's end (20 May for an April–March year), distributed 59
+        # days after it (29 May).
+        paid_on = next_business_day(end + timedelta(days=50))
         with db.unit_of_work(url) as s:
             for p in pack.payers:
                 if p["outstanding"]:
                     record_payment(s, contract.id, p["payer"], p["outstanding"], paid_on,
                                    f"FY{year}")
-        waterfall_on = next_business_day(date(year + 1, 5, 29))
+        waterfall_on = next_business_day(end + timedelta(days=59))
         try:
             with db.unit_of_work(url) as s:
                 distribute(s, contract.id, waterfall_on, final=year == contract.last_fiscal_year,
