@@ -30,14 +30,16 @@ multiple of the capital paid in (``(m − 1) ×`` contributions).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
-from contracts.instruments import RateTier, ReturnTerms
-from ledger.rounding import RoundingMode
+from contracts.instruments import RateTier, ReturnTerms, UnitClass
+from contracts.model import Contract
+from ledger.calendar import fiscal_year_bounds
+from ledger.rounding import RemainderPolicy, RoundingMode, allocate, round_minor
 from settlement.trace import (
     ROUNDING_TERMS,
     About,
@@ -45,6 +47,7 @@ from settlement.trace import (
     Party,
     Phrase,
     Step,
+    Subject,
     Trace,
     Unit,
     day,
@@ -59,7 +62,9 @@ from settlement.unit_returns import (
     RateSchedule,
     ReturnOwed,
     accrued_exact,
+    return_owed,
 )
+from settlement.waterfall import Claim
 
 _DIGITS = 50
 
@@ -248,3 +253,103 @@ def owed_from_flows(changes: Sequence[CapitalChange], paid_out: Sequence[tuple[d
     flows = [Flow(c.on, c.amount_minor) for c in changes if c.amount_minor > 0]
     flows += [Flow(on, -amount) for on, amount in paid_out if amount]
     return tuple(sorted(flows, key=lambda f: (f.on, -f.amount_minor)))
+
+
+# --------------------------------------------------------------------------- claims, from facts
+
+@dataclass(frozen=True)
+class ClassFacts:
+    """What a class's claims depend on at a date, wherever they are kept (the ledger for
+    settlement, a scenario's books for the simulation).
+
+    Attributes:
+        changes: the capital timeline (subscriptions +, capital returned or written down −).
+        returns_paid: the returns distributed to the class, dated (a reversal negative).
+        rates: the simple target return as the contract's versions set it (no ``returns``).
+        kpi_results: for a tiered class, the audited final result of its KPI by fiscal year.
+    """
+
+    changes: tuple[CapitalChange, ...]
+    returns_paid: tuple[tuple[date, int], ...]
+    rates: RateSchedule | None = None
+    kpi_results: Mapping[int, Decimal] = field(default_factory=dict)
+
+
+def return_owed_by_rule(contract: Contract, unit_class: UnitClass, facts: ClassFacts, on: date,
+                        final: bool) -> ReturnOwed | None:
+    """The return owed to the class at ``on`` by its rule (None: it earns none)."""
+    about = About(Subject.INVESTOR_RETURN, instrument=unit_class.id, on=on)
+    changes = tuple(c for c in facts.changes if c.on <= on)
+    paid = sum(a for d, a in facts.returns_paid if d <= on)
+    terms = unit_class.returns
+    if terms is None:
+        if facts.rates is None:
+            return None
+        return return_owed(about, changes, facts.rates, on, paid, contract.rounding.mode)
+    schedule: RateSchedule | None = None
+    tier_steps: tuple[Step, ...] = ()
+    if terms.rule == "tiered":
+        years = [(year, fiscal_year_bounds(year, contract.fiscal_year_start_month)[0])
+                 for year in range(unit_class.first_sale_fiscal_year,
+                                   contract.last_fiscal_year + 1)]
+        schedule, steps = tiered_schedule(terms, years, dict(facts.kpi_results),
+                                          unit_class.first_sale_fiscal_year)
+        tier_steps = tuple(steps)
+    elif terms.rule == "simple":
+        schedule = RateSchedule.of(max(Fraction(terms.rate or 0),
+                                       Fraction(terms.minimum_rate or 0)))
+    paid_out = [(d, a) for d, a in facts.returns_paid if d <= on]
+    paid_out += [(c.on, -c.amount_minor) for c in changes if c.amount_minor < 0]
+    inputs = ClassInputs(changes, owed_from_flows(changes, paid_out), paid, schedule,
+                         tier_steps, final)
+    return class_return_owed(about, terms, inputs, on, contract.rounding.mode)
+
+
+def redemption_due(contract: Contract, unit_class: UnitClass, on: date, paid_in_minor: int,
+                   returned_minor: int) -> int:
+    """Capital owed back by ``on`` under the class's redemption schedule: the percentages
+    of the capital paid in whose dates have come, rounded once with the contract's mode,
+    less the capital already returned (or written down)."""
+    percent = sum((Fraction(r.percent) for r in unit_class.redemptions if r.on <= on),
+                  Fraction(0))
+    if not percent:
+        return 0
+    due = round_minor(Fraction(paid_in_minor) * min(percent, Fraction(100)) / 100,
+                      RoundingMode(contract.rounding.mode))
+    return max(due - returned_minor, 0)
+
+
+def class_claims(contract: Contract, unit_class: UnitClass, facts: ClassFacts, on: date,
+                 final: bool) -> list[Claim]:
+    """A class's claims on a distribution at ``on``: its return owed (after the capital
+    claims of its seniority: ``seniority + 100``) and the capital owed back — on its
+    redemption schedule, or all that is outstanding at the end. None once its capital is
+    all back."""
+    changes = [c for c in facts.changes if c.on <= on]
+    paid_in = sum(c.amount_minor for c in changes if c.amount_minor > 0)
+    returned = -sum(c.amount_minor for c in changes if c.amount_minor < 0)
+    outstanding = paid_in - returned
+    if outstanding <= 0:
+        return []
+    claims = []
+    owed = return_owed_by_rule(contract, unit_class, facts, on, final)
+    if owed is not None and owed.owed_minor > 0:
+        claims.append(Claim("investor_returns", unit_class.id, unit_class.id, owed.owed_minor,
+                            unit_class.seniority + 100, owed.trace))
+    redeem = outstanding if final else redemption_due(contract, unit_class, on, paid_in,
+                                                      returned)
+    if redeem > 0:
+        claims.append(Claim("principal", unit_class.id, unit_class.id, redeem,
+                            unit_class.seniority))
+    return claims
+
+
+def residual_split(left_minor: int, paid_by_payer: Mapping[str, int]) -> list[tuple[str, int]]:
+    """A surplus back to the payers in proportion to what each paid (largest remainder, so
+    the parts add up to it exactly): (payer, part) for each part above zero."""
+    payers = [p for p, amount in paid_by_payer.items() if amount > 0]
+    if not payers or left_minor <= 0:
+        return []
+    parts = allocate(left_minor, [paid_by_payer[p] for p in payers],
+                     RemainderPolicy.LARGEST_REMAINDER)
+    return [(p, part) for p, part in zip(payers, parts) if part > 0]

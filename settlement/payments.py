@@ -25,20 +25,20 @@ from ledger.calendar import fiscal_year_bounds
 from ledger.entries import CREDIT, DEBIT, EntryDraft, credit, debit
 from ledger.errors import Conflict, SibError
 from ledger.money import from_minor
-from ledger.rounding import RemainderPolicy, allocate, round_minor
+from ledger.rounding import round_minor
 from ledger.service import EntryRecord, get_book, post_entry
 from settlement.budget import obligation_year_of
 from settlement.class_returns import (
-    ClassInputs,
-    class_return_owed,
-    owed_from_flows,
-    tiered_schedule,
+    ClassFacts,
+    class_claims,
+    residual_split,
+    return_owed_by_rule,
 )
 from settlement.debt_service import ServiceRun, accrue_to, read_state, service, sweep
 from settlement.results import current_audited
 from settlement.tables import ReceiptApplication, SettlementRun
-from settlement.trace import About, Step, Subject, Trace
-from settlement.unit_returns import CapitalChange, RateSchedule, ReturnOwed, return_owed
+from settlement.trace import Trace
+from settlement.unit_returns import CapitalChange, RateSchedule, ReturnOwed
 from settlement.waterfall import Claim, WaterfallResult, losses, run_waterfall
 
 
@@ -360,38 +360,38 @@ def _provider_claims(contract: Contract, receipts: dict[str, int]) -> list[Claim
 
 def _investor_claims(session: Session, contract: Contract, on: date,
                      final: bool) -> list[Claim]:
-    """Per unit class with capital outstanding: its return owed at ``on`` (see
-    :func:`investor_return_owed`) and, at the end, its capital."""
+    """Per unit class with capital outstanding: its return owed at ``on`` by its rule and
+    the capital owed back (on its redemption schedule, or all of it at the end), from the
+    ledger's facts (:func:`class_facts`) through :func:`settlement.class_returns.class_claims`
+    — the simulation calls the same function on its own books."""
     claims = []
     for unit_class in contract.unit_classes:
-        returned, capital = account_totals(session, contract.id, f"units:{unit_class.id}")
-        outstanding = capital - returned
-        if outstanding <= 0:
-            continue
-        owed = investor_return_owed(session, contract, unit_class.id, on, final)
-        if owed is not None and owed.owed_minor > 0:
-            claims.append(Claim("investor_returns", unit_class.id, unit_class.id,
-                                owed.owed_minor, unit_class.seniority + 100, owed.trace))
-        redeem = outstanding if final else redemption_due(contract, unit_class, on, capital,
-                                                          returned)
-        if redeem > 0:
-            claims.append(Claim("principal", unit_class.id, unit_class.id, redeem,
-                                unit_class.seniority))
+        claims += class_claims(contract, unit_class,
+                               class_facts(session, contract, unit_class, on), on, final)
     return claims
 
 
-def redemption_due(contract: Contract, unit_class: UnitClass, on: date, paid_in_minor: int,
-                   returned_minor: int) -> int:
-    """Capital owed back by ``on`` under the class's redemption schedule: the percentages
-    of the capital paid in whose dates have come, rounded once with the contract's mode,
-    less the capital already returned (or written down)."""
-    percent = sum((Fraction(r.percent) for r in unit_class.redemptions if r.on <= on),
-                  Fraction(0))
-    if not percent:
-        return 0
-    due = round_minor(Fraction(paid_in_minor) * min(percent, Fraction(100)) / 100,
-                      contract.rounding.mode)
-    return max(due - returned_minor, 0)
+def class_facts(session: Session, contract: Contract, unit_class: UnitClass,
+                on: date) -> ClassFacts:
+    """What a class's return and capital depend on, read from the ledger at ``on``: its
+    capital timeline (``units:<class>``), the returns paid to it (``distributions:<class>``),
+    its target-return schedule as the contract's versions set it, and for a tiered class the
+    audited final results of its KPI."""
+    class_id = unit_class.id
+    returns_paid = [(p.effective_on, p.amount_minor if p.side == DEBIT else -p.amount_minor)
+                    for p in read.postings(session, contract.id,
+                                           account=Code.distributions(class_id),
+                                           through_on=on)]
+    results: dict[int, Decimal] = {}
+    terms = unit_class.returns
+    if terms is not None and terms.rule == "tiered" and terms.kpi is not None:
+        for year in range(unit_class.first_sale_fiscal_year, contract.last_fiscal_year + 1):
+            row = current_audited(session, contract.id, year).get((terms.kpi, ""))
+            if row is not None:
+                results[year] = Decimal(row.value)
+    rates = return_rates(session, contract, class_id) if terms is None else None
+    return ClassFacts(tuple(capital_changes(session, contract.id, class_id, on)),
+                      tuple(returns_paid), rates, results)
 
 
 def investor_return_owed(session: Session, contract: Contract, class_id: str,
@@ -403,47 +403,8 @@ def investor_return_owed(session: Session, contract: Contract, class_id: str,
     class has no return. Computed again after it is paid, it is zero; paid in part, the rest
     is owed again at the next distribution."""
     unit_class = next(u for u in contract.unit_classes if u.id == class_id)
-    about = About(Subject.INVESTOR_RETURN, instrument=class_id, on=on)
-    paid_debits, paid_credits = account_totals(session, contract.id, f"distributions:{class_id}",
-                                               through_on=on)
-    changes = capital_changes(session, contract.id, class_id, on)
-    terms = unit_class.returns
-    if terms is None:
-        rates = return_rates(session, contract, class_id)
-        if rates is None:
-            return None
-        return return_owed(about, changes, rates, on, paid_debits - paid_credits,
-                           contract.rounding.mode)
-    schedule: RateSchedule | None = None
-    tier_steps: tuple[Step, ...] = ()
-    if terms.rule == "tiered":
-        schedule, steps = _tier_schedule(session, contract, unit_class)
-        tier_steps = tuple(steps)
-    elif terms.rule == "simple":
-        schedule = RateSchedule.of(max(Fraction(terms.rate or 0),
-                                       Fraction(terms.minimum_rate or 0)))
-    paid_out = [(p.effective_on, p.amount_minor if p.side == DEBIT else -p.amount_minor)
-                for p in read.postings(session, contract.id,
-                                       account=Code.distributions(class_id), through_on=on)]
-    paid_out += [(c.on, -c.amount_minor) for c in changes if c.amount_minor < 0]
-    inputs = ClassInputs(tuple(changes), owed_from_flows(changes, paid_out),
-                         paid_debits - paid_credits, schedule, tier_steps, final)
-    return class_return_owed(about, terms, inputs, on, contract.rounding.mode)
-
-
-def _tier_schedule(session: Session, contract: Contract, unit_class: UnitClass
-                   ) -> tuple[RateSchedule, list[Step]]:
-    """A tiered class's rate by fiscal year, from the audited final results of its KPI."""
-    terms = unit_class.returns
-    assert terms is not None and terms.kpi is not None
-    years = [(year, fiscal_year_bounds(year, contract.fiscal_year_start_month)[0])
-             for year in range(unit_class.first_sale_fiscal_year, contract.last_fiscal_year + 1)]
-    results: dict[int, Decimal] = {}
-    for year, _ in years:
-        row = current_audited(session, contract.id, year).get((terms.kpi, ""))
-        if row is not None:
-            results[year] = Decimal(row.value)
-    return tiered_schedule(terms, years, results, unit_class.first_sale_fiscal_year)
+    return return_owed_by_rule(contract, unit_class,
+                               class_facts(session, contract, unit_class, on), on, final)
 
 
 def return_rates(session: Session, contract: Contract, class_id: str) -> RateSchedule | None:
@@ -582,14 +543,8 @@ def _residual(session: Session, contract: Contract, left_minor: int, on: date,
     paid = {payer: read.totals(session, contract.id, Code.receivable(payer),
                                kinds=[Kind.OUTCOME_RECEIPT]).credits_minor
             for payer in contract.payer_ids}
-    payers = [p for p, amount in paid.items() if amount > 0]
-    if not payers:
-        return []
-    parts = allocate(left_minor, [paid[p] for p in payers], RemainderPolicy.LARGEST_REMAINDER)
     out = []
-    for payer, part in zip(payers, parts):
-        if part <= 0:
-            continue
+    for payer, part in residual_split(left_minor, paid):
         refund = {**links, "payer": payer}
         out.append(_post(session, contract.id, f"{tag}:residual:{payer}",
                          Kind.RESIDUAL_REFUND, on, part, Code.outcome_income(payer), Code.CASH,

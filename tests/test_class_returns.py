@@ -26,11 +26,12 @@ from settlement.class_returns import (
     ClassInputs,
     Flow,
     class_return_owed,
+    redemption_due,
     tiered_schedule,
 )
 from settlement.close import close_year
 from settlement.kpi import ResultInput
-from settlement.payments import distribute, free_cash, record_payment, redemption_due
+from settlement.payments import distribute, free_cash, record_payment
 from settlement.results import audit_result, submit_results
 from settlement.trace import About, Phrase, Subject
 from settlement.unit_returns import CapitalChange
