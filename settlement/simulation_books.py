@@ -140,6 +140,8 @@ class ServiceRecord:
     Attributes:
         moves_before: how many cash moves were in the books when the cash was counted.
         cash_date_only: the day is serviced only because cash came in (no loan falls due).
+        owed: each amount owed (as :func:`settlement.servicing.owed_on` lists them).
+        paid: each payment made, in the order its cash move follows ``moves_before``.
     """
 
     on: date
@@ -148,6 +150,8 @@ class ServiceRecord:
     available_minor: int
     paid_minor: int
     cash_date_only: bool
+    owed: tuple[Due, ...] = ()
+    paid: tuple[tuple[Due, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -360,7 +364,8 @@ class ScenarioBooks:
         if self.log is not None:
             self.log.service_days.append(ServiceRecord(
                 on, len(self.moves), sum(d.amount_minor for d in owed), available,
-                sum(a for _, a in paid), on not in self._due_dates))
+                sum(a for _, a in paid), on not in self._due_dates, tuple(owed),
+                tuple(paid)))
         for due, amount in paid:
             self.loans[due.loan_id].payments.append(Payment(on, due.component, amount,
                                                             due.due_on))

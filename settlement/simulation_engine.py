@@ -15,8 +15,11 @@ posting order) covers what was owed where the reference paid in full, or equals 
 reference's where it did not; and each distribution applies all its receipts and pays the
 investor return owed in full. By induction over the days its debt service, accruals and
 returns are then the reference's, so only the scenario's own amounts (receipts, provider
-fees, the final waterfall) are computed per scenario, in integers. A scenario that breaks a
-condition is settled on the scalar path; a contract term the vectorised path does not model
+fees, the final waterfall) are computed per scenario, in integers. One departure is followed
+too (:func:`_arrears_episode`): an instalment the reference paid in full that the scenario
+can pay only in part at its fiscal year's end, the rest paid with its 遅延損害金 on the next
+day cash comes in, before anything else falls due. A scenario that breaks a condition
+otherwise is settled on the scalar path; a contract term the vectorised path does not model
 (a cash sweep) sends every scenario there.
 """
 
@@ -31,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from contracts.model import Contract
+from ledger.calendar import fiscal_year_bounds
 from ledger.rounding import RoundingMode
 from settlement.simulation_books import (
     BooksLog,
@@ -85,6 +89,7 @@ class MoneyResults:
     cash_left: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     scalar_runs: int = 0
     scalar_reasons: list[str] = field(default_factory=list)
+    scalar_run_ids: list[int] = field(default_factory=list)
 
 
 def _z(runs: int) -> Ints:
@@ -197,32 +202,151 @@ def books_vectorised(contract: Contract, plans: Sequence[YearPlan], payouts: Pay
     mode = contract.rounding.mode
     final_record: DistributionRecord | None = None
     applied: dict[int, Ints] = {}
-    for record in _events(log):
+    extras: list[Extra] = []
+    events = _events(log)
+    for k, record in enumerate(events):
         if isinstance(record, DistributionRecord):
             if record.final:
                 final_record = record
                 continue
             h = _distribution_holds(contract, log, record, amounts, payouts, mode, out,
-                                    applied)
+                                    applied, extras)
         else:
-            h = _service_day_holds(log, record, amounts)
+            h = _service_day_holds(log, record, amounts, extras)
+            if not h.all():
+                h = h | _arrears_episode(contract, log, events, k, amounts, extras,
+                                         ok & ~h, out)
         ok &= h
     if final_record is None:
         ok[:] = False
     else:
-        _final(contract, log, final_record, amounts, payouts, mode, ok, out, applied)
+        _final(contract, log, final_record, amounts, payouts, mode, ok, out, applied, extras)
     if any(lo.written_down_minor or lo.recovered_minor or lo.interest_unpaid_minor
            for lo in ref.loans.values()):
         ok[:] = False  # the reference's own payoff fell short: nothing to follow
     _copy_reference(contract, ref, log, ok, out)
     fallback = [int(r) for r in np.nonzero(~ok)[0]]
     out.scalar_runs = len(fallback)
+    out.scalar_run_ids = fallback
+    _reset(out, ~ok)
     if fallback:
         out.scalar_reasons = ["a scenario's cash differs from the reference's where it "
                               "decides a payment"]
         books_scalar(contract, plans, payouts, subscriptions, rates, only=fallback, out=out,
                      cache=cache)
     return out
+
+
+def _reset(out: MoneyResults, runs: Bools) -> None:
+    """Clear what the vectorised path wrote for ``runs`` (the scalar books fill them)."""
+    for by_key in (out.loan_paid, out.loan_short):
+        for table in by_key.values():
+            for values in table.values():
+                values[runs] = 0
+    for flat in (out.loan_overdue, out.loan_written_down, out.loan_recovered,
+                 out.loan_interest_unpaid, out.class_paid_in, out.class_returns,
+                 out.class_capital_back, out.class_written_down, out.class_recovered,
+                 out.provider_fees, out.class_flows):
+        for values in flat.values():
+            values[runs] = 0
+    out.cash_left[runs] = 0
+
+
+def _arrears_episode(contract: Contract, log: BooksLog, events: Sequence[object], k: int,
+                     amounts: list[Ints | int], extras: list[Extra], candidates: Bools,
+                     out: MoneyResults) -> Bools:
+    """Scenarios (among ``candidates``) that cannot pay in full an instalment the reference
+    paid in full on its due date, and pay the rest with its 遅延損害金 on the next day cash
+    comes in, before anything else falls due: the one departure from the reference the
+    vectorised path follows. The day's payment is :func:`settlement.servicing.pay` of the
+    cash available on one loan's interest and principal (interest first); the arrears run up
+    default interest (:func:`settlement.servicing.default_interest_of`: amount × rate ×
+    days / 365, truncated, per component) until that cash day, where everything owed is paid
+    if the cash covers it. The loan then owes what the reference's owes (its instalments'
+    interest runs on the principal due, paid or not), so the scenario follows the reference
+    again, with less cash. Any other shape of departure is left to the scalar books."""
+    from settlement.servicing import DEFAULT_INTEREST_BASIS_DAYS
+    from settlement.simulation_books import ServiceRecord
+    record = events[k]
+    assert isinstance(record, ServiceRecord)
+    runs = len(candidates)
+    none = np.zeros(runs, dtype=bool)
+    owed, on = record.owed, record.on
+    if record.paid_minor != record.owed_minor or not owed or \
+            len({d.loan_id for d in owed}) != 1 or \
+            any(d.due_on != on or d.component == "default_interest" for d in owed):
+        return none
+    loan = next(ln for ln in contract.loans if ln.id == owed[0].loan_id)
+    following = events[k + 1] if k + 1 < len(events) else None
+    year_end = fiscal_year_bounds(_fiscal_year(contract, on),
+                                  contract.fiscal_year_start_month)[1]
+    if not isinstance(following, DistributionRecord) or following.final or \
+            following.on <= year_end:
+        return none
+    later_dues = [row for ln in contract.loans for row in out.loan_short[ln.id] if row > on]
+    next_due = min(later_dues, default=date.max)
+    # The scenario's next cash day: the first date after the year's end (and before the next
+    # due date and the distribution) on which money it has came in (the reference's moves,
+    # with this scenario's amounts).
+    cash_days = sorted({log.moves[i][0] for i in range(following.moves_before)
+                        if year_end < log.moves[i][0] <= following.on
+                        and log.moves[i][0] < next_due})
+    interest = sum(d.amount_minor for d in owed if d.component == "interest")
+    principal = sum(d.amount_minor for d in owed if d.component == "principal")
+    available = _available(log, amounts, record.moves_before, on, runs, extras)
+    paid_interest = np.minimum(available, interest)
+    paid_principal = np.minimum(available - paid_interest, principal)
+    arrears_interest, arrears_principal = interest - paid_interest, principal - paid_principal
+    cash_on = np.zeros(runs, dtype=np.int64)
+    handled = np.zeros(runs, dtype=bool)
+    for day in cash_days:
+        came_in = np.zeros(runs, dtype=bool)
+        for i in range(following.moves_before):
+            if log.moves[i][0] == day:
+                came_in |= np.asarray(amounts[i]) > 0
+        fresh = candidates & came_in & ~handled
+        cash_on = np.where(fresh, day.toordinal(), cash_on)
+        handled |= fresh
+    # Cash coming in before the year's end would be serviced by the close: not this shape.
+    for i in range(following.moves_before):
+        if on < log.moves[i][0] <= year_end:
+            handled &= ~(np.asarray(amounts[i]) > 0)
+    if not handled.any():
+        return none
+    rate = Fraction(loan.default_interest_rate_annual or 0)
+    days = np.where(handled, cash_on - on.toordinal(), 0)
+    scale = rate.denominator * DEFAULT_INTEREST_BASIS_DAYS
+    default = np.zeros(runs, dtype=np.int64)
+    if "interest" in loan.default_interest_on:
+        default += arrears_interest * rate.numerator * days // scale
+    if "principal" in loan.default_interest_on:
+        default += arrears_principal * rate.numerator * days // scale
+    total = default + arrears_interest + arrears_principal
+    for day in cash_days:
+        at_day = handled & (cash_on == day.toordinal())
+        if not at_day.any():
+            continue
+        cash = _available(log, amounts, following.moves_before, day, runs, extras)
+        handled &= ~at_day | (cash >= total)
+    paid_back = np.where(handled, total, 0)
+    # This scenario's payments on the due date, in place of the reference's.
+    for offset, (due, _) in enumerate(record.paid):
+        index = record.moves_before + offset
+        mine = paid_interest if due.component == "interest" else paid_principal
+        shared = np.broadcast_to(np.asarray(amounts[index], dtype=np.int64), (runs,))
+        amounts[index] = np.where(handled, -mine, shared).astype(np.int64)
+    for day in cash_days:
+        at_day = handled & (cash_on == day.toordinal())
+        if at_day.any():
+            extras.append((following.moves_before, day, np.where(at_day, -paid_back, 0)))
+            year = _fiscal_year(contract, day)
+            out.loan_paid[loan.id][year] += np.where(at_day, paid_back, 0)
+    year = _fiscal_year(contract, on)
+    out.loan_paid[loan.id][year] += np.where(
+        handled, paid_interest + paid_principal - interest - principal, 0)
+    out.loan_short[loan.id][on] |= handled & (paid_interest + paid_principal
+                                              < interest + principal)
+    return handled
 
 
 def _by_year(payouts: Payouts) -> dict[int, dict[str, Ints]]:
@@ -256,21 +380,40 @@ def _move_amounts(log: BooksLog, payouts: Payouts, runs: int) -> list[Ints | int
     return out
 
 
-def _balances(log: BooksLog, amounts: Sequence[Ints | int], upto: int, runs: int
-              ) -> tuple[list[date], npt.NDArray[np.int64]]:
+Extra = tuple[int, date, Ints]
+"""A cash move some scenarios have and the reference has not (an arrears payment on a day the
+reference owed nothing): (how many logged moves were posted before it, date, amounts)."""
+
+
+def _balances(log: BooksLog, amounts: Sequence[Ints | int], upto: int, runs: int,
+              extras: Sequence[Extra] = ()) -> tuple[list[date], npt.NDArray[np.int64]]:
     """The cumulative cash balance (dates × runs) after each date of the first ``upto``
-    moves, as :func:`settlement.debt_service.available_cash` builds it."""
-    dates = sorted({log.moves[i][0] for i in range(upto)})
+    moves (and the extra moves posted among them), as
+    :func:`settlement.debt_service.available_cash` builds it."""
+    mine = [e for e in extras if e[0] <= upto]
+    dates = sorted({log.moves[i][0] for i in range(upto)} | {e[1] for e in mine})
     index = {d: k for k, d in enumerate(dates)}
     per_date = np.zeros((len(dates), runs), dtype=np.int64)
     for i in range(upto):
         per_date[index[log.moves[i][0]]] += amounts[i]
+    for _, on, extra in mine:
+        per_date[index[on]] += extra
     return dates, np.cumsum(per_date, axis=0)
 
 
+def _cash_before(amounts: Sequence[Ints | int], upto: int, runs: int,
+                 extras: Sequence[Extra]) -> Ints:
+    """The free cash once the first ``upto`` logged moves (and their extras) are posted."""
+    total = sum((np.asarray(amounts[i]) for i in range(upto)), np.zeros(runs, dtype=np.int64))
+    for position, _, extra in extras:
+        if position <= upto:
+            total = total + extra
+    return np.asarray(total, dtype=np.int64)
+
+
 def _available(log: BooksLog, amounts: Sequence[Ints | int], upto: int, on: date,
-               runs: int) -> Ints:
-    dates, running = _balances(log, amounts, upto, runs)
+               runs: int, extras: Sequence[Extra] = ()) -> Ints:
+    dates, running = _balances(log, amounts, upto, runs, extras)
     now = np.zeros(runs, dtype=np.int64)
     before = [k for k, d in enumerate(dates) if d <= on]
     if before:
@@ -281,11 +424,12 @@ def _available(log: BooksLog, amounts: Sequence[Ints | int], upto: int, on: date
     return np.maximum(now, 0)
 
 
-def _service_day_holds(log: BooksLog, record: object, amounts: Sequence[Ints | int]) -> Bools:
+def _service_day_holds(log: BooksLog, record: object, amounts: Sequence[Ints | int],
+                       extras: Sequence[Extra] = ()) -> Bools:
     from settlement.simulation_books import ServiceRecord
     assert isinstance(record, ServiceRecord)
     runs = _runs(amounts)
-    available = _available(log, amounts, record.moves_before, record.on, runs)
+    available = _available(log, amounts, record.moves_before, record.on, runs, extras)
     if record.paid_minor == record.owed_minor:
         holds = available >= record.owed_minor
     else:
@@ -345,10 +489,10 @@ def _apply(log: BooksLog, amounts: Sequence[Ints | int], record: DistributionRec
 
 def _distribution_holds(contract: Contract, log: BooksLog, record: DistributionRecord,
                         amounts: list[Ints | int], payouts: Payouts, mode: RoundingMode,
-                        out: MoneyResults, applied: dict[int, Ints]) -> Bools:
+                        out: MoneyResults, applied: dict[int, Ints],
+                        extras: Sequence[Extra] = ()) -> Bools:
     runs = payouts.runs
-    cash = np.maximum(sum((np.asarray(amounts[i]) for i in range(record.moves_before)),
-                          np.zeros(runs, dtype=np.int64)), 0)
+    cash = np.maximum(_cash_before(amounts, record.moves_before, runs, extras), 0)
     per_payer = _apply(log, amounts, record, applied, cash, runs)
     spent = sum(per_payer.values(), np.zeros(runs, dtype=np.int64))
     fees = _fees(contract, per_payer, mode, runs)
@@ -370,12 +514,12 @@ def _distribution_holds(contract: Contract, log: BooksLog, record: DistributionR
 
 def _final(contract: Contract, log: BooksLog, record: DistributionRecord,
            amounts: list[Ints | int], payouts: Payouts, mode: RoundingMode, ok: Bools,
-           out: MoneyResults, applied: dict[int, Ints]) -> None:
+           out: MoneyResults, applied: dict[int, Ints],
+           extras: Sequence[Extra] = ()) -> None:
     """The final waterfall per scenario: in full where the cash covers every claim, else
     :func:`run_waterfall` and :func:`losses` on the scenario's claims."""
     runs = payouts.runs
-    cash = np.maximum(sum((np.asarray(amounts[i]) for i in range(record.moves_before)),
-                          np.zeros(runs, dtype=np.int64)), 0)
+    cash = np.maximum(_cash_before(amounts, record.moves_before, runs, extras), 0)
     fees = _fees(contract, _apply(log, amounts, record, applied, cash, runs), mode, runs)
     fixed = list(record.fixed_claims)
     total = sum(c.amount_minor for c in fixed) + sum(fees.values(), np.zeros(runs, np.int64))
