@@ -10,9 +10,12 @@ Goal: 10,000 runs in under 5 s. ``SIB_BENCH_SIM_RUNS`` / ``SIB_BENCH_SIM_BASELIN
 the run counts.
 
 Also measured, for what it shows: every year drawn (from FY2019, no history; the empirical
-years replaced by normals). There each scenario's own FY2019 receipts decide how much of the
-Yamaguchi instalment of 31 March 2021 can be paid, so most scenarios leave the reference and
-are settled by the scalar books: the vectorised path is then about as slow as the scalar one.
+years replaced by normals). There each scenario's own FY2019 receipts decide which
+instalments of 2020–2021 it can pay on their dates. A scenario short only on the Yamaguchi
+instalment of 31 March 2021 is still followed on the vectorised path; one short from June or
+September 2020 on (several instalments in arrears at once, across loans) is settled by the
+scalar books — about 45 % of them with these assumptions, so 10,000 such runs take minutes,
+not seconds.
 """
 
 from __future__ import annotations
