@@ -695,6 +695,8 @@ class English(Writer):
 
     def __init__(self, currency: str = HOME_CURRENCY) -> None:
         self.currency = currency
+        if currency != HOME_CURRENCY:
+            self.words = {**ENGLISH_WORDS, **PLAIN_ENGLISH_WORDS}
 
     def figure(self, figure: Figure) -> str:
         value = figure.value
@@ -979,6 +981,19 @@ ENGLISH_SUBJECTS: dict[Subject, Callable[[Writer, About], str]] = {
     Subject.INVESTOR_RETURN: lambda w, a: a.name or f"return owed to {a.instrument} on {a.on}",
     Subject.INSTALMENT: _instalment_en,
     Subject.ACCRUED_INTEREST: lambda w, a: f"interest accrued to {a.on}, not yet due",
+}
+
+# A Japanese contract's English documents name a convention by its Japanese term too (its
+# reader is a Japanese bank or office); a contract in another currency reads plain English.
+PLAIN_ENGLISH_WORDS: dict[Phrase, Wording] = {
+    Phrase.DEFAULT_INTEREST: Wording("default interest"),
+    Phrase.FIRST_DAY_ONLY: Wording("first day counted, last not"),
+    Phrase.BOTH_ENDS: Wording("both ends counted"),
+    Phrase.PRINCIPAL_GRACE: Wording("principal", "grace period: interest only"),
+    Phrase.PRINCIPAL_EQUAL: Wording("principal", "equal principal instalment"),
+    Phrase.PRINCIPAL_LEVEL: Wording(
+        "principal", lambda w, s: f"level payment {w.n(s['level'])} − interest "
+                                  f"{w.n(s['interest'])}"),
 }
 
 English.words = ENGLISH_WORDS
