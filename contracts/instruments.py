@@ -223,6 +223,13 @@ class RateTier(_Frozen):
     rate: UnitRate
 
 
+class CurvePoint(_Frozen):
+    """A point of a return curve: at the KPI result ``value`` the rate is ``rate``."""
+
+    value: ExactDecimal
+    rate: UnitRate
+
+
 class ReturnCap(_Frozen):
     """The most a class's return may reach: one of an annual rate (simple, on its capital),
     an IRR on its dated cash flows, or a multiple of the capital paid in (capital included:
@@ -243,21 +250,25 @@ class ReturnTerms(_Frozen):
             exactly ``rate`` IRR on its dated cash flows, ACT/365); ``fixed_amount``
             (``amount`` in total, owed at the final distribution); ``tiered`` (each fiscal
             year's simple rate from ``tiers`` on the audited final result of ``kpi`` for that
-            year; a year not yet audited earns the minimum, if any, until its result is in).
+            year; a year not yet audited earns the minimum, if any, until its result is in);
+            ``curve``: the same, with the year's rate read off a piecewise-linear curve
+            through ``points`` (the first point's rate below it, the last's above it).
         rate: the annual rate of ``simple``, ``compounding`` and ``irr``.
         amount_minor: the total return of ``fixed_amount`` (document key ``amount``).
-        kpi, tiers: the KPI and tier table of ``tiered``.
+        kpi, tiers, points: the KPI and the tier table of ``tiered`` or the points of
+            ``curve``.
         minimum_rate, minimum_years: a minimum coupon: at least ``minimum_rate`` a year for
             the first ``minimum_years`` fiscal years from the first sale (``simple`` and
             ``tiered``).
         cap: the most the return may reach.
     """
 
-    rule: Literal["simple", "compounding", "irr", "fixed_amount", "tiered"]
+    rule: Literal["simple", "compounding", "irr", "fixed_amount", "tiered", "curve"]
     rate: UnitRate | None = None
     amount_minor: AmountMinor | None = Field(default=None, alias="amount")
     kpi: Slug | None = None
     tiers: tuple[RateTier, ...] = ()
+    points: tuple[CurvePoint, ...] = ()
     minimum_rate: UnitRate | None = None
     minimum_years: int | None = Field(default=None, ge=1)
     cap: ReturnCap | None = None

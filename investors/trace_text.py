@@ -281,6 +281,13 @@ JAPANESE_WORDS: dict[Phrase, Wording] = {
                         if s.get("years") and s["years"].value else "")  # type: ignore[union-attr]
                      + f"。出資金の払込額ごとに日割り（実日数／{w.n(s['basis'])}日）で計算し、"
                      "累計額を1回だけ端数処理して既分配額を差し引く"),
+    Phrase.RULE_CURVE_RETURN: Wording(
+        lambda w, s: f"成果連動分配率：各年度の分配率は{w(s['kpi'])}の評価確定値に応じて"
+                     "折れ線で定める"
+                     + (f"（当初{w.n(s['years'])}年度は最低{w(s['minimum'])}）"
+                        if s.get("years") and s["years"].value else "")  # type: ignore[union-attr]
+                     + f"。出資金の払込額ごとに日割り（実日数／{w.n(s['basis'])}日）で計算し、"
+                     "累計額を1回だけ端数処理して既分配額を差し引く"),
     Phrase.RULE_IRR_RETURN: Wording(
         lambda w, s: f"元本＋内部収益率{w(s['rate'])}：日付のある出資・分配の各額を"
                      f"(1＋年率)^(日数／{w.n(s['basis'])})で評価し、内部収益率が{w(s['rate'])}となる額から"

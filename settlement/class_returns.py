@@ -36,7 +36,7 @@ from datetime import date
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
-from contracts.instruments import RateTier, ReturnTerms, UnitClass
+from contracts.instruments import CurvePoint, RateTier, ReturnTerms, UnitClass
 from contracts.model import Contract
 from ledger.calendar import fiscal_year_bounds
 from ledger.rounding import RemainderPolicy, RoundingMode, allocate, round_minor
@@ -87,6 +87,22 @@ def tier_rate(tiers: Sequence[RateTier], value: Decimal) -> Fraction:
     return Fraction(0)
 
 
+def curve_rate(points: Sequence[CurvePoint], value: Decimal) -> Fraction:
+    """The rate at ``value`` on the piecewise-linear curve through ``points`` (in value order):
+    the first point's rate below the first, the last's above the last, exact in between."""
+    ordered = sorted(points, key=lambda p: p.value)
+    if not ordered:
+        return Fraction(0)
+    if value <= ordered[0].value:
+        return Fraction(ordered[0].rate)
+    for low, high in zip(ordered, ordered[1:]):
+        if value <= high.value:
+            share = (Fraction(value) - Fraction(low.value)) / (Fraction(high.value)
+                                                                - Fraction(low.value))
+            return Fraction(low.rate) + share * (Fraction(high.rate) - Fraction(low.rate))
+    return Fraction(ordered[-1].rate)
+
+
 def tiered_schedule(terms: ReturnTerms, years: Sequence[tuple[int, date]],
                     results: dict[int, Decimal], first_sale_year: int
                     ) -> tuple[RateSchedule, list[Step]]:
@@ -100,7 +116,9 @@ def tiered_schedule(terms: ReturnTerms, years: Sequence[tuple[int, date]],
         floor = minimum if terms.minimum_years is not None \
             and year < first_sale_year + terms.minimum_years else Fraction(0)
         value = results.get(year)
-        from_tier = tier_rate(terms.tiers, value) if value is not None else None
+        from_tier = None if value is None else (
+            curve_rate(terms.points, value) if terms.rule == "curve"
+            else tier_rate(terms.tiers, value))
         chosen = max(from_tier or Fraction(0), floor)
         params: dict[str, Figure | Phrase | None] = {
             "year": number(year), "floor": rate(floor),
@@ -197,8 +215,9 @@ def _rule_step(terms: ReturnTerms, inputs: ClassInputs) -> Step:
                     else Phrase.RULE_COMPOUNDING_RETURN,
                     params={"rate": rate(Fraction(terms.rate or 0)),
                             "basis": days(DAYS_IN_YEAR)})
-    if terms.rule == "tiered":
-        return Step(Phrase.RULE_TIERED_RETURN, params={
+    if terms.rule in ("tiered", "curve"):
+        return Step(Phrase.RULE_TIERED_RETURN if terms.rule == "tiered"
+                    else Phrase.RULE_CURVE_RETURN, params={
             "kpi": Party(terms.kpi or ""), "minimum": rate(Fraction(terms.minimum_rate or 0)),
             "years": number(terms.minimum_years or 0), "basis": days(DAYS_IN_YEAR)})
     schedule = inputs.schedule or RateSchedule.of(Fraction(terms.rate or 0))
@@ -288,7 +307,7 @@ def return_owed_by_rule(contract: Contract, unit_class: UnitClass, facts: ClassF
         return return_owed(about, changes, facts.rates, on, paid, contract.rounding.mode)
     schedule: RateSchedule | None = None
     tier_steps: tuple[Step, ...] = ()
-    if terms.rule == "tiered":
+    if terms.rule in ("tiered", "curve"):
         years = [(year, fiscal_year_bounds(year, contract.fiscal_year_start_month)[0])
                  for year in range(unit_class.first_sale_fiscal_year,
                                    contract.last_fiscal_year + 1)]

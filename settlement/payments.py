@@ -384,7 +384,7 @@ def class_facts(session: Session, contract: Contract, unit_class: UnitClass,
                                            through_on=on)]
     results: dict[int, Decimal] = {}
     terms = unit_class.returns
-    if terms is not None and terms.rule == "tiered" and terms.kpi is not None:
+    if terms is not None and terms.rule in ("tiered", "curve") and terms.kpi is not None:
         for year in range(unit_class.first_sale_fiscal_year, contract.last_fiscal_year + 1):
             row = current_audited(session, contract.id, year).get((terms.kpi, ""))
             if row is not None:

@@ -142,6 +142,7 @@ class Phrase(StrEnum):
     RULE_LOAN_INTEREST = "rule.loan_interest"
     RULE_TARGET_RETURN = "rule.target_return"
     RULE_TIERED_RETURN = "rule.tiered_return"
+    RULE_CURVE_RETURN = "rule.curve_return"
     RULE_IRR_RETURN = "rule.irr_return"
     RULE_COMPOUNDING_RETURN = "rule.compounding_return"
     RULE_FIXED_RETURN = "rule.fixed_return"
@@ -840,6 +841,12 @@ ENGLISH_WORDS: dict[Phrase, Wording] = {
                      "owed = accrued (rounded once) − returns already paid"),
     Phrase.RULE_TIERED_RETURN: Wording(
         lambda w, s: f"each fiscal year's rate from the tier its audited {w(s['kpi'])} reaches"
+                     + (f", at least {w.n(s['minimum'])} in the first {w.n(s['years'])} years"
+                        if s.get("years") and s["years"].value else "")  # type: ignore[union-attr]
+                     + f"; ACT/{w.n(s['basis'])} on each amount of capital; owed = accrued "
+                     "(rounded once) − returns already paid"),
+    Phrase.RULE_CURVE_RETURN: Wording(
+        lambda w, s: f"each fiscal year's rate read off the curve at its audited {w(s['kpi'])}"
                      + (f", at least {w.n(s['minimum'])} in the first {w.n(s['years'])} years"
                         if s.get("years") and s["years"].value else "")  # type: ignore[union-attr]
                      + f"; ACT/{w.n(s['basis'])} on each amount of capital; owed = accrued "

@@ -57,7 +57,7 @@ def owed(terms: ReturnTerms, capital: list[tuple[date, int]], on: date, paid: in
          final: bool = False):
     changes = tuple(CapitalChange(d, a) for d, a in capital)
     schedule, steps = (tiered_schedule(terms, YEARS, results or {}, 2020)
-                       if terms.rule == "tiered" else (None, []))
+                       if terms.rule in ("tiered", "curve") else (None, []))
     flows = tuple(sorted([Flow(d, a) for d, a in capital if a > 0]
                          + [Flow(d, -a) for d, a in paid_out], key=lambda f: f.on))
     return class_return_owed(ABOUT, terms, ClassInputs(changes, flows, paid, schedule,
@@ -286,3 +286,18 @@ def test_every_rule_s_trace_reads_in_both_languages():
                for line in english_lines(traces[0], "JPY"))
     assert any(line.startswith("2020年度の分配率") for line in japanese_lines(traces[0]))
     assert any(line.startswith("capped") for line in english_lines(traces[2], "JPY"))
+
+
+def test_a_curve_between_a_floor_and_a_cap():
+    """Points (50 → 1 %), (70 → 5 %): 45 reads 1 % (the first point's rate below it), 60 reads
+    1 % + (60 − 50)/(70 − 50) × 4 % = 3 %, 65.5 reads 1 % + 0.775 × 4 % = 4.1 %, 80 reads 5 %.
+    On 1,000,000 from 1 April 2020 to 1 April 2024 (FY2023: 366 days):
+    1,000,000 × (0.01 + 0.03 + 0.041 + 0.05 × 366/365) = 81,000 + 50,136.98… = 131,136."""
+    terms = ReturnTerms.model_validate({"rule": "curve", "kpi": "continuation", "points": [
+        {"value": "70", "rate": "0.05"}, {"value": "50", "rate": "0.01"}]})
+    results = {2020: D(45), 2021: D(60), 2022: D("65.5"), 2023: D(80)}
+    result = owed(terms, [(date(2020, 4, 1), 1_000_000)], date(2024, 4, 1), results=results)
+    rates = [s.value.value for s in result.trace.steps if s.phrase is Phrase.YEAR_RATE]
+    assert rates[:4] == [Fraction(1, 100), Fraction(3, 100), Fraction(41, 1000),
+                         Fraction(5, 100)]
+    assert result.accrued_minor == 131_136

@@ -583,7 +583,8 @@ DISTRIBUTION_AND_LOAN_PHRASES = {
     Phrase.ACT_360, Phrase.THIRTY_360, Phrase.FIRST_DAY_ONLY, Phrase.BOTH_ENDS,
     Phrase.LAST_DAY_ONLY, Phrase.NEITHER_END, Phrase.DEFAULT_INTEREST, Phrase.PRINCIPAL_TABLE,
     # unit-class return rules (settlement.class_returns)
-    Phrase.RULE_TIERED_RETURN, Phrase.RULE_IRR_RETURN, Phrase.RULE_COMPOUNDING_RETURN,
+    Phrase.RULE_TIERED_RETURN, Phrase.RULE_CURVE_RETURN, Phrase.RULE_IRR_RETURN,
+    Phrase.RULE_COMPOUNDING_RETURN,
     Phrase.RULE_FIXED_RETURN, Phrase.YEAR_RATE, Phrase.FLOW_VALUE, Phrase.FLOWS_NET,
     Phrase.FIXED_RETURN_DUE, Phrase.RETURN_CAPPED}
 
@@ -655,6 +656,11 @@ def _other_traces() -> Iterator[tuple[Contract, Trace]]:
                           {"final": True})):
         inputs = ClassInputs(tuple(changes), flows, 30_000, **extra)  # type: ignore[arg-type]
         yield five, class_return_owed(about, terms, inputs, date(2023, 4, 1), "truncate").trace
+    curve = ReturnTerms.model_validate({"rule": "curve", "kpi": "participants", "points": [
+        {"value": "5000", "rate": "0"}, {"value": "10000", "rate": "0.04"}]})
+    schedule, steps = tiered_schedule(curve, years, {2021: D(7000)}, 2021)
+    inputs = ClassInputs(tuple(changes), flows, 30_000, schedule, tuple(steps))
+    yield five, class_return_owed(about, curve, inputs, date(2023, 4, 1), "truncate").trace
 
 
 def test_schedules_distributions_and_returns_in_japanese_have_no_english_word():

@@ -70,13 +70,13 @@ def _returns(contract: Contract, unit_class: UnitClass, at: str) -> list[Problem
                                     "target_return_annual or as returns, not both",
                                     f"{at}.target_return_annual"))
         needs = {"simple": "rate", "compounding": "rate", "irr": "rate",
-                 "fixed_amount": "amount", "tiered": "tiers"}[terms.rule]
+                 "fixed_amount": "amount", "tiered": "tiers", "curve": "points"}[terms.rule]
         given = {"rate": terms.rate is not None, "amount": terms.amount_minor is not None,
-                 "tiers": bool(terms.tiers)}[needs]
+                 "tiers": bool(terms.tiers), "points": len(terms.points) >= 2}[needs]
         if not given:
             problems.append(problem("RETURN_TERM_MISSING", f"a {terms.rule} return needs its "
                                     f"{needs}", f"{here}.{needs}"))
-        if terms.rule == "tiered":
+        if terms.rule in ("tiered", "curve"):
             kpi = next((k for k in contract.kpis if k.id == terms.kpi), None)
             if kpi is None:
                 problems.append(problem("UNKNOWN_KPI", f"a tiered return names the KPI whose "
