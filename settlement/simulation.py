@@ -12,7 +12,7 @@ and rates as exact decimal text). Nothing is written to the ledger; reading the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -155,16 +155,30 @@ def simulate(contract: Contract, assumptions: Assumptions, runs: int, seed: int,
     plans = year_plans(contract, assumptions)
     subs = list(subscriptions) if subscriptions is not None else \
         subscriptions_of(contract, assumptions)
+    values = _kpi_values(draws)
     if scalar:
-        money = books_scalar(contract, plans, payouts, subs, rates)
+        money = books_scalar(contract, plans, payouts, subs, rates, kpi_values=values)
         money.scalar_runs = runs
         paths["books"] = {"path": "scalar", "scalar_runs": runs, "reasons": ["asked"]}
     else:
-        money = books_vectorised(contract, plans, payouts, subs, rates)
+        money = books_vectorised(contract, plans, payouts, subs, rates, values)
         paths["books"] = {"path": "vectorised", "scalar_runs": money.scalar_runs,
                           "reasons": money.scalar_reasons}
     return Simulation(contract, runs, seed, start, plans, draws, payouts, money, fixed,
                       paths), []
+
+
+def _kpi_values(draws: Mapping[Variable, KpiDraws]
+                ) -> Callable[[int], dict[str, dict[int, Decimal]]]:
+    """A scenario's final contract-wide KPI values by KPI and year (what a tiered class's
+    return reads from the audited results)."""
+    def of(run: int) -> dict[str, dict[int, Decimal]]:
+        out: dict[str, dict[int, Decimal]] = {}
+        for (year, evaluation, kpi, payer), d in draws.items():
+            if evaluation == "final" and not payer:
+                out.setdefault(kpi, {})[year] = d.value(run)
+        return out
+    return of
 
 
 # --------------------------------------------------------------------------- statistics
@@ -274,8 +288,10 @@ def _payer(sim: Simulation, payer: str) -> dict[str, Any]:
             "cumulative_due": _stats(cumulative),
             "probability_above_authorisation": probability(cumulative > auth.max_amount_minor),
         })
+    refunds = sim.money.payer_refunds.get(payer)
     return {"payer": payer, "authorisation": auth.max_amount_minor, "years": rows,
-            "total_due": _stats(cumulative)}
+            "total_due": _stats(cumulative),
+            "residual_refund": _stats(refunds) if refunds is not None else None}
 
 
 def _loan(sim: Simulation, loan_id: str, lender: str) -> dict[str, Any]:

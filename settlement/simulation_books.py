@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from fractions import Fraction
 
 from contracts.instruments import Loan
@@ -27,6 +28,7 @@ from contracts.model import Contract
 from ledger.calendar import fiscal_year_bounds
 from ledger.errors import Problem
 from ledger.rounding import round_minor
+from settlement.class_returns import ClassFacts, class_claims, residual_split
 from settlement.schedules import Schedule
 from settlement.servicing import (
     Due,
@@ -39,8 +41,7 @@ from settlement.servicing import (
     owed_on,
     pay,
 )
-from settlement.trace import About, Subject
-from settlement.unit_returns import CapitalChange, RateSchedule, return_owed
+from settlement.unit_returns import CapitalChange, RateSchedule
 from settlement.waterfall import Claim, losses, run_waterfall
 
 
@@ -238,6 +239,7 @@ class BooksOutcome:
     classes: dict[str, ClassOutcome]
     provider_fees_minor: dict[str, int]
     cash_left_minor: int
+    residual_to_payers: dict[str, int] = field(default_factory=dict)
 
 
 class ScenarioBooks:
@@ -246,8 +248,11 @@ class ScenarioBooks:
     def __init__(self, contract: Contract,
                  return_rates: Mapping[str, RateSchedule | None] | None = None,
                  log: BooksLog | None = None, cache: StateCache | None = None,
-                 schedules: Mapping[str, Schedule] | None = None) -> None:
+                 schedules: Mapping[str, Schedule] | None = None,
+                 kpi_results: Mapping[str, Mapping[int, Decimal]] | None = None) -> None:
         self.contract = contract
+        self.kpi_results = kpi_results or {}
+        self.audited_through: int | None = None
         self.log = log
         self.cache = cache
         schedules = schedules or schedules_of(contract)
@@ -456,6 +461,8 @@ class ScenarioBooks:
             self._write_down([(a.claim.instrument, a.claim.party, a.unpaid_minor)
                               for a in result.allocations
                               if a.claim.step == "principal" and a.unpaid_minor > 0], on)
+            if result.left_minor > 0:
+                self._residual(result.left_minor, on)
         elif result.left_minor > 0:
             self._sweep(result.left_minor, on)
         for receipt, amount in applied:
@@ -485,22 +492,20 @@ class ScenarioBooks:
                     claims.append(Claim("principal", loan.id, loan.lender,
                                         book.outstanding_minor, loan.seniority))
         for unit_class in self.contract.unit_classes:
-            outstanding = sum(c.amount_minor for c in self.capital[unit_class.id])
-            if outstanding <= 0:
-                continue
-            rates = self.rates.get(unit_class.id)
-            if rates is not None:
-                paid = sum(a for d, a in self.returns_paid[unit_class.id] if d <= on)
-                owed = return_owed(About(Subject.INVESTOR_RETURN, instrument=unit_class.id,
-                                         on=on), self.capital[unit_class.id], rates, on, paid,
-                                   self.contract.rounding.mode)
-                if owed.owed_minor > 0:
-                    claims.append(Claim("investor_returns", unit_class.id, unit_class.id,
-                                        owed.owed_minor, unit_class.seniority + 100))
-            if final:
-                claims.append(Claim("principal", unit_class.id, unit_class.id, outstanding,
-                                    unit_class.seniority))
+            claims += class_claims(self.contract, unit_class,
+                                   self._facts(unit_class.id, unit_class.returns), on, final)
         return claims
+
+    def _facts(self, class_id: str, terms: object) -> ClassFacts:
+        """:func:`settlement.payments.class_facts` on these books: the capital timeline, the
+        returns paid, the target-return schedule and, for a class whose rule reads a KPI
+        (tiered), that KPI's results audited so far (the years settled before this
+        distribution)."""
+        kpi = getattr(terms, "kpi", None)  # a rule read off the KPI's audited results
+        results = {year: value for year, value in self.kpi_results.get(kpi or "", {}).items()
+                   if self.audited_through is not None and year <= self.audited_through}
+        return ClassFacts(tuple(self.capital[class_id]), tuple(self.returns_paid[class_id]),
+                          self.rates.get(class_id) if terms is None else None, results)
 
     def _post_allocation(self, claim: Claim, amount: int, on: date, source: Source) -> None:
         instrument = claim.instrument
@@ -549,6 +554,34 @@ class ScenarioBooks:
                 if loss.guaranteed_minor:
                     unit.flows.append((on, loss.guaranteed_minor))
 
+    def _residual(self, left_minor: int, on: date) -> None:
+        """:func:`settlement.payments._residual` on these books: the final surplus to the
+        payers (in proportion to what each paid), a provider, a unit class, or kept."""
+        residual = getattr(self.contract, "residual", None)
+        if residual is None or residual.to == "vehicle":
+            return
+        if residual.to == "provider":
+            party = residual.party or ""
+            self._cash(on, -left_minor, ("final", "", 0))
+            fees = self.outcome.provider_fees_minor
+            fees[party] = fees.get(party, 0) + left_minor
+            return
+        if residual.to == "unit_class":
+            class_id = residual.party or ""
+            self._cash(on, -left_minor, ("final", "", 0))
+            self.returns_paid[class_id].append((on, left_minor))
+            outcome = self.outcome.classes[class_id]
+            outcome.returns_minor += left_minor
+            outcome.flows.append((on, left_minor))
+            return
+        paid: dict[str, int] = {}
+        for receipt in self.receipts:
+            paid[receipt.payer] = paid.get(receipt.payer, 0) + receipt.amount_minor
+        for payer, part in residual_split(left_minor, paid):
+            self._cash(on, -part, ("final", "", 0))
+            refunds = self.outcome.residual_to_payers
+            refunds[payer] = refunds.get(payer, 0) + part
+
     def _sweep(self, surplus_minor: int, on: date) -> None:
         """:func:`settlement.debt_service.sweep` on these books."""
         left = surplus_minor
@@ -582,27 +615,12 @@ class ScenarioBooks:
 
 
 def unsupported_terms(contract: Contract) -> list[Problem]:
-    """Terms of the contract these books do not replay (so no simulation pretends to): a
-    unit class's own return rule or redemption schedule, a residual term that gives the final
-    surplus away. Each is named with its field; the simulation refuses rather than answer
-    for a contract it would describe a second, different way."""
-    problems = []
-    for unit in contract.unit_classes:
-        returns = getattr(unit, "returns", None)
-        if returns is not None:
-            problems.append(Problem(
-                "TERM_NOT_SIMULATED", f"unit class {unit.id}: its return rule "
-                f"({getattr(returns, 'rule', '?')}) is not simulated yet; only a target return "
-                "(target_return_annual) is", f"instruments.{unit.id}.returns"))
-        if getattr(unit, "redemptions", ()):
-            problems.append(Problem(
-                "TERM_NOT_SIMULATED", f"unit class {unit.id}: a redemption schedule is not "
-                "simulated yet", f"instruments.{unit.id}.redemptions"))
-    residual = getattr(contract, "residual", None)
-    if residual is not None and getattr(residual, "to", "vehicle") != "vehicle":
-        problems.append(Problem("TERM_NOT_SIMULATED", f"the residual term (to "
-                                f"{residual.to}) is not simulated yet", "residual"))
-    return problems
+    """Terms of the contract these books do not replay (so no simulation pretends to). Every
+    term the services use is replayed today: a unit class's return rule and redemptions and
+    the residual term through :mod:`settlement.class_returns`, the waterfall's own rules; the
+    list is where a future term the books do not know is named, with its field."""
+    del contract
+    return []
 
 
 def schedules_of(contract: Contract) -> dict[str, Schedule]:
@@ -634,11 +652,12 @@ def run_books(contract: Contract, plans: Sequence[YearPlan],
               subscriptions: Sequence[Subscription],
               return_rates: Mapping[str, RateSchedule | None] | None = None,
               log: BooksLog | None = None, cache: StateCache | None = None,
-              schedules: Mapping[str, Schedule] | None = None) -> BooksOutcome:
+              schedules: Mapping[str, Schedule] | None = None,
+              kpi_results: Mapping[str, Mapping[int, Decimal]] | None = None) -> BooksOutcome:
     """The scenario's money, year by year in the order of ``make demo``: draws at set-up;
     each year the subscriptions dated in it, the fixed fees, the close, the payers' payments
     (``receipts``: fiscal year → payer → amount) and the waterfall."""
-    books = ScenarioBooks(contract, return_rates, log, cache, schedules)
+    books = ScenarioBooks(contract, return_rates, log, cache, schedules, kpi_results)
     books.draw_loans()
     for plan in plans:
         start, end = fiscal_year_bounds(plan.fiscal_year, contract.fiscal_year_start_month)
@@ -647,6 +666,7 @@ def run_books(contract: Contract, plans: Sequence[YearPlan],
                 books.subscribe(sub)
         books.pay_fixed_fees(plan.fiscal_year, plan.fees_on)
         books.close_year(plan.fiscal_year)
+        books.audited_through = plan.fiscal_year
         for payer, amount in receipts.get(plan.fiscal_year, {}).items():
             books.receive(payer, plan.fiscal_year, plan.receipts_on[payer], amount)
         books.distribute(plan.distribution_on, plan.final, plan.fiscal_year)

@@ -25,9 +25,10 @@ otherwise is settled on the scalar path; a contract term the vectorised path doe
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
@@ -86,6 +87,7 @@ class MoneyResults:
     class_written_down: dict[str, Ints] = field(default_factory=dict)
     class_recovered: dict[str, Ints] = field(default_factory=dict)
     provider_fees: dict[str, Ints] = field(default_factory=dict)
+    payer_refunds: dict[str, Ints] = field(default_factory=dict)
     cash_left: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     scalar_runs: int = 0
     scalar_reasons: list[str] = field(default_factory=list)
@@ -120,6 +122,8 @@ def _empty(contract: Contract, plans: Sequence[YearPlan], subscriptions: Sequenc
             table[unit.id] = _z(runs)
     for provider in contract.providers:
         out.provider_fees[provider.party] = _z(runs)
+    for payer in contract.payer_ids:
+        out.payer_refunds[payer] = _z(runs)
     return out
 
 
@@ -146,6 +150,8 @@ def _fill(out: MoneyResults, run: int, books: BooksOutcome) -> None:
             out.class_flows[class_id][run, dates.index(on)] += amount
     for provider, amount in books.provider_fees_minor.items():
         out.provider_fees[provider][run] = amount
+    for payer, amount in books.residual_to_payers.items():
+        out.payer_refunds[payer][run] = amount
     out.cash_left[run] = books.cash_left_minor
 
 
@@ -162,25 +168,43 @@ def books_scalar(contract: Contract, plans: Sequence[YearPlan], payouts: Payouts
                  subscriptions: Sequence[Subscription],
                  rates: Mapping[str, RateSchedule | None] | None = None,
                  only: Sequence[int] | None = None, out: MoneyResults | None = None,
-                 cache: StateCache | None = None) -> MoneyResults:
-    """The scalar path: :func:`run_books` once per scenario."""
+                 cache: StateCache | None = None,
+                 kpi_values: KpiValues | None = None) -> MoneyResults:
+    """The scalar path: :func:`run_books` once per scenario. ``kpi_values(run)``: the
+    scenario's audited KPI values by KPI and year (a tiered class's return needs them)."""
     out = out or _empty(contract, plans, subscriptions, payouts.runs)
     cache = cache if cache is not None else {}
     schedules = schedules_of(contract)
     for run in (only if only is not None else range(payouts.runs)):
         _fill(out, run, run_books(contract, plans, receipts_of(payouts, run), subscriptions,
-                                  rates, cache=cache, schedules=schedules))
+                                  rates, cache=cache, schedules=schedules,
+                                  kpi_results=kpi_values(run) if kpi_values else None))
     return out
 
 
+KpiValues = Callable[[int], Mapping[str, Mapping[int, Decimal]]]
+
+
 def vectorised_books_support(contract: Contract) -> list[str]:
-    """Terms the vectorised books do not model (their scenarios take the scalar path)."""
-    return [f"loan {ln.id}: a cash sweep" for ln in contract.loans if ln.cash_sweep is not None]
+    """Terms the vectorised books do not model (their scenarios take the scalar path): a
+    cash sweep, a unit class's own return rule or redemptions (returns that depend on the
+    scenario's results, capital back before the end), a residual given away."""
+    reasons = [f"loan {ln.id}: a cash sweep" for ln in contract.loans
+               if ln.cash_sweep is not None]
+    reasons += [f"unit class {u.id}: its return rule" for u in contract.unit_classes
+                if getattr(u, "returns", None) is not None]
+    reasons += [f"unit class {u.id}: redemptions" for u in contract.unit_classes
+                if getattr(u, "redemptions", ())]
+    residual = getattr(contract, "residual", None)
+    if residual is not None and residual.to != "vehicle":
+        reasons.append(f"the residual (to {residual.to})")
+    return reasons
 
 
 def books_vectorised(contract: Contract, plans: Sequence[YearPlan], payouts: Payouts,
                      subscriptions: Sequence[Subscription],
-                     rates: Mapping[str, RateSchedule | None] | None = None) -> MoneyResults:
+                     rates: Mapping[str, RateSchedule | None] | None = None,
+                     kpi_values: KpiValues | None = None) -> MoneyResults:
     """Every scenario: the reference's records where the conditions hold, the scalar books
     for the others (see the module's note)."""
     runs = payouts.runs
@@ -191,7 +215,7 @@ def books_vectorised(contract: Contract, plans: Sequence[YearPlan], payouts: Pay
         out.scalar_reasons = reasons
         out.scalar_runs = runs
         return books_scalar(contract, plans, payouts, subscriptions, rates, out=out,
-                            cache=cache)
+                            cache=cache, kpi_values=kpi_values)
     reference = {y: {p: int(a.max()) if runs else 0 for p, a in by.items()}
                  for y, by in _by_year(payouts).items()}
     log = BooksLog()
@@ -233,7 +257,7 @@ def books_vectorised(contract: Contract, plans: Sequence[YearPlan], payouts: Pay
         out.scalar_reasons = ["a scenario's cash differs from the reference's where it "
                               "decides a payment"]
         books_scalar(contract, plans, payouts, subscriptions, rates, only=fallback, out=out,
-                     cache=cache)
+                     cache=cache, kpi_values=kpi_values)
     return out
 
 
@@ -246,7 +270,7 @@ def _reset(out: MoneyResults, runs: Bools) -> None:
     for flat in (out.loan_overdue, out.loan_written_down, out.loan_recovered,
                  out.loan_interest_unpaid, out.class_paid_in, out.class_returns,
                  out.class_capital_back, out.class_written_down, out.class_recovered,
-                 out.provider_fees, out.class_flows):
+                 out.provider_fees, out.class_flows, out.payer_refunds):
         for values in flat.values():
             values[runs] = 0
     out.cash_left[runs] = 0

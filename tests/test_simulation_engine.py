@@ -308,3 +308,44 @@ def test_chosen_scenarios_equal_what_the_services_post_in_the_ledger(contract, d
             assert int(money.provider_fees[provider][run]) == fee, (run, provider)
     # The chosen scenarios include a loss, so the write-down path is held to the ledger too.
     assert losses > 0
+
+
+def test_a_residual_to_the_payers_is_refunded_as_the_services_refund_it(contract, tmp_path):
+    """The contract's residual term (issue 13) sends the final surplus back to the payers in
+    proportion to what each paid: the simulation's books call the same rule
+    (settlement.class_returns.residual_split) and take the scalar path for it; one scenario
+    with good outcomes (a surplus at the end) is held to the ledger's refunds."""
+    from pathlib import Path
+
+    import yaml
+
+    from api.db import upgrade
+    from contracts.validate import validate_document
+    doc = yaml.safe_load(Path(EXAMPLE).read_text(encoding="utf-8"))
+    doc["residual"] = {"to": "payers"}
+    with_residual, problems = validate_document(doc, "residual")
+    assert with_residual is not None, problems
+    assumptions, _ = validate_assumptions(wide_assumptions(with_residual, "0.95", "1.25"),
+                                          with_residual)
+    sim, problems = simulate(with_residual, assumptions, 6, seed=5, known=demo_history(),
+                             from_fiscal_year=2021)
+    assert sim is not None, problems
+    assert "the residual (to payers)" in sim.paths["books"]["reasons"]
+    refunds = sum(sim.money.payer_refunds.values())
+    run = int(refunds.argmax())
+    assert refunds[run] > 0
+    url = f"sqlite:///{tmp_path / 'residual.db'}"
+    upgrade(url)
+    drive(url, with_residual, sim, run)
+    posted = ledger_figures(url, with_residual)
+    with db.unit_of_work(url) as s:
+        refunded = {p: sum(x.debit_minor for x in read.postings(
+            s, C, account=Code.outcome_income(p), kinds=[Kind.RESIDUAL_REFUND]))
+            for p in with_residual.payer_ids}
+    for payer in with_residual.payer_ids:
+        assert int(sim.money.payer_refunds[payer][run]) == refunded[payer], payer
+    for loan in with_residual.loans:
+        assert {y: int(v[run]) for y, v in sim.money.loan_paid[loan.id].items() if v[run]} \
+            == posted["loan_paid"][loan.id]
+    assert int(sim.money.class_returns[UNITS][run]) == posted["returns"]
+    assert int(sim.money.class_capital_back[UNITS][run]) == posted["capital_back"]

@@ -321,17 +321,3 @@ def test_the_demo_ends_with_a_simulation_from_fy2021_on_its_own_history(demo_sto
         folder / "simulation-FY2021-ja.pdf").pages)
     assert "推計開始年度" in text and "令和3年度" in text
     assert "使用した監査済み結果" in text and " 17" in text.replace("\n", " ")
-
-
-def test_a_term_the_books_do_not_replay_is_refused_not_guessed(contract):
-    """A residual term gives the final surplus away (here to the payers): the simulation's
-    books do not replay it yet, so the simulation refuses, naming the field."""
-    from contracts.validate import validate_document
-    doc = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
-    doc["residual"] = {"to": "payers"}
-    with_residual, problems = validate_document(doc, "residual")
-    assert with_residual is not None, problems
-    assumptions, _ = validate_assumptions(example_document(), with_residual)
-    sim, problems = simulate(with_residual, assumptions, 10, seed=1, known=demo_history())
-    assert sim is None
-    assert [(p.code, p.field) for p in problems] == [("TERM_NOT_SIMULATED", "residual")]
