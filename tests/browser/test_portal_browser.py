@@ -118,6 +118,25 @@ def test_each_role_sees_its_own_and_another_partys_object_is_404(browser, demo_p
     context.close()
 
 
+def test_signing_in_and_moving_about_needs_only_the_keyboard(browser, demo_portal):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{demo_portal.base}/portal/signin")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"  # skip to content
+    page.locator("#username").focus()
+    page.keyboard.type("fo-ube")
+    page.keyboard.press("Tab")
+    page.keyboard.type(demo_portal.tokens["fo-ube"])
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/portal/payer")
+    # Every input of every form has its label.
+    page.goto(f"{demo_portal.base}/portal/payer/notice?contract={C}&fy=2023")
+    for field in page.locator("input:not([type=hidden])").all():
+        assert page.locator(f"label[for='{field.get_attribute('id')}']").count() == 1
+    context.close()
+
+
 def test_a_finance_officer_sees_the_notices_figures(browser, demo_portal):
     """The notice page shows the amount the PDF states (both from the notice's data)."""
     from api.db import unit_of_work
