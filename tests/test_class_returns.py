@@ -180,7 +180,7 @@ def test_a_25_percent_redemption_in_year_4():
 
 # --------------------------------------------------------------------------- through the books
 
-def _document() -> dict[str, Any]:
+def _document(residual: dict[str, str] | None = None) -> dict[str, Any]:
     """The validation base over FY2020–FY2024 with a fixed tranche a year paid 80/20 by the
     two payers (100,000; FY2022 80,000), a senior and a junior class of units on the tier
     tables above, and the surplus returned to the payers."""
@@ -207,25 +207,13 @@ def _document() -> dict[str, Any]:
          "units_offered": 10, "seniority": 2, "principal": "at_risk",
          "tax_category": "none", "first_sale_fiscal_year": 2020,
          "returns": {"rule": "tiered", "kpi": "continuation", "tiers": tiers(JUNIOR_TIERS)}}]
-    doc["residual"] = {"to": "payers"}
+    doc["residual"] = residual or {"to": "payers"}
     return doc
 
 
-def test_tiers_seniority_and_the_residual_through_the_books(session):
-    """Year by year (distributions on each 1 April, each spending that year's 100,000 —
-    80,000 for FY2022):
-    - 2021: senior 20,000 (2 % minimum; 45 is in the 1 % tier); junior 0.
-    - 2022: senior 50,000 − 20,000 = 30,000; junior 6 % = 30,000.
-    - 2023: senior 100,000 − 50,000 = 50,000; junior 80,000 − 30,000 = 50,000, but only
-      80,000 − 50,000 = 30,000 is left: 20,000 in arrears (seniority).
-    - 2024: senior 110,027 − 100,000 = 10,027; junior 80,000 − 60,000 = 20,000 (its arrears;
-      40 earns 0 in FY2023).
-    - final, 1 April 2025: capital 1,000,000 + 500,000 first, then FY2024's 5 % and 10 %:
-      50,000 + 50,000. Cash: 1,500,000 subscribed + 480,000 received − 190,027 paid before
-      = 1,789,973; less 1,600,000 leaves 189,973, returned 80:20 by what each paid
-      (384,000 and 96,000): 151,978.4 and 37,994.6 → 151,978 and 37,995 (largest remainder).
-    """
-    contract, problems = validate_document(_document(), "test")
+def _five_years(session, residual: dict[str, str] | None = None) -> dict[int, dict[str, int]]:
+    """The five years of the story below, through the services; the returns each paid."""
+    contract, problems = validate_document(_document(residual), "test")
     assert problems == []
     load_contract(session, contract)
     add_holder(session, HolderSpec("h-senior", "company", "シニア出資者", tax_category="corporate"))
@@ -250,6 +238,42 @@ def test_tiers_seniority_and_the_residual_through_the_books(session):
                               for a in result.waterfall.allocations
                               if a.claim.step == "investor_returns"}
         session.commit()
+    return paid_returns
+
+
+# The junior class's returns over the story below: 30,000 (2022) + 30,000 (2023, 20,000 short)
+# + 20,000 (2024, the arrears) + 50,000 (final) = 130,000.
+@pytest.mark.parametrize(("residual", "junior", "free"), [
+    ({"to": "unit_class", "party": "junior"}, 130_000 + 189_973, 0),
+    ({"to": "vehicle"}, 130_000, 189_973),
+])
+def test_the_surplus_to_a_class_or_left_with_the_vehicle(session, residual, junior, free):
+    """The same five years: the 189,973 left at the end goes to the junior class as a
+    distribution (its holders are paid it with the rest), or stays with the vehicle."""
+    _five_years(session, residual)
+    assert read.totals(session, "tiered-returns", "distributions:junior").debits_minor == junior
+    contract = validate_document(_document(residual), "test")[0]
+    assert free_cash(session, contract) == free
+    assert not read.entries(session, "tiered-returns", kinds=["residual_refund"])
+    assert verify(session).ok
+
+
+def test_tiers_seniority_and_the_residual_through_the_books(session):
+    """Year by year (distributions on each 1 April, each spending that year's 100,000 —
+    80,000 for FY2022):
+    - 2021: senior 20,000 (2 % minimum; 45 is in the 1 % tier); junior 0.
+    - 2022: senior 50,000 − 20,000 = 30,000; junior 6 % = 30,000.
+    - 2023: senior 100,000 − 50,000 = 50,000; junior 80,000 − 30,000 = 50,000, but only
+      80,000 − 50,000 = 30,000 is left: 20,000 in arrears (seniority).
+    - 2024: senior 110,027 − 100,000 = 10,027; junior 80,000 − 60,000 = 20,000 (its arrears;
+      40 earns 0 in FY2023).
+    - final, 1 April 2025: capital 1,000,000 + 500,000 first, then FY2024's 5 % and 10 %:
+      50,000 + 50,000. Cash: 1,500,000 subscribed + 480,000 received − 190,027 paid before
+      = 1,789,973; less 1,600,000 leaves 189,973, returned 80:20 by what each paid
+      (384,000 and 96,000): 151,978.4 and 37,994.6 → 151,978 and 37,995 (largest remainder).
+    """
+    paid_returns = _five_years(session)
+    contract = validate_document(_document(), "test")[0]
     assert paid_returns[2020] == {"senior": 20_000}
     assert paid_returns[2021] == {"senior": 30_000, "junior": 30_000}
     assert paid_returns[2022] == {"senior": 50_000, "junior": 30_000}
