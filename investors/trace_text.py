@@ -46,6 +46,7 @@ from settlement.trace import (
     grouped,
     is_lower,
     is_structured,
+    kpi_money_minor,
     ratio,
 )
 
@@ -118,6 +119,9 @@ class Japanese(Writer):
                 unit = Unit(self.style.kpi_unit)
             except ValueError:
                 unit = Unit.NUMBER
+        if unit is Unit.MONEY and self.style.currency != HOME_CURRENCY:
+            return amount_text(kpi_money_minor(value, self.style.currency), self.style.currency,
+                               "ja")
         if unit in (Unit.MINOR, Unit.MONEY):
             return self._yen(value)
         if unit is Unit.YEN:

@@ -35,7 +35,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any, Union
 
-from ledger.money import HOME_CURRENCY, amount_text
+from ledger.money import HOME_CURRENCY, amount_text, exponent
 from ledger.rounding import RoundingMode, round_minor
 
 TRACE_VERSION = 2
@@ -86,7 +86,7 @@ class Unit(StrEnum):
     PEOPLE = "people"
     COUNT = "count"
     STEPS = "steps"
-    MONEY = "money"          # a KPI in the contract's currency (minor units)
+    MONEY = "money"          # a KPI in the contract's currency, in major units as measured
     YEN = "yen"
     RATIO = "ratio"
     SCORE = "score"
@@ -525,6 +525,13 @@ def _decode_step(data: Mapping[str, Any]) -> Step:
 
 # --------------------------------------------------------------------------- builders
 
+def kpi_money_minor(value: Number, currency: str) -> Fraction:
+    """A money KPI's value (measured in major units, ``1250.50`` pounds) in minor units, to be
+    written as an amount (yen: the same figure)."""
+    scale: int = 10**exponent(currency)
+    return Fraction(value) * scale
+
+
 def minor(value: Number) -> Figure:
     """An amount in minor units."""
     return Figure(value, Unit.MINOR)
@@ -703,8 +710,10 @@ class English(Writer):
         value = figure.value
         if isinstance(value, date):
             return value.isoformat()
-        if figure.unit in (Unit.MINOR, Unit.MONEY) and self.currency != HOME_CURRENCY:
+        if figure.unit is Unit.MINOR and self.currency != HOME_CURRENCY:
             return amount_text(value, self.currency)
+        if figure.unit is Unit.MONEY and self.currency != HOME_CURRENCY:
+            return amount_text(kpi_money_minor(value, self.currency), self.currency)
         if figure.unit in (Unit.MINOR, Unit.MONEY, Unit.YEN, Unit.NUMBER):
             exact, approx = exact_parts(value)
             if approx is None:

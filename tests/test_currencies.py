@@ -54,10 +54,11 @@ from typer.testing import CliRunner
 from api import db
 from api.cli import app
 from api.settings import get_settings
-from investors.trace_text import TraceStyle, english_lines, japanese_lines
+from investors.trace_text import Japanese, TraceStyle, english_lines, japanese_lines
 from ledger.money import amount_text, parse_major
 from settlement.trace import (
     About,
+    English,
     Figure,
     Phrase,
     Step,
@@ -435,3 +436,17 @@ def test_an_exact_fraction_of_a_penny_keeps_its_exact_form_in_both_languages():
         "  rounding: half even: 200000/3 (≈66,666.666667) → 66,667 (rounded up by 1/3 "
         "(≈0.333333))",
         "  result: 66,667"]
+
+
+def test_a_kpi_measured_in_pounds_reads_in_pounds():
+    # A money KPI is measured in the currency's major units (its decimals are the currency's):
+    # audited savings of 1,250.50 pounds read £1,250.50 / GBP 1,250.50, not £12.5050; in yen,
+    # 1,250 yen read as before, 1,250 / 1,250円.
+    savings = Figure(Decimal("1250.50"), Unit.MONEY)
+    assert English("GBP").figure(savings) == "£1,250.50"
+    assert Japanese(TraceStyle("GBP")).figure(savings) == "GBP 1,250.50"
+    assert Japanese(TraceStyle("GBP", "money")).figure(
+        Figure(Decimal("1250.50"), Unit.KPI)) == "GBP 1,250.50"
+    yen = Figure(Decimal("1250"), Unit.MONEY)
+    assert (English("JPY").figure(yen), Japanese(TraceStyle("JPY")).figure(yen)) == (
+        "1,250", "1,250円")
