@@ -54,6 +54,9 @@ class KpiInput:
         outcomes_per_person: for rate cards, the outcomes achieved by each person.
         unit: the KPI's unit (``contracts.model.Kpi.unit``), for the trace; empty when the
             caller does not know it.
+        minor_per_unit: minor units in one unit of the value, for a KPI measured in money:
+            it is measured in the currency's major units (``12500.50`` pounds), the rules pay
+            in minor units (100 pence a pound; 1 for yen and every other KPI).
     """
 
     value: Decimal
@@ -61,6 +64,7 @@ class KpiInput:
     target: Decimal | None = None
     outcomes_per_person: tuple[int, ...] | None = None
     unit: str = ""
+    minor_per_unit: int = 1
 
 
 @dataclass(frozen=True)
@@ -206,12 +210,13 @@ def savings_share(rule: SavingsShareRule, maximum_minor: int, kpi: KpiInput,
                   rounding: RoundingMode, about: About | None = None) -> Payout:
     """A share of the audited savings up to the hurdle, then the lower share above it.
 
-    The KPI value is the audited cost avoided, in the contract currency's minor units.
+    The KPI value is the audited cost avoided, measured in the contract currency's major
+    units; it is compared with the hurdle and shared in minor units (``minor_per_unit``).
     """
     trace = _start(about, Step(Phrase.RULE_SAVINGS_SHARE, params={
         "before": rate(rule.share_before_hurdle), "hurdle": minor(rule.hurdle_amount_minor),
         "after": rate(rule.share_after_hurdle)}), maximum_minor, kpi)
-    savings = max(Fraction(kpi.value), Fraction(0))
+    savings = max(Fraction(kpi.value) * kpi.minor_per_unit, Fraction(0))
     below = min(savings, Fraction(rule.hurdle_amount_minor))
     above = savings - below
     exact = below * Fraction(rule.share_before_hurdle) + above * Fraction(rule.share_after_hurdle)

@@ -35,7 +35,7 @@ from contracts.store import active_commitments, contract_for_year
 from ledger.calendar import fiscal_year_bounds
 from ledger.entries import EntryDraft, PostingDraft, credit, debit
 from ledger.errors import Problem, SibError
-from ledger.money import from_minor
+from ledger.money import exponent, from_minor
 from ledger.seals import altered
 from ledger.service import (
     get_book,
@@ -70,7 +70,9 @@ def kpi_inputs(contract: Contract, rows: dict[tuple[str, str], KpiResult]
             target = kpi.targets.get(row.fiscal_year)
         per_person = tuple(json.loads(row.outcomes_per_person)) \
             if row.outcomes_per_person else None
-        inputs[(kpi_id, payer)] = KpiInput(Decimal(row.value), kpi.direction, target, per_person)
+        scale = 10**exponent(contract.currency) if kpi.unit == "money" else 1
+        inputs[(kpi_id, payer)] = KpiInput(Decimal(row.value), kpi.direction, target, per_person,
+                                           minor_per_unit=scale)
     return inputs
 
 

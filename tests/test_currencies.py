@@ -54,8 +54,11 @@ from typer.testing import CliRunner
 from api import db
 from api.cli import app
 from api.settings import get_settings
+from contracts.rules import SavingsShareRule
 from investors.trace_text import Japanese, TraceStyle, english_lines, japanese_lines
 from ledger.money import amount_text, parse_major
+from ledger.rounding import RoundingMode
+from settlement.payouts import KpiInput, savings_share
 from settlement.trace import (
     About,
     English,
@@ -450,3 +453,25 @@ def test_a_kpi_measured_in_pounds_reads_in_pounds():
     yen = Figure(Decimal("1250"), Unit.MONEY)
     assert (English("JPY").figure(yen), Japanese(TraceStyle("JPY")).figure(yen)) == (
         "1,250", "1,250円")
+
+
+def test_savings_measured_in_pounds_are_shared_in_pence():
+    # Audited savings of £12,500.50 (a money KPI, measured in pounds) against a hurdle of
+    # £10,000.00 (1,000,000 pence): 10 % of the first £10,000.00 is £1,000.00; 5 % of the
+    # £2,500.50 above it is £125.025; £1,125.025 in all, half even to the penny: 112,502.5
+    # pence → 112,502, £1,125.02. (Taken as pence, the savings would be £125.005, below the
+    # hurdle, and earn £12.50.)
+    rule = SavingsShareRule(share_before_hurdle="0.10", hurdle_amount=1_000_000,
+                            share_after_hurdle="0.05")
+    paid = savings_share(rule, 500_000, KpiInput(Decimal("12500.50"), unit="money",
+                                                 minor_per_unit=100), RoundingMode.HALF_EVEN)
+    assert paid.amount_minor == 112_502
+    assert paid.trace.lines("GBP")[-4:] == [
+        "  share below hurdle: £10,000.00 × 0.10 = £1,000.00",
+        "  share above hurdle: £2,500.50 × 0.05 = £125.025",
+        "  rounding: half even: £1,125.025 → £1,125.02 (fraction £0.005 dropped)",
+        "  result: £1,125.02"]
+    # A yen KPI is in yen already: 1 yen a unit, as before.
+    yen = savings_share(rule, 500_000, KpiInput(Decimal("1250050")), RoundingMode.HALF_EVEN)
+    # 1,000,000 × 0.10 + 250,050 × 0.05 = 112,502.5 yen, half even: 112,502.
+    assert yen.amount_minor == 112_502
