@@ -328,10 +328,13 @@ def notice_pdf(session: SessionDep, user: PortalUser, contract: str, fy: int,
                                                    session, user, _lang(lang))
 
 
-@router.post("/files/zengin")
-def zengin_file(request: Request, session: SessionDep, user: PortalUser,
-                contract: Annotated[str, Form()], on: Annotated[date, Form()],
-                csrf: Csrf = None) -> Response:
+@router.get("/files/zengin")
+def zengin_file(request: Request, session: SessionDep, user: PortalUser, contract: str,
+                on: date, csrf: str | None = None) -> Response:
+    """The payer's Zengin file (the API's GET …/payers/{payer}/zengin). A GET, as in the API:
+    the request reads in a read-only transaction while the file's payees are recorded in one
+    of their own (a write transaction held by the request would keep that one waiting). The
+    form still carries the session's CSRF token, checked here."""
     _checked(request, csrf)
     return settlement_routes.payer_zengin(contract, _payer_of(user, None), on, request,
                                           session, user)

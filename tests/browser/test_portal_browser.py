@@ -137,6 +137,19 @@ def test_signing_in_and_moving_about_needs_only_the_keyboard(browser, demo_porta
     context.close()
 
 
+def test_the_pages_switch_to_english(browser, demo_portal):
+    context = browser.new_context()
+    page = context.new_page()
+    demo_portal.sign_in(page, "fo-ube")
+    page.goto(f"{demo_portal.base}/portal/payer/notice?contract={C}&fy=2023")
+    page.get_by_role("link", name="English").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("button", name="Sign out").count() == 1
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert "FY2023" in page.locator("h1").inner_text()
+    context.close()
+
+
 def test_a_finance_officer_sees_the_notices_figures(browser, demo_portal):
     """The notice page shows the amount the PDF states (both from the notice's data)."""
     from api.db import unit_of_work
@@ -358,6 +371,17 @@ def test_a_year_through_the_browser_books_as_through_the_cli(browser, fresh_pair
             page.get_by_role("button", name="検査し承認する").click()
             page.wait_for_load_state()
             assert page.get_by_role("status").inner_text() == "検査・承認済"
+            if payer == "ube":  # the Zengin file of the approved notice, to upload to its bank
+                form = page.locator("form[action='/portal/files/zengin']")
+                answer = page.request.get(f"{base}/portal/files/zengin", params={
+                    "csrf": form.locator("input[name=csrf]").input_value(), "contract": C,
+                    "on": form.locator("input[name=on]").input_value()})
+                refused = page.request.get(f"{base}/portal/files/zengin", params={
+                    "contract": C, "on": form.locator("input[name=on]").input_value()})
+                assert refused.status == 403  # no CSRF token
+                data = answer.body()
+                assert answer.status == 200, answer.text()
+                assert data[:1] == b"1" and len(data.replace(b"\r\n", b"")) % 120 == 0
         context.clear_cookies()
         p.sign_in(page, "twr")
         page.goto(workflow)
