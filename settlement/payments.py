@@ -24,7 +24,7 @@ from ledger import read
 from ledger.calendar import fiscal_year_bounds
 from ledger.entries import CREDIT, DEBIT, EntryDraft, credit, debit
 from ledger.errors import Conflict, SibError
-from ledger.money import from_minor
+from ledger.money import amount_text, from_minor
 from ledger.rounding import round_minor
 from ledger.service import EntryRecord, get_book, post_entry
 from settlement.budget import obligation_year_of
@@ -89,8 +89,10 @@ def receive_grant(session: Session, contract_id: str, payer: str, amount_minor: 
     book = payers_book_code(contract.id)
     debits, credits = account_totals(session, book, f"grant-receivable:{payer}")
     if amount_minor > debits - credits:
-        raise SibError(f"{payer} has {debits - credits:,} of grant receivable; "
-                       f"{amount_minor:,} is more", "GRANT_EXCEEDS_RECEIVABLE", "amount")
+        cur = contract.currency
+        raise SibError(f"{payer} has {amount_text(debits - credits, cur)} of grant "
+                       f"receivable; {amount_text(amount_minor, cur)} is more",
+                       "GRANT_EXCEEDS_RECEIVABLE", "amount")
     return _post(session, book, f"{contract.id}:grant-receipt:{payer}:{reference}",
                  "grant_receipt", on, amount_minor, f"bank:{payer}", f"grant-receivable:{payer}",
                  f"Grant received — {payer} ({reference})",
@@ -112,7 +114,9 @@ def record_payment(session: Session, contract_id: str, payer: str, amount_minor:
         raise SibError("a payment must be positive", "AMOUNT_NOT_POSITIVE", "amount")
     debits, credits = account_totals(session, contract.id, f"receivable:{payer}")
     if amount_minor > debits - credits:
-        raise SibError(f"{payer} owes {debits - credits:,}; a payment of {amount_minor:,} is "
+        cur = contract.currency
+        raise SibError(f"{payer} owes {amount_text(debits - credits, cur)}; a payment of "
+                       f"{amount_text(amount_minor, cur)} is "
                        "more than is due", "PAYMENT_EXCEEDS_DUE", "amount")
     obligation = fiscal_year if fiscal_year is not None else \
         obligation_year_of(contract, on, reference)
@@ -151,7 +155,9 @@ def record_provider_payment(session: Session, contract_id: str, payer: str, prov
     done = read.entries(session, book, key_prefix=key)
     owed = read.totals(session, book, account).net_credit_minor
     if not done and amount_minor > owed:
-        raise SibError(f"{payer} owes {provider} {owed:,}; a payment of {amount_minor:,} is "
+        cur = contract.currency
+        raise SibError(f"{payer} owes {provider} {amount_text(owed, cur)}; a payment of "
+                       f"{amount_text(amount_minor, cur)} is "
                        "more than is due", "PAYMENT_EXCEEDS_DUE", "amount")
     obligation = fiscal_year if fiscal_year is not None else \
         obligation_year_of(contract, on, reference)

@@ -357,8 +357,6 @@ def test_dollars_read_as_dollars(world):
     assert "US$519,810.75" in english
 
 
-@pytest.mark.xfail(strict=True, reason="settlement/payments.py (another engineer's file) still "
-                   "writes its refusals in minor units: 'owes 10,000; a payment of 20,000'")
 def test_a_payment_above_what_is_owed_is_refused_in_dollars(world):
     # After both payments the state owes nothing more: $519,810.75 − $519,710.75 − $100.00.
     # A further $200.00 is refused, and the refusal should say so in dollars.
