@@ -295,7 +295,7 @@ def close(contract_id: str, fiscal_year: ContractYear, request: Request, session
                      "settlement.close" if force is None else "settlement.close.forced",
                      lambda: (201, closing.close_year(session, contract_id, fiscal_year,
                                                       user.username,
-                                                      force_reason=force).as_dict()),
+                                                      force_reason=force).as_json()),
                      detail=(lambda _: f"forced: {force}") if force is not None else None)
 
 
@@ -305,7 +305,7 @@ def pack(contract_id: str, fiscal_year: ContractYear, session: SessionDep,
     """The settlement pack data of a year (intermediary, auditor, admin)."""
     require(user, "admin", "intermediary", "auditor")
     contract = get_contract(session, contract_id)
-    return closing.build_pack(session, contract, fiscal_year).as_dict()
+    return closing.build_pack(session, contract, fiscal_year).as_json()
 
 
 @router.post("/contracts/{contract_id}/years/{fiscal_year}/payers/{payer}/approval",
@@ -325,7 +325,8 @@ def approve(contract_id: str, fiscal_year: ContractYear, payer: str, request: Re
         return 201, {"contract": contract_id, "fiscal_year": fiscal_year, "payer": payer,
                      "approved_by": approval.approved_by,
                      "inspected_on": approval.inspected_on.isoformat(),
-                     "due": approval.amount_minor}
+                     "due": MoneyJSON.wire(approval.amount_minor, get_contract(
+                         session, contract_id).currency)}
     return run_write(request, session, user, idempotency_key,
                      {"fy": fiscal_year, "payer": payer}, "settlement.payer.approve", work)
 
