@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
 
+from contracts.model import Contract
 from contracts.rules import (
     BinaryThresholdRule,
     FixedRule,
@@ -26,6 +27,7 @@ from contracts.rules import (
     SteppedRule,
 )
 from ledger.errors import SibError
+from ledger.money import exponent
 from ledger.rounding import RoundingMode
 from settlement.trace import (
     DIRECTION_TERMS,
@@ -65,6 +67,19 @@ class KpiInput:
     outcomes_per_person: tuple[int, ...] | None = None
     unit: str = ""
     minor_per_unit: int = 1
+
+
+def kpi_input(contract: Contract, kpi_id: str, payer: str, fiscal_year: int, value: Decimal,
+              per_person: tuple[int, ...] | None = None) -> KpiInput:
+    """One result as the rules take it: with the KPI's direction, its target for the year
+    (the payer's own where it has one) and, for a KPI measured in money, the currency's minor
+    units per major unit. Settlement, the what-if and the simulation all build it here."""
+    kpi = contract.kpi(kpi_id)
+    target = kpi.targets_by_payer.get(payer, {}).get(fiscal_year) if payer else None
+    if target is None:
+        target = kpi.targets.get(fiscal_year)
+    scale = 10**exponent(contract.currency) if kpi.unit == "money" else 1
+    return KpiInput(value, kpi.direction, target, per_person, minor_per_unit=scale)
 
 
 @dataclass(frozen=True)

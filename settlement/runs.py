@@ -35,7 +35,7 @@ from contracts.store import active_commitments, contract_for_year
 from ledger.calendar import fiscal_year_bounds
 from ledger.entries import EntryDraft, PostingDraft, credit, debit
 from ledger.errors import Problem, SibError
-from ledger.money import exponent, from_minor
+from ledger.money import from_minor
 from ledger.seals import altered
 from ledger.service import (
     get_book,
@@ -46,7 +46,7 @@ from ledger.service import (
     void_pending,
 )
 from settlement.engine import YearBefore, YearSettlement, invoice_key, settle_year
-from settlement.payouts import KpiInput
+from settlement.payouts import KpiInput, kpi_input
 from settlement.results import current_audited, pending_audit
 from settlement.tables import KpiResult, SettlementLine, SettlementRun
 
@@ -64,16 +64,12 @@ def kpi_inputs(contract: Contract, rows: dict[tuple[str, str], KpiResult]
     """Audited rows as the rules' inputs, with the KPI's direction and target."""
     inputs = {}
     for (kpi_id, payer), row in rows.items():
-        kpi = contract.kpi(kpi_id)
-        target = kpi.targets_by_payer.get(payer, {}).get(row.fiscal_year) if payer else None
-        if target is None:
-            target = kpi.targets.get(row.fiscal_year)
         per_person = tuple(json.loads(row.outcomes_per_person)) \
             if row.outcomes_per_person else None
-        scale = 10**exponent(contract.currency) if kpi.unit == "money" else 1
-        inputs[(kpi_id, payer)] = KpiInput(Decimal(row.value), kpi.direction, target, per_person,
-                                           minor_per_unit=scale)
+        inputs[(kpi_id, payer)] = kpi_input(contract, kpi_id, payer, row.fiscal_year,
+                                            Decimal(row.value), per_person)
     return inputs
+
 
 
 def runs_of(session: Session, contract_id: str, fiscal_year: int | None = None,

@@ -42,6 +42,7 @@ from contracts.rules import (
 from ledger.rounding import RemainderPolicy, RoundingMode
 from settlement.engine import YearBefore, YearSettlement, settle_year
 from settlement.payouts import KpiInput
+from settlement.payouts import kpi_input as settlement_kpi_input
 
 Ints = npt.NDArray[np.int64]
 EVALUATIONS = ("interim", "final")
@@ -97,12 +98,8 @@ def _empty(contract: Contract, runs: int) -> Payouts:
 
 def kpi_input(contract: Contract, kpi_id: str, payer: str, fiscal_year: int,
               value: Decimal) -> KpiInput:
-    """:func:`settlement.runs.kpi_inputs` for one value."""
-    kpi = contract.kpi(kpi_id)
-    target = kpi.targets_by_payer.get(payer, {}).get(fiscal_year) if payer else None
-    if target is None:
-        target = kpi.targets.get(fiscal_year)
-    return KpiInput(value, kpi.direction, target)
+    """:func:`settlement.payouts.kpi_input`: the same input settlement builds."""
+    return settlement_kpi_input(contract, kpi_id, payer, fiscal_year, value)
 
 
 # --------------------------------------------------------------------------- scalar path

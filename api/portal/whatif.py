@@ -11,7 +11,7 @@ fund — the loans' instalments due in that budget year, up to the payments' tot
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 
 from sqlmodel import Session
@@ -24,7 +24,7 @@ from settlement import runs
 from settlement.budget import budget_year
 from settlement.debt_service import books_date, schedule_against_actual
 from settlement.engine import YearSettlement, settle_year
-from settlement.payouts import KpiInput
+from settlement.payouts import kpi_input
 from settlement.results import current_audited
 
 ASSUMPTION_INVALID = "ASSUMPTION_INVALID"
@@ -102,10 +102,8 @@ def project(session: Session, contract_id: str, fiscal_year: int,
         if a.payer and a.payer not in contract.payer_ids:
             raise SibError(f"{a.payer!r} is not a payer of {contract_id}", ASSUMPTION_INVALID,
                            "assume")
-        target = kpi.targets_by_payer.get(a.payer, {}).get(fiscal_year) if a.payer else None
-        if target is None:
-            target = kpi.targets.get(fiscal_year)
-        inputs[(a.kpi, a.payer)] = KpiInput(a.value, kpi.direction, target, None, kpi.unit)
+        inputs[(a.kpi, a.payer)] = replace(kpi_input(contract, a.kpi, a.payer, fiscal_year,
+                                                     a.value), unit=kpi.unit)
     earned, due, grant, in_year, year_before = runs._totals_before(
         session, contract_id, fiscal_year, evaluation)
     result = settle_year(contract, fiscal_year, evaluation, inputs, earned, due, grant, in_year,
