@@ -191,6 +191,16 @@ def _transfer(account: PartyBankAccount, label: str, amount: int) -> Transfer:
                     payee_name=account.holder_kana, amount_minor=amount)
 
 
+def _require_yen(contract: Contract) -> None:
+    """A Zengin 総合振込 file moves yen between Japanese bank accounts: a contract in another
+    currency is paid by its own banks' means, never by a file whose amounts would be its
+    minor units read as yen."""
+    if contract.currency != "JPY":
+        raise SibError(f"{contract.id} is in {contract.currency}: a Zengin transfer file carries "
+                       "yen only; pay it through the payer's own bank", "ZENGIN_NOT_YEN",
+                       "contract")
+
+
 def _intermediary(contract: Contract) -> str:
     parties = contract.parties_with_role("intermediary")
     if not parties:
@@ -207,6 +217,7 @@ def payer_transfer_file(session: Session, contract_id: str, payer: str, on: date
     account changed since the last file."""
     contract = get_contract(session, contract_id)
     contract.require_payer(payer)
+    _require_yen(contract)
     owed = read.totals(session, contract_id, Code.receivable(payer)).net_debit_minor
     amount = owed if amount_minor is None else amount_minor
     if amount <= 0 or amount > owed:
@@ -235,6 +246,7 @@ def distribution_transfer_file(session: Session, contract_id: str, on: date,
     """The SPV's file paying providers and lenders what the waterfall allocated on ``on``,
     with a notice for each payee whose account changed since the last file."""
     contract = get_contract(session, contract_id)
+    _require_yen(contract)
     paid = read.postings(session, contract_id, on=on, side=DEBIT,
                          kinds=[Kind.PROVIDER_FEE, Kind.INTEREST_PAYMENT,
                                 Kind.PRINCIPAL_REPAYMENT])

@@ -369,6 +369,17 @@ def test_a_payment_above_what_is_owed_is_refused_in_dollars(world):
     assert "US$200.00" in result.output
 
 
+def test_no_zengin_file_for_a_contract_not_in_yen(world, tmp_path):
+    """A Zengin 総合振込 file moves yen: dollars in it would be cents read as yen."""
+    for args in (["--payer", "brookhaven-state"], ["--distribution", "2026-08-31"]):
+        out = tmp_path / "transfer.txt"
+        result = runner.invoke(app, ["pay", "-c", U, *args, "--on", "2026-09-01",
+                                     "--out", str(out)])
+        assert result.exit_code == 1, result.output
+        assert "ZENGIN_NOT_YEN" in result.output
+        assert not out.exists()
+
+
 def test_the_scan_finds_a_minor_unit_figure_and_nothing_else():
     # £125,050.00 written as pence would be "12,505,000" (or "12505000"); the pound figure
     # "£125,050.00", a longer number or an id that contains the digits is not that figure.
