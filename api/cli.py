@@ -100,6 +100,8 @@ def _register_subcommands() -> None:
     from api import cli_jobs, cli_simulate
     cli_simulate.register(app)
     cli_jobs.register(app)
+    from api.portal.cli import app as portal_app
+    app.add_typer(portal_app, name="portal")
 
 
 _register_subcommands()
