@@ -15,7 +15,8 @@ documents written (every run must write the same bytes: ``outputs_identical``), 
 readings seen, and the machine's load average around each run (these machines are shared). The
 workers' CPU seconds over the wall time (``cores_used``) say how much of the machine they got:
 two workers sharing two cores with other work cannot use two.
-``SIB_BENCH_JOB_LANGS`` (default ``ja,en``) chooses the languages.
+``SIB_BENCH_JOB_LANGS`` (default ``ja,en``) chooses the languages, and
+``SIB_BENCH_JOB_HOLDERS_PER_TASK`` (default 1,000) the size of a task.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from sqlmodel import Session
 
 from api import jobs
 from api.db import make_engine
-from api.job_kinds import start_statements
+from api.job_kinds import HOLDERS_PER_TASK, STATEMENTS
 from bench.ledger_bench import database, postgres_server
 from bench.settlement_bench import C, _settle_year, _setup
 
@@ -65,8 +66,11 @@ def _run_job(url: str, workers: int, out: Path, langs: tuple[str, ...]) -> dict[
     engine = make_engine(url)
     env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
     started = time.perf_counter()
-    with Session(engine) as s:
-        job = start_statements(s, C, YEAR, "bench", langs, out)
+    params = {"contract": C, "fiscal_year": YEAR, "langs": list(langs), "out": str(out),
+              "holders_per_task": int(os.environ.get("SIB_BENCH_JOB_HOLDERS_PER_TASK",
+                                                     HOLDERS_PER_TASK))}
+    with Session(engine) as s:  # as `sib job start statements` starts it
+        job = jobs.enqueue(s, STATEMENTS, params, "bench")
         s.commit()
     planned = time.perf_counter() - started
     cpu_before = _children_cpu()
