@@ -484,8 +484,10 @@ def distribute(session: Session, contract_id: str, on: date, final: bool = False
     if final:
         _refuse_final_too_early(session, contract)
     serviced = service(session, contract.id, on)
-    if final:
-        accrue_to(session, contract, on - timedelta(days=1), f"{tag}:final")
+    # The payoff's interest to the day before: the final distribution's own entries (under
+    # its key, so that running it again is ALREADY_DISTRIBUTED), listed with the others.
+    accrued = accrue_to(session, contract, on - timedelta(days=1), f"{tag}:final") \
+        if final else []
     cash = max(free_cash(session, contract), 0)
     # The final distribution is the end: it applies every receipt left, whatever its reference.
     unapplied = [r for r in receipts(session, contract.id, through_on=on,
@@ -506,7 +508,7 @@ def distribute(session: Session, contract_id: str, on: date, final: bool = False
     claims = claims_at(session, contract, on, per_payer, final)
     result = run_waterfall(available, claims, contract.waterfall)
     out = Distribution(on, result, applied=applied, service=serviced)
-    out.entries += serviced.entries
+    out.entries += serviced.entries + accrued
     for allocation in result.allocations:
         if allocation.paid_minor > 0:
             out.entries.append(_post_allocation(session, contract, allocation, on, tag,
