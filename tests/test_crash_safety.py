@@ -119,6 +119,26 @@ def test_a_document_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
     assert [p.name for p in target.parent.iterdir()] == ["notice.ja.pdf"]  # no temporary left
 
 
+def test_a_killed_writers_leftover_goes_with_the_next_write(tmp_path):
+    """A process killed while writing leaves its temporary file (named by machine and
+    process); the next write of the same document removes it — and leaves a live writer's,
+    and another machine's, alone."""
+    from investors import files
+    target = tmp_path / "statement.ja.pdf"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    host = files._host()
+    leftover = tmp_path / f".statement.ja.pdf.tmp-{host}-{dead.stdout.strip()}-abc"
+    live = tmp_path / f".statement.ja.pdf.tmp-{host}-{os.getppid()}-def"
+    elsewhere = tmp_path / ".statement.ja.pdf.tmp-another-machine-1-ghi"
+    for path in (leftover, live, elsewhere):
+        path.write_bytes(b"%PDF-1.4 part")
+    files.write_atomic(target, b"%PDF-1.4 whole")
+    assert target.read_bytes() == b"%PDF-1.4 whole"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [target.name, live.name, elsewhere.name])
+
+
 _WRITE_FOREVER = """
 import sys
 from pathlib import Path
