@@ -16,7 +16,7 @@ readings seen, and the machine's load average around each run (these machines ar
 workers' CPU seconds over the wall time (``cores_used``) say how much of the machine they got:
 two workers sharing two cores with other work cannot use two.
 ``SIB_BENCH_JOB_LANGS`` (default ``ja,en``) chooses the languages, and
-``SIB_BENCH_JOB_HOLDERS_PER_TASK`` (default 1,000) the size of a task.
+``SIB_BENCH_JOB_HOLDERS_PER_TASK`` (default 2,500) the size of a task.
 """
 
 from __future__ import annotations
