@@ -96,6 +96,7 @@ def run_statements_task(run: TaskRun) -> dict[str, Any]:
     counting them as they are written."""
     from investors import documents
     from investors.batch import contract_documents, jobs_of, write_job
+    from investors.files import remove_leftovers
     p, part = run.job_params, run.task_params
     with run.unit_of_work() as session:
         ctx = documents.context(session, p["contract"], p["fiscal_year"],
@@ -109,6 +110,7 @@ def run_statements_task(run: TaskRun) -> dict[str, Any]:
     todo = jobs_of(docs, p["langs"])
     run.set_total(len(todo))
     out = Path(p["out"])
+    remove_leftovers(out)  # what a killed worker of this machine left half written
     for job in todo:
         write_job(out, job)
         run.advance(1)

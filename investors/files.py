@@ -4,8 +4,10 @@ The bytes go to a temporary file in the same folder, are flushed to disk, and th
 renamed over the target (``os.replace``: atomic on POSIX and Windows within one file system).
 A process killed while writing leaves at most a ``.name.tmp-…`` file beside the documents, never
 a truncated PDF, workbook or Zengin file that looks complete; the temporary name carries the
-machine and the process, and the next write of the same document removes what a process of this
-machine that no longer runs left behind (a live writer's, or another machine's, is left alone).
+machine and the process, and :func:`remove_leftovers` (run once per folder by whoever writes it
+next, e.g. each task of a statements job) removes what a process of this machine that no longer
+runs left behind (a live writer's, or another machine's, is left alone). Nothing scans a folder
+per document: a year's folder holds tens of thousands of them.
 """
 
 from __future__ import annotations
@@ -30,21 +32,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _remove_leftovers(path: Path) -> None:
-    """Delete ``.name.tmp-<host>-<pid>-…`` files of this machine whose process is gone."""
-    prefix = f".{path.name}.tmp-{_host()}-"
-    for left in path.parent.glob(f".{path.name}.tmp-*"):
-        if not left.name.startswith(prefix):
-            continue
-        pid_text = left.name[len(prefix):].split("-", 1)[0]
-        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _alive(int(pid_text)):
-            left.unlink(missing_ok=True)
+def remove_leftovers(folder: Path) -> int:
+    """Delete, under ``folder`` (one walk), the ``.name.tmp-<host>-<pid>-…`` files of this
+    machine whose process no longer runs; returns how many."""
+    marker, removed = f".tmp-{_host()}-", 0
+    for root, _dirs, names in os.walk(folder):
+        for name in names:
+            at = name.find(marker)
+            if not name.startswith(".") or at < 0:
+                continue
+            pid_text = name[at + len(marker):].split("-", 1)[0]
+            if pid_text.isdigit() and int(pid_text) != os.getpid() \
+                    and not _alive(int(pid_text)):
+                Path(root, name).unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` all at once, or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(path)
     handle, temporary = tempfile.mkstemp(dir=path.parent,
                                          prefix=f".{path.name}.tmp-{_host()}-{os.getpid()}-")
     try:

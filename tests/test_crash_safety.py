@@ -119,10 +119,10 @@ def test_a_document_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
     assert [p.name for p in target.parent.iterdir()] == ["notice.ja.pdf"]  # no temporary left
 
 
-def test_a_killed_writers_leftover_goes_with_the_next_write(tmp_path):
+def test_a_killed_writers_leftover_is_removed_by_the_next_writer(tmp_path):
     """A process killed while writing leaves its temporary file (named by machine and
-    process); the next write of the same document removes it — and leaves a live writer's,
-    and another machine's, alone."""
+    process); the next writer of the folder removes it in one walk (a statements job's task
+    does, before it writes) — and leaves a live writer's, and another machine's, alone."""
     from investors import files
     target = tmp_path / "statement.ja.pdf"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
@@ -134,6 +134,8 @@ def test_a_killed_writers_leftover_goes_with_the_next_write(tmp_path):
     for path in (leftover, live, elsewhere):
         path.write_bytes(b"%PDF-1.4 part")
     files.write_atomic(target, b"%PDF-1.4 whole")
+    assert leftover.exists()  # a write does not scan its folder
+    assert files.remove_leftovers(tmp_path) == 1
     assert target.read_bytes() == b"%PDF-1.4 whole"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [target.name, live.name, elsewhere.name])
