@@ -26,10 +26,10 @@ from ledger.errors import SibError
 STATEMENTS = "statements"
 KPI_IMPORT = "kpi-import"
 LANGS = ("ja", "en")
-# Holders per task. Each task reads the whole contract's holders, subscriptions and payments
-# (investors.documents.investor_statements filters them in Python): about 1.3 s at 20,000
-# holders, against about 3.6 ms to render a holder's two statements. 2,500 holders keep that
-# read near a tenth of a task (1,000 made it a quarter), and 20,000 holders still make eight
+# Holders per task. A task reads only its own holders' subscriptions and payments (chosen in
+# the database by investors.documents.investor_statements), then renders their two statements
+# each (about 3.6 ms a holder). 2,500 holders make a task of a few seconds whose fixed costs
+# (the books' hash, the contract) are small beside it, and 20,000 holders still make eight
 # tasks, which two or four workers share evenly.
 HOLDERS_PER_TASK = 2500
 

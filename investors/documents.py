@@ -453,24 +453,45 @@ def _year_budget(contract: Contract, payer: str, fiscal_year: int) -> int:
 
 # --------------------------------------------------------------------------- investors
 
+_SLICE = 5000  # holders per query when a task asks for some of them
+
+
 def investor_statements(session: Session, ctx: Context,
                         holder_codes: Iterable[str] | None = None) -> list[sd.InvestorStatement]:
-    """Every holder's statement per class for the year, from three queries in all."""
+    """Every holder's statement per class for the year (or the named holders'), from three
+    queries (a few more when thousands of holders are named)."""
     c = ctx.contract
-    wanted = set(holder_codes) if holder_codes is not None else None
-    holders = {h.id: h for h in session.scalars(select(Holder).where(Holder.id.in_(
-        select(Subscription.holder_id).where(Subscription.contract_id == c.id))))}
+    # The holders are chosen in the database: a background task asks for a few thousand of a
+    # contract's tens of thousands, and reads only theirs.
+    # In slices, so that no statement carries more parameters than a database accepts.
+    holder_query = select(Holder).where(Holder.id.in_(
+        select(Subscription.holder_id).where(Subscription.contract_id == c.id)))
+    if holder_codes is None:
+        holders = {h.id: h for h in session.scalars(holder_query)}
+    else:
+        codes, holders = sorted(set(holder_codes)), {}
+        for start in range(0, len(codes), _SLICE):
+            holders.update((h.id, h) for h in session.scalars(
+                holder_query.where(Holder.code.in_(codes[start:start + _SLICE]))))
+    ids = sorted(holders)
     # Plain rows, not ORM objects: twenty thousand holders' worth of them. (SQLModel sets a
     # table model's __table__ without declaring it to type checkers.)
     subs: dict[tuple[int, str], list[Any]] = defaultdict(list)
-    for s in session.execute(select(Subscription.__table__).where(  # type: ignore[attr-defined]
-            Subscription.contract_id == c.id, Subscription.subscribed_on <= ctx.end_on)):
-        subs[(s.holder_id, s.unit_class)].append(s)
     pays: dict[tuple[int, str], list[Any]] = defaultdict(list)
-    for p in session.execute(select(HolderPayment.__table__).where(  # type: ignore[attr-defined]
+    step = len(ids) if holder_codes is None else _SLICE
+    for start in range(0, len(ids), max(step, 1)):
+        chunk = ids[start:start + step]
+        sub_query = select(Subscription.__table__).where(  # type: ignore[attr-defined]
+            Subscription.contract_id == c.id, Subscription.subscribed_on <= ctx.end_on)
+        pay_query = select(HolderPayment.__table__).where(  # type: ignore[attr-defined]
             HolderPayment.contract_id == c.id, HolderPayment.paid_on <= ctx.end_on)
-            .order_by(HolderPayment.paid_on, HolderPayment.id)):
-        pays[(p.holder_id, p.unit_class)].append(p)
+        if holder_codes is not None:
+            sub_query = sub_query.where(Subscription.holder_id.in_(chunk))
+            pay_query = pay_query.where(HolderPayment.holder_id.in_(chunk))
+        for s in session.execute(sub_query):
+            subs[(s.holder_id, s.unit_class)].append(s)
+        for p in session.execute(pay_query.order_by(HolderPayment.paid_on, HolderPayment.id)):
+            pays[(p.holder_id, p.unit_class)].append(p)
     classes = {u.id: u for u in c.unit_classes}
     issuer = _intermediary(c)
     returns_memo: dict[Any, Any] = {}  # holders with the same flows have the same returns
@@ -478,8 +499,6 @@ def investor_statements(session: Session, ctx: Context,
     for (holder_id, class_id), rows in sorted(subs.items(), key=lambda kv: (
             holders[kv[0][0]].code, kv[0][1])):
         holder = holders[holder_id]
-        if wanted is not None and holder.code not in wanted:
-            continue
         out.append(_investor_statement(ctx, issuer, holder, classes[class_id], rows,
                                        pays.get((holder_id, class_id), []), returns_memo))
     return out
