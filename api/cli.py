@@ -316,8 +316,8 @@ app.add_typer(token_app, name="token")
 def user_add(username: str, role: str = typer.Option(..., "--role", help=
              "admin, intermediary, evaluator, finance_officer, lender, investor or auditor"),
              scope: str | None = typer.Option(None, "--scope", help=
-             "the party a finance officer (payer id), lender (bank id) or investor (holder id) "
-             "acts for"),
+             "the party a finance officer (payer id), lender (bank id), evaluator (its party "
+             "id) or investor (holder id) acts for"),
              name: str = typer.Option("", "--name")) -> None:
     """Add a user with a role."""
     from api import cli_audit

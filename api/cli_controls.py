@@ -35,14 +35,21 @@ DECIDERS = ("admin", "intermediary")
 
 
 def acting(session: Session, by: str | None, token: str | None) -> str:
-    """The registered admin or intermediary whose token this is; refused without a token
-    (``TOKEN_REQUIRED``), with an unknown, expired or revoked one (``TOKEN_INVALID``), and when
-    ``--by`` names someone else (``TOKEN_NOT_BY``)."""
+    """The registered admin or intermediary whose token this is (see :func:`signed_by`)."""
+    return str(signed_by(session, by, token, DECIDERS, "a four-eyes act").username)
+
+
+def signed_by(session: Session, by: str | None, token: str | None, roles: tuple[str, ...],
+              act: str) -> Any:
+    """The registered user whose own API token signs this command, if its role is one of
+    ``roles``; refused without a token (``TOKEN_REQUIRED``), with an unknown, expired or
+    revoked one (``TOKEN_INVALID``), when ``--by`` names someone else (``TOKEN_NOT_BY``) and
+    for another role (``ROLE_FORBIDDEN``). The audit log then names the user proved."""
     from api.users import user_for_token
     if not token:
-        raise SibError("a four-eyes act at the command line is signed with the acting user's "
-                       "own API token: pass --token (or set SIB_TOKEN); sib token create "
-                       "USER gives one", "TOKEN_REQUIRED", "token")
+        raise SibError(f"{act} at the command line is signed with the acting user's own API "
+                       "token: pass --token (or set SIB_TOKEN); sib token create USER gives "
+                       "one", "TOKEN_REQUIRED", "token")
     caller = user_for_token(session, token)
     if caller is None:
         raise SibError("the token is not known, or has expired or been revoked",
@@ -50,9 +57,9 @@ def acting(session: Session, by: str | None, token: str | None) -> str:
     if by and by != caller.username:
         raise SibError(f"the token is {caller.username}'s, not {by}'s: each person acts with "
                        "their own", "TOKEN_NOT_BY", "by")
-    require_user_role(session, caller.username, DECIDERS)
+    require_user_role(session, caller.username, roles)
     session.info[cli_audit.ACTING_USER] = caller.username
-    return caller.username
+    return caller
 
 
 def _row(r: Any) -> dict[str, Any]:

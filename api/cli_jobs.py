@@ -149,14 +149,20 @@ def start_statements(contract: str = typer.Option(..., "--contract", "-c"),
 
 @start_app.command("kpi-import")
 def start_kpi_import(file: Path = typer.Argument(..., help="a CSV or XLSX of results"),
-                     by: str = typer.Option(..., "--by", help="who submits the results"),
+                     by: str | None = typer.Option(None, "--by", help="who submits the "
+                                                   "results (checked against the token)"),
+                     token: str | None = typer.Option(None, "--token", envvar="SIB_TOKEN",
+                                                      help="the evaluator's own API token"),
                      as_json: bool = JsonOpt) -> None:
     """Start importing a (large) KPI results file, for the workers: whole or not at all, as
-    ``sib kpi import``. The file must be where the workers can read it."""
+    ``sib kpi import`` (signed with the evaluator's own token). The file must be where the
+    workers can read it."""
     from api import jobs
+    from api.cli_settlement import evaluator
     from api.job_kinds import KPI_IMPORT
-    _started(_run(lambda s: jobs.enqueue(s, KPI_IMPORT, {"file": str(file), "by": by},
-                                         jobs.started_by_cli())), as_json)
+    _started(_run(lambda s: jobs.enqueue(
+        s, KPI_IMPORT, {"file": str(file), "by": evaluator(s, by, token)},
+        jobs.started_by_cli())), as_json)
 
 
 def register(app: typer.Typer) -> None:

@@ -27,6 +27,30 @@ AMOUNT_HELP = ("in major units of the contract's currency, with at most its deci
                "14146566 (JPY), 270000.00 (USD), 1250.50 (GBP)")
 YearOpt = typer.Option(..., "--year", "-y", min=1990, max=2100,
                        help="fiscal year, e.g. 2019 for 令和元年度")
+EVALUATOR = ("admin", "evaluator")
+APPROVER = ("finance_officer", "admin")
+TOKEN_HELP = "your own API token (sib token create): proves who is acting"
+
+
+def _by_option(what: str) -> Any:
+    return typer.Option(None, "--by", help=f"{what}: a registered user, checked against the "
+                        "token's user")
+
+
+def _token_option() -> Any:
+    return typer.Option(None, "--token", envvar="SIB_TOKEN", help=TOKEN_HELP)
+
+
+def evaluator(session: Any, by: str | None, token: str | None,
+              contract_ids: Any = ()) -> str:
+    """The evaluator (or admin) whose token signs a KPI act, scoped to the contracts its
+    party evaluates, as the API scopes it: whoever audits a result is then proved to be
+    someone other than whoever submitted it."""
+    from api.cli_controls import signed_by
+    from api.users import require_evaluator_of
+    caller = signed_by(session, by, token, EVALUATOR, "a KPI result act")
+    require_evaluator_of(session, caller, contract_ids)
+    return str(caller.username)
 
 
 _run = cli_audit.run
@@ -59,24 +83,30 @@ def kpi_submit(contract: str = ContractOpt, year: int = YearOpt,
                payer: str = typer.Option("", "--payer"),
                evaluation: str = typer.Option("final", "--evaluation"),
                draft: bool = typer.Option(False, "--draft"),
-               by: str = typer.Option(..., "--by", help="who submits (the evaluator)"),
-               as_json: bool = JsonOpt) -> None:
-    """Submit one audited-to-be KPI result (state submitted, or draft)."""
+               by: str | None = _by_option("who submits (the evaluator)"),
+               token: str | None = _token_option(), as_json: bool = JsonOpt) -> None:
+    """Submit one audited-to-be KPI result (state submitted, or draft), signed with the
+    evaluator's own token."""
     from settlement.kpi import ResultInput
     from settlement.results import submit_results
     rows = _run(lambda s: [_result_row(r) for r in submit_results(
-        s, [ResultInput(contract, year, kpi, value, payer, evaluation)], by, draft, "cli")])
+        s, [ResultInput(contract, year, kpi, value, payer, evaluation)],
+        evaluator(s, by, token, [contract]), draft, "cli")])
     _print_results(rows, as_json, "Submitted")
 
 
 @kpi_app.command("import")
-def kpi_import(file: Path, by: str = typer.Option(..., "--by"),
-               as_json: bool = JsonOpt) -> None:
-    """Import results from a CSV/XLSX file; any bad row refuses the whole file."""
+def kpi_import(file: Path, by: str | None = _by_option("who submits (the evaluator)"),
+               token: str | None = _token_option(), as_json: bool = JsonOpt) -> None:
+    """Import results from a CSV/XLSX file; any bad row refuses the whole file. Signed with
+    the evaluator's own token; every contract in the file must be one it evaluates."""
     from settlement.results import import_results_file
 
     def work(session: Any) -> list[dict[str, Any]]:
-        return [_result_row(r) for r in import_results_file(session, file, by)]
+        who = evaluator(session, by, token)
+        rows = import_results_file(session, file, who)
+        evaluator(session, by, token, [r.contract_id for r in rows])
+        return [_result_row(r) for r in rows]
     _print_results(_run(work), as_json, f"Imported from {file.name}")
 
 
@@ -84,13 +114,15 @@ def kpi_import(file: Path, by: str = typer.Option(..., "--by"),
 def kpi_audit(result_ids: list[int] = typer.Argument(None),
               contract: str | None = typer.Option(None, "--contract", "-c"),
               year: int | None = typer.Option(None, "--year", "-y"),
-              by: str = typer.Option(..., "--by", help="who signs off"),
-              as_json: bool = JsonOpt) -> None:
-    """Sign off submitted results: by id, or every submitted result of a contract year."""
+              by: str | None = _by_option("who signs off"),
+              token: str | None = _token_option(), as_json: bool = JsonOpt) -> None:
+    """Sign off submitted results: by id, or every submitted result of a contract year.
+    Signed with the auditor's own token; nobody audits a result they submitted."""
     from ledger.schema import id_of
-    from settlement.results import audit_result, pending_audit
+    from settlement.results import audit_result, get_result, pending_audit
 
     def work(session: Any) -> list[dict[str, Any]]:
+        who = evaluator(session, by, token)
         ids = list(result_ids or [])
         if not ids and contract and year:
             for evaluation in ("interim", "final"):
@@ -99,17 +131,22 @@ def kpi_audit(result_ids: list[int] = typer.Argument(None),
         if not ids:
             raise SibError("name result ids, or --contract and --year", "NOTHING_TO_AUDIT",
                            "result_ids")
-        return [_result_row(audit_result(session, i, by)) for i in ids]
+        evaluator(session, by, token, [get_result(session, i).contract_id for i in ids])
+        return [_result_row(audit_result(session, i, who)) for i in ids]
     _print_results(_run(work), as_json, "Audited")
 
 
 @kpi_app.command("correct")
 def kpi_correct(result_id: int, value: str = typer.Option(..., "--value"),
-                reason: str = typer.Option(..., "--reason"), by: str = typer.Option(..., "--by"),
-                as_json: bool = JsonOpt) -> None:
-    """Correct an audited or settled result: a new version, to be audited again."""
-    from settlement.results import correct_result
-    rows = _run(lambda s: [_result_row(correct_result(s, result_id, value, reason, by))])
+                reason: str = typer.Option(..., "--reason"),
+                by: str | None = _by_option("who corrects (the evaluator)"),
+                token: str | None = _token_option(), as_json: bool = JsonOpt) -> None:
+    """Correct an audited or settled result: a new version, to be audited again (signed with
+    the evaluator's own token)."""
+    from settlement.results import correct_result, get_result
+    rows = _run(lambda s: [_result_row(correct_result(
+        s, result_id, value, reason,
+        evaluator(s, by, token, [get_result(s, result_id).contract_id])))])
     _print_results(rows, as_json, "Correction submitted")
 
 
@@ -356,18 +393,26 @@ def schedule_command(contract: str = ContractOpt,
 
 def approve_command(contract: str = ContractOpt, year: int = YearOpt,
                     payer: str = typer.Option(..., "--payer"),
-                    by: str = typer.Option(..., "--by", help="the approving officer"),
+                    by: str | None = _by_option("the approving finance officer"),
+                    token: str | None = _token_option(),
                     inspected_on: str = typer.Option("", "--inspected-on",
                                                      help="the day of the 検査 (default today)"),
                     as_json: bool = JsonOpt) -> None:
     """Record a finance office's inspection (検査) and approval of a year's payment notice at
-    the amount it states (the payer's Zengin file pays only approved amounts)."""
+    the amount it states (the payer's Zengin file pays only approved amounts). Signed with
+    the officer's own token: a finance officer approves only its own municipality's notice."""
+    from api.cli_controls import signed_by
     from contracts.store import get_contract
+    from ledger.errors import NotFound
     from settlement.approvals import approve_notice
 
     def work(session: Any) -> dict[str, Any]:
-        row = approve_notice(session, contract, year, payer, by,
-                             parse_date(inspected_on, "inspected_on") if inspected_on else None)
+        inspected = parse_date(inspected_on, "inspected_on") if inspected_on else None
+        caller = signed_by(session, by, token, APPROVER, "an approval")
+        if caller.role == "finance_officer" and caller.scope != payer:
+            raise NotFound(f"no payer {payer!r} in {contract} that you may see",
+                           "PAYER_NOT_FOUND", "payer")
+        row = approve_notice(session, contract, year, payer, caller.username, inspected)
         currency = get_contract(session, contract).currency
         return {"contract": contract, "fiscal_year": year, "payer": payer,
                 "amount": money_json(row.amount_minor, currency),

@@ -153,6 +153,8 @@ def plan_kpi_import(session: Session, params: Mapping[str, Any]) -> Plan:
         raise SibError(f"there is no file {path}", "FILE_NOT_FOUND", "file")
     if not by:
         raise SibError("say who submits the results (by)", "JOB_PARAMS_INVALID", "by")
+    from api.users import require_user_role
+    require_user_role(session, by, ("admin", "evaluator"))  # a registered evaluator submits
     return Plan({"file": str(path), "by": by, "sha256": _digest(path)}, [TaskSpec({}, 1)])
 
 
@@ -167,6 +169,10 @@ def run_kpi_import_task(run: TaskRun) -> None:
                        "start it again", "FILE_CHANGED", "file")
     with run.unit_of_work() as session:
         rows = import_results_file(session, path, p["by"])
+        # ... and only for the contracts its party evaluates (else nothing is imported).
+        from api.users import require_evaluator_of, require_user_role
+        require_evaluator_of(session, require_user_role(session, p["by"], ("admin", "evaluator")),
+                             [r.contract_id for r in rows])
         run.complete_in(session, {"rows": len(rows)})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -204,3 +205,21 @@ def _aware(moment: datetime | None) -> datetime | None:
     """A timestamp read back as UTC (SQLite keeps no zone)."""
     return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None \
         else moment
+
+
+EVALUATOR_NOT_OF_CONTRACT = "EVALUATOR_NOT_OF_CONTRACT"
+
+
+def require_evaluator_of(session: Session, user: Caller | User,
+                         contract_ids: Iterable[str]) -> None:
+    """An evaluator acts only on the contracts naming its party as their evaluator (the API
+    and the command line alike); other roles pass."""
+    from contracts.store import get_contract
+    if user.role != "evaluator":
+        return
+    for contract_id in sorted(set(contract_ids)):
+        contract = get_contract(session, contract_id)
+        if user.scope not in {p.id for p in contract.parties_with_role("evaluator")}:
+            raise Forbidden(f"{user.username} evaluates for {user.scope}, which is not an "
+                            f"evaluator of {contract_id}: its results are submitted and audited "
+                            "by its own evaluator", EVALUATOR_NOT_OF_CONTRACT, "contract")

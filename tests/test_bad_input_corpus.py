@@ -122,10 +122,14 @@ def world(migrated_sqlite, tmp_path_factory) -> Iterator[World]:
         add_holder(session, HolderSpec("citizen-001", "individual", "市民 一", "ｼﾐﾝ ｲﾁ"))
         add_user(session, "corpus-admin", "admin")
         token = create_token(session, "corpus-admin")
+        # The evaluator whose own token signs the KPI commands (--by lab is checked against it).
+        add_user(session, "lab", "evaluator", "tsukuba-kuno-lab")
+        lab_token = create_token(session, "lab")
     files = folder / "files"
     files.mkdir()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DATABASE_URL", url)
+        patch.setenv("SIB_TOKEN", lab_token)
         get_settings.cache_clear()
         with TestClient(create_app(url), raise_server_exceptions=False) as client:
             yield World(url, _write_files(files), client, token)
@@ -238,7 +242,7 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
     ("tax remit on a bad date", ["tax", "remit", "-c", C, "--month", "2020-06", "--on",
                                  "2020-13-01"], "DATE_INVALID"),
     ("approve inspected on a bad date", ["approve", "-c", C, "-y", "2019", "--payer", "ube",
-                                         "--by", "x", "--inspected-on", "yesterday"],
+                                         "--inspected-on", "yesterday"],
      "DATE_INVALID"),
     # holders
     ("holder code ../../etc/passwd", ["holder", "add", "../../etc/passwd", "--kind",

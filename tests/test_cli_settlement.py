@@ -5,15 +5,18 @@ Ube's payment written as a Zengin file and read back field by field."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from api import db
 from api.cli import app
 from api.settings import get_settings
+from api.tables import AuditRecord
 from settlement.zengin import parse_transfer_file
 
 runner = CliRunner()
@@ -40,6 +43,13 @@ def cli_db(tmp_path, monkeypatch):
     get_settings.cache_clear()
     assert sib("db", "upgrade").exit_code == 0
     assert sib("contract", "load", str(FIVE)).exit_code == 0
+    # Who acts on KPI results and notices proves it with their own token: two people at the
+    # evaluator (one submits, the other audits) and Ube's finance office.
+    for name, role, scope in (("kuno-lab", "evaluator", "tsukuba-kuno-lab"),
+                              ("committee", "evaluator", "tsukuba-kuno-lab"),
+                              ("ube-finance", "finance_officer", "ube")):
+        assert sib("user", "add", name, "--role", role, "--scope", scope).exit_code == 0
+    sign_in("kuno-lab", "committee", "ube-finance")
     yield url
     get_settings.cache_clear()
     db._engines.pop(url).dispose() if url in db._engines else None
@@ -100,14 +110,14 @@ def test_a_year_from_results_to_a_zengin_file(cli_db, tmp_path):
     assert sib("money", "draw", "-c", C, "--through", "2020-03-31").exit_code == 0
     # Results: the interim count typed in, the year's results imported from a spreadsheet.
     [interim] = ok("kpi", "submit", "-c", C, "-y", "2019", "--kpi", "participants",
-                   "--value", "3800", "--evaluation", "interim", "--by", "kuno-lab")
+                   "--value", "3800", "--evaluation", "interim", *signed("kuno-lab"))
     assert (interim["evaluation"], interim["value"], interim["state"]) == (
         "interim", "3800", "submitted")
     imported = ok("kpi", "import", str(results_file(tmp_path, FY2019, "fy2019.xlsx")),
-                  "--by", "kuno-lab")
+                  *signed("kuno-lab"))
     assert [(r["kpi"], r["payer"], r["value"], r["state"]) for r in imported] == [
         (kpi, payer, str(value), "submitted") for _, _, kpi, payer, value in FY2019]
-    audited = ok("kpi", "audit", "-c", C, "-y", "2019", "--by", "committee")
+    audited = ok("kpi", "audit", "-c", C, "-y", "2019", *signed("committee"))
     assert len(audited) == 9 and {(r["state"], r["audited_by"]) for r in audited} == {
         ("audited", "committee")}
 
@@ -136,10 +146,10 @@ def test_a_year_from_results_to_a_zengin_file(cli_db, tmp_path):
     # Ube's continuation rate is recounted: 70 % → 65 %, half of its part of 6,000,000.
     ube_rate = next(r for r in imported if r["payer"] == "ube")
     [v2] = ok("kpi", "correct", str(ube_rate["id"]), "--value", "65", "--reason",
-              "duplicate enrolments removed", "--by", "kuno-lab")
+              "duplicate enrolments removed", *signed("kuno-lab"))
     assert (v2["version"], v2["state"], v2["reason"]) == (2, "submitted",
                                                           "duplicate enrolments removed")
-    ok("kpi", "audit", str(v2["id"]), "--by", "committee")
+    ok("kpi", "audit", str(v2["id"]), *signed("committee"))
     second = ok("settle", "-c", C, "-y", "2019")
     ube_cont = split(6_000_000)["ube"]
     ube_final = full["ube"] - ube_cont + ube_cont // 2
@@ -189,10 +199,10 @@ def test_a_year_from_results_to_a_zengin_file(cli_db, tmp_path):
     # amount it states (the whole FY2019 receivable).
     assert "NOTICE_NOT_APPROVED" in refused("pay", "-c", C, "--payer", "ube", "--on",
                                             "2020-05-29", "--out", str(out))
-    approval = ok("approve", "-c", C, "-y", "2019", "--payer", "ube", "--by", "宇部市 会計課",
+    approval = ok("approve", "-c", C, "-y", "2019", "--payer", "ube", *signed("ube-finance"),
                   "--inspected-on", "2020-05-15")
     assert (approval["amount"], approval["inspected_on"]) == (JPY(ube_owed), "2020-05-15")
-    assert ok("approve", "-c", C, "-y", "2019", "--payer", "ube", "--by", "宇部市 会計課",
+    assert ok("approve", "-c", C, "-y", "2019", "--payer", "ube", *signed("ube-finance"),
               "--inspected-on", "2020-05-15") == approval  # approved once
     paid = ok("pay", "-c", C, "--payer", "ube", "--on", "2020-05-29", "--out", str(out))
     data = out.read_bytes()
@@ -260,17 +270,59 @@ def test_a_year_from_results_to_a_zengin_file(cli_db, tmp_path):
 
 def test_refusals_name_the_field_or_row_and_write_nothing(cli_db, tmp_path):
     assert "VALUE_OUT_OF_RANGE" in refused("kpi", "submit", "-c", C, "-y", "2019", "--kpi",
-                                           "inactive-share", "--value", "101", "--by", "kuno")
+                                           "inactive-share", "--value", "101", *signed("kuno-lab"))
     bad = FY2019[:2] + [(C, 2019, "guideline-share", "ube", 40),
                         (C, "2019年", "participants", "", 7200)]
     output = refused("kpi", "import", str(results_file(tmp_path, bad, "bad.csv")),
-                     "--by", "kuno")
+                     *signed("kuno-lab"))
     assert "PAYER_NOT_ALLOWED bad.csv:row 4: payer:" in output
     assert "FISCAL_YEAR_INVALID bad.csv:row 5: fiscal_year:" in output
     assert ok("kpi", "list", "-c", C) == []
     ok("kpi", "submit", "-c", C, "-y", "2019", "--kpi", "participants", "--value", "7000",
-       "--by", "kuno")
+       *signed("kuno-lab"))
     assert "KPI_RESULT_NOT_AUDITED" in refused("settle", "-c", C, "-y", "2019")
     assert "PAYMENT_EXCEEDS_DUE" in refused("pay", "-c", C, "--payer", "ube", "--on",
                                             "2020-05-29", "--out", str(tmp_path / "x.txt"))
     assert not (tmp_path / "x.txt").exists()
+
+
+def test_kpi_acts_and_approvals_are_signed_by_the_person_acting(cli_db, tmp_path):
+    """A name typed after --by proves nothing at the command line: each KPI act and each
+    approval is signed with the acting user's own token, and the rules the API applies to
+    that user apply here (issue 14: the second person of a KPI audit and of a 検査・承認)."""
+    submit = ("kpi", "submit", "-c", C, "-y", "2019", "--kpi", "participants", "--value", "7000")
+    assert "TOKEN_REQUIRED" in refused(*submit, "--by", "kuno-lab")
+    assert "TOKEN_INVALID" in refused(*submit, "--token", "guessed")
+    assert "TOKEN_NOT_BY" in refused(*submit, "--by", "committee", "--token", TOKENS["kuno-lab"])
+    # An evaluator of another party cannot act on this contract; a finance officer cannot
+    # submit results at all.
+    assert sib("user", "add", "other-lab", "--role", "evaluator", "--scope", "elsewhere"
+               ).exit_code == 0
+    sign_in("other-lab")
+    assert "EVALUATOR_NOT_OF_CONTRACT" in refused(*submit, *signed("other-lab"))
+    assert "ROLE_FORBIDDEN" in refused(*submit, *signed("ube-finance"))
+    assert ok("kpi", "list", "-c", C) == []  # nothing written by any refusal
+    [row] = ok(*submit, *signed("kuno-lab"))
+    assert row["submitted_by"] == "kuno-lab"
+    # The submitter cannot audit its own result, whatever name it types.
+    assert "KPI_AUDIT_BY_SUBMITTER" in refused("kpi", "audit", str(row["id"]),
+                                               *signed("kuno-lab"))
+    assert "TOKEN_NOT_BY" in refused("kpi", "audit", str(row["id"]), "--by", "committee",
+                                     "--token", TOKENS["kuno-lab"])
+    argv = sys.argv  # the audit log reads the command from sys.argv, as `sib` runs
+    sys.argv = ["sib", "kpi", "audit", str(row["id"]), *signed("committee"), "--json"]
+    try:
+        [audited] = ok("kpi", "audit", str(row["id"]), *signed("committee"))
+    finally:
+        sys.argv = argv
+    assert (audited["state"], audited["audited_by"]) == ("audited", "committee")
+    # The audit log names the person the token proved, and writes the token as ***.
+    with db.unit_of_work(cli_db) as s:
+        [record] = [r for r in s.scalars(select(AuditRecord)) if r.action == "kpi audit"]
+        assert record.username.endswith(" as committee")
+        assert "--token ***" in record.target and TOKENS["committee"] not in record.target
+    # Ube's finance officer approves only Ube's notice (another payer's is not there for it).
+    assert "PAYER_NOT_FOUND" in refused("approve", "-c", C, "-y", "2019", "--payer", "yawata",
+                                        *signed("ube-finance"))
+    assert "TOKEN_REQUIRED" in refused("approve", "-c", C, "-y", "2019", "--payer", "ube",
+                                       "--by", "ube-finance")

@@ -109,23 +109,35 @@ class Seen:
     def text(self) -> str:
         return "\n".join(text for _, text in self.texts)
 
+    def user(self, name: str, role: str, scope: str) -> list[str]:
+        """A registered user and the arguments that sign a command with its own token."""
+        assert runner.invoke(app, ["user", "add", name, "--role", role, "--scope", scope]
+                             ).exit_code == 0
+        token = runner.invoke(app, ["token", "create", name])
+        assert token.exit_code == 0, token.output
+        return ["--by", name, "--token", token.stdout.strip()]
+
 
 def _gbp_year(seen: Seen, out: Path) -> None:
     seen.sib("contract", "load", str(EXAMPLES / f"{G}.yaml"))
     seen.sib("money", "draw", "-c", G, "--through", "2025-03-31")
     seen.sib("money", "fees", "-c", G, "-y", "2024", "--on", "2024-09-30")
+    evaluator = seen.user("evaluator", "evaluator", "independent-evaluator")
+    panel = seen.user("evaluation-panel", "evaluator", "independent-evaluator")
+    council = seen.user("council-finance", "finance_officer", "northfield-council")
+    fund = seen.user("fund-finance", "finance_officer", "outcomes-fund")
     for kpi, value in (("job-starts", "100"), ("sustained-13-weeks", "50"),
                        ("sustained-26-weeks", "20")):
         seen.sib("kpi", "submit", "-c", G, "-y", "2024", "--kpi", kpi, "--value", value,
-                 "--by", "evaluator")
-    seen.sib("kpi", "audit", "-c", G, "-y", "2024", "--by", "evaluation panel")
+                 *evaluator)
+    seen.sib("kpi", "audit", "-c", G, "-y", "2024", *panel)
     seen.sib("settle", "-c", G, "-y", "2024", "--preview")
     seen.traces += seen.sib("settle", "-c", G, "-y", "2024", "--preview", "--json")["traces"]
     seen.sib("close", "-c", G, "-y", "2024", "--by", "spv", "--json")
     seen.sib("close", "-c", G, "-y", "2024")  # a retry: the pack again, as text
-    seen.sib("approve", "-c", G, "-y", "2024", "--payer", "northfield-council", "--by",
-             "finance", "--inspected-on", "2025-05-10")
-    seen.sib("approve", "-c", G, "-y", "2024", "--payer", "outcomes-fund", "--by", "finance",
+    seen.sib("approve", "-c", G, "-y", "2024", "--payer", "northfield-council", *council,
+             "--inspected-on", "2025-05-10")
+    seen.sib("approve", "-c", G, "-y", "2024", "--payer", "outcomes-fund", *fund,
              "--inspected-on", "2025-05-10", "--json")
     seen.sib("money", "receive", "-c", G, "--payer", "northfield-council", "--amount",
              "98019.25", "--on", "2025-05-20", "--reference", "FY2024")
@@ -146,18 +158,21 @@ def _usd_year(seen: Seen, out: Path) -> None:
     seen.sib("contract", "load", str(EXAMPLES / f"{U}.yaml"))
     seen.sib("money", "draw", "-c", U, "--through", "2026-06-30")
     seen.sib("money", "fees", "-c", U, "-y", "2025", "--on", "2025-09-30")
+    lab = seen.user("policy-lab", "evaluator", "state-university-lab")
+    review = seen.user("policy-lab-review", "evaluator", "state-university-lab")
+    budget = seen.user("state-budget-office", "finance_officer", "brookhaven-state")
     seen.sib("kpi", "submit", "-c", U, "-y", "2025", "--kpi", "stably-housed", "--value", "81",
-             "--by", "policy lab")
+             *lab)
     seen.sib("kpi", "submit", "-c", U, "-y", "2025", "--kpi", "jail-days-reduction",
-             "--value", "21.7", "--by", "policy lab")
-    seen.sib("kpi", "audit", "-c", U, "-y", "2025", "--by", "policy lab review")
+             "--value", "21.7", *lab)
+    seen.sib("kpi", "audit", "-c", U, "-y", "2025", *review)
     seen.sib("settle", "-c", U, "-y", "2025", "--preview")
     settled = seen.sib("settle", "-c", U, "-y", "2025", "--json")
     seen.traces += settled["traces"]
     seen.sib("close", "-c", U, "-y", "2025", "--by", "spv")
     seen.sib("close", "-c", U, "-y", "2025", "--json")  # a retry: the pack again, as data
-    seen.sib("approve", "-c", U, "-y", "2025", "--payer", "brookhaven-state", "--by",
-             "state budget office", "--inspected-on", "2026-07-20")
+    seen.sib("approve", "-c", U, "-y", "2025", "--payer", "brookhaven-state", *budget,
+             "--inspected-on", "2026-07-20")
     # Too many decimals for dollars: refused by name, nothing recorded.
     assert "AMOUNT_PRECISION" in seen.refused(
         "money", "receive", "-c", U, "--payer", "brookhaven-state", "--amount", "519710.751",

@@ -32,6 +32,7 @@ from api.settings import get_settings
 from api.users import add_user, create_token
 from bench.settlement_bench import C, _settle_year, _setup
 from investors.batch import jobs_for_year, write_documents
+from ledger.errors import SibError
 
 ROOT = Path(__file__).resolve().parent.parent
 YEAR = 2019
@@ -243,8 +244,16 @@ def _results_file(path: Path, participants: str) -> Path:
     return path
 
 
+def _evaluators(url: str) -> None:
+    """The contract's evaluator, and one of another party (who may not import its results)."""
+    with db.unit_of_work(url) as s:
+        add_user(s, "evaluator", "evaluator", "tsukuba-kuno-lab")
+        add_user(s, "other-lab", "evaluator", "elsewhere")
+
+
 def test_a_kpi_file_is_imported_by_a_job_once(story, tmp_path):
     from settlement.results import results_for
+    _evaluators(story)
     good = _results_file(tmp_path / "fy2020.csv", "7100")
     with db.unit_of_work(story) as s:
         job = jobs.enqueue(s, KPI_IMPORT, {"file": str(good), "by": "evaluator"}, "alice")
@@ -260,6 +269,7 @@ def test_a_kpi_file_is_imported_by_a_job_once(story, tmp_path):
 
 def test_a_refused_kpi_file_fails_its_job_and_imports_nothing(story, tmp_path):
     from settlement.results import results_for
+    _evaluators(story)
     bad = _results_file(tmp_path / "bad.csv", "many")
     with db.unit_of_work(story) as s:
         job = jobs.enqueue(s, KPI_IMPORT, {"file": str(bad), "by": "evaluator"}, "alice")
@@ -269,6 +279,25 @@ def test_a_refused_kpi_file_fails_its_job_and_imports_nothing(story, tmp_path):
         assert results_for(s, C, 2020) == []
     assert view.state == "failed"
     assert view.error.startswith("task 0: ") and "many" in view.error
+
+
+def test_a_kpi_import_job_is_signed_by_an_evaluator_of_the_contract(story, tmp_path):
+    """As ``sib kpi import``: the job's submitter must be a registered evaluator (refused when
+    the job is started), and one of the contracts in the file (its job fails, nothing is
+    imported)."""
+    from settlement.results import results_for
+    _evaluators(story)
+    good = _results_file(tmp_path / "fy2020.csv", "7100")
+    with db.unit_of_work(story) as s, pytest.raises(SibError) as refused:
+        jobs.enqueue(s, KPI_IMPORT, {"file": str(good), "by": "someone"}, "alice")
+    assert refused.value.code == "USER_NOT_FOUND"
+    with db.unit_of_work(story) as s:
+        job = jobs.enqueue(s, KPI_IMPORT, {"file": str(good), "by": "other-lab"}, "alice")
+    job_worker.work(story, "w", until_idle=True)
+    with db.unit_of_work(story) as s:
+        view = jobs.get_job(s, job.id)
+        assert results_for(s, C, 2020) == []
+    assert view.state == "failed" and "EVALUATOR_NOT_OF_CONTRACT" in view.error
 
 
 # --------------------------------------------------------------------------- a worker killed
@@ -348,5 +377,6 @@ def test_sib_job_start_worker_and_show(story, tmp_path):
 
     missing = sib("job", "show", "999")
     assert missing.returncode == 1 and "JOB_NOT_FOUND" in missing.stderr
-    unknown = sib("job", "start", "kpi-import", str(tmp_path / "none.csv"), "--by", "x")
-    assert unknown.returncode == 1 and "FILE_NOT_FOUND" in unknown.stderr
+    # Results are submitted by an evaluator proved by its own token, as with sib kpi import.
+    unsigned = sib("job", "start", "kpi-import", str(tmp_path / "none.csv"), "--by", "x")
+    assert unsigned.returncode == 1 and "TOKEN_REQUIRED" in unsigned.stderr

@@ -42,7 +42,9 @@ def cli_db(tmp_path, monkeypatch):
     assert sib("contract", "load", str(FIVE)).exit_code == 0
     assert sib("user", "add", "alice", "--role", "intermediary").exit_code == 0
     assert sib("user", "add", "bob", "--role", "admin").exit_code == 0
-    sign_in("alice", "bob")
+    assert sib("user", "add", "kuno-lab", "--role", "evaluator", "--scope",
+               "tsukuba-kuno-lab").exit_code == 0
+    sign_in("alice", "bob", "kuno-lab")
     yield url
     get_settings.cache_clear()
     db._engines.pop(url).dispose() if url in db._engines else None
@@ -97,7 +99,7 @@ def test_close_refuses_an_unaudited_year_unless_forced_with_a_reason(cli_db):
     assert "PERIOD_NOT_SETTLED" in output and "participants" in output
     assert closed_through(cli_db) is None
     ok("kpi", "submit", "-c", C, "-y", "2019", "--kpi", "participants", "--value", "7000",
-       "--by", "kuno-lab")
+       *signed("kuno-lab"))
     output = refused("close", "-c", C, "-y", "2019", "--by", "twr")
     assert "PERIOD_RESULTS_UNAUDITED" in output and "sib kpi audit" in output
     assert "REASON_REQUIRED" in refused("close", "-c", C, "-y", "2019", "--force")

@@ -21,10 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.db import unit_of_work
 from api.deps import FULL_READ_ROLES, ContractYear, CurrentUser, Id, PageDep, SessionDep, require
 from api.schemas import PageOf, file_responses
+from api.users import require_evaluator_of
 from api.writes import run_write
 from contracts.model import PAYER_NOT_FOUND
 from contracts.store import get_contract
-from ledger.errors import Forbidden, NotFound
+from ledger.errors import NotFound
 from ledger.money_json import MoneyJSON
 from settlement import close as closing
 from settlement import results, runs
@@ -41,7 +42,6 @@ from settlement.transfers import (
 router = APIRouter(tags=["settlement"])
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 EVALUATOR = ("admin", "evaluator")
-EVALUATOR_NOT_OF_CONTRACT = "EVALUATOR_NOT_OF_CONTRACT"
 SETTLER = ("admin", "intermediary")
 ZENGIN = file_responses("application/octet-stream", "The 総合振込 (Zengin) transfer file")
 
@@ -142,14 +142,7 @@ def _public(r: Any) -> ResultPublic:
 
 def _evaluates(session: SessionDep, user: Any, contract_ids: Any) -> None:
     """An evaluator acts only on the contracts naming its party as their evaluator."""
-    if user.role != "evaluator":
-        return
-    for contract_id in sorted(set(contract_ids)):
-        contract = get_contract(session, contract_id)
-        if user.scope not in {p.id for p in contract.parties_with_role("evaluator")}:
-            raise Forbidden(f"{user.username} evaluates for {user.scope}, which is not an "
-                            f"evaluator of {contract_id}: its results are submitted and audited "
-                            "by its own evaluator", EVALUATOR_NOT_OF_CONTRACT, "contract")
+    require_evaluator_of(session, user, contract_ids)
 
 
 def _figures(payers: dict[str, dict[str, int]], cur: str) -> dict[str, PayerFigures]:

@@ -406,12 +406,16 @@ def test_a_year_through_the_browser_books_as_through_the_cli(browser, fresh_pair
     from ledger.calendar import next_business_day
     receive_on = next_business_day(date(2020, 5, 20)).isoformat()
     distribute_on = next_business_day(date(2020, 5, 29)).isoformat()
-    _sib(cli_url, "kpi", "import", str(results_file), "--by", "eval-a")
-    _sib(cli_url, "kpi", "audit", "-c", C, "-y", "2019", "--by", "eval-b")
+    # Each person signs with their own token, as in the browser.
+    _sib(cli_url, "kpi", "import", str(results_file), "--by", "eval-a", "--token",
+         tokens["eval-a"])
+    _sib(cli_url, "kpi", "audit", "-c", C, "-y", "2019", "--by", "eval-b", "--token",
+         tokens["eval-b"])
     _sib(cli_url, "settle", "-c", C, "-y", "2019", "--by", "twr")
     _sib(cli_url, "close", "-c", C, "-y", "2019", "--by", "twr")
     for payer in PAYERS:
-        _sib(cli_url, "approve", "-c", C, "-y", "2019", "--payer", payer, "--by", f"fo-{payer}")
+        _sib(cli_url, "approve", "-c", C, "-y", "2019", "--payer", payer, "--by", f"fo-{payer}",
+             "--token", tokens[f"fo-{payer}"])
         _sib(cli_url, "money", "receive", "-c", C, "--payer", payer, "--amount",
              str(amounts[payer]), "--on", receive_on, "--reference", "FY2019",
              "--fiscal-year", "2019")
