@@ -255,6 +255,12 @@ class ReturnTerms(_Frozen):
             through ``points`` (the first point's rate below it, the last's above it).
         rate: the annual rate of ``simple``, ``compounding`` and ``irr``.
         amount_minor: the total return of ``fixed_amount`` (document key ``amount``).
+        basis: what a ``tiered`` or ``curve`` rule reads each fiscal year: ``kpi`` (the
+            audited final result of ``kpi``), ``outcome_payments`` (the outcome payments the
+            vehicle has received for that year's results, in major units of the currency:
+            tier bounds such as ``"10,000,000"``) or ``outcome_payments_percent`` (the same
+            as a percentage of the most the year's tranches can pay). A year with nothing
+            received yet earns the minimum, if any, until its payment is in.
         kpi, tiers, points: the KPI and the tier table of ``tiered`` or the points of
             ``curve``.
         minimum_rate, minimum_years: a minimum coupon: at least ``minimum_rate`` a year for
@@ -266,6 +272,7 @@ class ReturnTerms(_Frozen):
     rule: Literal["simple", "compounding", "irr", "fixed_amount", "tiered", "curve"]
     rate: UnitRate | None = None
     amount_minor: AmountMinor | None = Field(default=None, alias="amount")
+    basis: Literal["kpi", "outcome_payments", "outcome_payments_percent"] = "kpi"
     kpi: Slug | None = None
     tiers: tuple[RateTier, ...] = ()
     points: tuple[CurvePoint, ...] = ()

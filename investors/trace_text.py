@@ -169,6 +169,12 @@ class Japanese(Writer):
 
 # --------------------------------------------------------------------------- the wordings
 
+def _measure_ja(w: Writer, s: Step) -> str:
+    """分配率を決めるもの：KPIの評価確定値、または成果連動支払の受領額（``measure``）。"""
+    measure = s.get("measure")
+    return w(measure) if measure is not None else f"{w(s['kpi'])}の評価確定値"
+
+
 def _span(w: Writer, s: Step) -> str:
     upper = s.get("to")
     return f"{w(s['from'])}以上" + ("" if upper is None else f"{w(upper)}未満")
@@ -222,6 +228,9 @@ JAPANESE_WORDS: dict[Phrase, Wording] = {
     Phrase.YES: Wording("達成"),
     Phrase.NO: Wording("未達成"),
     Phrase.ALL_OF: Wording("すべて"),
+    Phrase.OUTCOME_PAYMENTS_RECEIVED: Wording("当該年度分の成果連動支払の受領額"),
+    Phrase.OUTCOME_PAYMENTS_SHARE: Wording(
+        "当該年度分の成果連動支払の受領額（支払上限額に対する割合）"),
     Phrase.ANY_OF: Wording("いずれか"),
     Phrase.PAID_IN_FULL: Wording("全額"),
     Phrase.PAID_IN_PART: Wording("一部"),
@@ -279,14 +288,14 @@ JAPANESE_WORDS: dict[Phrase, Wording] = {
                      f"{w.n(s['basis'])}日）：出資金の払込額ごとに払込日から返還日まで日割りで"
                      "計算し、累計額を1回だけ端数処理して既分配額を差し引く"),
     Phrase.RULE_TIERED_RETURN: Wording(
-        lambda w, s: f"成果連動分配率：各年度の分配率は{w(s['kpi'])}の評価確定値が該当する"
+        lambda w, s: f"成果連動分配率：各年度の分配率は{_measure_ja(w, s)}が該当する"
                      "区分による"
                      + (f"（当初{w.n(s['years'])}年度は最低{w(s['minimum'])}）"
                         if s.get("years") and s["years"].value else "")  # type: ignore[union-attr]
                      + f"。出資金の払込額ごとに日割り（実日数／{w.n(s['basis'])}日）で計算し、"
                      "累計額を1回だけ端数処理して既分配額を差し引く"),
     Phrase.RULE_CURVE_RETURN: Wording(
-        lambda w, s: f"成果連動分配率：各年度の分配率は{w(s['kpi'])}の評価確定値に応じて"
+        lambda w, s: f"成果連動分配率：各年度の分配率は{_measure_ja(w, s)}に応じて"
                      "折れ線で定める"
                      + (f"（当初{w.n(s['years'])}年度は最低{w(s['minimum'])}）"
                         if s.get("years") and s["years"].value else "")  # type: ignore[union-attr]
@@ -401,8 +410,10 @@ JAPANESE_WORDS: dict[Phrase, Wording] = {
     Phrase.OWED: Wording("未払分配額", _owed),
     Phrase.YEAR_RATE: Wording(
         lambda w, s: f"{w.n(s['year'])}年度の分配率",
-        lambda w, s: ("評価確定値なし" if s.get("kpi") is None
-                      else f"評価確定値 {w.n(s['kpi'])} → 区分の分配率 {w(s['tier'])}")
+        lambda w, s: (("受領額なし" if s.get("measure") else "評価確定値なし")
+                      if s.get("kpi") is None
+                      else f"{'受領額' if s.get('measure') else '評価確定値'} {w.n(s['kpi'])} "
+                           f"→ 区分の分配率 {w(s['tier'])}")
         + f"、最低分配率 {w(s['floor'])}", " → "),
     Phrase.FLOW_VALUE: Wording(
         lambda w, s: f"{w(s['on'])}の出資・分配",

@@ -78,19 +78,32 @@ class Flow:
     amount_minor: int
 
 
-def tier_rate(tiers: Sequence[RateTier], value: Decimal) -> Fraction:
+Measure = Decimal | Fraction  # a year's KPI result, or its outcome payments received (exact)
+
+# What each basis of a tiered or curve return reads, as its trace shows the year's value.
+_MEASURE_UNIT = {"kpi": Unit.NUMBER, "outcome_payments": Unit.MONEY,
+                 "outcome_payments_percent": Unit.PERCENT}
+_MEASURE_PHRASE = {"outcome_payments": Phrase.OUTCOME_PAYMENTS_RECEIVED,
+                   "outcome_payments_percent": Phrase.OUTCOME_PAYMENTS_SHARE}
+
+
+def tier_rate(tiers: Sequence[RateTier], value: Measure) -> Fraction:
     """The rate of the tier ``value`` falls in (``from`` included, ``to`` excluded); 0 when
-    it is in none."""
+    it is in none. Compared exactly (a share of the outcome payments may be a repeating
+    fraction)."""
+    exact = Fraction(value)
     for tier in tiers:
-        if value >= tier.from_value and (tier.to_value is None or value < tier.to_value):
+        if exact >= Fraction(tier.from_value) and (
+                tier.to_value is None or exact < Fraction(tier.to_value)):
             return Fraction(tier.rate)
     return Fraction(0)
 
 
-def curve_rate(points: Sequence[CurvePoint], value: Decimal) -> Fraction:
+def curve_rate(points: Sequence[CurvePoint], value: Measure) -> Fraction:
     """The rate at ``value`` on the piecewise-linear curve through ``points`` (in value order):
     the first point's rate below the first, the last's above the last, exact in between."""
     ordered = sorted(points, key=lambda p: p.value)
+    value = Fraction(value)
     if not ordered:
         return Fraction(0)
     if value <= ordered[0].value:
@@ -104,11 +117,12 @@ def curve_rate(points: Sequence[CurvePoint], value: Decimal) -> Fraction:
 
 
 def tiered_schedule(terms: ReturnTerms, years: Sequence[tuple[int, date]],
-                    results: dict[int, Decimal], first_sale_year: int
+                    results: Mapping[int, Measure], first_sale_year: int
                     ) -> tuple[RateSchedule, list[Step]]:
     """The rate of each fiscal year (``years``: (fiscal year, its first day), in order) from
-    the KPI result of that year, at least ``minimum_rate`` in the first ``minimum_years``
-    fiscal years from the first sale; a year without a result earns the minimum (or 0)."""
+    the year's measure (its KPI result, or the outcome payments received for it, as the
+    rule's ``basis`` says), at least ``minimum_rate`` in the first ``minimum_years`` fiscal
+    years from the first sale; a year without a measure earns the minimum (or 0)."""
     periods: list[tuple[date, Fraction]] = []
     steps: list[Step] = []
     minimum = Fraction(terms.minimum_rate) if terms.minimum_rate is not None else Fraction(0)
@@ -123,7 +137,8 @@ def tiered_schedule(terms: ReturnTerms, years: Sequence[tuple[int, date]],
         params: dict[str, Figure | Phrase | None] = {
             "year": number(year), "floor": rate(floor),
             "tier": None if from_tier is None else rate(from_tier),
-            "kpi": None if value is None else Figure(value, Unit.NUMBER)}
+            "kpi": None if value is None else Figure(value, _MEASURE_UNIT[terms.basis]),
+            "measure": _MEASURE_PHRASE.get(terms.basis)}
         steps.append(Step(Phrase.YEAR_RATE, rate(chosen), params))
         periods.append((date.min if not periods else starts, chosen))
     return RateSchedule(tuple(periods) or ((date.min, Fraction(0)),)), steps
@@ -218,7 +233,8 @@ def _rule_step(terms: ReturnTerms, inputs: ClassInputs) -> Step:
     if terms.rule in ("tiered", "curve"):
         return Step(Phrase.RULE_TIERED_RETURN if terms.rule == "tiered"
                     else Phrase.RULE_CURVE_RETURN, params={
-            "kpi": Party(terms.kpi or ""), "minimum": rate(Fraction(terms.minimum_rate or 0)),
+            "kpi": Party(terms.kpi or ""), "measure": _MEASURE_PHRASE.get(terms.basis),
+            "minimum": rate(Fraction(terms.minimum_rate or 0)),
             "years": number(terms.minimum_years or 0), "basis": days(DAYS_IN_YEAR)})
     schedule = inputs.schedule or RateSchedule.of(Fraction(terms.rate or 0))
     return Step(Phrase.RULE_TARGET_RETURN, params={"rates": schedule.terms(),
@@ -285,13 +301,38 @@ class ClassFacts:
         changes: the capital timeline (subscriptions +, capital returned or written down −).
         returns_paid: the returns distributed to the class, dated (a reversal negative).
         rates: the simple target return as the contract's versions set it (no ``returns``).
-        kpi_results: for a tiered class, the audited final result of its KPI by fiscal year.
+        kpi_results: for a tiered or curve class, each fiscal year's measure by its basis
+            (:func:`year_measures`): the audited final result of its KPI, or the outcome
+            payments received for the year (major units, or a percentage of the year's
+            maximum).
     """
 
     changes: tuple[CapitalChange, ...]
     returns_paid: tuple[tuple[date, int], ...]
     rates: RateSchedule | None = None
-    kpi_results: Mapping[int, Decimal] = field(default_factory=dict)
+    kpi_results: Mapping[int, Measure] = field(default_factory=dict)
+
+
+def year_measures(contract: Contract, terms: ReturnTerms,
+                  received_by_year: Mapping[int, int]) -> dict[int, Measure]:
+    """Each fiscal year's measure for a return on the outcome payments received
+    (``received_by_year``: results year → minor units received for it so far; a year with
+    nothing received has no measure yet): the amount in major units of the currency, or —
+    ``outcome_payments_percent`` — 100 × received ÷ the most the year's tranches can pay
+    (after the year's cap), exact."""
+    from contracts.liability import tranche_maxima_in_year
+    from ledger.money import exponent
+    out: dict[int, Measure] = {}
+    for year, received in received_by_year.items():
+        if received <= 0:
+            continue
+        if terms.basis == "outcome_payments":
+            out[year] = Fraction(received, 10 ** exponent(contract.currency))
+        else:
+            most = sum(tranche_maxima_in_year(contract, year).values())
+            if most > 0:
+                out[year] = Fraction(100 * received, most)
+    return out
 
 
 def return_owed_by_rule(contract: Contract, unit_class: UnitClass, facts: ClassFacts, on: date,

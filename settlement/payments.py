@@ -30,9 +30,11 @@ from ledger.service import EntryRecord, get_book, post_entry
 from settlement.budget import obligation_year_of
 from settlement.class_returns import (
     ClassFacts,
+    Measure,
     class_claims,
     residual_split,
     return_owed_by_rule,
+    year_measures,
 )
 from settlement.debt_service import ServiceRun, accrue_to, read_state, service, sweep
 from settlement.results import current_audited
@@ -209,6 +211,23 @@ def receipts(session: Session, contract_id: str, through_on: date | None = None,
                     e.effective_on, e.amount_on(Code.CASH, DEBIT), int(applied.get(e.id, 0)))
             for e in received if e.id not in reversed_ids
             and (reference is None or e.links.get("reference") == reference)]
+
+
+def received_by_results_year(session: Session, contract_id: str, on: date) -> dict[int, int]:
+    """The outcome payments the vehicle has received by ``on`` (reversed receipts left out),
+    by the results year each settles (its ``obligation_year``)."""
+    received = read.entries(session, contract_id, kinds=[Kind.OUTCOME_RECEIPT], through_on=on)
+    if not received:
+        return {}
+    reversed_ids = {e.reverses_entry_id for e in read.entries(
+        session, contract_id, reverses=[r.id for r in received], through_on=on)}
+    out: dict[int, int] = {}
+    for entry in received:
+        year = entry.links.get("obligation_year")
+        if entry.id in reversed_ids or year is None:
+            continue
+        out[int(year)] = out.get(int(year), 0) + entry.amount_on(Code.CASH, DEBIT)
+    return out
 
 
 def receipts_for(session: Session, contract_id: str, reference: str) -> dict[str, int]:
@@ -388,9 +407,12 @@ def class_facts(session: Session, contract: Contract, unit_class: UnitClass,
                     for p in read.postings(session, contract.id,
                                            account=Code.distributions(class_id),
                                            through_on=on)]
-    results: dict[int, Decimal] = {}
+    results: dict[int, Measure] = {}
     terms = unit_class.returns
-    if terms is not None and terms.rule in ("tiered", "curve") and terms.kpi is not None:
+    if terms is not None and terms.rule in ("tiered", "curve") and terms.basis != "kpi":
+        results = year_measures(contract, terms, received_by_results_year(session, contract.id,
+                                                                           on))
+    elif terms is not None and terms.rule in ("tiered", "curve") and terms.kpi is not None:
         for year in range(unit_class.first_sale_fiscal_year, contract.last_fiscal_year + 1):
             row = current_audited(session, contract.id, year).get((terms.kpi, ""))
             if row is not None:

@@ -106,6 +106,8 @@ class Phrase(StrEnum):
     NO = "term.no"
     ALL_OF = "term.all_of"
     ANY_OF = "term.any_of"
+    OUTCOME_PAYMENTS_RECEIVED = "term.outcome_payments_received"
+    OUTCOME_PAYMENTS_SHARE = "term.outcome_payments_share"
     PAID_IN_FULL = "term.paid_in_full"
     PAID_IN_PART = "term.paid_in_part"
     PROVIDER_FEES = "term.provider_fees"
@@ -742,6 +744,13 @@ class English(Writer):
                 f" → {self.amount(rounding.result_minor)} ({detail})")
 
 
+def _measure_en(w: Writer, s: Step) -> str:
+    """What a tiered or curve return reads: its KPI's audited result, or the outcome payments
+    received (the step's ``measure``)."""
+    measure = s.get("measure")
+    return f"the {w(measure)}" if measure is not None else f"its audited {w(s['kpi'])}"
+
+
 def _tier_span(w: Writer, s: Step) -> str:
     upper = s.get("to")
     return f"[{w.n(s['from'])}, {'∞' if upper is None else w.n(upper)})"
@@ -797,6 +806,10 @@ ENGLISH_WORDS: dict[Phrase, Wording] = {
     Phrase.YES: Wording("yes"),
     Phrase.NO: Wording("no"),
     Phrase.ALL_OF: Wording("all of them"),
+    Phrase.OUTCOME_PAYMENTS_RECEIVED: Wording("outcome payments received for the year"),
+    Phrase.OUTCOME_PAYMENTS_SHARE: Wording(
+        "outcome payments received for the year, as a percentage of the most its tranches "
+        "can pay"),
     Phrase.ANY_OF: Wording("at least one of them"),
     Phrase.PAID_IN_FULL: Wording("in full"),
     Phrase.PAID_IN_PART: Wording("in part"),
@@ -849,13 +862,13 @@ ENGLISH_WORDS: dict[Phrase, Wording] = {
                      "amount of capital from the day it is paid in to the day it is returned; "
                      "owed = accrued (rounded once) − returns already paid"),
     Phrase.RULE_TIERED_RETURN: Wording(
-        lambda w, s: f"each fiscal year's rate from the tier its audited {w(s['kpi'])} reaches"
+        lambda w, s: f"each fiscal year's rate from the tier {_measure_en(w, s)} reaches"
                      + (f", at least {w.n(s['minimum'])} in the first {w.n(s['years'])} years"
                         if s.get("years") and s["years"].value else "")  # type: ignore[union-attr]
                      + f"; ACT/{w.n(s['basis'])} on each amount of capital; owed = accrued "
                      "(rounded once) − returns already paid"),
     Phrase.RULE_CURVE_RETURN: Wording(
-        lambda w, s: f"each fiscal year's rate read off the curve at its audited {w(s['kpi'])}"
+        lambda w, s: f"each fiscal year's rate read off the curve at {_measure_en(w, s)}"
                      + (f", at least {w.n(s['minimum'])} in the first {w.n(s['years'])} years"
                         if s.get("years") and s["years"].value else "")  # type: ignore[union-attr]
                      + f"; ACT/{w.n(s['basis'])} on each amount of capital; owed = accrued "
@@ -969,8 +982,10 @@ ENGLISH_WORDS: dict[Phrase, Wording] = {
     Phrase.OWED: Wording("owed", _owed),
     Phrase.YEAR_RATE: Wording(
         lambda w, s: f"rate FY{s['year'].value}",  # type: ignore[union-attr]
-        lambda w, s: ("no audited result yet" if s.get("kpi") is None
-                      else f"result {w.n(s['kpi'])} → tier {w.n(s['tier'])}")
+        lambda w, s: (("nothing received yet" if s.get("measure") else "no audited result yet")
+                      if s.get("kpi") is None
+                      else f"{'received' if s.get('measure') else 'result'} {w.n(s['kpi'])} "
+                           f"→ tier {w.n(s['tier'])}")
         + f", minimum {w.n(s['floor'])}"),
     Phrase.FLOW_VALUE: Wording(
         lambda w, s: f"flow of {w(s['on'])}",

@@ -325,3 +325,124 @@ def test_a_curve_between_a_floor_and_a_cap():
     assert rates[:4] == [Fraction(1, 100), Fraction(3, 100), Fraction(41, 1000),
                          Fraction(5, 100)]
     assert result.accrued_minor == 131_136
+
+
+# --------------------------------------------------------------------------- on the payments
+
+def _payments_document() -> dict[str, Any]:
+    """FY2020–FY2022, one tranche a year on continuation, linear between 60 and 70 up to
+    100,000 (paid 80/20 by the two payers); one class of 1,000,000 whose yearly rate is read
+    off the outcome payments received for the year as a share of the year's 100,000:
+    [0, 50) 1 %, [50, 90) 3 %, 90 and above 5 %, at least 2 % in its first year."""
+    doc = copy.deepcopy(BASE)
+    doc.update(id="payment-tiers", last_fiscal_year=2022)
+    doc["consumption_tax"] = {"exempt_reason": "test contract: no tax, to keep the figures plain"}
+    for payer in doc["payers"]:
+        payer["authorisation"]["to_fiscal_year"] = 2022
+    doc["kpis"][0]["targets"] = {y: "70" for y in range(2020, 2023)}
+    doc["tranches"] = [{"id": f"fy{y}-continuation", "kpi": "continuation", "fiscal_year": y,
+                        "max_amount": "100,000",
+                        "rule": {"type": "linear", "floor": "60", "cap": "70"}}
+                       for y in range(2020, 2023)]
+    doc["instruments"] = [
+        {"type": "unit_class", "id": "units", "issuer": "spv", "unit_price": "50,000",
+         "units_offered": 20, "principal": "at_risk", "tax_category": "none",
+         "first_sale_fiscal_year": 2020,
+         "returns": {"rule": "tiered", "basis": "outcome_payments_percent",
+                     "tiers": [{"from": "0", "to": "50", "rate": "0.01"},
+                               {"from": "50", "to": "90", "rate": "0.03"},
+                               {"from": "90", "rate": "0.05"}],
+                     "minimum_rate": "0.02", "minimum_years": 1}}]
+    doc["residual"] = {"to": "payers"}
+    return doc
+
+
+def test_a_tier_table_on_the_outcome_payments_received(session):
+    """Continuation 65, 70, 62 → the linear tranche pays (65 − 60)/10 = 50 % = 50,000,
+    100,000, then (62 − 60)/10 = 20 % = 20,000; each is paid on the next 1 April and
+    distributed that day.
+    - 1 April 2021: FY2020 received 50,000 of 100,000 = 50 % → 3 % (above the 2 % minimum);
+      FY2021 nothing received yet (no minimum after the first year) → 0. Accrued
+      1,000,000 × 3 % × 365/365 = 30,000, owed 30,000 (of the 50,000 received).
+    - 1 April 2022: FY2021 100 % → 5 %: 30,000 + 50,000 = 80,000 accrued, 50,000 owed.
+    - 1 April 2023, final: FY2022 20 % → 1 %: 90,000 accrued, 10,000 owed; the capital
+      1,000,000 back. Cash 1,000,000 + 170,000 received − 80,000 paid = 1,090,000; less
+      1,010,000 leaves 80,000, returned to the payers by what each paid (80/20 of
+      170,000 = 136,000 and 34,000): 64,000 and 16,000."""
+    contract, problems = validate_document(_payments_document(), "test")
+    assert problems == []
+    load_contract(session, contract)
+    add_holder(session, HolderSpec("holder", "company", "出資者", tax_category="corporate"))
+    subscribe(session, "payment-tiers", "units", "holder", 20, date(2020, 4, 1))
+    session.commit()
+    kpi = {2020: "65", 2021: "70", 2022: "62"}
+    paid: dict[int, int] = {}
+    for year in (2020, 2021, 2022):
+        for row in submit_results(session, [ResultInput("payment-tiers", year, "continuation",
+                                                        kpi[year])], "evaluator"):
+            audit_result(session, row.id or 0, "auditor")
+        pack = close_year(session, "payment-tiers", year, "spv")
+        on = date(year + 1, 4, 1)
+        for p in pack.payers:
+            record_payment(session, "payment-tiers", p["payer"], p["outstanding"], on,
+                           f"FY{year}")
+        result = distribute(session, "payment-tiers", on, final=year == 2022,
+                            reference="" if year == 2022 else f"FY{year}")
+        paid[year] = sum(a.paid_minor for a in result.waterfall.allocations
+                         if a.claim.step == "investor_returns")
+        session.commit()
+    assert paid == {2020: 30_000, 2021: 50_000, 2022: 10_000}
+    assert read.totals(session, "payment-tiers", "distributions:units").debits_minor == 90_000
+    refunds = {p: read.totals(session, "payment-tiers", f"outcome-income:{p}",
+                              kinds=["residual_refund"]).debits_minor
+               for p in ("city-a", "town-b")}
+    assert refunds == {"city-a": 64_000, "town-b": 16_000}
+    assert verify(session).ok
+
+
+def test_the_measure_of_a_year_from_the_payments_received():
+    """JPY: 50,000 received → 50,000 (major units) or 50 % of a 100,000 year; two parts of one
+    year add up; nothing received is no measure (the year earns the minimum). USD: 12,345,678
+    cents → $123,456.78. A share that repeats stays exact: 1/3 of a 300,000 year is 100/3 %,
+    which the tier [33.33…, …) would miss if it were rounded."""
+    from settlement.class_returns import tier_rate, year_measures
+    contract = validate_document(_payments_document(), "test")[0]
+    share = ReturnTerms(rule="tiered", basis="outcome_payments_percent", tiers=SENIOR_TIERS)
+    amount = ReturnTerms(rule="tiered", basis="outcome_payments", tiers=SENIOR_TIERS)
+    assert year_measures(contract, share, {2020: 50_000, 2021: 0}) == {2020: Fraction(50)}
+    assert year_measures(contract, amount, {2020: 30_000 + 20_000}) == {2020: Fraction(50_000)}
+    usd = contract.model_copy(update={"currency": "USD"})
+    assert year_measures(usd, amount, {2020: 12_345_678}) == {2020: Fraction(12_345_678, 100)}
+    tiers = (RateTier.model_validate({"from": "33.333333333333333333333333334",
+                                      "rate": "0.05"}),)
+    assert tier_rate(tiers, Fraction(100, 3)) == 0  # below: exactly 100/3, not 33.33…34
+    assert tier_rate(tiers, Fraction(100, 3) + Fraction(1, 10**27)) == Fraction(5, 100)
+
+
+@pytest.mark.parametrize(("returns", "code", "where"), [
+    ({"rule": "tiered", "basis": "outcome_payments", "kpi": "continuation",
+      "tiers": [{"from": "0", "rate": "0.01"}]}, "RETURN_BASIS_TWICE", "returns.kpi"),
+    ({"rule": "simple", "basis": "outcome_payments", "rate": "0.01"}, "RETURN_BASIS_UNUSED",
+     "returns.basis"),
+    ({"rule": "tiered", "basis": "received", "tiers": [{"from": "0", "rate": "0.01"}]},
+     None, "returns.basis"),
+])
+def test_a_return_basis_is_checked(returns, code, where):
+    doc = _payments_document()
+    doc["instruments"][0]["returns"] = returns
+    _, problems = validate_document(doc, "test")
+    assert any(p.field.endswith(where) and (code is None or p.code == code)
+               for p in problems), problems
+
+
+def test_a_trace_says_what_the_rate_was_read_off():
+    from investors.trace_text import english_lines, japanese_lines
+    terms = ReturnTerms(rule="tiered", basis="outcome_payments_percent", tiers=SENIOR_TIERS)
+    result = owed(terms, [(date(2020, 4, 1), 1_000_000)], date(2022, 4, 1),
+                  results={2020: D(60)})
+    english, japanese = english_lines(result.trace, "JPY"), japanese_lines(result.trace)
+    assert "the outcome payments received for the year, as a percentage" in english[0]
+    assert any("FY2020" in line and "received 60" in line for line in english)
+    assert any("nothing received yet" in line for line in english)  # FY2021
+    assert "成果連動支払の受領額" in japanese[0]
+    assert any(line.startswith("2021年度の分配率") and "受領額なし" in line for line in japanese)

@@ -59,8 +59,9 @@ def check_residual(contract: Contract, known: Known) -> list[Problem]:
 
 def _returns(contract: Contract, unit_class: UnitClass, at: str) -> list[Problem]:
     """A return rule with what it needs (a rate, an amount, a KPI measured for the whole
-    contract and its tiers), one cap, a minimum with its years, and a redemption schedule in
-    date order within the term and adding up to at most 100 %."""
+    contract and its tiers, or the outcome payments as its basis), one cap, a minimum with
+    its years, and a redemption schedule in date order within the term and adding up to at
+    most 100 %."""
     problems: list[Problem] = []
     terms = unit_class.returns
     if terms is not None:
@@ -76,7 +77,20 @@ def _returns(contract: Contract, unit_class: UnitClass, at: str) -> list[Problem
         if not given:
             problems.append(problem("RETURN_TERM_MISSING", f"a {terms.rule} return needs its "
                                     f"{needs}", f"{here}.{needs}"))
-        if terms.rule in ("tiered", "curve"):
+        if terms.basis != "kpi" and terms.rule not in ("tiered", "curve"):
+            problems.append(problem("RETURN_BASIS_UNUSED", f"a {terms.rule} return reads no "
+                                    "basis: basis belongs to a tiered or curve return",
+                                    f"{here}.basis"))
+        elif terms.basis != "kpi" and terms.kpi is not None:
+            problems.append(problem("RETURN_BASIS_TWICE", f"a return on {terms.basis} reads "
+                                    "the outcome payments received, not a KPI: leave out kpi",
+                                    f"{here}.kpi"))
+        elif terms.basis != "kpi":
+            if not contract.tranches:
+                problems.append(problem("RETURN_BASIS_NO_OUTCOMES", "a return on the outcome "
+                                        "payments received needs a contract that pays on "
+                                        "outcomes (tranches)", f"{here}.basis"))
+        elif terms.rule in ("tiered", "curve"):
             kpi = next((k for k in contract.kpis if k.id == terms.kpi), None)
             if kpi is None:
                 problems.append(problem("UNKNOWN_KPI", f"a tiered return names the KPI whose "
