@@ -20,7 +20,6 @@ from sqlmodel import Session, col, select
 from contracts.chart import Code, Kind
 from contracts.store import contract_for_year, get_contract
 from ledger import read
-from ledger.calendar import fiscal_year_bounds
 from ledger.read import EntryView
 from ledger.service import get_book
 from settlement.tables import ReceiptApplication
@@ -87,6 +86,6 @@ def payment_recorded(session: Session, contract_id: str, payer: str, amount_mino
 def year_closed(session: Session, contract_id: str, fiscal_year: int) -> bool:
     """Whether FY ``fiscal_year`` of the contract's books is already closed."""
     contract = contract_for_year(session, contract_id, fiscal_year)
-    end = fiscal_year_bounds(fiscal_year, contract.fiscal_year_start_month)[1]
+    end = contract.fiscal_year_bounds(fiscal_year)[1]
     closed_through = get_book(session, contract.id).closed_through_on
     return closed_through is not None and closed_through >= end

@@ -29,14 +29,14 @@ from sqlmodel import Session
 from api import db
 from api.settings import PROJECT_ROOT, get_settings
 from contracts.chart import Code, Kind
-from contracts.store import load_contract
+from contracts.store import get_contract, load_contract
 from contracts.validate import load_contract_file
 from investors.batch import jobs_for_year, write_documents
 from investors.files import write_atomic
 from investors.store import HolderSpec, add_holder, pay_holders, remit_withholding, subscribe
 from investors.tax import month_of
 from ledger import read
-from ledger.calendar import fiscal_year_bounds, next_business_day
+from ledger.calendar import next_business_day
 from ledger.reports import trial_balance
 from settlement.approvals import approve_notice
 from settlement.close import close_year
@@ -211,7 +211,7 @@ def report_late_payments(result: Distribution) -> None:
 def debt_service_paid(session: Session, contract_id: str, fiscal_year: int) -> int:
     """What the banks were paid in the fiscal year (interest, default interest, principal),
     from the ledger."""
-    start, end = fiscal_year_bounds(fiscal_year)
+    start, end = get_contract(session, contract_id).fiscal_year_bounds(fiscal_year)
     kinds = [Kind.INTEREST_PAYMENT, Kind.DEFAULT_INTEREST_PAYMENT, Kind.PRINCIPAL_REPAYMENT,
              Kind.PREPAYMENT_FEE]
     return sum(p.credit_minor for p in read.postings(session, contract_id, account=Code.CASH,

@@ -23,7 +23,6 @@ from enum import StrEnum
 
 from contracts.model import Contract, Tranche
 from ledger.accounts import AccountSpec
-from ledger.calendar import fiscal_year_bounds
 
 
 class Kind(StrEnum):
@@ -190,7 +189,7 @@ def payers_book_code(contract_id: str) -> str:
 
 def opened_on(contract: Contract) -> date:
     """Accounts open on the first day of the contract's first fiscal year."""
-    return fiscal_year_bounds(contract.first_fiscal_year, contract.fiscal_year_start_month)[0]
+    return contract.fiscal_year_bounds(contract.first_fiscal_year)[0]
 
 
 def _party_names(contract: Contract) -> dict[str, tuple[str, str]]:

@@ -57,6 +57,12 @@ from contracts.values import (
     UnitRate,
     currency_scope,
 )
+from ledger.calendar import (
+    NAMED_BY_START,
+    FiscalYearNaming,
+    fiscal_year_bounds,
+    fiscal_year_of,
+)
 from ledger.errors import NotFound
 from ledger.rounding import RemainderPolicy, RoundingMode
 
@@ -475,6 +481,13 @@ class Contract(_Frozen):
         name_ja, name_en, description: names and a summary.
         currency: ISO code; every amount in the contract is in it.
         fiscal_year_start_month: first month of the fiscal year (4 = April–March).
+        fiscal_year_named_by: how the contract names its fiscal years, ``start`` (the
+            default: by the calendar year in which a year starts, as Japan does — 2019年度
+            is April 2019 – March 2020) or ``end`` (by the year in which it ends, as a US
+            state does — FY2026 is July 2025 – June 2026). Every fiscal year written in
+            the contract (term, per-year caps, targets, budgets, tranches), typed at the
+            command line or the API and printed on a document is this name. A January
+            year is the same whichever naming. Fixed across amendments.
         first_fiscal_year, last_fiscal_year: the contract term.
         rounding: the rounding policy for payments and splits.
         parties: everyone involved; roles say what each does.
@@ -502,6 +515,12 @@ class Contract(_Frozen):
     description: str = ""
     currency: CurrencyCode
     fiscal_year_start_month: int = Field(default=4, ge=1, le=12)
+    fiscal_year_named_by: FiscalYearNaming = Field(
+        default=NAMED_BY_START,
+        description="How the fiscal years are named: 'start' (by the calendar year in "
+                    "which a year starts: 2019 = April 2019 – March 2020) or 'end' (by "
+                    "the year in which it ends: 2026 = July 2025 – June 2026). Every "
+                    "fiscal year in the contract is written by this name.")
     first_fiscal_year: FiscalYear
     last_fiscal_year: FiscalYear
     rounding: RoundingPolicy = RoundingPolicy()
@@ -535,6 +554,15 @@ class Contract(_Frozen):
             return handler(self)
 
     # --- lookups used by loading and settlement ------------------------------------------
+
+    def fiscal_year_of(self, day: date) -> int:
+        """The name of the fiscal year containing ``day``, as this contract names its years."""
+        return fiscal_year_of(day, self.fiscal_year_start_month, self.fiscal_year_named_by)
+
+    def fiscal_year_bounds(self, fiscal_year: int) -> tuple[date, date]:
+        """First and last day of the fiscal year this contract names ``fiscal_year``."""
+        return fiscal_year_bounds(fiscal_year, self.fiscal_year_start_month,
+                                  self.fiscal_year_named_by)
 
     @property
     def fiscal_years(self) -> range:

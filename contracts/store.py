@@ -30,7 +30,6 @@ from contracts.model import Contract, to_document
 from contracts.tables import ContractVersion, TrancheCommitment
 from contracts.terms import apply_amendment, max_outcome_by_tranche_payer
 from ledger import read
-from ledger.calendar import fiscal_year_bounds
 from ledger.entries import DEBIT, EntryDraft, credit, debit
 from ledger.errors import Conflict, Forbidden, NotFound, Problem, SibError
 from ledger.money import from_minor
@@ -98,10 +97,12 @@ def load_contract(session: Session, contract: Contract, source: str = "",
 
 def _open_books(session: Session, contract: Contract) -> None:
     create_book(session, contract.id, contract.currency, contract.name_ja, contract.name_en,
-                contract.fiscal_year_start_month)
+                contract.fiscal_year_start_month,
+                fiscal_year_named_by=contract.fiscal_year_named_by)
     create_book(session, payers_book_code(contract.id), contract.currency,
                 f"{contract.name_ja}（支払者）", f"{contract.name_en} — payers",
-                contract.fiscal_year_start_month)
+                contract.fiscal_year_start_month,
+                fiscal_year_named_by=contract.fiscal_year_named_by)
     for spec in spv_accounts(contract):
         open_account(session, contract.id, spec)
     for spec in payer_accounts(contract):
@@ -142,7 +143,7 @@ def _reserve(session: Session, contract: Contract, version: int, from_year: int)
 
 
 def _year_start(contract: Contract, fiscal_year: int) -> date:
-    return fiscal_year_bounds(fiscal_year, contract.fiscal_year_start_month)[0]
+    return contract.fiscal_year_bounds(fiscal_year)[0]
 
 
 def _count_commitments(session: Session, contract_id: str) -> int:

@@ -63,8 +63,8 @@ def terms_of_year(contract: Contract, fiscal_year: int) -> dict[str, object]:
 
 
 # Contract-wide terms that shape every period: an amendment changing them rewrites the past.
-_FIXED_TERMS = ("currency", "fiscal_year_start_month", "first_fiscal_year", "rounding",
-                "consumption_tax", "waterfall")
+_FIXED_TERMS = ("currency", "fiscal_year_start_month", "fiscal_year_named_by",
+                "first_fiscal_year", "rounding", "consumption_tax", "waterfall")
 
 
 def apply_amendment(contract: Contract, new_contract: Contract, reason: str,

@@ -38,7 +38,6 @@ from investors.returns import CashFlow, summarise
 from investors.tables import Holder, HolderPayment, Subscription
 from investors.trace_text import JAPANESE_WORDS, TraceStyle, trace_text
 from ledger import read
-from ledger.calendar import fiscal_year_bounds
 from ledger.errors import NotFound
 from ledger.service import get_book
 from settlement.budget import budget_year, due_on, planned_by_budget_year
@@ -82,7 +81,7 @@ def context(session: Session, contract_id: str, fiscal_year: int,
             generated_at: datetime | None = None) -> Context:
     """The contract's terms for the year and the ledger state documents will cite."""
     contract = contract_for_year(session, contract_id, fiscal_year)
-    start, end = fiscal_year_bounds(fiscal_year, contract.fiscal_year_start_month)
+    start, end = contract.fiscal_year_bounds(fiscal_year)
     book = get_book(session, contract_id)
     last = read.last_recorded_at(session, contract_id)
     return Context(contract, fiscal_year, start, end, generated_at or last or book.created_at,
@@ -98,7 +97,8 @@ def _header(ctx: Context, kind: str, party: str) -> sd.DocumentHeader:
         contract_name=sd.Text(c.name_ja, c.name_en), fiscal_year=ctx.fiscal_year,
         generated_at=ctx.generated_at.astimezone(document_zone(c)),
         ledger_state_hash=ctx.ledger_hash, currency=c.currency,
-        fiscal_year_start_month=c.fiscal_year_start_month)
+        fiscal_year_start_month=c.fiscal_year_start_month,
+        fiscal_year_named_by=c.fiscal_year_named_by)
 
 
 def _party(contract: Contract, party_id: str) -> sd.Party:

@@ -26,7 +26,6 @@ from investors import loan_document_data as ld
 from investors.statement_data import DocumentHeader
 from investors.trace_text import TraceStyle, trace_text
 from ledger import read
-from ledger.calendar import fiscal_year_of
 from ledger.errors import NotFound, SibError
 from ledger.money import amount_text
 from settlement.debt_service import find_loan, read_record, read_state
@@ -41,8 +40,8 @@ REPAYMENT_NOTICE = "repayment-notice"
 
 def _context(session: Session, contract_id: str, on: date) -> docs.Context:
     """The contract's terms for the fiscal year of ``on`` and the ledger state read."""
-    start_month = get_contract(session, contract_id).fiscal_year_start_month
-    return docs.context(session, contract_id, fiscal_year_of(on, start_month))
+    return docs.context(session, contract_id, get_contract(session, contract_id)
+                        .fiscal_year_of(on))
 
 
 def ledger_day(ctx: docs.Context) -> date:

@@ -37,7 +37,6 @@ from investors.statement_data import (
     Text,
     column_total,
 )
-from ledger.calendar import fiscal_year_bounds
 
 _RIGHT = MARGIN + CONTENT_WIDTH
 _FIELD_LABEL_WIDTH = 92.0  # pdf_layout.fields' default label column
@@ -100,7 +99,7 @@ def _contract_text(data: PaymentNotice, fmt: DocumentFormat) -> str:
 
 def _amount_blocks(data: PaymentNotice, fmt: DocumentFormat) -> list[Block]:
     """What the notice is for, the amount due (with its tax per rate) and the due date."""
-    start, end = fiscal_year_bounds(data.header.fiscal_year, data.header.fiscal_year_start_month)
+    start, end = data.header.bounds()
     contract = _contract_text(data, fmt)
     subject = f"{fmt.fiscal_year(data.header.fiscal_year)} {fmt.label('outcome_payment')}"
     blocks: list[Block] = [*fields([(fmt.label("subject"), subject),

@@ -22,6 +22,7 @@ from typing import ClassVar
 
 from investors.capital import CapitalAccount
 from investors.returns import ReturnSummary
+from ledger.calendar import NAMED_BY_START, fiscal_year_bounds
 from ledger.errors import SibError
 from ledger.money import amount_text
 
@@ -75,13 +76,16 @@ class DocumentHeader:
         document_id: stable id of the document (also its file name stem).
         contract_id: the contract.
         contract_name: the contract's name in Japanese and English.
-        fiscal_year: the fiscal year covered, named by the year it starts in (2019 = 令和元年度).
+        fiscal_year: the fiscal year covered, by the contract's name for it (by the year it
+            starts in, 2019 = 令和元年度, or, where the contract says so, ends in).
         generated_at: when the data was taken from the ledger (timezone-aware); printed on the
             document, so that the same ledger state always gives the same bytes.
         ledger_state_hash: the hash of the ledger state the document was built from, which
             ``sib ledger verify`` recomputes.
         currency: ISO 4217 code of every amount in the document.
         fiscal_year_start_month: first month of the fiscal year (4 in Japan).
+        fiscal_year_named_by: ``start`` or ``end``: the calendar year that names a fiscal
+            year (:mod:`ledger.calendar`).
     """
 
     document_id: str
@@ -92,6 +96,12 @@ class DocumentHeader:
     ledger_state_hash: str
     currency: str = "JPY"
     fiscal_year_start_month: int = 4
+    fiscal_year_named_by: str = NAMED_BY_START
+
+    def bounds(self) -> tuple[date, date]:
+        """First and last day of the fiscal year covered."""
+        return fiscal_year_bounds(self.fiscal_year, self.fiscal_year_start_month,
+                                  self.fiscal_year_named_by)
 
     def __post_init__(self) -> None:
         if self.generated_at.tzinfo is None or self.generated_at.utcoffset() is None:

@@ -46,7 +46,6 @@ from investors.withholding import (
     withhold,
 )
 from ledger import read
-from ledger.calendar import fiscal_year_of
 from ledger.entries import DEBIT, EntryDraft, credit, debit
 from ledger.errors import Conflict, NotFound, Problem, SibError
 from ledger.inputs import normalise_code
@@ -163,7 +162,7 @@ def subscribe(session: Session, contract_id: str, class_id: str, holder_code: st
         problems.append(Problem("UNITS_EXCEED_OFFER", f"{class_id} offers "
                                 f"{unit_class.units_offered} units; {sold} are sold, {units} "
                                 "more would exceed it", "units"))
-    if fiscal_year_of(on, contract.fiscal_year_start_month) < unit_class.first_sale_fiscal_year:
+    if contract.fiscal_year_of(on) < unit_class.first_sale_fiscal_year:
         problems.append(Problem("UNITS_NOT_ON_SALE", f"{class_id} is sold from "
                                 f"FY{unit_class.first_sale_fiscal_year}", "subscribed_on"))
     if problems:
@@ -207,7 +206,7 @@ def subscribe_round(session: Session, contract_id: str, class_id: str,
         problems.append(Problem("UNITS_EXCEED_OFFER", f"{class_id} offers "
                                 f"{unit_class.units_offered} units; {sold} are sold, "
                                 f"{total_units} more would exceed it", "orders"))
-    if fiscal_year_of(on, contract.fiscal_year_start_month) < unit_class.first_sale_fiscal_year:
+    if contract.fiscal_year_of(on) < unit_class.first_sale_fiscal_year:
         problems.append(Problem("UNITS_NOT_ON_SALE", f"{class_id} is sold from "
                                 f"FY{unit_class.first_sale_fiscal_year}", "subscribed_on"))
     if problems:

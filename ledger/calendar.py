@@ -2,7 +2,11 @@
 
 The fiscal year runs April–March by default (会計年度) and is named by the calendar year in
 which it starts: FY2019 is 2019-04-01 … 2020-03-31, written 令和元年度 (never 令和1年度).
-The start month is a parameter everywhere, because a contract or book may differ.
+The start month is a parameter everywhere, because a contract or book may differ; so is the
+naming: many foreign years are named by the calendar year in which they END (a US state's
+July–June year 1 July 2025 – 30 June 2026 is "FY2026"). A year's name is the number a person
+writes and reads everywhere; this module is the one place that maps a name to dates and a date
+to a name (:func:`fiscal_year_of`, :func:`fiscal_year_bounds`).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date, timedelta
+from typing import Literal
 
 import jpholiday
 
@@ -83,23 +88,46 @@ def _wareki(typed: str, field: str) -> date:
     return day
 
 
+# How a fiscal year is named: by the calendar year in which it starts (Japan: 2019年度 is
+# April 2019 – March 2020) or in which it ends (a US state: FY2026 is July 2025 – June 2026).
+FiscalYearNaming = Literal["start", "end"]
+NAMED_BY_START: FiscalYearNaming = "start"
+NAMED_BY_END: FiscalYearNaming = "end"
+FISCAL_YEAR_NAMINGS: tuple[FiscalYearNaming, ...] = (NAMED_BY_START, NAMED_BY_END)
+
+
 def _check_start_month(start_month: int) -> None:
     if not 1 <= start_month <= 12:
         raise ValueError(f"fiscal year start month must be 1..12, got {start_month}")
 
 
-def fiscal_year_of(day: date, start_month: int = 4) -> int:
-    """The fiscal year containing ``day`` (named by the year in which it starts)."""
+def _name_offset(start_month: int, named_by: str) -> int:
+    """How many years a fiscal year's name is after the calendar year in which it starts: 1
+    for a year named by its end that does not start in January, else 0 (a January year starts
+    and ends in the same calendar year: both namings agree)."""
     _check_start_month(start_month)
-    return day.year if day.month >= start_month else day.year - 1
+    if named_by not in FISCAL_YEAR_NAMINGS:
+        raise ValueError(f"fiscal year naming must be one of {', '.join(FISCAL_YEAR_NAMINGS)}, "
+                         f"got {named_by!r}")
+    return 1 if named_by == NAMED_BY_END and start_month > 1 else 0
 
 
-def fiscal_year_bounds(fiscal_year: int, start_month: int = 4) -> tuple[date, date]:
-    """First and last day of a fiscal year."""
-    _check_start_month(start_month)
-    start = date(fiscal_year, start_month, 1)
-    end = date(fiscal_year + 1, start_month, 1) - timedelta(days=1) if start_month > 1 \
-        else date(fiscal_year, 12, 31)
+def fiscal_year_of(day: date, start_month: int = 4,
+                   named_by: FiscalYearNaming | str = NAMED_BY_START) -> int:
+    """The name of the fiscal year containing ``day``: the calendar year in which that year
+    starts (``named_by="start"``, the default) or ends (``"end"``)."""
+    offset = _name_offset(start_month, named_by)
+    return (day.year if day.month >= start_month else day.year - 1) + offset
+
+
+def fiscal_year_bounds(fiscal_year: int, start_month: int = 4,
+                       named_by: FiscalYearNaming | str = NAMED_BY_START) -> tuple[date, date]:
+    """First and last day of the fiscal year named ``fiscal_year`` (by the calendar year in
+    which it starts, the default, or in which it ends)."""
+    starts_in = fiscal_year - _name_offset(start_month, named_by)
+    start = date(starts_in, start_month, 1)
+    end = date(starts_in + 1, start_month, 1) - timedelta(days=1) if start_month > 1 \
+        else date(starts_in, 12, 31)
     return start, end
 
 
@@ -120,8 +148,10 @@ def wareki_date(day: date) -> str:
     return f"{kanji}{_era_year_text(year)}年{day.month}月{day.day}日"
 
 
-def wareki_fiscal_year(fiscal_year: int, start_month: int = 4) -> str:
-    """``令和元年度`` for FY2019: the fiscal year is numbered by the calendar year it starts in.
+def wareki_fiscal_year(fiscal_year: int, start_month: int = 4,
+                       named_by: FiscalYearNaming | str = NAMED_BY_START) -> str:
+    """``令和元年度`` for FY2019: the era year of the fiscal year's name (the calendar year it
+    starts in, unless ``named_by="end"``).
 
     The era is the newest one that has begun by the fiscal year's last day *and* whose first
     calendar year is not after the year the fiscal year starts in:
@@ -132,7 +162,7 @@ def wareki_fiscal_year(fiscal_year: int, start_month: int = 4) -> str:
     - FY1988 (April 1988 – March 1989) is 昭和63年度 even though it ended in Heisei: 1988 was
       never a Heisei year, and 平成元年度 is FY1989.
     """
-    _, end = fiscal_year_bounds(fiscal_year, start_month)
+    _, end = fiscal_year_bounds(fiscal_year, start_month, named_by)
     for era_start, kanji, _ in _ERAS:
         if era_start <= end and era_start.year <= fiscal_year:
             return f"{kanji}{_era_year_text(fiscal_year - era_start.year + 1)}年度"

@@ -12,7 +12,6 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, insert, select, update
 from sqlmodel import Session, col
 
-from ledger.calendar import fiscal_year_bounds
 from ledger.errors import Conflict, SibError
 from ledger.schema import (
     CREDIT,
@@ -38,7 +37,7 @@ def close_period(session: Session, book_code: str, fiscal_year: int, actor: str 
     Periods close in order: nothing may remain open before the period being closed.
     """
     book = get_book(session, book_code, lock=True)
-    start_on, end_on = fiscal_year_bounds(fiscal_year, book.fiscal_year_start_month)
+    start_on, end_on = book.fiscal_year_bounds(fiscal_year)
     if book.closed_through_on is not None and end_on <= book.closed_through_on:
         raise Conflict(f"FY{fiscal_year} of {book_code} is already closed",
                        "PERIOD_ALREADY_CLOSED", "fiscal_year")

@@ -14,6 +14,8 @@ from typing import Protocol, cast
 from sqlalchemy import BigInteger, CheckConstraint, Index, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from ledger.calendar import NAMED_BY_START, fiscal_year_bounds, fiscal_year_of
+
 # The entry and posting vocabulary, re-exported for modules that read the tables.
 from ledger.entries import ACCOUNT_TYPES as ACCOUNT_TYPES
 from ledger.entries import CREDIT as CREDIT
@@ -29,6 +31,9 @@ class Book(SQLModel, table=True):
     Attributes:
         code: stable short name (``sib-2019`` …), unique.
         fiscal_year_start_month: 4 for the Japanese April–March year.
+        fiscal_year_named_by: ``start`` (the default: a year is named by the calendar year
+            in which it starts, 2019 = April 2019 – March 2020) or ``end`` (by the year in
+            which it ends); periods close by this name (:mod:`ledger.periods`).
         closed_through_on: last day of the latest closed period; nothing may be dated on or
             before it.
         entry_count / head_hash: the tip of the entry hash chain, kept so that appending is O(1).
@@ -42,10 +47,21 @@ class Book(SQLModel, table=True):
     name_en: str = ""
     currency: str = Field(max_length=3)
     fiscal_year_start_month: int = 4
+    fiscal_year_named_by: str = Field(default=NAMED_BY_START, max_length=8,
+                                      sa_column_kwargs={"server_default": NAMED_BY_START})
     closed_through_on: date | None = None
     entry_count: int = Field(default=0, sa_type=BigInteger)
     head_hash: str = Field(default="0" * 64, max_length=64)
     created_at: datetime
+
+    def fiscal_year_of(self, day: date) -> int:
+        """The name of the fiscal year containing ``day``, as this book names its years."""
+        return fiscal_year_of(day, self.fiscal_year_start_month, self.fiscal_year_named_by)
+
+    def fiscal_year_bounds(self, fiscal_year: int) -> tuple[date, date]:
+        """First and last day of the fiscal year this book names ``fiscal_year``."""
+        return fiscal_year_bounds(fiscal_year, self.fiscal_year_start_month,
+                                  self.fiscal_year_named_by)
 
 
 class Account(SQLModel, table=True):

@@ -22,6 +22,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col
 
 from ledger.accounts import AccountSpec
+from ledger.calendar import FISCAL_YEAR_NAMINGS, NAMED_BY_START
 from ledger.entries import (
     EntryDraft,
     PostingDraft,
@@ -63,8 +64,10 @@ def _aware(moment: datetime) -> datetime:
 # --------------------------------------------------------------------------- books, accounts
 
 def create_book(session: Session, code: str, currency: str, name_ja: str = "", name_en: str = "",
-                fiscal_year_start_month: int = 4, now: datetime | None = None) -> Book:
-    """Open a book, or return it if a book with this code and the same terms exists."""
+                fiscal_year_start_month: int = 4, now: datetime | None = None,
+                fiscal_year_named_by: str = NAMED_BY_START) -> Book:
+    """Open a book, or return it if a book with this code and the same terms (currency, fiscal
+    start month and fiscal-year naming) exists."""
     problems: list[Problem] = []
     if not code or len(code) > 64:
         problems.append(Problem("BOOK_CODE_INVALID", "a book code of 1 to 64 characters is "
@@ -72,6 +75,10 @@ def create_book(session: Session, code: str, currency: str, name_ja: str = "", n
     if not 1 <= fiscal_year_start_month <= 12:
         problems.append(Problem("FISCAL_START_INVALID", "the fiscal year start month must be "
                                 "1 to 12", "fiscal_year_start_month"))
+    if fiscal_year_named_by not in FISCAL_YEAR_NAMINGS:
+        problems.append(Problem("FISCAL_NAMING_INVALID", "a fiscal year is named by the year "
+                                f"it starts or ends in: {' or '.join(FISCAL_YEAR_NAMINGS)}, not "
+                                f"{str(fiscal_year_named_by)[:20]!r}", "fiscal_year_named_by"))
     try:
         currency = currency_of(currency).code
     except SibError as exc:
@@ -81,13 +88,15 @@ def create_book(session: Session, code: str, currency: str, name_ja: str = "", n
     existing = session.scalars(select(Book).where(col(Book.code) == code)).first()
     if existing is not None:
         if existing.currency != currency or existing.fiscal_year_start_month != \
-                fiscal_year_start_month:
-            raise Conflict(f"book {code} already exists with currency {existing.currency} and "
-                           f"fiscal start month {existing.fiscal_year_start_month}",
+                fiscal_year_start_month or existing.fiscal_year_named_by != fiscal_year_named_by:
+            raise Conflict(f"book {code} already exists with currency {existing.currency}, "
+                           f"fiscal start month {existing.fiscal_year_start_month} and fiscal "
+                           f"years named by their {existing.fiscal_year_named_by} year",
                            "BOOK_EXISTS", "code")
         return existing
     book = Book(code=code, currency=currency, name_ja=name_ja, name_en=name_en,
                 fiscal_year_start_month=fiscal_year_start_month,
+                fiscal_year_named_by=fiscal_year_named_by,
                 created_at=_aware(now or utc_now()))
     session.add(book)
     session.flush()

@@ -16,7 +16,7 @@ from datetime import date
 
 from contracts.liability import authorisation_table
 from contracts.model import Contract, PaymentTerms
-from ledger.calendar import add_months, fiscal_year_bounds, fiscal_year_of, previous_business_day
+from ledger.calendar import add_months, previous_business_day
 
 _YEAR_REFERENCE = re.compile(r"FY\s?(\d{4})\b", re.IGNORECASE)
 
@@ -44,7 +44,7 @@ def results_year(contract: Contract, budget_fiscal_year: int) -> int:
 def closing_period_end(contract: Contract, fiscal_year: int) -> date:
     """The last day on which obligations of ``fiscal_year`` may still be paid: the year's end,
     or the end of its closing period."""
-    end = fiscal_year_bounds(fiscal_year, contract.fiscal_year_start_month)[1]
+    end = contract.fiscal_year_bounds(fiscal_year)[1]
     months = terms_of(contract).closing_period_months
     return _month_end(add_months(end, months)) if months else end
 
@@ -56,7 +56,7 @@ def obligation_year_of(contract: Contract, paid_on: date, reference: str = "") -
     named = _YEAR_REFERENCE.search(reference or "")
     if named:
         return int(named.group(1))
-    year = fiscal_year_of(paid_on, contract.fiscal_year_start_month)
+    year = contract.fiscal_year_of(paid_on)
     if paid_on <= closing_period_end(contract, year - 1):
         year -= 1
     return year
@@ -65,7 +65,7 @@ def obligation_year_of(contract: Contract, paid_on: date, reference: str = "") -
 def due_on(contract: Contract, fiscal_year: int) -> date:
     """When the payment for ``fiscal_year``'s results falls due: the last day of the month
     the terms name after the year's end, moved back to a business day."""
-    end = fiscal_year_bounds(fiscal_year, contract.fiscal_year_start_month)[1]
+    end = contract.fiscal_year_bounds(fiscal_year)[1]
     return previous_business_day(_month_end(add_months(end, terms_of(contract)
                                                        .due_months_after_year_end)))
 

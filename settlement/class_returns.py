@@ -38,7 +38,6 @@ from fractions import Fraction
 
 from contracts.instruments import CurvePoint, RateTier, ReturnTerms, UnitClass
 from contracts.model import Contract
-from ledger.calendar import fiscal_year_bounds
 from ledger.rounding import RemainderPolicy, RoundingMode, allocate, round_minor
 from settlement.trace import (
     ROUNDING_TERMS,
@@ -349,7 +348,7 @@ def return_owed_by_rule(contract: Contract, unit_class: UnitClass, facts: ClassF
     schedule: RateSchedule | None = None
     tier_steps: tuple[Step, ...] = ()
     if terms.rule in ("tiered", "curve"):
-        years = [(year, fiscal_year_bounds(year, contract.fiscal_year_start_month)[0])
+        years = [(year, contract.fiscal_year_bounds(year)[0])
                  for year in range(unit_class.first_sale_fiscal_year,
                                    contract.last_fiscal_year + 1)]
         schedule, steps = tiered_schedule(terms, years, dict(facts.kpi_results),

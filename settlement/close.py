@@ -25,7 +25,6 @@ from contracts.chart import Code, Kind, payers_book_code
 from contracts.model import Contract
 from contracts.store import contract_for_year
 from ledger import read
-from ledger.calendar import fiscal_year_bounds
 from ledger.errors import SibError
 from ledger.money_json import MoneyJSON
 from ledger.periods import close_period
@@ -141,7 +140,7 @@ def close_year(session: Session, contract_id: str, fiscal_year: int, actor: str 
     result awaits audit or a paying KPI has none (:mod:`settlement.closing_rules`), unless
     ``force_reason`` says why it closes anyway (kept in the period's log)."""
     contract = contract_for_year(session, contract_id, fiscal_year)
-    start, end = fiscal_year_bounds(fiscal_year, contract.fiscal_year_start_month)
+    start, end = contract.fiscal_year_bounds(fiscal_year)
     book = get_book(session, contract_id)
     if book.closed_through_on is not None and book.closed_through_on >= end:
         raise SibError(f"FY{fiscal_year} of {contract_id} is already closed",
@@ -215,7 +214,7 @@ def _accrue_to_year_end(session: Session, contract: Contract, fiscal_year: int,
 def build_pack(session: Session, contract: Contract, fiscal_year: int) -> SettlementPack:
     """The settlement pack of a year, from the ledger (through its read model), the contract's
     terms and the evaluator's results."""
-    start, end = fiscal_year_bounds(fiscal_year, contract.fiscal_year_start_month)
+    start, end = contract.fiscal_year_bounds(fiscal_year)
     pack = SettlementPack(contract.id, contract.name_ja, contract.name_en, contract.currency,
                           fiscal_year, start, end)
     pack.payers = _payer_rows(session, contract, fiscal_year, start, end)

@@ -21,7 +21,6 @@ from contracts.instruments import Contribution, UnitClass
 from contracts.model import Contract
 from contracts.store import contract_from_row, get_contract, versions
 from ledger import read
-from ledger.calendar import fiscal_year_bounds
 from ledger.entries import CREDIT, DEBIT, EntryDraft, credit, debit
 from ledger.errors import Conflict, SibError
 from ledger.money import amount_text, from_minor
@@ -450,7 +449,7 @@ def return_rates(session: Session, contract: Contract, class_id: str) -> RateSch
         rate = Fraction(Decimal(str(unit_class.target_return_annual))) \
             if unit_class is not None and unit_class.target_return_annual is not None else None
         starts = date.min if not periods else \
-            fiscal_year_bounds(year, contract.fiscal_year_start_month)[0]
+            contract.fiscal_year_bounds(year)[0]
         if not periods or periods[-1][1] != rate:
             periods.append((starts, rate))
     if all(rate is None for _, rate in periods):
@@ -624,7 +623,7 @@ def _refuse_final_too_early(session: Session, contract: Contract) -> None:
     settled = session.scalar(select(func.count()).select_from(SettlementRun).where(
         col(SettlementRun.contract_id) == contract.id,
         col(SettlementRun.fiscal_year) == contract.last_fiscal_year))
-    last_day = fiscal_year_bounds(contract.last_fiscal_year, contract.fiscal_year_start_month)[1]
+    last_day = contract.fiscal_year_bounds(contract.last_fiscal_year)[1]
     closed_through = get_book(session, contract.id).closed_through_on
     if not settled and (closed_through is None or closed_through < last_day):
         raise Conflict(f"the final distribution of {contract.id} pays out everything and writes "

@@ -32,7 +32,6 @@ from sqlmodel import Session, col
 from contracts.chart import Code, Kind, payers_book_code, provider_payee
 from contracts.model import Contract
 from contracts.store import active_commitments, contract_for_year
-from ledger.calendar import fiscal_year_bounds
 from ledger.entries import EntryDraft, PostingDraft, credit, debit
 from ledger.errors import Problem, SibError
 from ledger.money import from_minor
@@ -176,7 +175,7 @@ def settle(session: Session, contract_id: str, fiscal_year: int, evaluation: str
                          due, grant, in_year, year_before)
     if result.problems:
         raise SibError(result.problems)
-    on = on or fiscal_year_bounds(fiscal_year, contract.fiscal_year_start_month)[1]
+    on = on or contract.fiscal_year_bounds(fiscal_year)[1]
     run_no = previous[-1].run_no + 1 if previous else 1
     run = SettlementRun(contract_id=contract_id, fiscal_year=fiscal_year, evaluation=evaluation,
                         run_no=run_no, contract_version=_version_for(session, contract),

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from contracts.model import Contract
-from ledger.calendar import fiscal_year_bounds, next_business_day
+from ledger.calendar import next_business_day
 from ledger.errors import Problem
 from ledger.money import format_plain, from_minor
 from settlement.budget import budget_year
@@ -80,10 +80,10 @@ def year_plans(contract: Contract, assumptions: Assumptions) -> list[YearPlan]:
                    default=None)
     plans = []
     for year in contract.fiscal_years:
-        end = fiscal_year_bounds(year, start)[1]
+        first, end = contract.fiscal_year_bounds(year)
         after = end.year if end.month < 12 else end.year + 1
-        fees_on = calendar.fixed_fees_on.on(year if calendar.fixed_fees_on.month >= start
-                                            else year + 1)
+        fees_on = calendar.fixed_fees_on.on(first.year if calendar.fixed_fees_on.month >= start
+                                            else first.year + 1)
         receipts = {p: next_business_day(calendar.receipts_by_payer.get(
             p, calendar.receipts_on).on(after)) for p in contract.payer_ids}
         distribution_on = next_business_day(calendar.distributions_on.on(after))

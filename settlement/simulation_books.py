@@ -25,7 +25,6 @@ from fractions import Fraction
 
 from contracts.instruments import Loan
 from contracts.model import Contract
-from ledger.calendar import fiscal_year_bounds
 from ledger.errors import Problem
 from ledger.rounding import round_minor
 from settlement.class_returns import ClassFacts, class_claims, residual_split
@@ -414,7 +413,7 @@ class ScenarioBooks:
 
     def close_year(self, fiscal_year: int) -> None:
         """The year-end close's part in money: debt service and accruals to the year's end."""
-        end = fiscal_year_bounds(fiscal_year, self.contract.fiscal_year_start_month)[1]
+        end = self.contract.fiscal_year_bounds(fiscal_year)[1]
         self.service(end)
         self.accrue_to(end)
 
@@ -643,8 +642,7 @@ def _apply(unapplied: list[_Receipt], amount_minor: int) -> list[tuple[_Receipt,
 
 
 def _fiscal_year(contract: Contract, on: date) -> int:
-    start = contract.fiscal_year_start_month
-    return on.year if on.month >= start else on.year - 1
+    return contract.fiscal_year_of(on)
 
 
 def run_books(contract: Contract, plans: Sequence[YearPlan],
@@ -660,7 +658,7 @@ def run_books(contract: Contract, plans: Sequence[YearPlan],
     books = ScenarioBooks(contract, return_rates, log, cache, schedules, kpi_results)
     books.draw_loans()
     for plan in plans:
-        start, end = fiscal_year_bounds(plan.fiscal_year, contract.fiscal_year_start_month)
+        start, end = contract.fiscal_year_bounds(plan.fiscal_year)
         for sub in subscriptions:
             if start <= sub.on <= end:
                 books.subscribe(sub)

@@ -35,7 +35,6 @@ import numpy as np
 import numpy.typing as npt
 
 from contracts.model import Contract
-from ledger.calendar import fiscal_year_bounds
 from ledger.rounding import RoundingMode
 from settlement.simulation_books import (
     BooksLog,
@@ -302,8 +301,7 @@ def _arrears_episode(contract: Contract, log: BooksLog, events: Sequence[object]
         return none
     loan = next(ln for ln in contract.loans if ln.id == owed[0].loan_id)
     following = events[k + 1] if k + 1 < len(events) else None
-    year_end = fiscal_year_bounds(_fiscal_year(contract, on),
-                                  contract.fiscal_year_start_month)[1]
+    year_end = contract.fiscal_year_bounds(_fiscal_year(contract, on))[1]
     if not isinstance(following, DistributionRecord) or following.final or \
             following.on <= year_end:
         return none
@@ -584,8 +582,7 @@ def _final(contract: Contract, log: BooksLog, record: DistributionRecord,
 
 
 def _fiscal_year(contract: Contract, on: date) -> int:
-    start = contract.fiscal_year_start_month
-    return on.year if on.month >= start else on.year - 1
+    return contract.fiscal_year_of(on)
 
 
 def _final_claims_paid(contract: Contract, claims: Sequence[Claim], full: Bools,

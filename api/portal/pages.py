@@ -33,7 +33,6 @@ from api.users import Caller
 from contracts.model import Contract
 from contracts.store import get_contract
 from investors import documents as docs
-from ledger.calendar import fiscal_year_bounds
 from ledger.errors import Forbidden, NotFound, SibError
 from settlement import runs
 from settlement.approvals import unapproved_years
@@ -375,7 +374,7 @@ def bank_page(request: Request, session: SessionDep, user: PortalUser,
         sections.append({"loan": item.loan, "section": section, "chart": charts.step_chart(
             f"{item.loan}: {text.word('balance', lang_of(request))}", series,
             name=text.word("principal", lang_of(request)))})
-    fy_end = fiscal_year_bounds(year, c.fiscal_year_start_month)[1]
+    fy_end = c.fiscal_year_bounds(year)[1]
     return render(request, "bank.html", contract=c, contracts=_contracts(session, user),
                   fiscal_year=year, years=list(range(c.first_fiscal_year,
                                                      c.last_fiscal_year + 1)),
@@ -408,7 +407,7 @@ def investor_page(request: Request, session: SessionDep, user: PortalUser,
         raise Forbidden("this page is an investor's", "ROLE_FORBIDDEN", "role")
     c = _contract(session, user, contract)
     code = str(user.scope)
-    day = as_of or fiscal_year_bounds(c.last_fiscal_year + 1, c.fiscal_year_start_month)[1]
+    day = as_of or c.fiscal_year_bounds(c.last_fiscal_year + 1)[1]
     returns = investor_routes.returns(c.id, session, user, as_of=day, holder=code)
     paid = investor_routes.payments(c.id, code, session, user, ALL_ROWS).items
     years = sorted({int(p.paid_on[:4]) for p in paid})

@@ -18,7 +18,6 @@ from sqlmodel import Session
 
 from contracts.liability import authorisation_table
 from contracts.store import contract_for_year
-from ledger.calendar import fiscal_year_bounds
 from ledger.errors import Problem, SibError
 from settlement import runs
 from settlement.budget import budget_year
@@ -115,7 +114,7 @@ def project(session: Session, contract_id: str, fiscal_year: int,
         p, t.earned_minor, t.tax_minor, t.due_minor, t.grant_minor, paying_year,
         limits.get(p), None if limits.get(p) is None else (limits[p] or 0) - t.due_minor)
         for p, t in result.payers.items())
-    start, end = fiscal_year_bounds(paying_year, contract.fiscal_year_start_month)
+    start, end = contract.fiscal_year_bounds(paying_year)
     on = books_date(session, contract.id)
     debt_service = sum(line.scheduled_principal + line.scheduled_interest
                        for loan in contract.loans
