@@ -525,6 +525,57 @@ def grant_receive(contract: str = ContractOpt, payer: str = typer.Option(..., "-
     typer.echo(f"grant of {_run(work)} received by {payer} recorded")
 
 
+@money_app.command("donation")
+def donation(contract: str = ContractOpt,
+             donation_id: str = typer.Option(..., "--donation",
+                                             help="the contract's donation instrument"),
+             payer: str = typer.Option(..., "--payer", help="the municipality that received it"),
+             amount: str = typer.Option(..., "--amount", help=AMOUNT_HELP),
+             on: str = typer.Option(..., "--on", help="the day received"),
+             donor: str = typer.Option(..., "--donor"),
+             reference: str = typer.Option(..., "--reference",
+                                           help="the donation's receipt (受領証) number"),
+             as_json: bool = JsonOpt) -> None:
+    """Record a donation made through a municipality for the programme (寄附（自治体経由）:
+    ふるさと納税, 企業版ふるさと納税): the municipality's revenue designated for it."""
+    from contracts.store import get_contract
+    from settlement.donations import record_donation
+    on_day = parse_date(on, "on")
+
+    def work(session: Any) -> dict[str, Any]:
+        amount_minor, currency = _amount_minor(session, contract, amount)
+        entry = record_donation(session, contract, donation_id, payer, amount_minor, on_day,
+                                reference, donor)
+        return {"entry": entry.id, "payer": payer, "donor": donor.strip(),
+                "fiscal_year": get_contract(session, contract).fiscal_year_of(on_day),
+                "amount": money_json(amount_minor, currency)}
+    data = _run(work)
+    if as_json:
+        print_json(data)
+        return
+    typer.echo(f"donation of {_wire_text(data['amount'])} from {data['donor']} received by "
+               f"{payer} (FY{data['fiscal_year']}) recorded")
+
+
+@money_app.command("donations")
+def donations(contract: str = ContractOpt, as_json: bool = JsonOpt) -> None:
+    """Donations received for the programme, by municipality and fiscal year."""
+    from contracts.store import get_contract
+    from settlement.donations import donations_by_year
+
+    def work(session: Any) -> tuple[str, list[Any]]:
+        return (get_contract(session, contract).currency,
+                donations_by_year(session, get_contract(session, contract)))
+    currency, rows = _run(work)
+    if as_json:
+        print_json([{"payer": r.payer, "fiscal_year": r.fiscal_year, "count": r.count,
+                     "amount": money_json(r.amount_minor, currency)} for r in rows])
+        return
+    print_table(f"Donations for {contract}", ["payer", "FY", "donations", "amount"],
+                [(r.payer, r.fiscal_year, r.count, money_text(r.amount_minor, currency))
+                 for r in rows], right=[2, 3])
+
+
 @money_app.command("receive")
 def receive(contract: str = ContractOpt, payer: str = typer.Option(..., "--payer"),
             amount: str = typer.Option(..., "--amount", help=AMOUNT_HELP),

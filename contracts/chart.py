@@ -21,6 +21,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
+from contracts.instruments import Donation
 from contracts.model import Contract, Tranche
 from ledger.accounts import AccountSpec
 
@@ -58,6 +59,8 @@ class Kind(StrEnum):
     UNIT_SUBSCRIPTION = "unit_subscription"
     HOLDER_PAYMENT = "holder_payment"
     CONTRIBUTION = "contribution"
+    # Payers' book: a donation made to a municipality for the programme (寄附（自治体経由）).
+    DONATION = "donation"
     TAX_REMITTANCE = "tax_remittance"  # withholding paid over to the tax office (翌月10日)
     # Payers' book: an outcome earned on a tranche paid to a provider (cost / payable to it),
     # and the consumption tax added on top of that provider's invoice (once per invoice).
@@ -124,6 +127,10 @@ class Code:
     @staticmethod
     def outcome_cost(payer: str) -> str:
         return f"outcome-cost:{payer}"
+
+    @staticmethod
+    def donations(payer: str) -> str:
+        return f"donations:{payer}"
 
     @staticmethod
     def payable(party: str) -> str:
@@ -284,6 +291,14 @@ def payer_accounts(contract: Contract) -> list[AccountSpec]:
                               f"Grant income — {en}", opened_on=day, party_ref=ref),
                   AccountSpec(f"bank:{p}", "asset", f"歳計現金 {ja}", f"Treasury — {en}",
                               opened_on=day, party_ref=ref)]
+    donated = {p for i in contract.instruments if isinstance(i, Donation) for p in i.via}
+    for payer in contract.payers:
+        if payer.party in donated:
+            ja, en = names.get(payer.party, (payer.party, payer.party))
+            specs.append(AccountSpec(Code.donations(payer.party), "income",
+                                     f"寄附金収入（事業指定） {ja}",
+                                     f"Donations for the programme — {en}", opened_on=day,
+                                     party_ref=f"payer:{payer.party}"))
     for payer_id, provider in provider_payees(contract):
         ja, en = names.get(payer_id, (payer_id, payer_id))
         pja, pen = names.get(provider, (provider, provider))

@@ -378,6 +378,29 @@ class Contribution(_Frozen):
     in_kind: bool = False
 
 
-Instrument = Annotated[Grant | Loan | UnitClass | Guarantee | Contribution,
+class Donation(_Frozen):
+    """Donations made through the municipalities for the programme (寄附（自治体経由）):
+    ふるさと納税 by residents, 企業版ふるさと納税 by companies, or another designated gift.
+    Each is the receiving municipality's revenue designated for the programme (a funding
+    source of what it pays under the contract), not money the vehicle may keep. The contract
+    names the scheme and who may receive them; no amount: donations are recorded as they
+    arrive (``sib money donation``), each with its donor and date.
+
+    Attributes:
+        id: instrument id.
+        via: the payers (municipalities) the donations are made to.
+        scheme: ``kigyo_furusato`` (企業版ふるさと納税, 地方創生応援税制), ``furusato``
+            (ふるさと納税) or ``other`` (another gift designated for the programme).
+    """
+
+    type: Literal["donation"] = "donation"
+    id: Slug
+    name_ja: str = ""
+    name_en: str = ""
+    via: tuple[Slug, ...] = Field(min_length=1)
+    scheme: Literal["kigyo_furusato", "furusato", "other"] = "other"
+
+
+Instrument = Annotated[Grant | Loan | UnitClass | Guarantee | Contribution | Donation,
                        Field(discriminator="type")]
 """Any funding instrument, chosen by its ``type``."""

@@ -112,3 +112,19 @@ def normalise_code(text: str, field: str, what: str = "code") -> str:
                        "and '-' only, starting with a letter or digit (no spaces, '/', '..', "
                        "control or invisible characters)", "CODE_INVALID", field)
     return code
+
+
+def check_text(text: str, field: str, longest: int = 200) -> str:
+    """A short free text a person typed (a donor's name, a reference), stripped: at most
+    ``longest`` characters (``TEXT_TOO_LONG``), with no control, format (zero-width,
+    bidirectional override) or private-use characters (``TEXT_INVALID``)."""
+    cleaned = text.strip()
+    if len(cleaned) > longest:
+        raise SibError(f"at most {longest} characters, this has {len(cleaned)}",
+                       "TEXT_TOO_LONG", field)
+    bad = next((ch for ch in cleaned if unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs")),
+               None)
+    if bad is not None:
+        raise SibError(f"the character U+{ord(bad):04X} cannot be used here (control or "
+                       "invisible characters)", "TEXT_INVALID", field)
+    return cleaned

@@ -535,6 +535,19 @@ EXPECTED: dict[tuple[str, str], Row] = {
         make_body=lambda w: {"payer": "ube", "received_on": PAYER_PAYS_ON,
                              "amount": {"amount": "1", "currency": "JPY"},
                              "reference": f"matrix-{uuid.uuid4().hex[:8]}"})),
+    # donations through the municipalities: the receiving municipality's officer (Ube's) or
+    # the intermediary records them; the auditor reads them too
+    ("POST", "/contracts/{contract_id}/donations"): Row(WRITERS | {"finance_officer"}, post(
+        "/contracts/{C}/donations", {"donation": "donations-via-municipalities",
+                                     "payer": "ube", "received_on": PAYER_PAYS_ON,
+                                     "amount": {"amount": "1", "currency": "JPY"},
+                                     "donor": "matrix", "reference": "refused"},
+        make_body=lambda w: {"donation": "donations-via-municipalities", "payer": "ube",
+                             "received_on": PAYER_PAYS_ON,
+                             "amount": {"amount": "1", "currency": "JPY"}, "donor": "matrix",
+                             "reference": f"matrix-{uuid.uuid4().hex[:8]}"})),
+    ("GET", "/contracts/{contract_id}/donations"): Row(
+        WRITERS | {"auditor", "finance_officer"}, get("/contracts/{C}/donations")),
     ("POST", "/contracts/{contract_id}/receipts"): Row(WRITERS, post(
         "/contracts/{C}/receipts", {"payer": "tono", "amount": {"amount": "1", "currency": "JPY"},
                                     "received_on": PAYER_PAYS_ON, "reference": "refused"},

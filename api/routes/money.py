@@ -23,7 +23,7 @@ from contracts.schema import contract_json_schema
 from contracts.store import get_contract
 from investors.store import pay_holders, payment_records
 from investors.tables import Holder
-from ledger.errors import SibError
+from ledger.errors import NotFound, SibError
 from ledger.money_json import MoneyJSON
 from settlement.change_requests import request_bank_account
 from settlement.payments import (
@@ -70,6 +70,27 @@ class GrantReceiptCreate(BaseModel):
     received_on: date
     reference: str = Field(min_length=1, max_length=100,
                            description="the grant's 交付決定 or payment reference")
+
+
+class DonationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    donation: str = Field(min_length=1, max_length=64,
+                          description="the contract's donation instrument")
+    payer: str = Field(min_length=1, description="the municipality that received it")
+    amount: MoneyJSON
+    received_on: date
+    donor: str = Field(min_length=1, max_length=200)
+    reference: str = Field(min_length=1, max_length=100,
+                           description="the donation's receipt (受領証) number")
+
+
+class DonationYearPublic(BaseModel):
+    """Donations a payer received for the programme in one fiscal year."""
+
+    payer: str
+    fiscal_year: int
+    amount: MoneyJSON
+    count: int
 
 
 class ReceiptCreate(BaseModel):
@@ -264,6 +285,48 @@ def post_grant_receipt(contract_id: str, body: GrantReceiptCreate, request: Requ
         return 201, PostedPublic(entries=_ids([entry]))
     return run_write(request, session, user, idempotency_key, body, "money.grant_receipt",
                      work)
+
+
+def _donations_scope(user: Any, payer: str, contract_id: str) -> None:
+    """A finance officer records and reads only its own municipality's donations."""
+    if user.role == "finance_officer" and user.scope != payer:
+        raise NotFound(f"no payer {payer!r} in {contract_id} that you may see",
+                       "PAYER_NOT_FOUND", "payer")
+    require(user, *MOVERS, "finance_officer")
+
+
+@router.post("/contracts/{contract_id}/donations", status_code=201, response_model=PostedPublic)
+def post_donation(contract_id: str, body: DonationCreate, request: Request,
+                  session: SessionDep, user: CurrentUser,
+                  idempotency_key: IdemKey = None) -> Response:
+    """A donation made through a municipality for the programme (寄附（自治体経由）),
+    recorded as received (payers' book): the municipality's designated revenue. The
+    municipality's finance officer, the intermediary or an admin."""
+    from settlement.donations import record_donation
+    _donations_scope(user, body.payer, contract_id)
+
+    def work() -> tuple[int, PostedPublic]:
+        entry = record_donation(session, contract_id, body.donation, body.payer,
+                                _in_contract_currency(session, contract_id, body.amount),
+                                body.received_on, body.reference, body.donor)
+        return 201, PostedPublic(entries=_ids([entry]))
+    return run_write(request, session, user, idempotency_key, body, "money.donation", work)
+
+
+@router.get("/contracts/{contract_id}/donations", response_model=list[DonationYearPublic])
+def get_donations(contract_id: str, session: SessionDep,
+                  user: CurrentUser) -> list[DonationYearPublic]:
+    """Donations received for the programme by payer and fiscal year (a finance officer: its
+    own)."""
+    from settlement.donations import donations_by_year
+    contract = get_contract(session, contract_id)
+    if user.role != "finance_officer":
+        require(user, *MOVERS, "auditor")
+    return [DonationYearPublic(payer=d.payer, fiscal_year=d.fiscal_year,
+                               amount=MoneyJSON.from_minor(d.amount_minor, contract.currency),
+                               count=d.count)
+            for d in donations_by_year(session, contract)
+            if user.role != "finance_officer" or d.payer == user.scope]
 
 
 @router.post("/contracts/{contract_id}/receipts", status_code=201, response_model=ReceiptPublic)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from contracts.checks.base import ID_SECTIONS, Known, name_of, problem
-from contracts.instruments import Contribution, Grant, Guarantee, Loan, UnitClass
+from contracts.instruments import Contribution, Donation, Grant, Guarantee, Loan, UnitClass
 from contracts.model import Contract
 from contracts.values import corporate_number_check_digit
 from ledger.errors import Problem
@@ -91,6 +91,9 @@ def _instrument_references(at: str, instrument: Any
         yield f"{at}.covers", instrument.covers, "instruments", ()
     elif isinstance(instrument, Contribution):
         yield f"{at}.contributor", instrument.contributor, "parties", ("contributor",)
+    elif isinstance(instrument, Donation):
+        for k, payer_id in enumerate(instrument.via):
+            yield f"{at}.via[{k}]", payer_id, "payers", ()
 
 
 def check_references(contract: Contract, known: Known) -> list[Problem]:
