@@ -24,9 +24,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("simulate")
     def simulate_command(
-            contract: str = typer.Option(..., "--contract", "-c"),
-            assumptions: Path = typer.Option(..., "--assumptions",
-                                             help="the simulation file (YAML)"),
+            contract: str | None = typer.Option(None, "--contract", "-c"),
+            assumptions: Path | None = typer.Option(None, "--assumptions",
+                                                    help="the simulation file (YAML)"),
             runs: int = typer.Option(1000, "--runs", min=1, max=MAX_RUNS),
             seed: int = typer.Option(0, "--seed", min=0, help="the same seed, the same output"),
             from_year: int | None = typer.Option(
@@ -35,11 +35,33 @@ def register(app: typer.Typer) -> None:
             as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
             xlsx: Path | None = typer.Option(None, "--xlsx", help="write the workbook here"),
             pdf: Path | None = typer.Option(None, "--pdf", help="write the PDF report here"),
-            lang: str = typer.Option("ja", "--lang", help="ja or en (PDF and workbook)")) -> None:
+            lang: str = typer.Option("ja", "--lang", help="ja or en (PDF and workbook)"),
+            batch_size: int | None = typer.Option(
+                None, "--batch-size", min=1, help="run as a job in batches of this many runs "
+                "(the result depends on it: see settlement.simulation_batches)"),
+            processes: int | None = typer.Option(
+                None, "--processes", min=1, help="with --batch-size: processes drawing the "
+                "batches here (default: one per core)"),
+            background: bool = typer.Option(
+                False, "--background", help="queue the batches for the workers (sib worker) "
+                "and return; read the result later with --job"),
+            job: int | None = typer.Option(
+                None, "--job", min=1, help="the result of a finished simulation job")) -> None:
         """Simulate the contract's outcomes: payments per payer and year against their
         債務負担行為, debt-service shortfalls and lender losses, investor returns."""
         if lang not in ("ja", "en"):
             report_error(SibError("--lang is ja or en", "LANG_INVALID", "lang"))
+            raise typer.Exit(1)
+        if job is not None or batch_size is not None or background:
+            from api.cli_simulate_jobs import simulate_as_job
+            result = simulate_as_job(contract, assumptions, runs, seed, from_year, batch_size,
+                                     processes, background, job, as_json, xlsx, pdf, lang)
+            if result is not None:
+                (print_json if as_json else _print_summary)(result)
+            return
+        if contract is None or assumptions is None:
+            report_error(SibError("name the contract (--contract) and the simulation file "
+                                  "(--assumptions)", "OPTION_MISSING", "contract"))
             raise typer.Exit(1)
         data, problems = read_document(assumptions)
         if data is None:

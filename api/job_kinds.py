@@ -180,3 +180,5 @@ jobs.register(JobKind(STATEMENTS, plan_statements, run_statements_task,
                       "every document of a contract year (PDF)"))
 jobs.register(JobKind(KPI_IMPORT, plan_kpi_import, run_kpi_import_task,
                       "import a KPI results file (CSV/XLSX)"))
+
+import api.job_simulation  # noqa: E402, F401  (registers the simulation kind, issue 16)
