@@ -179,7 +179,10 @@ def show(contract_id: str, as_json: bool = JsonOpt) -> None:
                           "reason": v.reason, "loaded_at": v.loaded_at} for v in history]})
         return
     typer.echo(f"{contract.id} — {contract.name_ja} / {contract.name_en}")
-    typer.echo(f"currency {cur}, FY{contract.first_fiscal_year}–FY{contract.last_fiscal_year}, "
+    first_day, last_day = contract.fiscal_year_bounds(contract.first_fiscal_year)
+    typer.echo(f"currency {cur}, FY{contract.first_fiscal_year}–FY{contract.last_fiscal_year} "
+               f"(FY{contract.first_fiscal_year} = {first_day} – {last_day}: years named by "
+               f"the year they {contract.fiscal_year_named_by} in), "
                f"rounding {contract.rounding.mode.value} / "
                f"{contract.rounding.remainder_policy.value}")
     print_table("Parties", ["id", "名称", "name", "roles"],

@@ -7,6 +7,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ledger.calendar import NAMED_BY_START, FiscalYearNaming
 from ledger.money_json import MoneyJSON
 
 T = TypeVar("T")
@@ -28,6 +29,7 @@ class BookCreate(BaseModel):
     name_ja: str = ""
     name_en: str = ""
     fiscal_year_start_month: int = Field(4, ge=1, le=12)
+    fiscal_year_named_by: FiscalYearNaming = NAMED_BY_START
 
 
 class BookPublic(BaseModel):
@@ -36,6 +38,7 @@ class BookPublic(BaseModel):
     name_ja: str
     name_en: str
     fiscal_year_start_month: int
+    fiscal_year_named_by: str
     entries: int
     closed_through_on: date | None
     head_hash: str

@@ -69,6 +69,7 @@ def _m(amount_minor: int, currency: str) -> MoneyJSON:
 def _book_public(book: Book) -> BookPublic:
     return BookPublic(code=book.code, currency=book.currency, name_ja=book.name_ja,
                       name_en=book.name_en, fiscal_year_start_month=book.fiscal_year_start_month,
+                      fiscal_year_named_by=book.fiscal_year_named_by,
                       entries=book.entry_count, closed_through_on=book.closed_through_on,
                       head_hash=book.head_hash)
 
@@ -166,7 +167,8 @@ def create_book(body: BookCreate, request: Request, session: SessionDep, user: C
 
     def work() -> tuple[int, Any]:
         book = service.create_book(session, body.code, body.currency, body.name_ja,
-                                   body.name_en, body.fiscal_year_start_month)
+                                   body.name_en, body.fiscal_year_start_month,
+                                   fiscal_year_named_by=body.fiscal_year_named_by)
         return 201, _book_public(book)
     return run_write(request, session, user, idempotency_key, body, "ledger.book.create", work)
 
