@@ -206,10 +206,12 @@ def test_gbp_rate_card_counts_in_pence_with_caps_per_year_and_per_contract() -> 
 def test_usd_pay_for_success_counts_in_cents_over_a_july_to_june_year() -> None:
     # $4,250.75 a person housed is 425,075 cents; the $270,000.00 draw 27,000,000 cents; the
     # state's authorisation of $1,500,000.00 covers both years' maxima, 2 × (425,075.00 +
-    # 300,000.00) = $1,450,150.00, with $49,850.00 to spare.
+    # 300,000.00) = $1,450,150.00, with $49,850.00 to spare. Its years are named as the state
+    # names them, by the year they end in: FY2026 is 1 July 2025 – 30 June 2026.
     contract = load("usd-pay-for-success-housing.yaml")
     assert (contract.currency, contract.fiscal_year_start_month) == ("USD", 7)
-    rule = contract.tranche("fy2025-housed").rule
+    assert (contract.fiscal_year_named_by, list(contract.fiscal_years)) == ("end", [2026, 2027])
+    rule = contract.tranche("fy2026-housed").rule
     assert isinstance(rule, RateCardRule) and rule.price_per_outcome_minor == 425_075
     assert [d.amount_minor for d in contract.loans[0].draws] == [27_000_000]
     (total,) = [r for r in authorisation_table(contract) if r.fiscal_year is None]

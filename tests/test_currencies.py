@@ -25,15 +25,16 @@ on 20 May 2025; the waterfall of 30 May pays the provider its outcome share firs
 As minor units these would read 12,505,000 / 10,000,000 / 5,500,500 / 28,005,500 /
 9,801,925 / 18,203,575 / 7,001,375 pence: none of them may appear anywhere.
 
-Brookhaven, FY2025 (dollars, July–June): 81 people stably housed × $4,250.75 = $344,310.75;
-jail days down 21.7 % against a line from 10 % (nothing) to 30 % (all of $300,000.00):
-(21.7 − 10) / (30 − 10) = 0.585, × $300,000.00 = $175,500.00; the state owes $519,810.75.
-It pays $519,710.75 on 31 July 2026 and the last $100.00 on 10 August. The provider's
-outcome share of the first is 0.20 × $519,710.75 = $103,942.15; of the second
-0.20 × $100.00 = $20.00. The loan of $270,000.00 (5 %, ACT/360, first day counted, last not)
-pays interest on 30 June 2026 for 350 days (15 July 2025 – 29 June 2026):
-270,000.00 × 0.05 × 350 / 360 = $13,125.00. As cents these would read 34,431,075 /
-17,550,000 / 51,981,075 / 51,971,075 / 10,394,215 / 27,000,000 / 1,312,500.
+Brookhaven, FY2026 (dollars, July–June, named as the state names it, by the year it ends in: 1
+July 2025 – 30 June 2026; typed ``-y 2026``, printed FY2026): 81 people stably housed ×
+$4,250.75 = $344,310.75; jail days down 21.7 % against a line from 10 % (nothing) to 30 % (all
+of $300,000.00): (21.7 − 10) / (30 − 10) = 0.585, × $300,000.00 = $175,500.00; the state owes
+$519,810.75. It pays $519,710.75 on 31 July 2026 and the last $100.00 on 10 August. The
+provider's outcome share of the first is 0.20 × $519,710.75 = $103,942.15; of the second 0.20
+× $100.00 = $20.00. The loan of $270,000.00 (5 %, ACT/360, first day counted, last not) pays
+interest on 30 June 2026 for 350 days (15 July 2025 – 29 June 2026): 270,000.00 × 0.05 × 350 /
+360 = $13,125.00. As cents these would read 34,431,075 / 17,550,000 / 51,981,075 / 51,971,075
+/ 10,394,215 / 27,000,000 / 1,312,500.
 """
 
 from __future__ import annotations
@@ -157,42 +158,42 @@ def _gbp_year(seen: Seen, out: Path) -> None:
 def _usd_year(seen: Seen, out: Path) -> None:
     seen.sib("contract", "load", str(EXAMPLES / f"{U}.yaml"))
     seen.sib("money", "draw", "-c", U, "--through", "2026-06-30")
-    seen.sib("money", "fees", "-c", U, "-y", "2025", "--on", "2025-09-30")
+    seen.sib("money", "fees", "-c", U, "-y", "2026", "--on", "2025-09-30")
     lab = seen.user("policy-lab", "evaluator", "state-university-lab")
     review = seen.user("policy-lab-review", "evaluator", "state-university-lab")
     budget = seen.user("state-budget-office", "finance_officer", "brookhaven-state")
-    seen.sib("kpi", "submit", "-c", U, "-y", "2025", "--kpi", "stably-housed", "--value", "81",
+    seen.sib("kpi", "submit", "-c", U, "-y", "2026", "--kpi", "stably-housed", "--value", "81",
              *lab)
-    seen.sib("kpi", "submit", "-c", U, "-y", "2025", "--kpi", "jail-days-reduction",
+    seen.sib("kpi", "submit", "-c", U, "-y", "2026", "--kpi", "jail-days-reduction",
              "--value", "21.7", *lab)
-    seen.sib("kpi", "audit", "-c", U, "-y", "2025", *review)
-    seen.sib("settle", "-c", U, "-y", "2025", "--preview")
-    settled = seen.sib("settle", "-c", U, "-y", "2025", "--json")
+    seen.sib("kpi", "audit", "-c", U, "-y", "2026", *review)
+    seen.sib("settle", "-c", U, "-y", "2026", "--preview")
+    settled = seen.sib("settle", "-c", U, "-y", "2026", "--json")
     seen.traces += settled["traces"]
-    seen.sib("close", "-c", U, "-y", "2025", "--by", "spv")
-    seen.sib("close", "-c", U, "-y", "2025", "--json")  # a retry: the pack again, as data
-    seen.sib("approve", "-c", U, "-y", "2025", "--payer", "brookhaven-state", *budget,
+    seen.sib("close", "-c", U, "-y", "2026", "--by", "spv")
+    seen.sib("close", "-c", U, "-y", "2026", "--json")  # a retry: the pack again, as data
+    seen.sib("approve", "-c", U, "-y", "2026", "--payer", "brookhaven-state", *budget,
              "--inspected-on", "2026-07-20")
     # Too many decimals for dollars: refused by name, nothing recorded.
     assert "AMOUNT_PRECISION" in seen.refused(
         "money", "receive", "-c", U, "--payer", "brookhaven-state", "--amount", "519710.751",
-        "--on", "2026-07-31", "--reference", "FY2025")
+        "--on", "2026-07-31", "--reference", "FY2026")
     # More than the ledger takes in one amount (10^15 cents, $10,000,000,000,000.00): refused,
     # in dollars.
     assert "AMOUNT_TOO_LARGE" in seen.refused(
         "money", "receive", "-c", U, "--payer", "brookhaven-state", "--amount",
-        "10000000000000.01", "--on", "2026-07-31", "--reference", "FY2025")
+        "10000000000000.01", "--on", "2026-07-31", "--reference", "FY2026")
     seen.sib("money", "receive", "-c", U, "--payer", "brookhaven-state", "--amount",
-             "519710.75", "--on", "2026-07-31", "--reference", "FY2025")
-    seen.sib("money", "distribute", "-c", U, "--on", "2026-08-03", "--reference", "FY2025",
+             "519710.75", "--on", "2026-07-31", "--reference", "FY2026")
+    seen.sib("money", "distribute", "-c", U, "--on", "2026-08-03", "--reference", "FY2026",
              "--trace")
     seen.sib("money", "receive", "-c", U, "--payer", "brookhaven-state", "--amount", "100.00",
-             "--on", "2026-08-10", "--reference", "FY2025-rest")
+             "--on", "2026-08-10", "--reference", "FY2026-rest")
     last = seen.sib("money", "distribute", "-c", U, "--on", "2026-08-11", "--json")
     seen.traces += last["traces"]
     seen.sib("schedule", "-c", U)
     seen.sib("schedule", "-c", U, "--json")
-    seen.sib("statements", "-c", U, "-y", "2025", "--out", str(out), "--processes", "1")
+    seen.sib("statements", "-c", U, "-y", "2026", "--out", str(out), "--processes", "1")
 
 
 @pytest.fixture(scope="module")
@@ -349,7 +350,7 @@ def test_dollars_read_as_dollars(world):
     shown = seen.text()
     assert "earned: 81 outcomes × US$4,250.75 = US$344,310.75" in shown
     assert "amount: 0.585 × US$300,000.00 = US$175,500.00" in shown
-    assert "FY2025 notice of brookhaven-state approved for US$519,810.75" in shown
+    assert "FY2026 notice of brookhaven-state approved for US$519,810.75" in shown
     assert "payment of US$519,710.75 from brookhaven-state recorded" in shown
     assert "payment of US$100.00 from brookhaven-state recorded" in shown
     assert "provider fees (seniority 1): owed US$103,942.15, paid in full = US$103,942.15" \
@@ -370,6 +371,12 @@ def test_dollars_read_as_dollars(world):
                                                          "currency": "USD"}
     english = "\n".join(text for name, text in _pdf_texts(out) if name.endswith(".en.pdf"))
     assert "US$519,810.75" in english
+    # The year is the state's name for it, FY2026 (1 July 2025 – 30 June 2026), everywhere:
+    # the close's data, the documents; never its start year 2025.
+    [pack] = [data for where, data in seen.jsons if where.startswith("sib close")]
+    assert (pack["fiscal_year"], pack["period_start"], pack["period_end"]) == (
+        2026, "2025-07-01", "2026-06-30")
+    assert "FY2026" in english and "FY2025" not in english
 
 
 def test_a_payment_above_what_is_owed_is_refused_in_dollars(world):
@@ -377,7 +384,7 @@ def test_a_payment_above_what_is_owed_is_refused_in_dollars(world):
     # A further $200.00 is refused, and the refusal should say so in dollars.
     result = runner.invoke(app, ["money", "receive", "-c", U, "--payer", "brookhaven-state",
                                  "--amount", "200.00", "--on", "2026-08-12", "--reference",
-                                 "FY2025-more"])
+                                 "FY2026-more"])
     assert result.exit_code == 1
     assert "PAYMENT_EXCEEDS_DUE" in result.output
     assert not _as_minor_unit_figure(20_000).search(result.output), result.output

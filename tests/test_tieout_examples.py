@@ -17,7 +17,7 @@ from contracts.store import load_contract
 from contracts.validate import load_contract_file
 from investors.store import pay_holders
 from investors.tieout import tie_out_year
-from ledger.calendar import fiscal_year_bounds, next_business_day
+from ledger.calendar import next_business_day
 from ledger.errors import SibError
 from settlement.close import close_year
 from settlement.kpi import ResultInput
@@ -70,7 +70,7 @@ def _tell(url: str, contract: Contract) -> None:
         load_contract(s, contract, "example")
         draw_loans(s, contract.id, date(contract.last_fiscal_year + 2, 3, 31))
     for n, year in enumerate(contract.fiscal_years):
-        start, end = fiscal_year_bounds(year, contract.fiscal_year_start_month)
+        start, end = contract.fiscal_year_bounds(year)  # by the contract's own naming
         with db.unit_of_work(url) as s:
             pay_fixed_fees(s, contract.id, year, date(start.year, start.month + 5, 30)
                            if start.month <= 7 else start)
