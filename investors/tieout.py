@@ -201,7 +201,8 @@ def investor_mismatches(session: Session, contract_id: str, statements: list[sd.
     out: list[Mismatch] = []
     for class_id in class_ids:
         mine = [s for s in statements if s.class_id == class_id]
-        check = _Check(f"investor statements {contract_id} FY{start_on.year} {class_id}",
+        year = f"FY{mine[0].header.fiscal_year}" if mine else f"{start_on} – {end_on}"
+        check = _Check(f"investor statements {contract_id} {year} {class_id}",
                        mine[0].header.currency if mine else "JPY")
         paid = [p for p in read.postings(session, contract_id, kinds=[Kind.HOLDER_PAYMENT],
                                          from_on=start_on, through_on=end_on)
