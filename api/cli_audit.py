@@ -34,6 +34,7 @@ WRITE_COMMANDS = {
     ("bank-account", "set"), ("token", "revoke"), ("holder", "add"), ("holder", "subscribe"),
     ("holder", "pay"),
     ("user", "add"), ("token", "create"),
+    ("user", "password"), ("job", "cancel"), ("job", "retry"),
 }
 
 

@@ -2,7 +2,9 @@
 
 ``sib worker`` serves the job queue (on PostgreSQL, start one or more on every machine that sees
 the database and the documents folder); ``sib job start`` starts a job for them, ``sib job list``
-and ``sib job show`` say how far each has got. ``sib statements`` runs its job itself.
+and ``sib job show`` say how far each has got (``stalled``: nobody works on it any more),
+``sib job cancel`` stops one and ``sib job retry`` runs again what failed, was cancelled or was
+abandoned. ``sib statements`` runs its job itself.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ def _moment(value: Any) -> str:
 
 
 def _describe(params: dict[str, Any]) -> str:
+    if "runs" in params:  # a simulation (api.job_simulation)
+        return f"{params['contract']} {params['runs']:,} runs from FY{params['from_fiscal_year']}"
     if "contract" in params:
         return f"{params['contract']} FY{params['fiscal_year']}"
     return Path(str(params.get("file", ""))).name
@@ -73,7 +77,8 @@ def _describe(params: dict[str, Any]) -> str:
 @job_app.command("list")
 def job_list(kind: str | None = typer.Option(None, "--kind"),
              state: str | None = typer.Option(None, "--state",
-                                              help="queued, running, done or failed"),
+                                              help="queued, running, stalled, done, failed "
+                                                   "or cancelled"),
              limit: int = typer.Option(50, "--limit", min=1, max=500),
              as_json: bool = JsonOpt) -> None:
     """Jobs, newest first, with their progress."""
@@ -163,6 +168,56 @@ def start_kpi_import(file: Path = typer.Argument(..., help="a CSV or XLSX of res
     _started(_run(lambda s: jobs.enqueue(
         s, KPI_IMPORT, {"file": str(file), "by": evaluator(s, by, token)},
         jobs.started_by_cli())), as_json)
+
+
+@job_app.command("cancel")
+def job_cancel(job_id: int = typer.Argument(..., min=1), as_json: bool = JsonOpt) -> None:
+    """Cancel a queued, running or stalled job: its tasks not started are cancelled now; a
+    running task stops at the end of the document it is writing. Cancelling it again changes
+    nothing."""
+    from api.jobs import cancel
+    view = _run(lambda s: cancel(s, job_id))
+    if as_json:
+        print_json(_row(view))
+        return
+    typer.echo(f"job {view.id} ({view.kind}, {_describe(view.params)}) cancelled: "
+               f"{view.tasks_done} of {view.tasks_total} tasks done"
+               + (f", {view.tasks_running} finishing the document it is writing"
+                  if view.tasks_running else "")
+               + f"; `sib job retry {view.id}` runs the rest")
+
+
+@job_app.command("retry")
+def job_retry(job_id: int = typer.Argument(..., min=1),
+              wait: bool = typer.Option(False, "--wait", help="run it here, in --processes "
+                                        "workers, and wait for it (as sib statements does) "
+                                        "instead of leaving it to sib worker"),
+              processes: int | None = typer.Option(None, "--processes", "-p", min=1,
+                                                   help="with --wait: worker processes "
+                                                        "(default: one per core)"),
+              as_json: bool = JsonOpt) -> None:
+    """Run again the failed, cancelled or abandoned tasks of a failed, cancelled or stalled
+    job; its done tasks are left as they are. The job goes back to the workers' queue
+    (sib worker; on SQLite the service's own thread), or is run here with --wait."""
+    from api.jobs import retry
+    view = _run(lambda s: retry(s, job_id))
+    if wait:
+        from api.job_worker import run_inline
+        from ledger.errors import SibError
+        try:
+            view = run_inline(_url(), view.id, processes or default_processes())
+        except SibError as error:
+            from api.output import report_error
+            report_error(error)
+            raise typer.Exit(1) from None
+    if as_json:
+        print_json(_row(view))
+        return
+    typer.echo(f"job {view.id} ({view.kind}, {_describe(view.params)}) {view.state}: "
+               f"{view.tasks_done} of {view.tasks_total} tasks done"
+               + ("" if view.finished else
+                  f"; the workers take it up (sib worker); follow it with `sib job show "
+                  f"{view.id}`"))
 
 
 def register(app: typer.Typer) -> None:

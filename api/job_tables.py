@@ -20,8 +20,10 @@ QUEUED = "queued"
 RUNNING = "running"
 DONE = "done"
 FAILED = "failed"
-JOB_STATES = (QUEUED, RUNNING, DONE, FAILED)
+CANCELLED = "cancelled"
+JOB_STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
 ACTIVE_STATES = (QUEUED, RUNNING)
+FINISHED_STATES = (DONE, FAILED, CANCELLED)
 
 
 class Job(SQLModel, table=True):
@@ -36,7 +38,10 @@ class Job(SQLModel, table=True):
         dedupe_key: SHA-256 of kind, queue and params. At most one job per key is queued or
             running: starting the same work again while it runs returns that job.
         state: ``queued`` until a worker claims its first task, ``running``, then ``done``
-            when every task is, or ``failed`` as soon as one task fails (``error`` says why).
+            when every task is, or ``failed`` as soon as one task fails (``error`` says why),
+            or ``cancelled`` (``sib job cancel``); a retry (``sib job retry``) makes it
+            ``queued`` again. ``stalled`` is never stored: it is read from the leases
+            (``api.jobs.stalled``).
         started_by: who asked (a user name, or ``cli:<OS user>``).
         result: JSON a kind reports when the job is done (the folder written, rows imported).
     """

@@ -11,7 +11,10 @@ Three ways to run it, one loop:
 
 While a task runs, a heartbeat renews its lease; progress is written at most every
 :data:`PROGRESS_SECONDS`. A task that raises is recorded as failed with its error; a worker
-killed mid-task leaves its lease to run out, and the task is claimed again.
+killed mid-task leaves its lease to run out, and the task is claimed again. Every
+:data:`api.jobs.CANCEL_CHECK_SECONDS` a task making units looks whether its job was cancelled
+(so does the heartbeat); once it was, the task stops after the unit it has just made and is
+recorded cancelled.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 from sqlmodel import Session
 
 from api import db, jobs
-from api.job_tables import DONE
+from api.job_tables import CANCELLED, DONE
 from api.settings import get_settings
 from ledger.errors import SibError
 
@@ -58,15 +61,28 @@ class _Run:
         self.done = 0
         self.total: int | None = None
         self.completed = False
-        self._flushed_at = time.monotonic()
+        self._flushed_at = self._checked_at = time.monotonic()
         self._lock = threading.Lock()
+        self.cancelled = threading.Event()
 
     def unit_of_work(self, read_only: bool = False) -> Any:
         return _session(self.url, read_only)
 
     def advance(self, units: int) -> None:
+        """Count units made; stop the task (:class:`api.jobs.JobCancelled`) here, after the
+        unit just made, once the job is cancelled."""
         self.done += units
-        if time.monotonic() - self._flushed_at >= PROGRESS_SECONDS:
+        now = time.monotonic()
+        if not self.cancelled.is_set() and now - self._checked_at >= jobs.CANCEL_CHECK_SECONDS:
+            self._checked_at = now
+            with _session(self.url, read_only=True) as session:
+                if jobs.cancel_requested(session, self.job_id):
+                    self.cancelled.set()
+        if self.cancelled.is_set():
+            raise jobs.JobCancelled(f"job {self.job_id} was cancelled: task {self.claim.seq} "
+                                    f"stopped after {self.done} of its units",
+                                    "JOB_CANCELLED", "job")
+        if now - self._flushed_at >= PROGRESS_SECONDS:
             self.flush()
 
     def set_total(self, units: int) -> None:
@@ -83,8 +99,10 @@ class _Run:
             raise jobs._lease_lost(self.claim)
 
     def heartbeat(self) -> bool:
-        """Renew the lease only; False once the claim is lost."""
+        """Renew the lease (and note a cancel of the job); False once the claim is lost."""
         with self._lock, _session(self.url) as session:
+            if jobs.cancel_requested(session, self.job_id):
+                self.cancelled.set()
             return jobs.renew(session, self.claim, lease_seconds=self.lease_seconds)
 
     def complete_in(self, session: Session, result: Mapping[str, Any] | None = None) -> None:
@@ -121,6 +139,14 @@ def run_one(url: str, worker: str, queue: str = jobs.DEFAULT_QUEUE, job_id: int 
                 jobs.complete(session, claim, result)
     except jobs.LeaseLost as error:
         log.warning("%s", error)
+    except jobs.JobCancelled as error:
+        log.info("%s", error)
+        try:
+            with _session(url) as session:
+                jobs.stop_cancelled(session, claim, run.done)
+        except Exception:  # its lease runs out; the task is cancelled (or claimed) then
+            log.warning("job %s task %s: stop not recorded", claim.job_id, claim.seq,
+                        exc_info=True)
     except Exception as error:
         log.warning("job %s task %s failed: %s", claim.job_id, claim.seq, error)
         try:
@@ -223,9 +249,14 @@ def run_inline(url: str, job_id: int, processes: int,
         view = _drive(url, job_id, on_progress)
     finally:
         for process in others:
-            if view is None or view.state != DONE:  # failed or interrupted: stop the others
+            # Failed or interrupted: stop the others. Cancelled: each stops by itself at the
+            # end of its document, and records it.
+            if view is None or view.state not in (DONE, CANCELLED):
                 process.terminate()
             process.join()
+    if view.state == CANCELLED:
+        raise SibError(f"job {job_id} was cancelled (sib job retry {job_id} runs what is left)",
+                       "JOB_CANCELLED", "job")
     if view.state != DONE:
         raise SibError(f"job {job_id} failed: {view.error}", "JOB_FAILED", "job")
     return view
@@ -241,6 +272,8 @@ def _drive(url: str, job_id: int, on_progress: Callable[[jobs.JobView], None] | 
         if on_progress is not None:
             on_progress(view)
         if view.finished:
+            if view.state == CANCELLED and thread is not None:
+                thread.join()  # its task stops at the end of its document
             return view
         if thread is None or not thread.is_alive():
             # Nothing left to claim now, tasks still running elsewhere: look again later

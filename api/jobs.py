@@ -15,6 +15,18 @@ keeps renewing) → ``done``, or ``failed`` with its error. A task whose lease r
 again (its worker was killed or lost its database); after :data:`MAX_ATTEMPTS` claims it fails.
 A job is ``running`` from its first claim, ``done`` when every task is, ``failed`` as soon as
 one task fails; its tasks still queued are then left alone.
+
+Stalled, cancelled, retried. A job nobody works on any more is shown ``stalled`` (never stored:
+read from the leases, :func:`stalled_jobs`): no task of it holds a live lease, and one holds a
+lease that ran out (its worker died and no worker has taken the task over), or — for a job its
+own command runs (the ``inline`` queue of ``sib statements``), which no other worker serves —
+nothing has happened to it for a lease's length (the command was killed between two tasks and
+not run again). :func:`cancel` cancels a queued, running or stalled job: its tasks not started
+(and those of dead workers) at once; a running task at the end of the document (unit) it is
+making, once its worker sees the cancel (:data:`CANCEL_CHECK_SECONDS`). :func:`retry` queues
+again the failed, cancelled and abandoned tasks of a failed, cancelled or stalled job, for the
+workers; its done tasks are left as they are (their documents are written, their rows are
+imported), and a task run again writes what it would have written the first time.
 """
 
 from __future__ import annotations
@@ -29,11 +41,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import case, func, select, text, update
+from sqlalchemy import case, exists, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from api.job_tables import ACTIVE_STATES, DONE, FAILED, QUEUED, RUNNING, Job, JobTask
+from api.job_tables import (
+    ACTIVE_STATES,
+    CANCELLED,
+    DONE,
+    FAILED,
+    FINISHED_STATES,
+    QUEUED,
+    RUNNING,
+    Job,
+    JobTask,
+)
 from ledger.errors import Conflict, NotFound, SibError
 from ledger.service import utc_now
 
@@ -42,6 +64,13 @@ INLINE_QUEUE = "inline"
 LEASE_SECONDS = 60.0
 MAX_ATTEMPTS = 3
 ERROR_LIMIT = 4000
+# How often a running task looks whether its job was cancelled (a single-row read).
+CANCEL_CHECK_SECONDS = 0.25
+STALLED = "stalled"
+"""A job's state as it is shown when nobody works on it any more (never stored)."""
+SHOWN_STATES = (QUEUED, RUNNING, STALLED, DONE, FAILED, CANCELLED)
+JOB_ACTIVE = "JOB_ACTIVE"
+JOB_FINISHED = "JOB_FINISHED"
 
 
 # --------------------------------------------------------------------------- kinds
@@ -129,6 +158,8 @@ class JobView:
     tasks.
 
     Attributes:
+        state: as stored, except ``stalled`` for a queued or running job nobody works on
+            any more (see the module's notes).
         units_done, units_total: documents (or rows) made and to make; the job's progress.
         tasks_*: its tasks by state.
     """
@@ -153,7 +184,16 @@ class JobView:
 
     @property
     def finished(self) -> bool:
-        return self.state in (DONE, FAILED)
+        """Done, failed or cancelled (nothing more will happen to it unless retried)."""
+        return self.state in FINISHED_STATES
+
+    @property
+    def cancellable(self) -> bool:
+        return self.state in (QUEUED, RUNNING, STALLED)
+
+    @property
+    def retryable(self) -> bool:
+        return self.state in (FAILED, CANCELLED, STALLED)
 
 
 @dataclass(frozen=True)
@@ -186,32 +226,71 @@ def _progress_rows(session: Session, job_ids: Sequence[int]) -> dict[int, tuple[
     return {row[0]: tuple(int(v) for v in row[1:]) for row in rows}
 
 
-def _view(job: Job, progress: tuple[int, ...] | None) -> JobView:
+def _stalled_condition(moment: datetime) -> Any:
+    """SQL: the job (row of ``job``) is queued or running and nobody works on it any more."""
+    task = JobTask.__table__.alias("stall_task")  # type: ignore[attr-defined]
+    mine = task.c.job_id == Job.id
+    running = mine & (task.c.state == RUNNING)
+    cutoff = moment - timedelta(seconds=LEASE_SECONDS)
+    live = exists().where(running & (task.c.lease_expires_at >= moment))
+    ran_out = exists().where(running & (task.c.lease_expires_at < moment))
+    lately = exists().where(mine & ((task.c.started_at >= cutoff)
+                                    | (task.c.finished_at >= cutoff)))
+    idle_inline = (col(Job.queue) == INLINE_QUEUE) & (col(Job.created_at) < cutoff) & ~lately
+    return col(Job.state).in_(ACTIVE_STATES) & ~live & (ran_out | idle_inline)
+
+
+def stalled_jobs(session: Session, job_ids: Sequence[int],
+                 now: datetime | None = None) -> set[int]:
+    """Which of ``job_ids`` are stalled: queued or running, and no worker holds a live lease
+    on any of their tasks while one task's lease ran out (or, on the inline queue, nothing
+    happened for :data:`LEASE_SECONDS`)."""
+    if not job_ids:
+        return set()
+    return set(session.scalars(select(Job.id).where(col(Job.id).in_(job_ids),
+                                                    _stalled_condition(now or utc_now()))))
+
+
+def _view(job: Job, progress: tuple[int, ...] | None, stalled: bool = False) -> JobView:
     done, total, tasks, tasks_done, running, failed = progress or (0, 0, 0, 0, 0, 0)
-    return JobView(job.id or 0, job.kind, job.state, json.loads(job.params), job.queue,
+    return JobView(job.id or 0, job.kind, STALLED if stalled else job.state,
+                   json.loads(job.params), job.queue,
                    job.started_by, job.created_at, job.started_at, job.finished_at, job.error,
                    json.loads(job.result) if job.result else {}, done, total, tasks,
                    tasks_done, running, failed)
 
 
-def get_job(session: Session, job_id: int) -> JobView:
+def get_job(session: Session, job_id: int, now: datetime | None = None) -> JobView:
     """A job and its progress; ``JOB_NOT_FOUND`` if there is none with this id."""
-    job = session.get(Job, job_id)
+    job = session.get(Job, job_id, populate_existing=True)
     if job is None:
         raise NotFound(f"there is no job {job_id}", "JOB_NOT_FOUND", "job")
-    return _view(job, _progress_rows(session, [job_id]).get(job_id))
+    return _view(job, _progress_rows(session, [job_id]).get(job_id),
+                 job_id in stalled_jobs(session, [job_id], now))
 
 
 def list_jobs(session: Session, kind: str | None = None, state: str | None = None,
-              offset: int = 0, limit: int = 50) -> tuple[list[JobView], int]:
-    """Jobs, newest first, with their progress; and how many match in all."""
-    where = [c for c in (col(Job.kind) == kind if kind else None,
-                         col(Job.state) == state if state else None) if c is not None]
+              offset: int = 0, limit: int = 50,
+              now: datetime | None = None) -> tuple[list[JobView], int]:
+    """Jobs, newest first, with their progress; and how many match in all. ``state`` is a
+    shown state: ``stalled`` selects the stalled jobs, ``queued`` and ``running`` the others."""
+    moment = now or utc_now()
+    if state is not None and state not in SHOWN_STATES:
+        raise SibError(f"state must be one of {', '.join(SHOWN_STATES)}", "JOB_STATE_UNKNOWN",
+                       "state")
+    where = [col(Job.kind) == kind] if kind else []
+    if state == STALLED:
+        where.append(_stalled_condition(moment))
+    elif state in ACTIVE_STATES:
+        where += [col(Job.state) == state, ~_stalled_condition(moment)]
+    elif state:
+        where.append(col(Job.state) == state)
     total = session.scalar(select(func.count()).select_from(Job).where(*where)) or 0
     jobs = list(session.scalars(select(Job).where(*where).order_by(col(Job.id).desc())
                                 .offset(offset).limit(limit)))
-    progress = _progress_rows(session, [j.id or 0 for j in jobs])
-    return [_view(j, progress.get(j.id or 0)) for j in jobs], int(total)
+    ids = [j.id or 0 for j in jobs]
+    progress, stalled = _progress_rows(session, ids), stalled_jobs(session, ids, moment)
+    return [_view(j, progress.get(j.id or 0), j.id in stalled) for j in jobs], int(total)
 
 
 def job_tasks(session: Session, job_id: int) -> list[TaskView]:
@@ -324,6 +403,7 @@ def claim(session: Session, worker: str, queue: str = DEFAULT_QUEUE, job_id: int
     commits at once, so that the claim is seen by the other workers."""
     moment = now or utc_now()
     fail_abandoned(session, moment)
+    _cancel_orphans(session, moment)
     where = [col(Job.state).in_(ACTIVE_STATES),
              (col(JobTask.state) == QUEUED)
              | ((col(JobTask.state) == RUNNING) & (col(JobTask.lease_expires_at) < moment))]
@@ -407,7 +487,8 @@ def complete(session: Session, claim: Claim, result: Mapping[str, Any] | None = 
     left = session.scalar(select(func.count()).select_from(JobTask).where(
         col(JobTask.job_id) == claim.job_id, col(JobTask.state) != DONE)) or 0
     job.result = _canonical(merged) if merged else job.result
-    if left == 0 and job.state in ACTIVE_STATES:
+    # A job cancelled while its last task was finishing: nothing was left to cancel.
+    if left == 0 and job.state in (*ACTIVE_STATES, CANCELLED):
         job.state, job.finished_at = DONE, moment
     session.add(job)
     session.flush()
@@ -460,13 +541,17 @@ def release_dead_local(session: Session, job_id: int | None = None) -> int:
     where = [col(JobTask.state) == RUNNING, col(JobTask.claimed_by).startswith(prefix)]
     if job_id is not None:
         where.append(col(JobTask.job_id) == job_id)
-    dead = [task_id for task_id, worker in session.execute(
-        select(JobTask.id, JobTask.claimed_by).where(*where))
+    dead = [(task_id, state) for task_id, worker, state in session.execute(
+        select(JobTask.id, JobTask.claimed_by, Job.state)
+        .join(Job, col(Job.id) == col(JobTask.job_id)).where(*where))
         if not _alive(int(worker.split(":")[1]))]
-    if dead:
-        session.execute(update(JobTask).where(col(JobTask.id).in_(dead),
-                                              col(JobTask.state) == RUNNING)
-                        .values(state=QUEUED, claimed_by="", lease_expires_at=None))
+    for cancelled in (False, True):  # a cancelled job's task is not queued again
+        ids = [task_id for task_id, state in dead if (state == CANCELLED) == cancelled]
+        if ids:
+            session.execute(update(JobTask).where(col(JobTask.id).in_(ids),
+                                                  col(JobTask.state) == RUNNING)
+                            .values(state=CANCELLED if cancelled else QUEUED, claimed_by="",
+                                    lease_expires_at=None))
     return len(dead)
 
 
@@ -490,3 +575,111 @@ def started_by_cli() -> str:
     """Who a command-line start is recorded as: ``cli:<OS user>``, like the audit log."""
     import getpass
     return f"cli:{getpass.getuser()}"
+
+
+# --------------------------------------------------------------------------- cancel, retry
+
+class JobCancelled(SibError):
+    """Raised in a running task (by :meth:`TaskRun.advance`) once its job is cancelled: the
+    task stops after the unit it has just made."""
+
+
+def _job_for_update(session: Session, job_id: int) -> Job:
+    job = session.scalars(select(Job).where(col(Job.id) == job_id).with_for_update()
+                          .execution_options(populate_existing=True)).first()
+    if job is None:
+        raise NotFound(f"there is no job {job_id}", "JOB_NOT_FOUND", "job")
+    return job
+
+
+def _cancel_orphans(session: Session, moment: datetime) -> None:
+    """Running tasks of cancelled jobs whose workers died (their leases ran out): cancelled,
+    as a live worker would have stopped them."""
+    session.execute(update(JobTask).where(
+        col(JobTask.state) == RUNNING, col(JobTask.lease_expires_at) < moment,
+        col(JobTask.job_id).in_(select(Job.id).where(col(Job.state) == CANCELLED)))
+        .values(state=CANCELLED, finished_at=moment, lease_expires_at=None))
+
+
+def cancel(session: Session, job_id: int, now: datetime | None = None) -> JobView:
+    """Cancel a queued, running or stalled job: its tasks not started, and those whose
+    workers died, are cancelled now; a task running stops at the end of the unit it is
+    making (its worker sees the cancel within :data:`CANCEL_CHECK_SECONDS`, then records it
+    cancelled with the units it made). Cancelling a cancelled job changes nothing; a done or
+    failed one is refused ``JOB_FINISHED``."""
+    moment = now or utc_now()
+    job = _job_for_update(session, job_id)
+    if job.state == CANCELLED:
+        return get_job(session, job_id, moment)
+    if job.state not in ACTIVE_STATES:
+        raise Conflict(f"job {job_id} is already {job.state}: there is nothing left to cancel "
+                       f"(sib job retry {job_id} runs its failed tasks again)", JOB_FINISHED,
+                       "job")
+    session.execute(update(JobTask).where(
+        col(JobTask.job_id) == job_id,
+        (col(JobTask.state) == QUEUED)
+        | ((col(JobTask.state) == RUNNING) & (col(JobTask.lease_expires_at) < moment)))
+        .values(state=CANCELLED, finished_at=moment, lease_expires_at=None))
+    job.state, job.finished_at = CANCELLED, moment
+    session.add(job)
+    session.flush()
+    return get_job(session, job_id, moment)
+
+
+def retry(session: Session, job_id: int, now: datetime | None = None) -> JobView:
+    """Queue again the failed and cancelled tasks of a failed or cancelled job, and the
+    abandoned ones (lease run out) of a stalled one; its done tasks are left alone. The job
+    goes to the workers' queue (a job of ``sib statements`` too: ``sib worker``, or the
+    service's own thread on SQLite, takes it up; ``sib job retry --wait`` runs it here).
+    Retrying a job that is queued or running and not stalled changes nothing; a done job is
+    refused ``JOB_FINISHED``, and a job whose work another job started since is doing
+    (queued or running) ``JOB_ACTIVE``."""
+    moment = now or utc_now()
+    job = _job_for_update(session, job_id)
+    stalled = job_id in stalled_jobs(session, [job_id], moment)
+    if job.state == DONE:
+        raise Conflict(f"job {job_id} is done: every task of it ran; there is nothing to "
+                       "retry", JOB_FINISHED, "job")
+    if job.state in ACTIVE_STATES and not stalled:
+        return get_job(session, job_id, moment)
+    if job.state not in ACTIVE_STATES:
+        _queue_same_key(session, job.dedupe_key)
+        other = _active_with_key(session, job.dedupe_key)
+        if other is not None:
+            raise Conflict(f"job {other.id} does the same work and is {other.state}: follow "
+                           "it instead", JOB_ACTIVE, "job")
+    session.execute(update(JobTask).where(
+        col(JobTask.job_id) == job_id,
+        col(JobTask.state).in_((FAILED, CANCELLED))
+        | ((col(JobTask.state) == RUNNING) & (col(JobTask.lease_expires_at) < moment)))
+        .values(state=QUEUED, attempts=0, claimed_by="", lease_expires_at=None,
+                started_at=None, finished_at=None, units_done=0, error=""))
+    begun = session.scalar(select(func.count()).select_from(JobTask).where(
+        col(JobTask.job_id) == job_id, col(JobTask.state).in_((DONE, RUNNING)))) or 0
+    job.state = RUNNING if begun else QUEUED
+    job.started_at = job.started_at if begun else None
+    job.finished_at, job.error = None, ""
+    job.queue = DEFAULT_QUEUE
+    session.add(job)
+    session.flush()
+    return get_job(session, job_id, moment)
+
+
+def cancel_requested(session: Session, job_id: int) -> bool:
+    """Whether the job was cancelled (what a running task looks at now and then)."""
+    return session.scalar(select(Job.state).where(col(Job.id) == job_id)) == CANCELLED
+
+
+def stop_cancelled(session: Session, claim: Claim, units_done: int,
+                   now: datetime | None = None) -> None:
+    """Record that the claimed task stopped for its job's cancel, after ``units_done``
+    units; if the job was retried meanwhile, the task is queued again instead (the next
+    claim runs it from its start)."""
+    moment = now or utc_now()
+    job = _lock_job(session, claim.job_id)
+    values: dict[str, Any] = (
+        dict(state=CANCELLED, units_done=units_done, finished_at=moment, lease_expires_at=None)
+        if job.state == CANCELLED else
+        dict(state=QUEUED, units_done=0, claimed_by="", lease_expires_at=None))
+    session.execute(update(JobTask).where(_held(claim)).values(**values))
+    session.flush()

@@ -320,6 +320,17 @@ def _made_result(audited: bool) -> Callable[[World], dict[str, Any]]:
     return make
 
 
+def _own_job(w: World) -> dict[str, Any]:
+    """A statements job of the caller's own, queued on the inline queue (the service's thread
+    leaves it alone): a cancel cancels it, a retry finds it queued and changes nothing."""
+    from api.jobs import INLINE_QUEUE
+    with db.unit_of_work(w.app.state.database_url) as s:
+        job = start_statements(s, C, 2019, "u-admin", ["ja"],
+                               out=Path(f"matrix-job-{uuid.uuid4().hex[:8]}"),
+                               queue=INLINE_QUEUE)
+    return {"target": job.id}
+
+
 def _received(w: World) -> str:
     """A payment received (as admin) under a reference of its own: money a distribution may
     spend once."""
@@ -621,6 +632,11 @@ EXPECTED: dict[tuple[str, str], Row] = {
         "{Y}/statement-jobs", {"langs": ["ja"]})),
     ("GET", "/jobs"): Row(OVERSIGHT, get("/jobs")),
     ("GET", "/jobs/{job_id}"): Row(OVERSIGHT, get("/jobs/{job}")),
+    # ... and who may start one may cancel it or retry it (a queued job of each caller's own)
+    ("POST", "/jobs/{job_id}/cancel"): Row(WRITERS, post(
+        "/jobs/{target}/cancel", prepare=lambda w: _own_job(w), default={"target": 1})),
+    ("POST", "/jobs/{job_id}/retry"): Row(WRITERS, post(
+        "/jobs/{target}/retry", prepare=lambda w: _own_job(w), default={"target": 1})),
     # simulation: every figure of every party, so the roles that read everything
     ("POST", "/contracts/{contract_id}/simulations"): Row(FULL_READ, _simulate),
 }

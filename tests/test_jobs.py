@@ -62,9 +62,11 @@ def _claim(url: str, worker: str, at: datetime = T0, lease: float = 60) -> jobs.
         return jobs.claim(s, worker, lease_seconds=lease, now=at)
 
 
-def _view(url: str, job_id: int) -> jobs.JobView:
+def _view(url: str, job_id: int, at: datetime = T0) -> jobs.JobView:
+    """The job as seen at ``at`` (the tests' clock: a lease taken at T0 is live then, and a
+    job is shown ``stalled`` only once its leases ran out)."""
     with db.unit_of_work(url) as s:
-        return jobs.get_job(s, job_id)
+        return jobs.get_job(s, job_id, at)
 
 
 def test_a_job_is_claimed_task_by_task_and_done_when_its_last_task_is(url):

@@ -518,6 +518,28 @@ def kpi_audit(request: Request, session: SessionDep, user: PortalUser,
     return _see_other(f"/portal/kpi?{urlencode({'contract': contract, 'fy': fy})}")
 
 
+# --------------------------------------------------------------------------- jobs: cancel, retry
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel_job(request: Request, session: SessionDep, user: PortalUser, job_id: int,
+               form_key: FormKey, csrf: Csrf = None) -> Response:
+    """The job page's Cancel (the API's ``POST /jobs/{id}/cancel``: its roles, its audit)."""
+    from api.routes import jobs as job_routes
+    _checked(request, csrf)
+    job_routes.cancel_job(job_id, request, session, user, idempotency_key=f"portal:{form_key}")
+    return _see_other(f"/portal/jobs/{job_id}")
+
+
+@router.post("/jobs/{job_id}/retry")
+def retry_job(request: Request, session: SessionDep, user: PortalUser, job_id: int,
+              form_key: FormKey, csrf: Csrf = None) -> Response:
+    """The job page's Retry (the API's ``POST /jobs/{id}/retry``)."""
+    from api.routes import jobs as job_routes
+    _checked(request, csrf)
+    job_routes.retry_job(job_id, request, session, user, idempotency_key=f"portal:{form_key}")
+    return _see_other(f"/portal/jobs/{job_id}")
+
+
 # --------------------------------------------------------------------------- intermediary
 
 from api.portal import workflow  # noqa: E402  (its routes use the helpers above)

@@ -113,6 +113,36 @@ WORDS: dict[str, tuple[str, str]] = {
     "job_state": ("状態", "State"), "started_by": ("開始者", "Started by"),
 }
 
+# Passwords, the lead payer's view of every payer, stalled / cancelled / retried jobs.
+WORDS.update({
+    "password": ("パスワード", "Password"),
+    "code_or_password": ("パスワード、またはサインインコード（API トークン）",
+                         "Password, or a sign-in code (an API token)"),
+    "users": ("利用者", "Users"), "role": ("役割", "Role"), "scope": ("担当", "Acts for"),
+    "new_password": ("新しいパスワード", "New password"),
+    "repeat_password": ("新しいパスワード（確認）", "New password (again)"),
+    "set_password": ("パスワードを設定", "Set password"),
+    "password_rules": ("12 文字以上で、ユーザー名を含まないもの。設定すると、その利用者の"
+                       "ポータルのセッションはすべて終了します。",
+                       "At least 12 characters, not containing the user name. Setting it "
+                       "signs the user out of every portal session."),
+    "password_set": ("パスワードを設定しました", "Password set"),
+    "password_since": ("パスワード設定日時", "Password set on"),
+    "all_payers": ("全支払者（代表団体として閲覧）", "Every payer (read as the lead payer)"),
+    "read_only_view": ("閲覧のみ（承認は各団体が行います）",
+                       "Read only (each municipality approves its own notice)"),
+    "job_state:queued": ("待機中", "Queued"), "job_state:running": ("実行中", "Running"),
+    "job_state:stalled": ("停止（担当するワーカーがいません）",
+                          "Stalled (no worker is running it)"),
+    "job_state:done": ("完了", "Done"), "job_state:failed": ("失敗", "Failed"),
+    "job_state:cancelled": ("取消済", "Cancelled"),
+    "job_stalled_note": ("このジョブを実行しているワーカーがありません（停止または中断）。"
+                         "再実行すると、未完了の作業が再びキューに入ります。",
+                         "No worker is running this job any more (stopped or killed). Retry "
+                         "queues the unfinished work again."),
+    "job_cancel": ("取り消す", "Cancel"), "job_retry": ("再実行", "Retry"),
+})
+
 
 def word(key: str, lang: str) -> str:
     ja, en = WORDS.get(key, (key, key))

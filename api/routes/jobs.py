@@ -5,7 +5,9 @@ Starting is a write like any other (Idempotency-Key, audit record); starting the
 again while it is queued or running answers the same job. On SQLite the service runs the jobs
 itself, in a thread; on PostgreSQL ``sib worker`` processes do, wherever they run. Progress is
 read from the database, so a page reloaded (or a worker restarted) shows where the job is.
-The intermediary and the admin start jobs; they and the auditor see them.
+The intermediary and the admin start jobs, and cancel or retry them (``POST /jobs/{id}/cancel``,
+``/retry``: writes like any other, audited); they and the auditor see them. A job nobody works
+on any more is shown ``stalled`` (read from its tasks' leases, never stored).
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ class JobPublic(BaseModel):
 
     id: int
     kind: str
-    state: str = Field(description="queued, running, done or failed")
+    state: str = Field(description="queued, running, stalled (queued or running, but no "
+                                   "worker holds its tasks any more), done, failed or "
+                                   "cancelled")
     params: dict[str, Any]
     started_by: str
     created_at: datetime
@@ -92,7 +96,8 @@ def start_statements_job(contract_id: str, fiscal_year: ContractYear, body: Stat
 @router.get("/jobs", response_model=PageOf[JobPublic])
 def list_jobs(request: Request, session: SessionDep, user: CurrentUser, page: PageDep,
               kind: str | None = Query(None, max_length=32),
-              state: Literal["queued", "running", "done", "failed"] | None = None
+              state: Literal["queued", "running", "stalled", "done", "failed",
+                             "cancelled"] | None = None
               ) -> PageOf[JobPublic]:
     """Jobs, newest first, with their progress."""
     require(user, *READERS)
@@ -112,3 +117,29 @@ def get_job(job_id: Id, request: Request, session: SessionDep, user: CurrentUser
     if not view.finished:
         kick(_database_url(request))  # on SQLite: work left by a restart is taken up again
     return job_public(view)
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobPublic)
+def cancel_job(job_id: Id, request: Request, session: SessionDep, user: CurrentUser,
+               idempotency_key: IdemKey = None) -> Response:
+    """Cancel a queued, running or stalled job (intermediary, admin): its tasks not started
+    are cancelled at once; a running task stops at the end of the document it is writing.
+    Cancelling it again changes nothing; a done or failed job is refused 409
+    ``JOB_FINISHED``."""
+    require(user, *STARTERS)
+    return run_write(request, session, user, idempotency_key, {"job": job_id}, "job.cancel",
+                     lambda: (200, job_public(jobs.cancel(session, job_id))))
+
+
+@router.post("/jobs/{job_id}/retry", response_model=JobPublic)
+def retry_job(job_id: Id, request: Request, session: SessionDep, user: CurrentUser,
+              idempotency_key: IdemKey = None) -> Response:
+    """Queue again the failed, cancelled or abandoned tasks of a failed, cancelled or stalled
+    job (intermediary, admin); its done tasks are left as they are, and the documents it
+    writes are those a clean run writes. A done job is refused 409 ``JOB_FINISHED``; a job
+    whose work another job is doing, 409 ``JOB_ACTIVE``."""
+    require(user, *STARTERS)
+    response = run_write(request, session, user, idempotency_key, {"job": job_id},
+                         "job.retry", lambda: (200, job_public(jobs.retry(session, job_id))))
+    kick(_database_url(request))
+    return response
