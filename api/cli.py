@@ -328,6 +328,27 @@ def user_add(username: str, role: str = typer.Option(..., "--role", help=
                    " added")
 
 
+@user_app.command("password")
+@refusals_exit
+def user_password(username: str, password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="read the password from the first line of standard "
+        "input (for scripts) instead of asking for it twice")) -> None:
+    """Set a user's portal password (at least 12 characters, not containing the user name);
+    stored as a salted scrypt key. Every portal session the user has open is ended."""
+    import sys
+
+    from api import cli_audit
+    from api.users import set_password
+    if password_stdin:
+        password, repeated = sys.stdin.readline().rstrip("\r\n"), None
+    else:
+        password = typer.prompt("New password", hide_input=True)
+        repeated = typer.prompt("New password again", hide_input=True)
+    with cli_audit.unit_of_work() as session:
+        ended = set_password(session, username, password, repeated)
+    typer.echo(f"password of {username} set; {ended} portal session(s) ended")
+
+
 @token_app.command("create")
 @refusals_exit
 def token_create(username: str, days: int | None = typer.Option(

@@ -22,6 +22,9 @@ class User(SQLModel, table=True):
         role: one of ``ROLES``.
         scope: for scoped roles, the party they act for (a payer, bank or holder id; for an
             evaluator, the evaluator party of the contracts it evaluates).
+        password_hash: the portal password, if one was set (``sib user password``), as
+            ``scrypt$N$r$p$salt$key`` (``api.users.hash_password``); never the password.
+        password_set_at: when it was last set.
     """
 
     __tablename__ = "api_user"
@@ -32,6 +35,8 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=32)
     scope: str | None = Field(default=None, max_length=128)
     created_at: datetime
+    password_hash: str | None = Field(default=None, max_length=255)
+    password_set_at: datetime | None = None
 
 
 class ApiToken(SQLModel, table=True):
@@ -44,6 +49,9 @@ class ApiToken(SQLModel, table=True):
         revoked_at: set by ``sib token revoke``; a revoked token is refused from then on.
         last_used_at: when the token last authenticated a request (to the minute: it is
             written at most once a minute per token).
+        purpose: ``api`` (``sib token create``), ``portal_session`` (a portal sign-in's
+            session: revoked when the user's password changes) or ``portal_link`` (a
+            one-time sign-in link).
     """
 
     __tablename__ = "api_token"
@@ -56,6 +64,7 @@ class ApiToken(SQLModel, table=True):
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
+    purpose: str = Field(default="api", max_length=16)
 
 
 class AuditRecord(SQLModel, table=True):

@@ -1,8 +1,11 @@
-"""Users and tokens: created by ``sib user add`` / ``sib token create``; tokens stored hashed."""
+"""Users, tokens and portal passwords: created by ``sib user add`` / ``sib token create`` /
+``sib user password``; tokens stored hashed (SHA-256), passwords as salted scrypt keys."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -51,10 +54,17 @@ def add_user(session: Session, username: str, role: str, scope: str | None = Non
     return user
 
 
+API = "api"
+PORTAL_SESSION = "portal_session"
+PORTAL_LINK = "portal_link"
+TOKEN_PURPOSES = (API, PORTAL_SESSION, PORTAL_LINK)
+
+
 def create_token(session: Session, username: str, lifetime_days: int | None = None,
-                 now: datetime | None = None) -> str:
+                 now: datetime | None = None, purpose: str = API) -> str:
     """A new token for the user, valid ``lifetime_days`` (default: the settings' token
-    lifetime); returned once, stored only as its hash."""
+    lifetime); returned once, stored only as its hash. ``purpose`` says what it is for
+    (:data:`TOKEN_PURPOSES`): a portal session is ended when the user's password changes."""
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None:
         raise NotFound(f"no user {username!r}", "USER_NOT_FOUND", "username")
@@ -64,8 +74,12 @@ def create_token(session: Session, username: str, lifetime_days: int | None = No
                        "TOKEN_LIFETIME_INVALID", "days")
     token = "sib_" + secrets.token_urlsafe(32)
     moment = now or utc_now()
+    if purpose not in TOKEN_PURPOSES:
+        raise SibError(f"a token is for {', '.join(TOKEN_PURPOSES)}, not {purpose!r}",
+                       "TOKEN_PURPOSE_UNKNOWN", "purpose")
     session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), prefix=token[:12],
-                         created_at=moment, expires_at=moment + timedelta(days=days)))
+                         created_at=moment, expires_at=moment + timedelta(days=days),
+                         purpose=purpose))
     session.flush()
     return token
 
@@ -223,3 +237,121 @@ def require_evaluator_of(session: Session, user: Caller | User,
             raise Forbidden(f"{user.username} evaluates for {user.scope}, which is not an "
                             f"evaluator of {contract_id}: its results are submitted and audited "
                             "by its own evaluator", EVALUATOR_NOT_OF_CONTRACT, "contract")
+
+
+# --------------------------------------------------------------------------- passwords
+
+# scrypt at N = 2^15, r = 8, p = 3: one of the OWASP Password Storage Cheat Sheet's equivalent
+# minimum settings (32 MiB of memory; about 0.24 s on our machines), a 16-byte random salt and
+# a 32-byte key. The parameters are kept with each key, so raising them later leaves the keys
+# already stored readable.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 15, 8, 3
+SCRYPT_KEY_BYTES, SALT_BYTES = 32, 16
+SCRYPT_MAXMEM = 64 * 1024 * 1024
+PASSWORD_MIN_LENGTH = 12
+PASSWORD_MAX_LENGTH = 1024
+PASSWORD_TOO_SHORT = "PASSWORD_TOO_SHORT"
+PASSWORD_TOO_LONG = "PASSWORD_TOO_LONG"
+PASSWORD_CONTAINS_USERNAME = "PASSWORD_CONTAINS_USERNAME"
+PASSWORDS_DIFFER = "PASSWORDS_DIFFER"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, length: int) -> bytes:
+    return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p,
+                          maxmem=max(SCRYPT_MAXMEM, 256 * r * n), dklen=length)
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    """``scrypt$N$r$p$salt$key`` (salt and key in base64) of ``password``, with a fresh random
+    salt unless one is given."""
+    salt = salt if salt is not None else secrets.token_bytes(SALT_BYTES)
+    key = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_KEY_BYTES)
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(key)}"
+
+
+def password_matches(password: str, stored: str | None) -> bool:
+    """Whether ``password`` is the one ``stored`` was made from (compared in constant time).
+    With nothing stored, a key is still derived, so that a user without a password (or who
+    does not exist) takes as long to refuse as one with a wrong password."""
+    try:
+        scheme, n, r, p, salt, key = (stored or "").split("$")
+        if scheme != "scrypt":
+            raise ValueError(scheme)
+        expected = base64.b64decode(key, validate=True)
+        derived = _scrypt(password, base64.b64decode(salt, validate=True), int(n), int(r),
+                          int(p), len(expected))
+    except ValueError:
+        _scrypt(password, b"\0" * SALT_BYTES, SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_KEY_BYTES)
+        return False
+    return hmac.compare_digest(derived, expected)
+
+
+def check_new_password(username: str, password: str, repeated: str | None = None) -> None:
+    """Refuse a password shorter than :data:`PASSWORD_MIN_LENGTH` characters, absurdly long,
+    containing the user name (in any case), or not typed the same twice."""
+    problems = []
+    if repeated is not None and not hmac.compare_digest(password.encode(), repeated.encode()):
+        problems.append(Problem(PASSWORDS_DIFFER, "the two passwords typed differ",
+                                "password"))
+    if len(password) < PASSWORD_MIN_LENGTH:
+        problems.append(Problem(PASSWORD_TOO_SHORT, f"a password has at least "
+                                f"{PASSWORD_MIN_LENGTH} characters (this one has "
+                                f"{len(password)})", "password"))
+    if len(password) > PASSWORD_MAX_LENGTH:
+        problems.append(Problem(PASSWORD_TOO_LONG, f"a password has at most "
+                                f"{PASSWORD_MAX_LENGTH} characters", "password"))
+    if username.strip() and username.strip().casefold() in password.casefold():
+        problems.append(Problem(PASSWORD_CONTAINS_USERNAME, "a password must not contain the "
+                                "user name", "password"))
+    if problems:
+        raise SibError(problems)
+
+
+def set_password(session: Session, username: str, password: str,
+                 repeated: str | None = None, now: datetime | None = None) -> int:
+    """Set ``username``'s portal password (checked by :func:`check_new_password`) and end
+    every portal session the user has open, so that whoever knew the old one is signed out.
+    Returns how many sessions were ended. Does not commit."""
+    user = session.scalars(select(User).where(col(User.username) == username)).first()
+    if user is None:
+        raise NotFound(f"no user {username!r}", "USER_NOT_FOUND", "username")
+    check_new_password(username, password, repeated)
+    moment = now or utc_now()
+    user.password_hash, user.password_set_at = hash_password(password), moment
+    session.add(user)
+    ended = session.execute(update(ApiToken).where(
+        col(ApiToken.user_id) == user.id, col(ApiToken.purpose) == PORTAL_SESSION,
+        col(ApiToken.revoked_at).is_(None)).values(revoked_at=moment))
+    session.flush()
+    return int(ended.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """A user as an administrator's listing shows it (never the password)."""
+
+    username: str
+    role: str
+    scope: str | None
+    display_name: str
+    created_at: datetime
+    password_set_at: datetime | None
+
+
+def list_users(session: Session) -> list[UserRow]:
+    """Every user, by name."""
+    return [UserRow(u.username, u.role, u.scope, u.display_name, u.created_at,
+                    _aware(u.password_set_at))
+            for u in session.scalars(select(User).order_by(col(User.username)))]
+
+
+def user_with_password(session: Session, username: str, password: str) -> User | None:
+    """The user ``username`` if ``password`` is its password, else None (no such user, no
+    password set, or another password: all take the same time)."""
+    user = session.scalars(select(User).where(col(User.username) == username)).first()
+    matches = password_matches(password, user.password_hash if user is not None else None)
+    return user if user is not None and matches else None

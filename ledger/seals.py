@@ -185,7 +185,10 @@ def seal_rows(connection: Connection, key: bytes | None, table: Table, columns: 
     ids = None if row_ids is None else sorted(set(row_ids))
     if ids == []:
         return 0
-    query = select(table).order_by(table.c.id)
+    # Only the id and the deciding columns: a migration seals with the tables as they are at
+    # its revision, which may lack columns the models added later.
+    query = select(*(table.c[name] for name in dict.fromkeys(("id", *columns)))) \
+        .order_by(table.c.id)
     if ids is not None:
         query = query.where(table.c.id.in_(ids))
     rows = connection.execute(query).mappings().all()

@@ -3,9 +3,14 @@
 A session is an API token of the user (:func:`api.users.create_token`, one day long): the
 cookie holds it, :func:`api.users.token_caller` reads it back exactly as it reads a bearer
 token, and signing out revokes it (:func:`api.users.revoke_token`), so an administrator sees and
-ends portal sessions with ``sib token list`` / ``sib token revoke``. One signs in with a one-time
-link an administrator made (``sib-portal link USER``: a token consumed, that is revoked, by its
-first use) or with one of one's own API tokens (not consumed). The CSRF token of a form is an
+ends portal sessions with ``sib token list`` / ``sib token revoke``. One signs in with one's user
+name and password (``sib user password USER``, or an administrator's page of users), with a
+one-time link an administrator made (``sib portal link USER``: a token consumed, that is
+revoked, by its first use) or with one of one's own API tokens (not consumed). A session token
+is marked a portal session, so that setting the user's password ends every one of them. A
+failed sign-in counts against the address's limit; one naming a user who exists is recorded in
+the audit log (``portal.signin.refused``), one naming nobody is not (it would let anyone fill
+the log). The CSRF token of a form is an
 HMAC of the session token, so it needs no storage and a page of another site cannot know it;
 the sign-in form, before any session, uses a random cookie it must echo.
 """
@@ -19,12 +24,22 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlmodel import Session
+from sqlalchemy import select
+from sqlmodel import Session, col
 
 from api.audit_log import audit, request_id_of
 from api.deps import SessionDep
 from api.security import FailedAuthLimiter
-from api.users import Caller, create_token, revoke_token, token_caller
+from api.tables import User
+from api.users import (
+    PORTAL_LINK,
+    PORTAL_SESSION,
+    Caller,
+    create_token,
+    revoke_token,
+    token_caller,
+    user_with_password,
+)
 from ledger.errors import Forbidden, SibError
 from ledger.service import utc_now
 
@@ -74,28 +89,58 @@ def caller_of_token(session: Session, token: str) -> Caller | None:
     return caller if caller is not None and state == "active" else None
 
 
-def sign_in(request: Request, session: Session, token: str, username: str | None,
+def _as_caller(user: User) -> Caller:
+    return Caller(user.id or 0, user.username, user.role, user.scope)
+
+
+def sign_in(request: Request, session: Session, secret: str, username: str | None,
             consume: bool) -> tuple[Caller, str]:
-    """Check ``token`` (and that it is ``username``'s, when given), open a session (a new
-    token of a day) and record the sign-in; ``consume`` revokes ``token`` (a one-time link).
-    Returns the user and the session token. Commits."""
+    """Check ``secret`` — ``username``'s password, or a token (``username``'s, when one is
+    given) — open a session (a new token of a day, marked a portal session) and record the
+    sign-in; ``consume`` takes ``secret`` as a one-time link and revokes it. Returns the user
+    and the session token. Commits."""
     limiter = _limiter(request)
     client = _client(request)
     if limiter is not None:
         limiter.check(client)
-    caller = caller_of_token(session, token.strip())
-    if caller is None or (username and caller.username != username.strip()):
+    name = (username or "").strip()
+    caller: Caller | None = None
+    how = "one-time link" if consume else "token"
+    if name and not consume:
+        user = user_with_password(session, name, secret)
+        if user is not None:
+            caller, how = _as_caller(user), "password"
+    if caller is None:
+        caller = caller_of_token(session, secret.strip())
+        if caller is not None and name and caller.username != name:
+            caller = None
+    if caller is None:
         if limiter is not None:
             limiter.failed(client)
-        raise Forbidden("this sign-in link or code is unknown, used, expired or not yours: ask "
-                        "an administrator for a new link", "SIGN_IN_REFUSED", "code")
+        _record_refusal(request, session, name)
+        raise Forbidden("this user name and password, sign-in link or code is unknown, used, "
+                        "expired or not yours: try again, or ask an administrator for a new "
+                        "link", "SIGN_IN_REFUSED", "code")
     if consume:
         revoke_token(session, str(caller.token_id))
-    session_token = create_token(session, caller.username, SESSION_DAYS)
+    session_token = create_token(session, caller.username, SESSION_DAYS,
+                                 purpose=PORTAL_SESSION)
     audit(session, caller, "portal.signin", request.url.path, "", 200, request_id_of(request),
-          "one-time link" if consume else "token")
+          how)
     session.commit()
     return caller, session_token
+
+
+def _record_refusal(request: Request, session: Session, username: str) -> None:
+    """A refused sign-in naming a user who exists, in the audit log (committed now: the
+    refusal rolls the request back)."""
+    user = session.scalars(select(User).where(col(User.username) == username)).first() \
+        if username else None
+    if user is None:
+        return
+    audit(session, _as_caller(user), "portal.signin.refused", request.url.path, "", 403,
+          request_id_of(request), "wrong password or code")
+    session.commit()
 
 
 def sign_out(request: Request, session: Session, caller: Caller) -> None:
@@ -121,4 +166,4 @@ PortalUser = Annotated[Caller, Depends(portal_user)]
 
 def link_token(session: Session, username: str) -> str:
     """A one-time sign-in token for ``username`` (valid a day, revoked by its first use)."""
-    return create_token(session, username, int(LINK_LIFETIME.days))
+    return create_token(session, username, int(LINK_LIFETIME.days), purpose=PORTAL_LINK)

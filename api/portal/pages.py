@@ -518,6 +518,40 @@ def kpi_audit(request: Request, session: SessionDep, user: PortalUser,
     return _see_other(f"/portal/kpi?{urlencode({'contract': contract, 'fy': fy})}")
 
 
+# --------------------------------------------------------------------------- users (admin)
+
+@router.get("/users", response_class=HTMLResponse)
+def users_page(request: Request, session: SessionDep, user: PortalUser,
+               done: str = "") -> HTMLResponse:
+    """An administrator's list of users, with a form to set one's portal password."""
+    from api.deps import require
+    from api.users import list_users
+    require(user, "admin")
+    return render(request, "users.html", users=list_users(session), done=done)
+
+
+@router.post("/users/password")
+def set_user_password(request: Request, session: SessionDep, user: PortalUser,
+                      username: Annotated[str, Form()], password: Annotated[str, Form()],
+                      repeated: Annotated[str, Form()], form_key: FormKey,
+                      csrf: Csrf = None) -> Response:
+    """An administrator sets a user's password (as ``sib user password``): checked, stored as
+    a salted scrypt key, the user's portal sessions ended; audited. The idempotency record
+    keeps the user name only, never anything derived from the password."""
+    from api.deps import require
+    from api.users import set_password
+    from api.writes import run_write
+    _checked(request, csrf)
+    require(user, "admin")
+    run_write(request, session, user, f"portal:{form_key}", {"username": username},
+              "user.password", lambda: (200, {"username": username, "sessions_ended":
+                                              set_password(session, username, password,
+                                                           repeated)}),
+              detail=lambda body: f"{body['username']}: password set, "
+                                  f"{body['sessions_ended']} portal session(s) ended")
+    return _see_other(f"/portal/users?{urlencode({'done': username})}")
+
+
 # --------------------------------------------------------------------------- jobs: cancel, retry
 
 @router.post("/jobs/{job_id}/cancel")
