@@ -18,9 +18,11 @@ returns are then the reference's, so only the scenario's own amounts (receipts, 
 fees, the final waterfall) are computed per scenario, in integers. One departure is followed
 too (:func:`_arrears_episode`): an instalment the reference paid in full that the scenario
 can pay only in part at its fiscal year's end, the rest paid with its 遅延損害金 on the next
-day cash comes in, before anything else falls due. A scenario that breaks a condition
-otherwise is settled on the scalar path; a contract term the vectorised path does not model
-(a cash sweep) sends every scenario there.
+day cash comes in, before anything else falls due. The scenarios that break a condition
+otherwise (arrears across loans, a short payoff) are settled together by the lockstep books
+(:mod:`settlement.simulation_lockstep`: the scalar books' steps over arrays of scenarios); a
+contract term neither path models (a cash sweep, a class's own return rule) sends every
+scenario to the scalar books.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from settlement.simulation_books import (
     run_books,
     schedules_of,
 )
+from settlement.simulation_lockstep import books_lockstep, lockstep_support
 from settlement.simulation_payouts import Payouts
 from settlement.unit_returns import RateSchedule
 from settlement.waterfall import Claim, losses, run_waterfall
@@ -69,6 +72,8 @@ class MoneyResults:
         provider_fees: provider → outcome-linked fees paid.
         scalar_runs: how many scenarios the scalar path settled, and why the vectorised
             path was not used for all.
+        lockstep_run_ids: the scenarios that left the reference and were settled by the
+            lockstep books (:mod:`settlement.simulation_lockstep`).
     """
 
     runs: int
@@ -91,6 +96,7 @@ class MoneyResults:
     scalar_runs: int = 0
     scalar_reasons: list[str] = field(default_factory=list)
     scalar_run_ids: list[int] = field(default_factory=list)
+    lockstep_run_ids: list[int] = field(default_factory=list)
 
 
 def _z(runs: int) -> Ints:
@@ -249,15 +255,28 @@ def books_vectorised(contract: Contract, plans: Sequence[YearPlan], payouts: Pay
         ok[:] = False  # the reference's own payoff fell short: nothing to follow
     _copy_reference(contract, ref, log, ok, out)
     fallback = [int(r) for r in np.nonzero(~ok)[0]]
+    _reset(out, ~ok)
+    out.lockstep_run_ids = []
+    if fallback and not lockstep_support(contract, plans, _largest_receipt(payouts)):
+        # The scenarios that leave the reference (arrears across loans, a short payoff):
+        # their books step by step, all together.
+        books_lockstep(contract, plans, payouts, subscriptions, out,
+                       np.asarray(fallback, dtype=np.int64), rates, cache)
+        out.lockstep_run_ids = fallback
+        fallback = []
     out.scalar_runs = len(fallback)
     out.scalar_run_ids = fallback
-    _reset(out, ~ok)
     if fallback:
         out.scalar_reasons = ["a scenario's cash differs from the reference's where it "
                               "decides a payment"]
         books_scalar(contract, plans, payouts, subscriptions, rates, only=fallback, out=out,
                      cache=cache, kpi_values=kpi_values)
     return out
+
+
+def _largest_receipt(payouts: Payouts) -> int:
+    return max((int(a.max()) for by_year in payouts.spv_due.values() for a in by_year.values()
+                if len(a)), default=0)
 
 
 def _reset(out: MoneyResults, runs: Bools) -> None:

@@ -133,12 +133,14 @@ def test_every_year_drawn_the_fallback_agrees_with_the_scalar_books(contract):
     """From FY2019 on, early shortfalls differ between scenarios. A scenario short only on
     the Yamaguchi instalment of 31 March 2021 (paid in full in the reference) pays the rest
     with its default interest on 20 May 2021 and is followed on the vectorised path; one
-    short earlier (several instalments in arrears) is settled by the scalar books. The
-    figures are the scalar books' either way."""
+    short earlier (several instalments in arrears) is settled by the lockstep books
+    (settlement.simulation_lockstep), none by the scalar books. The figures are the scalar
+    books' either way."""
     assumptions, _ = validate_assumptions(wide_assumptions(contract, "0.6"), contract)
     sim, problems = simulate(contract, assumptions, 40, seed=3)
     assert sim is not None, problems
-    assert 0 < sim.money.scalar_runs < sim.runs
+    assert sim.money.scalar_runs == 0
+    assert 0 < len(sim.money.lockstep_run_ids) < sim.runs
     scalar = books_scalar(contract, sim.plans, sim.payouts, _subscriptions(contract))
     for name in ("loan_paid", "loan_short", "loan_overdue", "loan_written_down",
                  "loan_interest_unpaid", "class_flows", "class_returns",
@@ -148,7 +150,7 @@ def test_every_year_drawn_the_fallback_agrees_with_the_scalar_books(contract):
     # Some scenario followed on the vectorised path was short on 31 March 2021.
     short = scalar.loan_short["loan-yamaguchi"][date(2021, 3, 31)]
     followed = np.ones(sim.runs, dtype=bool)
-    followed[sim.money.scalar_run_ids] = False
+    followed[sim.money.lockstep_run_ids] = False
     assert (short & followed).any()
 
 
@@ -279,35 +281,43 @@ def db_scenarios(contract, tmp_path_factory):
 
 def test_chosen_scenarios_equal_what_the_services_post_in_the_ledger(contract, db_scenarios):
     sim, scenarios = db_scenarios
-    money = sim.money
     losses = 0
     for run, posted in scenarios:
-        for payer in contract.payer_ids:
-            for year in contract.fiscal_years:
-                assert int(sim.payouts.due[payer][year][run]) == posted["due"][(payer, year)], \
-                    (run, payer, year)
-                assert int(sim.payouts.grant[payer][year][run]) == \
-                    posted["grant"][(payer, year)], (run, payer, year)
-        for loan in contract.loans:
-            simulated = {y: int(v[run]) for y, v in money.loan_paid[loan.id].items()
-                         if v[run]}
-            assert simulated == posted["loan_paid"][loan.id], (run, loan.id)
-            assert int(money.loan_written_down[loan.id][run]) == \
-                posted["written_down"][loan.id], (run, loan.id)
-            assert int(money.loan_interest_unpaid[loan.id][run]) == \
-                posted["interest_unpaid"][loan.id], (run, loan.id)
-            assert sorted(d for d, v in money.loan_short[loan.id].items() if v[run]) == \
-                posted["short"][loan.id], (run, loan.id)
-            losses += posted["written_down"][loan.id]
-        assert int(money.class_returns[UNITS][run]) == posted["returns"], run
-        assert int(money.class_paid_in[UNITS][run]) == posted["paid_in"], run
-        assert int(money.class_capital_back[UNITS][run]) == posted["capital_back"], run
-        assert int(money.class_written_down[UNITS][run]) == posted["class_written_down"], run
-        losses += posted["class_written_down"]
-        for provider, fee in posted["fees"].items():
-            assert int(money.provider_fees[provider][run]) == fee, (run, provider)
+        losses += assert_posted(contract, sim, run, posted)
     # The chosen scenarios include a loss, so the write-down path is held to the ledger too.
     assert losses > 0
+
+
+def assert_posted(contract, sim, run: int, posted: dict) -> int:
+    """Every figure the simulation records for scenario ``run`` is what the ledger says
+    (``posted``: :func:`ledger_figures`); returns the principal the ledger wrote down."""
+    money = sim.money
+    losses = 0
+    for payer in contract.payer_ids:
+        for year in contract.fiscal_years:
+            assert int(sim.payouts.due[payer][year][run]) == posted["due"][(payer, year)], \
+                (run, payer, year)
+            assert int(sim.payouts.grant[payer][year][run]) == \
+                posted["grant"][(payer, year)], (run, payer, year)
+    for loan in contract.loans:
+        simulated = {y: int(v[run]) for y, v in money.loan_paid[loan.id].items()
+                     if v[run]}
+        assert simulated == posted["loan_paid"][loan.id], (run, loan.id)
+        assert int(money.loan_written_down[loan.id][run]) == \
+            posted["written_down"][loan.id], (run, loan.id)
+        assert int(money.loan_interest_unpaid[loan.id][run]) == \
+            posted["interest_unpaid"][loan.id], (run, loan.id)
+        assert sorted(d for d, v in money.loan_short[loan.id].items() if v[run]) == \
+            posted["short"][loan.id], (run, loan.id)
+        losses += posted["written_down"][loan.id]
+    assert int(money.class_returns[UNITS][run]) == posted["returns"], run
+    assert int(money.class_paid_in[UNITS][run]) == posted["paid_in"], run
+    assert int(money.class_capital_back[UNITS][run]) == posted["capital_back"], run
+    assert int(money.class_written_down[UNITS][run]) == posted["class_written_down"], run
+    losses += posted["class_written_down"]
+    for provider, fee in posted["fees"].items():
+        assert int(money.provider_fees[provider][run]) == fee, (run, provider)
+    return losses
 
 
 def test_a_residual_to_the_payers_is_refunded_as_the_services_refund_it(contract, tmp_path):
