@@ -42,5 +42,7 @@ def install(app: FastAPI) -> None:
 
     docs.install(app)
     portal = portal_app(app)
+    from api.portal import simulation_pages
+    portal.include_router(simulation_pages.router)  # the outcome simulation (issue 16)
     app.mount("/portal", portal, name="portal")
     app.add_middleware(RootToPortal)
