@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from contracts.chart import provider_payee
 from contracts.model import Contract, Tranche
@@ -39,6 +39,7 @@ from investors.tables import Holder, HolderPayment, Subscription
 from investors.trace_text import JAPANESE_WORDS, TraceStyle, trace_text
 from ledger import read
 from ledger.errors import NotFound
+from ledger.money import HOME_CURRENCY
 from ledger.service import get_book
 from settlement.budget import budget_year, due_on, planned_by_budget_year
 from settlement.close import build_pack
@@ -223,7 +224,7 @@ def _loan_section(session: Session, ctx: Context, loan: Any) -> sd.LoanSection:
         loan_id=loan.id, name=_loan_name(ctx.contract, loan),
         commitment_minor=loan.commitment_minor,
         interest_rate_percent=loan.rate_annual * 100,
-        day_count=_day_count(loan, ctx.contract.currency == "JPY"),
+        day_count=_day_count(loan, ctx.contract.currency == HOME_CURRENCY),
         opening_balance_minor=year.opening_minor,
         draws=tuple(sd.LoanDraw(on, amount) for on, amount in year.draws),
         principal_repaid_minor=year.repaid_minor + year.other_minor,
@@ -301,6 +302,7 @@ def payment_notice(session: Session, ctx: Context, payer: str,
         amount_due_minor=owed.due_minor if owed else spv.receivable_minor,
         tax_included=owed.tax_included if owed else spv.tax_included,
         grant_covered_minor=0 if owed else spv.grant_minor,
+        grant_applies=any(payer in g.subsidises for g in c.grants),
         due_on=due_on(c, ctx.fiscal_year),
         paid_to_date_minor=paid_before,
         authorisation=sd.BudgetAuthorisation(
@@ -472,8 +474,8 @@ def investor_statements(session: Session, ctx: Context,
         codes, holders = sorted(set(holder_codes)), {}
         for start in range(0, len(codes), _SLICE):
             holders.update((h.id, h) for h in session.scalars(
-                holder_query.where(Holder.code.in_(codes[start:start + _SLICE]))))
-    ids = sorted(holders)
+                holder_query.where(col(Holder.code).in_(codes[start:start + _SLICE]))))
+    ids = sorted(id_ for id_ in holders if id_ is not None)
     # Plain rows, not ORM objects: twenty thousand holders' worth of them. (SQLModel sets a
     # table model's __table__ without declaring it to type checkers.)
     subs: dict[tuple[int, str], list[Any]] = defaultdict(list)
@@ -486,8 +488,8 @@ def investor_statements(session: Session, ctx: Context,
         pay_query = select(HolderPayment.__table__).where(  # type: ignore[attr-defined]
             HolderPayment.contract_id == c.id, HolderPayment.paid_on <= ctx.end_on)
         if holder_codes is not None:
-            sub_query = sub_query.where(Subscription.holder_id.in_(chunk))
-            pay_query = pay_query.where(HolderPayment.holder_id.in_(chunk))
+            sub_query = sub_query.where(col(Subscription.holder_id).in_(chunk))
+            pay_query = pay_query.where(col(HolderPayment.holder_id).in_(chunk))
         for s in session.execute(sub_query):
             subs[(s.holder_id, s.unit_class)].append(s)
         for p in session.execute(pay_query.order_by(HolderPayment.paid_on, HolderPayment.id)):
@@ -584,4 +586,5 @@ def year_end_report(session: Session, ctx: Context) -> sd.YearEndReport:
         kpi_results=kpi_results(session, ctx),
         trial_balance=tuple(sd.TrialBalanceRow(r.code, sd.Text(r.name_ja, r.name_en),
                                                r.debit_minor, r.credit_minor)
-                            for r in tb.rows if r.debit_minor or r.credit_minor))
+                            for r in tb.rows if r.debit_minor or r.credit_minor),
+        has_grants=bool(c.grants))

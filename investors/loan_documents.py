@@ -27,7 +27,7 @@ from investors.statement_data import DocumentHeader
 from investors.trace_text import TraceStyle, trace_text
 from ledger import read
 from ledger.errors import NotFound, SibError
-from ledger.money import amount_text
+from ledger.money import HOME_CURRENCY, amount_text
 from settlement.debt_service import find_loan, read_record, read_state
 from settlement.servicing import Instalment, LoanState, loan_state, owed_on
 from settlement.trace import Figure, Phrase, Step, Trace
@@ -63,7 +63,8 @@ def _parties(contract: Contract, loan: Loan) -> ld.LoanParties:
         lender=docs._party(contract, loan.lender), borrower=docs._party(contract, loan.borrower),
         rate_annual=Fraction(loan.rate_annual),
         default_rate_annual=None if default is None else Fraction(default),
-        day_count=docs._day_count(loan), commitment_minor=loan.commitment_minor)
+        day_count=docs._day_count(loan, contract.currency == HOME_CURRENCY),
+        commitment_minor=loan.commitment_minor)
 
 
 def _loan(ctx: docs.Context, loan_id: str) -> Loan:

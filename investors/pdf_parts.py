@@ -3,6 +3,7 @@ title and the table of KPI results."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -18,15 +19,29 @@ from investors.formatting import (
 )
 from investors.pdf_layout import CellText, Column, Row, Table, fields, table
 from investors.statement_data import DocumentHeader, KpiResult, Text
+from ledger.money import HOME_CURRENCY
+
+# A Japanese term in brackets after an English label ("Budget authorisation (債務負担行為)"):
+# it helps a reader in Japan and means nothing to one abroad.
+_JAPANESE_GLOSS = re.compile(r"\s*\((?=[^)]*[\u3040-\u30ff\u3400-\u9fff])[^)]*\)")
 
 
 @dataclass(frozen=True)
 class DocumentFormat:
-    """Formatting for one document: its language, currency and fiscal-year start."""
+    """Formatting for one document: its language, currency and fiscal-year start.
+
+    A contract in another currency than the yen is not a Japanese contract: its English
+    documents carry no Japanese glosses after the labels and no Japanese originals after the
+    names."""
 
     lang: str
     currency: str
     start_month: int = 4
+
+    @property
+    def abroad(self) -> bool:
+        """An English document of a contract outside Japan (not in yen)."""
+        return self.lang == "en" and self.currency != HOME_CURRENCY
 
     def amount(self, amount_minor: int) -> str:
         return format_amount(amount_minor, self.currency, self.lang)
@@ -39,14 +54,17 @@ class DocumentFormat:
                                   with_western=self.lang == "ja")
 
     def label(self, key: str) -> str:
-        return label(key, self.lang)
+        text = label(key, self.lang)
+        return _JAPANESE_GLOSS.sub("", text) if self.abroad else text
 
     def name(self, text: Text | None) -> str:
-        return "" if text is None else text.with_original(self.lang)
+        if text is None:
+            return ""
+        return text.get(self.lang) if self.abroad else text.with_original(self.lang)
 
     def names(self, text: Text | None) -> tuple[str, ...]:
         """For a table cell: the name with its Japanese original, or the name alone."""
-        return ("",) if text is None else (text.with_original(self.lang), text.get(self.lang))
+        return ("",) if text is None else (self.name(text), text.get(self.lang))
 
 
 def document_format(header: DocumentHeader, lang: str) -> DocumentFormat:

@@ -185,16 +185,18 @@ def _earned_table(data: PaymentNotice, fmt: DocumentFormat) -> Table:
 
 def _totals_table(data: PaymentNotice, fmt: DocumentFormat) -> Table:
     """Total earned, its consumption tax at the contract's rate (none where none applies),
-    the amount due and the grant's part."""
+    the amount due and the grant's part (where a grant subsidises the payer)."""
     rows = [[fmt.label("earned_total_included" if data.tax_included and data.tax_rate
                        is not None else "earned_total"), fmt.amount(data.earned_total_minor)]]
     if data.tax_rate is not None:
         rows.append([_with_rate(data, fmt, "consumption_tax_included" if data.tax_included
                                 else "consumption_tax"), fmt.amount(data.consumption_tax_minor)])
+    grant = [[fmt.label("grant_covered"), fmt.amount(data.grant_covered_minor)]] \
+        if data.grant_applies or data.grant_covered_minor else []
     return table(
         [Column(fmt.label("total"), 4.5), Column(fmt.label("amount"), 2.6, "right")], rows,
         [fmt.label("amount_due"), fmt.amount(data.amount_due_minor)], size=9.0,
-        trailing=[[fmt.label("grant_covered"), fmt.amount(data.grant_covered_minor)]])
+        trailing=grant)
 
 
 def _authorisation_blocks(data: PaymentNotice, fmt: DocumentFormat) -> list[Block]:

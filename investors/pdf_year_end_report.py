@@ -32,11 +32,13 @@ def _sum_row(rows: Sequence[object], names: Sequence[str], fmt: DocumentFormat,
 
 
 def _payers_table(data: YearEndReport, fmt: DocumentFormat) -> Table:
-    names = ("authorised_minor", "earned_minor", "paid_minor", "outstanding_minor",
-             "grant_covered_minor")
+    """Each payer's year; the grant-covered part only where a grant applies."""
+    keys = ("authorised", "earned", "paid", "outstanding") + (
+        ("grant_covered",) if data.has_grants or column_total(
+            data.payers, "grant_covered_minor") else ())
+    names = tuple(f"{k}_minor" for k in keys)
     return table([Column(fmt.label("payer"), 2.2)] + [
-        Column(fmt.label(k), 1.2, "right")
-        for k in ("authorised", "earned", "paid", "outstanding", "grant_covered")],
+        Column(fmt.label(k), 1.2, "right") for k in keys],
         [[fmt.names(r.payer.name)] + [fmt.amount(getattr(r, n)) for n in names]
          for r in data.payers], _sum_row(data.payers, names, fmt), size=7.5)
 

@@ -516,6 +516,8 @@ class PaymentNotice:
             added on top, or (``tax_included``) the part of the earned total that is tax.
         amount_due_minor: earned total plus consumption tax added on top (tax included: the
             earned total).
+        grant_applies: whether a grant of the contract subsidises this payer at all (the
+            grant-covered line is printed only then).
         grant_covered_minor: the part the national grant subsidises (for the payer's records;
             the payer still pays the whole amount due).
         due_on: payment due date.
@@ -550,6 +552,7 @@ class PaymentNotice:
     tax_rate: Decimal | None
     remit_to: RemitAccount | None
     tax_included: bool = False
+    grant_applies: bool = True
 
     def __post_init__(self) -> None:
         lines_total = sum(line.earned_minor for line in self.earned_lines)
@@ -723,6 +726,8 @@ class YearEndReport:
         investor_classes: every investor class.
         kpi_results: the year's audited KPI results (the achievement chart).
         trial_balance: the project book's trial balance at year end; it balances.
+        has_grants: whether a grant subsidises any payer (the grant-covered column is
+            printed only then).
     """
 
     kind: ClassVar[str] = "year_end_report"
@@ -734,6 +739,7 @@ class YearEndReport:
     investor_classes: tuple[InvestorClassRow, ...]
     kpi_results: tuple[KpiResult, ...]
     trial_balance: tuple[TrialBalanceRow, ...]
+    has_grants: bool = True
 
     def __post_init__(self) -> None:
         debits = column_total(self.trial_balance, "debit_minor")

@@ -379,6 +379,23 @@ def test_dollars_read_as_dollars(world):
     assert "FY2026" in english and "FY2025" not in english
 
 
+@pytest.mark.parametrize("contract", [G, U])
+def test_english_documents_of_a_contract_abroad_carry_no_japanese(world, contract):
+    """Issue 12, item 7: a contract outside Japan reads in plain English — no 債務負担行為
+    after "Budget authorisation", no 片端 in a loan's day count, no Japanese original after a
+    name (the contracts give Japanese names too), on every English document of the year. A
+    grant-covered line only where a grant subsidises the payer (neither contract has one)."""
+    _, out = world[contract]
+    japanese = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff01-\uff5e]+")
+    english = [(name, text) for name, text in _pdf_texts(out) if name.endswith(".en.pdf")]
+    assert len(english) >= 4  # notices, lender statement, confirmation, year-end report
+    for name, text in english:
+        assert not japanese.search(text), (name, japanese.findall(text))
+        assert "grant-covered" not in text, name
+    notices = [text for name, text in english if "notices" in name]
+    assert notices and all("Budget authorisation" in text for text in notices)
+
+
 def test_a_payment_above_what_is_owed_is_refused_in_dollars(world):
     # After both payments the state owes nothing more: $519,810.75 − $519,710.75 − $100.00.
     # A further $200.00 is refused, and the refusal should say so in dollars.
