@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -146,10 +146,13 @@ def steps(session: Session, c: Contract, fy: int) -> tuple[list[Step], dict[str,
         opened.append(Step(s.key, s.done, s.enabled and before_done, s.who, s.at, s.note,
                            s.amount_minor))
         before_done = before_done and s.done
+    # The forms' suggested dates, from the contract's own year end (31 March: 20 and 29 May,
+    # inside the closing period; a June year end: 19 and 28 August).
+    year_end = c.fiscal_year_bounds(fy)[1]
     figures = {"payers": payers, "reference": reference, "received_from": received_from,
                "waterfall_on": waterfall_on,
-               "receive_on": next_business_day(date(fy + 1, 5, 20)),
-               "distribute_on": next_business_day(date(fy + 1, 5, 29)),
+               "receive_on": next_business_day(year_end + timedelta(days=50)),
+               "distribute_on": next_business_day(year_end + timedelta(days=59)),
                "due_on": due_on(c, fy), "final": fy == c.last_fiscal_year}
     return opened, figures
 
