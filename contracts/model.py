@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    StrictBool,
     ValidatorFunctionWrapHandler,
     model_serializer,
     model_validator,
@@ -492,6 +493,12 @@ class Contract(_Frozen):
         rounding: the rounding policy for payments and splits.
         parties: everyone involved; roles say what each does.
         payers: outcome payers in order (the first is the lead payer).
+        lead_payer_sees_all_payers: whether the lead payer (the first of ``payers``, the
+            representative municipality) may read every payer's share of the contract — each
+            one's 債務負担行為 table, payment notices and KPI results — read-only (default
+            false: each payer sees its own only). It grants reading, never acting: each payer
+            still inspects and approves its own notice, pays with its own Zengin file and
+            records its own donations. Needs at least two payers.
         payer_shares: how payments are split between payers (None: a single payer pays all).
         providers: fee terms of service providers and sub-providers.
         cohorts: participant groups served by distinct programmes.
@@ -526,6 +533,11 @@ class Contract(_Frozen):
     rounding: RoundingPolicy = RoundingPolicy()
     parties: tuple[Party, ...] = Field(min_length=1)
     payers: tuple[Payer, ...] = Field(min_length=1)
+    lead_payer_sees_all_payers: StrictBool = Field(
+        default=False,
+        description="Whether the lead payer (the first of payers) may read every payer's "
+                    "債務負担行為 table, payment notices and KPI results, read-only; each "
+                    "payer still approves and pays its own. Default false.")
     payer_shares: PayerShares | None = None
     providers: tuple[ProviderTerms, ...] = ()
     cohorts: tuple[Cohort, ...] = ()

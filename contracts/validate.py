@@ -32,7 +32,8 @@ from ledger.errors import Problem
 _LIST_SECTIONS = frozenset({"parties", "payers", "providers", "cohorts", "instruments", "kpis",
                             "tranches", "amendments"})
 _OPTIONAL_SECTIONS = frozenset({"version", "description", "fiscal_year_start_month",
-                                "fiscal_year_named_by", "rounding", "payer_shares", "providers",
+                                "fiscal_year_named_by", "rounding", "payer_shares",
+                                "lead_payer_sees_all_payers", "providers",
                                 "cohorts", "instruments", "kpis", "tranches", "caps",
                                 "consumption_tax", "waterfall", "amendments"})
 _PLACEHOLDER_TEXT = frozenset({"name_ja", "name_en"})

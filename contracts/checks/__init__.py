@@ -22,6 +22,7 @@ from contracts.checks.payments import (
     check_authorisations,
     check_caps,
     check_kpis,
+    check_lead_payer_view,
     check_liabilities,
     check_payer_shares,
     check_tax,
@@ -42,9 +43,9 @@ Check = Callable[[Contract, Known], list[Problem]]
 
 STRUCTURAL_CHECKS: tuple[Check, ...] = (
     check_term, check_duplicate_ids, check_references, check_roles, check_invoice_numbers,
-    check_payer_shares, check_authorisations, check_kpis, check_tranches, check_caps,
-    check_instruments, check_providers, check_waterfall, check_amendments, check_tax,
-    check_residual,
+    check_payer_shares, check_lead_payer_view, check_authorisations, check_kpis,
+    check_tranches, check_caps, check_instruments, check_providers, check_waterfall,
+    check_amendments, check_tax, check_residual,
 )
 
 # Problems after which the maxima per payer cannot be computed meaningfully.

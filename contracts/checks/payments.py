@@ -38,6 +38,18 @@ def check_payer_shares(contract: Contract, known: Known) -> list[Problem]:
     return _schedule(contract, known, shares)
 
 
+def check_lead_payer_view(contract: Contract, known: Known) -> list[Problem]:
+    """LEAD_PAYER_VIEW_SINGLE_PAYER: the lead payer's view of every payer is granted only
+    where there are other payers to see."""
+    if not contract.lead_payer_sees_all_payers or "payers" in known.pruned \
+            or len(set(contract.payer_ids)) > 1:
+        return []
+    return [problem("LEAD_PAYER_VIEW_SINGLE_PAYER",
+                    f"{name_of(contract, contract.payer_ids[0])} is the only payer: there is no "
+                    "other payer for it to see (remove lead_payer_sees_all_payers)",
+                    "lead_payer_sees_all_payers")]
+
+
 def _membership(contract: Contract, known: Known, table: dict[str, object],
                 path: str) -> list[Problem]:
     problems = [problem("UNKNOWN_PAYER", f"'{payer}' has a share but is not one of the payers",
