@@ -12,7 +12,12 @@ posting order, each loan's record, the receipts and what distributions applied o
 differs is only where the facts are kept: lists here, postings there. Nothing is written.
 
 The order of the steps of a year is the one ``make demo`` follows (:class:`YearPlan`), and
-acceptance 1 of issue 16 holds this module to what the services post.
+acceptance 1 of issue 16 holds this module to what the services post. Where a service refuses
+a step, the books do what the ledger then holds: a year's fixed fees the cash does not cover
+are not paid (``BALANCE_LIMIT_EXCEEDED``; recorded as :class:`UnpaidFee`, a funding gap), and
+every later figure follows from the cash kept. The books' cash is the cash account less what
+is owed to unit holders, which is the cash account itself once the holders are paid on the
+distribution's date and the tax withheld is paid over, as ``make demo`` does.
 """
 
 from __future__ import annotations
@@ -23,11 +28,17 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from contracts.instruments import Loan
+from contracts.instruments import Loan, ReturnTerms
 from contracts.model import Contract
 from ledger.errors import Problem
 from ledger.rounding import round_minor
-from settlement.class_returns import ClassFacts, class_claims, residual_split
+from settlement.class_returns import (
+    ClassFacts,
+    Measure,
+    class_claims,
+    residual_split,
+    year_measures,
+)
 from settlement.schedules import Schedule
 from settlement.servicing import (
     Due,
@@ -129,8 +140,41 @@ class _Receipt:
 
 Source = tuple[str, str, int] | None
 """Where a cash move's amount comes from: ``("receipt", payer, fiscal year)``,
-``("provider_fee", provider, fiscal year)``, ``("final", "", 0)`` for the final waterfall's
-allocations; None for an amount every scenario shares once the loans' records agree."""
+``("provider_fee", provider, fiscal year)``, ``("fixed_fee", provider, fiscal year)`` (paid
+only where the vehicle's cash covers the year's fixed fees), ``("final", "", 0)`` for the
+final waterfall's allocations; None for an amount every scenario shares once the loans'
+records agree."""
+
+
+@dataclass(frozen=True)
+class UnpaidFee:
+    """A provider's fixed fee the vehicle could not pay on its date: ``sib money fees`` was
+    refused (the cash account may not go below zero, ``BALANCE_LIMIT_EXCEEDED``) and nothing
+    of the year's fees was posted. The fee stays owed to the provider: no later step of the
+    services pays it (the waterfall's ``provider_fees`` are the outcome shares), so it is a
+    funding gap the intermediary must arrange outside the vehicle's books."""
+
+    provider: str
+    fiscal_year: int
+    due_on: date
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class FeeRecord:
+    """The year's fixed-fee command in the books: the fees it would post (in the contract's
+    order of providers), whether the cash covered them and so they were paid, and how many
+    cash moves were in the books before it."""
+
+    fiscal_year: int
+    on: date
+    moves_before: int
+    fees: tuple[tuple[str, int], ...]
+    paid: bool
+
+    @property
+    def total_minor(self) -> int:
+        return sum(amount for _, amount in self.fees)
 
 
 @dataclass(frozen=True)
@@ -178,11 +222,15 @@ class DistributionRecord:
 @dataclass
 class BooksLog:
     """What the books did, kept for the vectorised path: every cash move in posting order
-    with its source, every service day that owed something, every distribution."""
+    with its source, every service day that owed something, every distribution, every
+    year's fixed-fee command, and (``events``) the last three in the order the books met
+    them."""
 
     moves: list[tuple[date, int, Source]] = field(default_factory=list)
     service_days: list[ServiceRecord] = field(default_factory=list)
     distributions: list[DistributionRecord] = field(default_factory=list)
+    fee_days: list[FeeRecord] = field(default_factory=list)
+    events: list[ServiceRecord | DistributionRecord | FeeRecord] = field(default_factory=list)
 
 
 @dataclass
@@ -232,13 +280,18 @@ class ClassOutcome:
 
 @dataclass
 class BooksOutcome:
-    """Everything the scenario's books say at the end."""
+    """Everything the scenario's books say at the end.
+
+    Attributes:
+        fees_unpaid: the fixed fees the vehicle's cash did not cover on their date.
+    """
 
     loans: dict[str, LoanOutcome]
     classes: dict[str, ClassOutcome]
     provider_fees_minor: dict[str, int]
     cash_left_minor: int
     residual_to_payers: dict[str, int] = field(default_factory=dict)
+    fees_unpaid: list[UnpaidFee] = field(default_factory=list)
 
 
 class ScenarioBooks:
@@ -298,12 +351,30 @@ class ScenarioBooks:
         outcome.flows.append((subscription.on, -subscription.amount_minor))
         self._cash(subscription.on, subscription.amount_minor)
 
-    def pay_fixed_fees(self, fiscal_year: int, on: date) -> None:
-        """The fixed fees the SPV pays (a provider paid by a municipality is not its cash)."""
-        for provider in self.contract.providers:
-            fee = provider.fixed_by_year_minor.get(fiscal_year)
-            if fee and provider.paid_by not in self.contract.payer_ids:
-                self._cash(on, -fee)
+    def pay_fixed_fees(self, fiscal_year: int, on: date) -> bool:
+        """:func:`settlement.payments.pay_fixed_fees`: the year's fixed fees the SPV pays (a
+        provider paid by a municipality is not its cash), posted one by one in one command
+        against the cash account, which may not go below zero. The ledger checks each entry
+        against the balance of every entry already posted, whatever its date (the draws of
+        later dates included) — here the sum of the books' moves; one fee the balance does
+        not cover refuses the command, and the fees posted before it in the same command go
+        with it. So the year's fees are paid all together where the cash covers their total,
+        else none is (each recorded unpaid). False when refused."""
+        fees = fixed_fees_of(self.contract, fiscal_year)
+        if not fees:
+            return True
+        total = sum(amount for _, amount in fees)
+        paid = total <= self.free_cash()
+        if self.log is not None:
+            record = FeeRecord(fiscal_year, on, len(self.moves), fees, paid)
+            self.log.fee_days.append(record)
+            self.log.events.append(record)
+        for party, amount in fees:
+            if paid:
+                self._cash(on, -amount, ("fixed_fee", party, fiscal_year))
+            else:
+                self.outcome.fees_unpaid.append(UnpaidFee(party, fiscal_year, on, amount))
+        return paid
 
     def receive(self, payer: str, fiscal_year: int, on: date, amount_minor: int) -> None:
         if amount_minor <= 0:
@@ -366,10 +437,12 @@ class ScenarioBooks:
         available = self.available_cash(on)
         paid, _ = pay(available, owed)
         if self.log is not None:
-            self.log.service_days.append(ServiceRecord(
+            service_record = ServiceRecord(
                 on, len(self.moves), sum(d.amount_minor for d in owed), available,
                 sum(a for _, a in paid), on not in self._due_dates, tuple(owed),
-                tuple(paid)))
+                tuple(paid))
+            self.log.service_days.append(service_record)
+            self.log.events.append(service_record)
         for due, amount in paid:
             self.loans[due.loan_id].payments.append(Payment(on, due.component, amount,
                                                             due.due_on))
@@ -449,13 +522,15 @@ class ScenarioBooks:
                                       ("provider_fee", allocation.claim.instrument, fiscal_year)
                                       if allocation.claim.step == "provider_fees" else None)
         if self.log is not None:
-            self.log.distributions.append(DistributionRecord(
+            distribution_record = DistributionRecord(
                 on, fiscal_year, final, moves_before, received, sum(per_payer.values()),
                 {a.claim.instrument: a.claim.amount_minor for a in result.allocations
                  if a.claim.step == "investor_returns"},
                 {a.claim.instrument: a.paid_minor for a in result.allocations
                  if a.claim.step == "investor_returns"},
-                tuple(c for c in claims if c.step != "provider_fees") if final else ()))
+                tuple(c for c in claims if c.step != "provider_fees") if final else ())
+            self.log.distributions.append(distribution_record)
+            self.log.events.append(distribution_record)
         if final:
             self._write_down([(a.claim.instrument, a.claim.party, a.unpaid_minor)
                               for a in result.allocations
@@ -492,17 +567,32 @@ class ScenarioBooks:
                                         book.outstanding_minor, loan.seniority))
         for unit_class in self.contract.unit_classes:
             claims += class_claims(self.contract, unit_class,
-                                   self._facts(unit_class.id, unit_class.returns), on, final)
+                                   self._facts(unit_class.id, unit_class.returns, on), on,
+                                   final)
         return claims
 
-    def _facts(self, class_id: str, terms: object) -> ClassFacts:
+    def received_by_results_year(self, on: date) -> dict[int, int]:
+        """:func:`settlement.payments.received_by_results_year` on these books: the outcome
+        payments received by ``on``, by the results year each settles."""
+        out: dict[int, int] = {}
+        for receipt in self.receipts:
+            if receipt.on <= on:
+                out[receipt.fiscal_year] = out.get(receipt.fiscal_year, 0) + \
+                    receipt.amount_minor
+        return out
+
+    def _facts(self, class_id: str, terms: ReturnTerms | None, on: date) -> ClassFacts:
         """:func:`settlement.payments.class_facts` on these books: the capital timeline, the
-        returns paid, the target-return schedule and, for a class whose rule reads a KPI
-        (tiered), that KPI's results audited so far (the years settled before this
-        distribution)."""
-        kpi = getattr(terms, "kpi", None)  # a rule read off the KPI's audited results
-        results = {year: value for year, value in self.kpi_results.get(kpi or "", {}).items()
-                   if self.audited_through is not None and year <= self.audited_through}
+        returns paid, the target-return schedule and, for a tiered or curve class, each
+        year's measure (:func:`settlement.class_returns.year_measures`): its KPI's results
+        audited so far (the years settled before this distribution), or the outcome
+        payments received for each results year by ``on``."""
+        results: dict[int, Measure] = {}
+        if terms is not None and terms.rule in ("tiered", "curve") and terms.basis != "kpi":
+            results = year_measures(self.contract, terms, self.received_by_results_year(on))
+        elif terms is not None and terms.rule in ("tiered", "curve") and terms.kpi is not None:
+            results = {year: value for year, value in self.kpi_results.get(terms.kpi, {}).items()
+                       if self.audited_through is not None and year <= self.audited_through}
         return ClassFacts(tuple(self.capital[class_id]), tuple(self.returns_paid[class_id]),
                           self.rates.get(class_id) if terms is None else None, results)
 
@@ -620,6 +710,15 @@ def unsupported_terms(contract: Contract) -> list[Problem]:
     list is where a future term the books do not know is named, with its field."""
     del contract
     return []
+
+
+def fixed_fees_of(contract: Contract, fiscal_year: int) -> tuple[tuple[str, int], ...]:
+    """The fixed fees the vehicle pays for ``fiscal_year`` (provider, amount), in the order
+    :func:`settlement.payments.pay_fixed_fees` posts them; a provider a municipality pays
+    directly is not the vehicle's."""
+    return tuple((p.party, fee) for p in contract.providers
+                 if (fee := p.fixed_by_year_minor.get(fiscal_year))
+                 and p.paid_by not in contract.payer_ids)
 
 
 def schedules_of(contract: Contract) -> dict[str, Schedule]:

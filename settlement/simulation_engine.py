@@ -18,7 +18,11 @@ returns are then the reference's, so only the scenario's own amounts (receipts, 
 fees, the final waterfall) are computed per scenario, in integers. One departure is followed
 too (:func:`_arrears_episode`): an instalment the reference paid in full that the scenario
 can pay only in part at its fiscal year's end, the rest paid with its 遅延損害金 on the next
-day cash comes in, before anything else falls due. The scenarios that break a condition
+day cash comes in, before anything else falls due. A year's fixed fees are a decision of the
+scenario's own cash too (:meth:`ScenarioBooks.pay_fixed_fees`: all paid where the cash covers
+them, else none): where the reference paid them, a scenario that cannot has no such moves and
+keeps the cash, and is followed on while the conditions above hold; where the reference could
+not, a scenario that can leaves it. The scenarios that break a condition
 otherwise (arrears across loans, a short payoff) are settled together by the lockstep books
 (:mod:`settlement.simulation_lockstep`: the scalar books' steps over arrays of scenarios); a
 contract term neither path models (a cash sweep, a class's own return rule) sends every
@@ -42,9 +46,11 @@ from settlement.simulation_books import (
     BooksLog,
     BooksOutcome,
     DistributionRecord,
+    FeeRecord,
     StateCache,
     Subscription,
     YearPlan,
+    fixed_fees_of,
     run_books,
     schedules_of,
 )
@@ -70,6 +76,9 @@ class MoneyResults:
         class_paid_in / class_returns / class_capital_back / class_written_down /
             class_recovered: per unit class.
         provider_fees: provider → outcome-linked fees paid.
+        fee_unpaid: provider → fiscal year → its fixed fee left unpaid on the year's date
+            (the cash did not cover the year's fixed fees: the ledger refuses them), 0 where
+            paid; a provider and year the vehicle pays no fixed fee for are absent.
         scalar_runs: how many scenarios the scalar path settled, and why the vectorised
             path was not used for all.
         lockstep_run_ids: the scenarios that left the reference and were settled by the
@@ -91,6 +100,7 @@ class MoneyResults:
     class_written_down: dict[str, Ints] = field(default_factory=dict)
     class_recovered: dict[str, Ints] = field(default_factory=dict)
     provider_fees: dict[str, Ints] = field(default_factory=dict)
+    fee_unpaid: dict[str, dict[int, Ints]] = field(default_factory=dict)
     payer_refunds: dict[str, Ints] = field(default_factory=dict)
     cash_left: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     scalar_runs: int = 0
@@ -127,6 +137,9 @@ def _empty(contract: Contract, plans: Sequence[YearPlan], subscriptions: Sequenc
             table[unit.id] = _z(runs)
     for provider in contract.providers:
         out.provider_fees[provider.party] = _z(runs)
+    for plan in plans:
+        for party, _ in fixed_fees_of(contract, plan.fiscal_year):
+            out.fee_unpaid.setdefault(party, {})[plan.fiscal_year] = _z(runs)
     for payer in contract.payer_ids:
         out.payer_refunds[payer] = _z(runs)
     return out
@@ -157,6 +170,8 @@ def _fill(out: MoneyResults, run: int, books: BooksOutcome) -> None:
         out.provider_fees[provider][run] = amount
     for payer, amount in books.residual_to_payers.items():
         out.payer_refunds[payer][run] = amount
+    for fee in books.fees_unpaid:
+        out.fee_unpaid[fee.provider][fee.fiscal_year][run] = fee.amount_minor
     out.cash_left[run] = books.cash_left_minor
 
 
@@ -234,6 +249,9 @@ def books_vectorised(contract: Contract, plans: Sequence[YearPlan], payouts: Pay
     extras: list[Extra] = []
     events = _events(log)
     for k, record in enumerate(events):
+        if isinstance(record, FeeRecord):
+            ok &= _fee_day(record, amounts, extras, out)
+            continue
         if isinstance(record, DistributionRecord):
             if record.final:
                 final_record = record
@@ -281,7 +299,7 @@ def _largest_receipt(payouts: Payouts) -> int:
 
 def _reset(out: MoneyResults, runs: Bools) -> None:
     """Clear what the vectorised path wrote for ``runs`` (the scalar books fill them)."""
-    for by_key in (out.loan_paid, out.loan_short):
+    for by_key in (out.loan_paid, out.loan_short, out.fee_unpaid):
         for table in by_key.values():
             for values in table.values():
                 values[runs] = 0
@@ -399,10 +417,27 @@ def _by_year(payouts: Payouts) -> dict[int, dict[str, Ints]]:
 
 
 def _events(log: BooksLog) -> list[object]:
-    """Service days and distributions in the order the books met them."""
-    keyed: list[tuple[int, int, object]] = [(r.moves_before, 0, r) for r in log.service_days]
-    keyed += [(r.moves_before, 1, r) for r in log.distributions]
-    return [r for _, _, r in sorted(keyed, key=lambda k: (k[0], k[1]))]
+    """Service days, distributions and fixed-fee commands in the order the books met them."""
+    return list(log.events)
+
+
+def _fee_day(record: FeeRecord, amounts: list[Ints | int], extras: Sequence[Extra],
+             out: MoneyResults) -> Bools:
+    """A year's fixed fees in every scenario, by the books' rule: all paid where the free
+    cash once the moves before them are posted covers their total, else none (each recorded
+    unpaid). Where the reference paid them, a scenario that cannot keeps its cash (its fee
+    moves are 0) and stays on the reference; where the reference could not, the scenarios
+    that can pay leave it (returned False)."""
+    runs = len(out.cash_left)
+    cash = _cash_before(amounts, record.moves_before, runs, extras)
+    pays = cash >= record.total_minor
+    for offset, (party, fee) in enumerate(record.fees):
+        out.fee_unpaid[party][record.fiscal_year] = np.where(pays, 0, fee).astype(np.int64)
+        if record.paid:
+            amounts[record.moves_before + offset] = np.where(pays, -fee, 0).astype(np.int64)
+    if record.paid:
+        return np.ones(runs, dtype=bool)
+    return np.asarray(~pays)
 
 
 def _move_amounts(log: BooksLog, payouts: Payouts, runs: int) -> list[Ints | int]:
@@ -415,6 +450,8 @@ def _move_amounts(log: BooksLog, payouts: Payouts, runs: int) -> list[Ints | int
             out.append(amount)
         elif source[0] == "receipt":
             out.append(payouts.spv_due[source[1]][source[2]])
+        elif source[0] == "fixed_fee":
+            out.append(amount)  # the reference's; each scenario's own once its day is met
         else:
             out.append(0)
     del runs

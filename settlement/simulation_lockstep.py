@@ -58,7 +58,13 @@ from settlement.servicing import (
     LoanState,
     loan_state,
 )
-from settlement.simulation_books import StateCache, Subscription, YearPlan, schedules_of
+from settlement.simulation_books import (
+    StateCache,
+    Subscription,
+    YearPlan,
+    fixed_fees_of,
+    schedules_of,
+)
 from settlement.unit_returns import CapitalChange, RateSchedule
 from settlement.waterfall import losses
 
@@ -280,11 +286,19 @@ class LockstepBooks:
         _flow(out, subscription.class_id, subscription.on, rows, -subscription.amount_minor)
         self._cash(subscription.on, subscription.amount_minor)
 
-    def pay_fixed_fees(self, fiscal_year: int, on: date) -> None:
-        for provider in self.contract.providers:
-            fee = provider.fixed_by_year_minor.get(fiscal_year)
-            if fee and provider.paid_by not in self.contract.payer_ids:
-                self._cash(on, -fee)
+    def pay_fixed_fees(self, fiscal_year: int, on: date, out: MoneyResults,
+                       rows: Ints) -> None:
+        """``ScenarioBooks.pay_fixed_fees`` in every scenario: the year's fixed fees paid
+        all together where the free cash (every move so far) covers their total, else none,
+        each recorded unpaid."""
+        fees = fixed_fees_of(self.contract, fiscal_year)
+        if not fees:
+            return
+        cash = sum(self.balance.values(), self._z)
+        pays = cash >= sum(amount for _, amount in fees)
+        for party, fee in fees:
+            self._cash(on, np.where(pays, -fee, 0).astype(np.int64))
+            out.fee_unpaid[party][fiscal_year][rows] = np.where(pays, 0, fee)
 
     def receive(self, payer: str, fiscal_year: int, on: date, amount: Ints) -> None:
         amount = np.where(amount > 0, amount, 0).astype(np.int64)
@@ -612,7 +626,7 @@ def books_lockstep(contract: Contract, plans: Sequence[YearPlan], payouts: Payou
         for sub in subscriptions:
             if start <= sub.on <= end:
                 books.subscribe(sub, out, rows)
-        books.pay_fixed_fees(plan.fiscal_year, plan.fees_on)
+        books.pay_fixed_fees(plan.fiscal_year, plan.fees_on, out, rows)
         books.close_year(plan.fiscal_year, out, rows)
         for payer, by_year in payouts.spv_due.items():
             if plan.fiscal_year in by_year:
