@@ -86,6 +86,20 @@ LABELS: dict[str, tuple[str, str]] = {
     "shortfall_chart": ("約定返済日別の返済不足確率（いずれかの借入金）",
                         "Probability of a shortfall by due date (any loan)"),
     "lenders": ("貸付人別の期待損失", "Expected loss per lender"),
+    "fees": ("固定委託料の支払不足", "Fixed fees the vehicle cannot pay"),
+    "p_fee_unpaid": ("固定委託料の支払不足が生じる確率",
+                     "Probability that a fixed fee cannot be paid when due"),
+    "first_fee_unpaid": ("初回不足の平均時期", "Expected date of the first unpaid fee"),
+    "fee_gap": ("支払不足額の期待値（仲介者が手当てする資金）",
+                "Expected amount unpaid (funding the intermediary must arrange)"),
+    "fee_gap_p95": ("支払不足額（P95）", "Amount unpaid (P95)"),
+    "provider": ("委託先", "Provider"),
+    "fee_due_on": ("支払予定日", "Due date"),
+    "fixed_fee": ("固定委託料", "Fixed fee"),
+    "p_unpaid": ("不足確率", "P(unpaid)"),
+    "p_unpaid_by": ("累積不足確率", "P(any by then)"),
+    "value": ("値", "Value"),
+    "expected_unpaid": ("期待不足額", "Expected unpaid"),
     "investors": ("投資家の利回り", "Investors: returns"),
     "class": ("出資クラス", "Class"),
     "irr_p5": ("IRR（P5）", "IRR (P5)"),
@@ -108,6 +122,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "vectorised": ("ベクトル化（numpy）", "vectorised (numpy)"),
     "scalar": ("決済エンジンを試行ごとに実行", "the settlement engine per run"),
     "scalar_runs": ("エンジンで再計算した試行", "runs recomputed by the engine"),
+    "lockstep_runs": ("一括帳簿（ロックステップ）で計算した試行",
+                      "runs settled by the lockstep books"),
     "notes": ("注記", "Notes"),
     "note_same_rules": (
         "各試行は契約の支払規定・ウォーターフォール・返済・分配の規定をそのまま適用して計算し、"
@@ -130,6 +146,14 @@ LABELS: dict[str, tuple[str, str]] = {
         "損失は回収されなかった元本と未払利息。保証人による弁済は回収として扱う。",
         "A loss is principal not repaid and interest never paid; a guarantor's payment is a "
         "recovery."),
+    "note_fees": (
+        "SPVの現金が年度の固定委託料に満たないときは、元帳が支払を受け付けない（現金がマイナスと"
+        "なる記帳は拒否される）。その年度の固定委託料は委託先への未払として残り、以後の返済・分配は"
+        "手元に残った現金で計算している。不足額は仲介者が別途手当てすべき資金である。",
+        "When the vehicle's cash does not cover a year's fixed fees, the ledger refuses the "
+        "payment (cash may not go below zero): the fees stay owed to the provider, later debt "
+        "service and distributions are computed with the cash kept, and the amount unpaid is "
+        "funding the intermediary must arrange."),
     "running": ("成果連動シミュレーション", "Outcome simulation"),
 }
 
@@ -261,7 +285,9 @@ def blocks(summary: Mapping[str, Any], contract: Contract, lang: str) -> list[Bl
                    (_l("from_year", lang), fy(int(summary["from_fiscal_year"]))),
                    (_l("known", lang), f"{summary['known_results']:,}"),
                    (_l("paths", lang), f"{path}; {_l('scalar_runs', lang)}: "
-                                        f"{books['scalar_runs']:,}")])
+                                        f"{books['scalar_runs']:,}; "
+                                        f"{_l('lockstep_runs', lang)}: "
+                                        f"{books.get('lockstep_runs', 0):,}")])
     # Payments by year: fan chart and table.
     rows = summary["payments_by_year"]
     out += [gap(), heading(_l("payments", lang)), Row(12, (Cell(MARGIN, _l("fan", lang), 7.5,
@@ -322,6 +348,7 @@ def blocks(summary: Mapping[str, Any], contract: Contract, lang: str) -> list[Bl
          Column(_l("p_loss", lang), 1.0, "right")),
         tuple((name(le["lender"]), money(le["expected_loss"]),
                _pct(le["probability_of_loss"], lang)) for le in summary["lenders"])))
+    out += _fee_blocks(summary.get("fixed_fees_unpaid"), lang, money, fy, name)
     # Investors.
     if summary["classes"]:
         out += [gap(), heading(_l("investors", lang))]
@@ -369,8 +396,40 @@ def blocks(summary: Mapping[str, Any], contract: Contract, lang: str) -> list[Bl
                    f"{Decimal(k['expected_outcome']):,}", money(k["expected_paid_per_unit"]))
                   for k in public["per_kpi"])))
     out += [gap(), heading(_l("notes", lang))]
-    out += text_lines([_l(k, lang) for k in ("note_same_rules", "note_percentiles",
-                                             "note_years", "note_history", "note_loss")])
+    notes = ["note_same_rules", "note_percentiles", "note_years", "note_history", "note_loss"]
+    if summary.get("fixed_fees_unpaid", {}).get("by_due_date"):
+        notes.append("note_fees")
+    out += text_lines([_l(k, lang) for k in notes])
+    return out
+
+
+def _fee_blocks(fees: Mapping[str, Any] | None, lang: str, money: Callable[[int | None], str],
+                fy: Callable[[int], str], name: Callable[[str], str]) -> list[Block]:
+    """The fixed fees the vehicle cannot pay when due (a contract whose vehicle pays none
+    has no such section): the probability, when, the funding gap; then per fee."""
+    if not fees or not fees["by_due_date"]:
+        return []
+    first = fees["expected_first_unpaid_on"]
+    out: list[Block] = [gap(), heading(_l("fees", lang))]
+    out.append(table(
+        (Column(_l("item", lang), 3.0), Column(_l("value", lang), 1.4, "right")),
+        ((_l("p_fee_unpaid", lang), _pct(fees["probability_unpaid"], lang)),
+         (_l("first_fee_unpaid", lang), format_date(date.fromisoformat(first), lang)
+          if first else _l("none", lang)),
+         (_l("fee_gap", lang), money(fees["expected_unpaid"])),
+         (_l("fee_gap_p95", lang), money(fees["unpaid"]["p95"])))))
+    out.append(gap(6))
+    out.append(table(
+        (Column(_l("provider", lang), 1.9), Column(_l("fiscal_year", lang), 0.9),
+         Column(_l("fee_due_on", lang), 1.2, "right"), Column(_l("fixed_fee", lang), 1.2,
+                                                               "right"),
+         Column(_l("p_unpaid", lang), 0.8, "right"), Column(_l("p_unpaid_by", lang), 1.0,
+                                                            "right"),
+         Column(_l("expected_unpaid", lang), 1.2, "right")),
+        tuple((name(r["provider"]), fy(int(r["fiscal_year"])),
+               format_date(date.fromisoformat(r["due_on"]), lang), money(r["fee"]),
+               _pct(r["probability_unpaid"], lang), _pct(r["probability_unpaid_by_then"], lang),
+               money(r["expected_unpaid"])) for r in fees["by_due_date"])))
     return out
 
 

@@ -84,6 +84,27 @@ def sheets(summary: Mapping[str, Any], sim: Simulation, lang: str) -> list[Sheet
         Column("p_any", _t(lang, "いずれかの不足確率", "P(any shortfall)"), "number"),
         Column("expected_loss", _t(lang, "期待損失", "Expected loss"), "amount", False)),
         tuple(loan_rows)))
+    fees = summary.get("fixed_fees_unpaid")
+    if fees and fees["by_due_date"]:
+        out.append(Sheet("fixed-fees", _t(lang, "固定委託料の支払不足", "Fixed fees unpaid"), (
+            Column("provider", _t(lang, "委託先", "Provider")),
+            Column("fiscal_year", _t(lang, "年度", "Fiscal year"), "count"),
+            Column("due_on", _t(lang, "支払予定日", "Due date"), "date"),
+            Column("fee", _t(lang, "固定委託料", "Fixed fee"), "amount", False),
+            Column("p", _t(lang, "不足の確率", "P(unpaid)"), "number"),
+            Column("p_by", _t(lang, "同日までの不足確率", "P(any unpaid by then)"), "number"),
+            Column("expected_unpaid", _t(lang, "期待不足額", "Expected unpaid"), "amount",
+                   False),
+            Column("p_any", _t(lang, "固定委託料の支払不足が生じる確率",
+                               "P(a fixed fee cannot be paid when due)"), "number"),
+            Column("expected_total", _t(lang, "支払不足額の期待値（仲介者が手当てする資金）",
+                                        "Expected amount unpaid (funding to arrange)"),
+                   "amount", False)),
+            tuple({"provider": r["provider"], "fiscal_year": r["fiscal_year"],
+                   "due_on": r["due_on"], "fee": r["fee"], "p": r["probability_unpaid"],
+                   "p_by": r["probability_unpaid_by_then"],
+                   "expected_unpaid": r["expected_unpaid"], "p_any": fees["probability_unpaid"],
+                   "expected_total": fees["expected_unpaid"]} for r in fees["by_due_date"])))
     out.append(Sheet("classes", _t(lang, "出資クラス", "Unit classes"), (
         Column("class", _t(lang, "クラス", "Class")),
         Column("irr_p5", "IRR P5", "number"), Column("irr_p50", "IRR P50", "number"),
@@ -108,6 +129,14 @@ def sheets(summary: Mapping[str, Any], sim: Simulation, lang: str) -> list[Sheet
         loss = sim.money.loan_written_down[loan.id] + sim.money.loan_interest_unpaid[loan.id]
         for r in range(sim.runs):
             rows[r][key] = int(loss[r])
+    if sim.money.fee_unpaid:
+        key = "fees-unpaid"
+        columns.append(Column(key, _t(lang, "固定委託料の未払", "Fixed fees unpaid"), "amount",
+                              False))
+        unpaid = sum((v for by_year in sim.money.fee_unpaid.values() for v in by_year.values()),
+                     np.zeros(sim.runs, dtype=np.int64))
+        for r in range(sim.runs):
+            rows[r][key] = int(unpaid[r])
     for unit in contract.unit_classes:
         key = f"back-{unit.id}"
         columns.append(Column(key, _t(lang, f"分配・償還 {unit.id}", f"Paid back {unit.id}"),

@@ -159,11 +159,13 @@ def simulate(contract: Contract, assumptions: Assumptions, runs: int, seed: int,
     if scalar:
         money = books_scalar(contract, plans, payouts, subs, rates, kpi_values=values)
         money.scalar_runs = runs
-        paths["books"] = {"path": "scalar", "scalar_runs": runs, "reasons": ["asked"]}
+        paths["books"] = {"path": "scalar", "scalar_runs": runs, "reasons": ["asked"],
+                          "lockstep_runs": 0}
     else:
         money = books_vectorised(contract, plans, payouts, subs, rates, values)
         paths["books"] = {"path": "vectorised", "scalar_runs": money.scalar_runs,
-                          "reasons": money.scalar_reasons}
+                          "reasons": money.scalar_reasons,
+                          "lockstep_runs": len(money.lockstep_run_ids)}
     return Simulation(contract, runs, seed, start, plans, draws, payouts, money, fixed,
                       paths), []
 
@@ -258,6 +260,8 @@ def summarise(sim: Simulation) -> dict[str, Any]:
          "mean": mean_minor(total_by_year[y])} for y in years]
     out["payers"] = [_payer(sim, payer.party) for payer in contract.payers]
     out["loans"] = [_loan(sim, loan.id, loan.lender) for loan in contract.loans]
+    out["fixed_fees_unpaid"] = fixed_fees_unpaid(contract, sim.plans, money.fee_unpaid,
+                                                 sim.runs)
     lenders: dict[str, Ints] = {}
     for loan in contract.loans:
         loss = money.loan_written_down[loan.id] + money.loan_interest_unpaid[loan.id]
@@ -324,6 +328,45 @@ def _loan(sim: Simulation, loan_id: str, lender: str) -> dict[str, Any]:
         "expected_loss": mean_minor(loss), "probability_of_loss": probability(loss > 0)}
 
 
+def fixed_fees_unpaid(contract: Contract, plans: Sequence[YearPlan],
+                      fee_unpaid: Mapping[str, Mapping[int, Ints]], runs: int
+                      ) -> dict[str, Any]:
+    """The providers' fixed fees the vehicle cannot pay when due (the ledger refuses a fee
+    its cash does not cover, and the services offer no later step that pays it): the
+    probability that some fee is left unpaid, the expected date of the first, and the amount
+    left unpaid over the term — a funding gap the intermediary must arrange outside the
+    vehicle — as an expectation and percentiles; then per fee, in date order, the
+    probability it is unpaid, the probability that some fee is unpaid by its date, and the
+    expected amount unpaid."""
+    due_on = {p.fiscal_year: p.fees_on for p in plans}
+    order = {p.party: k for k, p in enumerate(contract.providers)}
+    amount = {p.party: p.fixed_by_year_minor for p in contract.providers}
+    fees = sorted(((due_on[year], order[party], party, year, unpaid)
+                   for party, by_year in fee_unpaid.items()
+                   for year, unpaid in by_year.items()), key=lambda f: f[:2])
+    total = np.zeros(runs, dtype=np.int64)
+    by_then = np.zeros(runs, dtype=bool)
+    first = np.zeros(runs, dtype=np.int64)
+    rows = []
+    for on, _, party, year, unpaid in fees:
+        short = unpaid > 0
+        first = np.where(short & ~by_then, on.toordinal(), first)
+        by_then |= short
+        total = total + unpaid
+        rows.append({"provider": party, "fiscal_year": year, "due_on": on.isoformat(),
+                     "fee": amount[party][year],
+                     "probability_unpaid": probability(short),
+                     "probability_unpaid_by_then": probability(by_then),
+                     "expected_unpaid": mean_minor(unpaid)})
+    expected_first = None
+    if by_then.any():
+        expected_first = date.fromordinal(int(first[by_then].sum()) // int(by_then.sum()))
+    return {"probability_unpaid": probability(by_then),
+            "expected_first_unpaid_on": expected_first.isoformat() if expected_first else None,
+            "expected_unpaid": mean_minor(total), "unpaid": _stats(total),
+            "by_due_date": rows}
+
+
 def _unit_class(sim: Simulation, class_id: str) -> dict[str, Any]:
     money = sim.money
     rates = irr(money.class_dates[class_id], money.class_flows[class_id])
@@ -385,7 +428,7 @@ def _public_cost(sim: Simulation, total_by_year: Mapping[int, Ints]) -> dict[str
 
 MONEY_KEYS = frozenset({"p5", "p25", "p50", "p75", "p95", "mean", "expected_loss",
                         "expected_paid", "expected_paid_per_unit", "authorisation",
-                        "year_limit"})
+                        "year_limit", "fee", "expected_unpaid"})
 """The summary's keys whose integers are money (minor units); every other integer is a
 count or a year."""
 

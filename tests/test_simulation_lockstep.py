@@ -188,6 +188,7 @@ def test_200_every_year_scenarios_with_shortfalls_equal_the_engine_per_scenario(
     assert sim.paths["books"]["path"] == "vectorised"
     assert sim.money.scalar_runs == 0  # no scenario left to the scalar books
     assert sim.money.lockstep_run_ids  # those that leave the reference: the lockstep books
+    assert sim.paths["books"]["lockstep_runs"] == len(sim.money.lockstep_run_ids)
     engine = settle_scalar(contract, sim.draws, sim.runs)
     for table in ("due", "spv_due", "grant", "earned_by_kpi"):
         _equal(getattr(sim.payouts, table), getattr(engine, table), table)

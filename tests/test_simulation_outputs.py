@@ -204,6 +204,98 @@ def test_degenerate_distributions_reproduce_the_deterministic_settlement(contrac
         int(engine.due[p][2019][0]) for p in contract.payer_ids)
 
 
+# --------------------------------------------------------------------------- fixed fees
+
+def test_the_fixed_fees_unpaid_worked_example(contract):
+    """Four scenarios of THL's fixed fees (FY2019 36,000,000 on 30 Sep 2019, FY2020
+    32,000,000 on 30 Sep 2020, FY2021–FY2023 3,000,000 each 30 September): scenario 0 leaves
+    FY2020's unpaid, scenario 1 FY2020's and FY2023's, scenario 2 FY2023's only, scenario 3
+    none. So 3 of 4 leave a fee unpaid (0.75); the first unpaid dates are 30 Sep 2020, 30 Sep
+    2020 and 30 Sep 2023, 1,095 days apart (three years of 365), whose mean is 365 days after
+    30 Sep 2020: 30 Sep 2021. Unpaid over the term: 32,000,000, 35,000,000, 3,000,000 and 0,
+    mean 70,000,000 / 4 = 17,500,000; percentiles by rank among 0 < 3 M < 32 M < 35 M: P5 0,
+    P50 3,000,000 (the second of four), P95 35,000,000. FY2020: 2 of 4 unpaid (0.5), expected
+    64,000,000 / 4 = 16,000,000; FY2023: 2 of 4 (0.5), 6,000,000 / 4 = 1,500,000, and by
+    then 3 of 4 have had a fee unpaid (0.75)."""
+    from datetime import date
+
+    from settlement.simulation import fixed_fees_unpaid
+    from settlement.simulation_books import YearPlan
+    plans = [YearPlan(y, date(y, 9, 30), {}, date(y + 1, 5, 29)) for y in range(2019, 2024)]
+    unpaid = {y: np.zeros(4, dtype=np.int64) for y in range(2019, 2024)}
+    unpaid[2020][[0, 1]] = 32_000_000
+    unpaid[2023][[1, 2]] = 3_000_000
+    found = fixed_fees_unpaid(contract, plans, {"thl": unpaid}, 4)
+    assert found["probability_unpaid"] == "0.7500"
+    assert found["expected_first_unpaid_on"] == "2021-09-30"
+    assert found["expected_unpaid"] == 17_500_000
+    assert found["unpaid"] == {"p5": 0, "p50": 3_000_000, "p95": 35_000_000,
+                               "mean": 17_500_000}
+    rows = {r["fiscal_year"]: r for r in found["by_due_date"]}
+    assert [r["due_on"] for r in found["by_due_date"]] == [f"{y}-09-30" for y in range(2019, 2024)]
+    assert rows[2019] == {"provider": "thl", "fiscal_year": 2019, "due_on": "2019-09-30",
+                          "fee": 36_000_000, "probability_unpaid": "0.0000",
+                          "probability_unpaid_by_then": "0.0000", "expected_unpaid": 0}
+    assert (rows[2020]["probability_unpaid"], rows[2020]["probability_unpaid_by_then"],
+            rows[2020]["expected_unpaid"]) == ("0.5000", "0.5000", 16_000_000)
+    assert (rows[2023]["probability_unpaid"], rows[2023]["probability_unpaid_by_then"],
+            rows[2023]["expected_unpaid"]) == ("0.5000", "0.7500", 1_500_000)
+
+
+def nothing_achieved(contract) -> dict:
+    """Every KPI of every year (each payer's too) fixed at 0."""
+    doc = example_document()
+    kpis: dict = {}
+    for year, evaluation, kpi_id, _ in variables(contract):
+        body = kpis.setdefault(kpi_id, {"decimals": 0})
+        body.setdefault(evaluation, {})[year] = {"distribution": "fixed", "value": "0"}
+    doc["kpis"] = kpis
+    doc.pop("from_fiscal_year")
+    return doc
+
+
+def test_a_vehicle_without_outcome_money_cannot_pay_fy2020s_fixed_fee(contract):
+    """Nothing achieved in any year, so nothing is paid for FY2019. The loans are drawn at
+    set-up: 15 + 15 + 6 + 12 + 8 + 4 = 60,000,000 in the cash account, which covers FY2019's
+    36,000,000 on 30 Sep 2019; on 30 Sep 2020 it holds at most 60,000,000 − 36,000,000 =
+    24,000,000 (less the interest paid by then), short of FY2020's 32,000,000: the ledger
+    refuses it, in every run, so the probability is 1, the first unpaid fee falls on 30 Sep
+    2020 in every run, and at least 32,000,000 is left to fund. The report says so in both
+    languages, and the workbook has the sheet."""
+    from openpyxl import load_workbook
+    assumptions, problems = validate_assumptions(nothing_achieved(contract), contract)
+    assert assumptions is not None, problems
+    sim, problems = simulate(contract, assumptions, 5, seed=1, from_fiscal_year=2019)
+    assert sim is not None, problems
+    assert not any(sim.payouts.due[p][2019].any() for p in contract.payer_ids)
+    summary = summarise(sim)
+    fees = summary["fixed_fees_unpaid"]
+    assert fees["probability_unpaid"] == "1.0000"
+    assert fees["expected_first_unpaid_on"] == "2020-09-30"
+    assert fees["unpaid"]["p5"] >= 32_000_000
+    rows = {r["fiscal_year"]: r for r in fees["by_due_date"]}
+    assert rows[2019]["probability_unpaid"] == "0.0000"
+    assert (rows[2020]["probability_unpaid"], rows[2020]["expected_unpaid"]) == \
+        ("1.0000", 32_000_000)
+    assert list(summary).index("fixed_fees_unpaid") == list(summary).index("loans") + 1
+    wire = as_json(summary, "JPY")["fixed_fees_unpaid"]
+    assert wire["by_due_date"][1]["fee"] == {"amount": "32000000", "currency": "JPY"}
+    ja = "".join(page.extract_text() for page in PdfReader(BytesIO(
+        render(summary, contract, "ja"))).pages)
+    assert "固定委託料の支払不足が生じる確率" in ja and "100.0%" in ja.replace(" ", "")
+    assert "32,000,000円" in ja and "令和2年9月30日" in ja.replace(" ", "")
+    en = "".join(page.extract_text() for page in PdfReader(BytesIO(
+        render(summary, contract, "en"))).pages)
+    assert "Probability that a fixed fee cannot be paid when due" in en
+    assert "30 Sep 2020" in en and "JPY 32,000,000" in en
+    lockstep = sim.paths["books"]["lockstep_runs"]
+    assert f"runs settled by the lockstep books: {lockstep:,}" in en.replace("\n", " ")
+    book = load_workbook(BytesIO(write(summary, sim, "ja")))
+    assert "固定委託料の支払不足" in book.sheetnames
+    sheet = book["固定委託料の支払不足"]
+    assert sheet.max_row >= 6  # the header and the five fees
+
+
 # --------------------------------------------------------------------------- reproducible
 
 def outputs(contract, seed: int) -> tuple[bytes, bytes, bytes, bytes]:
