@@ -586,7 +586,8 @@ DISTRIBUTION_AND_LOAN_PHRASES = {
     Phrase.RULE_TIERED_RETURN, Phrase.RULE_CURVE_RETURN, Phrase.RULE_IRR_RETURN,
     Phrase.RULE_COMPOUNDING_RETURN,
     Phrase.RULE_FIXED_RETURN, Phrase.YEAR_RATE, Phrase.FLOW_VALUE, Phrase.FLOWS_NET,
-    Phrase.FIXED_RETURN_DUE, Phrase.RETURN_CAPPED}
+    Phrase.FIXED_RETURN_DUE, Phrase.RETURN_CAPPED,
+    Phrase.OUTCOME_PAYMENTS_RECEIVED, Phrase.OUTCOME_PAYMENTS_SHARE}
 
 
 def _other_traces() -> Iterator[tuple[Contract, Trace]]:
@@ -661,6 +662,15 @@ def _other_traces() -> Iterator[tuple[Contract, Trace]]:
     schedule, steps = tiered_schedule(curve, years, {2021: D(7000)}, 2021)
     inputs = ClassInputs(tuple(changes), flows, 30_000, schedule, tuple(steps))
     yield five, class_return_owed(about, curve, inputs, date(2023, 4, 1), "truncate").trace
+    # A tier table and a curve read off the outcome payments received (amount, share).
+    for basis, rule in (("outcome_payments", "tiered"), ("outcome_payments_percent", "curve")):
+        on_payments = ReturnTerms.model_validate({
+            "rule": rule, "basis": basis, "tiers": [{"from": "0", "rate": "0.01"}],
+            "points": [{"value": "0", "rate": "0"}, {"value": "100", "rate": "0.04"}]})
+        schedule, steps = tiered_schedule(on_payments, years, {2021: D(60)}, 2021)
+        inputs = ClassInputs(tuple(changes), flows, 30_000, schedule, tuple(steps))
+        yield five, class_return_owed(about, on_payments, inputs, date(2023, 4, 1),
+                                      "truncate").trace
 
 
 def test_schedules_distributions_and_returns_in_japanese_have_no_english_word():
