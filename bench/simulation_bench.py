@@ -28,6 +28,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from contracts.validate import load_contract_file
 from settlement.simulation import simulate, summarise
 from settlement.simulation_assumptions import load_assumptions_file
@@ -112,6 +114,9 @@ def _case(contract: Any, assumptions: Any, known: dict[Variable, str] | None, st
         - sim.money.scalar_runs,
         "runs_settled_by_the_lockstep_books": len(sim.money.lockstep_run_ids),
         "runs_settled_by_the_engine_in_the_vectorised_path": sim.money.scalar_runs,
+        "runs_with_a_fixed_fee_unpaid": int(sum(
+            (v > 0 for by_year in sim.money.fee_unpaid.values() for v in by_year.values()),
+            np.zeros(runs, dtype=bool)).sum()),
         "baseline_seconds": round(scalar, 3),
         "baseline_ms_per_run": round(per_run_scalar * 1000, 3),
         "baseline_extrapolated_seconds": round(per_run_scalar * runs, 1),

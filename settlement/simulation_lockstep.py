@@ -49,7 +49,7 @@ from contracts.instruments import Loan
 from contracts.model import Contract
 from ledger.calendar import fiscal_year_bounds
 from ledger.rounding import RemainderPolicy, allocate
-from settlement.class_returns import ClassFacts, class_claims
+from settlement.class_returns import ClassFacts, class_claims, year_measures
 from settlement.schedules import Schedule
 from settlement.servicing import (
     COMPONENTS,
@@ -261,7 +261,8 @@ class LockstepBooks:
             for u in contract.unit_classes}
         self.serviced_through = np.full(runs, -1, dtype=np.int64)
         self._claims_memo: dict[tuple[str, date, bool, tuple[CapitalChange, ...],
-                                      tuple[tuple[date, int], ...]],
+                                      tuple[tuple[date, int], ...],
+                                      tuple[tuple[int, int], ...]],
                                 list[tuple[str, str, str, int, int]]] = {}
         self._z = np.zeros(runs, dtype=np.int64)
 
@@ -514,26 +515,51 @@ class LockstepBooks:
             claims += self._class_claims(unit_class.id, on, final, goes)
         return claims
 
+    def received_by_results_year(self, on: date) -> tuple[list[int], Ints]:
+        """``ScenarioBooks.received_by_results_year`` in every scenario: the results years
+        with a receipt dated by ``on``, and (runs × years) what each scenario received for
+        each."""
+        years = sorted({year for _, year, received_on, _ in self.receipts if received_on <= on})
+        received = np.zeros((self.runs, len(years)), dtype=np.int64)
+        for _, year, received_on, amount in self.receipts:
+            if received_on <= on:
+                received[:, years.index(year)] += amount
+        return years, received
+
     def _class_claims(self, class_id: str, on: date, final: bool, goes: Bools
                       ) -> list[VectorClaim]:
         """:func:`settlement.class_returns.class_claims` once per distinct history of returns
-        paid to the class (the scenarios that paid the same amounts on the same dates share
-        the very same facts, so the same claims)."""
+        paid to the class — and, for a tiered or curve class on the outcome payments
+        received, of what was received for each results year by ``on``, the measure its
+        rate is read off (:func:`settlement.class_returns.year_measures`): the scenarios
+        with the same facts share the very same claims. (A rule read off a KPI's results is
+        not taken here: :func:`lockstep_support`.)"""
         unit_class = next(u for u in self.contract.unit_classes if u.id == class_id)
+        terms = unit_class.returns
         history = self.returns_paid[class_id]
-        if history:
-            matrix = np.stack([amount for _, amount in history], axis=1)
+        columns = [amount for _, amount in history]
+        years: list[int] = []
+        if terms is not None and terms.rule in ("tiered", "curve") and terms.basis != "kpi":
+            years, received = self.received_by_results_year(on)
+            columns += [received[:, k] for k in range(len(years))]
+        if columns:
+            matrix = np.stack(columns, axis=1)
             distinct, which = np.unique(matrix, axis=0, return_inverse=True)
             which = which.reshape(-1)
         else:
             distinct, which = np.zeros((1, 0), dtype=np.int64), np.zeros(self.runs, dtype=int)
         found: dict[tuple[str, str, str, int], Ints] = {}
-        for g, amounts in enumerate(distinct):
+        for g, row in enumerate(distinct):
+            amounts, by_year = row[:len(history)], row[len(history):]
             paid = tuple((d, int(a)) for (d, _), a in zip(history, amounts) if a != 0)
-            key = (class_id, on, final, tuple(self.capital[class_id]), paid)
+            seen = tuple((year, int(a)) for year, a in zip(years, by_year))
+            key = (class_id, on, final, tuple(self.capital[class_id]), paid, seen)
             if key not in self._claims_memo:
+                measures = year_measures(self.contract, terms, dict(seen)) \
+                    if terms is not None and years else {}
                 facts = ClassFacts(tuple(self.capital[class_id]), paid,
-                                   self.rates.get(class_id))
+                                   self.rates.get(class_id) if terms is None else None,
+                                   measures)
                 self._claims_memo[key] = [
                     (c.step, c.instrument, c.party, c.seniority, c.amount_minor)
                     for c in class_claims(self.contract, unit_class, facts, on, final)]
