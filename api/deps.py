@@ -18,6 +18,7 @@ from api.db import SQLITE_NO_WAIT, get_engine
 from api.security import FailedAuthLimiter
 from api.tables import SCOPED_ROLES
 from api.users import Caller, needs_touch, token_caller, touch_token
+from contracts.model import PAYER_NOT_FOUND, Contract
 from contracts.store import get_contract
 from ledger.errors import Forbidden, NotFound, SibError
 from ledger.service import utc_now
@@ -201,6 +202,44 @@ def party_ref(user: Caller) -> str | None:
     """The ledger party reference a scoped user may see (``lender:yamaguchi``), else None."""
     prefix = SCOPED_ROLES.get(user.role)
     return f"{prefix}:{user.scope}" if prefix else None
+
+
+def payers_visible_to(user: Caller, contract: Contract) -> frozenset[str]:
+    """The payers of ``contract`` whose share (債務負担行為 table), payment notices and KPI
+    results ``user`` may read — the one rule every route and portal page asks.
+
+    A finance officer reads its own municipality's; the lead payer's (the first of the
+    contract's payers) reads every payer's where the contract grants it
+    (``lead_payer_sees_all_payers``). Reading only: acting on a payer's notice stays with
+    its own finance officer (:func:`require_own_payer`). The roles that read a whole contract
+    read every payer (a route still asks whether the role may call it at all); a bank or an
+    investor, none."""
+    everyone = frozenset(contract.payer_ids)
+    if user.role in FULL_READ_ROLES:
+        return everyone
+    if user.role != "finance_officer" or user.scope not in everyone:
+        return frozenset()
+    if contract.lead_payer_sees_all_payers and user.scope == contract.payer_ids[0]:
+        return everyone
+    return frozenset({user.scope})
+
+
+def require_visible_payer(user: Caller, contract: Contract, payer: str,
+                          code: str = PAYER_NOT_FOUND, field: str = "payer") -> None:
+    """404 unless ``payer`` is one of :func:`payers_visible_to` the user: another party's
+    payer answers exactly as one that does not exist."""
+    if payer not in payers_visible_to(user, contract):
+        raise NotFound(f"no payer {payer!r} in {contract.id} that you may see", code, field)
+
+
+def require_own_payer(user: Caller, contract_id: str, payer: str) -> None:
+    """A finance officer acts — inspects and approves a notice, takes the Zengin file that
+    pays it, records a donation — only for its own municipality, whatever it may read:
+    another payer answers 404, as one that does not exist. Other roles pass (the route asks
+    whether the role may act at all)."""
+    if user.role == "finance_officer" and user.scope != payer:
+        raise NotFound(f"no payer {payer!r} in {contract_id} that you may act for",
+                       PAYER_NOT_FOUND, "payer")
 
 
 class Page(BaseModel):

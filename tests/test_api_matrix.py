@@ -81,7 +81,9 @@ ROLES = {  # name → (role, scope)
     "auditor": ("auditor", None),
 }
 SECOND_PEOPLE = {"submitter": ("evaluator", "tsukuba-kuno-lab"),
-                 "requester": ("intermediary", None)}
+                 "requester": ("intermediary", None),
+                 # a finance officer who is not the lead payer (CROSS_PARTY below)
+                 "finance_officer_tono": ("finance_officer", "tono")}
 EVERYONE = frozenset(ROLES)
 FULL_READ = frozenset({"admin", "intermediary", "evaluator", "auditor"})
 OVERSIGHT = frozenset({"admin", "intermediary", "auditor"})
@@ -483,7 +485,9 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("POST", "/kpi-results/{result_id}/corrections"): Row(EVALUATORS, post(
         "/kpi-results/{target}/corrections", {"value": "69.5", "reason": "recount"},
         prepare=_made_result(True), default={"target": 1})),
-    ("GET", "/contracts/{contract_id}/kpi-results"): Row(FULL_READ,
+    # ... and the lead payer's finance officer (Ube's) reads them, where the contract grants
+    # it the view of every payer (the example does): tests/test_lead_payer_view.py
+    ("GET", "/contracts/{contract_id}/kpi-results"): Row(FULL_READ | {"finance_officer"},
                                                          get("/contracts/{C}/kpi-results")),
     # settlement: only the intermediary (and admin) settles and closes
     ("GET", "/contracts/{contract_id}/years/{fiscal_year}/settlement/preview"): Row(
@@ -719,10 +723,14 @@ CROSS_PARTY = [
      "{B}/accounts/loan:loan-kyoto/statement", "{B}/accounts/loan:loan-nowhere/statement"),
     ("lender", "an entry on another bank's accounts", "GET",
      "{B}/entries/{kyoto_draw}", "{B}/entries/999999999"),
-    ("finance_officer", "another municipality's share", "GET",
-     "/contracts/{C}/payers/tono", "/contracts/{C}/payers/nowhere"),
-    ("finance_officer", "another municipality's payment notice", "GET",
-     "{Y}/documents/payers/tono", "{Y}/documents/payers/nowhere"),
+    # Ube's finance officer is the lead payer, and the example contract lets it read every
+    # payer's share and notices (LEAD_PAYER_READS below): another municipality's are asked
+    # for by Tono's, which is not the lead. Acting for another payer (approval, Zengin file)
+    # and the ledger stay the municipality's own, for the lead too.
+    ("finance_officer_tono", "another municipality's share", "GET",
+     "/contracts/{C}/payers/ube", "/contracts/{C}/payers/nowhere"),
+    ("finance_officer_tono", "another municipality's payment notice", "GET",
+     "{Y}/documents/payers/ube", "{Y}/documents/payers/nowhere"),
     ("finance_officer", "another municipality's approval", "POST",
      "/contracts/{C}/years/2022/payers/tono/approval",
      "/contracts/{C}/years/2022/payers/nowhere/approval"),
@@ -756,6 +764,23 @@ def test_another_partys_object_looks_exactly_like_a_missing_one(world, role, ask
     if method == "GET":
         seen = world.client.get(_fill(other, world, "admin", {}), headers=world.headers("admin"))
         assert seen.status_code == 200, seen.text
+
+
+# What the lead payer's finance officer (Ube's) reads of the other payers by the contract's
+# grant (lead_payer_sees_all_payers): the same answer as the intermediary's.
+LEAD_PAYER_READS = [
+    ("another municipality's share", "/contracts/{C}/payers/tono"),
+    ("another municipality's payment notice", "{Y}/documents/payers/tono"),
+    ("every payer's KPI results", "/contracts/{C}/kpi-results"),
+]
+
+
+@pytest.mark.parametrize("asked, path", LEAD_PAYER_READS, ids=[a for a, _ in LEAD_PAYER_READS])
+def test_the_lead_payer_reads_the_other_payers_by_the_contracts_grant(world, asked, path):
+    url = _fill(path, world, "finance_officer", {})
+    lead = world.client.get(url, headers=world.headers("finance_officer"))
+    assert lead.status_code == 200, lead.text
+    assert lead.content == world.client.get(url, headers=world.headers("intermediary")).content
 
 
 def test_lists_show_a_scoped_user_only_its_own_rows(world):

@@ -70,11 +70,13 @@ def test_invalid_contract_is_problem_json_with_field_paths(client):
 
 
 def test_finance_officer_sees_only_its_own_share(client):
+    # Tono's: not the lead payer (Ube, the lead, reads every payer's share where the contract
+    # grants it, as the example does: tests/test_lead_payer_view.py).
     load(client)
-    own = client.get(f"/contracts/{C}/payers/ube", headers=h(client, "ube"))
-    assert own.status_code == 200 and own.json()[0]["payer"] == "ube"
-    other = client.get(f"/contracts/{C}/payers/tono", headers=h(client, "ube"))
-    missing = client.get(f"/contracts/{C}/payers/nowhere", headers=h(client, "ube"))
+    own = client.get(f"/contracts/{C}/payers/tono", headers=h(client, "tono"))
+    assert own.status_code == 200 and own.json()[0]["payer"] == "tono"
+    other = client.get(f"/contracts/{C}/payers/ube", headers=h(client, "tono"))
+    missing = client.get(f"/contracts/{C}/payers/nowhere", headers=h(client, "tono"))
     assert other.status_code == missing.status_code == 404
     assert other.json()["code"] == missing.json()["code"] == "PAYER_NOT_FOUND"
 

@@ -7,15 +7,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Request, Response
 from pydantic import BaseModel
 
-from api.deps import FULL_READ_ROLES, CurrentUser, PageDep, SessionDep, require
+from api.deps import (
+    FULL_READ_ROLES,
+    CurrentUser,
+    PageDep,
+    SessionDep,
+    require,
+    require_visible_payer,
+)
 from api.routes.changes import ChangeRequestPublic, change_public
 from api.schemas import PageOf
 from api.writes import run_write
 from contracts import store
-from contracts.model import PAYER_NOT_FOUND, Contract
+from contracts.model import Contract
 from contracts.terms import authorisation_table
 from contracts.validate import validate_document
-from ledger.errors import NotFound, SibError
+from ledger.errors import SibError
 from ledger.money_json import MoneyJSON
 from settlement.change_requests import request_amendment
 
@@ -178,14 +185,11 @@ def payer_share(contract_id: str, payer: str, session: SessionDep,
                 user: CurrentUser) -> list[AuthorisationRowPublic]:
     """One payer's maximum liability against its authorisation, per year.
 
-    A finance officer sees only its own municipality; asking for another answers 404."""
-    if user.role == "finance_officer":
-        visible = user.scope == payer
-    else:
+    A finance officer sees its own municipality's — and, as the lead payer of a contract
+    that grants it, every payer's (:func:`api.deps.payers_visible_to`); asking for another
+    answers 404, as for a payer that does not exist."""
+    if user.role != "finance_officer":
         require(user, *FULL_READ_ROLES)
-        visible = True
-    contract = store.get_contract(session, contract_id) if visible else None
-    if contract is None or payer not in contract.payer_ids:
-        raise NotFound(f"no payer {payer!r} in {contract_id} that you may see",
-                       PAYER_NOT_FOUND, "payer")
+    contract = store.get_contract(session, contract_id)
+    require_visible_payer(user, contract, payer)
     return _rows(contract, payer)

@@ -2,7 +2,8 @@
 pack exports over HTTP.
 
 An investor sees only its own holder record, payments and statements; a bank only its own
-statement; a finance officer only its own municipality's notice; the intermediary, the auditor
+statement; a finance officer only its own municipality's notice (the lead payer every
+payer's, read-only, where the contract grants it); the intermediary, the auditor
 and the admin see everything. A document of another party answers 404. Only the intermediary
 (and admin) pays withheld tax over to the tax office.
 """
@@ -21,7 +22,14 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import ContractYear, CurrentUser, PageDep, SessionDep, require
+from api.deps import (
+    ContractYear,
+    CurrentUser,
+    PageDep,
+    SessionDep,
+    require,
+    require_visible_payer,
+)
 from api.output import money_text
 from api.routes.money import MOVERS
 from api.schemas import PageOf, file_responses
@@ -217,11 +225,11 @@ def lender_document(contract_id: str, fiscal_year: ContractYear, lender: str, se
 def payment_notice_document(contract_id: str, fiscal_year: ContractYear, payer: str,
                             session: SessionDep, user: CurrentUser,
                             lang: Lang = "ja") -> Response:
-    """A municipality's payment notice (PDF)."""
+    """A municipality's payment notice (PDF): a finance officer's own, or every payer's for
+    the lead payer of a contract that grants it (:func:`api.deps.payers_visible_to`)."""
     if user.role == "finance_officer":
-        if user.scope != payer:
-            raise NotFound(f"no notice for {payer!r} that you may see", "DOCUMENT_NOT_FOUND",
-                           "payer")
+        require_visible_payer(user, get_contract(session, contract_id), payer,
+                              "DOCUMENT_NOT_FOUND")
     else:
         require(user, *ALL)
     ctx = docs.context(session, contract_id, fiscal_year)

@@ -16,14 +16,14 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from api.deps import ContractYear, CurrentUser, SessionDep, require
+from api.deps import ContractYear, CurrentUser, SessionDep, require, require_own_payer
 from api.routes.changes import ChangeRequestPublic, change_detail, change_public
 from api.writes import run_write
 from contracts.schema import contract_json_schema
 from contracts.store import get_contract
 from investors.store import pay_holders, payment_records
 from investors.tables import Holder
-from ledger.errors import NotFound, SibError
+from ledger.errors import SibError
 from ledger.money_json import MoneyJSON
 from settlement.change_requests import request_bank_account
 from settlement.payments import (
@@ -288,10 +288,9 @@ def post_grant_receipt(contract_id: str, body: GrantReceiptCreate, request: Requ
 
 
 def _donations_scope(user: Any, payer: str, contract_id: str) -> None:
-    """A finance officer records and reads only its own municipality's donations."""
-    if user.role == "finance_officer" and user.scope != payer:
-        raise NotFound(f"no payer {payer!r} in {contract_id} that you may see",
-                       "PAYER_NOT_FOUND", "payer")
+    """A finance officer records and reads only its own municipality's donations (the lead
+    payer's view of the other payers does not extend to recording theirs)."""
+    require_own_payer(user, contract_id, payer)
     require(user, *MOVERS, "finance_officer")
 
 

@@ -3,7 +3,8 @@
 The evaluator submits and audits results, only for the contracts naming its party as their
 evaluator and never its own submissions, but cannot settle; only the intermediary (and admin)
 settles and closes; a finance officer downloads and approves only its own municipality's
-share; a bank reads only its own loans.
+share (the lead payer reads every payer's KPI results where the contract grants it); a bank
+reads only its own loans.
 """
 
 from __future__ import annotations
@@ -19,13 +20,22 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.db import unit_of_work
-from api.deps import FULL_READ_ROLES, ContractYear, CurrentUser, Id, PageDep, SessionDep, require
+from api.deps import (
+    FULL_READ_ROLES,
+    ContractYear,
+    CurrentUser,
+    Id,
+    PageDep,
+    SessionDep,
+    payers_visible_to,
+    require,
+    require_own_payer,
+)
 from api.schemas import PageOf, file_responses
 from api.users import require_evaluator_of
 from api.writes import run_write
-from contracts.model import PAYER_NOT_FOUND
 from contracts.store import get_contract
-from ledger.errors import NotFound
+from ledger.errors import Forbidden, NotFound
 from ledger.money_json import MoneyJSON
 from settlement import close as closing
 from settlement import results, runs
@@ -227,8 +237,18 @@ def correct(result_id: Id, body: ResultCorrection, request: Request, session: Se
 def list_results(contract_id: str, session: SessionDep, user: CurrentUser, page: PageDep,
                  fiscal_year: Annotated[int | None, Query(ge=1900, le=2200)] = None
                  ) -> PageOf[ResultPublic]:
-    """Every version of every result."""
-    require(user, *FULL_READ_ROLES)
+    """Every version of every result: the roles that read the whole contract, and the lead
+    payer's finance officer where the contract lets it read every payer's (its list is every
+    payer's results; another finance officer reads its own on its notices)."""
+    if user.role != "finance_officer":
+        require(user, *FULL_READ_ROLES)
+    else:
+        contract = get_contract(session, contract_id)
+        if payers_visible_to(user, contract) != frozenset(contract.payer_ids):
+            raise Forbidden(f"a finance officer reads {contract_id}'s KPI results only as its "
+                            "lead payer, where the contract grants it "
+                            "(lead_payer_sees_all_payers); your own are on your notices",
+                            "ROLE_FORBIDDEN", "role")
     rows = results.results_for(session, contract_id, fiscal_year)
     return PageOf[ResultPublic](items=[_public(r) for r in rows[page.offset:page.offset +
                                                                  page.limit]],
@@ -307,10 +327,9 @@ def approve(contract_id: str, fiscal_year: ContractYear, payer: str, request: Re
             session: SessionDep, user: CurrentUser, idempotency_key: IdemKey = None) -> Response:
     """A finance officer records its inspection (検査) and approval of its own municipality's
     notice for a settled year, at the amount it states; the payer's Zengin file is produced
-    only for approved amounts."""
-    if user.role == "finance_officer" and user.scope != payer:
-        raise NotFound(f"no payer {payer!r} in {contract_id} that you may see",
-                       PAYER_NOT_FOUND, "payer")
+    only for approved amounts. The lead payer's view of the other payers is read-only: each
+    approves its own."""
+    require_own_payer(user, contract_id, payer)
     require(user, "finance_officer", "admin")
 
     def work() -> tuple[int, Any]:
@@ -368,10 +387,9 @@ def schedule(contract_id: str, loan_id: str, session: SessionDep,
 def payer_zengin(contract_id: str, payer: str, on: date, request: Request, session: SessionDep,
                  user: CurrentUser) -> Response:
     """The payer's 総合振込 file paying the SPV what it owes (its finance officer, the
-    intermediary; the auditor reads it)."""
-    if user.role == "finance_officer" and user.scope != payer:
-        raise NotFound(f"no payer {payer!r} in {contract_id} that you may see",
-                       PAYER_NOT_FOUND, "payer")
+    intermediary; the auditor reads it). A finance officer takes only its own, whatever it
+    may read."""
+    require_own_payer(user, contract_id, payer)
     require(user, "finance_officer", "intermediary", "admin", "auditor")
     found = payer_transfer_file(session, contract_id, payer, on)
     _record_file(request, user, contract_id, found, on)
