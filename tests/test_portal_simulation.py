@@ -24,7 +24,9 @@ from api.users import add_user, create_token
 from investors.formatting import format_amount, format_rate
 
 C = "sib-2019-five-municipalities"
-USERS = [("twr", "intermediary", None), ("fo-ube", "finance_officer", "ube"),
+# Yawata's finance office: not the lead payer, so it sees its own payer only (Ube, the lead,
+# reads every payer's where the contract grants it: tests/test_lead_payer_view.py).
+USERS = [("twr", "intermediary", None), ("fo-yawata", "finance_officer", "yawata"),
          ("bank", "lender", "yamaguchi-bank"), ("inv", "investor", "citizen-001"),
          ("aud", "auditor", None)]
 
@@ -162,7 +164,7 @@ def test_a_simulation_started_on_the_page_shows_the_pdfs_figures(portal):
 
 def test_a_finance_office_sees_its_own_payer_only_and_others_not_at_all(portal):
     url, tokens = portal
-    client = _client(url, tokens, "fo-ube")
+    client = _client(url, tokens, "fo-yawata")
     csrf = _csrf(client.get(f"/portal/simulation?contract={C}").text)
     started = client.post("/portal/simulation", data=_form(csrf, runs="50", batch_size="50"),
                           follow_redirects=False)
@@ -170,7 +172,7 @@ def test_a_finance_office_sees_its_own_payer_only_and_others_not_at_all(portal):
     job_id = int(started.headers["location"].rsplit("/", 1)[1])
     assert _wait(url, job_id).state == "done"
     html = client.get(started.headers["location"]).text
-    assert 'id="payer-ube"' in html
+    assert 'id="payer-yawata"' in html
     assert 'id="payer-tono"' not in html and "遠野市" not in html
     assert 'id="loans"' not in html and 'id="classes"' not in html and "report.pdf" not in html
     assert client.get(f"/portal/simulation/jobs/{job_id}/report.pdf").status_code == 403

@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.deps import Page, SessionDep
+from api.deps import Page, SessionDep, payers_visible_to
 from api.portal import auth, charts, reads, text
 from api.portal.auth import PortalUser
 from api.portal.docs import DOCS_ASSETS, redoc_script_response
@@ -204,30 +204,42 @@ def home(user: PortalUser) -> Response:
 
 # --------------------------------------------------------------------------- finance office
 
-def _payer_of(user: Caller, payer: str | None) -> str:
-    if user.role == "finance_officer":
-        if payer not in (None, user.scope):
-            raise NotFound(f"no payer {payer!r} that you may see", "PAYER_NOT_FOUND", "payer")
-        return str(user.scope)
-    if not payer:
+def _payer_of(user: Caller, payer: str | None, default: str | None = None) -> str:
+    """The payer a finance-office page or form is about: the one named, else a finance
+    officer's own (else ``default``). Whether the user may see it, or act for it, is the
+    API's answer: each page goes through the API's route, which asks
+    :func:`api.deps.payers_visible_to` (reading) or :func:`api.deps.require_own_payer`
+    (approving, the Zengin file)."""
+    chosen = payer or (str(user.scope) if user.role == "finance_officer" else default)
+    if not chosen:
         raise NotFound("name the payer (?payer=)", "PAYER_NOT_FOUND", "payer")
-    return payer
+    return chosen
+
+
+def _acts_for(user: Caller, payer: str) -> bool:
+    """Whether the page offers the user the payer's acts (検査・承認, the Zengin file): a
+    finance officer on its own payer only — another payer it reads (the lead payer's view)
+    is shown read-only."""
+    return user.role == "finance_officer" and user.scope == payer
 
 
 @router.get("/payer", response_class=HTMLResponse)
 def payer_page(request: Request, session: SessionDep, user: PortalUser,
                contract: str | None = None, payer: str | None = None) -> HTMLResponse:
     """A finance office's contract: its budget authorisation by year with a chart, its KPI
-    results against targets, its notices (view, PDF, approval, Zengin file)."""
+    results against targets, its notices (view, PDF, approval, Zengin file). The lead payer
+    of a contract that grants it also sees every payer's budget and latest notice in one
+    table, and each other payer's page, read-only."""
     c = _contract(session, user, contract)
-    payer_id = _payer_of(user, payer or (c.payer_ids[0] if user.role != "finance_officer"
-                                         else None))
+    payer_id = _payer_of(user, payer, c.payer_ids[0])
     rows = contract_routes.payer_share(c.id, payer_id, session, user)  # scoping: the API's
     settled = _settled_years(session, c.id)
     notices = [docs.payment_notice(session, docs.context(session, c.id, year), payer_id)
                for year in settled]
     unapproved = set(unapproved_years(session, c, payer_id))
     budget = _budget_table(rows, notices[-1] if notices else None)
+    all_payers = _all_payers(session, user, c, settled, payer_id,
+                             {payer_id: (budget, notices[-1] if notices else None)})
     kpis = _kpi_series(session, c, payer_id, settled)
     years = [text.fiscal_year(r["fiscal_year"], lang_of(request)) for r in budget["years"]]
     budget_chart = charts.bar_chart(
@@ -248,7 +260,39 @@ def payer_page(request: Request, session: SessionDep, user: PortalUser,
         for k in kpis]
     return render(request, "payer.html", contract=c, contracts=_contracts(session, user),
                   payer=payer_id, budget=budget, budget_chart=budget_chart,
-                  kpi_charts=kpi_charts, notices=notices, unapproved=unapproved)
+                  kpi_charts=kpi_charts, notices=notices, unapproved=unapproved,
+                  all_payers=all_payers, read_only=_read_only(user, payer_id))
+
+
+def _read_only(user: Caller, payer: str) -> bool:
+    """Whether a finance officer reads another payer's page (the lead payer's view)."""
+    return user.role == "finance_officer" and not _acts_for(user, payer)
+
+
+def _all_payers(session: Any, user: Caller, c: Contract, settled: list[int], shown: str,
+                known: dict[str, tuple[dict[str, Any], Any]]) -> list[dict[str, Any]]:
+    """The lead payer's five-payer table: each payer it may read (the API's answer,
+    :func:`api.deps.payers_visible_to`, through ``payer_share``) with its 債務負担行為
+    limit, paid, planned and headroom and its latest notice — empty unless a finance officer
+    reads more than its own payer."""
+    visible = payers_visible_to(user, c)
+    if user.role != "finance_officer" or len(visible) < 2:
+        return []
+    table = []
+    for payer in (p for p in c.payer_ids if p in visible):
+        if payer in known:
+            budget, notice = known[payer]
+        else:
+            rows = contract_routes.payer_share(c.id, payer, session, user)
+            notice = docs.payment_notice(session, docs.context(session, c.id, settled[-1]),
+                                         payer) if settled else None
+            budget = _budget_table(rows, notice)
+        table.append({"payer": payer, "party": c.party(payer), "budget": budget,
+                      "notice": notice, "shown": payer == shown,
+                      "acts": _acts_for(user, payer),
+                      "approved": notice is not None and notice.header.fiscal_year
+                      not in unapproved_years(session, c, payer)})
+    return table
 
 
 def _budget_table(rows: list[Any], notice: Any) -> dict[str, Any]:
@@ -297,7 +341,7 @@ def notice_page(request: Request, session: SessionDep, user: PortalUser, contrac
                 fy: int, payer: str | None = None, done: str = "") -> HTMLResponse:
     c = _contract(session, user, contract)
     payer_id = _payer_of(user, payer)
-    contract_routes.payer_share(c.id, payer_id, session, user)  # 404 for another payer
+    contract_routes.payer_share(c.id, payer_id, session, user)  # 404 for a payer not seen
     if fy not in _settled_years(session, c.id):
         raise NotFound(f"FY{fy} of {c.id} is not settled: no notice yet", "DOCUMENT_NOT_FOUND",
                        "fiscal_year")
@@ -305,19 +349,23 @@ def notice_page(request: Request, session: SessionDep, user: PortalUser, contrac
     approved = fy not in unapproved_years(session, c, payer_id)
     return render(request, "notice.html", contract=c, payer=payer_id, fiscal_year=fy,
                   notice=notice, approved=approved, done=done,
-                  approvals=reads.notice_approvals(session, c.id, payer_id, fy))
+                  approvals=reads.notice_approvals(session, c.id, payer_id, fy),
+                  acts=_acts_for(user, payer_id), read_only=_read_only(user, payer_id))
 
 
 @router.post("/payer/approve")
 def approve_notice(request: Request, session: SessionDep, user: PortalUser,
                    contract: Annotated[str, Form()], fy: Annotated[int, Form()],
-                   form_key: FormKey, csrf: Csrf = None) -> Response:
+                   form_key: FormKey, payer: Annotated[str | None, Form()] = None,
+                   csrf: Csrf = None) -> Response:
+    """The notice page's 検査・承認 (the API's ``POST …/payers/{payer}/approval``): a finance
+    officer approves its own payer's notice only, whichever it may read."""
     _checked(request, csrf)
-    payer = _payer_of(user, None if user.role == "finance_officer" else None)
-    settlement_routes.approve(contract, fy, payer, request, session, user,
+    payer_id = _payer_of(user, payer)
+    settlement_routes.approve(contract, fy, payer_id, request, session, user,
                               idempotency_key=f"portal:{form_key}")
-    return _see_other(f"/portal/payer/notice?{urlencode({'contract': contract, 'fy': fy})}"
-                      "&done=approved")
+    return _see_other("/portal/payer/notice?" + urlencode(
+        {"contract": contract, "fy": fy, "payer": payer_id}) + "&done=approved")
 
 
 @router.get("/files/notice.pdf")
@@ -329,13 +377,14 @@ def notice_pdf(session: SessionDep, user: PortalUser, contract: str, fy: int,
 
 @router.get("/files/zengin")
 def zengin_file(request: Request, session: SessionDep, user: PortalUser, contract: str,
-                on: date, csrf: str | None = None) -> Response:
+                on: date, csrf: str | None = None, payer: str | None = None) -> Response:
     """The payer's Zengin file (the API's GET …/payers/{payer}/zengin). A GET, as in the API:
     the request reads in a read-only transaction while the file's payees are recorded in one
     of their own (a write transaction held by the request would keep that one waiting). The
-    form still carries the session's CSRF token, checked here."""
+    form still carries the session's CSRF token, checked here. A finance officer takes its
+    own payer's file only (the API refuses another's with 404)."""
     _checked(request, csrf)
-    return settlement_routes.payer_zengin(contract, _payer_of(user, None), on, request,
+    return settlement_routes.payer_zengin(contract, _payer_of(user, payer), on, request,
                                           session, user)
 
 

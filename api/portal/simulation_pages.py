@@ -9,7 +9,8 @@ capital loss; with the PDF (Japanese, English) and the workbook to download.
 
 Scoping is the API's: a payer's figures are shown only where the API's own
 ``GET …/payers/{payer}/authorisation`` (:func:`api.routes.contracts.payer_share`) answers
-for the signed-in user — a finance office sees its own municipality only — and the loans',
+for the signed-in user — a finance office sees its own municipality only, the lead payer every
+payer where the contract grants it — and the loans',
 lenders', classes' and public figures (and the files, which hold them all) only to the roles
 the simulation endpoint serves (:data:`api.deps.FULL_READ_ROLES`). A bank or an investor is
 refused the page (403), as the other roles' pages refuse them.
@@ -29,7 +30,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
 import contracts
-from api.deps import FULL_READ_ROLES, SessionDep
+from api.deps import FULL_READ_ROLES, SessionDep, payers_visible_to
 from api.job_simulation import (
     SIMULATION,
     job_summary,
@@ -117,10 +118,11 @@ def _viewer(user: Caller) -> None:
 
 
 def _payers(session: Session, user: Caller, contract: Contract) -> list[str]:
-    """The payers whose figures the user may see: those the API's authorisation read
-    answers for it (a finance office: its own)."""
-    shown = [p for p in contract.payer_ids
-             if user.role != "finance_officer" or p == user.scope]
+    """The payers whose figures the user may see (:func:`api.deps.payers_visible_to`: a
+    finance office its own, the lead payer every payer where the contract grants it), each
+    confirmed by the API's authorisation read."""
+    visible = payers_visible_to(user, contract)
+    shown = [p for p in contract.payer_ids if p in visible]
     for payer in shown:
         contract_routes.payer_share(contract.id, payer, session, user)  # the API's scoping
     return shown

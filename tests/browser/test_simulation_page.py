@@ -23,8 +23,9 @@ def portal(demo_story, tmp_path_factory):  # noqa: ANN001, ANN201
     from api.settings import get_settings
     folder = tmp_path_factory.mktemp("simulation-portal")
     url = copy_sqlite(demo_story[0], folder / "demo.db")
-    tokens = add_users(url, [("twr", "intermediary", None), ("fo-ube", "finance_officer",
-                                                            "ube")])
+    # Yawata's finance office is not the lead payer: it sees its own payer only.
+    tokens = add_users(url, [("twr", "intermediary", None), ("fo-yawata", "finance_officer",
+                                                            "yawata")])
     before = os.environ.get("SIB_OUT_DIR")
     os.environ["SIB_OUT_DIR"] = str(folder / "out")  # where the batches are kept
     get_settings.cache_clear()
@@ -88,9 +89,9 @@ def test_a_small_simulation_runs_in_the_background_and_shows_its_charts(browser,
     # The finance office sees its own payer's figures on the same job's page.
     job_url = page.url
     context.clear_cookies()
-    portal.sign_in(page, "fo-ube")
+    portal.sign_in(page, "fo-yawata")
     page.goto(job_url)
-    assert page.locator("#payer-ube svg").count() == 1
+    assert page.locator("#payer-yawata svg").count() == 1
     assert page.locator("#payer-tono").count() == 0 and page.locator("#loans").count() == 0
     assert outbound == [], outbound
     context.close()
