@@ -147,13 +147,13 @@ LABELS: dict[str, tuple[str, str]] = {
         "A loss is principal not repaid and interest never paid; a guarantor's payment is a "
         "recovery."),
     "note_fees": (
-        "SPVの現金が年度の固定委託料に満たないときは、元帳が支払を受け付けない（現金がマイナスと"
-        "なる記帳は拒否される）。その年度の固定委託料は委託先への未払として残り、以後の返済・分配は"
+        "SPVの自己資金（現金から投資家への未払分配金と預り源泉税を除いた額）が年度の固定委託料に"
+        "満たないときは、支払は受け付けられない。その年度の固定委託料は委託先への未払として残り、以後の返済・分配は"
         "手元に残った現金で計算している。不足額は仲介者が別途手当てすべき資金である。",
-        "When the vehicle's cash does not cover a year's fixed fees, the ledger refuses the "
-        "payment (cash may not go below zero): the fees stay owed to the provider, later debt "
-        "service and distributions are computed with the cash kept, and the amount unpaid is "
-        "funding the intermediary must arrange."),
+        "When the vehicle's own cash (less what it owes unit holders and the tax office) does "
+        "not cover a year's fixed fees, the payment is refused: the fees stay owed to the "
+        "provider, later debt service and distributions are computed with the cash kept, and "
+        "the amount unpaid is funding the intermediary must arrange."),
     "running": ("成果連動シミュレーション", "Outcome simulation"),
 }
 

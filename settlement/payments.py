@@ -241,9 +241,11 @@ def receipts_for(session: Session, contract_id: str, reference: str) -> dict[str
 
 def pay_fixed_fees(session: Session, contract_id: str, fiscal_year: int,
                    on: date) -> list[EntryRecord]:
-    """Each provider's fixed fee for the year, paid once: by the SPV out of its cash (SPV
-    book), or — for a provider the contract has a municipality pay directly (``paid_by`` a
-    payer) — by that payer out of its treasury (payers' book: its fixed-fee cost)."""
+    """Each provider's fixed fee for the year, paid once: by the SPV out of its own cash (SPV
+    book; refused ``FEE_EXCEEDS_FREE_CASH`` beyond what it holds less what it owes the unit
+    holders and the tax office, and then nothing of the command is written), or — for a
+    provider the contract has a municipality pay directly (``paid_by`` a payer) — by that
+    payer out of its treasury (payers' book: its fixed-fee cost)."""
     contract = get_contract(session, contract_id)
     entries = []
     for provider in contract.providers:
@@ -261,6 +263,17 @@ def pay_fixed_fees(session: Session, contract_id: str, fiscal_year: int,
                                  f"{description} (paid by {payer})",
                                  dict(links, payer=payer), contract.currency))
         else:
+            # Out of the vehicle's own money only: what it holds for the unit holders
+            # (distributions payable) and the tax office (withholding) is not its to spend.
+            done = read.entry_by_key(session, contract.id, key) is not None
+            free = free_cash(session, contract)
+            if not done and fee > free:
+                cur = contract.currency
+                raise SibError(
+                    f"the FY{fiscal_year} fixed fee of {provider.party} is "
+                    f"{amount_text(fee, cur)}; the vehicle has {amount_text(max(free, 0), cur)} "
+                    "of its own (cash less what it owes the unit holders and the tax office): "
+                    "nothing was paid", "FEE_EXCEEDS_FREE_CASH", "fiscal_year")
             entries.append(_post(session, contract.id, key, Kind.SERVICE_FEE, on, fee,
                                  Code.fees(provider.party), Code.CASH, description, links,
                                  contract.currency))

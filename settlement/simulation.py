@@ -331,8 +331,8 @@ def _loan(sim: Simulation, loan_id: str, lender: str) -> dict[str, Any]:
 def fixed_fees_unpaid(contract: Contract, plans: Sequence[YearPlan],
                       fee_unpaid: Mapping[str, Mapping[int, Ints]], runs: int
                       ) -> dict[str, Any]:
-    """The providers' fixed fees the vehicle cannot pay when due (the ledger refuses a fee
-    its cash does not cover, and the services offer no later step that pays it): the
+    """The providers' fixed fees the vehicle cannot pay when due (the services refuse a fee
+    its own cash does not cover, and the services offer no later step that pays it): the
     probability that some fee is left unpaid, the expected date of the first, and the amount
     left unpaid over the term — a funding gap the intermediary must arrange outside the
     vehicle — as an expectation and percentiles; then per fee, in date order, the

@@ -13,8 +13,9 @@ differs is only where the facts are kept: lists here, postings there. Nothing is
 
 The order of the steps of a year is the one ``make demo`` follows (:class:`YearPlan`), and
 acceptance 1 of issue 16 holds this module to what the services post. Where a service refuses
-a step, the books do what the ledger then holds: a year's fixed fees the cash does not cover
-are not paid (``BALANCE_LIMIT_EXCEEDED``; recorded as :class:`UnpaidFee`, a funding gap), and
+a step, the books do what the ledger then holds: a year's fixed fees the vehicle's own cash
+does not cover are not paid (``FEE_EXCEEDS_FREE_CASH``; recorded as :class:`UnpaidFee`, a
+funding gap), and
 every later figure follows from the cash kept. The books' cash is the cash account less what
 is owed to unit holders, which is the cash account itself once the holders are paid on the
 distribution's date and the tax withheld is paid over, as ``make demo`` does.
@@ -149,7 +150,7 @@ records agree."""
 @dataclass(frozen=True)
 class UnpaidFee:
     """A provider's fixed fee the vehicle could not pay on its date: ``sib money fees`` was
-    refused (the cash account may not go below zero, ``BALANCE_LIMIT_EXCEEDED``) and nothing
+    refused (a fee is paid out of the vehicle's own cash, ``FEE_EXCEEDS_FREE_CASH``) and nothing
     of the year's fees was posted. The fee stays owed to the provider: no later step of the
     services pays it (the waterfall's ``provider_fees`` are the outcome shares), so it is a
     funding gap the intermediary must arrange outside the vehicle's books."""

@@ -14,8 +14,8 @@ Two layers, both honest about what they compare:
   and every figure the simulation records for that scenario is read back from the ledger and
   compared to the yen. The harness acts as an operator following ``make demo``: the holders
   are paid on the distribution's date and the tax withheld paid over on its due date, and a
-  year's fixed-fee command the ledger refuses (the cash does not cover it,
-  ``BALANCE_LIMIT_EXCEEDED``) is noted and the year carried on.
+  year's fixed-fee command the services refuse (the vehicle's own cash does not cover it,
+  ``FEE_EXCEEDS_FREE_CASH``) is noted and the year carried on.
 """
 
 from __future__ import annotations
@@ -191,7 +191,7 @@ def drive(url: str, contract, sim, run: int) -> list[int]:
             with db.unit_of_work(url) as s:
                 pay_fixed_fees(s, C, year, plan.fees_on)
         except SibError as refused:  # the cash does not cover the fees: noted, carried on
-            assert refused.code == "BALANCE_LIMIT_EXCEEDED", refused
+            assert refused.code == "FEE_EXCEEDS_FREE_CASH", refused
             refused_years.append(year)
         with db.unit_of_work(url) as s:
             inputs = [ResultInput(C, y, kpi, _value_text(d, run), payer, evaluation=ev)
