@@ -109,8 +109,9 @@ def _print_summary(s: dict[str, Any]) -> None:
     paths = s["paths"]
     print_table(f"{s['contract']}: {s['runs']:,} runs, seed {s['seed']}, simulated from "
                 f"FY{s['from_fiscal_year']} (payouts {paths['payouts']['path']}, books "
-                f"{paths['books']['path']}, {paths['books']['scalar_runs']:,} runs by the "
-                f"engine) — payments by results year ({cur})",
+                f"{paths['books']['path']}, {paths['books'].get('lockstep_runs', 0):,} runs "
+                f"by the lockstep books, {paths['books']['scalar_runs']:,} by the engine's "
+                f"books one by one) — payments by results year ({cur})",
                 ["FY", "P5", "P50", "P95", "mean"],
                 [(r["fiscal_year"], *[_yen(r[k], cur) for k in ("p5", "p50", "p95", "mean")])
                  for r in s["payments_by_year"]], right=[1, 2, 3, 4])
@@ -124,6 +125,20 @@ def _print_summary(s: dict[str, Any]) -> None:
                 [(ln["loan"], ln["lender"], ln["probability_of_shortfall"],
                   ln["expected_first_shortfall_on"] or "—", _yen(ln["expected_loss"], cur))
                  for ln in s["loans"]], right=[2, 4])
+    fees = s.get("fixed_fees_unpaid")
+    if fees and not int(fees["expected_unpaid"]):
+        typer.echo("Fixed fees: every fee is paid when due in every run.")
+    elif fees and fees["by_due_date"]:
+        print_table(f"Fixed fees the vehicle cannot pay when due: P = {fees['probability_unpaid']}"
+                    f", expected unpaid {_yen(fees['expected_unpaid'], cur)} (P95 "
+                    f"{_yen(fees['unpaid']['p95'], cur)}), first expected "
+                    f"{fees['expected_first_unpaid_on'] or '—'}",
+                    ["provider", "FY", "due", "fee", "P(unpaid)", "P(some unpaid by then)",
+                     "expected unpaid"],
+                    [(f["provider"], f["fiscal_year"], f["due_on"], _yen(f["fee"], cur),
+                      f["probability_unpaid"], f["probability_unpaid_by_then"],
+                      _yen(f["expected_unpaid"], cur)) for f in fees["by_due_date"]],
+                    right=[3, 4, 5, 6])
     print_table("Unit classes", ["class", "IRR P5", "IRR P50", "IRR P95", "P(capital loss)"],
                 [(c["class"], c["irr"]["p5"], c["irr"]["p50"], c["irr"]["p95"],
                   c["probability_of_capital_loss"]) for c in s["classes"]], right=[1, 2, 3, 4])
