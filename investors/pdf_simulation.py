@@ -9,6 +9,12 @@ payments by year (P5–P95, P25–P75, median), the histogram of each unit class
 probability of a debt-service shortfall on each due date. reportlab's invariant mode and a
 timestamp-free page furniture make the bytes a function of the summary alone: the same seed
 gives the same file.
+
+A report is made for a reader's :class:`~settlement.simulation_scope.Scope`: a finance office's
+holds only the payers it may read — their payments by results year against each year's limit
+— and none of the contract-wide figures (all payers together, loans, lenders, fixed fees,
+classes, public cost). The whole scope (the default) is the report as it always was, to the
+byte; a scoped report's own labels (:data:`SCOPED_LABELS`) seed its font only then.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ from investors.pdf_layout import (
     title_rows,
 )
 from investors.pdf_pages import _binary_streams, _paginate, _Pen
+from settlement.simulation_scope import WHOLE, Scope, scoped
 
 LABELS: dict[str, tuple[str, str]] = {
     "title": ("成果連動シミュレーション報告書", "Outcome simulation report"),
@@ -156,10 +163,20 @@ LABELS: dict[str, tuple[str, str]] = {
         "the amount unpaid is funding the intermediary must arrange."),
     "running": ("成果連動シミュレーション", "Outcome simulation"),
 }
+SCOPED_LABELS: dict[str, tuple[str, str]] = {
+    "payer_years": ("成果年度別の支払額と年度別限度額", "Payments by results year against the "
+                    "year's limit"),
+    "year_limit": ("年度別限度額", "Year limit"),
+    "p_above_year": ("限度額超過確率", "P(above the limit)"),
+    "scope_note": ("この報告書には、閲覧できる支払者の数値のみを記載している。",
+                   "This report shows only the figures of the payers its reader may see."),
+}
+"""Labels only a scoped report uses (kept apart so that the whole report's font subset, and
+so its bytes, stay as they were)."""
 
 
 def _l(key: str, lang: str) -> str:
-    ja, en = LABELS[key]
+    ja, en = LABELS[key] if key in LABELS else SCOPED_LABELS[key]
     return ja if lang == "ja" else en
 
 
@@ -259,9 +276,11 @@ def _pct(probability: str | None, lang: str) -> str:
     return _l("none", lang) if probability is None else format_rate(Decimal(probability), lang, 1)
 
 
-def blocks(summary: Mapping[str, Any], contract: Contract, lang: str) -> list[Block]:
-    """The report's rows, top to bottom."""
+def blocks(summary: Mapping[str, Any], contract: Contract, lang: str,
+           scope: Scope = WHOLE) -> list[Block]:
+    """The report's rows, top to bottom, for a reader of ``scope``."""
     check_lang(lang)
+    summary = scoped(summary, scope)
     cur = str(summary["currency"])
 
     def money(amount: int | None) -> str:
@@ -288,6 +307,8 @@ def blocks(summary: Mapping[str, Any], contract: Contract, lang: str) -> list[Bl
                                         f"{books['scalar_runs']:,}; "
                                         f"{_l('lockstep_runs', lang)}: "
                                         f"{books.get('lockstep_runs', 0):,}")])
+    if not scope.whole:
+        return out + _payer_blocks(summary, lang, money, fy, name)
     # Payments by year: fan chart and table.
     rows = summary["payments_by_year"]
     out += [gap(), heading(_l("payments", lang)), Row(12, (Cell(MARGIN, _l("fan", lang), 7.5,
@@ -299,24 +320,7 @@ def blocks(summary: Mapping[str, Any], contract: Contract, lang: str) -> list[Bl
          Column(_l("mean", lang), 1.3, "right")),
         tuple((fy(r["fiscal_year"]), fy(r["budget_fiscal_year"]), money(r["p5"]),
                money(r["p50"]), money(r["p95"]), money(r["mean"])) for r in rows)))
-    # Payers and their authorisations.
-    out += [gap(), heading(_l("payers", lang))]
-    out.append(table(
-        (Column(_l("payer", lang), 1.4), Column(_l("total_due", lang), 1.3, "right"),
-         Column(_l("total_p95", lang), 1.3, "right"),
-         Column(_l("authorisation", lang), 1.4, "right"),
-         Column(_l("p_exceed", lang), 1.1, "right")),
-        tuple((name(p["payer"]), money(p["total_due"]["p50"]), money(p["total_due"]["p95"]),
-               money(p["authorisation"]),
-               _pct(p["years"][-1]["probability_above_authorisation"], lang))
-              for p in summary["payers"])))
-    years = [r["fiscal_year"] for r in rows]
-    out.append(gap(6))
-    out.append(table(
-        (Column(_l("year_limits", lang), 2.0),
-         *[Column(fy(y), 1.0, "right") for y in years]),
-        tuple((name(p["payer"]), *[_pct(y["probability_above_year_limit"], lang)
-                                   for y in p["years"]]) for p in summary["payers"])))
+    out += _authorisation_blocks(summary, lang, money, fy, name)
     # Loans.
     out += [gap(), heading(_l("loans", lang))]
     out.append(table(
@@ -403,6 +407,57 @@ def blocks(summary: Mapping[str, Any], contract: Contract, lang: str) -> list[Bl
     return out
 
 
+def _authorisation_blocks(summary: Mapping[str, Any], lang: str,
+                          money: Callable[[int | None], str], fy: Callable[[int], str],
+                          name: Callable[[str], str]) -> list[Block]:
+    """Each payer's total against its 債務負担行為, and the probability of exceeding each
+    year's limit."""
+    payers = summary["payers"]
+    out: list[Block] = [gap(), heading(_l("payers", lang))]
+    out.append(table(
+        (Column(_l("payer", lang), 1.4), Column(_l("total_due", lang), 1.3, "right"),
+         Column(_l("total_p95", lang), 1.3, "right"),
+         Column(_l("authorisation", lang), 1.4, "right"),
+         Column(_l("p_exceed", lang), 1.1, "right")),
+        tuple((name(p["payer"]), money(p["total_due"]["p50"]), money(p["total_due"]["p95"]),
+               money(p["authorisation"]),
+               _pct(p["years"][-1]["probability_above_authorisation"], lang))
+              for p in payers)))
+    years = [r["fiscal_year"] for r in payers[0]["years"]] if payers else []
+    out.append(gap(6))
+    out.append(table(
+        (Column(_l("year_limits", lang), 2.0),
+         *[Column(fy(y), 1.0, "right") for y in years]),
+        tuple((name(p["payer"]), *[_pct(y["probability_above_year_limit"], lang)
+                                   for y in p["years"]]) for p in payers)))
+    return out
+
+
+def _payer_blocks(summary: Mapping[str, Any], lang: str, money: Callable[[int | None], str],
+                  fy: Callable[[int], str], name: Callable[[str], str]) -> list[Block]:
+    """A scoped report's body: each payer it may show, its payments by results year against
+    the year's limit, then its total against its authorisation; and the notes."""
+    out: list[Block] = []
+    for p in summary["payers"]:
+        out += [gap(), heading(f"{name(p['payer'])}: {_l('payer_years', lang)}")]
+        out.append(table(
+            (Column(_l("fiscal_year", lang), 1.1), Column(_l("budget_year", lang), 1.1),
+             Column("P5", 1.2, "right"), Column("P50", 1.2, "right"),
+             Column("P95", 1.2, "right"), Column(_l("mean", lang), 1.2, "right"),
+             Column(_l("year_limit", lang), 1.2, "right"),
+             Column(_l("p_above_year", lang), 0.9, "right")),
+            tuple((fy(r["fiscal_year"]), fy(r["budget_fiscal_year"]), money(r["due"]["p5"]),
+                   money(r["due"]["p50"]), money(r["due"]["p95"]), money(r["due"]["mean"]),
+                   money(r["year_limit"]), _pct(r["probability_above_year_limit"], lang))
+                  for r in p["years"])))
+    out += _authorisation_blocks(summary, lang, money, fy, name)
+    out += [gap(), heading(_l("notes", lang))]
+    out += text_lines([_l(k, lang) for k in ("scope_note", "note_same_rules",
+                                             "note_percentiles", "note_years",
+                                             "note_history")])
+    return out
+
+
 def _fee_blocks(fees: Mapping[str, Any] | None, lang: str, money: Callable[[int | None], str],
                 fy: Callable[[int], str], name: Callable[[str], str]) -> list[Block]:
     """The fixed fees the vehicle cannot pay when due (a contract whose vehicle pays none
@@ -438,11 +493,14 @@ def _class_name(contract: Contract, class_id: str, lang: str) -> str:
     return (unit.name_ja if lang == "ja" else unit.name_en) or class_id
 
 
-def render(summary: Mapping[str, Any], contract: Contract, lang: str = "ja") -> bytes:
-    """The report's PDF bytes: the same summary gives the same bytes."""
+def render(summary: Mapping[str, Any], contract: Contract, lang: str = "ja",
+           scope: Scope = WHOLE) -> bytes:
+    """The report's PDF bytes for a reader of ``scope`` (the whole contract's by default):
+    the same summary and scope give the same bytes."""
     check_lang(lang)
-    rows = blocks(summary, contract, lang)
-    alphabet = seed_alphabet(tuple(v[0 if lang == "ja" else 1] for v in LABELS.values()))
+    rows = blocks(summary, contract, lang, scope)
+    labels = LABELS if scope.whole else {**LABELS, **SCOPED_LABELS}
+    alphabet = seed_alphabet(tuple(v[0 if lang == "ja" else 1] for v in labels.values()))
     font = register_japanese_font()
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, invariant=1, initialFontName=font, initialFontSize=9,

@@ -4,6 +4,11 @@ currency cells from integer minor units, headers in the reader's language).
 
 A workbook carries the moment it was saved (document properties and every zip entry's time);
 :func:`reproducible` sets both to a fixed moment, so the same seed gives the same bytes.
+
+A workbook is made for a reader's :class:`~settlement.simulation_scope.Scope`: a finance
+office's has only the payers it may read (their sheet rows and scenario columns) and none of
+the contract-wide sheets or columns (all payers' payments, loans, fixed fees, classes). The
+whole scope (the default) is the workbook as it always was, to the byte.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import numpy as np
 
 from investors.exports import Column, Sheet, workbook
 from settlement.simulation import Simulation
+from settlement.simulation_scope import WHOLE, Scope, scoped
 
 _FIXED_MOMENT = "2000-01-01T00:00:00Z"
 _STAMP = re.compile(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)")
@@ -43,15 +49,19 @@ def _t(lang: str, ja: str, en: str) -> str:
     return ja if lang == "ja" else en
 
 
-def sheets(summary: Mapping[str, Any], sim: Simulation, lang: str) -> list[Sheet]:
-    """The summary's tables and the scenarios, as sheets."""
-    contract = sim.contract
-    out = [Sheet("payments", _t(lang, "年度別支払額", "Payments by year"), (
-        Column("fiscal_year", _t(lang, "成果年度", "Results year"), "count"),
-        Column("budget_fiscal_year", _t(lang, "予算年度", "Budget year"), "count"),
-        *[Column(k, k.upper(), "amount", False) for k in ("p5", "p25", "p50", "p75", "p95")],
-        Column("mean", _t(lang, "平均", "Mean"), "amount", False)),
-        tuple(summary["payments_by_year"]))]
+def sheets(summary: Mapping[str, Any], sim: Simulation, lang: str,
+           scope: Scope = WHOLE) -> list[Sheet]:
+    """The summary's tables and the scenarios, as sheets, for a reader of ``scope``."""
+    summary = scoped(summary, scope)
+    out: list[Sheet] = []
+    if scope.whole:
+        out.append(Sheet("payments", _t(lang, "年度別支払額", "Payments by year"), (
+            Column("fiscal_year", _t(lang, "成果年度", "Results year"), "count"),
+            Column("budget_fiscal_year", _t(lang, "予算年度", "Budget year"), "count"),
+            *[Column(k, k.upper(), "amount", False)
+              for k in ("p5", "p25", "p50", "p75", "p95")],
+            Column("mean", _t(lang, "平均", "Mean"), "amount", False)),
+            tuple(summary["payments_by_year"])))
     payer_rows = []
     for p in summary["payers"]:
         for y in p["years"]:
@@ -71,6 +81,15 @@ def sheets(summary: Mapping[str, Any], sim: Simulation, lang: str) -> list[Sheet
         Column("p_year", _t(lang, "年度限度額超過確率", "P(above year limit)"), "number"),
         Column("p_total", _t(lang, "債務負担行為超過確率", "P(above authorisation)"), "number")),
         tuple(payer_rows)))
+    if scope.whole:
+        out += _contract_sheets(summary, lang)
+    out.append(_scenarios(sim, lang, scope))
+    return out
+
+
+def _contract_sheets(summary: Mapping[str, Any], lang: str) -> list[Sheet]:
+    """The whole contract's sheets: loans, the fixed fees unpaid, the classes."""
+    out: list[Sheet] = []
     loan_rows = []
     for ln in summary["loans"]:
         for row in ln["shortfall_by_due_date"]:
@@ -113,15 +132,34 @@ def sheets(summary: Mapping[str, Any], sim: Simulation, lang: str) -> list[Sheet
         tuple({"class": c["class"], "irr_p5": c["irr"]["p5"] or "", "irr_p50":
                c["irr"]["p50"] or "", "irr_p95": c["irr"]["p95"] or "",
                "p_loss": c["probability_of_capital_loss"]} for c in summary["classes"])))
+    return out
+
+
+def _scenarios(sim: Simulation, lang: str, scope: Scope) -> Sheet:
+    """One row per scenario: each payer's payment per year the reader may see; and, for the
+    whole contract's readers, each loan's loss, the fixed fees unpaid, each class's money
+    back."""
+    contract = sim.contract
     columns = [Column("run", _t(lang, "試行", "Run"), "count")]
     rows: list[dict[str, Any]] = [{"run": r + 1} for r in range(sim.runs)]
     for payer in contract.payer_ids:
+        if not scope.shows_payer(payer):
+            continue
         for year in contract.fiscal_years:
             key = f"{payer}-{year}"
             columns.append(Column(key, f"{payer} FY{year}", "amount", False))
             values = sim.payouts.due[payer][year]
             for r in range(sim.runs):
                 rows[r][key] = int(values[r])
+    if scope.whole:
+        _contract_columns(sim, lang, columns, rows)
+    return Sheet("scenarios", _t(lang, "試行別", "Scenarios"), tuple(columns), tuple(rows))
+
+
+def _contract_columns(sim: Simulation, lang: str, columns: list[Column],
+                      rows: list[dict[str, Any]]) -> None:
+    """The scenario sheet's whole-contract columns, added to ``columns`` and ``rows``."""
+    contract = sim.contract
     for loan in contract.loans:
         key = f"loss-{loan.id}"
         columns.append(Column(key, _t(lang, f"損失 {loan.id}", f"Loss {loan.id}"), "amount",
@@ -144,13 +182,12 @@ def sheets(summary: Mapping[str, Any], sim: Simulation, lang: str) -> list[Sheet
         back = sim.money.class_returns[unit.id] + sim.money.class_capital_back[unit.id]
         for r in range(sim.runs):
             rows[r][key] = int(np.int64(back[r]))
-    out.append(Sheet("scenarios", _t(lang, "試行別", "Scenarios"), tuple(columns),
-                     tuple(rows)))
-    return out
 
 
-def write(summary: Mapping[str, Any], sim: Simulation, lang: str = "ja") -> bytes:
-    """The workbook's bytes (the same for the same seed)."""
+def write(summary: Mapping[str, Any], sim: Simulation, lang: str = "ja",
+          scope: Scope = WHOLE) -> bytes:
+    """The workbook's bytes for a reader of ``scope`` (the whole contract's by default): the
+    same for the same seed and scope."""
     title = _t(lang, "成果連動シミュレーション", "Outcome simulation")
-    return reproducible(workbook(sheets(summary, sim, lang), sim.contract.currency,
+    return reproducible(workbook(sheets(summary, sim, lang, scope), sim.contract.currency,
                                  "ja" if lang == "ja" else "en", f"{title} {sim.contract.id}"))
