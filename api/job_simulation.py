@@ -44,6 +44,8 @@ from settlement.unit_returns import RateSchedule
 SIMULATION = "simulation"
 SUMMARY_FILE = "summary.json"
 MAX_SEED = 2**63 - 1
+EXAMPLES = Path(__file__).resolve().parent.parent / "contracts" / "examples" / "simulations"
+"""The contracts' example simulation files, each named after its contract."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,24 @@ def assumptions_of(text: str, source: str, contract: Contract) -> Assumptions:
     if assumptions is None:
         raise SibError(problems)
     return assumptions
+
+
+def contract_example(contract_id: str) -> Path | None:
+    """The contract's own example simulation file, if it has one."""
+    path = EXAMPLES / f"{contract_id}.yaml"
+    return path if path.is_file() else None
+
+
+def example_assumptions(name: str, field: str = "example") -> tuple[str, str]:
+    """The text and source name of the example simulation file ``name`` (with or without
+    ``.yaml``), as the portal's form names it; refused ``EXAMPLE_NOT_FOUND`` for a name that
+    is not one of them (a path included)."""
+    stem = name[:-5] if name.endswith(".yaml") else name
+    found = {p.stem: p for p in EXAMPLES.glob("*.yaml")}.get(stem)
+    if found is None:
+        raise SibError(f"there is no example simulation file {name!r} (one is named after "
+                       "its contract)", "EXAMPLE_NOT_FOUND", field)
+    return found.read_text(encoding="utf-8"), f"examples/simulations/{found.name}"
 
 
 def _whole(value: Any, name: str, low: int, high: int) -> int:

@@ -373,6 +373,56 @@ def _simulate(w: World, role: str | None, allowed: bool) -> httpx.Response:
         "from_fiscal_year": 2023})
 
 
+def _simulation_folder(w: World) -> Path:
+    """Where the matrix's simulation jobs write: beside its database, not in out/."""
+    return Path(w.app.state.database_url.split("///", 1)[1]).parent / "simulations"
+
+
+def _start_simulation_job(w: World, role: str | None, allowed: bool) -> httpx.Response:
+    """A simulation job of 20 runs from FY2023 (the example file), its batches written
+    beside the matrix's database (the folder is read from the settings when it starts)."""
+    headers = w.headers(role, write=True)
+    before = os.environ.get("SIB_OUT_DIR")
+    os.environ["SIB_OUT_DIR"] = str(_simulation_folder(w))
+    get_settings.cache_clear()
+    try:
+        response = w.client.post(f"/contracts/{C}/simulation-jobs", headers=headers, json={
+            "example": C, "runs": 20, "seed": 1, "from_fiscal_year": 2023, "batch_size": 10})
+    finally:
+        if before is None:
+            os.environ.pop("SIB_OUT_DIR", None)
+        else:
+            os.environ["SIB_OUT_DIR"] = before
+        get_settings.cache_clear()
+    if response.status_code < 300:
+        w.written[headers["Idempotency-Key"]] = response.request.url.path
+    return response
+
+
+def _simulation_job(w: World) -> int:
+    """A finished simulation job to read (made once, run here: it is queued for a command,
+    which the service's thread leaves alone)."""
+    if "simulation_job" not in w.ids:
+        from api.job_simulation import start_simulation
+        from api.job_worker import work
+        from api.jobs import INLINE_QUEUE
+        url = w.app.state.database_url
+        with db.unit_of_work(url) as s:
+            job = start_simulation(s, C, SIMULATION_FILE.read_text(encoding="utf-8"),
+                                   SIMULATION_FILE.name, 20, 2, "u-admin", 2023, 10,
+                                   out=_simulation_folder(w) / "read", queue=INLINE_QUEUE)
+        work(url, "matrix", INLINE_QUEUE, job.id, until_idle=True)
+        w.ids["simulation_job"] = job.id
+    return int(w.ids["simulation_job"])
+
+
+def _read_simulation_job(suffix: str) -> Send:
+    def send(w: World, role: str | None, allowed: bool) -> httpx.Response:
+        return w.client.get(f"/contracts/{C}/simulation-jobs/{_simulation_job(w)}{suffix}",
+                            headers=w.headers(role))
+    return send
+
+
 def _upload(w: World, role: str | None, allowed: bool) -> httpx.Response:
     year, kpi, payer = next(w.slots) if allowed else (2023, "participants", "")
     data = f"contract,fiscal_year,kpi,payer,value\n{C},{year},{kpi},{payer},72\n"
@@ -643,6 +693,17 @@ EXPECTED: dict[tuple[str, str], Row] = {
         "/jobs/{target}/retry", prepare=lambda w: _own_job(w), default={"target": 1})),
     # simulation: every figure of every party, so the roles that read everything
     ("POST", "/contracts/{contract_id}/simulations"): Row(FULL_READ, _simulate),
+    # ... and as a background job, as the portal's page: the finance office (Ube) starts one
+    # too, and reads it (its own payers' figures; files included), as do the whole
+    # contract's readers; a bank and an investor do neither
+    ("POST", "/contracts/{contract_id}/simulation-jobs"): Row(
+        frozenset({"admin", "intermediary", "finance_officer"}), _start_simulation_job),
+    ("GET", "/contracts/{contract_id}/simulation-jobs/{job_id}"): Row(
+        FULL_READ | {"finance_officer"}, _read_simulation_job("")),
+    ("GET", "/contracts/{contract_id}/simulation-jobs/{job_id}/report.pdf"): Row(
+        FULL_READ | {"finance_officer"}, _read_simulation_job("/report.pdf")),
+    ("GET", "/contracts/{contract_id}/simulation-jobs/{job_id}/report.xlsx"): Row(
+        FULL_READ | {"finance_officer"}, _read_simulation_job("/report.xlsx")),
 }
 
 

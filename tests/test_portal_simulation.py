@@ -1,7 +1,7 @@
 """The portal's outcome simulation (issues 15 and 16) without a browser: the form (labels,
 CSRF), the job it starts (run by the service's own thread on SQLite), the figures shown as
 the PDF shows them, and the API's scoping — a finance office sees its own payer's figures
-only and no file holding the others', a bank or an investor not the page at all.
+only, in the page and in its PDF and workbook, a bank or an investor not the page at all.
 
 The story: a copy of the demo's books (five years audited and settled), the contract's example
 simulation file from FY2021 on, so FY2019–FY2020 are its audited history."""
@@ -174,9 +174,22 @@ def test_a_finance_office_sees_its_own_payer_only_and_others_not_at_all(portal):
     html = client.get(started.headers["location"]).text
     assert 'id="payer-yawata"' in html
     assert 'id="payer-tono"' not in html and "遠野市" not in html
-    assert 'id="loans"' not in html and 'id="classes"' not in html and "report.pdf" not in html
-    assert client.get(f"/portal/simulation/jobs/{job_id}/report.pdf").status_code == 403
-    assert client.get(f"/portal/simulation/jobs/{job_id}/report.xlsx").status_code == 403
+    assert 'id="loans"' not in html and 'id="classes"' not in html
+    # Its files are cut as the page is: the PDF and workbook of its payer only, the same
+    # bytes as the renderers give for that scope (tests/test_simulation_jobs_api.py reads
+    # what is in them).
+    from contracts.store import get_contract
+    from investors.pdf_simulation import render
+    from settlement.simulation_scope import Scope
+    with unit_of_work(url) as session:
+        summary, _ = job_summary(session, simulation_job(session, job_id))
+        contract = get_contract(session, C)
+    pdf = client.get(f"/portal/simulation/jobs/{job_id}/report.pdf")
+    assert pdf.status_code == 200
+    assert pdf.content == render(summary, contract, "ja", Scope(frozenset({"yawata"}), False))
+    assert pdf.content != render(summary, contract, "ja")
+    xlsx = client.get(f"/portal/simulation/jobs/{job_id}/report.xlsx")
+    assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
 
     # A bank and an investor are refused the page, the job and its files.
     for username in ("bank", "inv"):

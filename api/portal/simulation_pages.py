@@ -10,10 +10,12 @@ capital loss; with the PDF (Japanese, English) and the workbook to download.
 Scoping is the API's: a payer's figures are shown only where the API's own
 ``GET …/payers/{payer}/authorisation`` (:func:`api.routes.contracts.payer_share`) answers
 for the signed-in user — a finance office sees its own municipality only, the lead payer every
-payer where the contract grants it — and the loans',
-lenders', classes' and public figures (and the files, which hold them all) only to the roles
-the simulation endpoint serves (:data:`api.deps.FULL_READ_ROLES`). A bank or an investor is
-refused the page (403), as the other roles' pages refuse them.
+payer where the contract grants it — and the loans', lenders', classes' and public figures only
+to the roles that read the whole contract (:data:`api.deps.FULL_READ_ROLES`). The PDF and the
+workbook are cut the same way (:func:`api.routes.simulation.reader_scope`, which the API's
+``…/simulation-jobs`` routes use too): a finance office's hold its payers only. A bank or an
+investor is refused the page (403), as the other roles' pages refuse them. The pages' words
+are in :mod:`api.portal.text`.
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
-import contracts
 from api.deps import FULL_READ_ROLES, SessionDep, payers_visible_to
 from api.job_simulation import (
     SIMULATION,
+    contract_example,
     job_summary,
     merged_simulation,
     simulation_job,
@@ -42,69 +44,17 @@ from api.jobs import JobView, list_jobs
 from api.portal import charts, text
 from api.portal.auth import PortalUser
 from api.routes import contracts as contract_routes
+from api.routes.simulation import JOB_READERS, JOB_STARTERS, reader_scope
 from api.users import Caller
 from contracts.model import Contract
 from investors.formatting import format_multiple, format_rate
 from ledger.errors import Forbidden, SibError
 from settlement.simulation_batches import MAX_RUNS, RUNS_PER_BATCH
+from settlement.simulation_scope import Scope
 
 router = APIRouter()
-WORDS: dict[str, tuple[str, str]] = {
-    "sim_title": ("成果連動シミュレーション", "Outcome simulation"),
-    "sim_intro": ("成果の見込み（前提ファイル）から多数の試行を行い、各試行に契約の支払・"
-                  "返済・分配の規定をそのまま適用します。元帳には記帳しません。"
-                  "バックグラウンドのジョブとして実行され、ページを再読み込みしても"
-                  "進捗が表示されます。",
-                  "Draws many scenarios of the outcomes (the assumptions file) and applies the "
-                  "contract's own payment, debt-service and distribution rules to each; nothing "
-                  "is written to the ledger. It runs as a background job; reloading the page "
-                  "shows its progress."),
-    "sim_assumptions": ("前提ファイル", "Assumptions"),
-    "sim_example": ("契約の例示ファイル", "The contract's example file"),
-    "sim_upload": ("ファイルをアップロード", "Upload a file"),
-    "sim_file": ("前提ファイル（YAML）", "Assumptions file (YAML)"),
-    "sim_runs": ("試行回数", "Runs"), "sim_runs_unit": ("回", "runs"),
-    "sim_seed": ("乱数シード", "Seed"),
-    "sim_from_year": ("推計開始年度", "Simulated from"),
-    "sim_from_file": ("前提ファイルの指定どおり", "As the file says"),
-    "sim_batch_size": ("1バッチの試行回数", "Runs per batch"),
-    "sim_start": ("シミュレーションを開始", "Start the simulation"),
-    "sim_recent": ("これまでのシミュレーション", "Simulations so far"),
-    "sim_known": ("使用した監査済み結果", "Audited results used"),
-    "sim_path": ("計算経路", "Calculation path"),
-    "sim_xlsx": ("Excel（試行別を含む）", "Workbook (with every run)"),
-    "sim_payers": ("支払者別の支払額と債務負担行為", "Payers: payments and budget authorisations"),
-    "sim_payments": ("成果年度別の支払額", "payments by results year"),
-    "sim_cumulative": ("支払額の累計（成果年度末）", "payments to date, by results year"),
-    "sim_band_outer": ("P5–P95", "P5–P95"), "sim_band_inner": ("P25–P75", "P25–P75"),
-    "sim_median": ("中央値", "Median"),
-    "sim_results_year": ("成果年度", "Results year"),
-    "sim_budget_year": ("予算年度", "Budget year"), "sim_mean": ("平均", "Mean"),
-    "sim_p_above_year": ("限度額超過確率", "P(above the limit)"),
-    "sim_total": ("年度別の支払額（全支払者の合計）", "Payments by year (all payers)"),
-    "sim_loans": ("借入金の返済", "Loans: debt service"),
-    "sim_loan": ("借入金", "Loan"), "sim_lender": ("貸付人", "Lender"),
-    "sim_p_shortfall": ("返済不足の確率", "P(shortfall)"),
-    "sim_shortfall_by_due": ("約定返済日別の返済不足確率", "P(shortfall) by due date"),
-    "sim_first_shortfall": ("初回不足の平均時期", "Expected first shortfall"),
-    "sim_expected_loss": ("期待損失額", "Expected loss"), "sim_p_loss": ("損失の確率", "P(loss)"),
-    "sim_investors": ("投資家の利回り", "Investors: returns"),
-    "sim_multiple": ("倍率（中央値）", "Multiple (median)"),
-    "sim_p_capital_loss": ("元本毀損の確率", "P(capital loss)"),
-    "sim_irr_chart": ("IRR の分布（%、試行数）", "distribution of the IRR (%, runs)"),
-    "sim_runs_count": ("試行数", "Runs"),
-    "sim_public": ("公的負担", "Public cost"),
-    "sim_public_total": ("支払者の負担総額", "Paid by the payers"),
-    "sim_public_net": ("自治体の実質負担", "Municipalities, net of the grant"),
-    "sim_note_percentiles": ("P5・P50・P95 は試行結果の順位による値（いずれかの試行の実額）、"
-                             "確率は試行数に対する割合。",
-                             "P5, P50 and P95 are scenario values at those ranks; "
-                             "probabilities are shares of the runs."),
-}
-text.WORDS.update(WORDS)  # the portal's words, these pages' among them
-VIEWERS = (*FULL_READ_ROLES, "finance_officer")
-STARTERS = ("admin", "intermediary", "finance_officer")
-EXAMPLES = Path(contracts.__file__).resolve().parent / "examples" / "simulations"
+VIEWERS = JOB_READERS
+STARTERS = JOB_STARTERS
 MAX_UPLOAD_BYTES = 1_000_000
 DEFAULT_RUNS = 10_000
 
@@ -134,11 +84,6 @@ def _whole_contract(user: Caller) -> bool:
     return user.role in FULL_READ_ROLES
 
 
-def _example(contract_id: str) -> Path | None:
-    path = EXAMPLES / f"{contract_id}.yaml"
-    return path if path.is_file() else None
-
-
 # --------------------------------------------------------------------------- the form
 
 @router.get("/simulation", response_class=HTMLResponse)
@@ -152,7 +97,7 @@ def simulation_page(request: Request, session: SessionDep, user: PortalUser,
     views, _ = list_jobs(session, SIMULATION, limit=500)
     recent = [v for v in views if v.params.get("contract") == c.id][:20]
     return render(request, "simulation.html", contract=c, contracts=_contracts(session, user),
-                  example=_example(c.id), recent=recent, may_start=user.role in STARTERS,
+                  example=contract_example(c.id), recent=recent, may_start=user.role in STARTERS,
                   max_runs=MAX_RUNS, default_runs=DEFAULT_RUNS, batch_size=RUNS_PER_BATCH,
                   years=list(c.fiscal_years))
 
@@ -240,7 +185,7 @@ def _assumptions(contract: Contract, source: str, upload: bytes, filename: str
                  ) -> tuple[str, str]:
     """The simulation file's text and name: the contract's example, or the uploaded one."""
     if source == "example":
-        example = _example(contract.id)
+        example = contract_example(contract.id)
         if example is None:
             raise SibError(f"{contract.id} has no example simulation file: upload one",
                            "ASSUMPTIONS_MISSING", "file")
@@ -286,26 +231,26 @@ def job_page(request: Request, session: SessionDep, user: PortalUser, job_id: in
                   multiple=lambda m: multiple_text(m, lang))
 
 
-def _files_allowed(session: Session, user: Caller, job_id: int) -> tuple[JobView, Contract]:
+def _files_allowed(session: Session, user: Caller, job_id: int) -> tuple[JobView, Scope]:
+    """The job and what the user may see of it (a finance office: its payers only)."""
     from api.portal.pages import _contract
     _viewer(user)
     view = simulation_job(session, job_id)
-    c = _contract(session, user, view.params["contract"])
-    if not _whole_contract(user):
-        raise Forbidden("the report holds every party's figures: it is for the roles that "
-                        "read the whole contract", "ROLE_FORBIDDEN", "role")
-    return view, c
+    c = _contract(session, user, view.params["contract"])  # another party's: 404
+    _payers(session, user, c)
+    return view, reader_scope(user, c)
 
 
 @router.get("/simulation/jobs/{job_id}/report.pdf")
 def report_pdf(session: SessionDep, user: PortalUser, job_id: int, lang: str = "ja"
                ) -> Response:
-    """The PDF report of the simulation (as ``sib simulate --pdf`` writes it)."""
+    """The PDF report of the simulation (as ``sib simulate --pdf`` writes it), cut to what
+    the user may see."""
     from investors.pdf_simulation import render as render_pdf
-    view, _ = _files_allowed(session, user, job_id)
+    view, scope = _files_allowed(session, user, job_id)
     summary, found = job_summary(session, view)
     lang = lang if lang in text.LANGS else "ja"
-    return Response(render_pdf(summary, found, lang), media_type="application/pdf",
+    return Response(render_pdf(summary, found, lang, scope), media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="simulation-'
                              f'{found.id}-job{view.id}-{lang}.pdf"'})
 
@@ -313,12 +258,13 @@ def report_pdf(session: SessionDep, user: PortalUser, job_id: int, lang: str = "
 @router.get("/simulation/jobs/{job_id}/report.xlsx")
 def report_xlsx(session: SessionDep, user: PortalUser, job_id: int, lang: str = "ja"
                 ) -> Response:
-    """The workbook (the figures and every scenario), as ``sib simulate --xlsx``."""
+    """The workbook (the figures and every scenario), as ``sib simulate --xlsx``, cut to
+    what the user may see."""
     from investors.simulation_xlsx import write
-    view, _ = _files_allowed(session, user, job_id)
+    view, scope = _files_allowed(session, user, job_id)
     summary, found = job_summary(session, view)
     lang = lang if lang in text.LANGS else "ja"
-    return Response(write(summary, merged_simulation(session, view), lang),
+    return Response(write(summary, merged_simulation(session, view), lang, scope),
                     media_type="application/vnd.openxmlformats-officedocument."
                                "spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="simulation-'

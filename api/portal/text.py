@@ -143,6 +143,60 @@ WORDS.update({
     "job_cancel": ("取り消す", "Cancel"), "job_retry": ("再実行", "Retry"),
 })
 
+# The outcome simulation's pages (api.portal.simulation_pages).
+WORDS.update({
+    "sim_title": ("成果連動シミュレーション", "Outcome simulation"),
+    "sim_intro": ("成果の見込み（前提ファイル）から多数の試行を行い、各試行に契約の支払・"
+                  "返済・分配の規定をそのまま適用します。元帳には記帳しません。"
+                  "バックグラウンドのジョブとして実行され、ページを再読み込みしても"
+                  "進捗が表示されます。",
+                  "Draws many scenarios of the outcomes (the assumptions file) and applies the "
+                  "contract's own payment, debt-service and distribution rules to each; nothing "
+                  "is written to the ledger. It runs as a background job; reloading the page "
+                  "shows its progress."),
+    "sim_assumptions": ("前提ファイル", "Assumptions"),
+    "sim_example": ("契約の例示ファイル", "The contract's example file"),
+    "sim_upload": ("ファイルをアップロード", "Upload a file"),
+    "sim_file": ("前提ファイル（YAML）", "Assumptions file (YAML)"),
+    "sim_runs": ("試行回数", "Runs"), "sim_runs_unit": ("回", "runs"),
+    "sim_seed": ("乱数シード", "Seed"),
+    "sim_from_year": ("推計開始年度", "Simulated from"),
+    "sim_from_file": ("前提ファイルの指定どおり", "As the file says"),
+    "sim_batch_size": ("1バッチの試行回数", "Runs per batch"),
+    "sim_start": ("シミュレーションを開始", "Start the simulation"),
+    "sim_recent": ("これまでのシミュレーション", "Simulations so far"),
+    "sim_known": ("使用した監査済み結果", "Audited results used"),
+    "sim_path": ("計算経路", "Calculation path"),
+    "sim_xlsx": ("Excel（試行別を含む）", "Workbook (with every run)"),
+    "sim_payers": ("支払者別の支払額と債務負担行為", "Payers: payments and budget authorisations"),
+    "sim_payments": ("成果年度別の支払額", "payments by results year"),
+    "sim_cumulative": ("支払額の累計（成果年度末）", "payments to date, by results year"),
+    "sim_band_outer": ("P5–P95", "P5–P95"), "sim_band_inner": ("P25–P75", "P25–P75"),
+    "sim_median": ("中央値", "Median"),
+    "sim_results_year": ("成果年度", "Results year"),
+    "sim_budget_year": ("予算年度", "Budget year"), "sim_mean": ("平均", "Mean"),
+    "sim_p_above_year": ("限度額超過確率", "P(above the limit)"),
+    "sim_total": ("年度別の支払額（全支払者の合計）", "Payments by year (all payers)"),
+    "sim_loans": ("借入金の返済", "Loans: debt service"),
+    "sim_loan": ("借入金", "Loan"), "sim_lender": ("貸付人", "Lender"),
+    "sim_p_shortfall": ("返済不足の確率", "P(shortfall)"),
+    "sim_shortfall_by_due": ("約定返済日別の返済不足確率", "P(shortfall) by due date"),
+    "sim_first_shortfall": ("初回不足の平均時期", "Expected first shortfall"),
+    "sim_expected_loss": ("期待損失額", "Expected loss"), "sim_p_loss": ("損失の確率", "P(loss)"),
+    "sim_investors": ("投資家の利回り", "Investors: returns"),
+    "sim_multiple": ("倍率（中央値）", "Multiple (median)"),
+    "sim_p_capital_loss": ("元本毀損の確率", "P(capital loss)"),
+    "sim_irr_chart": ("IRR の分布（%、試行数）", "distribution of the IRR (%, runs)"),
+    "sim_runs_count": ("試行数", "Runs"),
+    "sim_public": ("公的負担", "Public cost"),
+    "sim_public_total": ("支払者の負担総額", "Paid by the payers"),
+    "sim_public_net": ("自治体の実質負担", "Municipalities, net of the grant"),
+    "sim_note_percentiles": ("P5・P50・P95 は試行結果の順位による値（いずれかの試行の実額）、"
+                             "確率は試行数に対する割合。",
+                             "P5, P50 and P95 are scenario values at those ranks; "
+                             "probabilities are shares of the runs."),
+})
+
 
 def word(key: str, lang: str) -> str:
     ja, en = WORDS.get(key, (key, key))
