@@ -416,3 +416,116 @@ def test_two_workers_on_postgresql_write_what_one_wrote(own_pg_url, contract, tm
     parts = [batching.run_batch(contract, assumptions, b, {}, 2019, None, inputs.rates)
              for b in batching.batches(18_000, 21, 1500)]
     assert summary == batching.summarise_batches(parts, 21, 1500)
+
+
+# --------------------------------------------------------------------------- inputs moved, cancel
+
+def _changed_result(session) -> None:
+    """FY2019's participants audited after the start: the history every batch must share
+    is not the one the job was planned on."""
+    from settlement.kpi import ResultInput
+    from settlement.results import audit_result, submit_results
+    [row] = submit_results(session, [ResultInput(C, 2019, "participants", "7000")],
+                           "evaluator")
+    audit_result(session, row.id or 0, "evaluation committee")
+
+
+def _changed_subscription(session) -> None:
+    """Units subscribed after the start: the capital the classes' returns are computed on
+    is not the one the job was planned on."""
+    from datetime import date
+
+    from investors.store import HolderSpec, add_holder, subscribe
+    add_holder(session, HolderSpec("citizen-late", "individual", "市民 遅", "ｼﾐﾝ"))
+    subscribe(session, C, UNITS, "citizen-late", 3, date(2021, 6, 1))
+
+
+@pytest.mark.parametrize("change", [_changed_result, _changed_subscription],
+                         ids=["an audited result", "a subscription"])
+def test_a_task_refuses_when_the_inputs_changed_after_the_start(db_url, contract, tmp_path,
+                                                               change):
+    """Three batches; the first is drawn, then the books move. The next task refuses
+    (SIMULATION_INPUTS_CHANGED) rather than draw a batch of another simulation; the job
+    fails with it, the batch drawn before stays alone and nothing is merged."""
+    _load(db_url, contract)
+    with db.unit_of_work(db_url) as session:
+        view = start_simulation(session, C, _wide_text(contract), "wide.yaml", 25, 5, "ana",
+                                batch_size=10, out=tmp_path / "job")
+        planned = read_inputs(session, C).digest
+    assert view.params["inputs"] == planned
+    assert job_worker.run_one(db_url, "w", job_id=view.id)
+    with db.unit_of_work(db_url) as session:
+        change(session)
+    with db.unit_of_work(db_url) as session:
+        assert read_inputs(session, C).digest != planned
+    assert job_worker.run_one(db_url, "w", job_id=view.id)
+    with db.unit_of_work(db_url) as session:
+        failed = simulation_job(session, view.id)
+        tasks = jobs.job_tasks(session, view.id)
+        with pytest.raises(SibError) as refused:
+            job_summary(session, failed)
+    assert failed.state == "failed"
+    assert failed.error.startswith("task 1: SIMULATION_INPUTS_CHANGED")
+    assert [t.state for t in tasks] == ["done", "failed", "queued"]
+    assert refused.value.problems[0].code == "JOB_NOT_DONE"
+    assert sorted(_files(tmp_path / "job")) == ["batch-00000.npz"]  # no summary.json
+    assert "summary_sha256" not in failed.result
+    # Nothing picks up the rest of a failed job.
+    assert not job_worker.run_one(db_url, "w", job_id=view.id)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_url(request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue("db_url" if request.param == "sqlite" else "own_pg_url"))
+
+
+def test_a_job_cancelled_mid_way_then_retried_is_the_uninterrupted_run(any_url, contract,
+                                                                        tmp_path, monkeypatch):
+    """Four batches of 10. The job is cancelled while the second batch is drawn: that task
+    stops once its batch is written (it looks at every unit), the last two never start, and
+    nothing is merged. Retried, the cancelled tasks run again (the batch written before the
+    stop is written again, the same bytes) and the folder — batches and summary — is byte
+    for byte that of the same simulation run without a stop."""
+    import api.job_simulation as job_simulation
+    monkeypatch.setattr(jobs, "CANCEL_CHECK_SECONDS", 0.0)
+    _load(any_url, contract)
+    text = _wide_text(contract)
+    with db.unit_of_work(any_url) as session:
+        stopped = start_simulation(session, C, text, "wide.yaml", 40, 6, "ana", batch_size=10,
+                                   out=tmp_path / "stopped")
+    real_run_batch = batching.run_batch
+
+    def cancel_while_drawing(*args, **kwargs):
+        batch = args[2]
+        if batch.index == 1:
+            with db.unit_of_work(any_url) as session:
+                jobs.cancel(session, stopped.id)
+        return real_run_batch(*args, **kwargs)
+
+    assert job_worker.run_one(any_url, "w", job_id=stopped.id)  # batch 0
+    monkeypatch.setattr(job_simulation.batching, "run_batch", cancel_while_drawing)
+    assert job_worker.run_one(any_url, "w", job_id=stopped.id)  # batch 1, stopped
+    assert not job_worker.run_one(any_url, "w", job_id=stopped.id)  # nothing left to claim
+    monkeypatch.setattr(job_simulation.batching, "run_batch", real_run_batch)
+    with db.unit_of_work(any_url) as session:
+        view = simulation_job(session, stopped.id)
+        tasks = jobs.job_tasks(session, stopped.id)
+    assert view.state == "cancelled"
+    assert [t.state for t in tasks] == ["done", "cancelled", "cancelled", "cancelled"]
+    assert sorted(_files(tmp_path / "stopped")) == ["batch-00000.npz", "batch-00001.npz"]
+
+    with db.unit_of_work(any_url) as session:
+        assert jobs.retry(session, stopped.id).state == "running"
+    assert job_worker.work(any_url, "w", job_id=stopped.id, until_idle=True) == 3
+    with db.unit_of_work(any_url) as session:
+        done = simulation_job(session, stopped.id)
+        summary, _ = job_summary(session, done)
+        clean = start_simulation(session, C, text, "wide.yaml", 40, 6, "bo", batch_size=10,
+                                 out=tmp_path / "clean")
+    assert (done.state, done.units_done, done.result["runs"]) == ("done", 40, 40)
+    job_worker.work(any_url, "w", job_id=clean.id, until_idle=True)
+    with db.unit_of_work(any_url) as session:
+        uninterrupted, _ = job_summary(session, simulation_job(session, clean.id))
+    assert _files(tmp_path / "stopped") == _files(tmp_path / "clean")
+    assert _bytes(summary) == _bytes(uninterrupted)
+    assert summary["runs"] == 40 and summary["batches"] == {"size": 10, "count": 4}
