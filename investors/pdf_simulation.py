@@ -92,6 +92,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "p_loss": ("損失の確率", "P(loss)"),
     "shortfall_chart": ("約定返済日別の返済不足確率（いずれかの借入金）",
                         "Probability of a shortfall by due date (any loan)"),
+    "history_bars": ("灰色：推計開始前の約定返済日（監査済みの実績で、全試行で共通）",
+                     "grey: due dates before the first simulated year (the audited history, "
+                     "the same in every run)"),
     "lenders": ("貸付人別の期待損失", "Expected loss per lender"),
     "fees": ("固定委託料の支払不足", "Fixed fees the vehicle cannot pay"),
     "p_fee_unpaid": ("固定委託料の支払不足が生じる確率",
@@ -187,6 +190,7 @@ _INNER = colors.HexColor("#7fa9d6")
 _MEDIAN = colors.HexColor("#1f4e79")
 _BAR = colors.HexColor("#2e75b6")
 _SHORT = colors.HexColor("#c55a11")
+_HISTORY = colors.HexColor("#a6a6a6")
 _SIZE = 6.5
 
 
@@ -245,8 +249,9 @@ def fan_chart(rows: Sequence[Mapping[str, Any]], year_text: Callable[[int], str]
 
 
 def bar_chart(bars: Sequence[tuple[str, int]], top_value: int, value_text: Callable[[int], str],
-              colour: colors.Color = _BAR, label_every: int = 1) -> Drawing:
-    """Vertical bars with their labels below (every ``label_every``-th) and four gridlines."""
+              colour: colors.Color = _BAR, label_every: int = 1, muted: int = 0) -> Drawing:
+    """Vertical bars with their labels below (every ``label_every``-th) and four gridlines;
+    the first ``muted`` bars in grey (what is history rather than a probability)."""
     width, height, left, bottom = CONTENT_WIDTH, 150.0, 50.0, 26.0
     drawing = Drawing(width, height, initialFontName=register_japanese_font(),
                       initialFontSize=_SIZE)
@@ -261,7 +266,8 @@ def bar_chart(bars: Sequence[tuple[str, int]], top_value: int, value_text: Calla
     for i, (name, value) in enumerate(bars):
         h = plot_h * min(value, top) / top
         drawing.add(Rect(left + i * slot + slot * 0.12, bottom, slot * 0.76, h,
-                         fillColor=colour, strokeColor=None, strokeWidth=0))
+                         fillColor=_HISTORY if i < muted else colour, strokeColor=None,
+                         strokeWidth=0))
         if i % label_every == 0:
             drawing.add(_text(left + i * slot + slot / 2, bottom - 9, name, "middle"))
     drawing.add(Line(left, bottom, left, bottom + plot_h, strokeColor=_AXIS, strokeWidth=0.6))
@@ -340,13 +346,17 @@ def blocks(summary: Mapping[str, Any], contract: Contract, lang: str,
             by_due[row["due_on"]] = max(by_due.get(row["due_on"], 0),
                                         _permille(row["probability"]))
     if by_due:
-        out.append(Row(14, (Cell(MARGIN, _l("shortfall_chart", lang), 7.5, grey=True),),
-                       keep=1))
+        # Due dates before the first simulated year are history: the same in every run.
+        first_day = contract.fiscal_year_bounds(int(summary["from_fiscal_year"]))[0]
+        history = sum(1 for d in by_due if date.fromisoformat(d) < first_day)
+        caption = _l("shortfall_chart", lang) + (
+            ("　" if lang == "ja" else " — ") + _l("history_bars", lang) if history else "")
+        out.append(Row(14, (Cell(MARGIN, caption, 7.5, grey=True),), keep=1))
         bars = [(f"{d[:4]}/{int(d[5:7])}" if lang == "ja" else d[:7], v)
                 for d, v in sorted(by_due.items())]
         step = max(1, -(-len(bars) // 12))
         out.append(chart(bar_chart(bars, 1000, lambda v: format_rate(
-            Decimal(v) / 1000, lang, 0), _SHORT, step)))
+            Decimal(v) / 1000, lang, 0), _SHORT, step, muted=history)))
     out.append(table(
         (Column(_l("lender", lang), 2.0), Column(_l("expected_loss", lang), 1.2, "right"),
          Column(_l("p_loss", lang), 1.0, "right")),
