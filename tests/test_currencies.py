@@ -396,6 +396,17 @@ def test_english_documents_of_a_contract_abroad_carry_no_japanese(world, contrac
     assert notices and all("Budget authorisation" in text for text in notices)
 
 
+def test_japanese_documents_of_a_contract_abroad_keep_its_own_year_names(world):
+    """The state's FY2026 (1 July 2025 – 30 June 2026) is 2026会計年度 on the Japanese notice:
+    令和8年度 would read as April 2026 – March 2027 to a Japanese reader."""
+    _, out = world[U]
+    [notice] = [text for name, text in _pdf_texts(out)
+                if "notices" in name and name.endswith(".ja.pdf")]
+    compact = notice.replace(" ", "").replace("\n", "")
+    assert "2026会計年度" in compact and "令和8年度" not in compact
+    assert "令和7年7月1日～令和8年6月30日" in compact
+
+
 def test_a_payment_above_what_is_owed_is_refused_in_dollars(world):
     # After both payments the state owes nothing more: $519,810.75 − $519,710.75 − $100.00.
     # A further $200.00 is refused, and the refusal should say so in dollars.
