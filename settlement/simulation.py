@@ -69,10 +69,17 @@ class Simulation:
     paths: dict[str, Any] = field(default_factory=dict)
 
 
+def _after(month_day: Any, year_end: date) -> date:
+    """The first day with this month and day after ``year_end``: a year's results are paid
+    after it ends (20 May after a 31 March year end; after a 30 June one, the next May)."""
+    day: date = month_day.on(year_end.year)
+    return day if day > year_end else month_day.on(year_end.year + 1)
+
+
 def year_plans(contract: Contract, assumptions: Assumptions) -> list[YearPlan]:
     """The dates of each year's cycle from the assumptions' calendar: receipts and
-    distributions on the next business day after their month-day in the year after the
-    fiscal year; the final distribution on its date, or the loans' last due date if later
+    distributions on the next business day after the first of their month-day that follows
+    the fiscal year's end; the final distribution on its date, or the loans' last due date if later
     than the last year's distribution date."""
     calendar = assumptions.calendar
     start = contract.fiscal_year_start_month
@@ -81,12 +88,11 @@ def year_plans(contract: Contract, assumptions: Assumptions) -> list[YearPlan]:
     plans = []
     for year in contract.fiscal_years:
         first, end = contract.fiscal_year_bounds(year)
-        after = end.year if end.month < 12 else end.year + 1
         fees_on = calendar.fixed_fees_on.on(first.year if calendar.fixed_fees_on.month >= start
                                             else first.year + 1)
-        receipts = {p: next_business_day(calendar.receipts_by_payer.get(
-            p, calendar.receipts_on).on(after)) for p in contract.payer_ids}
-        distribution_on = next_business_day(calendar.distributions_on.on(after))
+        receipts = {p: next_business_day(_after(calendar.receipts_by_payer.get(
+            p, calendar.receipts_on), end)) for p in contract.payer_ids}
+        distribution_on = next_business_day(_after(calendar.distributions_on, end))
         final = year == contract.last_fiscal_year
         if final:
             chosen = calendar.final_distribution_on

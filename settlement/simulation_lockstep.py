@@ -47,7 +47,6 @@ import numpy.typing as npt
 
 from contracts.instruments import Loan
 from contracts.model import Contract
-from ledger.calendar import fiscal_year_bounds
 from ledger.rounding import RemainderPolicy, allocate
 from settlement.class_returns import ClassFacts, class_claims, year_measures
 from settlement.schedules import Schedule
@@ -440,7 +439,7 @@ class LockstepBooks:
                 book.default_booked, sum(self._defaults(book, state, on), self._z))
 
     def close_year(self, fiscal_year: int, out: MoneyResults, rows: Ints) -> None:
-        end = fiscal_year_bounds(fiscal_year, self.contract.fiscal_year_start_month)[1]
+        end = self.contract.fiscal_year_bounds(fiscal_year)[1]
         self.service(end, out, rows)
         self.accrue_to(end)
 
@@ -631,8 +630,7 @@ def _flow(out: MoneyResults, class_id: str, on: date, rows: Ints, amount: Ints |
 
 
 def _fiscal_year(contract: Contract, on: date) -> int:
-    start = contract.fiscal_year_start_month
-    return on.year if on.month >= start else on.year - 1
+    return contract.fiscal_year_of(on)
 
 
 def books_lockstep(contract: Contract, plans: Sequence[YearPlan], payouts: Payouts,
@@ -648,7 +646,7 @@ def books_lockstep(contract: Contract, plans: Sequence[YearPlan], payouts: Payou
     books = LockstepBooks(contract, len(rows), rates, cache)
     books.draw_loans()
     for plan in plans:
-        start, end = fiscal_year_bounds(plan.fiscal_year, contract.fiscal_year_start_month)
+        start, end = contract.fiscal_year_bounds(plan.fiscal_year)
         for sub in subscriptions:
             if start <= sub.on <= end:
                 books.subscribe(sub, out, rows)

@@ -297,3 +297,53 @@ def test_scenarios_with_a_fixed_fee_unpaid_equal_what_the_services_post(
         assert refused == [y for y, v in sim.money.fee_unpaid["thl"].items() if v[run]], run
         assert refused  # the scenario's fee was refused by the ledger itself
         assert_posted(contract, sim, run, posted)
+
+
+def test_a_contract_named_by_its_end_year_gets_the_same_books_either_way():
+    """The USD example's July–June years are named by their end (FY2026 = 1 July 2025 –
+    30 June 2026). Its results are paid after the year ends — the calendar's 20 May / 29 May
+    come after 30 June 2026 only in 2027 (29 May 2027 a Saturday: 31 May) — and the lockstep
+    books close FY2026 on 30 June 2026, as the one-by-one books do: 200 scenarios drawn
+    between 10 % and 120 % of each target give the same loan payments, arrears, unpaid fees
+    and cash either way (a reviewer found the lockstep closing FY2026 a year late)."""
+    from decimal import Decimal
+
+    from settlement.simulation_payouts import variables
+    contract, problems = load_contract_file("contracts/examples/usd-pay-for-success-housing.yaml")
+    assert contract is not None, problems
+    kpis: dict = {}
+    for year, evaluation, kpi_id, _ in variables(contract):
+        target = contract.kpi(kpi_id).targets[year]
+        high = target * Decimal("1.2")
+        if contract.kpi(kpi_id).unit == "percent":
+            high = min(high, Decimal(100))
+        kpis.setdefault(kpi_id, {"decimals": 0}).setdefault(evaluation, {})[year] = {
+            "distribution": "uniform", "min": str(target * Decimal("0.1")), "max": str(high)}
+    assumptions, problems = validate_assumptions({"contract": contract.id, "kpis": kpis},
+                                                 contract)
+    assert assumptions is not None, problems
+    sim, problems = simulate(contract, assumptions, 200, seed=7, from_fiscal_year=2026)
+    assert sim is not None, problems
+    assert [(p.fiscal_year, p.fees_on, p.distribution_on) for p in sim.plans][0] == (
+        2026, date(2025, 9, 30), date(2027, 5, 31))
+    assert all(p.distribution_on > contract.fiscal_year_bounds(p.fiscal_year)[1]
+               for p in sim.plans)
+    scalar = books_scalar(contract, sim.plans, sim.payouts, [])
+    alone = _empty(contract, sim.plans, [], sim.runs)
+    books_lockstep(contract, sim.plans, sim.payouts, [], alone, np.arange(sim.runs))
+    assert sim.paths["books"]["lockstep_runs"] > 0  # the path under test is used
+    for name in ("loan_paid", "loan_short", "loan_overdue", "fee_unpaid", "provider_fees"):
+        for source in (alone, sim.money):
+            mine, theirs = getattr(source, name), getattr(scalar, name)
+            assert mine.keys() == theirs.keys(), name
+            for key in theirs:
+                inner_mine, inner_theirs = mine[key], theirs[key]
+                if isinstance(inner_theirs, dict):
+                    assert inner_mine.keys() == inner_theirs.keys(), (name, key)
+                    for year in inner_theirs:
+                        assert np.array_equal(inner_mine[year], inner_theirs[year]), \
+                            (name, key, year)
+                else:
+                    assert np.array_equal(inner_mine, inner_theirs), (name, key)
+    assert np.array_equal(alone.cash_left, scalar.cash_left)
+    assert np.array_equal(sim.money.cash_left, scalar.cash_left)
