@@ -18,7 +18,7 @@ from fractions import Fraction
 
 from ledger.calendar import wareki_date, wareki_fiscal_year
 from ledger.errors import SibError
-from ledger.money import SYMBOLS_EN, exponent
+from ledger.money import HOME_CURRENCY, SYMBOLS_EN, exponent
 from ledger.rounding import RoundingMode, round_minor
 
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
@@ -125,11 +125,16 @@ def format_date(day: date, lang: str, calendar: str = "wareki") -> str:
 
 
 def format_fiscal_year(fiscal_year: int, lang: str, start_month: int = 4,
-                       with_western: bool = False) -> str:
-    """``令和元年度`` (ja; with ``with_western`` ``令和元年度（2019年度）``) or ``FY2019`` (en)."""
+                       with_western: bool = False, currency: str | None = None) -> str:
+    """``令和元年度`` (ja; with ``with_western`` ``令和元年度（2019年度）``) or ``FY2019`` (en).
+    A contract abroad (``currency`` other than the yen) keeps its own name for the year in
+    Japanese too, ``2026会計年度``: 令和8年度 would read as April 2026 – March 2027 to a
+    Japanese reader, whatever the contract's year is."""
     check_lang(lang)
     if lang == "en":
         return f"FY{fiscal_year}"
+    if currency is not None and currency != HOME_CURRENCY:
+        return f"{fiscal_year}会計年度"
     wareki = wareki_fiscal_year(fiscal_year, start_month)
     return f"{wareki}（{fiscal_year}年度）" if with_western else wareki
 

@@ -212,7 +212,8 @@ def pack_title(pack: SettlementPack, lang: Lang = "ja") -> str:
     Japanese)."""
     name = (pack.name_ja or pack.name_en if lang == "ja" else pack.name_en or pack.name_ja) \
         or pack.contract_id
-    year = format_fiscal_year(pack.fiscal_year, lang, pack.period_start.month, True)
+    year = format_fiscal_year(pack.fiscal_year, lang, pack.period_start.month, True,
+                              currency=pack.currency)
     return f"{name} {year} 精算資料" if lang == "ja" else f"{name} — {year} settlement pack"
 
 

@@ -50,12 +50,8 @@ class DocumentFormat:
         return "" if day is None else format_date(day, self.lang)
 
     def fiscal_year(self, fiscal_year: int) -> str:
-        if self.lang == "ja" and self.currency != HOME_CURRENCY:
-            # A contract abroad keeps its own year's name: 令和8年度 would read as April 2026 –
-            # March 2027 to a Japanese reader, whatever the contract's year is.
-            return f"{fiscal_year}会計年度"
         return format_fiscal_year(fiscal_year, self.lang, self.start_month,
-                                  with_western=self.lang == "ja")
+                                  with_western=self.lang == "ja", currency=self.currency)
 
     def label(self, key: str) -> str:
         text = label(key, self.lang)

@@ -293,7 +293,7 @@ def blocks(summary: Mapping[str, Any], contract: Contract, lang: str,
         return _l("none", lang) if amount is None else format_amount(int(amount), cur, lang)
 
     def fy(year: int) -> str:
-        return format_fiscal_year(year, lang)
+        return format_fiscal_year(year, lang, currency=cur)
 
     def name(party: str) -> str:
         p = contract.party(party)

@@ -407,6 +407,18 @@ def test_japanese_documents_of_a_contract_abroad_keep_its_own_year_names(world):
     assert "令和7年7月1日～令和8年6月30日" in compact
 
 
+def test_every_japanese_text_names_a_contract_abroad_s_year_its_own_way():
+    """The same rule off the documents (a reviewer found the pack's title, the simulation
+    report and the portal still in 和暦): one function decides, by the contract's currency."""
+    from api.portal import text
+    from investors.formatting import format_fiscal_year
+    assert format_fiscal_year(2026, "ja", 7, True, currency="USD") == "2026会計年度"
+    assert format_fiscal_year(2019, "ja", 4, True, currency="JPY") == "令和元年度（2019年度）"
+    assert format_fiscal_year(2019, "ja") == "令和元年度"
+    assert text.fiscal_year(2026, "ja", "USD") == "2026会計年度"
+    assert text.fiscal_year(2026, "en", "USD") == "FY2026"
+
+
 def test_a_payment_above_what_is_owed_is_refused_in_dollars(world):
     # After both payments the state owes nothing more: $519,810.75 − $519,710.75 − $100.00.
     # A further $200.00 is refused, and the refusal should say so in dollars.

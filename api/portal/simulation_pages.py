@@ -291,7 +291,7 @@ def _figures(summary: dict[str, Any], contract: Contract, payers: list[str], who
              lang: str) -> dict[str, Any]:
     """What the page shows of the summary, with its charts (the PDF's figures)."""
     def fy(year: int) -> str:
-        return text.fiscal_year(year, lang)
+        return text.fiscal_year(year, lang, contract.currency)
 
     def name(party: str) -> str:
         p = contract.party(party)

@@ -221,8 +221,9 @@ def day(on: date | datetime | str | None, lang: str) -> str:
     return format_date(on, lang)
 
 
-def fiscal_year(year: int, lang: str) -> str:
-    return format_fiscal_year(year, lang)
+def fiscal_year(year: int, lang: str, currency: str | None = None) -> str:
+    """令和元年度 / FY2019; a contract abroad's own name for its year (2026会計年度)."""
+    return format_fiscal_year(year, lang, currency=currency)
 
 
 def decimal_text(value: Decimal | str | None, places: int = 2) -> str:
