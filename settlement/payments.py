@@ -264,9 +264,11 @@ def pay_fixed_fees(session: Session, contract_id: str, fiscal_year: int,
                                  dict(links, payer=payer), contract.currency))
         else:
             # Out of the vehicle's own money only: what it holds for the unit holders
-            # (distributions payable) and the tax office (withholding) is not its to spend.
+            # (distributions payable) and the tax office (withholding) is not its to spend —
+            # on the fee's date (money received later cannot pay it then) and after
+            # everything posted since (a fee dated back cannot spend what was paid out later).
             done = read.entry_by_key(session, contract.id, key) is not None
-            free = free_cash(session, contract)
+            free = min(free_cash(session, contract, on), free_cash(session, contract))
             if not done and fee > free:
                 cur = contract.currency
                 raise SibError(
@@ -369,14 +371,16 @@ def _payoff(session: Session, contract: Contract, loan_id: str) -> tuple[int, in
             outstanding.credits_minor - outstanding.debits_minor)
 
 
-def free_cash(session: Session, contract: Contract) -> int:
+def free_cash(session: Session, contract: Contract, through_on: date | None = None) -> int:
     """Cash the waterfall may use: the cash balance less what is already owed out of it to
-    unit holders (distributions payable) and to the tax office (withholding payable)."""
-    cash_debits, cash_credits = account_totals(session, contract.id, "cash")
+    unit holders (distributions payable) and to the tax office (withholding payable) — by
+    ``through_on`` if given, else on everything posted."""
+    cash_debits, cash_credits = account_totals(session, contract.id, "cash",
+                                               through_on=through_on)
     reserved = 0
     for code in [f"distributions-payable:{u.id}" for u in contract.unit_classes] + \
             ["withholding-payable"]:
-        debits, credits = account_totals(session, contract.id, code)
+        debits, credits = account_totals(session, contract.id, code, through_on=through_on)
         reserved += credits - debits
     return cash_debits - cash_credits - reserved
 

@@ -30,7 +30,8 @@ def test_a_fee_beyond_the_vehicles_own_cash_is_refused(session):
     payable): own cash 1,020,000. A fixed fee of 1,040,000 for FY2021 fits the cash but not
     the vehicle's own money: refused, nothing written. Paying the holder does not change the
     own cash (cash 1,020,000, payable 0): still refused. FY2021's 100,000 received on
-    1 April 2022 brings it to 1,120,000: the fee is paid, 80,000 left; paying again is the
+    1 April 2022 brings it to 1,120,000: the fee dated that day is paid, 80,000 left (dated
+    5 April 2021 it is still refused: the money was not there then); paying again is the
     same entry."""
     doc = _payments_document()
     doc["parties"].append({"id": "provider", "name_en": "Provider", "kind": "npo",
@@ -68,6 +69,12 @@ def test_a_fee_beyond_the_vehicles_own_cash_is_refused(session):
         pay_fixed_fees(session, C, 2021, date(2021, 4, 5))
     session.rollback()
     year(2021, "70", date(2022, 4, 1))
+    # Money received on 1 April 2022 cannot pay a fee dated before it (a reviewer found the
+    # check blind to the fee's date): dated 5 April 2021 it is still refused.
+    with pytest.raises(SibError) as refused:
+        pay_fixed_fees(session, C, 2021, date(2021, 4, 5))
+    assert refused.value.code == "FEE_EXCEEDS_FREE_CASH"
+    session.rollback()
     [paid] = pay_fixed_fees(session, C, 2021, date(2022, 4, 1))
     again = pay_fixed_fees(session, C, 2021, date(2022, 4, 1))  # a retry: the same entry
     assert [e.id for e in again] == [paid.id]
