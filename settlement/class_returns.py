@@ -317,8 +317,10 @@ def year_measures(contract: Contract, terms: ReturnTerms,
     """Each fiscal year's measure for a return on the outcome payments received
     (``received_by_year``: results year → minor units received for it so far; a year with
     nothing received has no measure yet): the amount in major units of the currency, or —
-    ``outcome_payments_percent`` — 100 × received ÷ the most the year's tranches can pay
-    (after the year's cap), exact."""
+    ``outcome_payments_percent`` — 100 × received ÷ the most the year's tranches paid to the
+    vehicle can pay (after the year's cap; a tranche a payer pays straight to a provider
+    never reaches the vehicle, so it is not in the base), exact."""
+    from contracts.chart import provider_payee
     from contracts.liability import tranche_maxima_in_year
     from ledger.money import exponent
     out: dict[int, Measure] = {}
@@ -328,7 +330,10 @@ def year_measures(contract: Contract, terms: ReturnTerms,
         if terms.basis == "outcome_payments":
             out[year] = Fraction(received, 10 ** exponent(contract.currency))
         else:
-            most = sum(tranche_maxima_in_year(contract, year).values())
+            to_vehicle = {t.id for t in contract.tranches_in(year)
+                          if provider_payee(contract, t) is None}
+            most = sum(m for tranche_id, m in tranche_maxima_in_year(contract, year).items()
+                       if tranche_id in to_vehicle)
             if most > 0:
                 out[year] = Fraction(100 * received, most)
     return out

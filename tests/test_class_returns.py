@@ -446,3 +446,20 @@ def test_a_trace_says_what_the_rate_was_read_off():
     assert any("nothing received yet" in line for line in english)  # FY2021
     assert "成果連動支払の受領額" in japanese[0]
     assert any(line.startswith("2021年度の分配率") and "受領額なし" in line for line in japanese)
+
+
+def test_the_share_received_leaves_out_what_is_paid_straight_to_a_provider():
+    """FY2020 has the vehicle's 100,000 tranche and a 100,000 tranche the payers pay straight
+    to the provider (payee routing): the vehicle can receive at most 100,000, so 50,000
+    received is 50 %, not 25 % of both."""
+    from settlement.class_returns import year_measures
+    doc = _payments_document()
+    doc["parties"].append({"id": "provider", "name_en": "Provider", "kind": "npo",
+                           "roles": ["service_provider"]})
+    doc["tranches"].append({"id": "fy2020-to-provider", "kpi": "continuation",
+                            "fiscal_year": 2020, "max_amount": "100,000", "payee": "provider",
+                            "rule": {"type": "linear", "floor": "60", "cap": "70"}})
+    contract, problems = validate_document(doc, "test")
+    assert contract is not None, problems
+    share = ReturnTerms(rule="tiered", basis="outcome_payments_percent", tiers=SENIOR_TIERS)
+    assert year_measures(contract, share, {2020: 50_000}) == {2020: Fraction(50)}
