@@ -121,6 +121,13 @@ def test_a_donation_through_the_command_line_and_the_api(loaded, monkeypatch):
         own = client.get(f"/contracts/{C}/donations",
                          headers={"Authorization": f"Bearer {tokens['misato-fo']}"}).json()
         assert [r["payer"] for r in own] == ["misato"]
+        # A finance officer of a municipality that is not a payer of the contract: 404.
+        with db.unit_of_work(loaded) as s:
+            add_user(s, "osaka-fo", "finance_officer", "osaka")
+            tokens["osaka-fo"] = create_token(s, "osaka-fo")
+        stranger = client.get(f"/contracts/{C}/donations",
+                              headers={"Authorization": f"Bearer {tokens['osaka-fo']}"})
+        assert stranger.status_code == 404 and stranger.json()["code"] == "PAYER_NOT_FOUND"
     with db.unit_of_work(loaded) as s:
         assert read.totals(s, PAYERS_BOOK, "donations:ube").credits_minor == 0
     get_settings.cache_clear()

@@ -23,7 +23,7 @@ from contracts.schema import contract_json_schema
 from contracts.store import get_contract
 from investors.store import pay_holders, payment_records
 from investors.tables import Holder
-from ledger.errors import SibError
+from ledger.errors import NotFound, SibError
 from ledger.money_json import MoneyJSON
 from settlement.change_requests import request_bank_account
 from settlement.payments import (
@@ -321,6 +321,9 @@ def get_donations(contract_id: str, session: SessionDep,
     contract = get_contract(session, contract_id)
     if user.role != "finance_officer":
         require(user, *MOVERS, "auditor")
+    elif user.scope not in contract.payer_ids:  # not one of this contract's municipalities
+        raise NotFound(f"no payer {user.scope!r} in {contract_id} that you may see",
+                       "PAYER_NOT_FOUND", "payer")
     return [DonationYearPublic(payer=d.payer, fiscal_year=d.fiscal_year,
                                amount=MoneyJSON.from_minor(d.amount_minor, contract.currency),
                                count=d.count)
