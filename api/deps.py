@@ -17,7 +17,7 @@ from sqlmodel import Session
 from api.db import SQLITE_NO_WAIT, get_engine
 from api.security import FailedAuthLimiter
 from api.tables import SCOPED_ROLES
-from api.users import Caller, needs_touch, token_caller, touch_token
+from api.users import API, Caller, needs_touch, token_caller, touch_token
 from contracts.model import PAYER_NOT_FOUND, Contract
 from contracts.store import get_contract
 from ledger.errors import Forbidden, NotFound, SibError
@@ -126,7 +126,9 @@ async def get_current_user(request: Request, session: SessionDep,
                            authorization: Annotated[str | None, Header()] = None) -> Caller:
     """The user of the bearer token, or 401 (429 for an address that failed too often).
     Read in the request's own transaction: for a write, the token is checked in the same
-    transaction that writes."""
+    transaction that writes. Only an API token is a bearer token: a portal session (the
+    portal's cookie; its pages call the routes in-process with the cookie's user, not through
+    this) or a one-time link is refused as unknown."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthorised("send 'Authorization: Bearer <token>' (create one with "
                            "`sib token create`)", "UNAUTHENTICATED", "authorization")
@@ -138,7 +140,7 @@ async def get_current_user(request: Request, session: SessionDep,
     now = utc_now()
     read_only = request.method in ("GET", "HEAD")
     run = in_database if read_only else write_in_database
-    user, state = await run(session, token_caller, session, token, now)
+    user, state = await run(session, token_caller, session, token, now, (API,))
     if user is None or state != "active":
         if limiter is not None:
             limiter.failed(client)

@@ -58,6 +58,11 @@ API = "api"
 PORTAL_SESSION = "portal_session"
 PORTAL_LINK = "portal_link"
 TOKEN_PURPOSES = (API, PORTAL_SESSION, PORTAL_LINK)
+# What each purpose authenticates: an ``api`` token, a bearer request and a command line act
+# (and a portal sign-in, not consumed); a ``portal_session``, the portal's cookie only; a
+# ``portal_link``, one portal sign-in (consumed by it, :func:`consume_link`). A token is only
+# ever read back for the purposes its reader names (:func:`token_caller`): any other is taken
+# for unknown.
 
 
 def create_token(session: Session, username: str, lifetime_days: int | None = None,
@@ -161,7 +166,11 @@ def revoke_token(session: Session, token_ref: str, now: datetime | None = None) 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is making a request: the user behind a bearer token (read in one query)."""
+    """Who is making a request: the user behind a bearer token (read in one query).
+
+    Attributes:
+        token_purpose: what the token read back is for (:data:`TOKEN_PURPOSES`).
+    """
 
     id: int
     username: str
@@ -169,12 +178,13 @@ class Caller:
     scope: str | None
     token_id: int = 0
     token_last_used_at: datetime | None = None
+    token_purpose: str = API
 
 
 _USER, _TOKEN = table_of(User), table_of(ApiToken)
 _CALLER = (select(_USER.c.id, _USER.c.username, _USER.c.role, _USER.c.scope,
                   _TOKEN.c.id.label("token_id"), _TOKEN.c.expires_at, _TOKEN.c.revoked_at,
-                  _TOKEN.c.last_used_at)
+                  _TOKEN.c.last_used_at, _TOKEN.c.purpose)
            .select_from(_TOKEN.join(_USER, _USER.c.id == _TOKEN.c.user_id))
            .where(_TOKEN.c.token_hash == bindparam("digest")))
 _TOUCH = (update(_TOKEN).where(_TOKEN.c.id == bindparam("token_id"))
@@ -184,24 +194,38 @@ _TOUCH = (update(_TOKEN).where(_TOKEN.c.id == bindparam("token_id"))
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def token_caller(db: Session | Connection, token: str,
-                 now: datetime | None = None) -> tuple[Caller | None, str]:
-    """The user a bearer token belongs to and the token's state (``active``, ``expired``,
-    ``revoked``, or ``unknown`` with no user)."""
+def token_caller(db: Session | Connection, token: str, now: datetime | None = None,
+                 purposes: tuple[str, ...] = (API,)) -> tuple[Caller | None, str]:
+    """The user a token belongs to and the token's state (``active``, ``expired``,
+    ``revoked``, or ``unknown`` with no user). A token whose purpose is not one of
+    ``purposes`` (by default an API token only: a bearer token) is ``unknown``: a portal
+    session or a one-time link is no bearer token."""
     connection = db.connection() if isinstance(db, Session) else db
     row = connection.execute(_CALLER, {"digest": hash_token(token)}).first()
-    if row is None:
+    if row is None or row.purpose not in purposes:
         return None, "unknown"
     state = _state(_aware(row.expires_at), row.revoked_at, now or utc_now())
     return Caller(row.id, row.username, row.role, row.scope, row.token_id,
-                  _aware(row.last_used_at)), state
+                  _aware(row.last_used_at), row.purpose), state
 
 
 def user_for_token(db: Session | Connection, token: str) -> Caller | None:
-    """The user a bearer token belongs to, if the token is known, unexpired and not
-    revoked."""
-    caller, state = token_caller(db, token)
+    """The user an API token belongs to, if the token is known, unexpired and not revoked
+    (what signs an act at the command line: never a portal session nor a one-time link)."""
+    caller, state = token_caller(db, token, purposes=(API,))
     return caller if state == "active" else None
+
+
+def consume_link(session: Session, caller: Caller, now: datetime | None = None) -> bool:
+    """Revoke the one-time link ``caller`` was read from, if it is still unrevoked; whether
+    it was (False: a concurrent sign-in used it first, or it is no link). One conditional
+    UPDATE, in the caller's transaction: of two sign-ins racing with the same link, the
+    second finds it revoked (PostgreSQL re-reads the row once the first commits; SQLite has
+    one writer at a time). Does not commit."""
+    used = session.execute(update(ApiToken).where(
+        col(ApiToken.id) == caller.token_id, col(ApiToken.purpose) == PORTAL_LINK,
+        col(ApiToken.revoked_at).is_(None)).values(revoked_at=now or utc_now()))
+    return int(used.rowcount) == 1  # type: ignore[attr-defined]
 
 
 def needs_touch(caller: Caller, now: datetime) -> bool:
@@ -314,8 +338,9 @@ def check_new_password(username: str, password: str, repeated: str | None = None
 def set_password(session: Session, username: str, password: str,
                  repeated: str | None = None, now: datetime | None = None) -> int:
     """Set ``username``'s portal password (checked by :func:`check_new_password`) and end
-    every portal session the user has open, so that whoever knew the old one is signed out.
-    Returns how many sessions were ended. Does not commit."""
+    every portal session the user has open, and every one-time link not yet used
+    (:func:`end_portal_sessions`), so that whoever knew the old one is signed out. Returns how
+    many sessions were ended. Does not commit."""
     user = session.scalars(select(User).where(col(User.username) == username)).first()
     if user is None:
         raise NotFound(f"no user {username!r}", "USER_NOT_FOUND", "username")
@@ -323,10 +348,21 @@ def set_password(session: Session, username: str, password: str,
     moment = now or utc_now()
     user.password_hash, user.password_set_at = hash_password(password), moment
     session.add(user)
+    ended = end_portal_sessions(session, user, moment)
+    session.flush()
+    return ended
+
+
+def end_portal_sessions(session: Session, user: User, now: datetime | None = None) -> int:
+    """Revoke the user's open portal sessions and its unused one-time links (its API tokens
+    are left alone); how many sessions were ended. Does not commit."""
+    moment = now or utc_now()
     ended = session.execute(update(ApiToken).where(
         col(ApiToken.user_id) == user.id, col(ApiToken.purpose) == PORTAL_SESSION,
         col(ApiToken.revoked_at).is_(None)).values(revoked_at=moment))
-    session.flush()
+    session.execute(update(ApiToken).where(
+        col(ApiToken.user_id) == user.id, col(ApiToken.purpose) == PORTAL_LINK,
+        col(ApiToken.revoked_at).is_(None)).values(revoked_at=moment))
     return int(ended.rowcount)  # type: ignore[attr-defined]
 
 

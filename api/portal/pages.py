@@ -161,10 +161,13 @@ def _local(url: str) -> str:
 @router.post("/signin")
 def signin(request: Request, session: SessionDep, code: Annotated[str, Form()],
            csrf: Csrf = None, username: Annotated[str, Form()] = "",
-           one_time: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/portal/",  # noqa: A002
+           next: Annotated[str, Form()] = "/portal/",  # noqa: A002
            ) -> Response:
+    """Sign in (:func:`api.portal.auth.sign_in`). Whether the code is a one-time link to use
+    up is the stored token's purpose, never a field of the form (the link page's ``one_time``
+    field is ignored)."""
     auth.check_csrf(request.cookies.get(auth.PRE_SESSION_COOKIE, ""), csrf)
-    caller, token = auth.sign_in(request, session, code, username or None, bool(one_time))
+    caller, token = auth.sign_in(request, session, code, username or None)
     response = _see_other(_local(next) if next != "/portal/" else HOME.get(caller.role,
                                                                              "/portal/"))
     response.set_cookie(auth.SESSION_COOKIE, token, httponly=True, samesite="lax",
