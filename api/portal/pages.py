@@ -63,13 +63,18 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     """A page in the request's language, with the signed-in user and its CSRF token."""
     lang = lang_of(request)
     caller = getattr(request.state, "caller", None)
+    # Amounts and years in the shown contract's own currency and naming (a page without a
+    # contract shows yen).
+    currency = str(getattr(context.get("contract"), "currency", "JPY"))
     page = TEMPLATES.get_template(template).render(
         lang=lang, user=caller, csrf=getattr(request.state, "csrf", ""),
         form_key=secrets.token_urlsafe(16), path=request.url.path,
         query=str(request.url.query), home=HOME.get(caller.role, "/portal/") if caller else "",
         w=lambda key: text.word(key, lang),
-        yen=lambda minor, cur="JPY": text.yen(minor, lang, cur),
-        day=lambda on: text.day(on, lang), fy=lambda year: text.fiscal_year(year, lang),
+        yen=lambda minor, cur=None: text.yen(minor, lang, cur or currency),
+        wire_money=lambda wire: text.money(wire, lang),
+        day=lambda on: text.day(on, lang),
+        fy=lambda year: text.fiscal_year(year, lang, currency),
         dec=text.decimal_text, **context)
     return HTMLResponse(page, status_code=status)
 
@@ -244,7 +249,8 @@ def payer_page(request: Request, session: SessionDep, user: PortalUser,
     all_payers = _all_payers(session, user, c, settled, payer_id,
                              {payer_id: (budget, notices[-1] if notices else None)})
     kpis = _kpi_series(session, c, payer_id, settled)
-    years = [text.fiscal_year(r["fiscal_year"], lang_of(request)) for r in budget["years"]]
+    years = [text.fiscal_year(r["fiscal_year"], lang_of(request), c.currency)
+             for r in budget["years"]]
     budget_chart = charts.bar_chart(
         text.word("budget", lang_of(request)), years,
         [charts.Series(text.word("planned", lang_of(request)),
@@ -254,7 +260,7 @@ def payer_page(request: Request, session: SessionDep, user: PortalUser,
         marker=charts.Series(text.word("authorised", lang_of(request)),
                              tuple(r["authorised"] for r in budget["years"])))
     kpi_charts = [(k, charts.bar_chart(
-        k["name"], [text.fiscal_year(y, lang_of(request)) for y in k["years"]],
+        k["name"], [text.fiscal_year(y, lang_of(request), c.currency) for y in k["years"]],
         [charts.Series(text.word("value", lang_of(request)),
                        tuple(float(v) for v in k["values"]))],
         value_label="{:,.1f}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from investors.formatting import format_amount, format_date, format_fiscal_year, format_timestamp
 
@@ -208,6 +209,14 @@ def yen(amount_minor: int | None, lang: str, currency: str = "JPY") -> str:
     if amount_minor is None:
         return "—"
     return format_amount(amount_minor, currency, lang)
+
+
+def money(wire: Any, lang: str) -> str:
+    """An API money value (``{"amount": "519810.75", "currency": "USD"}`` or a MoneyJSON) as
+    the documents write it, exactly: never through a float or a whole-number cast."""
+    from ledger.money_json import MoneyJSON
+    value = wire if isinstance(wire, MoneyJSON) else MoneyJSON.model_validate(wire)
+    return format_amount(value.to_minor(), value.currency, lang)
 
 
 def day(on: date | datetime | str | None, lang: str) -> str:
