@@ -45,3 +45,21 @@ def test_a_dollar_contracts_preview_reads_in_dollars_and_its_own_years(db_url):
         assert "519,810.75" in page.text and year in page.text
         assert "51,981,075" not in page.text and "5,198.10" not in page.text
         assert "令和8年度" not in page.text
+    # The receipt form is typed in dollars: 519810.75 is $519,810.75 (it took whole yen).
+    import re
+
+    from ledger import read
+    from settlement.runs import settle
+    with unit_of_work(db_url) as s:
+        settle(s, U, 2026)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    done = client.post(f"/portal/contracts/{U}/years/2026/receipts", data={
+        "csrf": csrf.group(1), "form_key": "usd-receipt-1", "payer": "brookhaven-state",
+        "amount": "519810.75", "on": "2026-08-20", "reference": "FY2026"},
+        follow_redirects=False)
+    assert done.status_code in (302, 303), done.text[:400]
+    with unit_of_work(db_url) as s:
+        assert read.totals(s, U, "cash").net_debit_minor == 51_981_075 + read.totals(
+            s, U, "cash", kinds=["loan_drawdown", "unit_subscription"]).net_debit_minor
+        assert read.totals(s, U, "receivable:brookhaven-state").net_debit_minor == 0

@@ -73,6 +73,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         w=lambda key: text.word(key, lang),
         yen=lambda minor, cur=None: text.yen(minor, lang, cur or currency),
         wire_money=lambda wire: text.money(wire, lang),
+        plain=lambda minor: text.plain(minor, currency),
         day=lambda on: text.day(on, lang),
         fy=lambda year: text.fiscal_year(year, lang, currency),
         dec=text.decimal_text, **context)

@@ -211,6 +211,13 @@ def yen(amount_minor: int | None, lang: str, currency: str = "JPY") -> str:
     return format_amount(amount_minor, currency, lang)
 
 
+def plain(amount_minor: int, currency: str) -> str:
+    """An amount as a form field holds it: major units, no grouping (``519810.75``,
+    ``5479139``), the way ``parse_major`` reads it back."""
+    from ledger.money import format_plain, from_minor
+    return format_plain(from_minor(amount_minor, currency))
+
+
 def money(wire: Any, lang: str) -> str:
     """An API money value (``{"amount": "519810.75", "currency": "USD"}`` or a MoneyJSON) as
     the documents write it, exactly: never through a float or a whole-number cast."""

@@ -29,10 +29,12 @@ from api.routes import settlement as settlement_routes
 from api.tables import AuditRecord
 from contracts.chart import Kind
 from contracts.model import Contract
+from contracts.store import get_contract
 from investors.store import holder_payments, units_held
 from ledger import read
 from ledger.calendar import fiscal_year_bounds, next_business_day
 from ledger.errors import SibError
+from ledger.money import parse_major
 from ledger.money_json import MoneyJSON
 from settlement import close as closing
 from settlement import results, runs
@@ -215,12 +217,15 @@ def close(request: Request, session: SessionDep, user: PortalUser, contract: str
 
 @router.post("/contracts/{contract}/years/{fy}/receipts")
 def receive(request: Request, session: SessionDep, user: PortalUser, contract: str, fy: int,
-            payer: Annotated[str, Form()], amount: Annotated[int, Form(ge=1)],
+            payer: Annotated[str, Form()], amount: Annotated[str, Form(max_length=40)],
             on: Annotated[date, Form()], reference: Annotated[str, Form()],
             form_key: FormKey, csrf: Csrf = None) -> Response:
     _check(request, csrf)
+    # Typed in major units of the contract's currency (5479139 yen, 519810.75 dollars).
+    currency = get_contract(session, contract).currency
     money_routes.post_receipt(contract, money_routes.ReceiptCreate(
-        payer=payer, amount=MoneyJSON.from_minor(amount, "JPY"), received_on=on,
+        payer=payer, amount=MoneyJSON.from_minor(parse_major(amount, currency, "amount"),
+                                                 currency), received_on=on,
         reference=reference, fiscal_year=fy), request, session, user,
         idempotency_key=f"portal:{form_key}")
     return _back(contract, fy)
