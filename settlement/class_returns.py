@@ -36,8 +36,11 @@ from datetime import date
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
+from contracts.chart import provider_payee
 from contracts.instruments import CurvePoint, RateTier, ReturnTerms, UnitClass
+from contracts.liability import tranche_maxima_in_year
 from contracts.model import Contract
+from ledger.money import exponent
 from ledger.rounding import RemainderPolicy, RoundingMode, allocate, round_minor
 from settlement.trace import (
     ROUNDING_TERMS,
@@ -320,9 +323,6 @@ def year_measures(contract: Contract, terms: ReturnTerms,
     ``outcome_payments_percent`` — 100 × received ÷ the most the year's tranches paid to the
     vehicle can pay (after the year's cap; a tranche a payer pays straight to a provider
     never reaches the vehicle, so it is not in the base), exact."""
-    from contracts.chart import provider_payee
-    from contracts.liability import tranche_maxima_in_year
-    from ledger.money import exponent
     out: dict[int, Measure] = {}
     for year, received in received_by_year.items():
         if received <= 0:

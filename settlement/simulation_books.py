@@ -471,7 +471,7 @@ class ScenarioBooks:
             self.serviced_through = on
 
     def _paid_lender(self, loan_id: str, on: date, amount: int) -> None:
-        year = _fiscal_year(self.contract, on)
+        year = self.contract.fiscal_year_of(on)
         by_year = self.outcome.loans[loan_id].paid_by_fiscal_year
         by_year[year] = by_year.get(year, 0) + amount
 
@@ -739,10 +739,6 @@ def _apply(unapplied: list[_Receipt], amount_minor: int) -> list[tuple[_Receipt,
         applied.append((receipt, take))
         left -= take
     return applied
-
-
-def _fiscal_year(contract: Contract, on: date) -> int:
-    return contract.fiscal_year_of(on)
 
 
 def run_books(contract: Contract, plans: Sequence[YearPlan],

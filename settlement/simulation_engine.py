@@ -54,7 +54,7 @@ from settlement.simulation_books import (
     run_books,
     schedules_of,
 )
-from settlement.simulation_lockstep import books_lockstep, lockstep_support
+from settlement.simulation_lockstep import books_lockstep, lockstep_support, record_loss
 from settlement.simulation_payouts import Payouts
 from settlement.unit_returns import RateSchedule
 from settlement.waterfall import Claim, losses, run_waterfall
@@ -338,7 +338,7 @@ def _arrears_episode(contract: Contract, log: BooksLog, events: Sequence[object]
         return none
     loan = next(ln for ln in contract.loans if ln.id == owed[0].loan_id)
     following = events[k + 1] if k + 1 < len(events) else None
-    year_end = contract.fiscal_year_bounds(_fiscal_year(contract, on))[1]
+    year_end = contract.fiscal_year_bounds(contract.fiscal_year_of(on))[1]
     if not isinstance(following, DistributionRecord) or following.final or \
             following.on <= year_end:
         return none
@@ -398,9 +398,9 @@ def _arrears_episode(contract: Contract, log: BooksLog, events: Sequence[object]
         at_day = handled & (cash_on == day.toordinal())
         if at_day.any():
             extras.append((following.moves_before, day, np.where(at_day, -paid_back, 0)))
-            year = _fiscal_year(contract, day)
+            year = contract.fiscal_year_of(day)
             out.loan_paid[loan.id][year] += np.where(at_day, paid_back, 0)
-    year = _fiscal_year(contract, on)
+    year = contract.fiscal_year_of(on)
     out.loan_paid[loan.id][year] += np.where(
         handled, paid_interest + paid_principal - interest - principal, 0)
     out.loan_short[loan.id][on] |= handled & (paid_interest + paid_principal
@@ -621,24 +621,11 @@ def _final(contract: Contract, log: BooksLog, record: DistributionRecord,
         unpaid = [(a.claim.instrument, a.claim.party, a.unpaid_minor) for a in result.allocations
                   if a.claim.step == "principal" and a.unpaid_minor > 0]
         for loss in losses(unpaid, cover, contract.rounding.mode):
-            if loss.instrument in out.loan_written_down:
-                out.loan_written_down[loss.instrument][run] += loss.written_down_minor
-                out.loan_recovered[loss.instrument][run] += loss.guaranteed_minor
-            else:
-                out.class_written_down[loss.instrument][run] += loss.written_down_minor
-                out.class_recovered[loss.instrument][run] += loss.guaranteed_minor
-                if loss.guaranteed_minor:
-                    dates = out.class_dates[loss.instrument]
-                    out.class_flows[loss.instrument][run, dates.index(record.on)] += \
-                        loss.guaranteed_minor
+            record_loss(out, loss, run, record.on)
         for claim in fixed:
             if claim.step == "interest" and claim.instrument in out.loan_interest_unpaid:
                 paid = next(a.paid_minor for a in result.allocations if a.claim is claim)
                 out.loan_interest_unpaid[claim.instrument][run] = claim.amount_minor - paid
-
-
-def _fiscal_year(contract: Contract, on: date) -> int:
-    return contract.fiscal_year_of(on)
 
 
 def _final_claims_paid(contract: Contract, claims: Sequence[Claim], full: Bools,
@@ -654,7 +641,7 @@ def _final_paid(contract: Contract, claim: Claim, paid: Ints | int, run: int | s
     if claim.step == "provider_fees":
         out.provider_fees[instrument][run] += paid
     elif instrument in out.loan_paid:
-        out.loan_paid[instrument][_fiscal_year(contract, on)][run] += paid
+        out.loan_paid[instrument][contract.fiscal_year_of(on)][run] += paid
     elif claim.step == "investor_returns":
         out.class_returns[instrument][run] += paid
         out.class_flows[instrument][run, out.class_dates[instrument].index(on)] += paid
@@ -676,7 +663,7 @@ def _copy_reference(contract: Contract, ref: BooksOutcome, log: BooksLog, ok: Bo
                 final_paid[claim.instrument] = final_paid.get(claim.instrument, 0) + \
                     claim.amount_minor
     for loan_id, lo in ref.loans.items():
-        final_year = _fiscal_year(contract, final.on) if final is not None else None
+        final_year = contract.fiscal_year_of(final.on) if final is not None else None
         for year, amount in lo.paid_by_fiscal_year.items():
             before_final = amount - (final_paid.get(loan_id, 0) if year == final_year else 0)
             out.loan_paid[loan_id][year] += np.where(ok, before_final, 0)

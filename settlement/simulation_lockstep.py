@@ -65,7 +65,7 @@ from settlement.simulation_books import (
     schedules_of,
 )
 from settlement.unit_returns import CapitalChange, RateSchedule
-from settlement.waterfall import losses
+from settlement.waterfall import Loss, losses
 
 if TYPE_CHECKING:
     from settlement.simulation_engine import MoneyResults
@@ -400,7 +400,7 @@ class LockstepBooks:
                               sum(owed[(book.loan.id, component)], self._z))
                   for book, _, _, _ in considered for component in COMPONENTS]
         paid, _ = waterfall_paid(available, claims, COMPONENTS)
-        year = _fiscal_year(self.contract, on)
+        year = self.contract.fiscal_year_of(on)
         left_by_loan = {book.loan.id: np.zeros(self.runs, dtype=bool) for book, *_ in considered}
         for claim, amount in zip(claims, paid):
             book = self.loans[claim.instrument]
@@ -583,7 +583,7 @@ class LockstepBooks:
                 book.payoff_interest_paid = book.payoff_interest_paid + amount
             else:
                 book.payoff_principal_paid = book.payoff_principal_paid + amount
-            out.loan_paid[instrument][_fiscal_year(self.contract, on)][rows] += amount
+            out.loan_paid[instrument][self.contract.fiscal_year_of(on)][rows] += amount
         elif claim.step == "investor_returns":
             self.returns_paid[instrument].append((on, amount))
             out.class_returns[instrument][rows] += amount
@@ -605,18 +605,9 @@ class LockstepBooks:
         for run in np.nonzero((unpaid > 0).any(axis=0))[0]:
             short = [(c.instrument, c.party, int(u[run])) for c, u in principal if u[run] > 0]
             for loss in losses(short, cover, self.contract.rounding.mode):
-                row = rows[run]
                 if loss.instrument in self.loans:
                     self.loans[loss.instrument].reduced[run] += loss.unpaid_minor
-                    out.loan_written_down[loss.instrument][row] += loss.written_down_minor
-                    out.loan_recovered[loss.instrument][row] += loss.guaranteed_minor
-                else:
-                    out.class_written_down[loss.instrument][row] += loss.written_down_minor
-                    out.class_recovered[loss.instrument][row] += loss.guaranteed_minor
-                    if loss.guaranteed_minor:
-                        dates = out.class_dates[loss.instrument]
-                        out.class_flows[loss.instrument][row, dates.index(on)] += \
-                            loss.guaranteed_minor
+                record_loss(out, loss, int(rows[run]), on)
 
     def finish(self, out: MoneyResults, rows: Ints) -> None:
         for loan_id, book in self.loans.items():
@@ -629,8 +620,18 @@ def _flow(out: MoneyResults, class_id: str, on: date, rows: Ints, amount: Ints |
     out.class_flows[class_id][rows, column] += amount
 
 
-def _fiscal_year(contract: Contract, on: date) -> int:
-    return contract.fiscal_year_of(on)
+def record_loss(out: MoneyResults, loss: Loss, row: int, on: date) -> None:
+    """A loss at the final payoff (:func:`settlement.waterfall.losses`) into scenario ``row``:
+    a loan's or a class's write-down and what its guarantee recovered (for a class, also a
+    cash flow of ``on`` in its IRR) — for the lockstep and the reference books alike."""
+    if loss.instrument in out.loan_written_down:
+        out.loan_written_down[loss.instrument][row] += loss.written_down_minor
+        out.loan_recovered[loss.instrument][row] += loss.guaranteed_minor
+        return
+    out.class_written_down[loss.instrument][row] += loss.written_down_minor
+    out.class_recovered[loss.instrument][row] += loss.guaranteed_minor
+    if loss.guaranteed_minor:
+        _flow(out, loss.instrument, on, np.array([row]), loss.guaranteed_minor)
 
 
 def books_lockstep(contract: Contract, plans: Sequence[YearPlan], payouts: Payouts,
